@@ -1,0 +1,281 @@
+/**
+ * SQL of registry imports. Every batch is merged in one transaction together with its rejects and
+ * the run's checkpoint and counters (DESIGN.md invariant 6), so a killed import resumes at the
+ * last committed batch and never counts or stores a row twice.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import copyStreams from 'pg-copy-streams';
+import type pg from 'pg';
+import type { RowReject } from '../reject-codes.ts';
+
+/** Advisory lock namespaces (first int4 key). */
+export const LOCK_IMPORT = 72_026;
+export const LOCK_BLIND_INDEX_VERSION = 72_027;
+
+export type ImportKind = 'population' | 'subscriptions' | 'subscription_events';
+
+export interface ImportRunRow {
+  id: string;
+  status: string;
+  checkpoint_line: string;
+  rows_read: string;
+  accepted: string;
+  unchanged: string;
+  rejected: string;
+}
+
+export async function findOrCreateCarrier(db: pg.Pool | pg.PoolClient, slug: string): Promise<number> {
+  const r = await db.query<{ id: number }>(
+    `WITH ins AS (INSERT INTO carriers (slug) VALUES ($1) ON CONFLICT (slug) DO NOTHING RETURNING id)
+     SELECT id FROM ins UNION ALL SELECT id FROM carriers WHERE slug = $1`,
+    [slug],
+  );
+  return r.rows[0]!.id;
+}
+
+export async function findCarrier(db: pg.Pool | pg.PoolClient, slug: string): Promise<number | undefined> {
+  const r = await db.query<{ id: number }>('SELECT id FROM carriers WHERE slug = $1', [slug]);
+  return r.rows[0]?.id;
+}
+
+function kindCode(kind: ImportKind): number {
+  return kind === 'population' ? 1 : kind === 'subscriptions' ? 2 : 3;
+}
+
+/** One import per registry (population, or one carrier's subscriptions) at a time. */
+export async function tryLockRegistry(client: pg.PoolClient, kind: ImportKind, carrierId: number | null): Promise<boolean> {
+  const key2 = kind === 'population' ? 0 : 1_000_000 * kindCode(kind) + (carrierId ?? 0);
+  const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [LOCK_IMPORT, key2]);
+  return r.rows[0]!.ok;
+}
+
+/**
+ * Batch jobs hold this shared lock for their whole run: a blind-index rotation (exclusive) cannot
+ * change the current version under them, so all their keys are of one version.
+ */
+export async function tryLockBlindIndexShared(client: pg.PoolClient): Promise<boolean> {
+  const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock_shared($1, 0) AS ok', [LOCK_BLIND_INDEX_VERSION]);
+  return r.rows[0]!.ok;
+}
+
+export async function findResumableRun(db: pg.PoolClient, kind: ImportKind, carrierId: number | null, sha256: string): Promise<ImportRunRow | undefined> {
+  const r = await db.query<ImportRunRow>(
+    `SELECT id, status, checkpoint_line, rows_read, accepted, unchanged, rejected FROM import_runs
+     WHERE kind = $1 AND carrier_id IS NOT DISTINCT FROM $2 AND source_sha256 = $3 AND status IN ('running', 'failed')
+     ORDER BY started_at DESC LIMIT 1`,
+    [kind, carrierId, sha256],
+  );
+  return r.rows[0];
+}
+
+/** Runs of the same registry left unfinished with another file will never be resumed. */
+export async function abandonOtherRuns(db: pg.PoolClient, kind: ImportKind, carrierId: number | null, keepId: string): Promise<void> {
+  await db.query(
+    `WITH gone AS (
+       UPDATE import_runs SET status = 'abandoned', updated_at = now(), finished_at = now()
+       WHERE kind = $1 AND carrier_id IS NOT DISTINCT FROM $2 AND status IN ('running', 'failed') AND id <> $3 RETURNING id)
+     DELETE FROM import_seen WHERE run_id IN (SELECT id FROM gone)`,
+    [kind, carrierId, keepId],
+  );
+}
+
+export async function createRun(
+  db: pg.PoolClient, run: { id: string; kind: ImportKind; carrierId: number | null; sourceName: string; sha256: string; bytes: number },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO import_runs (id, kind, carrier_id, source_name, source_sha256, source_bytes, status) VALUES ($1, $2, $3, $4, $5, $6, 'running')`,
+    [run.id, run.kind, run.carrierId, run.sourceName, run.sha256, run.bytes],
+  );
+}
+
+export async function markRunRunning(db: pg.PoolClient, runId: string): Promise<void> {
+  await db.query(`UPDATE import_runs SET status = 'running', error = NULL, updated_at = now() WHERE id = $1`, [runId]);
+}
+
+export interface BatchCounters {
+  checkpointLine: number;
+  rowsRead: number;
+  accepted: number;
+  unchanged: number;
+  rejected: number;
+}
+
+export async function advanceRun(db: pg.PoolClient, runId: string, c: BatchCounters): Promise<void> {
+  await db.query(
+    `UPDATE import_runs SET checkpoint_line = $2, rows_read = rows_read + $3, accepted = accepted + $4,
+       unchanged = unchanged + $5, rejected = rejected + $6, updated_at = now() WHERE id = $1`,
+    [runId, c.checkpointLine, c.rowsRead, c.accepted, c.unchanged, c.rejected],
+  );
+}
+
+export async function insertRejects(db: pg.PoolClient, runId: string, rejects: readonly RowReject[]): Promise<void> {
+  if (rejects.length === 0) return;
+  await db.query(
+    `INSERT INTO import_rejects (run_id, line, field, code)
+     SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
+    [runId, rejects.map((r) => r.line), rejects.map((r) => r.field), rejects.map((r) => r.code)],
+  );
+}
+
+export async function insertSeen(db: pg.PoolClient, runId: string, keys: readonly Buffer[]): Promise<void> {
+  if (keys.length === 0) return;
+  await db.query('INSERT INTO import_seen (run_id, key) SELECT $1, unnest($2::bytea[]) ON CONFLICT DO NOTHING', [runId, keys]);
+}
+
+export async function probeSeen(db: pg.PoolClient, runId: string, keys: readonly Buffer[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const r = await db.query<{ key: Buffer }>('SELECT key FROM import_seen WHERE run_id = $1 AND key = ANY($2::bytea[])', [runId, keys]);
+  return new Set(r.rows.map((row) => row.key.toString('hex')));
+}
+
+export async function copyInto(db: pg.PoolClient, table: string, columns: readonly string[], text: string): Promise<void> {
+  if (text === '') return;
+  const stream = db.query(copyStreams.from(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
+  await pipeline(Readable.from([text]), stream);
+}
+
+export async function finishRun(db: pg.Pool | pg.PoolClient, runId: string): Promise<void> {
+  await db.query(
+    `WITH done AS (UPDATE import_runs SET status = 'completed', finished_at = now(), updated_at = now() WHERE id = $1 RETURNING id)
+     DELETE FROM import_seen WHERE run_id IN (SELECT id FROM done)`,
+    [runId],
+  );
+}
+
+export async function failRun(db: pg.Pool | pg.PoolClient, runId: string, error: string): Promise<void> {
+  await db.query(`UPDATE import_runs SET status = 'failed', error = $2, updated_at = now() WHERE id = $1`, [runId, error.slice(0, 500)]);
+}
+
+export async function readRun(db: pg.Pool | pg.PoolClient, runId: string): Promise<ImportRunRow> {
+  const r = await db.query<ImportRunRow>('SELECT id, status, checkpoint_line, rows_read, accepted, unchanged, rejected FROM import_runs WHERE id = $1', [runId]);
+  return r.rows[0]!;
+}
+
+export async function readRejects(db: pg.Pool | pg.PoolClient, runId: string): Promise<RowReject[]> {
+  const r = await db.query<{ line: string; field: string; code: RowReject['code'] }>(
+    'SELECT line, field, code FROM import_rejects WHERE run_id = $1 ORDER BY line',
+    [runId],
+  );
+  return r.rows.map((x) => ({ line: Number(x.line), field: x.field, code: x.code }));
+}
+
+// ---- population ----
+
+export const PERSON_COPY_COLUMNS = ['id', 'pid_bidx', 'match_bidx', 'digest', 'bidx_version', 'sealed', 'dek_version', 'status', 'import_run_id', 'import_line'] as const;
+
+export interface ExistingPerson {
+  id: string;
+  pid_bidx: Buffer;
+  digest: Buffer;
+  import_run_id: string | null;
+}
+
+export async function probePersons(db: pg.PoolClient, keys: readonly Buffer[]): Promise<Map<string, ExistingPerson>> {
+  const r = await db.query<ExistingPerson>('SELECT id, pid_bidx, digest, import_run_id FROM persons WHERE pid_bidx = ANY($1::bytea[])', [keys]);
+  return new Map(r.rows.map((row) => [row.pid_bidx.toString('hex'), row]));
+}
+
+export interface PersonUpdate {
+  id: string;
+  matchBidx: Buffer;
+  digest: Buffer;
+  bidxVersion: number;
+  sealed: Buffer;
+  dekVersion: number;
+  status: string;
+  line: number;
+}
+
+export async function updatePersons(db: pg.PoolClient, runId: string, rows: readonly PersonUpdate[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `UPDATE persons p SET match_bidx = u.match_bidx, digest = u.digest, bidx_version = u.bidx_version, sealed = u.sealed,
+       dek_version = u.dek_version, status = u.status, import_run_id = $1, import_line = u.line, updated_at = now()
+     FROM unnest($2::uuid[], $3::bytea[], $4::bytea[], $5::int[], $6::bytea[], $7::int[], $8::text[], $9::bigint[])
+       AS u(id, match_bidx, digest, bidx_version, sealed, dek_version, status, line)
+     WHERE p.id = u.id`,
+    [runId, rows.map((r) => r.id), rows.map((r) => r.matchBidx), rows.map((r) => r.digest), rows.map((r) => r.bidxVersion),
+      rows.map((r) => r.sealed), rows.map((r) => r.dekVersion), rows.map((r) => r.status), rows.map((r) => r.line)],
+  );
+}
+
+// ---- subscriptions ----
+
+export const SUBSCRIPTION_COPY_COLUMNS = [
+  'id', 'carrier_id', 'msisdn_bidx', 'holder_bidx', 'holder_match_bidx', 'digest', 'bidx_version', 'sealed', 'dek_version', 'channel',
+  'registered_at', 'status', 'sim_changed_at', 'device_changed_at', 'ended_at', 'ended_reason', 'import_run_id', 'import_line',
+] as const;
+
+export interface ExistingSubscription {
+  id: string;
+  msisdn_bidx: Buffer;
+  holder_bidx: Buffer | null;
+  digest: Buffer;
+  status: string;
+  import_run_id: string | null;
+}
+
+/** Every subscription ever held of these numbers at the carrier, newest first. */
+export async function probeSubscriptions(db: pg.PoolClient, carrierId: number, keys: readonly Buffer[]): Promise<Map<string, ExistingSubscription[]>> {
+  const r = await db.query<ExistingSubscription>(
+    `SELECT id, msisdn_bidx, holder_bidx, digest, status, import_run_id FROM subscriptions
+     WHERE carrier_id = $1 AND msisdn_bidx = ANY($2::bytea[]) ORDER BY registered_at DESC, id DESC`,
+    [carrierId, keys],
+  );
+  const out = new Map<string, ExistingSubscription[]>();
+  for (const row of r.rows) {
+    const k = row.msisdn_bidx.toString('hex');
+    const list = out.get(k);
+    if (list) list.push(row);
+    else out.set(k, [row]);
+  }
+  return out;
+}
+
+/** Ends live subscriptions whose number now belongs to another holder (kept as history). */
+export async function endSubscriptions(db: pg.PoolClient, ids: readonly string[], reason: 'holder_changed' | 'terminated' | 'ported_out', at: string | null): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    `UPDATE subscriptions SET status = 'terminated', ended_reason = $2, ended_at = coalesce($3::timestamptz, now()), updated_at = now()
+     WHERE id = ANY($1::uuid[]) AND status <> 'terminated'`,
+    [ids, reason, at],
+  );
+}
+
+export interface SubscriptionUpdate {
+  id: string;
+  holderBidx: Buffer | null;
+  holderMatchBidx: Buffer | null;
+  digest: Buffer;
+  bidxVersion: number;
+  sealed: Buffer;
+  dekVersion: number;
+  channel: string;
+  registeredAt: string;
+  status: string;
+  simChangedAt: string | null;
+  deviceChangedAt: string | null;
+  line: number;
+}
+
+export async function updateSubscriptions(db: pg.PoolClient, runId: string, rows: readonly SubscriptionUpdate[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `UPDATE subscriptions s SET holder_bidx = u.holder_bidx, holder_match_bidx = u.holder_match_bidx, digest = u.digest,
+       bidx_version = u.bidx_version, sealed = u.sealed, dek_version = u.dek_version, channel = u.channel,
+       registered_at = u.registered_at, status = u.status, sim_changed_at = u.sim_changed_at, device_changed_at = u.device_changed_at,
+       ended_at = CASE WHEN u.status = 'terminated' THEN coalesce(s.ended_at, now()) ELSE NULL END,
+       ended_reason = CASE WHEN u.status = 'terminated' THEN coalesce(s.ended_reason, 'terminated') ELSE NULL END,
+       import_run_id = $1, import_line = u.line, updated_at = now()
+     FROM unnest($2::uuid[], $3::bytea[], $4::bytea[], $5::bytea[], $6::int[], $7::bytea[], $8::int[], $9::text[], $10::timestamptz[],
+                 $11::text[], $12::timestamptz[], $13::timestamptz[], $14::bigint[])
+       AS u(id, holder_bidx, holder_match_bidx, digest, bidx_version, sealed, dek_version, channel, registered_at, status,
+            sim_changed_at, device_changed_at, line)
+     WHERE s.id = u.id`,
+    [runId, rows.map((r) => r.id), rows.map((r) => r.holderBidx), rows.map((r) => r.holderMatchBidx), rows.map((r) => r.digest),
+      rows.map((r) => r.bidxVersion), rows.map((r) => r.sealed), rows.map((r) => r.dekVersion), rows.map((r) => r.channel),
+      rows.map((r) => r.registeredAt), rows.map((r) => r.status), rows.map((r) => r.simChangedAt), rows.map((r) => r.deviceChangedAt),
+      rows.map((r) => r.line)],
+  );
+}

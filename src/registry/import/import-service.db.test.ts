@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
+import { importRegistry } from './import-service.ts';
+import { composePersonalId } from '../personal-id.ts';
+
+let db: TestDatabase;
+let dir: string;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dir = mkdtempSync(join(tmpdir(), 'idbind-import-'));
+});
+afterAll(async () => db.drop());
+
+const HEADER = 'personal_id,full_name,birth_date,sex,status,died_on,guardian_personal_ids';
+const an = composePersonalId('001', 1990, 'M', 1); // 001090000001
+const binh = composePersonalId('079', 2001, 'F', 2); // 079301000002
+const child = composePersonalId('048', 2015, 'M', 3);
+
+function write(name: string, lines: string[]): string {
+  const p = join(dir, name);
+  writeFileSync(p, lines.join('\n') + '\n');
+  return p;
+}
+
+async function run(path: string, kind: 'population' | 'subscriptions' = 'population', carrier?: string) {
+  return importRegistry({ pool: db.pool, ring: db.ring, kind, carrier, path, rejectsPath: path + '.rejects.csv', workers: 2, batchSize: 3 });
+}
+
+describe('population import', () => {
+  it('accepts valid rows, rejects each bad one with line, field and code, and stores nothing in clear', async () => {
+    const path = write('population.csv', [
+      HEADER,
+      `${an},Nguyễn Văn An,1990-05-01,M,alive,,`,
+      `${binh},"Trần Thị Bình",2001-12-31,F,deceased,2024-02-03,`,
+      `${child},Lê Minh Khôi,2015-07-07,M,alive,,${an};${binh}`,
+      `12345,Bad Id,1990-01-01,M,alive,,`, // 5: bad ID
+      `${composePersonalId('001', 1991, 'M', 9)},Wrong Year,1990-01-01,M,alive,,`, // 6: contradicts birth date
+      `${composePersonalId('001', 1990, 'F', 9)},Wrong Sex,1990-01-01,M,alive,,`, // 7: contradicts sex
+      `${composePersonalId('001', 1990, 'M', 8)},Bad Date,1990-02-30,M,alive,,`, // 8: bad date
+      `${composePersonalId('001', 1990, 'M', 7)},Bad Status,1990-02-03,M,missing,,`, // 9: unknown status
+      `${an},Nguyễn Văn An Duplicate,1990-05-01,M,alive,,`, // 10: duplicate key
+      `003090000007,Unknown Province,1990-02-03,M,alive,,`, // 11: province 003 does not exist
+      `"unclosed,quote`, // 12 onward: malformed
+    ]);
+    const summary = await run(path);
+    expect(summary).toMatchObject({ accepted: 3, unchanged: 0 });
+    const rejects = readFileSync(summary.rejects_file, 'utf8');
+    expect(statSync(summary.rejects_file).mode & 0o777).toBe(0o600);
+    expect(rejects).toContain('5,personal_id,PERSONAL_ID_INVALID');
+    expect(rejects).toContain('6,personal_id,PERSONAL_ID_CONTRADICTS_BIRTH_DATE');
+    expect(rejects).toContain('7,personal_id,PERSONAL_ID_CONTRADICTS_SEX');
+    expect(rejects).toContain('8,birth_date,DATE_INVALID');
+    expect(rejects).toContain('9,status,STATUS_UNKNOWN');
+    expect(rejects).toContain('10,personal_id,DUPLICATE_KEY');
+    expect(rejects).toContain('11,personal_id,PERSONAL_ID_INVALID');
+    expect(rejects).not.toContain('Nguyễn');
+    const count = await db.pool.query('SELECT count(*)::int AS n, count(*) FILTER (WHERE status = $1)::int AS dead FROM persons', ['deceased']);
+    expect(count.rows[0]).toEqual({ n: 3, dead: 1 });
+  });
+
+  it('changes nothing when the same file is imported again', async () => {
+    const before = await db.pool.query('SELECT id, sealed, updated_at FROM persons ORDER BY id');
+    const summary = await run(join(dir, 'population.csv'));
+    expect(summary.accepted).toBe(0);
+    expect(summary.unchanged).toBe(3);
+    const after = await db.pool.query('SELECT id, sealed, updated_at FROM persons ORDER BY id');
+    expect(after.rows).toEqual(before.rows);
+  });
+
+  it('updates a changed row in place and counts it accepted', async () => {
+    const path = write('population-2.csv', [HEADER, `${an},Nguyễn Văn An,1990-05-01,M,deceased,2025-01-01,`, `${binh},"Trần Thị Bình",2001-12-31,F,deceased,2024-02-03,`]);
+    const summary = await run(path);
+    expect(summary).toMatchObject({ accepted: 1, unchanged: 1, rejected: 0 });
+    const r = await db.pool.query('SELECT count(*)::int AS n, count(*) FILTER (WHERE status = $1)::int AS dead FROM persons', ['deceased']);
+    expect(r.rows[0]).toEqual({ n: 3, dead: 2 });
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * The cryptography of one registry row: its blind indexes, its keyed digest and its sealed record
+ * (DESIGN.md invariant 2). Shared by the import workers, the main thread (re-sealing a changed row
+ * under its existing id) and key rotation (re-encryption, re-indexing), so that every path seals
+ * and indexes a row the same way.
+ */
+import { blindIndex } from '../kernel/crypto/blind-index.ts';
+import { associatedData, sealRecord } from '../kernel/crypto/envelope.ts';
+import type { VersionedKey } from '../kernel/crypto/key-ring.ts';
+import { nameMatchKey } from './name-match.ts';
+import {
+  personCanonical, personSealedFields, subscriptionCanonical, subscriptionSealedFields,
+  type PersonRow, type SubscriptionRow,
+} from './registry-rows.ts';
+
+export interface RowKeys {
+  data: VersionedKey;
+  blindIndex: VersionedKey;
+}
+
+/** Name and birth date as reconciliation compares them, keyed (never stored in clear). */
+export function matchIndex(bidx: Buffer, fullName: string, birthDate: string): Buffer {
+  return blindIndex(bidx, 'person.match', `${nameMatchKey(fullName)}|${birthDate}`);
+}
+
+export function personalIdIndex(bidx: Buffer, personalId: string): Buffer {
+  return blindIndex(bidx, 'person.personal_id', personalId);
+}
+
+export function msisdnIndex(bidx: Buffer, msisdn: string): Buffer {
+  return blindIndex(bidx, 'subscription.msisdn', msisdn);
+}
+
+export interface PersonCrypto {
+  pidBidx: Buffer;
+  matchBidx: Buffer;
+  digest: Buffer;
+}
+
+export function personIndexes(bidx: Buffer, p: PersonRow): PersonCrypto {
+  return {
+    pidBidx: personalIdIndex(bidx, p.personalId),
+    matchBidx: matchIndex(bidx, p.fullName, p.birthDate),
+    digest: blindIndex(bidx, 'person.digest', personCanonical(p)),
+  };
+}
+
+export function sealPerson(data: VersionedKey, id: string, p: PersonRow): Buffer {
+  return sealRecord(data.key, data.version, personSealedFields(p), associatedData('persons', 'sealed', id));
+}
+
+export interface SubscriptionCrypto {
+  msisdnBidx: Buffer;
+  holderBidx: Buffer | null;
+  holderMatchBidx: Buffer | null;
+  digest: Buffer;
+}
+
+export function subscriptionIndexes(bidx: Buffer, s: SubscriptionRow): SubscriptionCrypto {
+  const hasHolder = s.holderPersonalId !== '';
+  return {
+    msisdnBidx: msisdnIndex(bidx, s.msisdn),
+    holderBidx: hasHolder ? personalIdIndex(bidx, s.holderPersonalId) : null,
+    holderMatchBidx: hasHolder ? matchIndex(bidx, s.holderFullName, s.holderBirthDate) : null,
+    digest: blindIndex(bidx, 'subscription.digest', subscriptionCanonical(s)),
+  };
+}
+
+export function sealSubscription(data: VersionedKey, id: string, s: SubscriptionRow): Buffer {
+  return sealRecord(data.key, data.version, subscriptionSealedFields(s), associatedData('subscriptions', 'sealed', id));
+}
+
+/** bytea in COPY text format: `\\x` + hex (the backslash itself escaped). */
+export function copyBytea(b: Buffer | null): string {
+  return b === null ? '\\N' : '\\\\x' + b.toString('hex');
+}
+
+export function copyText(s: string | null): string {
+  return s === null || s === '' ? '\\N' : s;
+}
