@@ -1,0 +1,17 @@
+/**
+ * Access records (DESIGN.md invariant 4): decrypting a personal field takes a stated purpose, and
+ * the purpose decides what is recorded. A batch job (import, reconciliation, key rotation) records
+ * one entry for its run; a read about one person records one entry for that person (issue 5 shows
+ * these to the person); a status lookup records nothing.
+ */
+import type pg from 'pg';
+
+export type BatchPurpose = 'registry_import' | 'subscription_events_import' | 'reconciliation' | 'action_list_export' | 'key_rotation';
+
+export async function recordBatchAccess(
+  db: pg.Pool | pg.PoolClient, entry: { purpose: BatchPurpose; actor: string; runId: string | null; detail?: Record<string, unknown> },
+): Promise<void> {
+  await db.query('INSERT INTO access_records (purpose, actor, run_id, detail) VALUES ($1, $2, $3, $4)', [
+    entry.purpose, entry.actor, entry.runId, JSON.stringify(entry.detail ?? {}),
+  ]);
+}

@@ -1,0 +1,102 @@
+/**
+ * `idbind keys status | rotate --master | --data | --blind-index | resume` (issue 2; DESIGN.md
+ * invariant 2). See docs/keys.md for the procedures.
+ */
+import { parseArgs } from 'node:util';
+import { openHub } from '../hub.ts';
+import { addKeyVersion, completeKeyWork, keyStatus, rotateMasterKey } from '../keys/key-rotation-service.ts';
+import { createProgressBar, formatCount } from './progress.ts';
+import { EXIT_OK, UsageError, type Command } from './command.ts';
+
+const HELP = `Usage:
+  idbind keys status [--json]
+  idbind keys rotate --master | --data | --blind-index [--no-wait] [--json]
+  idbind keys resume [--json]
+
+The key hierarchy: master keys (configuration only: IDBIND_MASTER_KEY, IDBIND_MASTER_KEYS or
+IDBIND_MASTER_KEY_FILE) wrap the versioned data keys, which seal personal fields, and the versioned
+blind-index keys, which key the lookups.
+
+  status               every key version, its state, what wraps it and how many rows use it
+  rotate --master      re-wrap every key under the current master key (the first of
+                       IDBIND_MASTER_KEYS="new:<base64>,old:<base64>"); remove the old one after
+  rotate --data        a new data key; re-encrypts every sealed record, then retires the old key
+  rotate --blind-index a new blind-index key; re-indexes every row (lookups try both versions
+                       meanwhile), then retires the old key
+  resume               finish an interrupted re-encryption or re-index, and retire unused keys
+
+Options:
+  --no-wait     switch the key and leave re-encryption/re-indexing to the server's background task
+  --json        machine-readable output
+  -h, --help    this help`;
+
+export const keysCommand: Command = {
+  name: 'keys',
+  summary: 'show and rotate the master, data and blind-index keys',
+  help: HELP,
+  async run(args, ctx) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        master: { type: 'boolean' }, data: { type: 'boolean' }, 'blind-index': { type: 'boolean' }, 'no-wait': { type: 'boolean' },
+        json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      ctx.stdout.write(HELP + '\n');
+      return EXIT_OK;
+    }
+    const [sub, ...rest] = positionals;
+    if (!sub || !['status', 'rotate', 'resume'].includes(sub) || rest.length > 0) throw new UsageError('say status, rotate or resume');
+    const which = [values.master && 'master', values.data && 'data', values['blind-index'] && 'blind-index'].filter(Boolean);
+    if (sub === 'rotate' && which.length !== 1) throw new UsageError('rotate takes exactly one of --master, --data, --blind-index');
+    if (sub !== 'rotate' && which.length > 0) throw new UsageError(`--${which[0]} goes with rotate`);
+    const hub = await openHub({ mode: 'production', env: ctx.env, cwd: ctx.cwd, log: (m) => ctx.stderr.write(`warning: ${m}\n`) });
+    const out = (human: string, json: unknown) => ctx.stdout.write(values.json ? JSON.stringify(json) + '\n' : human);
+    try {
+      if (sub === 'status') {
+        await hub.ring();
+        const s = await keyStatus(hub.pool, hub.config.masterKeys);
+        const lines = [
+          'master keys:',
+          ...s.master_keys.map((m) => `  ${m.id}${m.current ? ' (current)' : ''}${m.configured ? '' : ' NOT CONFIGURED'}: wraps ${m.wraps} key(s)${m.wraps === 0 && !m.current ? ' — may be removed from configuration' : ''}`),
+          'data keys:',
+          ...s.data_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${k.master_key_id ? `, wrapped by ${k.master_key_id}` : ''}`),
+          'blind-index keys:',
+          ...s.blind_index_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${k.master_key_id ? `, wrapped by ${k.master_key_id}` : ''}`),
+          `pending: ${formatCount(s.pending.reencrypt_rows)} rows to re-encrypt, ${formatCount(s.pending.reindex_rows)} to re-index`,
+        ];
+        out(lines.join('\n') + '\n', s);
+        return EXIT_OK;
+      }
+      if (sub === 'rotate' && values.master) {
+        await hub.ring();
+        const r = await rotateMasterKey(hub.pool, hub.config.masterKeys);
+        out(`re-wrapped ${r.rewrapped} key(s) under ${r.master_key_id}\n`, r);
+        return EXIT_OK;
+      }
+      let version: number | undefined;
+      if (sub === 'rotate') {
+        await hub.ring();
+        version = await addKeyVersion(hub.pool, hub.config.masterKeys[0]!, values.data ? 'data' : 'blind_index');
+        if (!values.json) ctx.stdout.write(`${values.data ? 'data' : 'blind-index'} key v${version} is now current\n`);
+        if (values['no-wait']) {
+          if (values.json) ctx.stdout.write(JSON.stringify({ version, waiting: false }) + '\n');
+          return EXIT_OK;
+        }
+      }
+      const ring = await hub.ring();
+      const bar = createProgressBar(ctx.stderr, 'keys');
+      const result = await completeKeyWork(hub.pool, ring, 'cli', (p) => bar.update(0, 0, `${p.mode} ${p.table}: ${formatCount(p.done)} rows`));
+      bar.finish();
+      out(
+        `re-encrypted ${formatCount(result.reencrypted)} and re-indexed ${formatCount(result.reindexed)} rows; retired ${result.retired.map((k) => `${k.purpose} v${k.version}`).join(', ') || 'nothing'}\n`,
+        { ...(version !== undefined ? { version } : {}), ...result },
+      );
+      return EXIT_OK;
+    } finally {
+      await hub.close();
+    }
+  },
+};

@@ -1,0 +1,78 @@
+/**
+ * `idbind serve [--demo]` (issue 2). Production mode needs master keys and an admin token from
+ * configuration and has no demo data and no demo endpoints; `--demo` (what `npm start` runs)
+ * generates keys into the data directory and seeds a synthetic registry on first start.
+ * Ctrl-C closes the server, then stops the embedded database cleanly.
+ */
+import { parseArgs } from 'node:util';
+import { openHub } from '../hub.ts';
+import { buildServer } from '../server.ts';
+import { registryIsEmpty, seedDemoRegistry } from '../demo/demo-seed.ts';
+import { EXIT_OK, UsageError, type Command } from './command.ts';
+
+const HELP = `Usage: idbind serve [--demo] [--host HOST] [--port PORT]
+
+Starts the hub: the HTTP API, the web app, /healthz, /readyz, /metrics, /openapi.json and the API
+reference at /docs/api. Without DATABASE_URL it runs its embedded PostgreSQL in the data directory
+(IDBIND_DATA_DIR, default ./data).
+
+Options:
+  --demo         demo mode: generated keys and admin token in the data directory, a synthetic demo
+                 registry on first start, the web app signed in without a token. Never for real data.
+  --host HOST    listen address (default IDBIND_HOST or 127.0.0.1)
+  --port PORT    listen port (default IDBIND_PORT or 8080; 0 picks a free one)
+  -h, --help     this help
+
+Production mode requires IDBIND_MASTER_KEY (or _KEYS / _KEY_FILE) and IDBIND_ADMIN_TOKEN.`;
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the hub (HTTP API and web app); --demo for a self-contained demo',
+  help: HELP,
+  async run(args, ctx) {
+    const { values, positionals } = parseArgs({
+      args, allowPositionals: true,
+      options: { demo: { type: 'boolean' }, host: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help) {
+      ctx.stdout.write(HELP + '\n');
+      return EXIT_OK;
+    }
+    if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
+    if (values.port !== undefined && !/^\d{1,5}$/.test(values.port)) throw new UsageError('--port must be a number');
+    const env = { ...ctx.env, ...(values.host ? { IDBIND_HOST: values.host } : {}), ...(values.port ? { IDBIND_PORT: values.port } : {}) };
+    const mode = values.demo ? 'demo' : 'production';
+    const log = (m: string) => ctx.stderr.write(`${m}\n`);
+    const hub = await openHub({ mode, env, cwd: ctx.cwd, requireAdminToken: true, log: (m) => log(`warning: ${m}`) });
+    let app: Awaited<ReturnType<typeof buildServer>> | undefined;
+    try {
+      const ring = await hub.ring();
+      if (mode === 'demo' && (await registryIsEmpty(hub.pool))) {
+        await seedDemoRegistry({ pool: hub.pool, ring, dataDir: hub.config.dataDir, workers: hub.config.workers, log });
+      }
+      app = await buildServer(hub, { logger: { level: hub.config.logLevel } });
+      const address = await app.listen({ host: hub.config.host, port: hub.config.port });
+      const url = hub.config.publicUrl.endsWith(`:${hub.config.port}`) && hub.config.port === 0 ? address : hub.config.publicUrl;
+      ctx.stdout.write(`idbind ${mode === 'demo' ? '(demo mode) ' : ''}is running\n  web app:       ${url}/\n  API reference: ${url}/docs/api\n  OpenAPI:       ${url}/openapi.json\nPress Ctrl-C to stop.\n`);
+    } catch (e) {
+      await app?.close();
+      await hub.close();
+      throw e;
+    }
+    const running = app;
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    ctx.stderr.write('stopping...\n');
+    await running.close();
+    await hub.close();
+    ctx.stderr.write('stopped\n');
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,10 @@
+/**
+ * Every error code the hub answers with, gathered from the capabilities' catalogues. docs/errors.md
+ * documents each, and src/error-catalogue.test.ts checks that the two agree.
+ */
+import type { ErrorSpec } from './kernel/errors.ts';
+import { HTTP_ERRORS } from './kernel/http/http-errors.ts';
+import { REGISTRY_ERRORS } from './registry/registry-errors.ts';
+import { KEY_ERRORS } from './keys/key-errors.ts';
+
+export const ERROR_CATALOGUE: Readonly<Record<string, ErrorSpec>> = Object.freeze({ ...HTTP_ERRORS, ...REGISTRY_ERRORS, ...KEY_ERRORS });

@@ -1,0 +1,90 @@
+/**
+ * Opening the hub: configuration, the database (the embedded server in the data directory, or
+ * DATABASE_URL), migrations, and the key ring. Shared by every CLI command and the server, so
+ * they all start the same way and fail closed the same way.
+ */
+import type pg from 'pg';
+import { loadConfig, type Config, type Mode } from './kernel/config/config.ts';
+import { startEmbeddedServer, type EmbeddedServer } from './kernel/db/embedded-server.ts';
+import { createPool } from './kernel/db/pool.ts';
+import { migrate, migrationStatus } from './kernel/db/migrations.ts';
+import { loadKeyRing, type KeyRing } from './kernel/crypto/key-ring.ts';
+
+export interface Hub {
+  readonly config: Config;
+  readonly pool: pg.Pool;
+  /** The key ring, reloaded when the key table changed (a rotation by another process). */
+  ring(): Promise<KeyRing>;
+  close(): Promise<void>;
+}
+
+export interface OpenHubOptions {
+  mode: Mode;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** `idbind migrate` needs no master key; everything that touches personal data does. */
+  requireMasterKeys?: boolean;
+  requireAdminToken?: boolean;
+  /** Apply pending migrations (default), or refuse to run with an error naming `idbind migrate`. */
+  migrations?: 'apply' | 'require';
+  log?: (line: string) => void;
+}
+
+export class HubStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HubStartError';
+  }
+}
+
+export async function openHub(options: OpenHubOptions): Promise<Hub> {
+  const config = loadConfig({
+    mode: options.mode,
+    env: options.env,
+    cwd: options.cwd,
+    requireMasterKeys: options.requireMasterKeys,
+    requireAdminToken: options.requireAdminToken,
+    warn: options.log,
+  });
+  let embedded: EmbeddedServer | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    embedded = await startEmbeddedServer({ dataDir: config.dataDir });
+    url = embedded.url;
+  }
+  const pool = createPool(url, 12);
+  try {
+    await pool.query('SELECT 1');
+    if (options.migrations === 'require') {
+      const status = await migrationStatus(pool);
+      if (status.pending.length > 0) throw new HubStartError(`${status.pending.length} migration(s) pending: run \`idbind migrate\``);
+    } else {
+      await migrate(pool);
+    }
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    await embedded?.stop();
+    throw e;
+  }
+  let ring: KeyRing | undefined;
+  let stamp = '';
+  return {
+    config,
+    pool,
+    async ring() {
+      if (config.masterKeys.length === 0) throw new HubStartError('no master key configured (IDBIND_MASTER_KEY)');
+      const readStamp = async () =>
+        (await pool.query<{ s: string | null }>(`SELECT string_agg(purpose || version || state, ',' ORDER BY purpose, version) AS s FROM key_versions`)).rows[0]!.s ?? '';
+      const current = await readStamp();
+      if (!ring || current !== stamp) {
+        ring = await loadKeyRing(pool, config.masterKeys);
+        stamp = await readStamp();
+      }
+      return ring;
+    },
+    async close() {
+      await pool.end().catch(() => undefined);
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,19 @@
+/**
+ * Authentication of the regulator's admin API: `Authorization: Bearer <IDBIND_ADMIN_TOKEN>`,
+ * compared in constant time (issue 2; staff passkeys replace it in issue 5). Fails closed: with
+ * no token configured, every admin request is refused.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { HttpError } from './http-errors.ts';
+
+export function adminGuard(token: string | undefined) {
+  const expected = token ? createHash('sha256').update(token).digest() : undefined;
+  return async (request: FastifyRequest): Promise<void> => {
+    const header = request.headers.authorization ?? '';
+    const m = /^Bearer ([\x21-\x7e]+)$/.exec(header);
+    if (!expected || !m) throw new HttpError('ADMIN_TOKEN_INVALID');
+    const given = createHash('sha256').update(m[1]!).digest();
+    if (!timingSafeEqual(given, expected)) throw new HttpError('ADMIN_TOKEN_INVALID');
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * RFC 9457 problem details for every error the HTTP API answers (DESIGN.md "HTTP"). The `type` is
+ * a stable URI under the hub's documentation, `code` the stable catalogue code. Unexpected errors
+ * answer INTERNAL with no detail: an exception's message could carry data it should not.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../errors.ts';
+import { HTTP_ERRORS } from './http-errors.ts';
+
+export const PROBLEM_TYPE_BASE = 'https://idbind.example/docs/errors#';
+
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail?: string;
+  instance?: string;
+  [extension: string]: unknown;
+}
+
+export function problemOf(code: string, status: number, title: string, detail?: string, extensions: Record<string, unknown> = {}): ProblemDocument {
+  return { type: PROBLEM_TYPE_BASE + code.toLowerCase(), title, status, code, ...(detail ? { detail } : {}), ...extensions };
+}
+
+export function sendProblem(reply: FastifyReply, problem: ProblemDocument): FastifyReply {
+  return reply.status(problem.status).type('application/problem+json').send(problem);
+}
+
+export function errorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof AppError) {
+    return sendProblem(reply, problemOf(error.code, error.status, error.title, error.detail, { ...error.extensions }));
+  }
+  const fe = error as FastifyError;
+  if (fe.validation) {
+    // Which field failed and why, never the value sent.
+    const first = fe.validation[0];
+    const where = first?.instancePath ? `${fe.validationContext ?? 'body'}${first.instancePath.replace(/\//g, '.')}` : (fe.validationContext ?? 'request');
+    return sendProblem(reply, problemOf('REQUEST_INVALID', 400, HTTP_ERRORS.REQUEST_INVALID.title, `${where}: ${first?.message ?? 'invalid'}`));
+  }
+  if (fe.statusCode === 413) return sendProblem(reply, problemOf('PAYLOAD_TOO_LARGE', 413, HTTP_ERRORS.PAYLOAD_TOO_LARGE.title));
+  if (fe.statusCode === 415) return sendProblem(reply, problemOf('UNSUPPORTED_MEDIA_TYPE', 415, HTTP_ERRORS.UNSUPPORTED_MEDIA_TYPE.title));
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return sendProblem(reply, problemOf('REQUEST_INVALID', 400, HTTP_ERRORS.REQUEST_INVALID.title, fe.code));
+  }
+  request.log.error({ err: { name: error.name, code: fe.code } }, 'unhandled error');
+  return sendProblem(reply, problemOf('INTERNAL', 500, HTTP_ERRORS.INTERNAL.title));
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendProblem(reply, problemOf('NOT_FOUND', 404, HTTP_ERRORS.NOT_FOUND.title, `${request.method} ${request.url.split('?')[0]}`));
+}
+
+/** Schema of a problem document, for the OpenAPI description of error responses. */
+export const PROBLEM_SCHEMA = {
+  type: 'object',
+  description: 'RFC 9457 problem details; `code` is from the catalogue in docs/errors.md',
+  properties: {
+    type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, code: { type: 'string' }, detail: { type: 'string' },
+  },
+  required: ['type', 'title', 'status', 'code'],
+} as const;

@@ -1,0 +1,20 @@
+/** Prometheus metrics (prom-client): process defaults plus HTTP request durations. */
+import client from 'prom-client';
+
+export interface Metrics {
+  registry: client.Registry;
+  httpDuration: client.Histogram<'method' | 'route' | 'status'>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'idbind_' });
+  const httpDuration = new client.Histogram({
+    name: 'idbind_http_request_duration_seconds',
+    help: 'HTTP request duration by route pattern (never the raw URL)',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  return { registry, httpDuration };
+}

@@ -1,0 +1,167 @@
+/**
+ * Key rotation (DESIGN.md invariant 2; issue 2 `idbind keys`):
+ *
+ * - master: the current master key (first in IDBIND_MASTER_KEYS) re-wraps every data and
+ *   blind-index key still wrapped by an older one; the older master key can then be removed from
+ *   configuration (`keys status` says when).
+ * - data: a new data key becomes current; sealed records are re-encrypted under it in the
+ *   background, resumably (reindex.ts); the old version is retired — its wrapped key destroyed —
+ *   once no row uses it.
+ * - blind index: a new blind-index key becomes current; rows are re-indexed in the background
+ *   while lookups try every version not retired; the old version is retired once no row uses it.
+ *
+ * Switching the current version takes the exclusive key-version lock, which imports and
+ * reconciliations hold shared for their whole run, so no batch job ever mixes versions.
+ */
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { unwrapKey, wrapKey, type MasterKey } from '../kernel/crypto/master-keys.ts';
+import { wrapLabel, type KeyPurpose, type KeyRing } from '../kernel/crypto/key-ring.ts';
+import { LOCK_BLIND_INDEX_VERSION } from '../registry/import/import-repository.ts';
+import { completePendingReencryption, completePendingReindex, keyUsage, type MigrationProgress } from '../registry/reindex.ts';
+import { recordBatchAccess } from '../access/access-records.ts';
+import { uuidv7 } from '../kernel/ids.ts';
+import { KeyError } from './key-errors.ts';
+
+interface KeyRow {
+  purpose: KeyPurpose;
+  version: number;
+  wrapped: Buffer | null;
+  master_key_id: string | null;
+  state: 'current' | 'previous' | 'retired';
+  created_at: Date;
+  retired_at: Date | null;
+}
+
+export interface KeyStatus {
+  master_keys: { id: string; configured: boolean; current: boolean; wraps: number }[];
+  data_keys: { version: number; state: string; master_key_id: string | null; rows: number; created_at: string; retired_at: string | null }[];
+  blind_index_keys: { version: number; state: string; master_key_id: string | null; rows: number; created_at: string; retired_at: string | null }[];
+  pending: { reencrypt_rows: number; reindex_rows: number };
+}
+
+export async function keyStatus(pool: pg.Pool, masterKeys: readonly MasterKey[]): Promise<KeyStatus> {
+  const keys = await pool.query<KeyRow>('SELECT purpose, version, wrapped, master_key_id, state, created_at, retired_at FROM key_versions ORDER BY purpose, version');
+  const usage = await keyUsage(pool);
+  const rowsFor = (kind: 'data' | 'blind_index', version: number) => usage.filter((u) => u.kind === kind && u.version === version).reduce((a, u) => a + u.rows, 0);
+  const current = (p: KeyPurpose) => keys.rows.find((k) => k.purpose === p && k.state === 'current')?.version;
+  const wrapCount = new Map<string, number>();
+  for (const k of keys.rows) if (k.state !== 'retired' && k.master_key_id) wrapCount.set(k.master_key_id, (wrapCount.get(k.master_key_id) ?? 0) + 1);
+  const ids = new Set([...masterKeys.map((m) => m.id), ...wrapCount.keys()]);
+  const describe = (p: KeyPurpose) => keys.rows.filter((k) => k.purpose === p).map((k) => ({
+    version: k.version, state: k.state, master_key_id: k.master_key_id, rows: rowsFor(p, k.version),
+    created_at: k.created_at.toISOString(), retired_at: k.retired_at?.toISOString() ?? null,
+  }));
+  return {
+    master_keys: [...ids].map((id) => ({ id, configured: masterKeys.some((m) => m.id === id), current: masterKeys[0]?.id === id, wraps: wrapCount.get(id) ?? 0 })),
+    data_keys: describe('data'),
+    blind_index_keys: describe('blind_index'),
+    pending: {
+      reencrypt_rows: usage.filter((u) => u.kind === 'data' && u.version !== current('data')).reduce((a, u) => a + u.rows, 0),
+      reindex_rows: usage.filter((u) => u.kind === 'blind_index' && u.version !== current('blind_index')).reduce((a, u) => a + u.rows, 0),
+    },
+  };
+}
+
+async function withExclusiveKeyLock<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, 0) AS ok', [LOCK_BLIND_INDEX_VERSION]);
+    if (!r.rows[0]!.ok) throw new KeyError('KEY_ROTATION_BLOCKED');
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1, 0)', [LOCK_BLIND_INDEX_VERSION]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/** Re-wraps every live key under the current master key; returns how many were re-wrapped. */
+export async function rotateMasterKey(pool: pg.Pool, masterKeys: readonly MasterKey[]): Promise<{ rewrapped: number; master_key_id: string }> {
+  const current = masterKeys[0]!;
+  const byId = new Map(masterKeys.map((m) => [m.id, m]));
+  return withExclusiveKeyLock(pool, async (client) => {
+    const rows = await client.query<KeyRow>(`SELECT purpose, version, wrapped, master_key_id, state FROM key_versions WHERE state <> 'retired' FOR UPDATE`);
+    const stale = rows.rows.filter((r) => r.master_key_id !== current.id);
+    if (stale.length === 0) {
+      throw new KeyError('MASTER_KEY_NOT_NEW', `every key is wrapped by ${current.id}; to rotate, put the new key first in IDBIND_MASTER_KEYS (new:...,old:...)`);
+    }
+    for (const r of stale) {
+      const old = byId.get(r.master_key_id ?? '');
+      if (!old) throw new KeyError('MASTER_KEY_MISSING', `${r.purpose} key v${r.version} is wrapped by ${r.master_key_id}, which is not in IDBIND_MASTER_KEYS`);
+      const label = wrapLabel(r.purpose, r.version);
+      const plain = unwrapKey(old, r.wrapped!, label);
+      await client.query('UPDATE key_versions SET wrapped = $3, master_key_id = $4 WHERE purpose = $1 AND version = $2', [
+        r.purpose, r.version, wrapKey(current, plain, label), current.id,
+      ]);
+    }
+    return { rewrapped: stale.length, master_key_id: current.id };
+  });
+}
+
+/** Makes a new data or blind-index key current; the previous current becomes `previous`. */
+export async function addKeyVersion(pool: pg.Pool, master: MasterKey, purpose: KeyPurpose): Promise<number> {
+  return withExclusiveKeyLock(pool, async (client) => {
+    const max = await client.query<{ v: number }>('SELECT coalesce(max(version), 0) AS v FROM key_versions WHERE purpose = $1', [purpose]);
+    const version = max.rows[0]!.v + 1;
+    await client.query(`UPDATE key_versions SET state = 'previous' WHERE purpose = $1 AND state = 'current'`, [purpose]);
+    await client.query(`INSERT INTO key_versions (purpose, version, wrapped, master_key_id, state) VALUES ($1, $2, $3, $4, 'current')`, [
+      purpose, version, wrapKey(master, randomBytes(32), wrapLabel(purpose, version)), master.id,
+    ]);
+    return version;
+  });
+}
+
+/**
+ * Retires (destroys) every `previous` key that no row uses any more. Returns the versions retired.
+ * Runs under the exclusive lock so no batch job can be writing with a version being retired.
+ */
+export async function retireUnusedKeys(pool: pg.Pool): Promise<{ purpose: KeyPurpose; version: number }[]> {
+  return withExclusiveKeyLock(pool, async (client) => {
+    const prev = await client.query<{ purpose: KeyPurpose; version: number }>(`SELECT purpose, version FROM key_versions WHERE state = 'previous'`);
+    const retired: { purpose: KeyPurpose; version: number }[] = [];
+    for (const k of prev.rows) {
+      const col = k.purpose === 'data' ? 'dek_version' : 'bidx_version';
+      const used = await client.query<{ used: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM persons WHERE ${col} = $1) OR EXISTS (SELECT 1 FROM subscriptions WHERE ${col} = $1)
+           OR EXISTS (SELECT 1 FROM subscription_events WHERE ${col} = $1) AS used`,
+        [k.version],
+      );
+      if (used.rows[0]!.used) continue;
+      await client.query(`UPDATE key_versions SET state = 'retired', wrapped = NULL, retired_at = now() WHERE purpose = $1 AND version = $2`, [k.purpose, k.version]);
+      retired.push(k);
+    }
+    return retired;
+  });
+}
+
+/** True when a rotation left work to do (a `previous` key exists). Cheap: reads the key table only. */
+export async function hasPendingKeyWork(pool: pg.Pool): Promise<boolean> {
+  const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM key_versions WHERE state = 'previous'`);
+  return Number(r.rows[0]!.n) > 0;
+}
+
+/**
+ * Finishes any pending re-encryption and re-indexing, then retires unused versions. Resumable:
+ * interrupted, it is simply run again (`idbind keys resume`, or the server's background task).
+ */
+export async function completeKeyWork(pool: pg.Pool, ring: KeyRing, actor: string, onProgress?: (p: MigrationProgress & { mode: string }) => void) {
+  const reencrypted = await completePendingReencryption(pool, ring, (p) => onProgress?.({ ...p, mode: 'reencrypt' }));
+  const reindexed = await completePendingReindex(pool, ring, (p) => onProgress?.({ ...p, mode: 'reindex' }));
+  if (reencrypted + reindexed > 0) {
+    await recordBatchAccess(pool, { purpose: 'key_rotation', actor, runId: uuidv7(), detail: { reencrypted, reindexed } });
+  }
+  const retired = await retireUnusedKeys(pool).catch((e: unknown) => {
+    if (e instanceof KeyError && e.code === 'KEY_ROTATION_BLOCKED') return [];
+    throw e;
+  });
+  return { reencrypted, reindexed, retired };
+}

@@ -1,0 +1,205 @@
+/** SQL of junk-SIM reconciliation: the classification is one set-based statement. */
+import type pg from 'pg';
+import { CATEGORIES, ONLINE_REGISTRATION_LIMIT, zeroCounts, type Category, type CategoryCounts } from './categories.ts';
+
+export const LOCK_RECONCILIATION = 72_028;
+
+export async function tryLockReconciliation(client: pg.PoolClient): Promise<boolean> {
+  const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, 0) AS ok', [LOCK_RECONCILIATION]);
+  return r.rows[0]!.ok;
+}
+
+/** Runs left 'running' by a process that died (we hold the lock, so none is really running). */
+export async function failOrphanedRuns(db: pg.PoolClient): Promise<void> {
+  await db.query(`UPDATE reconciliation_runs SET status = 'failed', error = 'interrupted', finished_at = now() WHERE status = 'running'`);
+}
+
+export async function createRun(db: pg.PoolClient, id: string): Promise<void> {
+  await db.query(`INSERT INTO reconciliation_runs (id, status) VALUES ($1, 'running')`, [id]);
+}
+
+/**
+ * Classifies every non-terminated subscription (first category that applies, in the order of
+ * categories.ts). Positions for ONLINE_BEYOND_LIMIT are by registered_at, ties by row id here;
+ * ties that matter are settled by number afterwards (see fixOnlineTies), since the number is
+ * sealed. Returns how many subscriptions were examined.
+ */
+export async function classify(db: pg.PoolClient, runId: string): Promise<number> {
+  await db.query(
+    `INSERT INTO reconciliation_results (run_id, subscription_id, carrier_id, category)
+     SELECT $1, id, carrier_id, category FROM (
+       SELECT s.id, s.carrier_id,
+         CASE
+           WHEN s.holder_bidx IS NULL THEN 'NO_HOLDER'
+           WHEN p.id IS NULL THEN 'HOLDER_NOT_FOUND'
+           WHEN p.status = 'deceased' THEN 'HOLDER_DECEASED'
+           WHEN s.holder_match_bidx IS DISTINCT FROM p.match_bidx THEN 'HOLDER_DATA_MISMATCH'
+           WHEN s.channel = 'online' AND row_number() OVER (PARTITION BY s.carrier_id, s.holder_bidx ORDER BY s.registered_at, s.id) > $2
+             THEN 'ONLINE_BEYOND_LIMIT'
+         END AS category
+       FROM subscriptions s LEFT JOIN persons p ON p.pid_bidx = s.holder_bidx
+       WHERE s.status <> 'terminated'
+     ) c WHERE category IS NOT NULL`,
+    [runId, ONLINE_REGISTRATION_LIMIT],
+  );
+  const n = await db.query<{ n: string }>(`SELECT count(*) AS n FROM subscriptions WHERE status <> 'terminated'`);
+  return Number(n.rows[0]!.n);
+}
+
+export interface TiedRow {
+  id: string;
+  sealed: Buffer;
+  dek_version: number;
+  registered_at: Date;
+  channel: string;
+  carrier_id: number;
+  holder_bidx: Buffer;
+  category: Category | null;
+}
+
+/** Live subscriptions of holders with more than the limit at one carrier and a tie in registered_at. */
+export async function tiedHolderRows(db: pg.PoolClient, runId: string): Promise<TiedRow[]> {
+  const r = await db.query<TiedRow>(
+    `WITH groups AS (
+       SELECT carrier_id, holder_bidx FROM subscriptions
+       WHERE status <> 'terminated' AND holder_bidx IS NOT NULL
+       GROUP BY carrier_id, holder_bidx
+       HAVING count(*) > $2 AND count(*) > count(DISTINCT registered_at) AND bool_or(channel = 'online'))
+     SELECT s.id, s.sealed, s.dek_version, s.registered_at, s.channel, s.carrier_id, s.holder_bidx, r.category
+     FROM subscriptions s JOIN groups g ON g.carrier_id = s.carrier_id AND g.holder_bidx = s.holder_bidx
+     LEFT JOIN reconciliation_results r ON r.run_id = $1 AND r.subscription_id = s.id
+     WHERE s.status <> 'terminated'`,
+    [runId, ONLINE_REGISTRATION_LIMIT],
+  );
+  return r.rows;
+}
+
+export async function setOnlineBeyondLimit(db: pg.PoolClient, runId: string, carrierIdOf: Map<string, number>, add: string[], remove: string[]): Promise<void> {
+  if (remove.length > 0) {
+    await db.query(`DELETE FROM reconciliation_results WHERE run_id = $1 AND subscription_id = ANY($2::uuid[]) AND category = 'ONLINE_BEYOND_LIMIT'`, [runId, remove]);
+  }
+  if (add.length > 0) {
+    await db.query(
+      `INSERT INTO reconciliation_results (run_id, subscription_id, carrier_id, category)
+       SELECT $1, id, c, 'ONLINE_BEYOND_LIMIT' FROM unnest($2::uuid[], $3::int[]) AS u(id, c) ON CONFLICT DO NOTHING`,
+      [runId, add, add.map((id) => carrierIdOf.get(id)!)],
+    );
+  }
+}
+
+export interface RunSummary {
+  run_id: string;
+  status: 'running' | 'completed' | 'failed';
+  started_at: string;
+  finished_at: string | null;
+  subscriptions: number | null;
+  categories: CategoryCounts | null;
+  by_carrier: Record<string, CategoryCounts> | null;
+  compared_to_previous: Record<Category, { new: number; resolved: number }> | null;
+  previous_run_id?: string | null;
+}
+
+/** Counts per category and per carrier, and the change against the previous completed run. */
+export async function summarise(db: pg.PoolClient, runId: string, startedAt: Date): Promise<Pick<RunSummary, 'categories' | 'by_carrier' | 'compared_to_previous' | 'previous_run_id'>> {
+  const counts = await db.query<{ slug: string; category: Category; n: string }>(
+    `SELECT c.slug, r.category, count(*) AS n FROM reconciliation_results r JOIN carriers c ON c.id = r.carrier_id
+     WHERE r.run_id = $1 GROUP BY c.slug, r.category`,
+    [runId],
+  );
+  const carriers = await db.query<{ slug: string }>('SELECT slug FROM carriers ORDER BY slug');
+  const categories = zeroCounts();
+  const byCarrier: Record<string, CategoryCounts> = {};
+  for (const c of carriers.rows) byCarrier[c.slug] = zeroCounts();
+  for (const row of counts.rows) {
+    categories[row.category] += Number(row.n);
+    byCarrier[row.slug]![row.category] += Number(row.n);
+  }
+  const prev = await db.query<{ id: string }>(
+    `SELECT id FROM reconciliation_runs WHERE status = 'completed' AND id <> $1 AND started_at <= $2 ORDER BY started_at DESC, id DESC LIMIT 1`,
+    [runId, startedAt],
+  );
+  const previousId = prev.rows[0]?.id ?? null;
+  const compared = Object.fromEntries(CATEGORIES.map((c) => [c, { new: 0, resolved: 0 }])) as Record<Category, { new: number; resolved: number }>;
+  if (previousId) {
+    const diff = await db.query<{ category: Category; kind: 'new' | 'resolved'; n: string }>(
+      `SELECT category, 'new' AS kind, count(*) AS n FROM reconciliation_results cur
+         WHERE cur.run_id = $1 AND NOT EXISTS (SELECT 1 FROM reconciliation_results p WHERE p.run_id = $2 AND p.subscription_id = cur.subscription_id AND p.category = cur.category)
+         GROUP BY category
+       UNION ALL
+       SELECT category, 'resolved', count(*) FROM reconciliation_results p
+         WHERE p.run_id = $2 AND NOT EXISTS (SELECT 1 FROM reconciliation_results cur WHERE cur.run_id = $1 AND cur.subscription_id = p.subscription_id AND cur.category = p.category)
+         GROUP BY category`,
+      [runId, previousId],
+    );
+    for (const d of diff.rows) compared[d.category][d.kind] = Number(d.n);
+  } else {
+    for (const c of CATEGORIES) compared[c].new = categories[c];
+  }
+  return { categories, by_carrier: byCarrier, compared_to_previous: compared, previous_run_id: previousId };
+}
+
+export async function completeRun(db: pg.PoolClient, runId: string, subscriptions: number, summary: object): Promise<void> {
+  await db.query(
+    `UPDATE reconciliation_runs SET status = 'completed', subscriptions = $2, summary = $3, finished_at = clock_timestamp() WHERE id = $1`,
+    [runId, subscriptions, JSON.stringify(summary)],
+  );
+}
+
+export async function failRun(db: pg.Pool | pg.PoolClient, runId: string, error: string): Promise<void> {
+  await db.query(`UPDATE reconciliation_runs SET status = 'failed', error = $2, finished_at = clock_timestamp() WHERE id = $1 AND status = 'running'`, [runId, error]);
+}
+
+interface RunRow {
+  id: string;
+  status: RunSummary['status'];
+  started_at: Date;
+  finished_at: Date | null;
+  subscriptions: string | null;
+  summary: Pick<RunSummary, 'categories' | 'by_carrier' | 'compared_to_previous' | 'previous_run_id'> | null;
+}
+
+function toSummary(r: RunRow): RunSummary {
+  return {
+    run_id: r.id,
+    status: r.status,
+    started_at: r.started_at.toISOString(),
+    finished_at: r.finished_at?.toISOString() ?? null,
+    subscriptions: r.subscriptions === null ? null : Number(r.subscriptions),
+    categories: r.summary?.categories ?? null,
+    by_carrier: r.summary?.by_carrier ?? null,
+    compared_to_previous: r.summary?.compared_to_previous ?? null,
+    previous_run_id: r.summary?.previous_run_id ?? null,
+  };
+}
+
+export async function readRun(db: pg.Pool | pg.PoolClient, runId: string): Promise<RunSummary | undefined> {
+  const r = await db.query<RunRow>('SELECT id, status, started_at, finished_at, subscriptions, summary FROM reconciliation_runs WHERE id = $1', [runId]);
+  return r.rows[0] ? toSummary(r.rows[0]) : undefined;
+}
+
+export async function listRuns(db: pg.Pool | pg.PoolClient, limit: number): Promise<RunSummary[]> {
+  const r = await db.query<RunRow>('SELECT id, status, started_at, finished_at, subscriptions, summary FROM reconciliation_runs ORDER BY started_at DESC, id DESC LIMIT $1', [limit]);
+  return r.rows.map(toSummary);
+}
+
+export interface ActionRow {
+  id: string;
+  sealed: Buffer;
+  dek_version: number;
+  category: Category;
+}
+
+/** One carrier's action list of a run, in a stable order (category, then row id). */
+export async function* actionRows(db: pg.Pool, runId: string, carrierId: number): AsyncGenerator<ActionRow[]> {
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const r = await db.query<ActionRow>(
+      `SELECT s.id, s.sealed, s.dek_version, r.category FROM reconciliation_results r JOIN subscriptions s ON s.id = r.subscription_id
+       WHERE r.run_id = $1 AND r.carrier_id = $2 AND r.subscription_id > $3 ORDER BY r.subscription_id LIMIT 5000`,
+      [runId, carrierId, after],
+    );
+    if (r.rows.length === 0) return;
+    yield r.rows;
+    after = r.rows[r.rows.length - 1]!.id;
+  }
+}

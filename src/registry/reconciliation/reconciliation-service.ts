@@ -1,0 +1,158 @@
+/**
+ * Junk-SIM reconciliation (issue 2; Directive 57-CT/TW): classifies every non-terminated
+ * subscription against the population registry without decrypting it — the join is on keyed
+ * blind indexes, the data comparison on keyed match indexes — and compares the result with the
+ * previous completed run. Only registration-time ties at the online limit need the sealed number,
+ * and the action lists carry the number for the carrier to act on; both record one access entry
+ * for the run (DESIGN.md invariant 4).
+ */
+import { createWriteStream, mkdirSync, chmodSync } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { uuidv7 } from '../../kernel/ids.ts';
+import { associatedData, openRecord } from '../../kernel/crypto/envelope.ts';
+import { dataKeyFor, type KeyRing } from '../../kernel/crypto/key-ring.ts';
+import { recordBatchAccess } from '../../access/access-records.ts';
+import { tryLockBlindIndexShared, findCarrier } from '../import/import-repository.ts';
+import { completePendingReindex } from '../reindex.ts';
+import { RegistryError } from '../registry-errors.ts';
+import { ONLINE_REGISTRATION_LIMIT } from './categories.ts';
+import * as repo from './reconciliation-repository.ts';
+
+export type { RunSummary } from './reconciliation-repository.ts';
+
+function msisdnOf(ring: KeyRing, id: string, sealed: Buffer, dekVersion: number): string {
+  return openRecord(dataKeyFor(ring, dekVersion), sealed, associatedData('subscriptions', 'sealed', id))[0] ?? '';
+}
+
+/** Settles registration-time ties at the online limit by number (issue 2: "ties broken by number"). */
+async function fixOnlineTies(client: pg.PoolClient, ring: KeyRing, runId: string): Promise<number> {
+  const rows = await repo.tiedHolderRows(client, runId);
+  if (rows.length === 0) return 0;
+  const groups = new Map<string, (repo.TiedRow & { msisdn: string })[]>();
+  for (const r of rows) {
+    const k = `${r.carrier_id}:${r.holder_bidx.toString('hex')}`;
+    const withNumber = { ...r, msisdn: msisdnOf(ring, r.id, r.sealed, r.dek_version) };
+    const g = groups.get(k);
+    if (g) g.push(withNumber);
+    else groups.set(k, [withNumber]);
+  }
+  const add: string[] = [];
+  const remove: string[] = [];
+  const carrierOf = new Map<string, number>();
+  for (const g of groups.values()) {
+    g.sort((a, b) => a.registered_at.getTime() - b.registered_at.getTime() || (a.msisdn < b.msisdn ? -1 : a.msisdn > b.msisdn ? 1 : 0));
+    g.forEach((r, i) => {
+      carrierOf.set(r.id, r.carrier_id);
+      if (r.category !== null && r.category !== 'ONLINE_BEYOND_LIMIT') return; // an earlier category wins
+      const beyond = r.channel === 'online' && i + 1 > ONLINE_REGISTRATION_LIMIT;
+      if (beyond && r.category === null) add.push(r.id);
+      if (!beyond && r.category === 'ONLINE_BEYOND_LIMIT') remove.push(r.id);
+    });
+  }
+  await repo.setOnlineBeyondLimit(client, runId, carrierOf, add, remove);
+  return rows.length;
+}
+
+export interface ReconciliationHandle {
+  runId: string;
+  /** Settles with the completed run's summary, or rejects when the run failed. */
+  done: Promise<repo.RunSummary>;
+}
+
+/**
+ * Starts a run and returns once it is recorded as running; the work continues in `done`.
+ * Refuses (RECONCILIATION_ALREADY_RUNNING) while another run holds the lock.
+ */
+export async function startReconciliation(pool: pg.Pool, ring: KeyRing, actor: string): Promise<ReconciliationHandle> {
+  const client = await pool.connect();
+  let runId: string;
+  try {
+    if (!(await repo.tryLockReconciliation(client))) throw new RegistryError('RECONCILIATION_ALREADY_RUNNING', 'a reconciliation is already running');
+    if (!(await tryLockBlindIndexShared(client))) throw new RegistryError('KEY_ROTATION_RUNNING', 'a key rotation is switching versions; try again shortly');
+    await repo.failOrphanedRuns(client);
+    runId = uuidv7();
+    await repo.createRun(client, runId);
+  } catch (e) {
+    await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+    client.release();
+    throw e;
+  }
+  const id = runId;
+  const done = (async () => {
+    try {
+      await completePendingReindex(pool, ring);
+      await client.query('BEGIN');
+      const started = await client.query<{ started_at: Date }>('SELECT started_at FROM reconciliation_runs WHERE id = $1', [id]);
+      const subscriptions = await repo.classify(client, id);
+      const tied = await fixOnlineTies(client, ring, id);
+      const summary = await repo.summarise(client, id, started.rows[0]!.started_at);
+      await repo.completeRun(client, id, subscriptions, summary);
+      await recordBatchAccess(client, { purpose: 'reconciliation', actor, runId: id, detail: { sealed_numbers_opened: tied } });
+      await client.query('COMMIT');
+      return (await repo.readRun(pool, id))!;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      await repo.failRun(pool, id, (e as Error).name).catch(() => undefined);
+      throw e;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+      client.release();
+    }
+  })();
+  done.catch(() => undefined);
+  return { runId: id, done };
+}
+
+export async function getRun(pool: pg.Pool, runId: string): Promise<repo.RunSummary> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(runId)) throw new RegistryError('RECONCILIATION_NOT_FOUND');
+  const run = await repo.readRun(pool, runId);
+  if (!run) throw new RegistryError('RECONCILIATION_NOT_FOUND');
+  return run;
+}
+
+export async function listRuns(pool: pg.Pool, limit = 50): Promise<repo.RunSummary[]> {
+  return repo.listRuns(pool, Math.min(Math.max(limit, 1), 500));
+}
+
+/**
+ * Writes one carrier's action list of a completed run (`msisdn,category`: nothing else personal)
+ * to `out`, and records the export as one access entry.
+ */
+export async function writeActionList(pool: pg.Pool, ring: KeyRing, runId: string, carrier: string, out: NodeJS.WritableStream, actor: string): Promise<number> {
+  const run = await getRun(pool, runId);
+  if (run.status !== 'completed') throw new RegistryError('RECONCILIATION_NOT_COMPLETED');
+  const carrierId = await findCarrier(pool, carrier);
+  if (carrierId === undefined) throw new RegistryError('CARRIER_NOT_FOUND');
+  let n = 0;
+  const write = async (s: string) => {
+    if (!out.write(s)) await once(out, 'drain');
+  };
+  await write('msisdn,category\n');
+  for await (const rows of repo.actionRows(pool, runId, carrierId)) {
+    let chunk = '';
+    for (const r of rows) chunk += `${msisdnOf(ring, r.id, r.sealed, r.dek_version)},${r.category}\n`;
+    await write(chunk);
+    n += rows.length;
+  }
+  await recordBatchAccess(pool, { purpose: 'action_list_export', actor, runId, detail: { carrier, rows: n } });
+  return n;
+}
+
+/** Writes every carrier's action list of a run into `dir` as `<carrier>.csv` (mode 0600). */
+export async function writeActionLists(pool: pg.Pool, ring: KeyRing, runId: string, dir: string, actor: string): Promise<Record<string, string>> {
+  mkdirSync(dir, { recursive: true });
+  const carriers = await pool.query<{ slug: string }>('SELECT slug FROM carriers ORDER BY slug');
+  const files: Record<string, string> = {};
+  for (const { slug } of carriers.rows) {
+    const path = join(dir, `${slug}.csv`);
+    const stream = createWriteStream(path, { mode: 0o600 });
+    await writeActionList(pool, ring, runId, slug, stream, actor);
+    stream.end();
+    await once(stream, 'finish');
+    chmodSync(path, 0o600);
+    files[slug] = path;
+  }
+  return files;
+}

@@ -1,0 +1,99 @@
+/**
+ * The regulator's admin API for the registries (issue 2): registry statistics, reconciliation
+ * runs, their results per carrier and category, and the carriers' action lists. Thin: schemas and
+ * handlers; the rules live in the services.
+ */
+import { Type } from 'typebox';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type pg from 'pg';
+import type { KeyRing } from '../kernel/crypto/key-ring.ts';
+import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { registryStats } from './registry-stats.ts';
+import { getRun, listRuns, startReconciliation, writeActionList } from './reconciliation/reconciliation-service.ts';
+import { CATEGORIES } from './reconciliation/categories.ts';
+
+export interface RegistryRouteDeps {
+  pool: pg.Pool;
+  ring: () => Promise<KeyRing>;
+  adminGuard: (request: import('fastify').FastifyRequest) => Promise<void>;
+  /** Background work the server waits for on shutdown. */
+  track: (work: Promise<unknown>) => void;
+}
+
+const Counts = Type.Object(Object.fromEntries(CATEGORIES.map((c) => [c, Type.Integer({ minimum: 0 })])) as Record<(typeof CATEGORIES)[number], ReturnType<typeof Type.Integer>>);
+const Comparison = Type.Object(Object.fromEntries(CATEGORIES.map((c) => [c, Type.Object({ new: Type.Integer(), resolved: Type.Integer() })])));
+
+export const RunSchema = Type.Object({
+  run_id: Type.String({ format: 'uuid' }),
+  status: Type.Union([Type.Literal('running'), Type.Literal('completed'), Type.Literal('failed')]),
+  started_at: Type.String({ format: 'date-time' }),
+  finished_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  subscriptions: Type.Union([Type.Integer(), Type.Null()]),
+  categories: Type.Union([Counts, Type.Null()]),
+  by_carrier: Type.Union([Type.Record(Type.String(), Counts), Type.Null()]),
+  compared_to_previous: Type.Union([Comparison, Type.Null()]),
+  previous_run_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+}, { $id: 'ReconciliationRun' });
+
+const StatsSchema = Type.Object({
+  people: Type.Object({ total: Type.Integer(), alive: Type.Integer(), deceased: Type.Integer() }),
+  subscriptions: Type.Object({ total: Type.Integer(), live: Type.Integer(), terminated: Type.Integer() }),
+  carriers: Type.Array(Type.Object({ slug: Type.String(), subscriptions: Type.Integer(), live: Type.Integer() })),
+});
+
+const security = [{ adminToken: [] }];
+const errors = { 401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA };
+
+export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDeps): Promise<void> {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  r.addHook('onRequest', deps.adminGuard);
+
+  r.get('/v1/admin/registry/stats', {
+    schema: { tags: ['registry'], summary: 'Registry sizes: people, subscriptions, per carrier', security, response: { 200: StatsSchema, 401: PROBLEM_SCHEMA } },
+  }, async () => registryStats(deps.pool));
+
+  r.post('/v1/admin/reconciliations', {
+    schema: {
+      tags: ['reconciliation'], summary: 'Start a junk-SIM reconciliation run (answers at once; poll the run)', security,
+      response: { 202: Type.Object({ run_id: Type.String(), status: Type.Literal('running') }), ...errors },
+    },
+  }, async (_req, reply) => {
+    const handle = await startReconciliation(deps.pool, await deps.ring(), 'admin-api');
+    deps.track(handle.done);
+    reply.header('Location', `/v1/admin/reconciliations/${handle.runId}`);
+    return reply.status(202).send({ run_id: handle.runId, status: 'running' as const });
+  });
+
+  r.get('/v1/admin/reconciliations', {
+    schema: {
+      tags: ['reconciliation'], summary: 'Reconciliation runs, newest first', security,
+      querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })) }),
+      response: { 200: Type.Object({ runs: Type.Array(RunSchema) }), 401: PROBLEM_SCHEMA },
+    },
+  }, async (req) => ({ runs: await listRuns(deps.pool, req.query.limit ?? 50) }));
+
+  r.get('/v1/admin/reconciliations/:run_id', {
+    schema: {
+      tags: ['reconciliation'], summary: 'One run: counts per category and carrier, change against the previous run', security,
+      params: Type.Object({ run_id: Type.String({ maxLength: 64 }) }),
+      response: { 200: RunSchema, ...errors },
+    },
+  }, async (req) => getRun(deps.pool, req.params.run_id));
+
+  r.get('/v1/admin/reconciliations/:run_id/action-lists/:carrier', {
+    schema: {
+      tags: ['reconciliation'], summary: "A carrier's action list of a completed run (CSV: msisdn,category)", security,
+      params: Type.Object({ run_id: Type.String({ maxLength: 64 }), carrier: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$' }) }),
+      response: { 200: Type.String({ description: 'text/csv' }), ...errors },
+    },
+  }, async (req, reply) => {
+    const ring = await deps.ring();
+    // Validate first (run completed, carrier exists) so an error is a problem document, not a cut-off CSV.
+    const chunks: string[] = [];
+    const sink = { write: (s: string) => (chunks.push(s), true) } as unknown as NodeJS.WritableStream;
+    await writeActionList(deps.pool, ring, req.params.run_id, req.params.carrier, sink, 'admin-api');
+    reply.header('Content-Disposition', `attachment; filename="${req.params.carrier}-${req.params.run_id}.csv"`);
+    return reply.type('text/csv; charset=utf-8').send(chunks.join(''));
+  });
+}

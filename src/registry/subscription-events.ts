@@ -1,0 +1,291 @@
+/**
+ * Carriers' delta files (issue 2, "Deltas"): NDJSON events applied to the subscriber registry in
+ * file order. `event_id` makes a re-sent event a no-op; an event older than the last one applied
+ * to its subscription is recorded but does not override the newer state; a holder change, or a
+ * terminated number registered again, is a new subscription of a new holder, the old one kept as
+ * history (DESIGN.md invariant 7: a number is not a person).
+ *
+ * Runs under the same import_runs bookkeeping as file imports: resumable from the last committed
+ * batch, rejects written with line, field and code only.
+ */
+import { statSync } from 'node:fs';
+import { basename } from 'node:path';
+import type pg from 'pg';
+import { uuidv7 } from '../kernel/ids.ts';
+import { blindIndex } from '../kernel/crypto/blind-index.ts';
+import { associatedData, sealRecord } from '../kernel/crypto/envelope.ts';
+import type { KeyRing } from '../kernel/crypto/key-ring.ts';
+import { normaliseVietnameseMobile } from './phone-number.ts';
+import { isWellFormedPersonalId } from './personal-id.ts';
+import { canonicalName } from './name-match.ts';
+import { parseCalendarDate, parseInstant } from './dates.ts';
+import { CHANNELS, type Channel, type SubscriptionRow } from './registry-rows.ts';
+import { msisdnIndex, sealSubscription, subscriptionIndexes } from './row-crypto.ts';
+import type { RejectCode, RowReject } from './reject-codes.ts';
+import { readSource } from './import/source-reader.ts';
+import * as repo from './import/import-repository.ts';
+import { fileSha256, writeRejectsFile, type ImportProgress, type ImportSummary } from './import/import-service.ts';
+import { RegistryError } from './registry-errors.ts';
+import { completePendingReindex } from './reindex.ts';
+
+export const EVENT_TYPES = [
+  'registered', 'holder_changed', 'blocked_outgoing', 'blocked_both', 'unblocked', 'terminated', 'sim_changed', 'device_changed', 'ported_out', 'ported_in',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const EVENT_FIELDS = ['event_id', 'type', 'msisdn', 'at', 'holder_personal_id', 'holder_full_name', 'holder_birth_date', 'channel'] as const;
+
+/** Types that start a new subscription and so carry the holder's data. */
+const STARTS_SUBSCRIPTION: ReadonlySet<EventType> = new Set(['registered', 'holder_changed', 'ported_in']);
+
+export interface SubscriptionEvent {
+  eventId: string;
+  type: EventType;
+  msisdn: string;
+  at: string;
+  holderPersonalId: string;
+  holderFullName: string;
+  holderBirthDate: string;
+  channel: Channel | '';
+}
+
+type Checked = { ok: true; event: SubscriptionEvent } | { ok: false; field: string; code: RejectCode };
+
+export function validateEvent(record: Readonly<Record<string, string | undefined>>): Checked {
+  const v = (f: string) => (record[f] ?? '').trim();
+  for (const f of ['event_id', 'type', 'msisdn', 'at']) if (v(f) === '') return { ok: false, field: f, code: 'MISSING_FIELD' };
+  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(v('event_id'))) return { ok: false, field: 'event_id', code: 'MALFORMED_ROW' };
+  const type = v('type');
+  if (!(EVENT_TYPES as readonly string[]).includes(type)) return { ok: false, field: 'type', code: 'EVENT_TYPE_UNKNOWN' };
+  const msisdn = normaliseVietnameseMobile(v('msisdn'));
+  if (!msisdn) return { ok: false, field: 'msisdn', code: 'NOT_VIETNAMESE_MOBILE' };
+  const at = parseInstant(v('at'));
+  if (!at) return { ok: false, field: 'at', code: 'DATE_INVALID' };
+  let holderPersonalId = '';
+  let holderFullName = '';
+  let holderBirthDate = '';
+  let channel: Channel | '' = '';
+  if (STARTS_SUBSCRIPTION.has(type as EventType)) {
+    holderPersonalId = v('holder_personal_id');
+    if (holderPersonalId !== '' && !isWellFormedPersonalId(holderPersonalId)) return { ok: false, field: 'holder_personal_id', code: 'PERSONAL_ID_INVALID' };
+    holderFullName = canonicalName(v('holder_full_name'));
+    if (/[\u0000-\u001f\u007f]/.test(holderFullName) || holderFullName.length > 200) return { ok: false, field: 'holder_full_name', code: 'NAME_INVALID' };
+    const birth = v('holder_birth_date');
+    if (birth !== '' && !parseCalendarDate(birth)) return { ok: false, field: 'holder_birth_date', code: 'DATE_INVALID' };
+    holderBirthDate = birth;
+    const ch = v('channel');
+    if (ch === '' && type === 'holder_changed') channel = 'store';
+    else if (!(CHANNELS as readonly string[]).includes(ch)) return { ok: false, field: 'channel', code: ch === '' ? 'MISSING_FIELD' : 'CHANNEL_UNKNOWN' };
+    else channel = ch as Channel;
+  }
+  return { ok: true, event: { eventId: v('event_id'), type: type as EventType, msisdn, at, holderPersonalId, holderFullName, holderBirthDate, channel } };
+}
+
+function eventSealedFields(e: SubscriptionEvent): string[] {
+  return [e.msisdn, e.holderPersonalId, e.holderFullName, e.holderBirthDate, e.channel];
+}
+
+interface LiveRow {
+  id: string;
+  status: string;
+  last_event_at: Date | null;
+  registered_at: Date;
+}
+
+type Outcome = { kind: 'applied' | 'stale'; subscriptionId: string | null } | { kind: 'rejected'; code: RejectCode; field: string };
+
+async function insertSubscriptionFromEvent(client: pg.PoolClient, ring: KeyRing, carrierId: number, e: SubscriptionEvent, runId: string): Promise<string> {
+  const row: SubscriptionRow = {
+    msisdn: e.msisdn, holderPersonalId: e.holderPersonalId, holderFullName: e.holderFullName, holderBirthDate: e.holderBirthDate,
+    channel: e.channel as Channel, registeredAt: e.at, status: 'active', simChangedAt: '', deviceChangedAt: '',
+  };
+  const id = uuidv7();
+  const ix = subscriptionIndexes(ring.currentBlindIndex.key, row);
+  await client.query(
+    `INSERT INTO subscriptions (id, carrier_id, msisdn_bidx, holder_bidx, holder_match_bidx, digest, bidx_version, sealed, dek_version,
+       channel, registered_at, status, last_event_at, import_run_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $11, $12)`,
+    [id, carrierId, ix.msisdnBidx, ix.holderBidx, ix.holderMatchBidx, ix.digest, ring.currentBlindIndex.version,
+      sealSubscription(ring.currentData, id, row), ring.currentData.version, row.channel, e.at, runId],
+  );
+  return id;
+}
+
+async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: number, e: SubscriptionEvent, runId: string): Promise<Outcome> {
+  const bidx = msisdnIndex(ring.currentBlindIndex.key, e.msisdn);
+  const r = await client.query<LiveRow>(
+    `SELECT id, status, last_event_at, registered_at FROM subscriptions
+     WHERE carrier_id = $1 AND msisdn_bidx = $2 AND status <> 'terminated' FOR UPDATE`,
+    [carrierId, bidx],
+  );
+  const live = r.rows[0];
+  const newest = live ? Math.max(live.last_event_at?.getTime() ?? 0, live.registered_at.getTime()) : 0;
+  if (live && Date.parse(e.at) < newest) return { kind: 'stale', subscriptionId: live.id };
+
+  switch (e.type) {
+    case 'registered':
+    case 'ported_in': {
+      if (live) return { kind: 'rejected', code: 'NUMBER_ALREADY_ACTIVE', field: 'msisdn' };
+      return { kind: 'applied', subscriptionId: await insertSubscriptionFromEvent(client, ring, carrierId, e, runId) };
+    }
+    case 'holder_changed': {
+      if (!live) return { kind: 'rejected', code: 'NO_LIVE_SUBSCRIPTION', field: 'msisdn' };
+      await repo.endSubscriptions(client, [live.id], 'holder_changed', e.at);
+      return { kind: 'applied', subscriptionId: await insertSubscriptionFromEvent(client, ring, carrierId, e, runId) };
+    }
+    case 'terminated':
+    case 'ported_out': {
+      if (!live) return { kind: 'rejected', code: 'NO_LIVE_SUBSCRIPTION', field: 'msisdn' };
+      await repo.endSubscriptions(client, [live.id], e.type, e.at);
+      await client.query('UPDATE subscriptions SET last_event_at = $2 WHERE id = $1', [live.id, e.at]);
+      return { kind: 'applied', subscriptionId: live.id };
+    }
+    default: {
+      if (!live) return { kind: 'rejected', code: 'NO_LIVE_SUBSCRIPTION', field: 'msisdn' };
+      const set: Record<string, string> = {
+        blocked_outgoing: "status = 'blocked_outgoing'",
+        blocked_both: "status = 'blocked_both'",
+        unblocked: "status = 'active'",
+        sim_changed: 'sim_changed_at = $2',
+        device_changed: 'device_changed_at = $2',
+      };
+      await client.query(`UPDATE subscriptions SET ${set[e.type]}, last_event_at = $2, updated_at = now() WHERE id = $1`, [live.id, e.at]);
+      return { kind: 'applied', subscriptionId: live.id };
+    }
+  }
+}
+
+export interface ApplyEventsOptions {
+  pool: pg.Pool;
+  ring: KeyRing;
+  carrier: string;
+  path: string;
+  rejectsPath: string;
+  batchSize?: number;
+  onProgress?: (p: ImportProgress) => void;
+}
+
+export async function applySubscriptionEvents(options: ApplyEventsOptions): Promise<ImportSummary> {
+  const { pool, ring } = options;
+  if (!options.path.endsWith('.ndjson')) throw new RegistryError('IMPORT_FORMAT_INVALID', 'delta files are NDJSON: the file name must end in .ndjson');
+  let totalBytes: number;
+  try {
+    totalBytes = statSync(options.path).size;
+  } catch {
+    throw new RegistryError('IMPORT_FILE_NOT_FOUND', 'the input file cannot be read');
+  }
+  const sha256 = await fileSha256(options.path);
+  const batchSize = options.batchSize ?? 500;
+  const client = await pool.connect();
+  let runId: string | undefined;
+  try {
+    const carrierId = await repo.findOrCreateCarrier(client, options.carrier);
+    // Deltas and full files of one carrier never interleave: they share the carrier's lock.
+    if (!(await repo.tryLockRegistry(client, 'subscriptions', carrierId))) {
+      throw new RegistryError('IMPORT_ALREADY_RUNNING', `another import of carrier ${options.carrier}'s registry is running`);
+    }
+    if (!(await repo.tryLockBlindIndexShared(client))) throw new RegistryError('KEY_ROTATION_RUNNING', 'a key rotation is switching versions; try again shortly');
+    await completePendingReindex(pool, ring);
+    const resumable = await repo.findResumableRun(client, 'subscription_events', carrierId, sha256);
+    let resumedAfter = 0;
+    if (resumable) {
+      runId = resumable.id;
+      resumedAfter = Number(resumable.checkpoint_line);
+      await repo.markRunRunning(client, runId);
+    } else {
+      runId = uuidv7();
+      await repo.createRun(client, { id: runId, kind: 'subscription_events', carrierId, sourceName: basename(options.path), sha256, bytes: totalBytes });
+    }
+    await repo.abandonOtherRuns(client, 'subscription_events', carrierId, runId);
+    const start = await repo.readRun(client, runId);
+    const progress: ImportProgress = {
+      bytes: 0, totalBytes, rowsRead: Number(start.rows_read), accepted: Number(start.accepted), unchanged: Number(start.unchanged), rejected: Number(start.rejected),
+    };
+    const source = readSource({ path: options.path, fields: EVENT_FIELDS, required: [], onBytes: (b) => (progress.bytes = b) });
+    let counters = { accepted: 0, unchanged: 0, rows: 0 };
+    let rejects: RowReject[] = [];
+    let lastLine = resumedAfter;
+    const currentRunId = runId;
+    const commit = async () => {
+      await repo.insertRejects(client, currentRunId, rejects);
+      await repo.advanceRun(client, currentRunId, { checkpointLine: lastLine, rowsRead: counters.rows, accepted: counters.accepted, unchanged: counters.unchanged, rejected: rejects.length });
+      await client.query('COMMIT');
+      progress.rowsRead += counters.rows;
+      progress.accepted += counters.accepted;
+      progress.unchanged += counters.unchanged;
+      progress.rejected += rejects.length;
+      options.onProgress?.({ ...progress });
+      counters = { accepted: 0, unchanged: 0, rows: 0 };
+      rejects = [];
+    };
+    await client.query('BEGIN');
+    try {
+      for await (const item of source) {
+        if (item.line <= resumedAfter) continue;
+        counters.rows++;
+        lastLine = item.line;
+        if (item.malformed) rejects.push({ line: item.line, ...item.malformed });
+        else {
+          const checked = validateEvent(item.record);
+          if (!checked.ok) rejects.push({ line: item.line, field: checked.field, code: checked.code });
+          else {
+            const e = checked.event;
+            const fields = eventSealedFields(e);
+            const digest = blindIndex(ring.currentBlindIndex.key, 'subscription_event.digest', [e.type, e.at, ...fields].join('\u001f'));
+            const prior = await client.query<{ digest: Buffer; import_run_id: string | null }>(
+              'SELECT digest, import_run_id FROM subscription_events WHERE carrier_id = $1 AND event_id = $2',
+              [carrierId, e.eventId],
+            );
+            const p = prior.rows[0];
+            if (p && p.import_run_id === currentRunId) rejects.push({ line: item.line, field: 'event_id', code: 'DUPLICATE_KEY' });
+            else if (p && p.digest.equals(digest)) counters.unchanged++;
+            else if (p) rejects.push({ line: item.line, field: 'event_id', code: 'EVENT_ID_REUSED' });
+            else {
+              await client.query('SAVEPOINT ev');
+              const outcome = await applyEvent(client, ring, carrierId, e, currentRunId);
+              if (outcome.kind === 'rejected') {
+                await client.query('ROLLBACK TO SAVEPOINT ev');
+                rejects.push({ line: item.line, field: outcome.field, code: outcome.code });
+              } else {
+                const id = await client.query<{ id: string }>(
+                  `INSERT INTO subscription_events (carrier_id, event_id, type, at, msisdn_bidx, bidx_version, digest, sealed, dek_version,
+                     subscription_id, outcome, import_run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, '\\x', $8, $9, $10, $11) RETURNING id::text AS id`,
+                  [carrierId, e.eventId, e.type, e.at, msisdnIndex(ring.currentBlindIndex.key, e.msisdn), ring.currentBlindIndex.version, digest,
+                    ring.currentData.version, outcome.subscriptionId, outcome.kind, currentRunId],
+                );
+                // The associated data names the row, whose id the insert just assigned.
+                const rowId = id.rows[0]!.id;
+                await client.query('UPDATE subscription_events SET sealed = $2 WHERE id = $1', [
+                  rowId, sealRecord(ring.currentData.key, ring.currentData.version, fields, associatedData('subscription_events', 'sealed', rowId)),
+                ]);
+                counters.accepted++;
+              }
+            }
+          }
+        }
+        if (counters.rows >= batchSize) {
+          await commit();
+          await client.query('BEGIN');
+        }
+      }
+      await commit();
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+    await repo.finishRun(client, runId);
+    const allRejects = await repo.readRejects(client, runId);
+    writeRejectsFile(options.rejectsPath, allRejects);
+    const final = await repo.readRun(client, runId);
+    return {
+      run_id: runId, accepted: Number(final.accepted), unchanged: Number(final.unchanged), rejected: Number(final.rejected),
+      rejects_file: options.rejectsPath, resumed_after_line: resumedAfter,
+    };
+  } catch (e) {
+    if (runId) await repo.failRun(client, runId, e instanceof RegistryError ? e.code : (e as Error).name).catch(() => undefined);
+    throw e;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+    client.release();
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The HTTP server (DESIGN.md "HTTP"): Fastify with TypeBox schemas, OpenAPI 3.1 generated from
+ * them, RFC 9457 errors, health, readiness, metrics, the admin API and the web app. Background
+ * work (reconciliation runs started over the API, pending key re-encryption and re-indexing) is
+ * tracked so that closing the server waits for it.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifyStatic from '@fastify/static';
+import type { Hub } from './hub.ts';
+import { migrationStatus } from './kernel/db/migrations.ts';
+import { adminGuard } from './kernel/http/admin-auth.ts';
+import { errorHandler, notFoundHandler, sendProblem, problemOf } from './kernel/http/problem.ts';
+import { HTTP_ERRORS } from './kernel/http/http-errors.ts';
+import { renderApiReference } from './kernel/http/api-reference.ts';
+import { createMetrics } from './kernel/metrics.ts';
+import { registryRoutes } from './registry/registry-routes.ts';
+import { completeKeyWork, hasPendingKeyWork } from './keys/key-rotation-service.ts';
+
+export const VERSION = '0.1.0';
+export const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
+
+export interface ServerOptions {
+  /** pino logger options, or false for none (tests). */
+  logger?: boolean | { level: string };
+  /** How often to look for pending key work, in ms (0: never). */
+  keyWorkIntervalMs?: number;
+}
+
+const API_PREFIXES = ['/v1/', '/openapi.json', '/docs/', '/healthz', '/readyz', '/metrics'];
+
+export async function buildServer(hub: Hub, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger === undefined || options.logger === false
+      ? false
+      : { ...(typeof options.logger === 'object' ? options.logger : {}), redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  });
+  const metrics = createMetrics();
+  const pending = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>) => {
+    const p = work.catch(() => undefined).finally(() => pending.delete(p));
+    pending.add(p);
+  };
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const wantsPage = request.method === 'GET' && !API_PREFIXES.some((p) => path.startsWith(p)) && existsSync(`${WEB_DIST}index.html`);
+    if (wantsPage) return reply.type('text/html; charset=utf-8').send(readFileSync(`${WEB_DIST}index.html`));
+    return notFoundHandler(request, reply);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'idbind', version: VERSION, description: 'Identity-verification hub: registries, junk-SIM reconciliation.' },
+      servers: [{ url: hub.config.publicUrl }],
+      components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'IDBIND_ADMIN_TOKEN' } } },
+    },
+  });
+
+  app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { tags: ['operations'], summary: 'Readiness: database reachable, migrations applied' } }, async (_req, reply) => {
+    try {
+      const status = await migrationStatus(hub.pool);
+      if (status.pending.length > 0) return sendProblem(reply, problemOf('NOT_READY', 503, HTTP_ERRORS.NOT_READY.title, `${status.pending.length} migration(s) pending`));
+      return { status: 'ready' };
+    } catch {
+      return sendProblem(reply, problemOf('NOT_READY', 503, HTTP_ERRORS.NOT_READY.title, 'database unreachable'));
+    }
+  });
+  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/docs/api', { schema: { hide: true } }, async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').send(renderApiReference(app.swagger() as unknown as Parameters<typeof renderApiReference>[0])));
+  app.get('/v1/meta', { schema: { tags: ['operations'], summary: 'Mode and version of the hub' } }, async () => ({ mode: hub.config.mode, version: VERSION }));
+
+  if (hub.config.mode === 'demo') {
+    // Demo only: the web app signs in to the admin API without asking. Never registered in production.
+    app.get('/v1/demo/session', { schema: { tags: ['demo'], summary: 'Demo mode only: the admin token for the web app' } }, async () => ({
+      admin_token: hub.config.adminToken,
+    }));
+  }
+
+  await app.register(async (scope) => {
+    await registryRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), adminGuard: adminGuard(hub.config.adminToken), track });
+  });
+
+  if (existsSync(WEB_DIST)) {
+    await app.register(fastifyStatic, { root: WEB_DIST, wildcard: false, index: ['index.html'] });
+  }
+
+  // Pending key work (after a `keys rotate --no-wait`, or an interrupted rotation) continues here.
+  let keyWork: Promise<unknown> | undefined;
+  const interval = options.keyWorkIntervalMs ?? 30_000;
+  const timer = interval > 0
+    ? setInterval(() => {
+      if (keyWork) return;
+      keyWork = (async () => {
+        if (await hasPendingKeyWork(hub.pool)) await completeKeyWork(hub.pool, await hub.ring(), 'server');
+      })().catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'key work failed; will retry')).finally(() => {
+        keyWork = undefined;
+      });
+      track(keyWork);
+    }, interval)
+    : undefined;
+  timer?.unref();
+
+  app.addHook('onClose', async () => {
+    if (timer) clearInterval(timer);
+    await Promise.all([...pending]);
+  });
+  return app;
+}

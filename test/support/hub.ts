@@ -1,0 +1,59 @@
+/**
+ * A running hub for HTTP and browser tests: the real server on a free loopback port, on its own
+ * fresh database of the run's PostgreSQL, with a random master key and admin token.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { createTestDatabase } from './database.ts';
+import { openHub, type Hub } from '../../src/hub.ts';
+import { buildServer } from '../../src/server.ts';
+import { seedDemoRegistry } from '../../src/demo/demo-seed.ts';
+
+export interface TestHub {
+  url: string;
+  adminToken: string;
+  hub: Hub;
+  app: FastifyInstance;
+  stop(): Promise<void>;
+  /** Imports a small generated registry and runs two reconciliations (as the demo does). */
+  seedAndReconcile(): Promise<void>;
+}
+
+export async function startTestHub(options: { demo?: boolean; listen?: boolean } = {}): Promise<TestHub> {
+  const db = await createTestDatabase({ migrate: false });
+  const dataDir = mkdtempSync(join(tmpdir(), 'idbind-hub-'));
+  const adminToken = randomBytes(32).toString('base64url');
+  const hub = await openHub({
+    mode: options.demo ? 'demo' : 'production',
+    env: {
+      DATABASE_URL: db.url,
+      IDBIND_DATA_DIR: dataDir,
+      IDBIND_MASTER_KEY: randomBytes(32).toString('base64'),
+      IDBIND_ADMIN_TOKEN: adminToken,
+      IDBIND_PORT: '0',
+      IDBIND_WORKERS: '2',
+    },
+    requireAdminToken: true,
+  });
+  const app = await buildServer(hub, { logger: false, keyWorkIntervalMs: 0 });
+  let url = '';
+  if (options.listen !== false) url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    url,
+    adminToken,
+    hub,
+    app,
+    async stop() {
+      await app.close();
+      await hub.close();
+      await db.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    async seedAndReconcile() {
+      await seedDemoRegistry({ pool: hub.pool, ring: await hub.ring(), dataDir, workers: 2, people: 2000, subscriptions: 2400 });
+    },
+  };
+}
