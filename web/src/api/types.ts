@@ -1,0 +1,75 @@
+/**
+ * Types of the hub's JSON API as the web app reads it: `/v1/meta`, `/v1/demo/session` and the
+ * admin API of issue 2 (registry statistics, reconciliation runs, action lists). Errors are
+ * RFC 9457 problem details.
+ */
+
+/** The reconciliation categories, in the authoritative order of issue 2 (first that applies wins). */
+export const CATEGORIES = [
+  'NO_HOLDER',
+  'HOLDER_NOT_FOUND',
+  'HOLDER_DECEASED',
+  'HOLDER_DATA_MISMATCH',
+  'ONLINE_BEYOND_LIMIT',
+] as const;
+
+export type Category = (typeof CATEGORIES)[number];
+
+export type CategoryCounts = Record<Category, number>;
+
+export interface Meta {
+  mode: 'demo' | 'production';
+  version: string;
+}
+
+export interface DemoSession {
+  admin_token: string;
+}
+
+export interface RegistryStats {
+  people: { total: number; alive: number; deceased: number };
+  subscriptions: { total: number; live: number; terminated: number };
+  carriers: { slug: string; subscriptions: number; live: number }[];
+}
+
+export type RunStatus = 'running' | 'completed' | 'failed';
+
+export interface Run {
+  run_id: string;
+  status: RunStatus;
+  started_at: string;
+  finished_at: string | null;
+  subscriptions: number | null;
+  categories: CategoryCounts | null;
+  by_carrier: Record<string, CategoryCounts> | null;
+  compared_to_previous: Partial<Record<Category, { new: number; resolved: number }>> | null;
+}
+
+/** A run that has finished with figures: what the charts and tables draw. */
+export type CompletedRun = Run & {
+  status: 'completed';
+  categories: CategoryCounts;
+  by_carrier: Record<string, CategoryCounts>;
+};
+
+export interface RunList {
+  runs: Run[];
+}
+
+export interface StartedRun {
+  run_id: string;
+  status: RunStatus;
+}
+
+/** RFC 9457 problem details, with the hub's stable `code`. */
+export interface Problem {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  code?: string;
+}
+
+export function isCompleted(run: Run): run is CompletedRun {
+  return run.status === 'completed' && run.categories !== null && run.by_carrier !== null;
+}

@@ -1,0 +1,124 @@
+/**
+ * The app shell: skip link, header, the page of the current path behind the sign-in gate, footer.
+ * Routes are declared here; `/` redirects to the one page this issue delivers, `/registries`.
+ * Later issues add the citizen, platform, authority and regulator pages and the hosted
+ * verification pages to `routes` (a page that needs no admin token will say so there).
+ */
+import { useEffect, type ReactNode } from 'react';
+import { useI18n } from './i18n/i18n.tsx';
+import type { Messages } from './i18n/messages.ts';
+import { AuthProvider, useAuth } from './shell/auth.tsx';
+import { ErrorMessage } from './shell/errors.tsx';
+import { Header } from './shell/header.tsx';
+import { Link, navigate, usePath } from './shell/router.tsx';
+import { SignIn } from './shell/sign-in.tsx';
+import { RegistriesPage } from './pages/registries/registries-page.tsx';
+
+interface Route {
+  path: string;
+  title(t: Messages): string;
+  render(): ReactNode;
+  /** Shown in the main navigation. */
+  nav: boolean;
+}
+
+const routes: Route[] = [
+  { path: '/registries', title: (t) => t.registriesTitle, render: () => <RegistriesPage />, nav: true },
+];
+
+const redirects: Record<string, string> = { '/': '/registries', '/index.html': '/registries' };
+
+/** Shows `children` once the admin API can be called; the sign-in form or the failure otherwise. */
+function AdminGate({ children }: { children: ReactNode }) {
+  const { t } = useI18n();
+  const { state, retry } = useAuth();
+  switch (state.phase) {
+    case 'loading':
+      return (
+        <p className="loading" role="status">
+          {t.loading}
+        </p>
+      );
+    case 'failed':
+      return (
+        <ErrorMessage
+          context={t.loadFailed}
+          error={state.error}
+          testId="auth-error"
+          action={
+            <button type="button" className="button" onClick={retry}>
+              {t.retry}
+            </button>
+          }
+        />
+      );
+    case 'signIn':
+      return <SignIn expired={state.expired} />;
+    case 'ready':
+      return <>{children}</>;
+  }
+}
+
+function Footer() {
+  const { t } = useI18n();
+  const { meta } = useAuth();
+  if (!meta) return null;
+  return (
+    <footer className="site-footer">
+      <p>
+        {t.appName} · {t.versionLabel(meta.version)} · {meta.mode === 'demo' ? t.modeDemo : t.modeProduction}
+      </p>
+    </footer>
+  );
+}
+
+function NotFound() {
+  const { t } = useI18n();
+  return (
+    <section className="card">
+      <h1>{t.notFoundTitle}</h1>
+      <p>{t.notFoundBody}</p>
+      <p>
+        <Link to="/registries">{t.goToRegistries}</Link>
+      </p>
+    </section>
+  );
+}
+
+function Shell() {
+  const { t } = useI18n();
+  const path = usePath();
+  const normalised = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  const redirect = redirects[normalised] ?? (normalised !== path ? normalised : undefined);
+  const route = routes.find((r) => r.path === normalised);
+
+  useEffect(() => {
+    if (redirect) navigate(redirect, { replace: true });
+  }, [redirect]);
+
+  const title = route ? route.title(t) : t.notFoundTitle;
+  useEffect(() => {
+    document.title = `${title} · ${t.appName}`;
+  }, [title, t]);
+
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        {t.skipToContent}
+      </a>
+      <Header nav={routes.filter((r) => r.nav).map((r) => ({ path: r.path, label: r.title(t) }))} />
+      <main id="main" tabIndex={-1}>
+        {redirect ? null : route ? <AdminGate>{route.render()}</AdminGate> : <NotFound />}
+      </main>
+      <Footer />
+    </>
+  );
+}
+
+export function App() {
+  return (
+    <AuthProvider>
+      <Shell />
+    </AuthProvider>
+  );
+}
