@@ -237,8 +237,15 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
               [carrierId, e.eventId],
             );
             const p = prior.rows[0];
-            if (p && p.import_run_id === currentRunId) rejects.push({ line: item.line, field: 'event_id', code: 'DUPLICATE_KEY' });
-            else if (p && p.digest.equals(digest)) counters.unchanged++;
+            // An event id repeated within one file is a duplicate whether its first occurrence was
+            // applied by this run or found unchanged (then remembered in import_seen).
+            const seenKey = Buffer.from(e.eventId, 'utf8');
+            const repeated = p !== undefined && (p.import_run_id === currentRunId || (await repo.probeSeen(client, currentRunId, [seenKey])).size > 0);
+            if (repeated) rejects.push({ line: item.line, field: 'event_id', code: 'DUPLICATE_KEY' });
+            else if (p && p.digest.equals(digest)) {
+              counters.unchanged++;
+              await repo.insertSeen(client, currentRunId, [seenKey]);
+            }
             else if (p) rejects.push({ line: item.line, field: 'event_id', code: 'EVENT_ID_REUSED' });
             else {
               await client.query('SAVEPOINT ev');

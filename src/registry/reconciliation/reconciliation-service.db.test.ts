@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
+import { importRegistry } from '../import/import-service.ts';
+import { applySubscriptionEvents } from '../subscription-events.ts';
+import { composePersonalId } from '../personal-id.ts';
+import { startReconciliation, writeActionList, writeActionLists } from './reconciliation-service.ts';
+import { RegistryError } from '../registry-errors.ts';
+
+let db: TestDatabase;
+let dir: string;
+const id = (n: number, year = 1980, sex: 'M' | 'F' = 'M') => composePersonalId('001', year, sex, n);
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dir = mkdtempSync(join(tmpdir(), 'idbind-recon-'));
+  const people = [
+    'personal_id,full_name,birth_date,sex,status,died_on,guardian_personal_ids',
+    `${id(1)},Nguyễn Văn An,1980-01-01,M,alive,,`,
+    `${id(2)},Trần Văn Bình,1980-02-02,M,deceased,2025-01-01,`,
+    `${id(3)},Lê Văn Cường,1980-03-03,M,alive,,`,
+    `${id(4)},Phạm Văn Dũng,1980-04-04,M,alive,,`,
+    `${id(5)},Đặng Văn Em,1980-05-05,M,alive,,`,
+  ];
+  writeFileSync(join(dir, 'people.csv'), people.join('\n') + '\n');
+  const H = 'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status,sim_changed_at,device_changed_at';
+  const viettel = [
+    H,
+    `0961000001,,,,store,2024-01-01T08:00:00,active,,`, // NO_HOLDER
+    `0961000002,${id(99)},Ghost Person,1980-01-01,store,2024-01-01T08:00:00,active,,`, // HOLDER_NOT_FOUND
+    `0961000003,${id(2)},Trần Văn Bình,1980-02-02,store,2024-01-01T08:00:00,active,,`, // HOLDER_DECEASED
+    `0961000004,${id(3)},Lê Văn Cường Anh,1980-03-03,store,2024-01-01T08:00:00,active,,`, // HOLDER_DATA_MISMATCH (name)
+    `0961000005,${id(3)},Lê Văn Cường,1980-03-04,store,2024-01-01T08:00:00,active,,`, // HOLDER_DATA_MISMATCH (birth date)
+    `0961000006,${id(1)},NGUYEN  VAN AN,1980-01-01,online,2024-01-01T08:00:00,active,,`, // matches after folding: clean
+    `0961000007,${id(1)},Nguyễn Văn An,1980-01-01,online,2024-02-01T08:00:00,active,,`, // 2nd: clean
+    `0961000008,${id(1)},Nguyễn Văn An,1980-01-01,store,2024-03-01T08:00:00,active,,`, // 3rd: clean
+    `0961000009,${id(1)},Nguyễn Văn An,1980-01-01,online,2024-04-01T08:00:00,active,,`, // 4th online: ONLINE_BEYOND_LIMIT
+    `0961000010,${id(1)},Nguyễn Văn An,1980-01-01,vneid,2024-05-01T08:00:00,active,,`, // 5th but vneid: clean
+    `0961000011,${id(1)},Nguyễn Văn An,1980-01-01,online,2024-06-01T08:00:00,terminated,,`, // terminated: never classified
+    `0961000012,,,,store,2024-01-01T08:00:00,terminated,,`, // terminated without holder: never classified
+    // Holder 4: four subscriptions registered at the same instant; the tie is broken by number, so
+    // the online one with the highest number is 4th and beyond the limit, the online one with the
+    // lowest number is 1st and fine.
+    `0961000023,${id(4)},Phạm Văn Dũng,1980-04-04,online,2024-07-01T08:00:00,active,,`,
+    `0961000020,${id(4)},Phạm Văn Dũng,1980-04-04,online,2024-07-01T08:00:00,active,,`,
+    `0961000022,${id(4)},Phạm Văn Dũng,1980-04-04,store,2024-07-01T08:00:00,active,,`,
+    `0961000021,${id(4)},Phạm Văn Dũng,1980-04-04,store,2024-07-01T08:00:00,active,,`,
+  ];
+  writeFileSync(join(dir, 'viettel.csv'), viettel.join('\n') + '\n');
+  // The same holder at another carrier: counted per carrier, so clean there.
+  writeFileSync(join(dir, 'mobifone.csv'), [H, `0901000001,${id(1)},Nguyễn Văn An,1980-01-01,online,2024-08-01T08:00:00,active,,`].join('\n') + '\n');
+  const common = { pool: db.pool, ring: db.ring, workers: 2 };
+  await importRegistry({ ...common, kind: 'population', path: join(dir, 'people.csv'), rejectsPath: join(dir, 'r1.csv') });
+  await importRegistry({ ...common, kind: 'subscriptions', carrier: 'viettel', path: join(dir, 'viettel.csv'), rejectsPath: join(dir, 'r2.csv') });
+  await importRegistry({ ...common, kind: 'subscriptions', carrier: 'mobifone', path: join(dir, 'mobifone.csv'), rejectsPath: join(dir, 'r3.csv') });
+});
+afterAll(async () => db.drop());
+
+async function actionList(runId: string, carrier: string): Promise<string> {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  await writeActionList(db.pool, db.ring, runId, carrier, out, 'test');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+describe('reconciliation', () => {
+  let firstRun = '';
+
+  it('puts each subscription in the first category that applies, in the authoritative order', async () => {
+    const run = await (await startReconciliation(db.pool, db.ring, 'test')).done;
+    firstRun = run.run_id;
+    expect(run.status).toBe('completed');
+    expect(run.subscriptions).toBe(15); // 17 rows, 2 terminated
+    expect(run.categories).toEqual({ NO_HOLDER: 1, HOLDER_NOT_FOUND: 1, HOLDER_DECEASED: 1, HOLDER_DATA_MISMATCH: 2, ONLINE_BEYOND_LIMIT: 2 });
+    expect(run.by_carrier!.mobifone).toEqual({ NO_HOLDER: 0, HOLDER_NOT_FOUND: 0, HOLDER_DECEASED: 0, HOLDER_DATA_MISMATCH: 0, ONLINE_BEYOND_LIMIT: 0 });
+    expect(run.compared_to_previous!.NO_HOLDER).toEqual({ new: 1, resolved: 0 });
+  });
+
+  it('writes action lists with the number and the category only, ties broken by number', async () => {
+    const csv = await actionList(firstRun, 'viettel');
+    const lines = csv.trim().split('\n');
+    expect(lines[0]).toBe('msisdn,category');
+    expect(new Set(lines.slice(1))).toEqual(new Set([
+      '+84961000001,NO_HOLDER', '+84961000002,HOLDER_NOT_FOUND', '+84961000003,HOLDER_DECEASED',
+      '+84961000004,HOLDER_DATA_MISMATCH', '+84961000005,HOLDER_DATA_MISMATCH',
+      '+84961000009,ONLINE_BEYOND_LIMIT', '+84961000023,ONLINE_BEYOND_LIMIT',
+    ]));
+    expect(csv).not.toMatch(/Nguy|Tr|001080/);
+    const files = await writeActionLists(db.pool, db.ring, firstRun, join(dir, 'lists'), 'test');
+    expect(readFileSync(files.mobifone!, 'utf8')).toBe('msisdn,category\n');
+  });
+
+  it('records one access entry per run, not one per row', async () => {
+    const r = await db.pool.query('SELECT purpose, count(*)::int AS n FROM access_records WHERE run_id = $1 GROUP BY purpose ORDER BY purpose', [firstRun]);
+    // One export through writeActionList, two through writeActionLists (one per carrier).
+    expect(r.rows).toEqual([{ purpose: 'action_list_export', n: 3 }, { purpose: 'reconciliation', n: 1 }]);
+    const personal = await db.pool.query('SELECT count(*)::int AS n FROM access_records WHERE person_id IS NOT NULL');
+    expect(personal.rows[0].n).toBe(0);
+  });
+
+  it('compares with the previous completed run: resolved and new per category', async () => {
+    const delta = [
+      { event_id: 'e1', type: 'terminated', msisdn: '0961000001', at: '2025-01-01T00:00:00+07:00' },
+      { event_id: 'e2', type: 'holder_changed', msisdn: '0961000003', at: '2025-01-02T00:00:00+07:00', holder_personal_id: id(5), holder_full_name: 'Đặng Văn Em', holder_birth_date: '1980-05-05', channel: 'store' },
+      { event_id: 'e3', type: 'registered', msisdn: '0961000030', at: '2025-01-03T00:00:00+07:00', holder_personal_id: '', holder_full_name: '', holder_birth_date: '', channel: 'store' },
+    ];
+    writeFileSync(join(dir, 'delta.ndjson'), delta.map((d) => JSON.stringify(d)).join('\n') + '\n');
+    const s = await applySubscriptionEvents({ pool: db.pool, ring: db.ring, carrier: 'viettel', path: join(dir, 'delta.ndjson'), rejectsPath: join(dir, 'r4.csv') });
+    expect(s).toMatchObject({ accepted: 3, rejected: 0 });
+    const run = await (await startReconciliation(db.pool, db.ring, 'test')).done;
+    expect(run.previous_run_id).toBe(firstRun);
+    expect(run.categories).toEqual({ NO_HOLDER: 1, HOLDER_NOT_FOUND: 1, HOLDER_DECEASED: 0, HOLDER_DATA_MISMATCH: 2, ONLINE_BEYOND_LIMIT: 2 });
+    expect(run.compared_to_previous!.NO_HOLDER).toEqual({ new: 1, resolved: 1 });
+    expect(run.compared_to_previous!.HOLDER_DECEASED).toEqual({ new: 0, resolved: 1 });
+    expect(run.compared_to_previous!.HOLDER_DATA_MISMATCH).toEqual({ new: 0, resolved: 0 });
+  });
+
+  it('refuses a second run while one holds the lock, and an action list of an unknown run', async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock(72028, 0)');
+      await expect(startReconciliation(db.pool, db.ring, 'test')).rejects.toMatchObject({ code: 'RECONCILIATION_ALREADY_RUNNING' });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock_all()');
+      client.release();
+    }
+    await expect(actionList('00000000-0000-7000-8000-000000000000', 'viettel')).rejects.toBeInstanceOf(RegistryError);
+  });
+
+  it('gives exactly one run when two are started at once', async () => {
+    const results = await Promise.allSettled([startReconciliation(db.pool, db.ring, 'a'), startReconciliation(db.pool, db.ring, 'b')]);
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    expect(ok).toHaveLength(1);
+    await (ok[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof startReconciliation>>>).value.done;
+    expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'RECONCILIATION_ALREADY_RUNNING' } });
+  });
+});

@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
+import { importRegistry } from './import/import-service.ts';
+import { applySubscriptionEvents } from './subscription-events.ts';
+import { composePersonalId } from './personal-id.ts';
+import { msisdnIndex } from './row-crypto.ts';
+
+let db: TestDatabase;
+let dir: string;
+const H = 'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status,sim_changed_at,device_changed_at';
+const a = composePersonalId('079', 1985, 'F', 11);
+const b = composePersonalId('079', 1990, 'M', 12);
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dir = mkdtempSync(join(tmpdir(), 'idbind-subs-'));
+});
+afterAll(async () => db.drop());
+
+function write(name: string, lines: string[]): string {
+  const p = join(dir, name);
+  writeFileSync(p, lines.join('\n') + '\n');
+  return p;
+}
+
+const importSubs = (path: string, carrier = 'vinaphone') =>
+  importRegistry({ pool: db.pool, ring: db.ring, kind: 'subscriptions', carrier, path, rejectsPath: path + '.rejects', workers: 1, batchSize: 2 });
+const applyEvents = (path: string, carrier = 'vinaphone') =>
+  applySubscriptionEvents({ pool: db.pool, ring: db.ring, carrier, path, rejectsPath: path + '.rejects', batchSize: 2 });
+
+async function history(msisdn: string, carrier = 'vinaphone') {
+  const r = await db.pool.query(
+    `SELECT s.status, s.ended_reason, s.channel FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id
+     WHERE c.slug = $1 AND s.msisdn_bidx = $2 ORDER BY s.registered_at`,
+    [carrier, msisdnIndex(db.ring.currentBlindIndex.key, msisdn)],
+  );
+  return r.rows;
+}
+
+describe('subscriber registry import', () => {
+  it('normalises the three number forms to one E.164 key and rejects what is not a Vietnamese mobile', async () => {
+    const path = write('vinaphone.csv', [
+      H,
+      `0912000001,${a},Võ Thị Hoa,1985-03-01,store,2023-05-01T10:00:00,active,,`,
+      `84912000002,${a},Võ Thị Hoa,1985-03-01,online,2023-05-02T10:00:00+07:00,blocked_outgoing,2025-01-01T00:00:00Z,`,
+      `+84912000003,,,,video,2023-05-03,active,,`,
+      `+84912000001,${b},Hồ Văn Nam,1990-01-01,store,2023-06-01T10:00:00,active,,`, // 5: same number as line 2
+      `0241234567,${a},Võ Thị Hoa,1985-03-01,store,2023-05-01T10:00:00,active,,`, // 6: a Hanoi landline
+      `+14155550100,${a},Võ Thị Hoa,1985-03-01,store,2023-05-01T10:00:00,active,,`, // 7: not Vietnamese
+      `0912000004,${a},Võ Thị Hoa,1985-03-01,kiosk,2023-05-01T10:00:00,active,,`, // 8: unknown channel
+      `0912000005,${a},Võ Thị Hoa,1985-03-01,store,2023-05-01T10:00:00,suspended,,`, // 9: unknown status
+      `0912000006,${a},Võ Thị Hoa,1985-13-01,store,2023-05-01T10:00:00,active,,`, // 10: bad birth date
+      `0912000007,12345,Võ Thị Hoa,1985-03-01,store,2023-05-01T10:00:00,active,,`, // 11: bad holder ID
+      `0912000008,${a},Võ Thị Hoa,1985-03-01,store,yesterday,active,,`, // 12: bad time
+      `0912000009,${a},Võ Thị Hoa,1985-03-01,store`, // 13: malformed (too few columns)
+    ]);
+    const s = await importSubs(path);
+    expect(s).toMatchObject({ accepted: 3, unchanged: 0, rejected: 9 });
+    expect(readFileSync(s.rejects_file, 'utf8').trim().split('\n')).toEqual([
+      'line,field,code', '5,msisdn,DUPLICATE_KEY', '6,msisdn,NOT_VIETNAMESE_MOBILE', '7,msisdn,NOT_VIETNAMESE_MOBILE', '8,channel,CHANNEL_UNKNOWN',
+      '9,status,STATUS_UNKNOWN', '10,holder_birth_date,DATE_INVALID', '11,holder_personal_id,PERSONAL_ID_INVALID', '12,registered_at,DATE_INVALID',
+      '13,*,MALFORMED_ROW',
+    ]);
+    const again = await importSubs(path);
+    expect(again).toMatchObject({ accepted: 0, unchanged: 3, rejected: 9 });
+  });
+
+  it('keeps a holder change as a new subscription and the old one as history, never merged', async () => {
+    const path = write('vinaphone-2.csv', [H, `0912000001,${b},Hồ Văn Nam,1990-01-01,store,2024-06-01T10:00:00,active,,`]);
+    expect(await importSubs(path)).toMatchObject({ accepted: 1, unchanged: 0 });
+    expect(await history('+84912000001')).toEqual([
+      { status: 'terminated', ended_reason: 'holder_changed', channel: 'store' },
+      { status: 'active', ended_reason: null, channel: 'store' },
+    ]);
+    expect(await importSubs(path)).toMatchObject({ accepted: 0, unchanged: 1 });
+  });
+
+  it('keeps numbers absent from a file as they are', async () => {
+    const r = await db.pool.query(`SELECT count(*)::int AS n FROM subscriptions WHERE status <> 'terminated'`);
+    expect(r.rows[0].n).toBe(3);
+  });
+});
+
+describe('subscription deltas', () => {
+  it('applies each event type, ignores a re-sent event and records a stale one without applying it', async () => {
+    const events = [
+      { event_id: 'v-1', type: 'sim_changed', msisdn: '0912000002', at: '2025-03-01T09:00:00+07:00' },
+      { event_id: 'v-2', type: 'blocked_both', msisdn: '0912000002', at: '2025-03-02T09:00:00+07:00' },
+      { event_id: 'v-3', type: 'unblocked', msisdn: '0912000002', at: '2025-03-03T09:00:00+07:00' },
+      { event_id: 'v-4', type: 'blocked_outgoing', msisdn: '0912000002', at: '2025-03-01T12:00:00+07:00' }, // older: stale
+      { event_id: 'v-5', type: 'terminated', msisdn: '0912000003', at: '2025-03-04T09:00:00+07:00' },
+      { event_id: 'v-6', type: 'registered', msisdn: '0912000003', at: '2025-03-05T09:00:00+07:00', holder_personal_id: b, holder_full_name: 'Hồ Văn Nam', holder_birth_date: '1990-01-01', channel: 'vneid' },
+      { event_id: 'v-7', type: 'registered', msisdn: '0912000003', at: '2025-03-06T09:00:00+07:00', holder_personal_id: a, holder_full_name: 'Võ Thị Hoa', holder_birth_date: '1985-03-01', channel: 'store' }, // already live
+      { event_id: 'v-8', type: 'unblocked', msisdn: '0912999999', at: '2025-03-06T09:00:00+07:00' }, // no such live number
+      { event_id: 'v-9', type: 'teleported', msisdn: '0912000002', at: '2025-03-06T09:00:00+07:00' },
+      { event_id: 'v-1', type: 'sim_changed', msisdn: '0912000002', at: '2025-03-01T09:00:00+07:00' }, // same id twice in the file
+      { event_id: 'v-10', type: 'ported_out', msisdn: '0912000001', at: '2025-03-07T09:00:00+07:00' },
+    ];
+    const path = join(dir, 'delta-1.ndjson');
+    writeFileSync(path, events.map((e) => JSON.stringify(e)).join('\n') + '\nnot json\n');
+    const s = await applyEvents(path);
+    expect(s).toMatchObject({ accepted: 7, unchanged: 0, rejected: 5 });
+    expect(readFileSync(s.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual([
+      '7,msisdn,NUMBER_ALREADY_ACTIVE', '8,msisdn,NO_LIVE_SUBSCRIPTION', '9,type,EVENT_TYPE_UNKNOWN', '10,event_id,DUPLICATE_KEY', '12,*,MALFORMED_ROW',
+    ]);
+    const state = await db.pool.query(
+      `SELECT status, sim_changed_at FROM subscriptions WHERE msisdn_bidx = $1 AND status <> 'terminated'`,
+      [msisdnIndex(db.ring.currentBlindIndex.key, '+84912000002')],
+    );
+    expect(state.rows[0].status).toBe('active'); // the stale blocked_outgoing did not override "unblocked"
+    expect(state.rows[0].sim_changed_at.toISOString()).toBe('2025-03-01T02:00:00.000Z');
+    const outcomes = await db.pool.query(`SELECT event_id, outcome FROM subscription_events WHERE event_id IN ('v-4', 'v-3') ORDER BY event_id`);
+    expect(outcomes.rows).toEqual([{ event_id: 'v-3', outcome: 'applied' }, { event_id: 'v-4', outcome: 'stale' }]);
+    expect(await history('+84912000003')).toEqual([
+      { status: 'terminated', ended_reason: 'terminated', channel: 'video' },
+      { status: 'active', ended_reason: null, channel: 'vneid' },
+    ]);
+    expect((await history('+84912000001')).map((h) => h.ended_reason)).toEqual(['holder_changed', 'ported_out']);
+
+    // The same file again: every event already applied, nothing changes.
+    const before = await db.pool.query('SELECT id, status, updated_at FROM subscriptions ORDER BY id');
+    const again = await applyEvents(path);
+    expect(again).toMatchObject({ accepted: 0, unchanged: 7 });
+    const after = await db.pool.query('SELECT id, status, updated_at FROM subscriptions ORDER BY id');
+    expect(after.rows).toEqual(before.rows);
+  });
+
+  it('rejects an event id reused with other content', async () => {
+    const path = join(dir, 'delta-2.ndjson');
+    writeFileSync(path, JSON.stringify({ event_id: 'v-2', type: 'terminated', msisdn: '0912000002', at: '2025-04-01T09:00:00+07:00' }) + '\n');
+    const s = await applyEvents(path);
+    expect(s).toMatchObject({ accepted: 0, rejected: 1 });
+    expect(readFileSync(s.rejects_file, 'utf8')).toContain('1,event_id,EVENT_ID_REUSED');
+  });
+});
