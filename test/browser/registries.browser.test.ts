@@ -1,0 +1,268 @@
+/**
+ * Browser test of the "Registries and junk SIMs" page (issue 2) in Debian's Chromium, against the
+ * real hub on its own database. In demo mode, after a seeded import and two reconciliations, every
+ * figure the page shows (registry sizes, each carrier × category count of the latest run, the runs
+ * in the trend) must be exactly what the admin API returns, formatted for the page's language;
+ * the language switch (used by keyboard) changes the headings and number format and is
+ * remembered; an action-list download returns the run's CSV; "Start reconciliation" follows a new run to completion. In
+ * production mode the page asks for the admin token, refuses a wrong one readably and accepts the
+ * right one. Screenshots (desktop and 375 px) go to .tmp/ for a person to look at.
+ *
+ * Without Chromium these tests fail (see test/support/browser.ts) unless IDBIND_SKIP_BROWSER=1.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { launchBrowser, skipBrowser, type TestBrowser } from '../support/browser.ts';
+import { startTestHub } from '../support/hub.ts';
+
+type Hub = Awaited<ReturnType<typeof startTestHub>>;
+
+const CATEGORIES = [
+  'NO_HOLDER',
+  'HOLDER_NOT_FOUND',
+  'HOLDER_DECEASED',
+  'HOLDER_DATA_MISMATCH',
+  'ONLINE_BEYOND_LIMIT',
+] as const;
+type Counts = Record<(typeof CATEGORIES)[number], number>;
+
+interface Stats {
+  people: { total: number; alive: number; deceased: number };
+  subscriptions: { total: number; live: number; terminated: number };
+  carriers: { slug: string; subscriptions: number; live: number }[];
+}
+
+interface Run {
+  run_id: string;
+  status: 'running' | 'completed' | 'failed';
+  categories: Counts | null;
+  by_carrier: Record<string, Counts> | null;
+}
+
+const viNumber = new Intl.NumberFormat('vi-VN');
+const enNumber = new Intl.NumberFormat('en-GB');
+const SCREENSHOTS = '.tmp';
+
+async function adminGet(hub: Hub, path: string): Promise<Response> {
+  const response = await fetch(new URL(path, hub.url), { headers: { authorization: `Bearer ${hub.adminToken}` } });
+  if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status} ${await response.text()}`);
+  return response;
+}
+
+async function adminJson<T>(hub: Hub, path: string): Promise<T> {
+  return (await (await adminGet(hub, path)).json()) as T;
+}
+
+async function completedRuns(hub: Hub): Promise<(Run & { categories: Counts; by_carrier: Record<string, Counts> })[]> {
+  const { runs } = await adminJson<{ runs: Run[] }>(hub, '/v1/admin/reconciliations?limit=50');
+  return runs.filter(
+    (r): r is Run & { categories: Counts; by_carrier: Record<string, Counts> } =>
+      r.status === 'completed' && r.categories !== null && r.by_carrier !== null,
+  );
+}
+
+/** Waits until the page has loaded its figures (and is not reloading them). */
+async function waitForFigures(page: Page): Promise<void> {
+  await page.locator('[data-testid="registries-page"][data-loaded="true"]').waitFor({ timeout: 30_000 });
+}
+
+async function text(page: Page, testId: string): Promise<string> {
+  const value = await page.getByTestId(testId).textContent({ timeout: 5_000 });
+  return (value ?? '').trim();
+}
+
+describe.skipIf(skipBrowser)('registries page, demo mode', () => {
+  let hub: Hub;
+  let browser: TestBrowser;
+  let page: Page;
+
+  beforeAll(async () => {
+    browser = await launchBrowser(); // first: without Chromium, fail before seeding anything
+    page = await browser.newPage();
+    hub = await startTestHub({ demo: true });
+    await hub.seedAndReconcile();
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await hub?.stop();
+  });
+
+  it('shows exactly the API figures, formatted for Vietnamese, without asking for a token', async () => {
+    await page.goto(hub.url);
+    await waitForFigures(page);
+    expect(new URL(page.url()).pathname).toBe('/registries');
+    expect(await page.locator('html').getAttribute('lang')).toBe('vi');
+    expect(await page.getByTestId('admin-token-input').count()).toBe(0);
+
+    const stats = await adminJson<Stats>(hub, '/v1/admin/registry/stats');
+    expect(stats.people.total).toBeGreaterThan(0);
+    const figures: [string, number][] = [
+      ['people-total', stats.people.total],
+      ['people-alive', stats.people.alive],
+      ['people-deceased', stats.people.deceased],
+      ['subscriptions-total', stats.subscriptions.total],
+      ['subscriptions-live', stats.subscriptions.live],
+      ['subscriptions-terminated', stats.subscriptions.terminated],
+    ];
+    for (const carrier of stats.carriers) {
+      figures.push([`carrier-subscriptions-${carrier.slug}`, carrier.subscriptions]);
+      figures.push([`carrier-live-${carrier.slug}`, carrier.live]);
+    }
+    for (const [testId, value] of figures) expect(await text(page, testId), testId).toBe(viNumber.format(value));
+
+    const completed = await completedRuns(hub);
+    expect(completed.length).toBeGreaterThanOrEqual(2);
+    const latest = completed[0]!;
+    expect(await text(page, 'latest-run-id')).toBe(latest.run_id);
+    const carriers = Object.keys(latest.by_carrier);
+    expect(carriers.length).toBeGreaterThan(0);
+    for (const carrier of carriers) {
+      for (const category of CATEGORIES) {
+        const testId = `latest-${carrier}-${category}`;
+        expect(await text(page, testId), testId).toBe(viNumber.format(latest.by_carrier[carrier]![category]));
+      }
+    }
+    for (const category of CATEGORIES) {
+      expect(await text(page, `latest-all-${category}`)).toBe(viNumber.format(latest.categories[category]));
+    }
+    // The table has one row per carrier of the run, no more.
+    expect(await page.getByTestId('latest-table').locator('tbody tr').count()).toBe(carriers.length);
+
+    // The trend: one point and one table row per completed run, oldest first, same figures.
+    expect(await text(page, 'trend-run-count')).toBe(viNumber.format(completed.length));
+    const rowIds = await page
+      .getByTestId('trend-row')
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-run-id')));
+    expect(rowIds).toEqual(completed.map((r) => r.run_id).reverse());
+    for (const run of completed) {
+      for (const category of CATEGORIES) {
+        expect(await text(page, `trend-${run.run_id}-${category}`)).toBe(viNumber.format(run.categories[category]));
+      }
+    }
+    // Both charts are drawn: a bar per carrier and category, a marker per run and category.
+    expect(await page.getByTestId('latest-chart').locator('rect').count()).toBe(carriers.length * CATEGORIES.length);
+    expect(await page.getByTestId('trend-chart').locator('svg[role="img"]').count()).toBe(1);
+    expect(browser.pageErrors).toEqual([]);
+
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: `${SCREENSHOTS}/registries-desktop.png`, fullPage: true });
+    await page.setViewportSize({ width: 375, height: 812 });
+    // Nothing may overflow sideways at 375 px except inside the scrollable table regions.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: `${SCREENSHOTS}/registries-375.png`, fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('switches to English and back, keeps the choice, and updates <html lang>', async () => {
+    const stats = await adminJson<Stats>(hub, '/v1/admin/registry/stats');
+    expect(await text(page, 'page-heading')).toBe('Dữ liệu dân cư, thuê bao và SIM rác');
+
+    // By keyboard: the skip link is the first tab stop, and the language buttons take Enter.
+    await page.locator('body').focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('href'))).toBe('#main');
+    await page.getByTestId('language-en').focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Registries and junk SIMs' }).waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    expect(await page.getByTestId('language-en').getAttribute('aria-pressed')).toBe('true');
+    expect(await text(page, 'people-total')).toBe(enNumber.format(stats.people.total));
+    expect(await page.title()).toContain('Registries and junk SIMs');
+
+    // The choice survives a reload.
+    await page.reload();
+    await waitForFigures(page);
+    expect(await text(page, 'page-heading')).toBe('Registries and junk SIMs');
+
+    await page.getByTestId('language-vi').click();
+    await page.getByRole('heading', { level: 1, name: 'Dữ liệu dân cư, thuê bao và SIM rác' }).waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('vi');
+  });
+
+  it("downloads a carrier's action list of the latest run as CSV", async () => {
+    const [latest] = await completedRuns(hub);
+    const carrier = Object.keys(latest!.by_carrier).sort()[0]!;
+    const expected = await (
+      await adminGet(hub, `/v1/admin/reconciliations/${latest!.run_id}/action-lists/${carrier}`)
+    ).text();
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId(`download-${carrier}`).click()]);
+    expect(download.suggestedFilename()).toMatch(/\.csv$/);
+    const path = await download.path();
+    const csv = readFileSync(path, 'utf8');
+    expect(csv).toBe(expected);
+    const lines = csv.trim().split(/\r?\n/);
+    expect(lines[0]).toBe('msisdn,category');
+    const count = CATEGORIES.reduce((sum, c) => sum + latest!.by_carrier[carrier]![c], 0);
+    expect(lines.length - 1).toBe(count);
+  });
+
+  it('starts a reconciliation, follows it to completion and shows the new run', async () => {
+    const before = await completedRuns(hub);
+    await page.getByTestId('start-reconciliation').click();
+    await page.locator('[data-testid="reconciliation-control"][data-state="completed"]').waitFor({ timeout: 60_000 });
+    await waitForFigures(page);
+
+    const after = await completedRuns(hub);
+    expect(after.length).toBe(before.length + 1);
+    expect(await text(page, 'trend-run-count')).toBe(viNumber.format(after.length));
+    expect(await text(page, 'latest-run-id')).toBe(after[0]!.run_id);
+    expect(browser.pageErrors).toEqual([]);
+  });
+});
+
+describe.skipIf(skipBrowser)('registries page, production mode', () => {
+  let hub: Hub;
+  let browser: TestBrowser;
+
+  beforeAll(async () => {
+    browser = await launchBrowser({ viewport: { width: 375, height: 812 } });
+    hub = await startTestHub({ demo: false });
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await hub?.stop();
+  });
+
+  it('asks for the admin token, refuses a wrong one readably and accepts the right one', async () => {
+    const page = await browser.newPage();
+    await page.goto(new URL('/registries', hub.url).href);
+    const input = page.getByLabel('Mã quản trị', { exact: true });
+    await input.waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('registries-page').count()).toBe(0);
+
+    await input.fill(`wrong-${hub.adminToken}`);
+    await page.getByTestId('admin-token-submit').click();
+    const error = page.getByTestId('sign-in-error');
+    await error.waitFor();
+    expect(await error.textContent()).toContain('Hệ thống từ chối mã này');
+    expect(await error.getAttribute('role')).toBe('alert');
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.screenshot({ path: `${SCREENSHOTS}/registries-sign-in-375.png`, fullPage: true });
+
+    await input.fill(hub.adminToken);
+    await page.getByTestId('admin-token-submit').click();
+    await waitForFigures(page);
+    const stats = await adminJson<Stats>(hub, '/v1/admin/registry/stats');
+    expect(await text(page, 'people-total')).toBe(viNumber.format(stats.people.total));
+    // Kept for the tab only: sessionStorage, never localStorage.
+    expect(await page.evaluate(() => Object.values(sessionStorage))).toContain(hub.adminToken);
+    expect(await page.evaluate(() => JSON.stringify(localStorage))).not.toContain(hub.adminToken);
+
+    // A reload keeps the session; a token the hub no longer accepts is forgotten and asked again.
+    await page.reload();
+    await waitForFigures(page);
+    await page.evaluate(() => {
+      for (const key of Object.keys(sessionStorage)) sessionStorage.setItem(key, 'revoked-token');
+    });
+    await page.reload();
+    await page.getByTestId('sign-in-error').waitFor();
+    expect(await text(page, 'sign-in-error')).toContain('không còn được chấp nhận');
+    expect(await page.evaluate(() => Object.values(sessionStorage))).not.toContain('revoked-token');
+    expect(browser.pageErrors).toEqual([]);
+  });
+});
