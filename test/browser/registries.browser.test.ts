@@ -4,9 +4,9 @@
  * figure the page shows (registry sizes, each carrier × category count of the latest run, the runs
  * in the trend) must be exactly what the admin API returns, formatted for the page's language;
  * the language switch (used by keyboard) changes the headings and number format and is
- * remembered; an action-list download returns the run's CSV; "Start reconciliation" follows a new run to completion. In
- * production mode the page asks for the admin token, refuses a wrong one readably and accepts the
- * right one. Screenshots (desktop and 375 px) go to .tmp/ for a person to look at.
+ * remembered; an action-list download returns the run's CSV; "Start reconciliation" follows a
+ * new run to completion. In production mode the page asks for the admin token, refuses a wrong one
+ * readably and accepts the right one. Screenshots (desktop and 375 px) go to .tmp/ for a person to look at.
  *
  * Without Chromium these tests fail (see test/support/browser.ts) unless IDBIND_SKIP_BROWSER=1.
  */
