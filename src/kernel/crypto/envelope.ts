@@ -13,7 +13,7 @@
  *   [15..n-16] ciphertext
  *   [n-16..] 128-bit GCM tag
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync, type KeyObject } from 'node:crypto';
 
 const FORMAT_VERSION = 1;
 const HEADER_LENGTH = 3;
@@ -35,9 +35,34 @@ export function associatedData(table: string, column: string, rowId: string): Bu
   return Buffer.from(`${table}.${column}#${rowId}`, 'utf8');
 }
 
+// Bulk sealing is dominated by per-call overheads: a KeyObject per key (not a raw key imported on
+// every call) and nonces cut from a pooled block of CSPRNG output halve the cost per row
+// (measured: 7.6 µs to 4.5 µs for an 80-byte record; docs/benchmarks.md).
+const keyObjects = new WeakMap<Buffer, KeyObject>();
+function keyObject(key: Buffer): KeyObject {
+  let ko = keyObjects.get(key);
+  if (!ko) {
+    ko = createSecretKey(key);
+    keyObjects.set(key, ko);
+  }
+  return ko;
+}
+
+const noncePool = Buffer.alloc(NONCE_LENGTH * 1024);
+let nonceOffset = noncePool.length;
+function freshNonce(): Buffer {
+  if (nonceOffset + NONCE_LENGTH > noncePool.length) {
+    randomFillSync(noncePool);
+    nonceOffset = 0;
+  }
+  const nonce = noncePool.subarray(nonceOffset, nonceOffset + NONCE_LENGTH);
+  nonceOffset += NONCE_LENGTH;
+  return nonce;
+}
+
 export function sealBytes(key: Buffer, keyVersion: number, plaintext: Buffer, aad: Buffer): Buffer {
-  const nonce = randomBytes(NONCE_LENGTH);
-  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  const nonce = freshNonce();
+  const cipher = createCipheriv('aes-256-gcm', keyObject(key), nonce);
   cipher.setAAD(aad);
   const body = cipher.update(plaintext);
   const final = cipher.final();
@@ -64,7 +89,7 @@ export function openBytes(key: Buffer, sealed: Buffer, aad: Buffer): Buffer {
   const nonce = sealed.subarray(HEADER_LENGTH, HEADER_LENGTH + NONCE_LENGTH);
   const tag = sealed.subarray(sealed.length - TAG_LENGTH);
   const body = sealed.subarray(HEADER_LENGTH + NONCE_LENGTH, sealed.length - TAG_LENGTH);
-  const decipher = createDecipheriv('aes-256-gcm', key, nonce);
+  const decipher = createDecipheriv('aes-256-gcm', keyObject(key), nonce);
   decipher.setAAD(aad);
   decipher.setAuthTag(tag);
   try {

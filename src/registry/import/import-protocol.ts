@@ -1,5 +1,9 @@
-/** Messages between the import coordinator and its worker threads (import-worker.ts). */
-import type { RawRecord, PersonRow, SubscriptionRow, PersonStatus } from '../registry-rows.ts';
+/**
+ * Messages between the import coordinator and its worker threads (import-worker.ts). A batch's
+ * results travel as a few flat, transferred buffers rather than one object per row, so the main
+ * thread — which also drives the database — spends almost nothing per row on them.
+ */
+import type { RawRecord } from '../registry-rows.ts';
 import type { RejectCode, RowReject } from '../reject-codes.ts';
 
 export type RegistryKind = 'population' | 'subscriptions';
@@ -27,28 +31,25 @@ export interface WorkerBatch {
   items: SourceItem[];
 }
 
-interface PreparedBase {
-  line: number;
-  id: string;
-  key: Buffer;
-  digest: Buffer;
-  copy: string;
-}
+/** Width of every blind index and digest (HMAC-SHA256). */
+export const INDEX_BYTES = 32;
 
-export interface PreparedPerson extends PreparedBase {
-  matchBidx: Buffer;
-  status: PersonStatus;
-  row: PersonRow;
-}
-
-export interface PreparedSubscription extends PreparedBase {
-  holderBidx: Buffer | null;
-  holderMatchBidx: Buffer | null;
-  row: SubscriptionRow;
-}
-
+/**
+ * The accepted rows of a batch, row i at offset i*32 of each index buffer. `copyText` holds the
+ * COPY line of each row, row i between copyOffsets[i] and copyOffsets[i+1]; a new row is inserted
+ * exactly so (its id and sealed record are made in the worker), a changed row is re-sealed by the
+ * coordinator under the stored row's id.
+ */
 export interface WorkerResult {
   seq: number;
-  prepared: (PreparedPerson | PreparedSubscription)[];
+  count: number;
+  lines: Float64Array;
+  keys: Uint8Array;
+  digests: Uint8Array;
+  /** Subscriptions only: the holder's personal-ID index, and whether there is a holder. */
+  holders: Uint8Array;
+  hasHolder: Uint8Array;
+  copyText: string;
+  copyOffsets: Int32Array;
   rejects: RowReject[];
 }

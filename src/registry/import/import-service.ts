@@ -15,12 +15,12 @@ import { basename, dirname } from 'node:path';
 import type pg from 'pg';
 import { uuidv7 } from '../../kernel/ids.ts';
 import type { KeyRing } from '../../kernel/crypto/key-ring.ts';
-import { vietnamToday, POPULATION_FIELDS, POPULATION_REQUIRED, SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED } from '../registry-rows.ts';
+import { validatePersonRecord, validateSubscriptionRecord, vietnamToday, POPULATION_FIELDS, POPULATION_REQUIRED, SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED } from '../registry-rows.ts';
 import { personIndexes, sealPerson, sealSubscription, subscriptionIndexes } from '../row-crypto.ts';
 import type { RowReject } from '../reject-codes.ts';
 import { readSource, formatOf } from './source-reader.ts';
 import { ImportWorkerPool } from './worker-pool.ts';
-import type { PreparedPerson, PreparedSubscription, RegistryKind, SourceItem, WorkerResult } from './import-protocol.ts';
+import { INDEX_BYTES, type RegistryKind, type SourceItem, type WorkerResult } from './import-protocol.ts';
 import * as repo from './import-repository.ts';
 import { RegistryError } from '../registry-errors.ts';
 import { completePendingReindex } from '../reindex.ts';
@@ -71,127 +71,145 @@ export function writeRejectsFile(path: string, rejects: readonly RowReject[]): v
   chmodSync(path, 0o600);
 }
 
-function toBuffer(u: Uint8Array | null): Buffer | null {
-  return u === null ? null : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-}
-
-/** Worker results arrive as Uint8Array (structured clone); give them back their Buffer face. */
-function revive(result: WorkerResult): WorkerResult {
-  for (const p of result.prepared) {
-    p.key = toBuffer(p.key)!;
-    p.digest = toBuffer(p.digest)!;
-    if ('matchBidx' in p) p.matchBidx = toBuffer(p.matchBidx)!;
-    else {
-      p.holderBidx = toBuffer(p.holderBidx);
-      p.holderMatchBidx = toBuffer(p.holderMatchBidx);
-    }
-  }
-  return result;
-}
-
 interface BatchOutcome {
   accepted: number;
   unchanged: number;
   rejects: RowReject[];
 }
 
-/** Rows repeating a key already seen earlier in the same batch are duplicates (the later one loses). */
-function splitBatchDuplicates<T extends { key: Buffer; line: number }>(rows: readonly T[], keyField: string): { unique: T[]; rejects: RowReject[] } {
+/** A worker's batch seen row by row, without copying its buffers. */
+class BatchView {
+  private readonly byLine = new Map<number, SourceItem>();
+  constructor(readonly result: WorkerResult, private readonly items: readonly SourceItem[]) {}
+  key(i: number): Buffer {
+    return Buffer.from(this.result.keys.buffer, this.result.keys.byteOffset + i * INDEX_BYTES, INDEX_BYTES);
+  }
+  digest(i: number): Buffer {
+    return Buffer.from(this.result.digests.buffer, this.result.digests.byteOffset + i * INDEX_BYTES, INDEX_BYTES);
+  }
+  holder(i: number): Buffer | null {
+    if (!this.result.hasHolder[i]) return null;
+    return Buffer.from(this.result.holders.buffer, this.result.holders.byteOffset + i * INDEX_BYTES, INDEX_BYTES);
+  }
+  line(i: number): number {
+    return this.result.lines[i]!;
+  }
+  copy(i: number): string {
+    return this.result.copyText.slice(this.result.copyOffsets[i], this.result.copyOffsets[i + 1]);
+  }
+  /** The raw record of row i (only changed rows need it: they are re-sealed here). */
+  record(i: number): SourceItem['record'] {
+    if (this.byLine.size === 0) for (const item of this.items) this.byLine.set(item.line, item);
+    return this.byLine.get(this.line(i))!.record;
+  }
+}
+
+/**
+ * Rows repeating a key seen earlier in the same batch are duplicates (the later line loses).
+ * Returns the indexes of the rows that remain.
+ */
+function firstOccurrences(view: BatchView, keyField: string, rejects: RowReject[]): number[] {
   const seen = new Set<string>();
-  const unique: T[] = [];
-  const rejects: RowReject[] = [];
-  for (const r of rows) {
-    const k = r.key.toString('hex');
-    if (seen.has(k)) rejects.push({ line: r.line, field: keyField, code: 'DUPLICATE_KEY' });
+  const keep: number[] = [];
+  for (let i = 0; i < view.result.count; i++) {
+    const k = view.key(i).toString('latin1');
+    if (seen.has(k)) rejects.push({ line: view.line(i), field: keyField, code: 'DUPLICATE_KEY' });
     else {
       seen.add(k);
-      unique.push(r);
+      keep.push(i);
     }
   }
-  return { unique, rejects };
+  return keep;
 }
 
-async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string, rows: PreparedPerson[]): Promise<BatchOutcome> {
-  const { unique, rejects } = splitBatchDuplicates(rows, 'personal_id');
-  const existing = await repo.probePersons(client, unique.map((r) => r.key));
-  const seen = await repo.probeSeen(client, runId, [...existing.values()].map((e) => e.pid_bidx));
-  let copy = '';
+/** The new rows' COPY text: the whole batch's text when every row is new (the first import). */
+function copyTextOf(view: BatchView, fresh: number[]): string {
+  if (fresh.length === view.result.count) return view.result.copyText;
+  let text = '';
+  for (const i of fresh) text += view.copy(i);
+  return text;
+}
+
+async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string, view: BatchView, today: string): Promise<BatchOutcome> {
+  const rejects: RowReject[] = [];
+  const unique = firstOccurrences(view, 'personal_id', rejects);
+  const existing = await repo.probePersons(client, unique.map((i) => view.key(i)));
+  const seen = existing.size === 0 ? new Set<string>() : await repo.probeSeen(client, runId, [...existing.values()].map((e) => e.pid_bidx));
+  const fresh: number[] = [];
   const updates: repo.PersonUpdate[] = [];
   const unchangedKeys: Buffer[] = [];
-  let accepted = 0;
-  for (const r of unique) {
-    const hex = r.key.toString('hex');
+  for (const i of unique) {
+    const hex = view.key(i).toString('hex');
     const e = existing.get(hex);
-    if (!e) {
-      copy += r.copy;
-      accepted++;
-    } else if (e.import_run_id === runId || seen.has(hex)) {
-      rejects.push({ line: r.line, field: 'personal_id', code: 'DUPLICATE_KEY' });
-    } else if (e.digest.equals(r.digest)) {
-      unchangedKeys.push(r.key);
-    } else {
+    if (!e) fresh.push(i);
+    else if (e.import_run_id === runId || seen.has(hex)) rejects.push({ line: view.line(i), field: 'personal_id', code: 'DUPLICATE_KEY' });
+    else if (e.digest.equals(view.digest(i))) unchangedKeys.push(Buffer.from(view.key(i)));
+    else {
       // Re-seal under the stored row's id: the associated data names the row.
-      const ix = personIndexes(ring.currentBlindIndex.key, r.row);
+      const v = validatePersonRecord(view.record(i), today);
+      if (!v.ok) throw new Error('a row valid in the worker is invalid here');
+      const ix = personIndexes(ring.currentBlindIndex.key, v.row);
       updates.push({
         id: e.id, matchBidx: ix.matchBidx, digest: ix.digest, bidxVersion: ring.currentBlindIndex.version,
-        sealed: sealPerson(ring.currentData, e.id, r.row), dekVersion: ring.currentData.version, status: r.row.status, line: r.line,
+        sealed: sealPerson(ring.currentData, e.id, v.row), dekVersion: ring.currentData.version, status: v.row.status, line: view.line(i),
       });
-      accepted++;
     }
   }
-  await repo.copyInto(client, 'persons', repo.PERSON_COPY_COLUMNS, copy);
+  await repo.copyInto(client, 'persons', repo.PERSON_COPY_COLUMNS, copyTextOf(view, fresh));
   await repo.updatePersons(client, runId, updates);
   await repo.insertSeen(client, runId, unchangedKeys);
-  return { accepted, unchanged: unchangedKeys.length, rejects };
+  return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects };
 }
 
-async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: string, carrierId: number, rows: PreparedSubscription[]): Promise<BatchOutcome> {
-  const { unique, rejects } = splitBatchDuplicates(rows, 'msisdn');
-  const existing = await repo.probeSubscriptions(client, carrierId, unique.map((r) => r.key));
-  const seen = await repo.probeSeen(client, runId, [...existing.values()].map((list) => list[0]!.msisdn_bidx));
-  let copy = '';
+async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: string, carrierId: number, view: BatchView): Promise<BatchOutcome> {
+  const rejects: RowReject[] = [];
+  const unique = firstOccurrences(view, 'msisdn', rejects);
+  const existing = await repo.probeSubscriptions(client, carrierId, unique.map((i) => view.key(i)));
+  const seen = existing.size === 0 ? new Set<string>() : await repo.probeSeen(client, runId, [...existing.values()].map((list) => list[0]!.msisdn_bidx));
+  const fresh: number[] = [];
   const updates: repo.SubscriptionUpdate[] = [];
   const ended: string[] = [];
   const unchangedKeys: Buffer[] = [];
-  let accepted = 0;
-  for (const r of unique) {
-    const hex = r.key.toString('hex');
+  for (const i of unique) {
+    const hex = view.key(i).toString('hex');
     const history = existing.get(hex) ?? [];
     if (seen.has(hex) || history.some((e) => e.import_run_id === runId)) {
-      rejects.push({ line: r.line, field: 'msisdn', code: 'DUPLICATE_KEY' });
+      rejects.push({ line: view.line(i), field: 'msisdn', code: 'DUPLICATE_KEY' });
       continue;
     }
+    const digest = view.digest(i);
+    const holder = view.holder(i);
     const live = history.find((e) => e.status !== 'terminated');
     if (live) {
-      if (r.holderBidx && live.holder_bidx && !r.holderBidx.equals(live.holder_bidx)) {
+      if (holder && live.holder_bidx && !holder.equals(live.holder_bidx)) {
         // A new holder of the number is a new subscription: end the old one, keep it as history.
         ended.push(live.id);
-        copy += r.copy;
-        accepted++;
-      } else if (live.digest.equals(r.digest)) {
-        unchangedKeys.push(r.key);
+        fresh.push(i);
+      } else if (live.digest.equals(digest)) {
+        unchangedKeys.push(Buffer.from(view.key(i)));
       } else {
-        const ix = subscriptionIndexes(ring.currentBlindIndex.key, r.row);
+        const v = validateSubscriptionRecord(view.record(i));
+        if (!v.ok) throw new Error('a row valid in the worker is invalid here');
+        const row = v.row;
+        const ix = subscriptionIndexes(ring.currentBlindIndex.key, row);
         updates.push({
           id: live.id, holderBidx: ix.holderBidx, holderMatchBidx: ix.holderMatchBidx, digest: ix.digest,
-          bidxVersion: ring.currentBlindIndex.version, sealed: sealSubscription(ring.currentData, live.id, r.row),
-          dekVersion: ring.currentData.version, channel: r.row.channel, registeredAt: r.row.registeredAt, status: r.row.status,
-          simChangedAt: r.row.simChangedAt || null, deviceChangedAt: r.row.deviceChangedAt || null, line: r.line,
+          bidxVersion: ring.currentBlindIndex.version, sealed: sealSubscription(ring.currentData, live.id, row),
+          dekVersion: ring.currentData.version, channel: row.channel, registeredAt: row.registeredAt, status: row.status,
+          simChangedAt: row.simChangedAt || null, deviceChangedAt: row.deviceChangedAt || null, line: view.line(i),
         });
-        accepted++;
       }
-    } else if (history.some((e) => e.digest.equals(r.digest))) {
-      unchangedKeys.push(r.key);
+    } else if (history.some((e) => e.digest.equals(digest))) {
+      unchangedKeys.push(Buffer.from(view.key(i)));
     } else {
-      copy += r.copy;
-      accepted++;
+      fresh.push(i);
     }
   }
   await repo.endSubscriptions(client, ended, 'holder_changed', null);
-  await repo.copyInto(client, 'subscriptions', repo.SUBSCRIPTION_COPY_COLUMNS, copy);
+  await repo.copyInto(client, 'subscriptions', repo.SUBSCRIPTION_COPY_COLUMNS, copyTextOf(view, fresh));
   await repo.updateSubscriptions(client, runId, updates);
   await repo.insertSeen(client, runId, unchangedKeys);
-  return { accepted, unchanged: unchangedKeys.length, rejects };
+  return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects };
 }
 
 export function defaultRejectsPath(dataDir: string, inputPath: string): string {
@@ -247,20 +265,20 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
       blindIndexKey: ring.currentBlindIndex.key, blindIndexVersion: ring.currentBlindIndex.version,
     });
     const today = vietnamToday();
-    const inFlight: { promise: Promise<WorkerResult>; lastLine: number; size: number }[] = [];
+    const inFlight: { promise: Promise<WorkerResult>; items: SourceItem[]; lastLine: number; size: number }[] = [];
     const maxInFlight = Math.max(2, options.workers * 2);
     let seq = 0;
     const currentRunId = runId;
 
     const commitNext = async (): Promise<void> => {
       const head = inFlight.shift()!;
-      const result = revive(await head.promise);
+      const view = new BatchView(await head.promise, head.items);
       await client.query('BEGIN');
       try {
         const outcome = kind === 'population'
-          ? await mergePersons(client, ring, currentRunId, result.prepared as PreparedPerson[])
-          : await mergeSubscriptions(client, ring, currentRunId, carrierId!, result.prepared as PreparedSubscription[]);
-        const rejects = [...result.rejects, ...outcome.rejects];
+          ? await mergePersons(client, ring, currentRunId, view, today)
+          : await mergeSubscriptions(client, ring, currentRunId, carrierId!, view);
+        const rejects = [...view.result.rejects, ...outcome.rejects];
         await repo.insertRejects(client, currentRunId, rejects);
         await repo.advanceRun(client, currentRunId, {
           checkpointLine: head.lastLine, rowsRead: head.size, accepted: outcome.accepted, unchanged: outcome.unchanged, rejected: rejects.length,
@@ -282,7 +300,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
       if (batch.length === 0) return;
       const items = batch;
       batch = [];
-      inFlight.push({ promise: workers!.submit({ seq: seq++, today, items }), lastLine: items[items.length - 1]!.line, size: items.length });
+      inFlight.push({ promise: workers!.submit({ seq: seq++, today, items }), items, lastLine: items[items.length - 1]!.line, size: items.length });
       // Keep the promise from being reported unhandled while it waits its turn.
       inFlight[inFlight.length - 1]!.promise.catch(() => undefined);
       while (inFlight.length >= maxInFlight) await commitNext();

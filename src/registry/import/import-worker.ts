@@ -1,60 +1,76 @@
 /**
  * Import worker thread (issue 2, benchmark: "use both cores, for example worker threads for the
  * cryptography"). Receives batches of raw records with their line numbers; validates, normalises,
- * blind-indexes and seals each row, and returns the COPY text of each accepted row and the rejects.
- * Holds the unwrapped data and blind-index keys in its own memory only.
+ * blind-indexes and seals each row, and returns the COPY text of each accepted row, its indexes in
+ * flat buffers, and the rejects. Holds the unwrapped data and blind-index keys in its own memory
+ * only.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { uuidv7 } from '../../kernel/ids.ts';
 import { copyBytea, copyText, personIndexes, sealPerson, sealSubscription, subscriptionIndexes } from '../row-crypto.ts';
-import { validatePersonRecord, validateSubscriptionRecord, type PersonRow, type SubscriptionRow } from '../registry-rows.ts';
-import type { WorkerBatch, WorkerInit, WorkerResult, PreparedPerson, PreparedSubscription } from './import-protocol.ts';
+import { validatePersonRecord, validateSubscriptionRecord } from '../registry-rows.ts';
+import { INDEX_BYTES, type WorkerBatch, type WorkerInit, type WorkerResult } from './import-protocol.ts';
 
 const init = workerData as WorkerInit;
 const data = { version: init.dataKeyVersion, key: Buffer.from(init.dataKey) };
 const bidx = { version: init.blindIndexVersion, key: Buffer.from(init.blindIndexKey) };
-
-function preparePerson(line: number, row: PersonRow): PreparedPerson {
-  const id = uuidv7();
-  const ix = personIndexes(bidx.key, row);
-  const sealed = sealPerson(data, id, row);
-  const copy = [
-    id, copyBytea(ix.pidBidx), copyBytea(ix.matchBidx), copyBytea(ix.digest), String(bidx.version),
-    copyBytea(sealed), String(data.version), row.status, init.runId, String(line),
-  ].join('\t') + '\n';
-  return { line, id, key: ix.pidBidx, digest: ix.digest, matchBidx: ix.matchBidx, status: row.status, row, copy };
-}
-
-function prepareSubscription(line: number, row: SubscriptionRow): PreparedSubscription {
-  const id = uuidv7();
-  const ix = subscriptionIndexes(bidx.key, row);
-  const sealed = sealSubscription(data, id, row);
-  const terminated = row.status === 'terminated';
-  const copy = [
-    id, String(init.carrierId), copyBytea(ix.msisdnBidx), copyBytea(ix.holderBidx), copyBytea(ix.holderMatchBidx),
-    copyBytea(ix.digest), String(bidx.version), copyBytea(sealed), String(data.version), row.channel, row.registeredAt,
-    row.status, copyText(row.simChangedAt), copyText(row.deviceChangedAt), '\\N', terminated ? 'terminated' : '\\N',
-    init.runId, String(line),
-  ].join('\t') + '\n';
-  return { line, id, key: ix.msisdnBidx, digest: ix.digest, holderBidx: ix.holderBidx, holderMatchBidx: ix.holderMatchBidx, row, copy };
-}
+const dataVersion = String(data.version);
+const bidxVersion = String(bidx.version);
+const carrier = String(init.carrierId);
 
 parentPort!.on('message', (batch: WorkerBatch) => {
-  const result: WorkerResult = { seq: batch.seq, prepared: [], rejects: [] };
+  const n = batch.items.length;
+  const lines = new Float64Array(n);
+  const keys = new Uint8Array(n * INDEX_BYTES);
+  const digests = new Uint8Array(n * INDEX_BYTES);
+  const holders = new Uint8Array(init.kind === 'subscriptions' ? n * INDEX_BYTES : 0);
+  const hasHolder = new Uint8Array(init.kind === 'subscriptions' ? n : 0);
+  const offsets = new Int32Array(n + 1);
+  const parts: string[] = [];
+  const rejects: WorkerResult['rejects'] = [];
+  let count = 0;
+  let length = 0;
   for (const item of batch.items) {
     if (item.malformed) {
-      result.rejects.push({ line: item.line, field: item.malformed.field, code: item.malformed.code });
+      rejects.push({ line: item.line, field: item.malformed.field, code: item.malformed.code });
       continue;
     }
+    const id = uuidv7();
+    let text: string;
     if (init.kind === 'population') {
       const v = validatePersonRecord(item.record, batch.today);
-      if (v.ok) result.prepared.push(preparePerson(item.line, v.row));
-      else result.rejects.push({ line: item.line, field: v.field, code: v.code });
+      if (!v.ok) {
+        rejects.push({ line: item.line, field: v.field, code: v.code });
+        continue;
+      }
+      const ix = personIndexes(bidx.key, v.row);
+      keys.set(ix.pidBidx, count * INDEX_BYTES);
+      digests.set(ix.digest, count * INDEX_BYTES);
+      text = `${id}\t${copyBytea(ix.pidBidx)}\t${copyBytea(ix.matchBidx)}\t${copyBytea(ix.digest)}\t${bidxVersion}\t${copyBytea(sealPerson(data, id, v.row))}\t${dataVersion}\t${v.row.status}\t${init.runId}\t${item.line}\n`;
     } else {
       const v = validateSubscriptionRecord(item.record);
-      if (v.ok) result.prepared.push(prepareSubscription(item.line, v.row));
-      else result.rejects.push({ line: item.line, field: v.field, code: v.code });
+      if (!v.ok) {
+        rejects.push({ line: item.line, field: v.field, code: v.code });
+        continue;
+      }
+      const row = v.row;
+      const ix = subscriptionIndexes(bidx.key, row);
+      keys.set(ix.msisdnBidx, count * INDEX_BYTES);
+      digests.set(ix.digest, count * INDEX_BYTES);
+      if (ix.holderBidx) {
+        holders.set(ix.holderBidx, count * INDEX_BYTES);
+        hasHolder[count] = 1;
+      }
+      text = `${id}\t${carrier}\t${copyBytea(ix.msisdnBidx)}\t${copyBytea(ix.holderBidx)}\t${copyBytea(ix.holderMatchBidx)}\t${copyBytea(ix.digest)}\t${bidxVersion}\t${copyBytea(sealSubscription(data, id, row))}\t${dataVersion}\t${row.channel}\t${row.registeredAt}\t${row.status}\t${copyText(row.simChangedAt)}\t${copyText(row.deviceChangedAt)}\t\\N\t${row.status === 'terminated' ? 'terminated' : '\\N'}\t${init.runId}\t${item.line}\n`;
     }
+    lines[count] = item.line;
+    parts.push(text);
+    length += text.length;
+    count++;
+    offsets[count] = length;
   }
-  parentPort!.postMessage(result);
+  const result: WorkerResult = {
+    seq: batch.seq, count, lines, keys, digests, holders, hasHolder, copyText: parts.join(''), copyOffsets: offsets, rejects,
+  };
+  parentPort!.postMessage(result, [lines.buffer, keys.buffer, digests.buffer, holders.buffer, hasHolder.buffer, offsets.buffer]);
 });
