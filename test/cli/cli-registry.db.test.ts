@@ -1,0 +1,152 @@
+/**
+ * The CLI end to end, as a carrier engineer would run it: the real `idbind` binary in child
+ * processes against a fresh database: generate, import, reconcile, re-import, a dump of the
+ * database that must contain no generated personal value, and an import killed with SIGKILL and
+ * run again.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync, existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+
+const BIN = new URL('../../bin/idbind.js', import.meta.url).pathname;
+let db: TestDatabase;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+
+function idbind(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase({ migrate: false });
+  dir = mkdtempSync(join(tmpdir(), 'idbind-cli-'));
+  const { PATH, HOME } = process.env;
+  env = { PATH, HOME, DATABASE_URL: db.url, IDBIND_MASTER_KEY: randomBytes(32).toString('base64'), IDBIND_DATA_DIR: join(dir, 'data'), IDBIND_WORKERS: '2' };
+});
+afterAll(async () => db.drop());
+
+describe('idbind CLI on generated registries', () => {
+  const gen = () => join(dir, 'gen');
+  let planted: { planted: Record<string, number>; by_carrier: Record<string, Record<string, number>>; people: number; files: Record<string, string> };
+
+  it('generates, imports every file, and reconciles to exactly the planted junk', () => {
+    const g = idbind(['generate', '--people', '3000', '--subscriptions', '3600', '--junk-rate', '0.03', '--seed', '7', '--out', gen(), '--json']);
+    expect(g.status).toBe(0);
+    planted = JSON.parse(g.stdout);
+    const pop = idbind(['import', 'population', planted.files.population!, '--json']);
+    expect(pop.status).toBe(0);
+    expect(JSON.parse(pop.stdout)).toMatchObject({ accepted: 3000, unchanged: 0, rejected: 0 });
+    for (const carrier of Object.keys(planted.by_carrier)) {
+      const r = idbind(['import', 'subscriptions', '--carrier', carrier, planted.files[carrier]!, '--json']);
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout).rejected).toBe(0);
+    }
+    const rec = idbind(['reconcile', '--json', '--out', join(dir, 'actions')]);
+    expect(rec.status).toBe(0);
+    const run = JSON.parse(rec.stdout);
+    expect(run.categories).toEqual(planted.planted);
+    expect(run.by_carrier).toEqual(planted.by_carrier);
+    const viettel = join(dir, 'actions', 'viettel.csv');
+    expect(statSync(viettel).mode & 0o777).toBe(0o600);
+    const total = Object.values(planted.by_carrier.viettel!).reduce((a, b) => a + b, 0);
+    expect(readFileSync(viettel, 'utf8').trim().split('\n')).toHaveLength(total + 1);
+  });
+
+  it('changes nothing when a file is imported again', () => {
+    const r = idbind(['import', 'population', planted.files.population!, '--json']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ accepted: 0, unchanged: 3000, rejected: 0 });
+  });
+
+  it('stores no generated personal value in clear: a dump of every table contains none', async () => {
+    const tables = await db.pool.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`);
+    let dump = '';
+    for (const { tablename } of tables.rows) {
+      const rows = await db.pool.query(`SELECT t::text AS r FROM ${tablename} t`);
+      dump += rows.rows.map((r) => r.r).join('\n');
+    }
+    expect(dump.length).toBeGreaterThan(1_000_000);
+    const people = readFileSync(planted.files.population!, 'utf8').trim().split('\n').slice(1, 400).map((l) => l.split(','));
+    const subs = readFileSync(planted.files.viettel!, 'utf8').trim().split('\n').slice(1, 400).map((l) => l.split(','));
+    const needles = new Set<string>();
+    for (const p of people) {
+      needles.add(p[0]!); // personal ID
+      needles.add(p[1]!.replace(/"/g, '')); // full name
+    }
+    for (const s of subs) needles.add(s[0]!.replace(/^(\+84|84|0)/, '')); // the number's 9 significant digits
+    const hexDump = dump.toLowerCase();
+    for (const needle of needles) {
+      if (needle.length < 6) continue;
+      expect(dump.includes(needle), 'a personal value appears in clear').toBe(false);
+      expect(hexDump.includes(Buffer.from(needle, 'utf8').toString('hex')), 'a personal value appears hex-encoded').toBe(false);
+    }
+    const rejects = readFileSync(join(dir, 'data', 'rejects', 'population.csv.rejects.csv'), 'utf8');
+    expect(rejects).toBe('line,field,code\n');
+  });
+
+  it('exits 3 and writes a 0600 rejects file with codes only when rows are rejected', () => {
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, 'personal_id,full_name,birth_date,sex,status\n001090000001,Nguyễn Văn An,1990-05-01,M,alive\n001290000001,Trần Thị Bé,1990-05-01,F,alive\n');
+    const r = idbind(['import', 'population', bad, '--json', '--rejects', join(dir, 'bad.rejects.csv')]);
+    expect(r.status).toBe(3);
+    expect(JSON.parse(r.stdout)).toMatchObject({ accepted: 1, rejected: 1, rejects_file: join(dir, 'bad.rejects.csv') });
+    expect(readFileSync(join(dir, 'bad.rejects.csv'), 'utf8')).toBe('line,field,code\n3,personal_id,PERSONAL_ID_CONTRADICTS_BIRTH_DATE\n');
+    expect(statSync(join(dir, 'bad.rejects.csv')).mode & 0o777).toBe(0o600);
+  });
+
+  it('answers --help on every command, and usage errors with exit 2', () => {
+    for (const c of ['serve', 'migrate', 'generate', 'import', 'reconcile', 'keys']) {
+      const r = idbind([c, '--help']);
+      expect(r.status, c).toBe(0);
+      expect(r.stdout).toMatch(/^Usage:/m);
+    }
+    expect(idbind(['import', 'subscriptions', 'x.csv']).status).toBe(2);
+    expect(idbind(['import', 'population', 'x.txt']).status).toBe(1);
+    expect(idbind(['frobnicate']).status).toBe(2);
+    expect(idbind(['keys', 'rotate']).status).toBe(2);
+  });
+
+  it('fails closed without a master key outside demo mode, naming the variable', () => {
+    const r = idbind(['reconcile'], { IDBIND_MASTER_KEY: '' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('IDBIND_MASTER_KEY');
+    const short = idbind(['reconcile'], { IDBIND_MASTER_KEY: Buffer.alloc(16).toString('base64') });
+    expect(short.status).toBe(1);
+    expect(short.stderr).toContain('32 bytes');
+  });
+});
+
+describe('an import killed with SIGKILL', () => {
+  it('resumes after its last committed batch and ends with exactly the rows it should have', async () => {
+    const out = join(dir, 'big');
+    expect(idbind(['generate', '--people', '60000', '--subscriptions', '100', '--seed', '3', '--out', out]).status).toBe(0);
+    await db.pool.query('TRUNCATE persons, import_runs, import_rejects, import_seen, reconciliation_runs, reconciliation_results, access_records, subscription_events, subscriptions CASCADE');
+    const child = spawn(process.execPath, [BIN, 'import', 'population', join(out, 'population.csv'), '--json'], { env, stdio: 'ignore' });
+    let checkpoint = 0;
+    for (let i = 0; i < 600 && checkpoint === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const r = await db.pool.query(`SELECT coalesce(max(checkpoint_line), 0)::int AS c FROM import_runs WHERE status = 'running'`);
+      checkpoint = r.rows[0].c;
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(checkpoint).toBeGreaterThan(0);
+    const mid = await db.pool.query('SELECT count(*)::int AS n FROM persons');
+    expect(mid.rows[0].n).toBeLessThan(60000);
+
+    const again = idbind(['import', 'population', join(out, 'population.csv'), '--json']);
+    expect(again.status).toBe(0);
+    const summary = JSON.parse(again.stdout);
+    expect(summary.resumed_after_line).toBeGreaterThan(0);
+    expect(summary).toMatchObject({ accepted: 60000, unchanged: 0, rejected: 0 });
+    const end = await db.pool.query('SELECT count(*)::int AS n, count(DISTINCT pid_bidx)::int AS d FROM persons');
+    expect(end.rows[0]).toEqual({ n: 60000, d: 60000 });
+    const runs = await db.pool.query(`SELECT status, count(*)::int AS n FROM import_runs GROUP BY status`);
+    expect(runs.rows).toEqual([{ status: 'completed', n: 1 }]);
+    expect(existsSync(summary.rejects_file)).toBe(true);
+  });
+});
