@@ -6,7 +6,6 @@ export const REGISTRY_ERRORS = defineErrors({
   IMPORT_FORMAT_INVALID: { status: 400, title: 'The import file is not in the expected format' },
   IMPORT_ALREADY_RUNNING: { status: 409, title: 'Another import of this registry is running' },
   KEY_ROTATION_RUNNING: { status: 409, title: 'A key rotation is switching versions; try again shortly' },
-  CARRIER_INVALID: { status: 400, title: 'The carrier slug is invalid' },
   CARRIER_NOT_FOUND: { status: 404, title: 'No such carrier' },
   RECONCILIATION_ALREADY_RUNNING: { status: 409, title: 'A reconciliation is already running' },
   RECONCILIATION_NOT_FOUND: { status: 404, title: 'No such reconciliation run' },

@@ -5,10 +5,8 @@ export const HTTP_ERRORS = defineErrors({
   REQUEST_INVALID: { status: 400, title: 'The request does not match the schema' },
   ADMIN_TOKEN_INVALID: { status: 401, title: 'A valid admin bearer token is required' },
   NOT_FOUND: { status: 404, title: 'No such resource' },
-  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
-  RATE_LIMITED: { status: 429, title: 'Too many requests' },
   INTERNAL: { status: 500, title: 'Internal error' },
   NOT_READY: { status: 503, title: 'The hub is not ready' },
 });

@@ -8,13 +8,14 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
 import type { SourceItem } from './import-protocol.ts';
+import { RegistryError } from '../registry-errors.ts';
 
 export type SourceFormat = 'csv' | 'ndjson';
 
-export class SourceFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SourceFormatError';
+/** A file the reader cannot take at all (not a row: the whole file). */
+export class SourceFormatError extends RegistryError {
+  constructor(detail: string) {
+    super('IMPORT_FORMAT_INVALID', detail);
   }
 }
 
