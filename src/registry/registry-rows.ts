@@ -49,7 +49,14 @@ export interface SubscriptionRow {
 
 export type Validated<T> = { ok: true; row: T } | { ok: false; field: string; code: RejectCode };
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Control characters (C0 and DEL) never belong in a stored field; the sealed record uses \u001f. */
+export function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
 
 function fail<T>(field: string, code: RejectCode): Validated<T> {
   return { ok: false, field, code };
@@ -65,7 +72,7 @@ export function validatePersonRecord(record: RawRecord, today: string): Validate
   const personalId = value(record, 'personal_id');
   if (!isWellFormedPersonalId(personalId)) return fail('personal_id', 'PERSONAL_ID_INVALID');
   const rawName = value(record, 'full_name');
-  if (CONTROL.test(rawName) || !isPlausibleName(canonicalName(rawName))) return fail('full_name', 'NAME_INVALID');
+  if (hasControlCharacter(rawName) || !isPlausibleName(canonicalName(rawName))) return fail('full_name', 'NAME_INVALID');
   const birthDate = parseCalendarDate(value(record, 'birth_date'));
   if (!birthDate || birthDate > today) return fail('birth_date', 'DATE_INVALID');
   const sex = value(record, 'sex');
@@ -107,7 +114,7 @@ export function validateSubscriptionRecord(record: RawRecord): Validated<Subscri
   // A carrier's holder name may be wrong (that is what reconciliation finds); it is rejected only
   // when it cannot be stored faithfully.
   const holderFullName = canonicalName(value(record, 'holder_full_name'));
-  if (CONTROL.test(holderFullName) || holderFullName.length > 200) return fail('holder_full_name', 'NAME_INVALID');
+  if (hasControlCharacter(holderFullName) || holderFullName.length > 200) return fail('holder_full_name', 'NAME_INVALID');
   const rawBirth = value(record, 'holder_birth_date');
   const holderBirthDate = rawBirth === '' ? '' : parseCalendarDate(rawBirth);
   if (holderBirthDate === undefined) return fail('holder_birth_date', 'DATE_INVALID');

@@ -19,7 +19,7 @@ import { normaliseVietnameseMobile } from './phone-number.ts';
 import { isWellFormedPersonalId } from './personal-id.ts';
 import { canonicalName } from './name-match.ts';
 import { parseCalendarDate, parseInstant } from './dates.ts';
-import { CHANNELS, type Channel, type SubscriptionRow } from './registry-rows.ts';
+import { CHANNELS, hasControlCharacter, type Channel, type SubscriptionRow } from './registry-rows.ts';
 import { msisdnIndex, sealSubscription, subscriptionIndexes } from './row-crypto.ts';
 import type { RejectCode, RowReject } from './reject-codes.ts';
 import { readSource } from './import/source-reader.ts';
@@ -69,7 +69,7 @@ export function validateEvent(record: Readonly<Record<string, string | undefined
     holderPersonalId = v('holder_personal_id');
     if (holderPersonalId !== '' && !isWellFormedPersonalId(holderPersonalId)) return { ok: false, field: 'holder_personal_id', code: 'PERSONAL_ID_INVALID' };
     holderFullName = canonicalName(v('holder_full_name'));
-    if (/[\u0000-\u001f\u007f]/.test(holderFullName) || holderFullName.length > 200) return { ok: false, field: 'holder_full_name', code: 'NAME_INVALID' };
+    if (hasControlCharacter(holderFullName) || holderFullName.length > 200) return { ok: false, field: 'holder_full_name', code: 'NAME_INVALID' };
     const birth = v('holder_birth_date');
     if (birth !== '' && !parseCalendarDate(birth)) return { ok: false, field: 'holder_birth_date', code: 'DATE_INVALID' };
     holderBirthDate = birth;
