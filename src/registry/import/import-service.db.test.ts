@@ -78,3 +78,44 @@ describe('population import', () => {
     expect(r.rows[0]).toEqual({ n: 3, dead: 2 });
   });
 });
+
+describe('NDJSON import', () => {
+  it('takes the same fields as CSV, and rejects unknown fields, non-string values and broken lines', async () => {
+    const p = join(dir, 'people.ndjson');
+    const ok = { personal_id: composePersonalId('092', 1970, 'F', 5), full_name: 'Huỳnh Thị Lan', birth_date: '1970-09-09', sex: 'F', status: 'alive', died_on: null };
+    writeFileSync(p, [
+      JSON.stringify(ok),
+      JSON.stringify({ ...ok, personal_id: composePersonalId('092', 1970, 'F', 6), nickname: 'Lan' }),
+      JSON.stringify({ ...ok, personal_id: 920700000007 }),
+      '{"personal_id": ',
+      '',
+      '[1,2]',
+    ].join('\n') + '\n');
+    const summary = await run(p);
+    expect(summary).toMatchObject({ accepted: 1, rejected: 4 });
+    expect(readFileSync(summary.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual([
+      '2,nickname,UNKNOWN_FIELD', '3,personal_id,MALFORMED_ROW', '4,*,MALFORMED_ROW', '6,*,MALFORMED_ROW',
+    ]);
+  });
+
+  it('refuses a CSV whose header has an unknown or missing column, changing nothing', async () => {
+    const before = await db.pool.query('SELECT count(*)::int AS n FROM persons');
+    const p = write('bad-header.csv', ['personal_id,full_name,birth_date,sex,status,nickname', `${an},X,1990-05-01,M,alive,x`]);
+    await expect(run(p)).rejects.toMatchObject({ code: 'IMPORT_FORMAT_INVALID' });
+    const p2 = write('missing-col.csv', ['personal_id,full_name,birth_date,sex', `${an},X,1990-05-01,M`]);
+    await expect(run(p2)).rejects.toThrow(/missing column\(s\) in the header: status/);
+    const after = await db.pool.query('SELECT count(*)::int AS n FROM persons');
+    expect(after.rows[0].n).toBe(before.rows[0].n);
+  });
+
+  it('refuses a second import of the same registry while one runs', async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock(72026, 0)');
+      await expect(run(join(dir, 'population.csv'))).rejects.toMatchObject({ code: 'IMPORT_ALREADY_RUNNING' });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock_all()');
+      client.release();
+    }
+  });
+});
