@@ -118,7 +118,11 @@ export function loadConfig(options: LoadConfigOptions): Config {
   const dataDir = isAbsolute(rawDir) ? rawDir : resolve(cwd, rawDir);
   const masterKeys = loadMasterKeys(env, options.mode, dataDir, warn);
   if (options.requireMasterKeys !== false && masterKeys === undefined) {
-    throw new ConfigError('no master key: set IDBIND_MASTER_KEY (base64 of 32 random bytes), IDBIND_MASTER_KEYS or IDBIND_MASTER_KEY_FILE (or run the demo: idbind serve --demo)');
+    const demoKey = join(dataDir, 'demo-master.key');
+    const hint = existsSync(demoKey)
+      ? ` (this data directory belongs to a demo: to use it from the CLI, set IDBIND_MASTER_KEY_FILE=${demoKey})`
+      : ' (or run the demo: idbind serve --demo)';
+    throw new ConfigError(`no master key: set IDBIND_MASTER_KEY (base64 of 32 random bytes), IDBIND_MASTER_KEYS or IDBIND_MASTER_KEY_FILE${hint}`);
   }
   const adminToken = loadAdminToken(env, options.mode, dataDir);
   if (options.requireAdminToken && adminToken === undefined) {
