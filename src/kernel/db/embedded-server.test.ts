@@ -1,0 +1,78 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, chmodSync, statSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startEmbeddedServer, type EmbeddedServer } from './embedded-server.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'idbind-embedded-'));
+chmodSync(dir, 0o755);
+const started: EmbeddedServer[] = [];
+afterAll(async () => {
+  for (const s of started.reverse()) await s.stop().catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function query(url: string, sql: string, appName = 'idbind-test'): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: url, application_name: appName });
+  await c.connect();
+  try {
+    return await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+describe('embedded PostgreSQL', () => {
+  it('starts a real PostgreSQL on loopback, never on 5432, with a generated password kept 0600', async () => {
+    const s = await startEmbeddedServer({ dataDir: dir });
+    started.push(s);
+    const url = new URL(s.url);
+    expect(url.hostname).toBe('127.0.0.1');
+    expect(url.port).not.toBe('5432');
+    expect(s.owned).toBe(true);
+    expect(statSync(join(dir, 'pg-password')).mode & 0o777).toBe(0o600);
+    expect(url.password).toBe(encodeURIComponent(readFileSync(join(dir, 'pg-password'), 'utf8').trim()));
+    const r = await query(s.url, "SELECT current_setting('listen_addresses') AS l, current_setting('server_version_num')::int AS v");
+    expect(r.rows[0].l).toBe('127.0.0.1');
+    expect(r.rows[0].v).toBeGreaterThanOrEqual(180000);
+    const wrong = new URL(s.url);
+    wrong.password = 'wrong';
+    await expect(query(wrong.toString(), 'SELECT 1')).rejects.toThrow(/password authentication failed/);
+  });
+
+  it('is adopted, not started twice, by a second process on the same data directory', async () => {
+    const second = await startEmbeddedServer({ dataDir: dir });
+    expect(second.owned).toBe(false);
+    expect(second.url).toBe(started[0]!.url);
+    await second.stop(); // an adopter never stops the server
+    expect((await query(started[0]!.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
+  });
+
+  it('is left running by its owner while another idbind process is connected, and stopped otherwise', async () => {
+    const owner = started[0]!;
+    const other = new pg.Client({ connectionString: owner.url, application_name: 'idbind-99999' });
+    await other.connect();
+    await owner.stop();
+    expect((await other.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
+    await other.end();
+    // The next start adopts the server left running; its owner-less stop leaves it to the next owner.
+    const again = await startEmbeddedServer({ dataDir: dir });
+    expect(again.owned).toBe(false);
+    // Stop it for real through its own pid file's process (what a restart after all clients left does).
+    const pid = Number(readFileSync(join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(pid, 'SIGINT');
+    for (let i = 0; i < 100; i++) {
+      try {
+        process.kill(pid, 0);
+        await new Promise((r) => setTimeout(r, 100));
+      } catch {
+        break;
+      }
+    }
+    const fresh = await startEmbeddedServer({ dataDir: dir });
+    started.push(fresh);
+    expect(fresh.owned).toBe(true);
+    expect((await query(fresh.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
+  });
+});
