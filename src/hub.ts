@@ -54,7 +54,9 @@ export async function openHub(options: OpenHubOptions): Promise<Hub> {
   }
   const pool = createPool(url, 12);
   try {
-    await pool.query('SELECT 1');
+    // One schema serves PostgreSQL 15 and newer (DESIGN.md "Storage"); older servers are refused.
+    const version = await pool.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v");
+    if (version.rows[0]!.v < 150000) throw new HubStartError('idbind needs PostgreSQL 15 or newer at DATABASE_URL');
     if (options.migrations === 'require') {
       const status = await migrationStatus(pool);
       if (status.pending.length > 0) throw new HubStartError(`${status.pending.length} migration(s) pending: run \`idbind migrate\``);
