@@ -41,10 +41,10 @@ export async function seedDemoRegistry(options: DemoSeedOptions): Promise<{ runs
     rates: { NO_HOLDER: rate, HOLDER_NOT_FOUND: rate, HOLDER_DATA_MISMATCH: rate, HOLDER_DECEASED: rate, ONLINE_BEYOND_LIMIT: rate },
   });
   const rejects = join(options.dataDir, 'rejects');
-  await importRegistry({ pool: options.pool, ring: options.ring, kind: 'population', path: report.files.population, rejectsPath: join(rejects, 'demo-population.rejects.csv'), workers: options.workers });
+  await importRegistry({ pool: options.pool, ring: options.ring, kind: 'population', path: report.files.population, rejectsPath: join(rejects, 'demo-population.rejects.csv'), workers: options.workers, actor: 'demo' });
   for (const [carrier, path] of Object.entries(report.files)) {
     if (carrier === 'population') continue;
-    await importRegistry({ pool: options.pool, ring: options.ring, kind: 'subscriptions', carrier, path, rejectsPath: join(rejects, `demo-${carrier}.rejects.csv`), workers: options.workers });
+    await importRegistry({ pool: options.pool, ring: options.ring, kind: 'subscriptions', carrier, path, rejectsPath: join(rejects, `demo-${carrier}.rejects.csv`), workers: options.workers, actor: 'demo' });
   }
   log('demo: first reconciliation');
   const first = await (await startReconciliation(options.pool, options.ring, 'demo')).done;
@@ -56,7 +56,7 @@ export async function seedDemoRegistry(options: DemoSeedOptions): Promise<{ runs
     if (fixed.length === 0) continue;
     const deltaPath = join(dir, `${carrier}-fixes.ndjson`);
     writeFileSync(deltaPath, fixed.map((l, i) => JSON.stringify({ event_id: `demo-fix-${i}`, type: 'terminated', msisdn: l.split(',')[0], at: '2026-01-02T09:00:00+07:00' })).join('\n') + '\n', { mode: 0o600 });
-    await applySubscriptionEvents({ pool: options.pool, ring: options.ring, carrier, path: deltaPath, rejectsPath: join(rejects, `demo-${carrier}-fixes.rejects.csv`) });
+    await applySubscriptionEvents({ pool: options.pool, ring: options.ring, carrier, path: deltaPath, rejectsPath: join(rejects, `demo-${carrier}-fixes.rejects.csv`), actor: 'demo' });
   }
   log('demo: second reconciliation');
   const second = await (await startReconciliation(options.pool, options.ring, 'demo')).done;

@@ -9,7 +9,6 @@
  * batch, rejects written with line, field and code only.
  */
 import { statSync } from 'node:fs';
-import { basename } from 'node:path';
 import type pg from 'pg';
 import { uuidv7 } from '../kernel/ids.ts';
 import { blindIndex } from '../kernel/crypto/blind-index.ts';
@@ -24,9 +23,9 @@ import { msisdnIndex, sealSubscription, subscriptionIndexes } from './row-crypto
 import type { RejectCode, RowReject } from './reject-codes.ts';
 import { readSource } from './import/source-reader.ts';
 import * as repo from './import/import-repository.ts';
-import { fileSha256, writeRejectsFile, type ImportProgress, type ImportSummary } from './import/import-service.ts';
+import { fileSha256 } from './import/import-service.ts';
+import { beginImportRun, completeImportRun, failImportRun, releaseImportLocks, type ImportProgress, type ImportSummary } from './import/import-runs.ts';
 import { RegistryError } from './registry-errors.ts';
-import { completePendingReindex } from './reindex.ts';
 
 export const EVENT_TYPES = [
   'registered', 'holder_changed', 'blocked_outgoing', 'blocked_both', 'unblocked', 'terminated', 'sim_changed', 'device_changed', 'ported_out', 'ported_in',
@@ -163,6 +162,7 @@ export interface ApplyEventsOptions {
   rejectsPath: string;
   batchSize?: number;
   onProgress?: (p: ImportProgress) => void;
+  actor?: string;
 }
 
 export async function applySubscriptionEvents(options: ApplyEventsOptions): Promise<ImportSummary> {
@@ -180,27 +180,9 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
   let runId: string | undefined;
   try {
     const carrierId = await repo.findOrCreateCarrier(client, options.carrier);
-    // Deltas and full files of one carrier never interleave: they share the carrier's lock.
-    if (!(await repo.tryLockRegistry(client, 'subscriptions', carrierId))) {
-      throw new RegistryError('IMPORT_ALREADY_RUNNING', `another import of carrier ${options.carrier}'s registry is running`);
-    }
-    if (!(await repo.tryLockBlindIndexShared(client))) throw new RegistryError('KEY_ROTATION_RUNNING', 'a key rotation is switching versions; try again shortly');
-    await completePendingReindex(pool, ring);
-    const resumable = await repo.findResumableRun(client, 'subscription_events', carrierId, sha256);
-    let resumedAfter = 0;
-    if (resumable) {
-      runId = resumable.id;
-      resumedAfter = Number(resumable.checkpoint_line);
-      await repo.markRunRunning(client, runId);
-    } else {
-      runId = uuidv7();
-      await repo.createRun(client, { id: runId, kind: 'subscription_events', carrierId, sourceName: basename(options.path), sha256, bytes: totalBytes });
-    }
-    await repo.abandonOtherRuns(client, 'subscription_events', carrierId, runId);
-    const start = await repo.readRun(client, runId);
-    const progress: ImportProgress = {
-      bytes: 0, totalBytes, rowsRead: Number(start.rows_read), accepted: Number(start.accepted), unchanged: Number(start.unchanged), rejected: Number(start.rejected),
-    };
+    const run = await beginImportRun(client, pool, ring, { kind: 'subscription_events', carrierId, carrierSlug: options.carrier, path: options.path, sha256, totalBytes });
+    runId = run.runId;
+    const { resumedAfter, progress } = run;
     const source = readSource({ path: options.path, fields: EVENT_FIELDS, required: [], onBytes: (b) => (progress.bytes = b) });
     let counters = { accepted: 0, unchanged: 0, rows: 0 };
     let rejects: RowReject[] = [];
@@ -280,19 +262,12 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
       await client.query('ROLLBACK').catch(() => undefined);
       throw e;
     }
-    await repo.finishRun(client, runId);
-    const allRejects = await repo.readRejects(client, runId);
-    writeRejectsFile(options.rejectsPath, allRejects);
-    const final = await repo.readRun(client, runId);
-    return {
-      run_id: runId, accepted: Number(final.accepted), unchanged: Number(final.unchanged), rejected: Number(final.rejected),
-      rejects_file: options.rejectsPath, resumed_after_line: resumedAfter,
-    };
+    return await completeImportRun(client, run, options.rejectsPath, options.actor ?? 'cli');
   } catch (e) {
-    if (runId) await repo.failRun(client, runId, e instanceof RegistryError ? e.code : (e as Error).name).catch(() => undefined);
+    await failImportRun(client, runId, e);
     throw e;
   } finally {
-    await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+    await releaseImportLocks(client);
     client.release();
   }
 }

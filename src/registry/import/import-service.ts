@@ -10,10 +10,9 @@
  * file resumes after the last committed line; a second import of the same file changes nothing.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { createReadStream, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import type pg from 'pg';
-import { uuidv7 } from '../../kernel/ids.ts';
 import type { KeyRing } from '../../kernel/crypto/key-ring.ts';
 import { validatePersonRecord, validateSubscriptionRecord, vietnamToday, POPULATION_FIELDS, POPULATION_REQUIRED, SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED } from '../registry-rows.ts';
 import { personIndexes, sealPerson, sealSubscription, subscriptionIndexes } from '../row-crypto.ts';
@@ -23,16 +22,9 @@ import { ImportWorkerPool } from './worker-pool.ts';
 import { INDEX_BYTES, type RegistryKind, type SourceItem, type WorkerResult } from './import-protocol.ts';
 import * as repo from './import-repository.ts';
 import { RegistryError } from '../registry-errors.ts';
-import { completePendingReindex } from '../reindex.ts';
+import { beginImportRun, completeImportRun, failImportRun, releaseImportLocks, type ImportProgress, type ImportSummary } from './import-runs.ts';
 
-export interface ImportProgress {
-  bytes: number;
-  totalBytes: number;
-  rowsRead: number;
-  accepted: number;
-  unchanged: number;
-  rejected: number;
-}
+export type { ImportProgress, ImportSummary } from './import-runs.ts';
 
 export interface ImportOptions {
   pool: pg.Pool;
@@ -45,30 +37,14 @@ export interface ImportOptions {
   workers: number;
   batchSize?: number;
   onProgress?: (p: ImportProgress) => void;
-}
-
-export interface ImportSummary {
-  run_id: string;
-  accepted: number;
-  unchanged: number;
-  rejected: number;
-  rejects_file: string;
-  /** The last line committed by an earlier, interrupted run of the same file (0: a fresh run). */
-  resumed_after_line: number;
+  /** Who runs it, for the run's access record (`cli`, `admin-api`, `demo`). */
+  actor?: string;
 }
 
 export async function fileSha256(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
-}
-
-export function writeRejectsFile(path: string, rejects: readonly RowReject[]): void {
-  mkdirSync(dirname(path), { recursive: true });
-  // Line numbers, fields and reason codes only: never a value (DESIGN.md invariant 2).
-  const body = 'line,field,code\n' + rejects.map((r) => `${r.line},${r.field},${r.code}\n`).join('');
-  writeFileSync(path, body, { mode: 0o600 });
-  chmodSync(path, 0o600);
 }
 
 interface BatchOutcome {
@@ -232,32 +208,9 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
   let workers: ImportWorkerPool | undefined;
   try {
     const carrierId = kind === 'subscriptions' ? await repo.findOrCreateCarrier(client, options.carrier ?? '') : null;
-    if (!(await repo.tryLockRegistry(client, kind, carrierId))) {
-      throw new RegistryError('IMPORT_ALREADY_RUNNING', kind === 'population' ? 'another import of the population registry is running' : `another import of carrier ${options.carrier}'s registry is running`);
-    }
-    if (!(await repo.tryLockBlindIndexShared(client))) {
-      throw new RegistryError('KEY_ROTATION_RUNNING', 'a blind-index key rotation is starting; try again when `idbind keys status` shows it done');
-    }
-    // Every key in a batch is of the current blind-index version; rows still on an older one are
-    // brought up to date first, so the probe by blind index finds them.
-    await completePendingReindex(pool, ring);
-
-    const resumable = await repo.findResumableRun(client, kind, carrierId, sha256);
-    let resumedAfter = 0;
-    if (resumable) {
-      runId = resumable.id;
-      resumedAfter = Number(resumable.checkpoint_line);
-      await repo.markRunRunning(client, runId);
-    } else {
-      runId = uuidv7();
-      await repo.createRun(client, { id: runId, kind, carrierId, sourceName: basename(options.path), sha256, bytes: totalBytes });
-    }
-    await repo.abandonOtherRuns(client, kind, carrierId, runId);
-    const start = await repo.readRun(client, runId);
-    const progress: ImportProgress = {
-      bytes: 0, totalBytes, rowsRead: Number(start.rows_read), accepted: Number(start.accepted),
-      unchanged: Number(start.unchanged), rejected: Number(start.rejected),
-    };
+    const run = await beginImportRun(client, pool, ring, { kind, carrierId, carrierSlug: options.carrier, path: options.path, sha256, totalBytes });
+    runId = run.runId;
+    const { resumedAfter, progress } = run;
 
     workers = new ImportWorkerPool(options.workers, {
       kind, runId, carrierId: carrierId ?? 0,
@@ -324,25 +277,13 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
     progress.bytes = totalBytes;
     options.onProgress?.({ ...progress });
 
-    await repo.finishRun(client, runId);
-    const rejects = await repo.readRejects(client, runId);
-    writeRejectsFile(options.rejectsPath, rejects);
-    const final = await repo.readRun(client, runId);
-    return {
-      run_id: runId,
-      accepted: Number(final.accepted),
-      unchanged: Number(final.unchanged),
-      rejected: Number(final.rejected),
-      rejects_file: options.rejectsPath,
-      resumed_after_line: resumedAfter,
-    };
+    return await completeImportRun(client, run, options.rejectsPath, options.actor ?? 'cli');
   } catch (e) {
-    if (runId) await repo.failRun(client, runId, e instanceof RegistryError ? e.code : (e as Error).name).catch(() => undefined);
+    await failImportRun(client, runId, e);
     throw e;
   } finally {
     await workers?.close();
-    // Session advisory locks end with the session: release them before the connection is reused.
-    await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+    await releaseImportLocks(client);
     client.release();
   }
 }

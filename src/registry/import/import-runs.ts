@@ -1,0 +1,123 @@
+/**
+ * The bookkeeping every registry import shares (files and deltas): the registry's lock, the
+ * key-version lock, resuming an interrupted run of the same file or starting a new one, and the
+ * summary with its rejects file at the end (DESIGN.md invariant 6).
+ */
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type pg from 'pg';
+import { uuidv7 } from '../../kernel/ids.ts';
+import type { KeyRing } from '../../kernel/crypto/key-ring.ts';
+import { recordBatchAccess } from '../../access/access-records.ts';
+import { RegistryError } from '../registry-errors.ts';
+import { completePendingReindex } from '../reindex.ts';
+import type { RowReject } from '../reject-codes.ts';
+import * as repo from './import-repository.ts';
+
+export interface ImportProgress {
+  bytes: number;
+  totalBytes: number;
+  rowsRead: number;
+  accepted: number;
+  unchanged: number;
+  rejected: number;
+}
+
+export interface ImportSummary {
+  run_id: string;
+  accepted: number;
+  unchanged: number;
+  rejected: number;
+  rejects_file: string;
+  /** The last line committed by an earlier, interrupted run of the same file (0: a fresh run). */
+  resumed_after_line: number;
+}
+
+export interface ImportRun {
+  runId: string;
+  kind: repo.ImportKind;
+  resumedAfter: number;
+  progress: ImportProgress;
+}
+
+export function writeRejectsFile(path: string, rejects: readonly RowReject[]): void {
+  mkdirSync(dirname(path), { recursive: true });
+  // Line numbers, fields and reason codes only: never a value (DESIGN.md invariant 2).
+  const body = 'line,field,code\n' + rejects.map((r) => `${r.line},${r.field},${r.code}\n`).join('');
+  writeFileSync(path, body, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+/**
+ * Takes the locks and opens the run: resumes the interrupted run of the same file (same SHA-256)
+ * after its last committed line, or starts a new one. Rows still on an older blind-index version
+ * are re-indexed first, so every probe by blind index finds them.
+ */
+export async function beginImportRun(
+  client: pg.PoolClient,
+  pool: pg.Pool,
+  ring: KeyRing,
+  source: { kind: repo.ImportKind; carrierId: number | null; carrierSlug?: string; path: string; sha256: string; totalBytes: number },
+): Promise<ImportRun> {
+  // Full files and deltas of one carrier never interleave: they share the carrier's lock.
+  const lockKind = source.kind === 'subscription_events' ? 'subscriptions' : source.kind;
+  if (!(await repo.tryLockRegistry(client, lockKind, source.carrierId))) {
+    throw new RegistryError('IMPORT_ALREADY_RUNNING', source.kind === 'population'
+      ? 'another import of the population registry is running'
+      : `another import of carrier ${source.carrierSlug ?? ''}'s registry is running`);
+  }
+  if (!(await repo.tryLockBlindIndexShared(client))) {
+    throw new RegistryError('KEY_ROTATION_RUNNING', 'a key rotation is switching versions; try again shortly');
+  }
+  await completePendingReindex(pool, ring);
+  const resumable = await repo.findResumableRun(client, source.kind, source.carrierId, source.sha256);
+  let runId: string;
+  let resumedAfter = 0;
+  if (resumable) {
+    runId = resumable.id;
+    resumedAfter = Number(resumable.checkpoint_line);
+    await repo.markRunRunning(client, runId);
+  } else {
+    runId = uuidv7();
+    await repo.createRun(client, {
+      id: runId, kind: source.kind, carrierId: source.carrierId, sourceName: basename(source.path), sha256: source.sha256, bytes: source.totalBytes,
+    });
+  }
+  await repo.abandonOtherRuns(client, source.kind, source.carrierId, runId);
+  const start = await repo.readRun(client, runId);
+  return {
+    runId,
+    kind: source.kind,
+    resumedAfter,
+    progress: {
+      bytes: 0, totalBytes: source.totalBytes, rowsRead: Number(start.rows_read), accepted: Number(start.accepted),
+      unchanged: Number(start.unchanged), rejected: Number(start.rejected),
+    },
+  };
+}
+
+/** Marks the run completed, writes its rejects file and records the run as one access entry. */
+export async function completeImportRun(client: pg.PoolClient, run: ImportRun, rejectsPath: string, actor: string): Promise<ImportSummary> {
+  await repo.finishRun(client, run.runId);
+  writeRejectsFile(rejectsPath, await repo.readRejects(client, run.runId));
+  const final = await repo.readRun(client, run.runId);
+  await recordBatchAccess(client, { purpose: run.kind === 'subscription_events' ? 'subscription_events_import' : 'registry_import', actor, runId: run.runId, detail: { accepted: Number(final.accepted) } });
+  return {
+    run_id: run.runId,
+    accepted: Number(final.accepted),
+    unchanged: Number(final.unchanged),
+    rejected: Number(final.rejected),
+    rejects_file: rejectsPath,
+    resumed_after_line: run.resumedAfter,
+  };
+}
+
+/** Records the failure (by code or error name only: never a message that could carry data). */
+export async function failImportRun(client: pg.PoolClient, runId: string | undefined, e: unknown): Promise<void> {
+  if (runId) await repo.failRun(client, runId, e instanceof RegistryError ? e.code : (e as Error).name).catch(() => undefined);
+}
+
+export async function releaseImportLocks(client: pg.PoolClient): Promise<void> {
+  // Session advisory locks end with the session: release them before the connection is reused.
+  await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+}
