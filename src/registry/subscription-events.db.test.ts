@@ -27,7 +27,7 @@ function write(name: string, lines: string[]): string {
 }
 
 const importSubs = (path: string, carrier = 'vinaphone') =>
-  importRegistry({ pool: db.pool, ring: db.ring, kind: 'subscriptions', carrier, path, rejectsPath: path + '.rejects', workers: 1, batchSize: 2 });
+  importRegistry({ pool: db.pool, ring: db.ring, kind: 'subscriptions', carrier, path, rejectsPath: path + '.rejects', workers: 1, chunkBytes: 64 });
 const applyEvents = (path: string, carrier = 'vinaphone') =>
   applySubscriptionEvents({ pool: db.pool, ring: db.ring, carrier, path, rejectsPath: path + '.rejects', batchSize: 2 });
 

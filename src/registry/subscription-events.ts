@@ -21,7 +21,9 @@ import { parseCalendarDate, parseInstant } from './dates.ts';
 import { CHANNELS, hasControlCharacter, type Channel, type SubscriptionRow } from './registry-rows.ts';
 import { msisdnIndex, sealSubscription, subscriptionIndexes } from './row-crypto.ts';
 import type { RejectCode, RowReject } from './reject-codes.ts';
-import { readSource } from './import/source-reader.ts';
+import { openChunkedSource } from './import/chunk-reader.ts';
+import { parseChunk } from './import/record-parser.ts';
+import type { SourceItem } from './import/import-protocol.ts';
 import * as repo from './import/import-repository.ts';
 import { fileSha256 } from './import/import-service.ts';
 import { beginImportRun, completeImportRun, failImportRun, releaseImportLocks, type ImportProgress, type ImportSummary } from './import/import-runs.ts';
@@ -183,7 +185,15 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
     const run = await beginImportRun(client, pool, ring, { kind: 'subscription_events', carrierId, carrierSlug: options.carrier, path: options.path, sha256, totalBytes });
     runId = run.runId;
     const { resumedAfter, progress } = run;
-    const source = readSource({ path: options.path, fields: EVENT_FIELDS, required: [], onBytes: (b) => (progress.bytes = b) });
+    const chunked = await openChunkedSource({ path: options.path, fields: EVENT_FIELDS, required: [], onBytes: (b) => (progress.bytes = b) });
+    // Deltas are applied one by one in file order, so they are parsed here rather than in workers.
+    const decoder = new TextDecoder('utf-8');
+    async function* events(): AsyncGenerator<SourceItem> {
+      for await (const chunk of chunked.chunks) {
+        for (const { item } of parseChunk(decoder.decode(chunk.bytes), chunk.startLine, 'ndjson', [], EVENT_FIELDS)) yield item;
+      }
+    }
+    const source = events();
     let counters = { accepted: 0, unchanged: 0, rows: 0 };
     let rejects: RowReject[] = [];
     let lastLine = resumedAfter;

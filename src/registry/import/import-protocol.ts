@@ -10,6 +10,13 @@ export type RegistryKind = 'population' | 'subscriptions';
 
 export interface WorkerInit {
   kind: RegistryKind;
+  format: 'csv' | 'ndjson';
+  /** CSV: the header's columns; NDJSON: empty. */
+  header: string[];
+  /** The field names of the format. */
+  fields: readonly string[];
+  /** Records starting on or before this line were committed by an earlier run: skip them. */
+  skipThroughLine: number;
   runId: string;
   carrierId: number;
   dataKey: Uint8Array;
@@ -28,7 +35,9 @@ export interface SourceItem {
 export interface WorkerBatch {
   seq: number;
   today: string;
-  items: SourceItem[];
+  startLine: number;
+  /** Whole records (chunk-reader.ts), transferred. */
+  bytes: Uint8Array;
 }
 
 /** Width of every blind index and digest (HMAC-SHA256). */
@@ -42,7 +51,11 @@ export const INDEX_BYTES = 32;
  */
 export interface WorkerResult {
   seq: number;
+  /** Records read from the chunk (accepted or rejected; not those skipped on resume). */
+  recordsRead: number;
   count: number;
+  /** The raw text of each accepted row, for the rows the coordinator must re-seal. */
+  raws: string[];
   lines: Float64Array;
   keys: Uint8Array;
   digests: Uint8Array;

@@ -26,7 +26,7 @@ function write(name: string, lines: string[]): string {
 }
 
 async function run(path: string, kind: 'population' | 'subscriptions' = 'population', carrier?: string) {
-  return importRegistry({ pool: db.pool, ring: db.ring, kind, carrier, path, rejectsPath: path + '.rejects.csv', workers: 2, batchSize: 3 });
+  return importRegistry({ pool: db.pool, ring: db.ring, kind, carrier, path, rejectsPath: path + '.rejects.csv', workers: 2, chunkBytes: 64 });
 }
 
 describe('population import', () => {
@@ -104,6 +104,9 @@ describe('NDJSON import', () => {
     await expect(run(p)).rejects.toMatchObject({ code: 'IMPORT_FORMAT_INVALID' });
     const p2 = write('missing-col.csv', ['personal_id,full_name,birth_date,sex', `${an},X,1990-05-01,M`]);
     await expect(run(p2)).rejects.toThrow(/missing column\(s\) in the header: status/);
+    const p3 = write('no-header.csv', [`${an},Nguyễn Văn An,1990-05-01,M,alive,,`]);
+    await expect(run(p3)).rejects.toThrow(/unknown column\(s\) at position\(s\) 1, 2, 3, 4, 5, 6, 7/);
+    await expect(run(p3)).rejects.not.toThrow(/Nguy/);
     const after = await db.pool.query('SELECT count(*)::int AS n FROM persons');
     expect(after.rows[0].n).toBe(before.rows[0].n);
   });
@@ -117,5 +120,23 @@ describe('NDJSON import', () => {
       await client.query('SELECT pg_advisory_unlock_all()');
       client.release();
     }
+  });
+});
+
+describe('CSV details', () => {
+  it('reads CRLF files, quoted fields, and numbers lines across a record that spans two lines', async () => {
+    const ids = [composePersonalId('060', 1960, 'M', 31), composePersonalId('060', 1960, 'M', 32), composePersonalId('060', 1960, 'M', 33)];
+    const p = join(dir, 'crlf.csv');
+    writeFileSync(p, [
+      'personal_id,full_name,birth_date,sex,status,died_on,guardian_personal_ids',
+      `${ids[0]},"Ngô Văn Tâm",1960-01-01,M,alive,,`,
+      `${ids[1]},"Ngô Văn`, // a quoted field with a line break: one record on lines 3-4, rejected
+      `Tú",1960-01-01,M,alive,,`,
+      `${ids[2]},Ngô Văn Tài,1960-01-01,M,alive,,`, // line 5
+      `${ids[2]},Ngô Văn Tài,1960-01-01,M,alive,,`, // line 6: duplicate
+    ].join('\r\n') + '\r\n');
+    const summary = await run(p);
+    expect(summary).toMatchObject({ accepted: 2, rejected: 2 });
+    expect(readFileSync(summary.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['3,full_name,NAME_INVALID', '6,personal_id,DUPLICATE_KEY']);
   });
 });

@@ -17,7 +17,8 @@ import type { KeyRing } from '../../kernel/crypto/key-ring.ts';
 import { validatePersonRecord, validateSubscriptionRecord, vietnamToday, POPULATION_FIELDS, POPULATION_REQUIRED, SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED } from '../registry-rows.ts';
 import { personIndexes, sealPerson, sealSubscription, subscriptionIndexes } from '../row-crypto.ts';
 import type { RowReject } from '../reject-codes.ts';
-import { readSource, formatOf } from './source-reader.ts';
+import { openChunkedSource, formatOf } from './chunk-reader.ts';
+import { parseRecord, type SourceFormat } from './record-parser.ts';
 import { ImportWorkerPool } from './worker-pool.ts';
 import { INDEX_BYTES, type RegistryKind, type SourceItem, type WorkerResult } from './import-protocol.ts';
 import * as repo from './import-repository.ts';
@@ -35,7 +36,8 @@ export interface ImportOptions {
   path: string;
   rejectsPath: string;
   workers: number;
-  batchSize?: number;
+  /** Bytes per chunk handed to a worker (default 512 KiB; tests use small chunks). */
+  chunkBytes?: number;
   onProgress?: (p: ImportProgress) => void;
   /** Who runs it, for the run's access record (`cli`, `admin-api`, `demo`). */
   actor?: string;
@@ -55,8 +57,7 @@ interface BatchOutcome {
 
 /** A worker's batch seen row by row, without copying its buffers. */
 class BatchView {
-  private readonly byLine = new Map<number, SourceItem>();
-  constructor(readonly result: WorkerResult, private readonly items: readonly SourceItem[]) {}
+  constructor(readonly result: WorkerResult, private readonly source: { format: SourceFormat; header: string[]; fields: readonly string[] }) {}
   key(i: number): Buffer {
     return Buffer.from(this.result.keys.buffer, this.result.keys.byteOffset + i * INDEX_BYTES, INDEX_BYTES);
   }
@@ -73,10 +74,9 @@ class BatchView {
   copy(i: number): string {
     return this.result.copyText.slice(this.result.copyOffsets[i], this.result.copyOffsets[i + 1]);
   }
-  /** The raw record of row i (only changed rows need it: they are re-sealed here). */
+  /** The record of row i, parsed again from its text (only changed rows need it: they are re-sealed here). */
   record(i: number): SourceItem['record'] {
-    if (this.byLine.size === 0) for (const item of this.items) this.byLine.set(item.line, item);
-    return this.byLine.get(this.line(i))!.record;
+    return parseRecord(this.result.raws[i]!, this.line(i), this.source.format, this.source.header, this.source.fields).record;
   }
 }
 
@@ -201,8 +201,19 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
   } catch {
     throw new RegistryError('IMPORT_FILE_NOT_FOUND', 'the input file cannot be read');
   }
-  const batchSize = options.batchSize ?? 5000;
   const sha256 = await fileSha256(options.path);
+  const fields = kind === 'population' ? POPULATION_FIELDS : SUBSCRIPTION_FIELDS;
+  let bytesRead = 0;
+  // Opening reads and checks the CSV header: a file refused whole never starts a run.
+  const source = await openChunkedSource({
+    path: options.path,
+    fields,
+    required: kind === 'population' ? POPULATION_REQUIRED : SUBSCRIPTION_REQUIRED,
+    chunkBytes: options.chunkBytes,
+    onBytes: (b) => {
+      bytesRead = b;
+    },
+  });
   const client = await pool.connect();
   let runId: string | undefined;
   let workers: ImportWorkerPool | undefined;
@@ -213,19 +224,21 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
     const { resumedAfter, progress } = run;
 
     workers = new ImportWorkerPool(options.workers, {
-      kind, runId, carrierId: carrierId ?? 0,
+      kind, format: source.format, header: source.header, fields, skipThroughLine: resumedAfter, runId, carrierId: carrierId ?? 0,
       dataKey: ring.currentData.key, dataKeyVersion: ring.currentData.version,
       blindIndexKey: ring.currentBlindIndex.key, blindIndexVersion: ring.currentBlindIndex.version,
     });
     const today = vietnamToday();
-    const inFlight: { promise: Promise<WorkerResult>; items: SourceItem[]; lastLine: number; size: number }[] = [];
+    const inFlight: { promise: Promise<WorkerResult>; endLine: number }[] = [];
+    // Enough chunks in flight to keep every worker busy while the database merges one.
     const maxInFlight = Math.max(2, options.workers * 2);
     let seq = 0;
     const currentRunId = runId;
+    const shape = { format: source.format, header: source.header, fields };
 
     const commitNext = async (): Promise<void> => {
       const head = inFlight.shift()!;
-      const view = new BatchView(await head.promise, head.items);
+      const view = new BatchView(await head.promise, shape);
       await client.query('BEGIN');
       try {
         const outcome = kind === 'population'
@@ -234,10 +247,11 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
         const rejects = [...view.result.rejects, ...outcome.rejects];
         await repo.insertRejects(client, currentRunId, rejects);
         await repo.advanceRun(client, currentRunId, {
-          checkpointLine: head.lastLine, rowsRead: head.size, accepted: outcome.accepted, unchanged: outcome.unchanged, rejected: rejects.length,
+          checkpointLine: head.endLine, rowsRead: view.result.recordsRead, accepted: outcome.accepted, unchanged: outcome.unchanged, rejected: rejects.length,
         });
         await client.query('COMMIT');
-        progress.rowsRead += head.size;
+        progress.bytes = bytesRead;
+        progress.rowsRead += view.result.recordsRead;
         progress.accepted += outcome.accepted;
         progress.unchanged += outcome.unchanged;
         progress.rejected += rejects.length;
@@ -248,31 +262,15 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
       }
     };
 
-    let batch: SourceItem[] = [];
-    const flush = async (): Promise<void> => {
-      if (batch.length === 0) return;
-      const items = batch;
-      batch = [];
-      inFlight.push({ promise: workers!.submit({ seq: seq++, today, items }), items, lastLine: items[items.length - 1]!.line, size: items.length });
+    for await (const chunk of source.chunks) {
+      // Chunks wholly committed by an interrupted run of this file are not even sent.
+      if (chunk.endLine <= resumedAfter) continue;
+      const promise = workers.submit({ seq: seq++, today, startLine: chunk.startLine, bytes: chunk.bytes });
       // Keep the promise from being reported unhandled while it waits its turn.
-      inFlight[inFlight.length - 1]!.promise.catch(() => undefined);
+      promise.catch(() => undefined);
+      inFlight.push({ promise, endLine: chunk.endLine });
       while (inFlight.length >= maxInFlight) await commitNext();
-    };
-
-    const source = readSource({
-      path: options.path,
-      fields: kind === 'population' ? POPULATION_FIELDS : SUBSCRIPTION_FIELDS,
-      required: kind === 'population' ? POPULATION_REQUIRED : SUBSCRIPTION_REQUIRED,
-      onBytes: (b) => {
-        progress.bytes = b;
-      },
-    });
-    for await (const item of source) {
-      if (item.line <= resumedAfter) continue;
-      batch.push(item);
-      if (batch.length >= batchSize) await flush();
     }
-    await flush();
     while (inFlight.length > 0) await commitNext();
     progress.bytes = totalBytes;
     options.onProgress?.({ ...progress });

@@ -51,7 +51,7 @@ export class ImportWorkerPool {
     this.load[best]!++;
     return new Promise((resolve, reject) => {
       this.pending.set(batch.seq, { resolve, reject });
-      this.workers[best]!.postMessage(batch);
+      this.workers[best]!.postMessage(batch, [batch.bytes.buffer as ArrayBuffer]);
     });
   }
 
