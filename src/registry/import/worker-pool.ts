@@ -21,9 +21,7 @@ export class ImportWorkerPool {
 
   constructor(size: number, init: WorkerInit) {
     for (let i = 0; i < size; i++) {
-      // A larger young generation: each row allocates short-lived buffers and strings, and the
-      // default (16 MiB) made garbage collection a sixth of a worker's time (docs/benchmarks.md).
-      const worker = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 96 } });
+      const worker = new Worker(WORKER_URL, { workerData: init });
       worker.on('message', (result: WorkerResult) => {
         this.load[i]!--;
         const p = this.pending.get(result.seq);
