@@ -2,9 +2,9 @@
  * Streaming, resumable, idempotent import of the population registry and of a carrier's
  * subscriber registry (issue 2; DESIGN.md invariants 2, 5, 6).
  *
- * Pipeline: the source reader (main thread) cuts the file into batches; worker threads validate,
- * blind-index and seal the rows; the main thread merges each batch, in file order, in one
- * transaction: probe the existing rows by blind index, classify each row as new, changed,
+ * Pipeline: the chunk reader (main thread) cuts the file into chunks of whole records; worker
+ * threads parse, validate, blind-index and seal the rows (prepare-batch.ts); the main thread merges
+ * each chunk, in file order, in one transaction: probe the existing rows by blind index, classify each row as new, changed,
  * unchanged or a duplicate of an earlier line, COPY the new rows, update the changed ones, and
  * commit the rejects and the run's checkpoint with them. A killed import run again with the same
  * file resumes after the last committed line; a second import of the same file changes nothing.
