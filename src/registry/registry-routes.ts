@@ -3,6 +3,7 @@
  * runs, their results per carrier and category, and the carriers' action lists. Thin: schemas and
  * handlers; the rules live in the services.
  */
+import { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -10,7 +11,7 @@ import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
 import { registryStats } from './registry-stats.ts';
-import { getRun, listRuns, startReconciliation, writeActionList } from './reconciliation/reconciliation-service.ts';
+import { getRun, listRuns, openActionList, startReconciliation } from './reconciliation/reconciliation-service.ts';
 import { CATEGORIES } from './reconciliation/categories.ts';
 
 export interface RegistryRouteDeps {
@@ -88,12 +89,11 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
       response: { 200: Type.String({ description: 'text/csv' }), ...errors },
     },
   }, async (req, reply) => {
-    const ring = await deps.ring();
-    // Validate first (run completed, carrier exists) so an error is a problem document, not a cut-off CSV.
-    const chunks: string[] = [];
-    const sink = { write: (s: string) => (chunks.push(s), true) } as unknown as NodeJS.WritableStream;
-    await writeActionList(deps.pool, ring, req.params.run_id, req.params.carrier, sink, 'admin-api');
+    // The checks run before the first byte, so an error is still a problem document; then the
+    // list streams in constant memory.
+    const pieces = await openActionList(deps.pool, await deps.ring(), req.params.run_id, req.params.carrier, 'admin-api');
     reply.header('Content-Disposition', `attachment; filename="${req.params.carrier}-${req.params.run_id}.csv"`);
-    return reply.type('text/csv; charset=utf-8').send(chunks.join(''));
+    // A stream bypasses response serialization; the schema's string only documents the body.
+    return reply.type('text/csv; charset=utf-8').send(Readable.from(pieces) as unknown as string);
   });
 }

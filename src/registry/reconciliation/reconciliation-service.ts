@@ -120,24 +120,34 @@ export async function listRuns(pool: pg.Pool, limit = 50): Promise<repo.RunSumma
  * Writes one carrier's action list of a completed run (`msisdn,category`: nothing else personal)
  * to `out`, and records the export as one access entry.
  */
-export async function writeActionList(pool: pg.Pool, ring: KeyRing, runId: string, carrier: string, out: NodeJS.WritableStream, actor: string): Promise<number> {
+/**
+ * One carrier's action list of a completed run (`msisdn,category`: nothing else personal), as CSV
+ * text in pieces, in constant memory. The checks (run completed, carrier known) happen before the
+ * first piece, so a caller can still answer an error. The export is recorded as one access entry
+ * before any number is opened, so a download cut short is recorded too.
+ */
+export async function openActionList(pool: pg.Pool, ring: KeyRing, runId: string, carrier: string, actor: string): Promise<AsyncGenerator<string>> {
   const run = await getRun(pool, runId);
   if (run.status !== 'completed') throw new RegistryError('RECONCILIATION_NOT_COMPLETED');
   const carrierId = await findCarrier(pool, carrier);
   if (carrierId === undefined) throw new RegistryError('CARRIER_NOT_FOUND');
-  let n = 0;
-  const write = async (s: string) => {
-    if (!out.write(s)) await once(out, 'drain');
-  };
-  await write('msisdn,category\n');
-  for await (const rows of repo.actionRows(pool, runId, carrierId)) {
-    let chunk = '';
-    for (const r of rows) chunk += `${msisdnOf(ring, r.id, r.sealed, r.dek_version)},${r.category}\n`;
-    await write(chunk);
-    n += rows.length;
+  const listed = await pool.query<{ n: string }>('SELECT count(*) AS n FROM reconciliation_results WHERE run_id = $1 AND carrier_id = $2', [runId, carrierId]);
+  await recordBatchAccess(pool, { purpose: 'action_list_export', actor, runId, detail: { carrier, rows: Number(listed.rows[0]!.n) } });
+  return (async function* () {
+    yield 'msisdn,category\n';
+    for await (const rows of repo.actionRows(pool, runId, carrierId)) {
+      let chunk = '';
+      for (const r of rows) chunk += `${msisdnOf(ring, r.id, r.sealed, r.dek_version)},${r.category}\n`;
+      yield chunk;
+    }
+  })();
+}
+
+/** Writes one carrier's action list to `out`. */
+export async function writeActionList(pool: pg.Pool, ring: KeyRing, runId: string, carrier: string, out: NodeJS.WritableStream, actor: string): Promise<void> {
+  for await (const piece of await openActionList(pool, ring, runId, carrier, actor)) {
+    if (!out.write(piece)) await once(out, 'drain');
   }
-  await recordBatchAccess(pool, { purpose: 'action_list_export', actor, runId, detail: { carrier, rows: n } });
-  return n;
 }
 
 /** Writes every carrier's action list of a run into `dir` as `<carrier>.csv` (mode 0600). */
