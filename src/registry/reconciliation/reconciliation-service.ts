@@ -84,9 +84,6 @@ export async function startReconciliation(pool: pg.Pool, ring: KeyRing, actor: s
     try {
       await completePendingReindex(pool, ring);
       await client.query('BEGIN');
-      // The classification sorts and hash-joins every live subscription: with the default 4 MB of
-      // work memory it spills to disk in many passes, and its time grew faster than the registry.
-      await client.query("SET LOCAL work_mem = '256MB'");
       const started = await client.query<{ started_at: Date }>('SELECT started_at FROM reconciliation_runs WHERE id = $1', [id]);
       const subscriptions = await repo.classify(client, id);
       const tied = await fixOnlineTies(client, ring, id);
