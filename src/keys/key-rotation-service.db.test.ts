@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, randomMasterKey, type TestDatabase } from '../../test/support/database.ts';
@@ -11,17 +11,21 @@ import { composePersonalId } from '../registry/personal-id.ts';
 import { addKeyVersion, completeKeyWork, keyStatus, retireUnusedKeys, rotateMasterKey } from './key-rotation-service.ts';
 
 let db: TestDatabase;
+let dir: string;
 const pid = composePersonalId('031', 1975, 'F', 77);
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const dir = mkdtempSync(join(tmpdir(), 'idbind-keys-'));
+  dir = mkdtempSync(join(tmpdir(), 'idbind-keys-'));
   writeFileSync(join(dir, 'p.csv'), `personal_id,full_name,birth_date,sex,status\n${pid},Bùi Thị Mai,1975-06-01,F,alive\n`);
   writeFileSync(join(dir, 's.csv'), `msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status\n0981234567,${pid},Bùi Thị Mai,1975-06-01,store,2022-01-01,active\n`);
   await importRegistry({ pool: db.pool, ring: db.ring, kind: 'population', path: join(dir, 'p.csv'), rejectsPath: join(dir, 'r1'), workers: 1 });
   await importRegistry({ pool: db.pool, ring: db.ring, kind: 'subscriptions', carrier: 'viettel', path: join(dir, 's.csv'), rejectsPath: join(dir, 'r2'), workers: 1 });
 });
-afterAll(async () => db.drop());
+afterAll(async () => {
+  await db.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 async function personName(ring: Awaited<ReturnType<typeof loadKeyRing>>): Promise<string> {
   const r = await db.pool.query('SELECT id, sealed, dek_version FROM persons');

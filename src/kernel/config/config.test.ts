@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -7,7 +7,15 @@ import { ConfigError, loadConfig } from './config.ts';
 import { deriveMasterKeyId } from '../crypto/master-keys.ts';
 
 const key = () => randomBytes(32).toString('base64');
-const dir = () => mkdtempSync(join(tmpdir(), 'idbind-config-'));
+const made: string[] = [];
+const dir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'idbind-config-'));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 describe('configuration fails closed', () => {
   it('refuses production without a master key, naming the variables', () => {

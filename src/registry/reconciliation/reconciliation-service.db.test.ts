@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -57,7 +57,10 @@ beforeAll(async () => {
   await importRegistry({ ...common, kind: 'subscriptions', carrier: 'viettel', path: join(dir, 'viettel.csv'), rejectsPath: join(dir, 'r2.csv') });
   await importRegistry({ ...common, kind: 'subscriptions', carrier: 'mobifone', path: join(dir, 'mobifone.csv'), rejectsPath: join(dir, 'r3.csv') });
 });
-afterAll(async () => db.drop());
+afterAll(async () => {
+  await db.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 async function actionList(runId: string, carrier: string): Promise<string> {
   const out = new PassThrough();
