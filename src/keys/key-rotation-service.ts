@@ -16,19 +16,14 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { unwrapKey, wrapKey, type MasterKey } from '../kernel/crypto/master-keys.ts';
-import { wrapLabel, type KeyPurpose, type KeyRing } from '../kernel/crypto/key-ring.ts';
+import { wrapLabel, type KeyPurpose, type KeyRing, type KeyRow as RingKeyRow } from '../kernel/crypto/key-ring.ts';
 import { LOCK_BLIND_INDEX_VERSION } from '../registry/import/import-repository.ts';
 import { completePendingReencryption, completePendingReindex, keyUsage, type MigrationProgress } from '../registry/reindex.ts';
 import { recordBatchAccess } from '../access/access-records.ts';
 import { uuidv7 } from '../kernel/ids.ts';
 import { KeyError } from './key-errors.ts';
 
-interface KeyRow {
-  purpose: KeyPurpose;
-  version: number;
-  wrapped: Buffer | null;
-  master_key_id: string | null;
-  state: 'current' | 'previous' | 'retired';
+interface KeyRow extends RingKeyRow {
   created_at: Date;
   retired_at: Date | null;
 }

@@ -35,7 +35,8 @@ export function wrapLabel(purpose: KeyPurpose, version: number): string {
   return `${purpose}/v${version}`;
 }
 
-interface KeyRow {
+/** A row of `key_versions` as the ring reads it. */
+export interface KeyRow {
   purpose: KeyPurpose;
   version: number;
   wrapped: Buffer | null;
