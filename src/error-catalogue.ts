@@ -6,5 +6,7 @@ import type { ErrorSpec } from './kernel/errors.ts';
 import { HTTP_ERRORS } from './kernel/http/http-errors.ts';
 import { REGISTRY_ERRORS } from './registry/registry-errors.ts';
 import { KEY_ERRORS } from './keys/key-errors.ts';
+import { PROVIDER_ERRORS } from './providers/provider-errors.ts';
+import { BINDING_ERRORS } from './bindings/binding-errors.ts';
 
-export const ERROR_CATALOGUE: Readonly<Record<string, ErrorSpec>> = Object.freeze({ ...HTTP_ERRORS, ...REGISTRY_ERRORS, ...KEY_ERRORS });
+export const ERROR_CATALOGUE: Readonly<Record<string, ErrorSpec>> = Object.freeze({ ...HTTP_ERRORS, ...REGISTRY_ERRORS, ...KEY_ERRORS, ...PROVIDER_ERRORS, ...BINDING_ERRORS });

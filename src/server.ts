@@ -18,6 +18,8 @@ import { renderApiReference } from './kernel/http/api-reference.ts';
 import { createMetrics } from './kernel/metrics.ts';
 import { registryRoutes } from './registry/registry-routes.ts';
 import { completeKeyWork, hasPendingKeyWork } from './keys/key-rotation-service.ts';
+import { decorateProviderRequest } from './providers/provider-auth.ts';
+import { providerAdminRoutes, providerSelfRoutes } from './providers/provider-routes.ts';
 
 export const VERSION = '0.1.0';
 export const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
@@ -66,7 +68,12 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       openapi: '3.1.0',
       info: { title: 'idbind', version: VERSION, description: 'Identity-verification hub: registries, junk-SIM reconciliation.' },
       servers: [{ url: hub.config.publicUrl }],
-      components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'IDBIND_ADMIN_TOKEN' } } },
+      components: {
+        securitySchemes: {
+          adminToken: { type: 'http', scheme: 'bearer', description: 'IDBIND_ADMIN_TOKEN' },
+          apiKey: { type: 'http', scheme: 'bearer', description: "A provider's API key (idbk_...)" },
+        },
+      },
     },
   });
 
@@ -95,6 +102,15 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     }));
   }
 
+  decorateProviderRequest(app);
+  const outbound = { allowLoopback: hub.config.outboundAllowLoopback };
+  const admin = adminGuard(hub.config.adminToken);
+  await app.register(async (scope) => {
+    await providerAdminRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), outbound, adminGuard: admin });
+  });
+  await app.register(async (scope) => {
+    await providerSelfRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), outbound, adminGuard: admin });
+  });
   await app.register(async (scope) => {
     await registryRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), adminGuard: adminGuard(hub.config.adminToken), track });
   });

@@ -34,7 +34,54 @@ export interface Config {
   readonly logLevel: string;
   /** `IDBIND_WORKERS` (default: available cores): worker threads for bulk cryptography. */
   readonly workers: number;
+  /**
+   * `IDBIND_OUTBOUND_ALLOW_LOOPBACK` (`1` to allow; default: allowed in demo mode only): whether
+   * webhook and SMS-gateway URLs may resolve to loopback addresses. Private and link-local
+   * addresses are refused always (DESIGN.md "Conventions": outbound HTTP). For tests and demos.
+   */
+  readonly outboundAllowLoopback: boolean;
+  /** Phone verification (issue 3); see VerificationConfig. */
+  readonly verification: VerificationConfig;
+  /** The SMS gateway; unset outside demo mode: verifications answer SMS_GATEWAY_UNAVAILABLE. */
+  readonly sms: SmsConfig;
 }
+
+/**
+ * Limits of phone verification (issue 3 "Abuse"). Provider-specific limits (verifications per
+ * minute, SMS per day, accounts per person) are the provider's settings; these are the hub's.
+ */
+export interface VerificationConfig {
+  /** `IDBIND_SIM_CHANGE_WINDOW_HOURS` (default 72): a number whose SIM or device changed more recently is not eligible. */
+  readonly simChangeWindowHours: number;
+  /** `IDBIND_LIMIT_NUMBER_PER_HOUR` (default 5): verifications started per number per hour, over all providers. */
+  readonly numberPerHour: number;
+  /** `IDBIND_LIMIT_NUMBER_PER_DAY` (default 10): the same per day. */
+  readonly numberPerDay: number;
+  /** `IDBIND_LIMIT_NUMBER_ATTEMPTS_PER_DAY` (default 15): codes typed for one number per day (a resend does not reset it). */
+  readonly numberAttemptsPerDay: number;
+  /** `IDBIND_LIMIT_PREFIX_PER_MINUTE` (default 600): verifications per number prefix (+84 and 3 digits) per minute. */
+  readonly prefixPerMinute: number;
+  /** `IDBIND_LIMIT_IP_PER_MINUTE` (default 1200): verifications started per client IP per minute. */
+  readonly ipPerMinute: number;
+  /** `IDBIND_CODE_ATTEMPTS` is fixed: 5 wrong codes per verification (issue 3). */
+  readonly codeAttempts: number;
+  /** `IDBIND_CODE_TTL_SECONDS` is fixed: codes expire after 300 s (issue 3). */
+  readonly codeTtlSeconds: number;
+}
+
+/**
+ * `IDBIND_SMS_URL`: the HTTP SMS gateway (POST, JSON `{"to", "text"}`); `IDBIND_SMS_AUTHORIZATION`:
+ * the `Authorization` header sent to it; `IDBIND_SMS_TEMPLATE`: the text, with `{platform}` and
+ * `{code}` (default: Vietnamese then English). In demo mode without `IDBIND_SMS_URL`, messages go
+ * to the local outbox (`GET /v1/dev/sms-outbox`).
+ */
+export interface SmsConfig {
+  readonly url: string | undefined;
+  readonly authorization: string | undefined;
+  readonly template: string;
+}
+
+export const DEFAULT_SMS_TEMPLATE = 'Ma xac minh {platform} cua ban: {code}. Het han sau 5 phut. Khong chia se ma nay. / Your {platform} verification code: {code}. Expires in 5 minutes. Do not share it.';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -110,6 +157,28 @@ function loadAdminToken(env: NodeJS.ProcessEnv, mode: Mode, dataDir: string): st
   return readFileSync(file, 'utf8').trim();
 }
 
+function smsUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.IDBIND_SMS_URL;
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('IDBIND_SMS_URL must be an http:// or https:// URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('IDBIND_SMS_URL must be an http:// or https:// URL');
+  return url.toString();
+}
+
+function smsTemplate(env: NodeJS.ProcessEnv): string {
+  const t = env.IDBIND_SMS_TEMPLATE;
+  if (t === undefined || t === '') return DEFAULT_SMS_TEMPLATE;
+  // The code must be the only 6-digit number in the text, and the person must see who asks.
+  if (!t.includes('{code}') || !t.includes('{platform}')) throw new ConfigError('IDBIND_SMS_TEMPLATE must contain {code} and {platform}');
+  if (/\d{6}/.test(t.replaceAll('{code}', ''))) throw new ConfigError('IDBIND_SMS_TEMPLATE must not contain another 6-digit number');
+  return t;
+}
+
 export function loadConfig(options: LoadConfigOptions): Config {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
@@ -146,5 +215,23 @@ export function loadConfig(options: LoadConfigOptions): Config {
     publicUrl,
     logLevel: env.IDBIND_LOG_LEVEL && env.IDBIND_LOG_LEVEL !== '' ? env.IDBIND_LOG_LEVEL : 'info',
     workers: intFrom(env, 'IDBIND_WORKERS', Math.max(1, availableParallelism()), 1, 64),
+    outboundAllowLoopback: env.IDBIND_OUTBOUND_ALLOW_LOOPBACK === undefined || env.IDBIND_OUTBOUND_ALLOW_LOOPBACK === ''
+      ? options.mode === 'demo'
+      : env.IDBIND_OUTBOUND_ALLOW_LOOPBACK === '1',
+    verification: Object.freeze({
+      simChangeWindowHours: intFrom(env, 'IDBIND_SIM_CHANGE_WINDOW_HOURS', 72, 0, 24 * 365),
+      numberPerHour: intFrom(env, 'IDBIND_LIMIT_NUMBER_PER_HOUR', 5, 1, 1_000_000_000),
+      numberPerDay: intFrom(env, 'IDBIND_LIMIT_NUMBER_PER_DAY', 10, 1, 1_000_000_000),
+      numberAttemptsPerDay: intFrom(env, 'IDBIND_LIMIT_NUMBER_ATTEMPTS_PER_DAY', 15, 1, 1_000_000_000),
+      prefixPerMinute: intFrom(env, 'IDBIND_LIMIT_PREFIX_PER_MINUTE', 600, 1, 1_000_000_000),
+      ipPerMinute: intFrom(env, 'IDBIND_LIMIT_IP_PER_MINUTE', 1200, 1, 1_000_000_000),
+      codeAttempts: 5,
+      codeTtlSeconds: 300,
+    }),
+    sms: Object.freeze({
+      url: smsUrl(env),
+      authorization: env.IDBIND_SMS_AUTHORIZATION && env.IDBIND_SMS_AUTHORIZATION !== '' ? env.IDBIND_SMS_AUTHORIZATION : undefined,
+      template: smsTemplate(env),
+    }),
   });
 }

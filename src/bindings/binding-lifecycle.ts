@@ -1,0 +1,88 @@
+/**
+ * Bindings follow the subscription and the person (issue 3; DESIGN.md invariant 7, "a number is
+ * not a person"). When the registries change, every binding made through the number or of the
+ * person moves on, in the same transaction as the registry change:
+ *
+ * - SIM change of the number: `verified` -> `needs_reverification`;
+ * - termination, a new holder, porting out, or the holder's death: -> `revoked`.
+ *
+ * The reason is stored (account_changes, accounts.status_reason) for the person's own view and
+ * the regulator's statistics; the platform's event carries only the new status (invariant 1).
+ * Each function is one SQL statement that updates the accounts and writes their events through
+ * the outbox, so the registry change, the binding change and the event commit or fail together.
+ */
+import type pg from 'pg';
+import { outboxCtes, type AccountEventType } from '../events/outbox.ts';
+
+type Db = pg.Pool | pg.PoolClient;
+
+export type RevocationReason = 'terminated' | 'holder_changed' | 'ported_out' | 'deceased';
+
+const LIVE = `('verified', 'needs_reverification')`;
+
+async function transition(db: Db, where: string, ids: readonly string[], status: 'revoked' | 'needs_reverification', reason: string, type: AccountEventType, fromStatuses: string): Promise<number> {
+  if (ids.length === 0) return 0;
+  const r = await db.query<{ n: string }>(
+    `WITH changed AS (
+       UPDATE accounts a SET status = $2, status_reason = $3, sequence = a.sequence + 1, status_since = now()
+       WHERE ${where} = ANY($1::uuid[]) AND a.status IN ${fromStatuses}
+       RETURNING a.*
+     ),${outboxCtes('$4')}
+     SELECT count(*) AS n FROM changed`,
+    [ids, status, reason, type],
+  );
+  return Number(r.rows[0]!.n);
+}
+
+/** Revokes every live binding made through these subscriptions. Returns how many changed. */
+export function revokeBindingsOfSubscriptions(db: Db, subscriptionIds: readonly string[], reason: Exclude<RevocationReason, 'deceased'>): Promise<number> {
+  return transition(db, 'a.subscription_id', subscriptionIds, 'revoked', reason, 'account.revoked', LIVE);
+}
+
+/** Revokes every live binding of these persons (death). */
+export function revokeBindingsOfPersons(db: Db, personIds: readonly string[], reason: 'deceased'): Promise<number> {
+  return transition(db, 'a.person_id', personIds, 'revoked', reason, 'account.revoked', LIVE);
+}
+
+/** Verified bindings made through these subscriptions need re-verification (SIM change). */
+export function flagBindingsOfSubscriptionsForReverification(db: Db, subscriptionIds: readonly string[]): Promise<number> {
+  return transition(db, 'a.subscription_id', subscriptionIds, 'needs_reverification', 'sim_changed', 'account.needs_reverification', `('verified')`);
+}
+
+/**
+ * After a batch of registry updates: applies the rules to the subscriptions and persons it
+ * touched, from their stored state (a terminated subscription revokes; a SIM changed after the
+ * binding was verified flags; a deceased person revokes). Cheap when nothing is bound to them.
+ */
+export async function applyRegistryStateToBindings(db: Db, touched: { subscriptionIds?: readonly string[]; personIds?: readonly string[] }): Promise<void> {
+  const subs = touched.subscriptionIds ?? [];
+  if (subs.length > 0) {
+    const r = await db.query<{ id: string; status: string; ended_reason: string | null; sim_changed_at: Date | null; verified_at: Date | null; account_status: string }>(
+      `SELECT s.id, s.status, s.ended_reason, s.sim_changed_at, a.verified_at, a.status AS account_status
+       FROM accounts a JOIN subscriptions s ON s.id = a.subscription_id
+       WHERE a.subscription_id = ANY($1::uuid[]) AND a.status IN ${LIVE}`,
+      [subs],
+    );
+    const byReason = new Map<string, string[]>();
+    const flag: string[] = [];
+    for (const row of r.rows) {
+      if (row.status === 'terminated') {
+        const reason = row.ended_reason === 'holder_changed' || row.ended_reason === 'ported_out' ? row.ended_reason : 'terminated';
+        byReason.set(reason, [...(byReason.get(reason) ?? []), row.id]);
+      } else if (row.account_status === 'verified' && row.sim_changed_at && row.verified_at && row.sim_changed_at > row.verified_at) {
+        flag.push(row.id);
+      }
+    }
+    for (const [reason, ids] of byReason) await revokeBindingsOfSubscriptions(db, [...new Set(ids)], reason as Exclude<RevocationReason, 'deceased'>);
+    await flagBindingsOfSubscriptionsForReverification(db, [...new Set(flag)]);
+  }
+  const persons = touched.personIds ?? [];
+  if (persons.length > 0) {
+    const r = await db.query<{ id: string }>(
+      `SELECT DISTINCT p.id FROM persons p JOIN accounts a ON a.person_id = p.id
+       WHERE p.id = ANY($1::uuid[]) AND p.status = 'deceased' AND a.status IN ${LIVE}`,
+      [persons],
+    );
+    await revokeBindingsOfPersons(db, r.rows.map((x) => x.id), 'deceased');
+  }
+}

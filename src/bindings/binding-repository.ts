@@ -1,0 +1,100 @@
+/** SQL of accounts, bindings and pseudonyms. */
+import type pg from 'pg';
+import { outboxCtes } from '../events/outbox.ts';
+
+type Db = pg.Pool | pg.PoolClient;
+
+export type AccountStatus = 'verified' | 'needs_reverification' | 'revoked' | 'unbound';
+export type Level = 'low' | 'substantial' | 'high';
+export type Method = 'phone' | 'eid' | 'chip';
+
+export interface AccountStatusRow {
+  account_ref: string;
+  status: AccountStatus;
+  level: Level | null;
+  pseudonym: string | null;
+  status_since: Date;
+  verified_at: Date | null;
+}
+
+const STATUS_SELECT = `SELECT a.account_ref, a.status, a.level, ps.pseudonym, a.status_since, a.verified_at
+  FROM accounts a LEFT JOIN pseudonyms ps ON ps.person_id = a.person_id AND ps.provider_id = a.provider_id`;
+
+export async function accountStatus(db: Db, providerId: string, accountRef: string): Promise<AccountStatusRow | undefined> {
+  const r = await db.query<AccountStatusRow>({
+    name: 'account_status',
+    text: `${STATUS_SELECT} WHERE a.provider_id = $1 AND a.account_ref = $2`,
+    values: [providerId, accountRef],
+  });
+  return r.rows[0];
+}
+
+export async function accountStatuses(db: Db, providerId: string, accountRefs: readonly string[]): Promise<AccountStatusRow[]> {
+  const r = await db.query<AccountStatusRow>({
+    name: 'account_statuses',
+    text: `${STATUS_SELECT} WHERE a.provider_id = $1 AND a.account_ref = ANY($2::text[])`,
+    values: [providerId, accountRefs],
+  });
+  return r.rows;
+}
+
+/**
+ * The person's pseudonym at the provider, created on first use, and the row locked for the rest
+ * of the transaction: binds of one person at one provider are serialised, so the
+ * accounts-per-person limit holds under concurrency.
+ */
+export async function lockPseudonym(client: pg.PoolClient, personId: string, providerId: string, fresh: string): Promise<string> {
+  await client.query('INSERT INTO pseudonyms (person_id, provider_id, pseudonym) VALUES ($1, $2, $3) ON CONFLICT (person_id, provider_id) DO NOTHING', [personId, providerId, fresh]);
+  const r = await client.query<{ pseudonym: string }>('SELECT pseudonym FROM pseudonyms WHERE person_id = $1 AND provider_id = $2 FOR UPDATE', [personId, providerId]);
+  return r.rows[0]!.pseudonym;
+}
+
+/** Live accounts of the person at the provider, other than this account ref. */
+export async function countOtherLiveAccounts(client: pg.PoolClient, personId: string, providerId: string, accountRef: string): Promise<number> {
+  const r = await client.query<{ n: string }>(
+    `SELECT count(*) AS n FROM accounts WHERE person_id = $1 AND provider_id = $2 AND account_ref <> $3 AND status IN ('verified', 'needs_reverification')`,
+    [personId, providerId, accountRef],
+  );
+  return Number(r.rows[0]!.n);
+}
+
+export interface BoundAccount {
+  id: string;
+  account_ref: string;
+  level: Level;
+  sequence: string;
+  verified_at: Date;
+}
+
+/** Binds (or re-binds) the account and writes its `account.verified` event, in one statement. */
+export async function bindAccount(client: pg.PoolClient, b: {
+  id: string; providerId: string; accountRef: string; personId: string; subscriptionId: string | null; method: Method; level: Level;
+}): Promise<BoundAccount> {
+  const r = await client.query<BoundAccount>(
+    `WITH changed AS (
+       INSERT INTO accounts AS a (id, provider_id, account_ref, person_id, subscription_id, method, level, status, status_reason, sequence, verified_at, status_since)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'verified', 'verified', 1, now(), now())
+       ON CONFLICT (provider_id, account_ref) DO UPDATE SET person_id = EXCLUDED.person_id, subscription_id = EXCLUDED.subscription_id,
+         method = EXCLUDED.method, level = EXCLUDED.level, status = 'verified', status_reason = 'verified', sequence = a.sequence + 1,
+         verified_at = now(), status_since = now()
+       RETURNING a.*
+     ),${outboxCtes('$8')}
+     SELECT id, account_ref, level, sequence, verified_at FROM changed`,
+    [b.id, b.providerId, b.accountRef, b.personId, b.subscriptionId, b.method, b.level, 'account.verified'],
+  );
+  return r.rows[0]!;
+}
+
+/** Unbinds a live or revoked account (the platform closed it) and writes `account.unbound`. */
+export async function unbindAccount(db: Db, providerId: string, accountRef: string): Promise<boolean> {
+  const r = await db.query<{ n: string }>(
+    `WITH changed AS (
+       UPDATE accounts a SET status = 'unbound', status_reason = 'account_closed', sequence = a.sequence + 1, status_since = now()
+       WHERE a.provider_id = $1 AND a.account_ref = $2 AND a.status <> 'unbound'
+       RETURNING a.*
+     ),${outboxCtes('$3')}
+     SELECT count(*) AS n FROM changed`,
+    [providerId, accountRef, 'account.unbound'],
+  );
+  return Number(r.rows[0]!.n) > 0;
+}

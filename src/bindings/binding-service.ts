@@ -1,0 +1,96 @@
+/**
+ * Bindings: an account of a provider bound to a person under the person's pseudonym at that
+ * provider (issue 3; DESIGN.md invariant 1). What a provider reads here is the whole of what it
+ * may learn: status, level, pseudonym, since.
+ *
+ * Pseudonyms are 128 random bits per (person, provider), created on the first binding and
+ * stored: stable for the person on that provider, unrelated across providers, derived from no
+ * personal field, unaffected by key rotation, and reversible only through the stored mapping
+ * (OIDC Core 8.1 pairwise subject; the disclosure workflow of issue 5 reads it).
+ */
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { uuidv7 } from '../kernel/ids.ts';
+import type { Provider } from '../providers/provider-service.ts';
+import * as repo from './binding-repository.ts';
+import { BindingError } from './binding-errors.ts';
+
+export type { AccountStatus, Level, Method } from './binding-repository.ts';
+
+export const ACCOUNT_REF_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
+const ACCOUNT_REF = new RegExp(ACCOUNT_REF_PATTERN);
+
+export function isAccountRef(s: string): boolean {
+  return ACCOUNT_REF.test(s);
+}
+
+export function newPseudonym(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+export interface AccountStatusView {
+  account_ref: string;
+  status: 'verified' | 'needs_reverification' | 'revoked' | 'unverified';
+  level: repo.Level | null;
+  pseudonym: string | null;
+  since: string | null;
+}
+
+export function statusView(accountRef: string, row: repo.AccountStatusRow | undefined): AccountStatusView {
+  if (!row || row.status === 'unbound') return { account_ref: accountRef, status: 'unverified', level: null, pseudonym: null, since: row ? row.status_since.toISOString() : null };
+  return { account_ref: row.account_ref, status: row.status, level: row.level, pseudonym: row.pseudonym, since: row.status_since.toISOString() };
+}
+
+export async function getAccountStatus(pool: pg.Pool, provider: Provider, accountRef: string): Promise<AccountStatusView> {
+  return statusView(accountRef, await repo.accountStatus(pool, provider.id, accountRef));
+}
+
+/** Statuses of many refs, in the order asked; unknown refs are `unverified`. */
+export async function getAccountStatuses(pool: pg.Pool, provider: Provider, accountRefs: readonly string[]): Promise<AccountStatusView[]> {
+  const rows = await repo.accountStatuses(pool, provider.id, [...new Set(accountRefs)]);
+  const byRef = new Map(rows.map((r) => [r.account_ref, r]));
+  return accountRefs.map((ref) => statusView(ref, byRef.get(ref)));
+}
+
+export async function unbindAccount(pool: pg.Pool, provider: Provider, accountRef: string): Promise<void> {
+  if (await repo.unbindAccount(pool, provider.id, accountRef)) return;
+  const row = await repo.accountStatus(pool, provider.id, accountRef);
+  if (!row) throw new BindingError('ACCOUNT_NOT_FOUND');
+  // Already unbound: idempotent.
+}
+
+export interface BindResult {
+  account_ref: string;
+  status: 'verified';
+  level: repo.Level;
+  pseudonym: string;
+  verified_at: string;
+}
+
+/**
+ * Binds an account to a person inside the caller's transaction: takes the (person, provider)
+ * lock, enforces the accounts-per-person limit, binds, writes the event (outbox) and the
+ * person's access record (DESIGN.md invariant 4: every binding is visible to the person).
+ */
+export async function bindAccountInTransaction(client: pg.PoolClient, provider: Provider, b: {
+  accountRef: string; personId: string; subscriptionId: string | null; method: repo.Method; level: repo.Level; viaVerification: string;
+}): Promise<BindResult> {
+  const pseudonym = await repo.lockPseudonym(client, b.personId, provider.id, newPseudonym());
+  const others = await repo.countOtherLiveAccounts(client, b.personId, provider.id, b.accountRef);
+  if (others >= provider.limits.accountsPerPerson) throw new BindingError('ACCOUNT_LIMIT_REACHED', `limit ${provider.limits.accountsPerPerson}`);
+  const bound = await repo.bindAccount(client, { id: uuidv7(), providerId: provider.id, ...b });
+  await client.query(
+    `INSERT INTO access_records (person_id, purpose, actor, detail) VALUES ($1, 'account_binding', $2, $3)`,
+    [b.personId, `provider:${provider.id}`, JSON.stringify({ provider: provider.name, account_ref: b.accountRef, method: b.method, level: b.level, verification_id: b.viaVerification })],
+  );
+  return { account_ref: bound.account_ref, status: 'verified', level: bound.level, pseudonym, verified_at: bound.verified_at.toISOString() };
+}
+
+/** Live accounts of a person at a provider (the start of a verification checks the limit early). */
+export async function liveAccountCount(pool: pg.Pool, personId: string, providerId: string, exceptRef: string): Promise<number> {
+  const r = await pool.query<{ n: string }>(
+    `SELECT count(*) AS n FROM accounts WHERE person_id = $1 AND provider_id = $2 AND account_ref <> $3 AND status IN ('verified', 'needs_reverification')`,
+    [personId, providerId, exceptRef],
+  );
+  return Number(r.rows[0]!.n);
+}

@@ -1,0 +1,36 @@
+/**
+ * Authentication of provider calls (issue 3: "Every provider call is authenticated"):
+ * `Authorization: Bearer <api_key>`. The provider found is attached to the request; every
+ * service call takes it from there, so a provider only ever reaches its own accounts,
+ * verifications and events.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type pg from 'pg';
+import { authenticateApiKey, type Provider } from './provider-service.ts';
+import { ProviderError } from './provider-errors.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    provider: Provider | null;
+  }
+}
+
+export function decorateProviderRequest(app: FastifyInstance): void {
+  if (!app.hasRequestDecorator('provider')) app.decorateRequest('provider', null);
+}
+
+export function providerGuard(pool: pg.Pool, kinds?: readonly Provider['kind'][]) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const m = /^Bearer ([\x21-\x7e]+)$/.exec(request.headers.authorization ?? '');
+    if (!m) throw new ProviderError('API_KEY_INVALID');
+    const provider = await authenticateApiKey(pool, m[1]!);
+    if (kinds && !kinds.includes(provider.kind)) throw new ProviderError('PROVIDER_KIND_FORBIDDEN', `for ${kinds.join(' or ')} providers`);
+    request.provider = provider;
+  };
+}
+
+/** The authenticated provider of a request that passed providerGuard. */
+export function providerOf(request: FastifyRequest): Provider {
+  if (!request.provider) throw new ProviderError('API_KEY_INVALID');
+  return request.provider;
+}

@@ -1,0 +1,263 @@
+/**
+ * Providers: platforms, carriers and registrars (issue 3 "Providers"; DESIGN.md "Core model").
+ * Creation hands out the API key and the webhook secret once; rotation issues new ones and keeps
+ * the old ones valid for an overlap, so a provider can roll its deployment without downtime.
+ */
+import type pg from 'pg';
+import { uuidv7 } from '../kernel/ids.ts';
+import type { KeyRing } from '../kernel/crypto/key-ring.ts';
+import { OutboundUrlError, validateOutboundUrl, type OutboundPolicy } from '../kernel/http/outbound-http.ts';
+import { findOrCreateCarrier } from '../registry/import/import-repository.ts';
+import { apiKeyHash, apiKeyHint, isWellFormedApiKey, newApiKey, newWebhookSecret, openWebhookSecret, sealWebhookSecret } from './provider-credentials.ts';
+import * as repo from './provider-repository.ts';
+import { ProviderError } from './provider-errors.ts';
+
+export type { ProviderKind, LegalProfile } from './provider-repository.ts';
+
+export interface Provider {
+  id: string;
+  name: string;
+  kind: repo.ProviderKind;
+  /** The carrier of the registries a carrier provider speaks for. */
+  carrier: string | null;
+  carrierId: number | null;
+  legalProfile: repo.LegalProfile;
+  webhookUrl: string | null;
+  limits: { verificationsPerMinute: number; smsPerDay: number; accountsPerPerson: number };
+  status: 'active' | 'disabled';
+  createdAt: Date;
+}
+
+export function providerFromRow(r: repo.ProviderRow): Provider {
+  return {
+    id: r.id, name: r.name, kind: r.kind, carrier: r.carrier_slug, carrierId: r.carrier_id, legalProfile: r.legal_profile,
+    webhookUrl: r.webhook_url,
+    limits: { verificationsPerMinute: r.verifications_per_minute, smsPerDay: r.sms_per_day, accountsPerPerson: r.accounts_per_person },
+    status: r.status, createdAt: r.created_at,
+  };
+}
+
+/** The JSON form of a provider for the APIs (no secret, ever). */
+export function providerView(p: Provider) {
+  return {
+    id: p.id, name: p.name, kind: p.kind, carrier: p.carrier, legal_profile: p.legalProfile, webhook_url: p.webhookUrl,
+    limits: { verifications_per_minute: p.limits.verificationsPerMinute, sms_per_day: p.limits.smsPerDay, accounts_per_person: p.limits.accountsPerPerson },
+    status: p.status, created_at: p.createdAt.toISOString(),
+  };
+}
+
+export interface LimitsInput {
+  verificationsPerMinute?: number;
+  smsPerDay?: number;
+  accountsPerPerson?: number;
+}
+
+export interface CreateProviderInput {
+  name: string;
+  kind: repo.ProviderKind;
+  /** Carrier providers: the registry carrier's slug (default: the name, lower-cased). */
+  carrier?: string;
+  webhookUrl?: string;
+  legalProfile?: repo.LegalProfile;
+  limits?: LimitsInput;
+}
+
+export interface CreatedProvider {
+  provider: Provider;
+  /** Shown once. */
+  apiKey: string;
+  /** Shown once (the console can show it again to the provider itself). */
+  webhookSecret: string;
+}
+
+const NAME = /^[\p{L}\p{N}][\p{L}\p{N} .&'+_-]{0,59}$/u;
+
+function checkName(name: string): void {
+  // The name goes into the SMS text, where the code must be the only 6-digit number (issue 3).
+  if (!NAME.test(name) || /\d{6}/.test(name)) {
+    throw new ProviderError('PROVIDER_INVALID', 'name: 1 to 60 letters, digits, spaces or .&\'+_-, starting with a letter or digit, without a run of 6 digits');
+  }
+}
+
+function checkLimits(l: LimitsInput | undefined): void {
+  for (const [k, v] of Object.entries(l ?? {})) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 1_000_000_000)) throw new ProviderError('PROVIDER_INVALID', `limits.${k}: a whole number from 1`);
+  }
+}
+
+export async function checkWebhookUrl(url: string, policy: OutboundPolicy): Promise<string> {
+  try {
+    return (await validateOutboundUrl(url, policy)).toString();
+  } catch (e) {
+    if (e instanceof OutboundUrlError) throw new ProviderError('WEBHOOK_URL_REFUSED', e.message);
+    throw e;
+  }
+}
+
+function isUniqueViolation(e: unknown, constraint?: string): boolean {
+  const pe = e as { code?: string; constraint?: string };
+  return pe.code === '23505' && (constraint === undefined || pe.constraint === constraint);
+}
+
+export async function createProvider(pool: pg.Pool, ring: KeyRing, policy: OutboundPolicy, input: CreateProviderInput): Promise<CreatedProvider> {
+  checkName(input.name);
+  checkLimits(input.limits);
+  if (!['platform', 'carrier', 'registrar'].includes(input.kind)) throw new ProviderError('PROVIDER_INVALID', 'kind: platform, carrier or registrar');
+  if (input.kind !== 'carrier' && input.carrier !== undefined) throw new ProviderError('PROVIDER_INVALID', 'carrier: only for kind carrier');
+  if (input.legalProfile !== undefined && input.legalProfile !== 'minimal' && input.legalProfile !== 'statutory') {
+    throw new ProviderError('PROVIDER_INVALID', 'legal_profile: minimal or statutory');
+  }
+  if (input.legalProfile === 'statutory' && input.kind !== 'platform') throw new ProviderError('PROVIDER_INVALID', 'legal_profile statutory is for platforms');
+  const webhookUrl = input.webhookUrl ? await checkWebhookUrl(input.webhookUrl, policy) : null;
+  const carrierSlug = input.kind === 'carrier' ? (input.carrier ?? input.name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '')) : undefined;
+  if (carrierSlug !== undefined && !/^[a-z0-9][a-z0-9-]{0,31}$/.test(carrierSlug)) throw new ProviderError('PROVIDER_INVALID', 'carrier: a slug of a-z, 0-9 and -');
+
+  const id = uuidv7();
+  const apiKey = newApiKey();
+  const webhookSecret = newWebhookSecret();
+  const secretId = uuidv7();
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const carrierId = carrierSlug !== undefined ? await findOrCreateCarrier(client, carrierSlug) : null;
+    await repo.insertProvider(client, {
+      id, name: input.name, kind: input.kind, carrierId, legalProfile: input.legalProfile ?? 'minimal', webhookUrl,
+      verificationsPerMinute: input.limits?.verificationsPerMinute, smsPerDay: input.limits?.smsPerDay, accountsPerPerson: input.limits?.accountsPerPerson,
+    });
+    await repo.insertApiKey(client, { id: uuidv7(), providerId: id, hash: apiKeyHash(apiKey), hint: apiKeyHint(apiKey) });
+    await repo.insertWebhookSecret(client, { id: secretId, providerId: id, ...sealWebhookSecret(ring, secretId, webhookSecret) });
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    if (isUniqueViolation(e, 'providers_name_key')) throw new ProviderError('PROVIDER_NAME_TAKEN', 'name');
+    if (isUniqueViolation(e, 'providers_one_per_carrier')) throw new ProviderError('CARRIER_ALREADY_LINKED', `carrier ${carrierSlug}`);
+    throw e;
+  } finally {
+    client.release();
+  }
+  const provider = await getProvider(pool, id);
+  return { provider, apiKey, webhookSecret };
+}
+
+export async function getProvider(pool: pg.Pool, id: string): Promise<Provider> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) throw new ProviderError('PROVIDER_NOT_FOUND');
+  const row = await repo.findProvider(pool, id);
+  if (!row) throw new ProviderError('PROVIDER_NOT_FOUND');
+  return providerFromRow(row);
+}
+
+export async function findProviderByName(pool: pg.Pool, name: string): Promise<Provider | undefined> {
+  const row = await repo.findProviderByName(pool, name);
+  return row ? providerFromRow(row) : undefined;
+}
+
+export async function listProviders(pool: pg.Pool): Promise<Provider[]> {
+  return (await repo.listProviders(pool)).map(providerFromRow);
+}
+
+export interface UpdateProviderInput {
+  legalProfile?: repo.LegalProfile;
+  webhookUrl?: string | null;
+  limits?: LimitsInput;
+  status?: 'active' | 'disabled';
+}
+
+export async function updateProvider(pool: pg.Pool, policy: OutboundPolicy, id: string, input: UpdateProviderInput): Promise<Provider> {
+  const current = await getProvider(pool, id);
+  checkLimits(input.limits);
+  if (input.legalProfile === 'statutory' && current.kind !== 'platform') throw new ProviderError('PROVIDER_INVALID', 'legal_profile statutory is for platforms');
+  const webhookUrl = input.webhookUrl === undefined ? undefined : input.webhookUrl === null || input.webhookUrl === '' ? null : await checkWebhookUrl(input.webhookUrl, policy);
+  await repo.updateProvider(pool, id, { ...input.limits, legalProfile: input.legalProfile, webhookUrl, status: input.status });
+  invalidateAuthCache();
+  return getProvider(pool, id);
+}
+
+/** Default overlap of a rotated credential: 24 hours. */
+export const DEFAULT_OVERLAP_SECONDS = 24 * 3600;
+
+export async function rotateApiKey(pool: pg.Pool, providerId: string, overlapSeconds = DEFAULT_OVERLAP_SECONDS): Promise<{ apiKey: string; previousExpireAt: Date | null }> {
+  await getProvider(pool, providerId);
+  const apiKey = newApiKey();
+  const id = uuidv7();
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await repo.insertApiKey(client, { id, providerId, hash: apiKeyHash(apiKey), hint: apiKeyHint(apiKey) });
+    const previousExpireAt = await repo.expireOtherApiKeys(client, providerId, id, overlapSeconds);
+    await client.query('COMMIT');
+    invalidateAuthCache();
+    return { apiKey, previousExpireAt };
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+export async function rotateWebhookSecret(pool: pg.Pool, ring: KeyRing, providerId: string, overlapSeconds = DEFAULT_OVERLAP_SECONDS): Promise<{ webhookSecret: string; previousExpireAt: Date | null }> {
+  await getProvider(pool, providerId);
+  const webhookSecret = newWebhookSecret();
+  const id = uuidv7();
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await repo.insertWebhookSecret(client, { id, providerId, ...sealWebhookSecret(ring, id, webhookSecret) });
+    const previousExpireAt = await repo.expireOtherWebhookSecrets(client, providerId, id, overlapSeconds);
+    await client.query('COMMIT');
+    return { webhookSecret, previousExpireAt };
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+/** The provider's live webhook secrets, newest first: deliveries are signed with each (overlap). */
+export async function webhookSecrets(pool: pg.Pool, ring: KeyRing, providerId: string): Promise<string[]> {
+  return (await repo.liveWebhookSecrets(pool, providerId)).map((s) => openWebhookSecret(ring, s.id, s.sealed, s.dek_version));
+}
+
+export async function apiKeys(pool: pg.Pool, providerId: string) {
+  return (await repo.listApiKeys(pool, providerId)).map((k) => ({
+    id: k.id, hint: k.hint, created_at: k.created_at.toISOString(), expires_at: k.expires_at?.toISOString() ?? null,
+  }));
+}
+
+// ---- authentication ----
+
+/**
+ * A short cache of authenticated keys: every provider call authenticates, and the status route
+ * must run at thousands of requests per second. Entries live AUTH_CACHE_MS (and never past the
+ * key's expiry); changes made through this process clear it at once.
+ */
+const AUTH_CACHE_MS = 5_000;
+const authCache = new Map<string, { provider: Provider; until: number }>();
+
+export function invalidateAuthCache(): void {
+  authCache.clear();
+}
+
+/** The provider of a bearer API key; fails closed on anything else (API_KEY_INVALID, PROVIDER_DISABLED). */
+export async function authenticateApiKey(pool: pg.Pool, key: string): Promise<Provider> {
+  if (!isWellFormedApiKey(key)) throw new ProviderError('API_KEY_INVALID');
+  const hash = apiKeyHash(key);
+  const cacheKey = hash.toString('base64');
+  const now = Date.now();
+  const hit = authCache.get(cacheKey);
+  let provider: Provider;
+  if (hit && hit.until > now) provider = hit.provider;
+  else {
+    const row = await repo.findProviderByKeyHash(pool, hash);
+    if (!row) {
+      authCache.delete(cacheKey);
+      throw new ProviderError('API_KEY_INVALID');
+    }
+    provider = providerFromRow(row);
+    if (authCache.size > 10_000) authCache.clear();
+    authCache.set(cacheKey, { provider, until: Math.min(now + AUTH_CACHE_MS, row.key_expires_at?.getTime() ?? Infinity) });
+  }
+  if (provider.status !== 'active') throw new ProviderError('PROVIDER_DISABLED');
+  return provider;
+}
