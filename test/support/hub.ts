@@ -22,7 +22,14 @@ export interface TestHub {
   seedAndReconcile(): Promise<void>;
 }
 
-export async function startTestHub(options: { demo?: boolean; listen?: boolean } = {}): Promise<TestHub> {
+export interface TestHubOptions {
+  demo?: boolean;
+  listen?: boolean;
+  /** Extra environment for the hub's configuration (e.g. IDBIND_OUTBOUND_ALLOW_LOOPBACK, IDBIND_SMS_URL). */
+  env?: Record<string, string>;
+}
+
+export async function startTestHub(options: TestHubOptions = {}): Promise<TestHub> {
   const db = await createTestDatabase({ migrate: false });
   const dataDir = mkdtempSync(join(tmpdir(), 'idbind-hub-'));
   const adminToken = randomBytes(32).toString('base64url');
@@ -35,6 +42,7 @@ export async function startTestHub(options: { demo?: boolean; listen?: boolean }
       IDBIND_ADMIN_TOKEN: adminToken,
       IDBIND_PORT: '0',
       IDBIND_WORKERS: '2',
+      ...options.env,
     },
     requireAdminToken: true,
   });
