@@ -102,6 +102,7 @@ CREATE TABLE verifications (
   method           text        NOT NULL DEFAULT 'phone' CHECK (method IN ('phone', 'eid', 'chip')),
   msisdn_bidx      bytea,
   bidx_version     integer,
+  number_prefix    text,       -- +84 and 3 digits: the network range, for the SMS-pumping statistics
   subscription_id  uuid        REFERENCES subscriptions (id),
   person_id        uuid        REFERENCES persons (id),
   status           text        NOT NULL CHECK (status IN ('code_sent', 'verified', 'failed', 'expired', 'guardian_required')),
