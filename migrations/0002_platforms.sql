@@ -103,6 +103,8 @@ CREATE TABLE verifications (
   msisdn_bidx      bytea,
   bidx_version     integer,
   number_prefix    text,       -- +84 and 3 digits: the network range, for the SMS-pumping statistics
+  sealed           bytea,      -- the number (E.164), sealed, kept only while a code may be resent; NULL once completed
+  dek_version      integer,
   subscription_id  uuid        REFERENCES subscriptions (id),
   person_id        uuid        REFERENCES persons (id),
   status           text        NOT NULL CHECK (status IN ('code_sent', 'verified', 'failed', 'expired', 'guardian_required')),
