@@ -28,6 +28,7 @@ import * as repo from './import/import-repository.ts';
 import { fileSha256 } from './import/import-service.ts';
 import { beginImportRun, completeImportRun, failImportRun, releaseImportLocks, type ImportProgress, type ImportSummary } from './import/import-runs.ts';
 import { RegistryError } from './registry-errors.ts';
+import { applyRegistryStateToBindings } from '../bindings/binding-lifecycle.ts';
 
 export const EVENT_TYPES = [
   'registered', 'holder_changed', 'blocked_outgoing', 'blocked_both', 'unblocked', 'terminated', 'sim_changed', 'device_changed', 'ported_out', 'ported_in',
@@ -93,7 +94,11 @@ interface LiveRow {
   registered_at: Date;
 }
 
-type Outcome = { kind: 'applied' | 'stale'; subscriptionId: string | null } | { kind: 'rejected'; code: RejectCode; field: string };
+/**
+ * `touched`: the subscription whose bindings the event may move on (DESIGN.md invariant 7): the
+ * one a holder change, termination or port-out ended, or the one whose SIM changed.
+ */
+type Outcome = { kind: 'applied' | 'stale'; subscriptionId: string | null; touched?: string } | { kind: 'rejected'; code: RejectCode; field: string };
 
 async function insertSubscriptionFromEvent(client: pg.PoolClient, ring: KeyRing, carrierId: number, e: SubscriptionEvent, runId: string): Promise<string> {
   const row: SubscriptionRow = {
@@ -132,14 +137,14 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
     case 'holder_changed': {
       if (!live) return { kind: 'rejected', code: 'NO_LIVE_SUBSCRIPTION', field: 'msisdn' };
       await repo.endSubscriptions(client, [live.id], 'holder_changed', e.at);
-      return { kind: 'applied', subscriptionId: await insertSubscriptionFromEvent(client, ring, carrierId, e, runId) };
+      return { kind: 'applied', subscriptionId: await insertSubscriptionFromEvent(client, ring, carrierId, e, runId), touched: live.id };
     }
     case 'terminated':
     case 'ported_out': {
       if (!live) return { kind: 'rejected', code: 'NO_LIVE_SUBSCRIPTION', field: 'msisdn' };
       await repo.endSubscriptions(client, [live.id], e.type, e.at);
       await client.query('UPDATE subscriptions SET last_event_at = $2 WHERE id = $1', [live.id, e.at]);
-      return { kind: 'applied', subscriptionId: live.id };
+      return { kind: 'applied', subscriptionId: live.id, touched: live.id };
     }
     default: {
       if (!live) return { kind: 'rejected', code: 'NO_LIVE_SUBSCRIPTION', field: 'msisdn' };
@@ -151,7 +156,7 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
         device_changed: 'device_changed_at = $2',
       };
       await client.query(`UPDATE subscriptions SET ${set[e.type]}, last_event_at = $2, updated_at = now() WHERE id = $1`, [live.id, e.at]);
-      return { kind: 'applied', subscriptionId: live.id };
+      return { kind: 'applied', subscriptionId: live.id, ...(e.type === 'sim_changed' ? { touched: live.id } : {}) };
     }
   }
 }
@@ -196,9 +201,14 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
     const source = events();
     let counters = { accepted: 0, unchanged: 0, rows: 0 };
     let rejects: RowReject[] = [];
+    let touched: string[] = [];
     let lastLine = resumedAfter;
     const currentRunId = runId;
     const commit = async () => {
+      // The batch's bindings move on with its registry changes, in its transaction (DESIGN.md
+      // invariant 7), from the state the batch leaves: a SIM change then a termination revokes.
+      if (touched.length > 0) await applyRegistryStateToBindings(client, { subscriptionIds: [...new Set(touched)] });
+      touched = [];
       await repo.insertRejects(client, currentRunId, rejects);
       await repo.advanceRun(client, currentRunId, { checkpointLine: lastLine, rowsRead: counters.rows, accepted: counters.accepted, unchanged: counters.unchanged, rejected: rejects.length });
       await client.query('COMMIT');
@@ -246,6 +256,7 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
                 await client.query('ROLLBACK TO SAVEPOINT ev');
                 rejects.push({ line: item.line, field: outcome.field, code: outcome.code });
               } else {
+                if (outcome.kind === 'applied' && outcome.touched) touched.push(outcome.touched);
                 const id = await client.query<{ id: string }>(
                   `INSERT INTO subscription_events (carrier_id, event_id, type, at, msisdn_bidx, bidx_version, digest, sealed, dek_version,
                      subscription_id, outcome, import_run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, '\\x', $8, $9, $10, $11) RETURNING id::text AS id`,

@@ -23,6 +23,7 @@ import { ImportWorkerPool } from './worker-pool.ts';
 import { INDEX_BYTES, type RegistryKind, type SourceItem, type WorkerResult } from './import-protocol.ts';
 import * as repo from './import-repository.ts';
 import { RegistryError } from '../registry-errors.ts';
+import { applyRegistryStateToBindings, revokeBindingsOfPersons } from '../../bindings/binding-lifecycle.ts';
 import { beginImportRun, completeImportRun, failImportRun, releaseImportLocks, type ImportProgress, type ImportSummary } from './import-runs.ts';
 
 export type { ImportProgress, ImportSummary } from './import-runs.ts';
@@ -133,6 +134,11 @@ async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string,
   }
   await repo.copyInto(client, 'persons', repo.PERSON_COPY_COLUMNS, copyTextOf(view, fresh));
   await repo.updatePersons(client, runId, updates);
+  // A death revokes every binding of the person, in this batch's transaction (DESIGN.md
+  // invariant 7; issue 3 "Bindings follow the subscription and the person"). Only changed rows
+  // can carry a new death: a first import (all rows new) never pays for this.
+  const died = updates.filter((u) => u.status === 'deceased').map((u) => u.id);
+  if (died.length > 0) await revokeBindingsOfPersons(client, died, 'deceased');
   await repo.insertSeen(client, runId, unchangedKeys);
   return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects };
 }
@@ -184,6 +190,12 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
   await repo.endSubscriptions(client, ended, 'holder_changed', null);
   await repo.copyInto(client, 'subscriptions', repo.SUBSCRIPTION_COPY_COLUMNS, copyTextOf(view, fresh));
   await repo.updateSubscriptions(client, runId, updates);
+  // Bindings made through a number follow it, in this batch's transaction (DESIGN.md invariant 7):
+  // a new holder or a termination revokes them, a SIM changed after the binding flags them. The
+  // rules read the rows as just stored; new rows cannot have bindings, so a first import skips this.
+  if (ended.length > 0 || updates.length > 0) {
+    await applyRegistryStateToBindings(client, { subscriptionIds: [...ended, ...updates.map((u) => u.id)] });
+  }
   await repo.insertSeen(client, runId, unchangedKeys);
   return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects };
 }
