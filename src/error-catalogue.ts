@@ -8,5 +8,7 @@ import { REGISTRY_ERRORS } from './registry/registry-errors.ts';
 import { KEY_ERRORS } from './keys/key-errors.ts';
 import { PROVIDER_ERRORS } from './providers/provider-errors.ts';
 import { BINDING_ERRORS } from './bindings/binding-errors.ts';
+import { VERIFICATION_ERRORS } from './verification/verification-errors.ts';
+import { IDEMPOTENCY_ERRORS } from './kernel/http/idempotency.ts';
 
-export const ERROR_CATALOGUE: Readonly<Record<string, ErrorSpec>> = Object.freeze({ ...HTTP_ERRORS, ...REGISTRY_ERRORS, ...KEY_ERRORS, ...PROVIDER_ERRORS, ...BINDING_ERRORS });
+export const ERROR_CATALOGUE: Readonly<Record<string, ErrorSpec>> = Object.freeze({ ...HTTP_ERRORS, ...REGISTRY_ERRORS, ...KEY_ERRORS, ...PROVIDER_ERRORS, ...BINDING_ERRORS, ...VERIFICATION_ERRORS, ...IDEMPOTENCY_ERRORS });

@@ -20,6 +20,12 @@ import { registryRoutes } from './registry/registry-routes.ts';
 import { completeKeyWork, hasPendingKeyWork } from './keys/key-rotation-service.ts';
 import { decorateProviderRequest } from './providers/provider-auth.ts';
 import { providerAdminRoutes, providerSelfRoutes } from './providers/provider-routes.ts';
+import { bindingRoutes } from './bindings/binding-routes.ts';
+import { devSmsOutboxRoutes, verificationAdminRoutes, verificationRoutes, verificationStatsRoutes } from './verification/verification-routes.ts';
+import type { VerificationDeps } from './verification/verification-service.ts';
+import { httpSmsGateway, type SmsGateway } from './verification/sms/sms-gateway.ts';
+import { outboxSmsGateway } from './verification/sms/sms-outbox.ts';
+import { runVerificationMaintenance } from './verification/verification-maintenance.ts';
 
 export const VERSION = '0.1.0';
 export const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
@@ -29,6 +35,16 @@ export interface ServerOptions {
   logger?: boolean | { level: string };
   /** How often to look for pending key work, in ms (0: never). */
   keyWorkIntervalMs?: number;
+  /** How often to expire verifications, prune counters and check for SMS pumping, in ms (0: never). */
+  maintenanceIntervalMs?: number;
+}
+
+/** The SMS gateway of this configuration: HTTP when configured, the outbox in demo mode, else none. */
+function smsGatewayOf(hub: Hub): SmsGateway | undefined {
+  const sms = hub.config.sms;
+  if (sms.url) return httpSmsGateway({ ...sms, url: sms.url }, { allowLoopback: hub.config.outboundAllowLoopback });
+  if (hub.config.mode === 'demo') return outboxSmsGateway(hub.pool, () => hub.ring());
+  return undefined;
 }
 
 const API_PREFIXES = ['/v1/', '/openapi.json', '/docs/', '/healthz', '/readyz', '/metrics'];
@@ -111,6 +127,18 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(async (scope) => {
     await providerSelfRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), outbound, adminGuard: admin });
   });
+  const bindingChanged = () => undefined;
+  const verification: VerificationDeps = {
+    pool: hub.pool, ring: () => hub.ring(), config: hub.config.verification, smsTemplate: hub.config.sms.template, sms: smsGatewayOf(hub),
+    metrics, onBindingChange: () => bindingChanged(),
+  };
+  await app.register(async (scope) => verificationRoutes(scope, verification));
+  await app.register(async (scope) => bindingRoutes(scope, { pool: hub.pool, onBindingChange: () => bindingChanged() }));
+  await app.register(async (scope) => verificationStatsRoutes(scope, { pool: hub.pool }));
+  await app.register(async (scope) => verificationAdminRoutes(scope, { pool: hub.pool, adminGuard: admin }));
+  if (hub.config.mode === 'demo' && verification.sms?.kind === 'outbox') {
+    await app.register(async (scope) => devSmsOutboxRoutes(scope, { pool: hub.pool, ring: () => hub.ring() }));
+  }
   await app.register(async (scope) => {
     await registryRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), adminGuard: adminGuard(hub.config.adminToken), track });
   });
@@ -135,8 +163,24 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     : undefined;
   timer?.unref();
 
+  const maintenanceInterval = options.maintenanceIntervalMs ?? 60_000;
+  let maintenance: Promise<unknown> | undefined;
+  const maintenanceTimer = maintenanceInterval > 0
+    ? setInterval(() => {
+      if (maintenance) return;
+      maintenance = runVerificationMaintenance(hub.pool, metrics, (msg, fields) => app.log.warn(fields, msg))
+        .catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'verification maintenance failed; will retry'))
+        .finally(() => {
+          maintenance = undefined;
+        });
+      track(maintenance);
+    }, maintenanceInterval)
+    : undefined;
+  maintenanceTimer?.unref();
+
   app.addHook('onClose', async () => {
     if (timer) clearInterval(timer);
+    if (maintenanceTimer) clearInterval(maintenanceTimer);
     await Promise.all([...pending]);
   });
   return app;

@@ -60,6 +60,7 @@ export async function unbindAccount(pool: pg.Pool, provider: Provider, accountRe
 }
 
 export interface BindResult {
+  account_id: string;
   account_ref: string;
   status: 'verified';
   level: repo.Level;
@@ -83,7 +84,7 @@ export async function bindAccountInTransaction(client: pg.PoolClient, provider: 
     `INSERT INTO access_records (person_id, purpose, actor, detail) VALUES ($1, 'account_binding', $2, $3)`,
     [b.personId, `provider:${provider.id}`, JSON.stringify({ provider: provider.name, account_ref: b.accountRef, method: b.method, level: b.level, verification_id: b.viaVerification })],
   );
-  return { account_ref: bound.account_ref, status: 'verified', level: bound.level, pseudonym, verified_at: bound.verified_at.toISOString() };
+  return { account_id: bound.id, account_ref: bound.account_ref, status: 'verified', level: bound.level, pseudonym, verified_at: bound.verified_at.toISOString() };
 }
 
 /** Live accounts of a person at a provider (the start of a verification checks the limit early). */

@@ -4,6 +4,12 @@ import client from 'prom-client';
 export interface Metrics {
   registry: client.Registry;
   httpDuration: client.Histogram<'method' | 'route' | 'status'>;
+  /** Verification outcomes; `reason` holds internal eligibility reasons (never sent to platforms). */
+  verificationOutcomes: client.Counter<'outcome' | 'reason'>;
+  /** One-time codes sent and confirmed per number prefix (+84 and 3 digits): SMS pumping shows as sent without confirmed. */
+  smsCodes: client.Counter<'prefix' | 'event'>;
+  /** 1 for a prefix whose codes were sent often and rarely confirmed in the last hour (the alert). */
+  smsPumpingSuspected: client.Gauge<'prefix'>;
 }
 
 export function createMetrics(): Metrics {
@@ -16,5 +22,16 @@ export function createMetrics(): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  return { registry, httpDuration };
+  const verificationOutcomes = new client.Counter({
+    name: 'idbind_verification_outcomes_total', help: 'Verification outcomes by outcome and internal reason',
+    labelNames: ['outcome', 'reason'] as const, registers: [registry],
+  });
+  const smsCodes = new client.Counter({
+    name: 'idbind_sms_codes_total', help: 'One-time codes sent and confirmed per number prefix', labelNames: ['prefix', 'event'] as const, registers: [registry],
+  });
+  const smsPumpingSuspected = new client.Gauge({
+    name: 'idbind_sms_pumping_suspected', help: '1 when codes to this prefix were sent often and rarely confirmed in the last hour',
+    labelNames: ['prefix'] as const, registers: [registry],
+  });
+  return { registry, httpDuration, verificationOutcomes, smsCodes, smsPumpingSuspected };
 }

@@ -46,7 +46,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     },
     requireAdminToken: true,
   });
-  const app = await buildServer(hub, { logger: false, keyWorkIntervalMs: 0 });
+  const app = await buildServer(hub, { logger: false, keyWorkIntervalMs: 0, maintenanceIntervalMs: 0 });
   let url = '';
   if (options.listen !== false) url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {

@@ -29,6 +29,9 @@ export function sendProblem(reply: FastifyReply, problem: ProblemDocument): Fast
 
 export function errorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof AppError) {
+    // RFC 9110 10.2.3: rate limits and budgets say when to come back.
+    const retry = error.extensions.retry_after;
+    if (typeof retry === 'number' && (error.status === 429 || error.status === 503)) reply.header('Retry-After', String(retry));
     return sendProblem(reply, problemOf(error.code, error.status, error.title, error.detail, { ...error.extensions }));
   }
   const fe = error as FastifyError;

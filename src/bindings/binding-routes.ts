@@ -1,0 +1,125 @@
+/**
+ * Account status for providers (issue 3 "Status"): one account, many accounts (JSON up to
+ * 10,000 refs; beyond that NDJSON in and NDJSON out, streamed in constant memory), and unbinding
+ * a closed account. A status read decrypts nothing and records nothing (DESIGN.md invariant 4).
+ */
+import { Readable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import { Type } from 'typebox';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type pg from 'pg';
+import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { HttpError } from '../kernel/http/http-errors.ts';
+import { providerGuard, providerOf } from '../providers/provider-auth.ts';
+import type { Provider } from '../providers/provider-service.ts';
+import { ACCOUNT_REF_PATTERN, getAccountStatus, getAccountStatuses, isAccountRef, unbindAccount } from './binding-service.ts';
+import { BindingError } from './binding-errors.ts';
+
+export interface BindingRouteDeps {
+  pool: pg.Pool;
+  onBindingChange?: () => void;
+}
+
+export const BULK_JSON_MAX = 10_000;
+const NDJSON_BATCH = 1_000;
+const security = [{ apiKey: [] }];
+
+export const AccountStatusSchema = Type.Object({
+  account_ref: Type.String(),
+  status: Type.Union([Type.Literal('verified'), Type.Literal('needs_reverification'), Type.Literal('revoked'), Type.Literal('unverified')]),
+  level: Type.Union([Type.Literal('low'), Type.Literal('substantial'), Type.Literal('high'), Type.Null()]),
+  pseudonym: Type.Union([Type.String(), Type.Null()]),
+  since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+}, { $id: 'AccountStatus' });
+
+const RefParams = Type.Object({ account_ref: Type.String({ pattern: ACCOUNT_REF_PATTERN }) });
+
+/** NDJSON lines `{"account_ref": "..."}` in, one status line per input line out, in order. */
+async function* ndjsonStatuses(pool: pg.Pool, provider: Provider, body: NodeJS.ReadableStream): AsyncGenerator<string> {
+  const lines = createInterface({ input: body as NodeJS.ReadableStream & Readable, crlfDelay: Infinity });
+  let batch: { line: number; ref?: string }[] = [];
+  let lineNo = 0;
+  async function* flush(): AsyncGenerator<string> {
+    const refs = batch.filter((b) => b.ref !== undefined).map((b) => b.ref!);
+    const statuses = refs.length > 0 ? await getAccountStatuses(pool, provider, refs) : [];
+    let i = 0;
+    let out = '';
+    for (const b of batch) {
+      out += b.ref === undefined ? JSON.stringify({ line: b.line, code: 'REQUEST_INVALID', detail: 'a JSON object with a valid account_ref' }) + '\n' : JSON.stringify(statuses[i++]) + '\n';
+    }
+    batch = [];
+    yield out;
+  }
+  for await (const raw of lines) {
+    lineNo++;
+    const text = raw.trim();
+    if (text === '') continue;
+    let ref: string | undefined;
+    try {
+      const v = JSON.parse(text) as unknown;
+      const candidate = typeof v === 'string' ? v : (v as { account_ref?: unknown } | null)?.account_ref;
+      if (typeof candidate === 'string' && isAccountRef(candidate)) ref = candidate;
+    } catch {
+      ref = undefined;
+    }
+    batch.push({ line: lineNo, ref });
+    if (batch.length >= NDJSON_BATCH) yield* flush();
+  }
+  if (batch.length > 0) yield* flush();
+}
+
+export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps): Promise<void> {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  r.addHook('onRequest', providerGuard(deps.pool, ['platform', 'registrar']));
+  // NDJSON bodies are streamed, never buffered: the route reads them line by line.
+  r.addContentTypeParser('application/x-ndjson', { bodyLimit: 512 * 1024 * 1024 }, (_req, payload, done) => done(null, payload));
+
+  r.get('/v1/accounts/:account_ref', {
+    schema: {
+      tags: ['accounts'], summary: "An account's status, level, pseudonym and since when (unknown accounts are `unverified`)", security, params: RefParams,
+      response: { 200: AccountStatusSchema, 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA },
+    },
+  }, async (req) => getAccountStatus(deps.pool, providerOf(req), req.params.account_ref));
+
+  r.post('/v1/accounts/status', {
+    bodyLimit: 2 * 1024 * 1024,
+    schema: {
+      tags: ['accounts'],
+      summary: 'Statuses of many accounts: JSON up to 10,000 refs, or NDJSON in and out for more',
+      description: 'JSON: `{"account_refs": [...]}` answers `{"accounts": [...]}` in the order asked. NDJSON (`Content-Type: application/x-ndjson`, one `{"account_ref": "..."}` per line, any number) answers a stream of one status line per input line, in order; a bad line answers `{"line", "code", "detail"}` in its place.',
+      security,
+      body: Type.Union([
+        Type.Object({ account_refs: Type.Array(Type.String({ pattern: ACCOUNT_REF_PATTERN }), { minItems: 1 }) }, { additionalProperties: false }),
+        Type.Unsafe<NodeJS.ReadableStream>({ type: 'string', description: 'application/x-ndjson stream' }),
+      ]),
+      response: { 200: Type.Union([Type.Object({ accounts: Type.Array(AccountStatusSchema) }), Type.String({ description: 'application/x-ndjson' })]), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 413: PROBLEM_SCHEMA },
+    },
+    // The NDJSON stream cannot be JSON-validated: the handler checks JSON bodies itself.
+    validatorCompiler: () => () => true,
+  }, async (req, reply) => {
+    const provider = providerOf(req);
+    const body = req.body as unknown;
+    if (body && typeof (body as NodeJS.ReadableStream).pipe === 'function') {
+      const stream = Readable.from(ndjsonStatuses(deps.pool, provider, body as NodeJS.ReadableStream));
+      return reply.type('application/x-ndjson').send(stream as unknown as string);
+    }
+    const refs = (body as { account_refs?: unknown } | null)?.account_refs;
+    if (!Array.isArray(refs) || refs.length === 0 || !refs.every((x) => typeof x === 'string' && isAccountRef(x))) {
+      throw new HttpError('REQUEST_INVALID', `body.account_refs: an array of 1 or more account refs (${ACCOUNT_REF_PATTERN})`);
+    }
+    if (refs.length > BULK_JSON_MAX) throw new BindingError('BULK_TOO_LARGE', `${refs.length} refs; at most ${BULK_JSON_MAX} as JSON`);
+    return { accounts: await getAccountStatuses(deps.pool, provider, refs as string[]) };
+  });
+
+  r.delete('/v1/accounts/:account_ref', {
+    schema: {
+      tags: ['accounts'], summary: 'Unbind an account (the platform closed it); emits account.unbound', security, params: RefParams,
+      response: { 204: Type.Null(), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA },
+    },
+  }, async (req, reply) => {
+    await unbindAccount(deps.pool, providerOf(req), req.params.account_ref);
+    deps.onBindingChange?.();
+    return reply.status(204).send(null);
+  });
+}

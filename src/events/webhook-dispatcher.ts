@@ -1,0 +1,315 @@
+/**
+ * Webhook delivery (DESIGN.md invariant 6 "Nothing is lost" and "Webhooks"; issue 3 "Webhooks").
+ *
+ * The outbox (outbox.ts) writes an event and a pending delivery in the transaction of the
+ * change. This dispatcher, run by every hub process, claims due deliveries in batches
+ * (`FOR UPDATE SKIP LOCKED`, so processes share the work), POSTs them with bounded concurrency
+ * over keep-alive connections, and records every attempt and the deliveries' new state in one
+ * statement per batch.
+ *
+ * Delivery is at least once; the receiver's view is exactly once because `webhook-id` is the
+ * event id on every attempt and every replay (Standard Webhooks 1.0.0 "Webhook metadata": the id
+ * is the receiver's idempotency key). `webhook-timestamp` is the attempt's wall-clock time, fresh
+ * on each attempt; the body is the stored payload, the same bytes every time.
+ *
+ * - Success is a 2xx answer; anything else is a failure: another status (a 3xx too: redirects are
+ *   never followed), a timeout, a connection error, or a destination refused because it resolves
+ *   to a private, loopback or link-local address (Standard Webhooks 1.0.0 "Delivery success and
+ *   failure"; DESIGN.md "Conventions").
+ * - A failure is retried on a schedule with jitter (default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+ *   10 h: eight attempts over at least 24 h 49 min even with the jitter drawn low), after the
+ *   example schedule of Standard Webhooks 1.0.0 "Deliverability and reliability"; after the last,
+ *   the delivery is dead (the dead-letter list), until the provider replays it.
+ * - A provider without a webhook URL (removed after the event was written) or disabled at attempt
+ *   time: the attempt fails without a request, is logged as such, and follows the same schedule,
+ *   so the delivery ends dead-lettered and visible rather than pending for ever; a replay after
+ *   the URL is set again delivers it.
+ * - Crash safety: a claim moves next_attempt_at to the end of a lease longer than the batch can
+ *   take; if the process dies, the delivery is due again when the lease ends. A result is applied
+ *   only by the claim that still owns the delivery (its attempt number), so a late answer of a
+ *   superseded claim never overrides a newer one.
+ */
+import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type pg from 'pg';
+import type { KeyRing } from '../kernel/crypto/key-ring.ts';
+import { forbiddenAddressReason, OutboundUrlError, postOutbound, type OutboundPolicy, type OutboundResponse } from '../kernel/http/outbound-http.ts';
+import { webhookSecrets } from '../providers/provider-service.ts';
+import { webhookHeaders, webhookSecretKey } from './webhook-signing.ts';
+import { claimDueDeliveries, recordAttempts, type AttemptResult, type ClaimedDelivery } from './webhook-repository.ts';
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/** Delays before the 2nd, 3rd, ... attempt; after the last attempt fails, the delivery is dead. */
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = Object.freeze([5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR]);
+/** Each delay is multiplied by a factor drawn uniformly from [1 - JITTER, 1 + JITTER]. */
+export const DEFAULT_JITTER = 0.1;
+
+/** The minimal logger the dispatcher needs (pino's and Fastify's fit). Never given personal data. */
+export interface DispatcherLog {
+  warn(obj: object, msg: string): void;
+}
+
+export interface WebhookDispatcherOptions {
+  pool: pg.Pool;
+  ring: () => Promise<KeyRing>;
+  outbound: OutboundPolicy;
+  /** How often to look for due deliveries without a kick, in ms (default 1000; 0: only on kick and drain). */
+  intervalMs?: number;
+  log?: DispatcherLog;
+  /** Requests in flight at once per process (default 64). */
+  concurrency?: number;
+  /** Deliveries claimed per statement (default 256). */
+  batchSize?: number;
+  /** Per-attempt timeout in ms (default 15 s: Standard Webhooks "Request timeouts" suggests 15 to 30 s). */
+  timeoutMs?: number;
+  /** How long a claim holds a delivery (default: long enough for a whole batch to time out). */
+  leaseMs?: number;
+  retryDelaysMs?: readonly number[];
+  jitter?: number;
+  /** The scheduling clock (tests move it forward instead of waiting). Headers always carry wall-clock time. */
+  now?: () => Date;
+  random?: () => number;
+}
+
+export interface DispatcherStats {
+  attempts: number;
+  delivered: number;
+  failed: number;
+  dead: number;
+}
+
+export interface WebhookDispatcher {
+  /** Look for due deliveries now (after a binding change), without waiting for the interval. */
+  kick(): void;
+  /** Delivers everything due by the scheduling clock, then resolves (tests, benchmarks, the CLI). */
+  drain(): Promise<DispatcherStats>;
+  /** Stops claiming, lets claimed deliveries finish and be recorded, then resolves. */
+  stop(): Promise<void>;
+  /** Counters since start. */
+  stats(): DispatcherStats;
+}
+
+export type RetryDecision = { outcome: 'retry'; delayMs: number } | { outcome: 'dead' };
+
+/**
+ * What follows a failed attempt: `attemptInSchedule` counts the attempts since the delivery was
+ * created or last replayed (1 for the first). The schedule allows delays.length + 1 attempts.
+ */
+export function retryAfterFailure(attemptInSchedule: number, delays: readonly number[], jitter: number, random: () => number): RetryDecision {
+  const base = delays[attemptInSchedule - 1];
+  if (base === undefined) return { outcome: 'dead' };
+  return { outcome: 'retry', delayMs: Math.round(base * (1 + jitter * (2 * random() - 1))) };
+}
+
+/**
+ * A short description of a failed request for the delivery log: the status or the class of
+ * error, never the response body (it could echo anything) nor the payload.
+ */
+export function describeFailure(e: unknown, timeoutMs: number): string {
+  const err = e as { code?: unknown; name?: unknown; message?: unknown };
+  const code = typeof err.code === 'string' ? err.code : undefined;
+  if (code === 'EOUTBOUNDFORBIDDEN') return `destination refused: ${String(err.message)}`.slice(0, 200);
+  if (e instanceof OutboundUrlError) return `timeout: no answer within ${timeoutMs} ms`;
+  switch (code) {
+    case 'ECONNREFUSED': return 'connection refused';
+    case 'ECONNRESET': return 'connection reset';
+    case 'ETIMEDOUT': return 'connection timed out';
+    case 'EHOSTUNREACH': case 'ENETUNREACH': return 'host unreachable';
+    case 'ENOTFOUND': case 'EAI_AGAIN': return 'the host name does not resolve';
+    case undefined: return `network error (${typeof err.name === 'string' ? err.name : 'unknown'})`;
+    default:
+      if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) return `TLS error (${code})`.slice(0, 200);
+      return `network error (${code})`.slice(0, 200);
+  }
+}
+
+export function describeStatus(status: number): string {
+  return status >= 300 && status < 400 ? `HTTP ${status}: redirects are not followed` : `HTTP ${status}`;
+}
+
+export function startWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
+  const { pool, outbound } = options;
+  const intervalMs = options.intervalMs ?? 1000;
+  const concurrency = options.concurrency ?? 64;
+  const batchSize = options.batchSize ?? 256;
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  // A claimed delivery may wait for every earlier one of its batch to time out, then time out itself.
+  const leaseMs = options.leaseMs ?? (Math.ceil(batchSize / concurrency) + 1) * timeoutMs + 30_000;
+  const delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+  const jitter = options.jitter ?? DEFAULT_JITTER;
+  const now = options.now ?? (() => new Date());
+  const random = options.random ?? Math.random;
+  const log = options.log;
+  const counters: DispatcherStats = { attempts: 0, delivered: 0, failed: 0, dead: 0 };
+
+  /**
+   * The live secrets of each provider of a batch, opened once per batch (newest first), so a
+   * rotation is signed with from the next batch on. Undefined for a provider whose secrets
+   * could not be opened (a missing data key): its deliveries fail and are retried.
+   */
+  async function keysOf(batch: readonly ClaimedDelivery[]): Promise<Map<string, Buffer[] | undefined>> {
+    const ring = await options.ring();
+    const ids = [...new Set(batch.map((d) => d.provider_id))];
+    const out = new Map<string, Buffer[] | undefined>();
+    await Promise.all(ids.map(async (id) => {
+      try {
+        out.set(id, (await webhookSecrets(pool, ring, id)).map(webhookSecretKey));
+      } catch (e) {
+        log?.warn({ provider_id: id, err: { name: (e as Error).name } }, 'webhook secrets could not be opened');
+        out.set(id, undefined);
+      }
+    }));
+    return out;
+  }
+
+  async function attempt(d: ClaimedDelivery, keys: Map<string, Buffer[] | undefined>): Promise<AttemptResult> {
+    const at = now();
+    const started = performance.now();
+    let statusCode: number | null = null;
+    let error: string | null = null;
+    let ok = false;
+    try {
+      const k = keys.get(d.provider_id);
+      if (d.provider_status !== 'active') error = 'the provider is disabled';
+      else if (!d.webhook_url) error = 'no webhook URL is set';
+      else if (!k) error = 'the webhook secret could not be opened';
+      else if (k.length === 0) error = 'no live webhook secret';
+      else {
+        const url = new URL(d.webhook_url);
+        // node:net connects to an IP literal without calling the guarded lookup, so the
+        // address rule is checked here for literals (names are checked at connection time).
+        const host = url.hostname.replace(/^\[|\]$/g, '');
+        const literalReason = isIP(host) ? forbiddenAddressReason(host, outbound) : undefined;
+        if (literalReason) error = `destination refused: the host is ${literalReason}`;
+        else {
+          const headers = webhookHeaders(k, d.event_id, Math.floor(Date.now() / 1000), d.body);
+          const res: OutboundResponse = await postOutbound(url, d.body, headers, outbound, timeoutMs);
+          statusCode = res.status;
+          ok = res.status >= 200 && res.status < 300;
+          if (!ok) error = describeStatus(res.status);
+        }
+      }
+    } catch (e) {
+      error = e instanceof TypeError && (e as { code?: string }).code === 'ERR_INVALID_URL' ? 'the webhook URL is invalid' : describeFailure(e, timeoutMs);
+    }
+    const durationMs = Math.max(0, Math.round(performance.now() - started));
+    counters.attempts++;
+    if (ok) {
+      counters.delivered++;
+      return { eventId: d.event_id, providerId: d.provider_id, attempt: d.attempts, statusCode, error: null, durationMs, at, outcome: 'delivered', nextAttemptAt: null };
+    }
+    counters.failed++;
+    const next = retryAfterFailure(d.attempts - d.schedule_start, delays, jitter, random);
+    if (next.outcome === 'dead') counters.dead++;
+    return {
+      eventId: d.event_id, providerId: d.provider_id, attempt: d.attempts, statusCode, error, durationMs, at,
+      outcome: next.outcome, nextAttemptAt: next.outcome === 'retry' ? new Date(now().getTime() + next.delayMs) : null,
+    };
+  }
+
+  /**
+   * One pass: claims and delivers batches until nothing is due. The next batch is claimed as
+   * soon as the last delivery of the current one has started, so the pipe stays full; results
+   * are written in batches, at once when a batch's worth is ready, else within 100 ms.
+   */
+  async function pass(shouldStop: () => boolean): Promise<void> {
+    const inflight = new Set<Promise<void>>();
+    let results: AttemptResult[] = [];
+    let chain: Promise<void> = Promise.resolve();
+    let flushTimer: NodeJS.Timeout | undefined;
+    const flush = (): Promise<void> => {
+      if (flushTimer) clearTimeout(flushTimer);
+      flushTimer = undefined;
+      if (results.length === 0) return chain;
+      const batch = results;
+      results = [];
+      // A failed write leaves the deliveries claimed: they are attempted again when the lease
+      // ends (receivers dedupe by webhook-id), so nothing is lost; only these log rows are.
+      chain = chain.then(() => recordAttempts(pool, batch)).catch((e: unknown) => {
+        log?.warn({ count: batch.length, err: { name: (e as Error).name, code: (e as { code?: string }).code } }, 'webhook attempts could not be recorded; the deliveries will be retried after their lease');
+      });
+      return chain;
+    };
+    const push = (r: AttemptResult) => {
+      results.push(r);
+      if (results.length >= batchSize) void flush();
+      else flushTimer ??= setTimeout(() => void flush(), 100);
+    };
+    try {
+      while (!shouldStop()) {
+        const batch = await claimDueDeliveries(pool, now(), batchSize, leaseMs);
+        if (batch.length === 0) break;
+        const keys = await keysOf(batch);
+        for (const d of batch) {
+          while (inflight.size >= concurrency) await Promise.race(inflight);
+          const p: Promise<void> = attempt(d, keys).then(push).finally(() => inflight.delete(p));
+          inflight.add(p);
+        }
+        if (batch.length < batchSize) break;
+      }
+    } finally {
+      await Promise.all(inflight);
+      await flush();
+    }
+  }
+
+  let stopped = false;
+  let kicked = false;
+  let wake: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const passes = new Set<Promise<void>>();
+  const run = (shouldStop: () => boolean): Promise<void> => {
+    const p = pass(shouldStop).finally(() => passes.delete(p));
+    passes.add(p);
+    return p;
+  };
+
+  const loop = (async () => {
+    while (!stopped) {
+      kicked = false;
+      try {
+        await run(() => stopped);
+      } catch (e) {
+        log?.warn({ err: { name: (e as Error).name, code: (e as { code?: string }).code } }, 'webhook dispatch pass failed; will retry');
+      }
+      if (stopped) break;
+      if (kicked) continue;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        if (intervalMs > 0) timer = setTimeout(resolve, intervalMs);
+      });
+      wake = undefined;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    }
+  })();
+
+  return {
+    kick() {
+      kicked = true;
+      wake?.();
+    },
+    async drain() {
+      const before = { ...counters };
+      // Passes until one finds nothing due (a pass stops early when a batch came back short),
+      // after any pass already running (the loop's) has recorded its results.
+      for (;;) {
+        await Promise.all([...passes]);
+        const attemptsBefore = counters.attempts;
+        await run(() => stopped);
+        if (stopped || (counters.attempts === attemptsBefore && passes.size === 0)) break;
+      }
+      return { attempts: counters.attempts - before.attempts, delivered: counters.delivered - before.delivered, failed: counters.failed - before.failed, dead: counters.dead - before.dead };
+    },
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+      await Promise.all([...passes]);
+    },
+    stats: () => ({ ...counters }),
+  };
+}

@@ -1,0 +1,19 @@
+/** Error codes of webhook delivery, the delivery log, replays and event polling (issue 3 "Webhooks"). See docs/errors.md. */
+import { AppError, defineErrors } from '../kernel/errors.ts';
+
+export const WEBHOOK_ERRORS = defineErrors({
+  WEBHOOK_DELIVERY_NOT_FOUND: { status: 404, title: 'The provider has no such event or delivery' },
+  WEBHOOK_URL_NOT_SET: { status: 409, title: 'The provider has no webhook URL' },
+  WEBHOOK_REPLAY_INVALID: { status: 422, title: 'The replay request is invalid' },
+  WEBHOOK_REPLAY_TOO_LARGE: { status: 422, title: 'The replay would re-queue too many deliveries' },
+  WEBHOOK_CURSOR_INVALID: { status: 400, title: 'The cursor is not one this API gave' },
+});
+
+export type WebhookErrorCode = keyof typeof WEBHOOK_ERRORS;
+
+export class WebhookError extends AppError {
+  constructor(code: WebhookErrorCode, detail?: string) {
+    super(code, WEBHOOK_ERRORS[code], detail);
+    this.name = 'WebhookError';
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Fixed-window counters in PostgreSQL for rate limits and budgets (issue 3 "Abuse"): shared by
+ * every hub process, exact, and one round trip for all the limits a request is checked against
+ * (`INSERT ... ON CONFLICT DO UPDATE` per bucket, atomic under concurrency).
+ *
+ * A bucket name must never carry a personal value in clear: a number's bucket is named by its
+ * keyed blind index.
+ */
+import type pg from 'pg';
+
+export interface Limit {
+  /** Stable bucket name, e.g. `verify:provider:<id>`. */
+  bucket: string;
+  windowSeconds: number;
+  max: number;
+  /** What the caller names in its error (`provider`, `number`, ...). */
+  label: string;
+}
+
+export interface LimitResult {
+  label: string;
+  count: number;
+  max: number;
+  /** Seconds until the bucket's window ends. */
+  retryAfterSeconds: number;
+}
+
+/**
+ * Counts one hit in each bucket and answers the first limit now exceeded (in the order given), or
+ * undefined when every limit holds. A hit is counted even when refused, so hammering a limit
+ * keeps it closed.
+ */
+export async function hitLimits(db: pg.Pool | pg.PoolClient, limits: readonly Limit[], cost = 1): Promise<LimitResult | undefined> {
+  if (limits.length === 0) return undefined;
+  const r = await db.query<{ bucket: string; count: number; elapsed: number }>({
+    name: 'rate_counters_hit',
+    text: `INSERT INTO rate_counters AS rc (bucket, window_start, count)
+           SELECT b, to_timestamp(floor(extract(epoch FROM now()) / w) * w), $3 FROM unnest($1::text[], $2::int[]) AS t(b, w)
+           ON CONFLICT (bucket, window_start) DO UPDATE SET count = rc.count + EXCLUDED.count
+           RETURNING bucket, count, extract(epoch FROM now() - window_start)::float8 AS elapsed`,
+    values: [limits.map((l) => l.bucket), limits.map((l) => l.windowSeconds), cost],
+  });
+  const byBucket = new Map(r.rows.map((row) => [row.bucket, row]));
+  for (const l of limits) {
+    const row = byBucket.get(l.bucket);
+    if (row && row.count > l.max) {
+      return { label: l.label, count: row.count, max: l.max, retryAfterSeconds: Math.max(1, Math.ceil(l.windowSeconds - row.elapsed)) };
+    }
+  }
+  return undefined;
+}
+
+/** The current count of a bucket, without counting a hit. */
+export async function peekLimit(db: pg.Pool | pg.PoolClient, bucket: string, windowSeconds: number): Promise<number> {
+  const r = await db.query<{ count: number }>(
+    `SELECT count FROM rate_counters WHERE bucket = $1 AND window_start = to_timestamp(floor(extract(epoch FROM now()) / $2) * $2)`,
+    [bucket, windowSeconds],
+  );
+  return r.rows[0]?.count ?? 0;
+}
+
+/** Drops windows that ended more than a day ago. */
+export async function pruneRateCounters(db: pg.Pool | pg.PoolClient): Promise<number> {
+  const r = await db.query(`DELETE FROM rate_counters WHERE window_start < now() - interval '2 days'`);
+  return r.rowCount ?? 0;
+}

@@ -1,0 +1,100 @@
+/**
+ * Idempotency keys on provider writes (DESIGN.md "HTTP"; the IETF httpapi draft
+ * "The Idempotency-Key HTTP Header Field"). The first request with a key stores its answer; a
+ * retry with the same key and the same request gets the same answer (`Idempotent-Replayed:
+ * true`) and changes nothing; the same key with a different request is refused; a retry while
+ * the first is still running is refused with IDEMPOTENCY_KEY_IN_USE. Answers that a retry
+ * should not see again (rate limits, server errors) are not stored, so the retry runs afresh.
+ * Keys live 24 hours.
+ */
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { AppError, defineErrors } from '../errors.ts';
+
+export const IDEMPOTENCY_ERRORS = defineErrors({
+  IDEMPOTENCY_KEY_REQUIRED: { status: 400, title: 'An Idempotency-Key header is required' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'The Idempotency-Key was used for a different request' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'A request with this Idempotency-Key is still running' },
+});
+
+export class IdempotencyError extends AppError {
+  constructor(code: keyof typeof IDEMPOTENCY_ERRORS, detail?: string) {
+    super(code, IDEMPOTENCY_ERRORS[code], detail);
+    this.name = 'IdempotencyError';
+  }
+}
+
+const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The header's value, checked: 1 to 255 visible ASCII characters. */
+export function idempotencyKeyOf(header: string | string[] | undefined): string {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (v === undefined || v === '') throw new IdempotencyError('IDEMPOTENCY_KEY_REQUIRED');
+  if (!KEY.test(v)) throw new IdempotencyError('IDEMPOTENCY_KEY_REQUIRED', 'Idempotency-Key: 1 to 255 visible ASCII characters');
+  return v;
+}
+
+export function requestHash(route: string, body: unknown): Buffer {
+  return createHash('sha256').update(route).update('\u0000').update(JSON.stringify(body ?? null)).digest();
+}
+
+interface StoredProblem {
+  code: string;
+  title: string;
+  detail: string | null;
+  extensions: Readonly<Record<string, unknown>>;
+}
+
+export interface StoredAnswer<T> {
+  status: number;
+  body: T;
+  replayed: boolean;
+}
+
+/** Runs `work` once per (provider, key); see the module comment. */
+export async function runIdempotent<T>(
+  pool: pg.Pool,
+  scope: { providerId: string; key: string; route: string; hash: Buffer },
+  work: () => Promise<{ status: number; body: T }>,
+): Promise<StoredAnswer<T>> {
+  const inserted = await pool.query(
+    `INSERT INTO idempotency_keys (provider_id, key, route, request_hash) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+    [scope.providerId, scope.key, scope.route, scope.hash],
+  );
+  if (inserted.rowCount === 0) {
+    const r = await pool.query<{ route: string; request_hash: Buffer; status_code: number | null; response: T; created_at: Date }>(
+      'SELECT route, request_hash, status_code, response, created_at FROM idempotency_keys WHERE provider_id = $1 AND key = $2',
+      [scope.providerId, scope.key],
+    );
+    const row = r.rows[0];
+    if (!row) return runIdempotent(pool, scope, work); // pruned in between: start again
+    if (row.route !== scope.route || !row.request_hash.equals(scope.hash)) throw new IdempotencyError('IDEMPOTENCY_KEY_REUSED');
+    if (row.status_code === null) throw new IdempotencyError('IDEMPOTENCY_KEY_IN_USE');
+    const stored = (row.response as { __problem?: StoredProblem } | null)?.__problem;
+    if (stored) throw new AppError(stored.code, { status: row.status_code, title: stored.title }, stored.detail ?? undefined, { ...stored.extensions });
+    return { status: row.status_code, body: row.response, replayed: true };
+  }
+  let answer: { status: number; body: T };
+  try {
+    answer = await work();
+  } catch (e) {
+    if (e instanceof AppError && e.status < 500 && e.status !== 429 && e.status !== 409) {
+      // A refusal for this request is its answer: store it as its problem document.
+      await pool.query('UPDATE idempotency_keys SET status_code = $3, response = $4 WHERE provider_id = $1 AND key = $2', [
+        scope.providerId, scope.key, e.status, JSON.stringify({ __problem: { code: e.code, title: e.title, detail: e.detail ?? null, extensions: e.extensions } satisfies StoredProblem }),
+      ]);
+    } else {
+      await pool.query('DELETE FROM idempotency_keys WHERE provider_id = $1 AND key = $2', [scope.providerId, scope.key]);
+    }
+    throw e;
+  }
+  await pool.query('UPDATE idempotency_keys SET status_code = $3, response = $4 WHERE provider_id = $1 AND key = $2', [
+    scope.providerId, scope.key, answer.status, JSON.stringify(answer.body),
+  ]);
+  return { ...answer, replayed: false };
+}
+
+export async function pruneIdempotencyKeys(pool: pg.Pool): Promise<number> {
+  const r = await pool.query(`DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'`);
+  return r.rowCount ?? 0;
+}

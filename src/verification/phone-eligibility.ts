@@ -1,0 +1,73 @@
+/**
+ * Whether a number may verify an account (issue 3 "Verification API"; DESIGN.md "Verification
+ * methods": a +84 mobile number matched to an active subscription whose holder is a registered,
+ * living person, with no recent SIM swap).
+ *
+ * The precise reason is for internal statistics only: every failure answers the platform with
+ * the one code NUMBER_NOT_ELIGIBLE (DESIGN.md invariant 1: a platform must not learn that a holder
+ * died or changed SIM). Reads no personal field: everything is decided on blind indexes, statuses
+ * and dates.
+ */
+import type pg from 'pg';
+import type { KeyRing } from '../kernel/crypto/key-ring.ts';
+import { msisdnIndex } from '../registry/row-crypto.ts';
+
+export const INELIGIBILITY_REASONS = [
+  'no_subscription', 'subscription_not_active', 'no_holder', 'holder_not_found', 'holder_deceased', 'junk_sim',
+  'recent_sim_change', 'recent_device_change', 'account_limit',
+] as const;
+export type IneligibilityReason = (typeof INELIGIBILITY_REASONS)[number];
+
+export type Eligibility =
+  | { eligible: true; subscriptionId: string; personId: string; msisdnBidx: Buffer; bidxVersion: number }
+  | { eligible: false; reason: IneligibilityReason; msisdnBidx: Buffer; bidxVersion: number };
+
+interface Candidate {
+  id: string;
+  status: string;
+  holder_bidx: Buffer | null;
+  sim_changed_at: Date | null;
+  device_changed_at: Date | null;
+  person_id: string | null;
+  person_status: string | null;
+  flagged: boolean;
+}
+
+export async function checkPhoneEligibility(
+  db: pg.Pool | pg.PoolClient, ring: KeyRing, e164: string, options: { simChangeWindowHours: number; now?: Date },
+): Promise<Eligibility> {
+  const keys = ring.blindIndex.map((k) => msisdnIndex(k.key, e164));
+  const msisdnBidx = keys[0]!;
+  const bidxVersion = ring.currentBlindIndex.version;
+  // The live subscriptions of the number at any carrier (the carrier is whichever file holds it),
+  // their holder in the population registry, and whether the latest completed reconciliation
+  // put them in a junk-SIM category.
+  const r = await db.query<Candidate>({
+    name: 'phone_eligibility',
+    text: `SELECT s.id, s.status, s.holder_bidx, s.sim_changed_at, s.device_changed_at, p.id AS person_id, p.status AS person_status,
+             EXISTS (SELECT 1 FROM reconciliation_results rr
+                     WHERE rr.run_id = (SELECT id FROM reconciliation_runs WHERE status = 'completed' ORDER BY finished_at DESC LIMIT 1)
+                       AND rr.subscription_id = s.id) AS flagged
+           FROM subscriptions s LEFT JOIN persons p ON p.pid_bidx = s.holder_bidx
+           WHERE s.msisdn_bidx = ANY($1::bytea[]) AND s.status <> 'terminated'
+           ORDER BY (s.status = 'active') DESC, s.registered_at DESC`,
+    values: [keys],
+  });
+  const no = (reason: IneligibilityReason): Eligibility => ({ eligible: false, reason, msisdnBidx, bidxVersion });
+  const s = r.rows[0];
+  if (!s) return no('no_subscription');
+  if (s.status !== 'active') return no('subscription_not_active');
+  if (!s.holder_bidx) return no('no_holder');
+  if (!s.person_id) return no('holder_not_found');
+  if (s.person_status !== 'alive') return no('holder_deceased');
+  if (s.flagged) return no('junk_sim');
+  const cutoff = (options.now ?? new Date()).getTime() - options.simChangeWindowHours * 3_600_000;
+  if (s.sim_changed_at && s.sim_changed_at.getTime() > cutoff) return no('recent_sim_change');
+  if (s.device_changed_at && s.device_changed_at.getTime() > cutoff) return no('recent_device_change');
+  return { eligible: true, subscriptionId: s.id, personId: s.person_id, msisdnBidx, bidxVersion };
+}
+
+/** The prefix a number is counted under for SMS-pumping statistics: +84 and three digits. */
+export function numberPrefix(e164: string): string {
+  return e164.slice(0, 6);
+}

@@ -1,0 +1,39 @@
+/**
+ * Periodic housekeeping of verification state, run by the server: expires unconfirmed
+ * verifications (and drops their sealed number, which a resend no longer needs), prunes rate
+ * counters and idempotency keys, and raises the SMS-pumping alert (issue 3 "Abuse": a metric and
+ * an alert for prefixes whose codes are sent but rarely confirmed).
+ */
+import type pg from 'pg';
+import type { Metrics } from '../kernel/metrics.ts';
+import { pruneRateCounters } from '../kernel/db/rate-counters.ts';
+import { pruneIdempotencyKeys } from '../kernel/http/idempotency.ts';
+import { suspiciousPrefixes } from './verification-repository.ts';
+import { SMS_PUMPING_MAX_CONFIRM_RATE, SMS_PUMPING_MIN_SENT } from './verification-stats.ts';
+
+export async function expireVerifications(pool: pg.Pool): Promise<number> {
+  const r = await pool.query(
+    `UPDATE verifications SET status = 'expired', failure = 'expired', completed_at = now(), sealed = NULL, dek_version = NULL
+     WHERE status = 'code_sent' AND code_expires_at <= now()`,
+  );
+  return r.rowCount ?? 0;
+}
+
+export interface MaintenanceResult {
+  expired: number;
+  suspects: string[];
+}
+
+export async function runVerificationMaintenance(pool: pg.Pool, metrics: Pick<Metrics, 'smsPumpingSuspected'> | undefined, warn: (msg: string, fields: Record<string, unknown>) => void): Promise<MaintenanceResult> {
+  const expired = await expireVerifications(pool);
+  await pruneRateCounters(pool);
+  await pruneIdempotencyKeys(pool);
+  const suspects = await suspiciousPrefixes(pool, 1, SMS_PUMPING_MIN_SENT, SMS_PUMPING_MAX_CONFIRM_RATE);
+  metrics?.smsPumpingSuspected.reset();
+  for (const s of suspects) {
+    metrics?.smsPumpingSuspected.set({ prefix: s.prefix }, 1);
+    // A prefix is a network range, not a person: safe to log.
+    warn('SMS pumping suspected: codes sent to this prefix are rarely confirmed', { prefix: s.prefix, sent: s.sent, confirmed: s.confirmed });
+  }
+  return { expired, suspects: suspects.map((s) => s.prefix) };
+}

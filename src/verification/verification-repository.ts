@@ -1,0 +1,160 @@
+/** SQL of verification sessions, their statistics and the SMS-pumping counters. */
+import type pg from 'pg';
+
+type Db = pg.Pool | pg.PoolClient;
+
+export type VerificationStatus = 'code_sent' | 'verified' | 'failed' | 'expired' | 'guardian_required';
+
+export interface VerificationRow {
+  id: string;
+  provider_id: string;
+  account_ref: string;
+  status: VerificationStatus;
+  failure: string | null;
+  msisdn_bidx: Buffer | null;
+  bidx_version: number | null;
+  number_prefix: string | null;
+  sealed: Buffer | null;
+  dek_version: number | null;
+  subscription_id: string | null;
+  person_id: string | null;
+  code_hmac: Buffer | null;
+  code_key_version: number | null;
+  code_expires_at: Date | null;
+  attempts: number;
+  sends: number;
+  last_sent_at: Date | null;
+  consumed_at: Date | null;
+  account_id: string | null;
+  created_at: Date;
+  completed_at: Date | null;
+}
+
+export async function insertVerification(db: Db, v: {
+  id: string; providerId: string; accountRef: string; msisdnBidx: Buffer; bidxVersion: number; numberPrefix: string; sealed: Buffer; dekVersion: number; subscriptionId: string; personId: string;
+  codeHmac: Buffer; codeKeyVersion: number; ttlSeconds: number;
+}): Promise<Date> {
+  const r = await db.query<{ code_expires_at: Date }>({
+    name: 'insert_verification',
+    text: `INSERT INTO verifications (id, provider_id, account_ref, method, msisdn_bidx, bidx_version, number_prefix, sealed, dek_version,
+             subscription_id, person_id, status, code_hmac, code_key_version, code_expires_at, sends, last_sent_at)
+           VALUES ($1, $2, $3, 'phone', $4, $5, $6, $7, $8, $9, $10, 'code_sent', $11, $12, now() + make_interval(secs => $13), 1, now())
+           RETURNING code_expires_at`,
+    values: [v.id, v.providerId, v.accountRef, v.msisdnBidx, v.bidxVersion, v.numberPrefix, v.sealed, v.dekVersion, v.subscriptionId, v.personId,
+      v.codeHmac, v.codeKeyVersion, v.ttlSeconds],
+  });
+  return r.rows[0]!.code_expires_at;
+}
+
+export async function findVerification(db: Db, providerId: string, id: string): Promise<VerificationRow | undefined> {
+  const r = await db.query<VerificationRow>({
+    name: 'find_verification',
+    text: 'SELECT * FROM verifications WHERE id = $1 AND provider_id = $2',
+    values: [id, providerId],
+  });
+  return r.rows[0];
+}
+
+/**
+ * Counts an attempt before the code is checked (kratos: "attempt counted before the check"), in
+ * one conditional update: many parallel guesses get at most `maxAttempts` evaluated.
+ */
+export async function countAttempt(db: Db, providerId: string, id: string, maxAttempts: number): Promise<VerificationRow | undefined> {
+  const r = await db.query<VerificationRow>({
+    name: 'count_attempt',
+    text: `UPDATE verifications SET attempts = attempts + 1
+           WHERE id = $1 AND provider_id = $2 AND status = 'code_sent' AND consumed_at IS NULL AND attempts < $3 AND code_expires_at > now()
+           RETURNING *`,
+    values: [id, providerId, maxAttempts],
+  });
+  return r.rows[0];
+}
+
+/** Consumes the code: exactly one of any number of concurrent callers gets the row. */
+export async function consumeCode(client: pg.PoolClient, id: string): Promise<boolean> {
+  const r = await client.query({
+    name: 'consume_code',
+    text: `UPDATE verifications SET consumed_at = now() WHERE id = $1 AND consumed_at IS NULL AND status = 'code_sent' AND code_expires_at > now()`,
+    values: [id],
+  });
+  return r.rowCount === 1;
+}
+
+export async function finishVerification(db: Db, id: string, status: VerificationStatus, failure: string | null, accountId: string | null = null): Promise<void> {
+  await db.query({
+    name: 'finish_verification',
+    text: `UPDATE verifications SET status = $2, failure = $3, account_id = coalesce($4, account_id), completed_at = now(), sealed = NULL, dek_version = NULL
+           WHERE id = $1 AND status = 'code_sent'`,
+    values: [id, status, failure, accountId],
+  });
+}
+
+/** A new code for the same session: the attempt count is kept (a resend never resets it). */
+export async function replaceCode(db: Db, id: string, codeHmac: Buffer, codeKeyVersion: number, ttlSeconds: number, maxSends: number, minIntervalSeconds: number): Promise<Date | undefined> {
+  const r = await db.query<{ code_expires_at: Date }>(
+    `UPDATE verifications SET code_hmac = $2, code_key_version = $3, code_expires_at = now() + make_interval(secs => $4),
+       sends = sends + 1, last_sent_at = now()
+     WHERE id = $1 AND status = 'code_sent' AND consumed_at IS NULL AND sends < $5 AND last_sent_at <= now() - make_interval(secs => $6)
+     RETURNING code_expires_at`,
+    [id, codeHmac, codeKeyVersion, ttlSeconds, maxSends, minIntervalSeconds],
+  );
+  return r.rows[0]?.code_expires_at;
+}
+
+/** Bound account of a completed verification (to recover a lost reply). */
+export async function boundAccountOf(db: Db, accountId: string): Promise<{ account_ref: string; level: string; pseudonym: string | null; verified_at: Date | null } | undefined> {
+  const r = await db.query<{ account_ref: string; level: string; pseudonym: string | null; verified_at: Date | null }>(
+    `SELECT a.account_ref, a.level, ps.pseudonym, a.verified_at FROM accounts a
+     LEFT JOIN pseudonyms ps ON ps.person_id = a.person_id AND ps.provider_id = a.provider_id WHERE a.id = $1`,
+    [accountId],
+  );
+  return r.rows[0];
+}
+
+/** Adds to a provider's daily outcome counters (day in Vietnam time). */
+export async function countOutcome(db: Db, providerId: string, outcome: string, reason = ''): Promise<void> {
+  await db.query({
+    name: 'count_outcome',
+    text: `INSERT INTO verification_stats AS vs (provider_id, day, outcome, reason, count)
+           VALUES ($1, (now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, $2, $3, 1)
+           ON CONFLICT (provider_id, day, outcome, reason) DO UPDATE SET count = vs.count + 1`,
+    values: [providerId, outcome, reason],
+  });
+}
+
+export async function countPrefix(db: Db, prefix: string, column: 'sent' | 'confirmed'): Promise<void> {
+  await db.query({
+    name: `count_prefix_${column}`,
+    text: `INSERT INTO sms_prefix_stats AS s (prefix, hour, ${column}) VALUES ($1, date_trunc('hour', now()), 1)
+           ON CONFLICT (prefix, hour) DO UPDATE SET ${column} = s.${column} + 1`,
+    values: [prefix],
+  });
+}
+
+export interface StatsRow {
+  day: string;
+  outcome: string;
+  reason: string;
+  count: string;
+}
+
+export async function outcomeStats(db: Db, providerId: string | null, days: number): Promise<StatsRow[]> {
+  const r = await db.query<StatsRow>(
+    `SELECT to_char(day, 'YYYY-MM-DD') AS day, outcome, reason, sum(count)::text AS count FROM verification_stats
+     WHERE ($1::uuid IS NULL OR provider_id = $1) AND day > (now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - $2::int
+     GROUP BY day, outcome, reason ORDER BY day, outcome, reason`,
+    [providerId, days],
+  );
+  return r.rows;
+}
+
+/** Prefixes whose codes were sent often but rarely confirmed in the last `hours` (SMS pumping). */
+export async function suspiciousPrefixes(db: Db, hours: number, minSent: number, maxConfirmRate: number): Promise<{ prefix: string; sent: number; confirmed: number }[]> {
+  const r = await db.query<{ prefix: string; sent: string; confirmed: string }>(
+    `SELECT prefix, sum(sent)::text AS sent, sum(confirmed)::text AS confirmed FROM sms_prefix_stats
+     WHERE hour >= date_trunc('hour', now()) - make_interval(hours => $1)
+     GROUP BY prefix HAVING sum(sent) >= $2 AND sum(confirmed) < sum(sent) * $3 ORDER BY prefix`,
+    [hours, minSent, maxConfirmRate],
+  );
+  return r.rows.map((x) => ({ prefix: x.prefix, sent: Number(x.sent), confirmed: Number(x.confirmed) }));
+}

@@ -1,0 +1,346 @@
+/**
+ * Phone verification (issue 3 "Verification API"; DESIGN.md "Verification methods": phone =
+ * level `low`). A verification is a small state machine:
+ *
+ *   code_sent --confirm(right code)--> verified | guardian_required (under 16) | failed (no longer eligible)
+ *   code_sent --5 wrong codes--> failed (too_many_attempts)      code_sent --5 minutes--> expired
+ *
+ * Before the person has proved control of the number, a platform learns only "not eligible",
+ * never why (DESIGN.md invariant 1); the reasons go to internal statistics. Codes are stored only
+ * as HMACs, attempts are counted before the check, and the code is consumed by one conditional
+ * update inside the binding's transaction (ory/kratos persister_code.go), so concurrent confirms
+ * of one code bind exactly once.
+ */
+import { createHmac } from 'node:crypto';
+import type pg from 'pg';
+import type { VerificationConfig } from '../kernel/config/config.ts';
+import { associatedData, openBytes, openRecord, sealBytes } from '../kernel/crypto/envelope.ts';
+import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
+import { hitLimits, type Limit } from '../kernel/db/rate-counters.ts';
+import { uuidv7 } from '../kernel/ids.ts';
+import type { Metrics } from '../kernel/metrics.ts';
+import { ageOn } from '../registry/dates.ts';
+import { normaliseVietnameseMobile } from '../registry/phone-number.ts';
+import { personFromSealedFields, vietnamToday } from '../registry/registry-rows.ts';
+import { bindAccountInTransaction, liveAccountCount, type BindResult } from '../bindings/binding-service.ts';
+import { BindingError } from '../bindings/binding-errors.ts';
+import type { Provider } from '../providers/provider-service.ts';
+import { checkPhoneEligibility, numberPrefix, type IneligibilityReason } from './phone-eligibility.ts';
+import { codeMac, codeMatches, CODE_PATTERN, newCode } from './one-time-code.ts';
+import { codeText, SmsSendError, type SmsGateway } from './sms/sms-gateway.ts';
+import * as repo from './verification-repository.ts';
+import { VerificationError } from './verification-errors.ts';
+
+export interface VerificationDeps {
+  pool: pg.Pool;
+  ring: () => Promise<KeyRing>;
+  config: VerificationConfig;
+  smsTemplate: string;
+  /** Undefined outside demo mode without IDBIND_SMS_URL: verifications answer SMS_GATEWAY_UNAVAILABLE. */
+  sms: SmsGateway | undefined;
+  metrics?: Pick<Metrics, 'verificationOutcomes' | 'smsCodes'>;
+  /** Called after a binding changed (to wake the webhook dispatcher). */
+  onBindingChange?: () => void;
+}
+
+/** A person must be at least this old to bind an account without a guardian (Decree 147/2024 Art. 27). */
+export const GUARDIAN_AGE = 16;
+/** Codes per verification (the first and two resends), and the wait between them. */
+export const MAX_SENDS = 3;
+export const RESEND_INTERVAL_SECONDS = 30;
+
+export interface StartedVerification {
+  id: string;
+  status: 'code_sent';
+  expires_at: string;
+}
+
+export interface VerificationView {
+  id: string;
+  account_ref: string;
+  status: repo.VerificationStatus;
+  expires_at: string | null;
+  attempts_remaining: number;
+  created_at: string;
+  completed_at: string | null;
+  /** Present once verified: the same answer as the confirm call, so a lost reply can be recovered. */
+  result?: Omit<BindResult, 'account_id'>;
+}
+
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Accepts common separators in the number a person typed (spaces, dots, dashes, parentheses). */
+export function parsePhone(input: string): string {
+  const e164 = input.length <= 32 ? normaliseVietnameseMobile(input.replace(/[\s().-]/g, '')) : undefined;
+  if (!e164) throw new VerificationError('PHONE_INVALID', 'phone: a Vietnamese mobile number, as 0XXXXXXXXX, 84XXXXXXXXX or +84XXXXXXXXX');
+  return e164;
+}
+
+/** The number of an open verification, sealed (AAD `verifications.sealed#id`) so that a resend needs nothing from the platform. */
+function sealNumber(ring: KeyRing, id: string, e164: string): Buffer {
+  return sealBytes(ring.currentData.key, ring.currentData.version, Buffer.from(e164, 'utf8'), associatedData('verifications', 'sealed', id));
+}
+
+function openNumber(ring: KeyRing, id: string, sealed: Buffer, dekVersion: number): string {
+  return openBytes(dataKeyFor(ring, dekVersion), sealed, associatedData('verifications', 'sealed', id)).toString('utf8');
+}
+
+function bucketId(ring: KeyRing, label: string, value: string | Buffer): string {
+  // Bucket names are keyed hashes: an IP address or a number never appears in clear.
+  return createHmac('sha256', ring.currentBlindIndex.key).update(`rate-bucket:${label}\u0000`).update(value).digest('base64url').slice(0, 27);
+}
+
+function outcome(deps: VerificationDeps, provider: Provider, name: string, reason = ''): Promise<void> {
+  deps.metrics?.verificationOutcomes.inc({ outcome: name, reason });
+  return repo.countOutcome(deps.pool, provider.id, name, reason);
+}
+
+function rateLimited(limit: { label: string; retryAfterSeconds: number }): VerificationError {
+  return new VerificationError('RATE_LIMITED', `limit: ${limit.label}`, { limit: limit.label, retry_after: limit.retryAfterSeconds });
+}
+
+async function sendCode(deps: VerificationDeps, provider: Provider, e164: string, code: string): Promise<void> {
+  if (!deps.sms) throw new VerificationError('SMS_GATEWAY_UNAVAILABLE', 'no SMS gateway is configured (IDBIND_SMS_URL)');
+  try {
+    await deps.sms.send(e164, codeText(deps.smsTemplate, provider.name, code));
+  } catch (e) {
+    if (e instanceof SmsSendError) throw new VerificationError('SMS_GATEWAY_UNAVAILABLE', e.message);
+    throw e;
+  }
+  deps.metrics?.smsCodes.inc({ prefix: numberPrefix(e164), event: 'sent' });
+  await repo.countPrefix(deps.pool, numberPrefix(e164), 'sent');
+}
+
+/** `POST /v1/verifications`: checks the number and sends a code. */
+export async function startVerification(
+  deps: VerificationDeps, provider: Provider, input: { accountRef: string; phone: string; clientIp: string },
+): Promise<StartedVerification> {
+  const e164 = parsePhone(input.phone);
+  if (!deps.sms) throw new VerificationError('SMS_GATEWAY_UNAVAILABLE', 'no SMS gateway is configured (IDBIND_SMS_URL)');
+  const ring = await deps.ring();
+  const c = deps.config;
+  const eligibility = await checkPhoneEligibility(deps.pool, ring, e164, { simChangeWindowHours: c.simChangeWindowHours });
+  const numberKey = eligibility.msisdnBidx.toString('base64url');
+  // Every start counts against every limit, eligible or not: hammering a number or a range is
+  // refused before its eligibility can be probed any further.
+  const limits: Limit[] = [
+    { bucket: `verify:provider:${provider.id}`, windowSeconds: 60, max: provider.limits.verificationsPerMinute, label: 'provider' },
+    { bucket: `verify:ip:${bucketId(ring, 'ip', input.clientIp)}`, windowSeconds: 60, max: c.ipPerMinute, label: 'client_ip' },
+    { bucket: `verify:prefix:${numberPrefix(e164)}`, windowSeconds: 60, max: c.prefixPerMinute, label: 'number_prefix' },
+    { bucket: `verify:number-h:${numberKey}`, windowSeconds: 3600, max: c.numberPerHour, label: 'number' },
+    { bucket: `verify:number-d:${numberKey}`, windowSeconds: 86_400, max: c.numberPerDay, label: 'number' },
+  ];
+  const limited = await hitLimits(deps.pool, limits);
+  if (limited) {
+    await outcome(deps, provider, 'rate_limited', limited.label);
+    throw rateLimited(limited);
+  }
+  await outcome(deps, provider, 'started');
+  let reason: IneligibilityReason | undefined = eligibility.eligible ? undefined : eligibility.reason;
+  if (eligibility.eligible && (await liveAccountCount(deps.pool, eligibility.personId, provider.id, input.accountRef)) >= provider.limits.accountsPerPerson) {
+    reason = 'account_limit';
+  }
+  if (reason !== undefined || !eligibility.eligible) {
+    await outcome(deps, provider, 'not_eligible', reason);
+    throw new VerificationError('NUMBER_NOT_ELIGIBLE');
+  }
+  const budget = await hitLimits(deps.pool, [{ bucket: `sms:provider:${provider.id}`, windowSeconds: 86_400, max: provider.limits.smsPerDay, label: 'sms_per_day' }]);
+  if (budget) {
+    await outcome(deps, provider, 'rate_limited', 'sms_per_day');
+    throw new VerificationError('SMS_BUDGET_EXHAUSTED', undefined, { retry_after: budget.retryAfterSeconds });
+  }
+
+  const id = uuidv7();
+  const code = newCode();
+  const version = ring.currentBlindIndex.version;
+  // The session is stored before the code leaves, so a code in a person's hands always has a record.
+  const expiresAt = await repo.insertVerification(deps.pool, {
+    id, providerId: provider.id, accountRef: input.accountRef, msisdnBidx: eligibility.msisdnBidx, bidxVersion: eligibility.bidxVersion,
+    numberPrefix: numberPrefix(e164), sealed: sealNumber(ring, id, e164), dekVersion: ring.currentData.version, subscriptionId: eligibility.subscriptionId, personId: eligibility.personId,
+    codeHmac: codeMac(ring, version, id, code)!, codeKeyVersion: version, ttlSeconds: c.codeTtlSeconds,
+  });
+  try {
+    await sendCode(deps, provider, e164, code);
+  } catch (e) {
+    await repo.finishVerification(deps.pool, id, 'failed', 'sms_failed');
+    await outcome(deps, provider, 'sms_failed');
+    throw e;
+  }
+  return { id, status: 'code_sent', expires_at: expiresAt.toISOString() };
+}
+
+async function loadOwn(deps: VerificationDeps, provider: Provider, id: string): Promise<repo.VerificationRow> {
+  const row = ID.test(id) ? await repo.findVerification(deps.pool, provider.id, id) : undefined;
+  if (!row) throw new VerificationError('VERIFICATION_NOT_FOUND');
+  return row;
+}
+
+function isExpired(row: repo.VerificationRow): boolean {
+  return row.status === 'code_sent' && row.code_expires_at !== null && row.code_expires_at.getTime() <= Date.now();
+}
+
+/** `GET /v1/verifications/{id}`. */
+export async function getVerification(deps: VerificationDeps, provider: Provider, id: string): Promise<VerificationView> {
+  const row = await loadOwn(deps, provider, id);
+  const status = isExpired(row) ? 'expired' : row.status;
+  const view: VerificationView = {
+    id: row.id, account_ref: row.account_ref, status, expires_at: row.code_expires_at?.toISOString() ?? null,
+    attempts_remaining: Math.max(0, deps.config.codeAttempts - row.attempts), created_at: row.created_at.toISOString(),
+    completed_at: row.completed_at?.toISOString() ?? null,
+  };
+  if (row.status === 'verified' && row.account_id) {
+    const a = await repo.boundAccountOf(deps.pool, row.account_id);
+    if (a && a.pseudonym && a.verified_at) {
+      view.result = { account_ref: a.account_ref, status: 'verified', level: a.level as BindResult['level'], pseudonym: a.pseudonym, verified_at: a.verified_at.toISOString() };
+    }
+  }
+  return view;
+}
+
+/** The error for a verification that cannot take a code any more. */
+function closedError(row: repo.VerificationRow, maxAttempts: number): VerificationError {
+  if (row.status === 'verified') return new VerificationError('VERIFICATION_COMPLETED');
+  if (row.status === 'guardian_required') return new VerificationError('GUARDIAN_REQUIRED');
+  if (row.status === 'expired' || isExpired(row)) return new VerificationError('CODE_EXPIRED');
+  if ((row.status === 'failed' && row.failure === 'too_many_attempts') || row.attempts >= maxAttempts) return new VerificationError('TOO_MANY_ATTEMPTS');
+  if (row.status === 'failed' && row.failure === 'not_eligible_at_confirm') return new VerificationError('NUMBER_NOT_ELIGIBLE');
+  return new VerificationError('VERIFICATION_COMPLETED');
+}
+
+/** `POST /v1/verifications/{id}/resend`: a new code, within the same budgets; attempts are not reset. */
+export async function resendCode(deps: VerificationDeps, provider: Provider, id: string, input: { clientIp: string }): Promise<StartedVerification> {
+  const row = await loadOwn(deps, provider, id);
+  if (row.status !== 'code_sent' || row.consumed_at) throw closedError(row, deps.config.codeAttempts);
+  if (row.attempts >= deps.config.codeAttempts) throw new VerificationError('TOO_MANY_ATTEMPTS');
+  if (!deps.sms) throw new VerificationError('SMS_GATEWAY_UNAVAILABLE', 'no SMS gateway is configured (IDBIND_SMS_URL)');
+  const ring = await deps.ring();
+  if (!row.sealed || row.dek_version === null || !row.msisdn_bidx) throw new VerificationError('VERIFICATION_COMPLETED');
+  const e164 = openNumber(ring, row.id, row.sealed, row.dek_version);
+  if (row.sends >= MAX_SENDS) throw new VerificationError('RESEND_LIMIT_REACHED');
+  const waited = row.last_sent_at ? (Date.now() - row.last_sent_at.getTime()) / 1000 : Infinity;
+  if (waited < RESEND_INTERVAL_SECONDS) {
+    throw new VerificationError('RESEND_TOO_SOON', undefined, { retry_after: Math.ceil(RESEND_INTERVAL_SECONDS - waited) });
+  }
+  const numberKey = row.msisdn_bidx.toString('base64url');
+  const c = deps.config;
+  const limited = await hitLimits(deps.pool, [
+    { bucket: `verify:provider:${provider.id}`, windowSeconds: 60, max: provider.limits.verificationsPerMinute, label: 'provider' },
+    { bucket: `verify:ip:${bucketId(ring, 'ip', input.clientIp)}`, windowSeconds: 60, max: c.ipPerMinute, label: 'client_ip' },
+    { bucket: `verify:number-h:${numberKey}`, windowSeconds: 3600, max: c.numberPerHour, label: 'number' },
+    { bucket: `verify:number-d:${numberKey}`, windowSeconds: 86_400, max: c.numberPerDay, label: 'number' },
+  ]);
+  if (limited) throw rateLimited(limited);
+  const budget = await hitLimits(deps.pool, [{ bucket: `sms:provider:${provider.id}`, windowSeconds: 86_400, max: provider.limits.smsPerDay, label: 'sms_per_day' }]);
+  if (budget) throw new VerificationError('SMS_BUDGET_EXHAUSTED', undefined, { retry_after: budget.retryAfterSeconds });
+  const code = newCode();
+  const version = ring.currentBlindIndex.version;
+  const expiresAt = await repo.replaceCode(deps.pool, row.id, codeMac(ring, version, row.id, code)!, version, c.codeTtlSeconds, MAX_SENDS, RESEND_INTERVAL_SECONDS);
+  if (!expiresAt) throw new VerificationError('RESEND_TOO_SOON', 'another resend or a confirmation came first');
+  await sendCode(deps, provider, e164, code);
+  await outcome(deps, provider, 'resent');
+  return { id: row.id, status: 'code_sent', expires_at: expiresAt.toISOString() };
+}
+
+/** The person's birth date, read for the age check (recorded in the person's access history). */
+async function personAge(client: pg.PoolClient, ring: KeyRing, personId: string): Promise<number> {
+  const r = await client.query<{ sealed: Buffer; dek_version: number; status: 'alive' | 'deceased' }>('SELECT sealed, dek_version, status FROM persons WHERE id = $1', [personId]);
+  const p = r.rows[0]!;
+  const person = personFromSealedFields(openRecord(dataKeyFor(ring, p.dek_version), p.sealed, associatedData('persons', 'sealed', personId)), p.status);
+  return ageOn(person.birthDate, vietnamToday());
+}
+
+/** `POST /v1/verifications/{id}/confirm`: checks the code and binds the account. */
+export async function confirmCode(deps: VerificationDeps, provider: Provider, id: string, code: string): Promise<Omit<BindResult, 'account_id'>> {
+  if (!CODE_PATTERN.test(code)) throw new VerificationError('CODE_MALFORMED');
+  const max = deps.config.codeAttempts;
+  const row = await loadOwn(deps, provider, id);
+  if (row.status !== 'code_sent' || row.consumed_at) throw closedError(row, max);
+  if (isExpired(row)) {
+    await repo.finishVerification(deps.pool, row.id, 'expired', 'expired');
+    await outcome(deps, provider, 'expired');
+    throw new VerificationError('CODE_EXPIRED');
+  }
+  const ring = await deps.ring();
+  // The per-number budget of typed codes spans verifications and resends.
+  const perNumber = await hitLimits(deps.pool, [
+    { bucket: `otp:number-d:${row.msisdn_bidx!.toString('base64url')}`, windowSeconds: 86_400, max: deps.config.numberAttemptsPerDay, label: 'number' },
+  ]);
+  if (perNumber) throw new VerificationError('TOO_MANY_ATTEMPTS', 'too many codes typed for this number today', { retry_after: perNumber.retryAfterSeconds });
+  const counted = await repo.countAttempt(deps.pool, provider.id, row.id, max);
+  if (!counted) throw closedError((await repo.findVerification(deps.pool, provider.id, row.id))!, max);
+
+  if (!codeMatches(ring, counted.code_key_version!, counted.id, code, counted.code_hmac!)) {
+    if (counted.attempts >= max) {
+      await repo.finishVerification(deps.pool, counted.id, 'failed', 'too_many_attempts');
+      await outcome(deps, provider, 'failed', 'too_many_attempts');
+      throw new VerificationError('TOO_MANY_ATTEMPTS');
+    }
+    await outcome(deps, provider, 'wrong_code');
+    throw new VerificationError('CODE_INVALID', undefined, { attempts_remaining: max - counted.attempts });
+  }
+
+  const client = await deps.pool.connect();
+  let result: BindResult | undefined;
+  let failure: VerificationError | BindingError | undefined;
+  try {
+    await client.query('BEGIN');
+    if (!(await repo.consumeCode(client, counted.id))) {
+      await client.query('ROLLBACK');
+      throw new VerificationError('VERIFICATION_COMPLETED', 'the code was already used');
+    }
+    // Still the same living holder, with the subscription active (the registry may have changed
+    // since the code was sent); the person has proved control, so the answer may now be precise.
+    const still = await client.query(
+      `SELECT 1 FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
+       WHERE s.id = $1 AND s.status = 'active' AND p.id = $2 AND p.status = 'alive' FOR SHARE OF s`,
+      [counted.subscription_id, counted.person_id],
+    );
+    if (still.rowCount === 0) {
+      await repo.finishVerification(client, counted.id, 'failed', 'not_eligible_at_confirm');
+      failure = new VerificationError('NUMBER_NOT_ELIGIBLE');
+    } else {
+      const age = await personAge(client, ring, counted.person_id!);
+      if (age < GUARDIAN_AGE) {
+        await repo.finishVerification(client, counted.id, 'guardian_required', 'guardian_required');
+        await client.query(
+          `INSERT INTO access_records (person_id, purpose, actor, detail) VALUES ($1, 'age_check', $2, $3)`,
+          [counted.person_id, `provider:${provider.id}`, JSON.stringify({ provider: provider.name, verification_id: counted.id })],
+        );
+        failure = new VerificationError('GUARDIAN_REQUIRED');
+      } else {
+        await client.query('SAVEPOINT bind');
+        try {
+          result = await bindAccountInTransaction(client, provider, {
+            accountRef: counted.account_ref, personId: counted.person_id!, subscriptionId: counted.subscription_id, method: 'phone', level: 'low',
+            viaVerification: counted.id,
+          });
+          await repo.finishVerification(client, counted.id, 'verified', null, result.account_id);
+        } catch (e) {
+          if (!(e instanceof BindingError)) throw e;
+          await client.query('ROLLBACK TO SAVEPOINT bind');
+          await repo.finishVerification(client, counted.id, 'failed', 'account_limit');
+          // The person has proved control of the number: the precise answer is theirs to see.
+          failure = e;
+        }
+      }
+    }
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+  if (failure) {
+    await outcome(deps, provider, 'failed', failure.code.toLowerCase());
+    throw failure;
+  }
+  await outcome(deps, provider, 'confirmed');
+  if (counted.number_prefix) {
+    deps.metrics?.smsCodes.inc({ prefix: counted.number_prefix, event: 'confirmed' });
+    await repo.countPrefix(deps.pool, counted.number_prefix, 'confirmed');
+  }
+  deps.onBindingChange?.();
+  const { account_ref, status, level, pseudonym, verified_at } = result!;
+  return { account_ref, status, level, pseudonym, verified_at };
+}
