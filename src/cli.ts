@@ -12,8 +12,9 @@ import { generateCommand } from './cli/generate-command.ts';
 import { importCommand } from './cli/import-command.ts';
 import { reconcileCommand } from './cli/reconcile-command.ts';
 import { keysCommand } from './cli/keys-command.ts';
+import { providersCommand } from './cli/providers-command.ts';
 
-export const COMMANDS: readonly Command[] = [serveCommand, migrateCommand, generateCommand, importCommand, reconcileCommand, keysCommand];
+export const COMMANDS: readonly Command[] = [serveCommand, migrateCommand, generateCommand, importCommand, reconcileCommand, keysCommand, providersCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
