@@ -18,7 +18,7 @@ import type pg from 'pg';
 import { unwrapKey, wrapKey, type MasterKey } from '../kernel/crypto/master-keys.ts';
 import { wrapLabel, type KeyPurpose, type KeyRing, type KeyRow as RingKeyRow } from '../kernel/crypto/key-ring.ts';
 import { LOCK_BLIND_INDEX_VERSION } from '../registry/import/import-repository.ts';
-import { completePendingReencryption, completePendingReindex, keyUsage, type MigrationProgress } from '../registry/reindex.ts';
+import { completePendingReencryption, completePendingReindex, keyUsage, keyVersionInUse, type MigrationProgress } from '../registry/reindex.ts';
 import { recordBatchAccess } from '../access/access-records.ts';
 import { uuidv7 } from '../kernel/ids.ts';
 import { KeyError } from './key-errors.ts';
@@ -32,7 +32,11 @@ export interface KeyStatus {
   master_keys: { id: string; configured: boolean; current: boolean; wraps: number }[];
   data_keys: { version: number; state: string; master_key_id: string | null; rows: number; created_at: string; retired_at: string | null }[];
   blind_index_keys: { version: number; state: string; master_key_id: string | null; rows: number; created_at: string; retired_at: string | null }[];
-  pending: { reencrypt_rows: number; reindex_rows: number };
+  /**
+   * `open_codes`: one-time codes still open under a blind-index version that is not current; they
+   * cannot be re-keyed (the code is not stored) and hold that version back until they expire.
+   */
+  pending: { reencrypt_rows: number; reindex_rows: number; open_codes: number };
 }
 
 export async function keyStatus(pool: pg.Pool, masterKeys: readonly MasterKey[]): Promise<KeyStatus> {
@@ -53,7 +57,8 @@ export async function keyStatus(pool: pg.Pool, masterKeys: readonly MasterKey[])
     blind_index_keys: describe('blind_index'),
     pending: {
       reencrypt_rows: usage.filter((u) => u.kind === 'data' && u.version !== current('data')).reduce((a, u) => a + u.rows, 0),
-      reindex_rows: usage.filter((u) => u.kind === 'blind_index' && u.version !== current('blind_index')).reduce((a, u) => a + u.rows, 0),
+      reindex_rows: usage.filter((u) => u.kind === 'blind_index' && u.table !== 'verification_codes' && u.version !== current('blind_index')).reduce((a, u) => a + u.rows, 0),
+      open_codes: usage.filter((u) => u.table === 'verification_codes' && u.version !== current('blind_index')).reduce((a, u) => a + u.rows, 0),
     },
   };
 }
@@ -116,21 +121,17 @@ export async function addKeyVersion(pool: pg.Pool, master: MasterKey, purpose: K
 }
 
 /**
- * Retires (destroys) every `previous` key that no row uses any more. Returns the versions retired.
- * Runs under the exclusive lock so no batch job can be writing with a version being retired.
+ * Retires (destroys) every `previous` key that no row uses any more (reindex.ts keyVersionInUse:
+ * every sealed table, every blind index, every one-time code that can still be confirmed), so a
+ * retirement never strands a record, a webhook secret or an open code. Returns the versions
+ * retired. Runs under the exclusive lock so no batch job can be writing with a version being retired.
  */
 export async function retireUnusedKeys(pool: pg.Pool): Promise<{ purpose: KeyPurpose; version: number }[]> {
   return withExclusiveKeyLock(pool, async (client) => {
     const prev = await client.query<{ purpose: KeyPurpose; version: number }>(`SELECT purpose, version FROM key_versions WHERE state = 'previous'`);
     const retired: { purpose: KeyPurpose; version: number }[] = [];
     for (const k of prev.rows) {
-      const col = k.purpose === 'data' ? 'dek_version' : 'bidx_version';
-      const used = await client.query<{ used: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM persons WHERE ${col} = $1) OR EXISTS (SELECT 1 FROM subscriptions WHERE ${col} = $1)
-           OR EXISTS (SELECT 1 FROM subscription_events WHERE ${col} = $1) AS used`,
-        [k.version],
-      );
-      if (used.rows[0]!.used) continue;
+      if (await keyVersionInUse(client, k.purpose, k.version)) continue;
       await client.query(`UPDATE key_versions SET state = 'retired', wrapped = NULL, retired_at = now() WHERE purpose = $1 AND version = $2`, [k.purpose, k.version]);
       retired.push(k);
     }

@@ -1,19 +1,26 @@
 /**
- * Background key migrations of the registry tables (DESIGN.md invariant 2; issue 2 `idbind keys
- * rotate`): re-encryption of sealed records under the current data key, and re-indexing of blind
- * indexes under the current blind-index key. Both walk a table in primary-key order in small
+ * Background key migrations of every sealed table (DESIGN.md invariant 2; issue 2 `idbind keys
+ * rotate`; issue 3 adds webhook secrets, the demo SMS outbox and open verifications): re-encryption
+ * of sealed records under the current data key, and re-indexing of blind indexes under the
+ * current blind-index key. Both walk a table in primary-key order in small
  * batches, each its own transaction, touching only rows still on an older version
  * (`FOR UPDATE SKIP LOCKED`), so they are resumable at any point, safe to run twice at once, and
  * never block an import for long.
  */
 import type pg from 'pg';
 import { blindIndex } from '../kernel/crypto/blind-index.ts';
-import { associatedData, openRecord, sealRecord } from '../kernel/crypto/envelope.ts';
+import { associatedData, openBytes, openRecord, sealBytes, sealRecord } from '../kernel/crypto/envelope.ts';
 import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
 import { msisdnIndex, personIndexes, subscriptionIndexes } from './row-crypto.ts';
 import { personFromSealedFields, type PersonStatus, type SubscriptionRow, type Channel, type SubscriptionStatus } from './registry-rows.ts';
 
-export const SEALED_TABLES = ['persons', 'subscriptions', 'subscription_events'] as const;
+/**
+ * Every table holding sealed data or blind indexes (DESIGN.md invariant 2: "rotating a data key
+ * re-encrypts fields in the background; rotating the blind-index key re-indexes"). A table left
+ * out here would keep rows under an old key, and retiring that key would strand them: each sealed
+ * column of the schema must appear, and key-rotation-service.db.test.ts checks it does.
+ */
+export const SEALED_TABLES = ['persons', 'subscriptions', 'subscription_events', 'webhook_secrets', 'sms_outbox', 'verifications'] as const;
 export type SealedTable = (typeof SEALED_TABLES)[number];
 
 export interface MigrationProgress {
@@ -34,48 +41,88 @@ function iso(v: unknown): string {
   return v instanceof Date ? v.toISOString() : v === null || v === undefined ? '' : String(v);
 }
 
-/** The blind-index columns of one row, recomputed from its opened record under `bidx`. */
-function reindexRow(table: SealedTable, row: Row, fields: string[], bidx: Buffer): Record<string, Buffer | null> {
-  if (table === 'persons') {
-    const p = personFromSealedFields(fields, row.status as PersonStatus);
-    const ix = personIndexes(bidx, p);
-    return { pid_bidx: ix.pidBidx, match_bidx: ix.matchBidx, digest: ix.digest };
-  }
-  if (table === 'subscriptions') {
-    const s: SubscriptionRow = {
-      msisdn: fields[0] ?? '', holderPersonalId: fields[1] ?? '', holderFullName: fields[2] ?? '', holderBirthDate: fields[3] ?? '',
-      channel: row.channel as Channel, registeredAt: iso(row.registered_at), status: row.status as SubscriptionStatus,
-      simChangedAt: iso(row.sim_changed_at), deviceChangedAt: iso(row.device_changed_at),
-    };
-    // The digest is of the row as the carrier's file last gave it; a carrier re-sending that row
-    // after re-indexing is still "unchanged" only if nothing else changed, which is what we want.
-    const ix = subscriptionIndexes(bidx, s);
-    return { msisdn_bidx: ix.msisdnBidx, holder_bidx: ix.holderBidx, holder_match_bidx: ix.holderMatchBidx, digest: ix.digest };
-  }
-  return {
-    msisdn_bidx: msisdnIndex(bidx, fields[0] ?? ''),
-    digest: blindIndex(bidx, 'subscription_event.digest', [row.type, iso(row.at), ...fields].join('\u001f')),
-  };
+interface TableSpec {
+  idType: 'uuid' | 'bigint';
+  /**
+   * `record`: fields sealed with sealRecord; `bytes`: one value sealed with sealBytes (webhook
+   * secrets, a verification's number), re-sealed byte for byte.
+   */
+  sealedAs: 'record' | 'bytes';
+  /** Columns besides `sealed` that re-indexing reads. */
+  extraColumns: string;
+  /** Blind-index columns, recomputed on re-index under the current key; none: no blind index. */
+  indexColumns: readonly string[];
+  /** The blind-index columns of one row, recomputed from its opened fields under `bidx`. */
+  reindex?(row: Row, fields: string[], bidx: Buffer): Record<string, Buffer | null>;
 }
 
-const EXTRA_COLUMNS: Record<SealedTable, string> = {
-  persons: 'status',
-  subscriptions: 'channel, registered_at, status, sim_changed_at, device_changed_at',
-  subscription_events: 'type, at',
+const TABLES: Record<SealedTable, TableSpec> = {
+  persons: {
+    idType: 'uuid', sealedAs: 'record', extraColumns: ', status', indexColumns: ['pid_bidx', 'match_bidx', 'digest'],
+    reindex(row, fields, bidx) {
+      const ix = personIndexes(bidx, personFromSealedFields(fields, row.status as PersonStatus));
+      return { pid_bidx: ix.pidBidx, match_bidx: ix.matchBidx, digest: ix.digest };
+    },
+  },
+  subscriptions: {
+    idType: 'uuid', sealedAs: 'record', extraColumns: ', channel, registered_at, status, sim_changed_at, device_changed_at',
+    indexColumns: ['msisdn_bidx', 'holder_bidx', 'holder_match_bidx', 'digest'],
+    reindex(row, fields, bidx) {
+      const s: SubscriptionRow = {
+        msisdn: fields[0] ?? '', holderPersonalId: fields[1] ?? '', holderFullName: fields[2] ?? '', holderBirthDate: fields[3] ?? '',
+        channel: row.channel as Channel, registeredAt: iso(row.registered_at), status: row.status as SubscriptionStatus,
+        simChangedAt: iso(row.sim_changed_at), deviceChangedAt: iso(row.device_changed_at),
+      };
+      // The digest is of the row as the carrier's file last gave it; a carrier re-sending that row
+      // after re-indexing is still "unchanged" only if nothing else changed, which is what we want.
+      const ix = subscriptionIndexes(bidx, s);
+      return { msisdn_bidx: ix.msisdnBidx, holder_bidx: ix.holderBidx, holder_match_bidx: ix.holderMatchBidx, digest: ix.digest };
+    },
+  },
+  subscription_events: {
+    idType: 'bigint', sealedAs: 'record', extraColumns: ', type, at', indexColumns: ['msisdn_bidx', 'digest'],
+    reindex(row, fields, bidx) {
+      return {
+        msisdn_bidx: msisdnIndex(bidx, fields[0] ?? ''),
+        digest: blindIndex(bidx, 'subscription_event.digest', [row.type, iso(row.at), ...fields].join('\u001f')),
+      };
+    },
+  },
+  // A provider's webhook signing secret (src/providers/provider-credentials.ts): sealed, no index.
+  webhook_secrets: { idType: 'uuid', sealedAs: 'bytes', extraColumns: '', indexColumns: [] },
+  // Demo SMS outbox (src/verification/sms/sms-outbox.ts): [to, text], found by the number's index.
+  sms_outbox: {
+    idType: 'uuid', sealedAs: 'record', extraColumns: '', indexColumns: ['to_bidx'],
+    reindex: (_row, fields, bidx) => ({ to_bidx: msisdnIndex(bidx, fields[0] ?? '') }),
+  },
+  // An open verification's number (src/verification/verification-service.ts), sealed while a code
+  // may be resent and NULL once completed; its msisdn_bidx is the number's index (phone-eligibility.ts).
+  // Completed rows keep an index nobody can recompute once its version is retired: they are never
+  // looked up by it, and such a dead index is exactly what retiring a key is for.
+  verifications: {
+    idType: 'uuid', sealedAs: 'bytes', extraColumns: '', indexColumns: ['msisdn_bidx'],
+    reindex: (_row, fields, bidx) => ({ msisdn_bidx: msisdnIndex(bidx, fields[0] ?? '') }),
+  },
 };
 
-const INDEX_COLUMNS: Record<SealedTable, string[]> = {
-  persons: ['pid_bidx', 'match_bidx', 'digest'],
-  subscriptions: ['msisdn_bidx', 'holder_bidx', 'holder_match_bidx', 'digest'],
-  subscription_events: ['msisdn_bidx', 'digest'],
-};
+/**
+ * One-time codes still open (issue 3 "One-time codes"): their HMAC key is derived from the
+ * blind-index key of `code_key_version` (src/verification/one-time-code.ts) and the code itself is
+ * not stored, so they cannot be re-keyed; a version is retired only once none of them can still be
+ * confirmed. They expire within minutes (5; a minute more for clock skew between the hub and the
+ * database); an expired code is refused as expired before any key is needed, and a resend issues a
+ * new code under the current version.
+ */
+const LIVE_CODES = `status = 'code_sent' AND code_hmac IS NOT NULL AND code_expires_at > now() - interval '1 minute'`;
 
 type Mode = 'reencrypt' | 'reindex';
 
 async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mode: Mode, onProgress?: (p: MigrationProgress) => void): Promise<number> {
+  const spec = TABLES[table];
+  if (mode === 'reindex' && spec.indexColumns.length === 0) return 0;
   const column = mode === 'reencrypt' ? 'dek_version' : 'bidx_version';
   const target = mode === 'reencrypt' ? ring.currentData.version : ring.currentBlindIndex.version;
-  let lastId = table === 'subscription_events' ? '0' : '00000000-0000-0000-0000-000000000000';
+  let lastId = spec.idType === 'bigint' ? '0' : '00000000-0000-0000-0000-000000000000';
   let done = 0;
   for (;;) {
     const client = await pool.connect();
@@ -83,7 +130,7 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
     try {
       await client.query('BEGIN');
       const r = await client.query<Row>(
-        `SELECT id::text AS id, sealed, dek_version, ${EXTRA_COLUMNS[table]} FROM ${table}
+        `SELECT id::text AS id, sealed, dek_version${spec.extraColumns} FROM ${table}
          WHERE id > $1 AND ${column} <> $2 AND sealed IS NOT NULL ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
         [lastId, target],
       );
@@ -94,26 +141,30 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
       }
       const ids: string[] = [];
       const sealedOut: Buffer[] = [];
-      const indexCols: Record<string, (Buffer | null)[]> = Object.fromEntries(INDEX_COLUMNS[table].map((c) => [c, []]));
+      const indexCols: Record<string, (Buffer | null)[]> = Object.fromEntries(spec.indexColumns.map((c) => [c, []]));
       for (const row of rows) {
         const ad = associatedData(table, 'sealed', row.id);
-        const fields = openRecord(dataKeyFor(ring, row.dek_version), row.sealed, ad);
+        const key = dataKeyFor(ring, row.dek_version);
+        const plain = spec.sealedAs === 'bytes' ? openBytes(key, row.sealed, ad) : undefined;
+        const fields = plain ? [plain.toString('utf8')] : openRecord(key, row.sealed, ad);
         ids.push(row.id);
         if (mode === 'reencrypt') {
-          sealedOut.push(sealRecord(ring.currentData.key, ring.currentData.version, fields, ad));
+          sealedOut.push(plain
+            ? sealBytes(ring.currentData.key, ring.currentData.version, plain, ad)
+            : sealRecord(ring.currentData.key, ring.currentData.version, fields, ad));
         } else {
-          const ix = reindexRow(table, row, fields, ring.currentBlindIndex.key);
-          for (const c of INDEX_COLUMNS[table]) indexCols[c]!.push(ix[c] ?? null);
+          const ix = spec.reindex!(row, fields, ring.currentBlindIndex.key);
+          for (const c of spec.indexColumns) indexCols[c]!.push(ix[c] ?? null);
         }
       }
-      const idType = table === 'subscription_events' ? 'bigint' : 'uuid';
+      const idType = spec.idType;
       if (mode === 'reencrypt') {
         await client.query(
           `UPDATE ${table} t SET sealed = u.sealed, dek_version = $3 FROM unnest($1::${idType}[], $2::bytea[]) AS u(id, sealed) WHERE t.id = u.id`,
           [ids, sealedOut, ring.currentData.version],
         );
       } else {
-        const cols = INDEX_COLUMNS[table];
+        const cols = spec.indexColumns;
         const sets = cols.map((c) => `${c} = u.${c}`).join(', ');
         const params = cols.map((_, i) => `$${i + 2}::bytea[]`).join(', ');
         await client.query(
@@ -149,14 +200,50 @@ export async function completePendingReencryption(pool: pg.Pool, ring: KeyRing, 
   return n;
 }
 
-/** Rows per table and key version, for `idbind keys status` and retirement. */
-export async function keyUsage(pool: pg.Pool): Promise<{ table: SealedTable; kind: 'data' | 'blind_index'; version: number; rows: number }[]> {
-  const out: { table: SealedTable; kind: 'data' | 'blind_index'; version: number; rows: number }[] = [];
+export type KeyUsageTable = SealedTable | 'verification_codes';
+
+export interface KeyUsage {
+  table: KeyUsageTable;
+  kind: 'data' | 'blind_index';
+  version: number;
+  rows: number;
+}
+
+/**
+ * Rows per table and key version, for `idbind keys status` and retirement: every sealed value
+ * (by dek_version), every blind index (by bidx_version) and every one-time code that can still be
+ * confirmed (by code_key_version, as `verification_codes`).
+ */
+export async function keyUsage(db: pg.Pool | pg.PoolClient): Promise<KeyUsage[]> {
+  const out: KeyUsage[] = [];
+  const add = async (table: KeyUsageTable, kind: KeyUsage['kind'], sql: string) => {
+    const r = await db.query<{ v: number; n: string }>(sql);
+    for (const row of r.rows) out.push({ table, kind, version: row.v, rows: Number(row.n) });
+  };
   for (const table of SEALED_TABLES) {
-    const d = await pool.query<{ v: number; n: string }>(`SELECT dek_version AS v, count(*) AS n FROM ${table} WHERE dek_version IS NOT NULL GROUP BY 1`);
-    for (const r of d.rows) out.push({ table, kind: 'data', version: r.v, rows: Number(r.n) });
-    const b = await pool.query<{ v: number; n: string }>(`SELECT bidx_version AS v, count(*) AS n FROM ${table} GROUP BY 1`);
-    for (const r of b.rows) out.push({ table, kind: 'blind_index', version: r.v, rows: Number(r.n) });
+    await add(table, 'data', `SELECT dek_version AS v, count(*) AS n FROM ${table} WHERE sealed IS NOT NULL AND dek_version IS NOT NULL GROUP BY 1`);
+    if (TABLES[table].indexColumns.length > 0) {
+      await add(table, 'blind_index', `SELECT bidx_version AS v, count(*) AS n FROM ${table} WHERE bidx_version IS NOT NULL${table === 'verifications' ? ' AND sealed IS NOT NULL' : ''} GROUP BY 1`);
+    }
   }
+  await add('verification_codes', 'blind_index', `SELECT code_key_version AS v, count(*) AS n FROM verifications WHERE ${LIVE_CODES} GROUP BY 1`);
   return out;
+}
+
+/**
+ * Whether any row still needs this key version: a sealed value under it, a blind index of it
+ * (completed verifications excepted, see TABLES), or a one-time code under it that can still be
+ * confirmed. Retirement destroys a version only when this is false.
+ */
+export async function keyVersionInUse(db: pg.Pool | pg.PoolClient, purpose: 'data' | 'blind_index', version: number): Promise<boolean> {
+  const checks: string[] = [];
+  for (const table of SEALED_TABLES) {
+    if (purpose === 'data') checks.push(`EXISTS (SELECT 1 FROM ${table} WHERE dek_version = $1 AND sealed IS NOT NULL)`);
+    else if (TABLES[table].indexColumns.length > 0) {
+      checks.push(`EXISTS (SELECT 1 FROM ${table} WHERE bidx_version = $1${table === 'verifications' ? ' AND sealed IS NOT NULL' : ''})`);
+    }
+  }
+  if (purpose === 'blind_index') checks.push(`EXISTS (SELECT 1 FROM verifications WHERE code_key_version = $1 AND ${LIVE_CODES})`);
+  const r = await db.query<{ used: boolean }>(`SELECT ${checks.join(' OR ')} AS used`, [version]);
+  return r.rows[0]!.used;
 }
