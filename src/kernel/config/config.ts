@@ -81,7 +81,9 @@ export interface SmsConfig {
   readonly template: string;
 }
 
-export const DEFAULT_SMS_TEMPLATE = 'Ma xac minh {platform} cua ban: {code}. Het han sau 5 phut. Khong chia se ma nay. / Your {platform} verification code: {code}. Expires in 5 minutes. Do not share it.';
+// Vietnamese without diacritics and English, in GSM-7 (one SMS part, any handset); the code appears
+// once, so it is the only 6-digit number a person or a test reads.
+export const DEFAULT_SMS_TEMPLATE = '{code} la ma xac minh {platform} cua ban / is your {platform} verification code. Het han sau 5 phut / expires in 5 minutes. Khong chia se ma / do not share it.';
 
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -62,4 +62,6 @@ export const PROBLEM_SCHEMA = {
     type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, code: { type: 'string' }, detail: { type: 'string' },
   },
   required: ['type', 'title', 'status', 'code'],
+  // RFC 9457 3.2 extension members (attempts_remaining, limit, retry_after, ...) pass through.
+  additionalProperties: true,
 } as const;

@@ -1,0 +1,78 @@
+/**
+ * A small hand-written registry for verification tests: one person or number per rule, imported
+ * through the real import code (so everything is sealed and indexed as in production). Synthetic
+ * data only. Times are relative to now, so SIM-change windows and ages hold whenever it runs.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
+import type { KeyRing } from '../../src/kernel/crypto/key-ring.ts';
+import { importRegistry } from '../../src/registry/import/import-service.ts';
+
+const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
+
+/** Numbers in E.164, by the rule they exercise. */
+export const N = {
+  adult: '+84912000001',
+  adult2: '+84912000012',
+  adult3: '+84912000013',
+  simChanged: '+84912000002',
+  blocked: '+84912000003',
+  minor: '+84912000004',
+  deceased: '+84912000005',
+  adultB: '+84912000006',
+  noHolder: '+84912000007',
+  holderUnknown: '+84912000008',
+  deviceChanged: '+84912000009',
+  mismatch: '+84912000010',
+  oldSimChange: '+84912000011',
+  unknown: '+84912999999',
+  /** Twenty more numbers of the same adult (`adultMany[i]`), for tests that spend per-number budgets. */
+  adultMany: Array.from({ length: 20 }, (_, i) => `+849121001${String(i).padStart(2, '0')}`),
+} as const;
+
+export const PEOPLE = {
+  adult: '001090000001',
+  minor: '001315000002',
+  deceased: '001085000003',
+  adultB: '001205000004',
+} as const;
+
+export async function seedVerificationRegistry(pool: pg.Pool, ring: KeyRing): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'idbind-vfix-'));
+  try {
+    writeFileSync(join(dir, 'population.csv'), [
+      'personal_id,full_name,birth_date,sex,status,died_on,guardian_personal_ids',
+      `${PEOPLE.adult},Nguyễn Văn An,1990-05-01,M,alive,,`,
+      `${PEOPLE.minor},Trần Thị Bình,2015-03-01,F,alive,,${PEOPLE.adult}`,
+      `${PEOPLE.deceased},Lê Văn Cường,1985-01-01,M,deceased,2024-02-02,`,
+      `${PEOPLE.adultB},Phạm Minh Đức,2005-01-01,M,alive,,`,
+    ].join('\n') + '\n');
+    const sub = (msisdn: string, pid: string, name: string, birth: string, status = 'active', sim = '', device = '') =>
+      `${msisdn},${pid},${name},${birth},store,2020-01-01T00:00:00Z,${status},${sim},${device}`;
+    writeFileSync(join(dir, 'vinaphone.csv'), [
+      'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status,sim_changed_at,device_changed_at',
+      sub(N.adult, PEOPLE.adult, 'Nguyen Van An', '1990-05-01'),
+      sub(N.adult2, PEOPLE.adult, 'Nguyen Van An', '1990-05-01'),
+      sub(N.adult3, PEOPLE.adult, 'Nguyen Van An', '1990-05-01'),
+      ...N.adultMany.map((m) => sub(m, PEOPLE.adult, 'Nguyen Van An', '1990-05-01')),
+      sub(N.simChanged, PEOPLE.adult, 'Nguyen Van An', '1990-05-01', 'active', hoursAgo(1)),
+      sub(N.oldSimChange, PEOPLE.adult, 'Nguyen Van An', '1990-05-01', 'active', hoursAgo(100)),
+      sub(N.deviceChanged, PEOPLE.adult, 'Nguyen Van An', '1990-05-01', 'active', '', hoursAgo(2)),
+      sub(N.blocked, PEOPLE.adult, 'Nguyen Van An', '1990-05-01', 'blocked_outgoing'),
+      sub(N.minor, PEOPLE.minor, 'Tran Thi Binh', '2015-03-01'),
+      sub(N.deceased, PEOPLE.deceased, 'Le Van Cuong', '1985-01-01'),
+      sub(N.adultB, PEOPLE.adultB, 'Pham Minh Duc', '2005-01-01'),
+      sub(N.noHolder, '', '', ''),
+      sub(N.holderUnknown, '001090999999', 'Someone Else', '1990-01-01'),
+      sub(N.mismatch, PEOPLE.adultB, 'Totally Different Name', '2005-01-01'),
+    ].join('\n') + '\n');
+    for (const [kind, file, carrier] of [['population', 'population.csv', undefined], ['subscriptions', 'vinaphone.csv', 'vinaphone']] as const) {
+      const summary = await importRegistry({ pool, ring, kind, carrier, path: join(dir, file), rejectsPath: join(dir, `${file}.rejects`), workers: 1 });
+      if (summary.rejected > 0) throw new Error(`fixture ${file}: ${summary.rejected} rows rejected (see ${file}.rejects)`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
