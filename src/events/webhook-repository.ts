@@ -142,8 +142,20 @@ export async function listDeliveries(db: Db, providerId: string, q: { status?: D
   return r.rows;
 }
 
+/** An event's payload as stored (outbox.ts for account events; `webhook.test` has only id, type, occurred_at). */
+export interface EventPayload {
+  id: string;
+  type: string;
+  occurred_at: string;
+  account_ref?: string;
+  status?: string;
+  level?: string | null;
+  pseudonym?: string | null;
+  sequence?: number;
+}
+
 export interface DeliveryDetailRow extends DeliveryRow {
-  payload: Record<string, unknown>;
+  payload: EventPayload;
 }
 
 export async function findDelivery(db: Db, providerId: string, eventId: string): Promise<DeliveryDetailRow | undefined> {
@@ -282,7 +294,7 @@ export async function hasWebhookUrl(db: Db, providerId: string): Promise<boolean
 export interface EventRow {
   id: string;
   txid: string;
-  payload: Record<string, unknown>;
+  payload: EventPayload;
 }
 
 /**

@@ -80,7 +80,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
     schema: {
       tags, security, summary: 'One delivery, its event and every attempt (status code, error, duration)', params: EventIdParams,
       response: {
-        200: Type.Composite([DeliverySchema, Type.Object({ event: EventSchema, attempt_log: Type.Array(AttemptSchema) })]),
+        200: Type.Object({ ...DeliverySchema.properties, event: EventSchema, attempt_log: Type.Array(AttemptSchema) }),
         401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA,
       },
     },

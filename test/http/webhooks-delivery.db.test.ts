@@ -1,0 +1,365 @@
+/**
+ * Webhook delivery end to end on a real PostgreSQL and real HTTP receivers on 127.0.0.1: events
+ * written through the outbox SQL, delivered by the dispatcher, signatures checked with the
+ * Standard Webhooks reference library. The dispatcher's scheduling clock is moved forward instead
+ * of waiting for the retry schedule.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Webhook } from 'standardwebhooks';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createProvider, rotateWebhookSecret } from '../../src/providers/provider-service.ts';
+import { outboxCtes } from '../../src/events/outbox.ts';
+import { unbindAccount } from '../../src/bindings/binding-repository.ts';
+import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhook-dispatcher.ts';
+import { claimDueDeliveries } from '../../src/events/webhook-repository.ts';
+import { replayDelivery } from '../../src/events/webhook-service.ts';
+import { startReceiver, type Receiver } from './webhooks-receiver.ts';
+
+let db: TestDatabase;
+const receivers: Receiver[] = [];
+const dispatchers: WebhookDispatcher[] = [];
+
+// One scheduling clock for the file, only ever moved forward (leases of earlier tests stay past).
+let clock = Date.now() + 1000;
+const now = () => new Date(clock);
+const advance = (ms: number) => {
+  clock += ms;
+};
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterEach(async () => {
+  await Promise.all(dispatchers.splice(0).map((d) => d.stop()));
+  await Promise.all(receivers.splice(0).map((r) => r.close()));
+  // Each test owns its deliveries: whatever it left pending must not reach the next test's dispatcher.
+  await db.pool.query(`UPDATE webhook_deliveries SET status = 'dead' WHERE status = 'pending'`);
+});
+afterAll(async () => db.drop());
+
+async function receiver(): Promise<Receiver> {
+  const r = await startReceiver();
+  receivers.push(r);
+  return r;
+}
+
+function dispatcher(options: Partial<WebhookDispatcherOptions> = {}): WebhookDispatcher {
+  const d = startWebhookDispatcher({ pool: db.pool, ring: async () => db.ring, outbound: { allowLoopback: true }, intervalMs: 0, now, ...options });
+  dispatchers.push(d);
+  return d;
+}
+
+async function platform(webhookUrl: string) {
+  return createProvider(db.pool, db.ring, { allowLoopback: true }, { name: `p${randomBytes(6).toString('hex')}`, kind: 'platform', webhookUrl });
+}
+
+let refCounter = 0;
+/** n bound accounts of the provider, then unbound by one statement through the outbox SQL: n events and n pending deliveries. */
+async function emit(providerId: string, n: number): Promise<string[]> {
+  const refs = Array.from({ length: n }, () => `acct-${++refCounter}`);
+  await db.pool.query(
+    `INSERT INTO accounts (id, provider_id, account_ref, method, level, status, status_reason, verified_at)
+     SELECT gen_random_uuid(), $1, r, 'phone', 'low', 'verified', 'verified', now() FROM unnest($2::text[]) r`,
+    [providerId, refs],
+  );
+  const r = await db.pool.query<{ id: string }>(
+    `WITH changed AS (
+       UPDATE accounts a SET status = 'unbound', status_reason = 'account_closed', sequence = a.sequence + 1, status_since = now()
+       WHERE a.provider_id = $1 AND a.account_ref = ANY($2::text[]) RETURNING a.*
+     ),${outboxCtes('$3')}
+     SELECT id FROM ev`,
+    [providerId, refs, 'account.unbound'],
+  );
+  return r.rows.map((x) => x.id);
+}
+
+async function deliveries(providerId: string) {
+  const r = await db.pool.query<{ event_id: string; status: string; attempts: number; next_attempt_at: Date; last_error: string | null; last_status_code: number | null }>(
+    'SELECT event_id, status, attempts, next_attempt_at, last_error, last_status_code FROM webhook_deliveries WHERE provider_id = $1',
+    [providerId],
+  );
+  return r.rows;
+}
+
+async function attemptLog(eventId: string) {
+  const r = await db.pool.query<{ attempt: number; status_code: number | null; error: string | null; duration_ms: number; at: Date }>(
+    'SELECT attempt, status_code, error, duration_ms, at FROM webhook_attempts WHERE event_id = $1 ORDER BY id',
+    [eventId],
+  );
+  return r.rows;
+}
+
+const uniqueIds = (rec: Receiver) => new Set(rec.requests.map((q) => q.headers['webhook-id'] as string));
+
+describe('delivery', () => {
+  it('POSTs each event once with Standard Webhooks headers that the reference library verifies; the body is the stored payload', async () => {
+    const rec = await receiver();
+    const { provider, webhookSecret } = await platform(rec.url);
+    const ids = await emit(provider.id, 20);
+    const one = await unbindAccount(db.pool, provider.id, 'never-bound');
+    expect(one).toBe(false);
+    const stats = await dispatcher().drain();
+    expect(stats).toMatchObject({ attempts: 20, delivered: 20, failed: 0 });
+    expect(rec.requests).toHaveLength(20);
+    const wh = new Webhook(webhookSecret);
+    const stored = new Map((await db.pool.query<{ id: string; body: string }>('SELECT id, payload::text AS body FROM events WHERE provider_id = $1', [provider.id])).rows.map((r) => [r.id, r.body]));
+    for (const q of rec.requests) {
+      const id = q.headers['webhook-id'] as string;
+      expect(q.path).toBe('/hooks');
+      expect(q.headers['content-type']).toBe('application/json');
+      expect(Math.abs(Number(q.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
+      const payload = wh.verify(q.body, q.headers as Record<string, string>) as Record<string, unknown>;
+      expect(q.body).toBe(stored.get(id));
+      expect(payload).toMatchObject({ id, type: 'account.unbound', status: 'unverified', level: 'low', sequence: 2 });
+      expect(Object.keys(payload).sort()).toEqual(['account_ref', 'id', 'level', 'occurred_at', 'pseudonym', 'sequence', 'status', 'type']);
+    }
+    expect([...uniqueIds(rec)].sort()).toEqual([...ids].sort());
+    const rows = await deliveries(provider.id);
+    expect(rows.every((d) => d.status === 'delivered' && d.attempts === 1 && d.last_status_code === 204)).toBe(true);
+    const log = await attemptLog(ids[0]!);
+    expect(log).toEqual([expect.objectContaining({ attempt: 1, status_code: 204, error: null })]);
+  });
+
+  it('takes the receiver down and brings it back: every event arrives, none is doubled in the receiver view, retries back off and are logged', async () => {
+    const rec = await receiver();
+    const { provider, webhookSecret } = await platform(rec.url);
+    const d = dispatcher({ random: () => 1 }); // jitter at its top: delays are +10%
+    await rec.down();
+    const first = await emit(provider.id, 40);
+    const t0 = clock;
+    expect(await d.drain()).toMatchObject({ attempts: 40, delivered: 0, failed: 40 });
+    let rows = await deliveries(provider.id);
+    expect(rows.every((r) => r.status === 'pending' && r.attempts === 1 && r.last_error === 'connection refused')).toBe(true);
+    expect(rows.every((r) => r.next_attempt_at.getTime() === t0 + 5500)).toBe(true);
+
+    // Nothing is due before the backoff ends.
+    advance(5000);
+    expect((await d.drain()).attempts).toBe(0);
+    advance(600);
+    const second = await emit(provider.id, 10); // more events during the outage
+    expect(await d.drain()).toMatchObject({ attempts: 50, failed: 50 });
+    rows = await deliveries(provider.id);
+    expect(rows.filter((r) => r.attempts === 2).map((r) => r.next_attempt_at.getTime() - clock)).toEqual(Array(40).fill(330_000));
+    expect(rows.filter((r) => r.attempts === 1).map((r) => r.next_attempt_at.getTime() - clock)).toEqual(Array(10).fill(5500));
+
+    // Back up, but answering 503 to the first request of every fifth event after reading it:
+    // the receiver saw those, the hub did not learn it, so they come again with the same id.
+    await rec.up();
+    const failedOnce = new Set<string>();
+    rec.answer = (q) => {
+      const id = q.headers['webhook-id'] as string;
+      if (first.indexOf(id) % 5 === 0 && !failedOnce.has(id)) {
+        failedOnce.add(id);
+        return 503;
+      }
+      return 200;
+    };
+    advance(5500);
+    await d.drain(); // the 10 later events (due after 5.5 s)
+    advance(330_000);
+    await d.drain(); // the first 40
+    advance(1_980_000);
+    await d.drain(); // the 8 answered 503
+    rows = await deliveries(provider.id);
+    expect(rows.filter((r) => r.status !== 'delivered')).toEqual([]);
+
+    const all = [...first, ...second];
+    const seen = uniqueIds(rec);
+    expect(seen.size).toBe(all.length);
+    expect(all.filter((id) => !seen.has(id))).toEqual([]);
+    expect(rec.requests.length).toBe(all.length + failedOnce.size);
+    expect(failedOnce.size).toBe(8);
+    const wh = new Webhook(webhookSecret);
+    for (const q of rec.requests) wh.verify(q.body, q.headers as Record<string, string>);
+
+    // The log of one of the first events: refused twice, then 503, then 200, at growing intervals.
+    const victim = [...failedOnce][0]!;
+    const log = await attemptLog(victim);
+    expect(log.map((a) => [a.attempt, a.status_code, a.error])).toEqual([
+      [1, null, 'connection refused'], [2, null, 'connection refused'], [3, 503, 'HTTP 503'], [4, 200, null],
+    ]);
+    // Each retry waited at least its backoff (5 s, 5 min, 30 min, +10% jitter); the clock was
+    // moved a little past the first two.
+    const gaps = log.slice(1).map((a, i) => a.at.getTime() - log[i]!.at.getTime());
+    expect(gaps).toEqual([5600, 335_500, 1_980_000]);
+    // The log never holds the payload: no account reference appears in any error.
+    const errors = (await db.pool.query<{ error: string }>('SELECT error FROM webhook_attempts WHERE provider_id = $1 AND error IS NOT NULL', [provider.id])).rows;
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.filter((e) => /acct-|account_ref|\{/.test(e.error))).toEqual([]);
+  });
+
+  it('survives a process dying after its claim: the lease runs out and the delivery is made, once', async () => {
+    const rec = await receiver();
+    const { provider } = await platform(rec.url);
+    const ids = await emit(provider.id, 30);
+    // A "process" claims everything and dies before sending anything.
+    const claimed = await claimDueDeliveries(db.pool, now(), 1000, 60_000);
+    expect(claimed.map((c) => c.event_id).sort()).toEqual([...ids].sort());
+    const d = dispatcher();
+    expect((await d.drain()).attempts).toBe(0); // leased: nobody else takes them
+    advance(60_001);
+    expect(await d.drain()).toMatchObject({ attempts: 30, delivered: 30 });
+    expect(rec.requests).toHaveLength(30);
+    expect(uniqueIds(rec).size).toBe(30);
+    // The dead claim counted as attempt 1 (started, outcome unknown); the delivery was attempt 2.
+    expect((await attemptLog(ids[0]!)).map((a) => a.attempt)).toEqual([2]);
+  });
+
+  it('shares the work between several dispatchers (hub processes) without sending any event twice', async () => {
+    const rec = await receiver();
+    const { provider } = await platform(rec.url);
+    const ids = await emit(provider.id, 600);
+    const a = dispatcher({ batchSize: 50, concurrency: 16 });
+    const b = dispatcher({ batchSize: 50, concurrency: 16 });
+    const c = dispatcher({ batchSize: 50, concurrency: 16 });
+    const [sa, sb, sc] = await Promise.all([a.drain(), b.drain(), c.drain()]);
+    expect(sa.delivered + sb.delivered + sc.delivered).toBe(600);
+    expect(rec.requests).toHaveLength(600);
+    expect(uniqueIds(rec).size).toBe(600);
+    const n = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_attempts WHERE event_id = ANY($1::uuid[])', [ids]);
+    expect(n.rows[0]!.n).toBe(600);
+  });
+
+  it('dead-letters after the schedule (at least 24 hours, 8 attempts) and a replay delivers the dead one with the same webhook-id', async () => {
+    const rec = await receiver();
+    rec.answer = 500;
+    const { provider, webhookSecret } = await platform(rec.url);
+    const [id] = await emit(provider.id, 1);
+    const d = dispatcher({ random: () => 0 }); // jitter at its bottom: delays are -10%, the shortest schedule
+    const start = clock;
+    let attempts = 0;
+    for (;;) {
+      const s = await d.drain();
+      attempts += s.attempts;
+      const [row] = await deliveries(provider.id);
+      if (row!.status !== 'pending') break;
+      expect(s.attempts).toBe(1);
+      clock = Math.max(clock, row!.next_attempt_at.getTime());
+    }
+    const [dead] = await deliveries(provider.id);
+    expect(dead).toMatchObject({ status: 'dead', attempts: 8, last_status_code: 500, last_error: 'HTTP 500' });
+    expect(attempts).toBe(8);
+    const log = await attemptLog(id!);
+    expect(log.map((a) => a.attempt)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const span = log[7]!.at.getTime() - start;
+    expect(span).toBeGreaterThanOrEqual(24 * 3600_000);
+    expect(span).toBe(89_374_500); // 0.9 x (5 s + 5 min + 30 min + 2 h + 5 h + 10 h + 10 h): 24 h 49 min 34.5 s
+    // Dead stays dead.
+    advance(7 * 24 * 3600_000);
+    expect((await d.drain()).attempts).toBe(0);
+    expect(rec.requests).toHaveLength(8);
+
+    rec.answer = 200;
+    await replayDelivery(db.pool, provider.id, id!);
+    expect(await d.drain()).toMatchObject({ attempts: 1, delivered: 1 });
+    const [after] = await deliveries(provider.id);
+    expect(after).toMatchObject({ status: 'delivered', attempts: 9 });
+    const last = rec.requests.at(-1)!;
+    expect(last.headers['webhook-id']).toBe(id);
+    new Webhook(webhookSecret).verify(last.body, last.headers as Record<string, string>);
+    expect(uniqueIds(rec)).toEqual(new Set([id]));
+  });
+
+  it('does not follow a redirect: a 3xx is a failure, retried, and the Location is never requested', async () => {
+    const rec = await receiver();
+    rec.answer = (q) => (q.path === '/hooks' ? { status: 302, headers: { location: '/elsewhere' } } : 200);
+    const { provider } = await platform(rec.url);
+    const [id] = await emit(provider.id, 1);
+    expect(await dispatcher().drain()).toMatchObject({ attempts: 1, delivered: 0, failed: 1 });
+    expect(rec.requests.map((q) => q.path)).toEqual(['/hooks']);
+    expect(await attemptLog(id!)).toEqual([expect.objectContaining({ status_code: 302, error: 'HTTP 302: redirects are not followed' })]);
+    expect((await deliveries(provider.id))[0]).toMatchObject({ status: 'pending', last_status_code: 302 });
+  });
+
+  it('refuses, at delivery time, destinations that are loopback or private when loopback is not allowed', async () => {
+    const rec = await receiver();
+    const byIp = await platform(rec.url); // registered while loopback was allowed (test configuration)
+    const byName = await platform(`http://localhost:${rec.port}/hooks`);
+    const privateNet = await platform(rec.url);
+    // A URL the registration check would refuse, as if the rules changed after it was stored.
+    await db.pool.query(`UPDATE providers SET webhook_url = 'http://10.255.255.1/hooks' WHERE id = $1`, [privateNet.provider.id]);
+    const [a] = await emit(byIp.provider.id, 1);
+    const [b] = await emit(byName.provider.id, 1);
+    const [c] = await emit(privateNet.provider.id, 1);
+    const strict = dispatcher({ outbound: { allowLoopback: false }, timeoutMs: 2000 });
+    expect(await strict.drain()).toMatchObject({ attempts: 3, delivered: 0, failed: 3 });
+    expect(rec.requests).toHaveLength(0);
+    expect((await attemptLog(a!))[0]!.error).toBe('destination refused: the host is a loopback address');
+    expect((await attemptLog(b!))[0]!.error).toBe('destination refused: the host resolves to a loopback address');
+    expect((await attemptLog(c!))[0]!.error).toBe('destination refused: the host is a private, link-local or reserved address');
+    // The same deliveries go through where loopback is allowed: the refusal was the policy's.
+    advance(6000);
+    await strict.stop();
+    const lenient = dispatcher({ outbound: { allowLoopback: true }, timeoutMs: 2000 });
+    expect(await lenient.drain()).toMatchObject({ delivered: 2, failed: 1 });
+    expect(new Set(rec.requests.map((q) => q.headers['webhook-id']))).toEqual(new Set([a, b]));
+  });
+
+  it('signs with both secrets during a rotation overlap, and with the new one only after it', async () => {
+    const rec = await receiver();
+    const { provider, webhookSecret: previous } = await platform(rec.url);
+    const { webhookSecret: current } = await rotateWebhookSecret(db.pool, db.ring, provider.id, 3600);
+    await emit(provider.id, 1);
+    const d = dispatcher();
+    await d.drain();
+    const during = rec.requests[0]!;
+    expect((during.headers['webhook-signature'] as string).split(' ')).toHaveLength(2);
+    expect(new Webhook(current).verify(during.body, during.headers as Record<string, string>)).toBeTruthy();
+    expect(new Webhook(previous).verify(during.body, during.headers as Record<string, string>)).toBeTruthy();
+
+    const { webhookSecret: third } = await rotateWebhookSecret(db.pool, db.ring, provider.id, 0);
+    await emit(provider.id, 1);
+    await d.drain();
+    const after = rec.requests[1]!;
+    expect((after.headers['webhook-signature'] as string).split(' ')).toHaveLength(1);
+    expect(new Webhook(third).verify(after.body, after.headers as Record<string, string>)).toBeTruthy();
+    expect(() => new Webhook(current).verify(after.body, after.headers as Record<string, string>)).toThrow(/No matching signature/);
+  });
+
+  it('keeps a delivery whose provider lost its webhook URL pending on the schedule, then dead; a replay after the URL is back delivers it', async () => {
+    const rec = await receiver();
+    const { provider } = await platform(rec.url);
+    const [id] = await emit(provider.id, 1);
+    await db.pool.query('UPDATE providers SET webhook_url = NULL WHERE id = $1', [provider.id]);
+    const d = dispatcher({ retryDelaysMs: [1000], jitter: 0 });
+    await d.drain();
+    expect((await deliveries(provider.id))[0]).toMatchObject({ status: 'pending', last_error: 'no webhook URL is set', last_status_code: null });
+    advance(1000);
+    await d.drain();
+    expect((await deliveries(provider.id))[0]).toMatchObject({ status: 'dead', attempts: 2 });
+    await expect(replayDelivery(db.pool, provider.id, id!)).rejects.toMatchObject({ code: 'WEBHOOK_URL_NOT_SET' });
+    await db.pool.query('UPDATE providers SET webhook_url = $2 WHERE id = $1', [provider.id, rec.url]);
+    await replayDelivery(db.pool, provider.id, id!);
+    expect(await d.drain()).toMatchObject({ delivered: 1 });
+    expect(rec.requests.map((q) => q.headers['webhook-id'])).toEqual([id]);
+    expect((await attemptLog(id!)).map((a) => a.error)).toEqual(['no webhook URL is set', 'no webhook URL is set', null]);
+  });
+
+  it('gives up on an attempt that gets no answer within the timeout, and logs it as a timeout', async () => {
+    const rec = await receiver();
+    rec.answer = () => ({ status: -1, headers: {} });
+    const { provider } = await platform(rec.url);
+    const [id] = await emit(provider.id, 1);
+    expect(await dispatcher({ timeoutMs: 300 }).drain()).toMatchObject({ failed: 1 });
+    const [a] = await attemptLog(id!);
+    expect(a).toMatchObject({ status_code: null, error: 'timeout: no answer within 300 ms' });
+    expect(a!.duration_ms).toBeGreaterThanOrEqual(250);
+  });
+
+  it('delivers on a kick without waiting for the interval, and stop() waits for claimed work', async () => {
+    const rec = await receiver();
+    const { provider } = await platform(rec.url);
+    const d = startWebhookDispatcher({ pool: db.pool, ring: async () => db.ring, outbound: { allowLoopback: true }, intervalMs: 60_000, now });
+    dispatchers.push(d);
+    await new Promise((r) => setTimeout(r, 100)); // its first pass found nothing and it sleeps for a minute
+    await emit(provider.id, 5);
+    d.kick();
+    const deadline = Date.now() + 10_000;
+    while (rec.requests.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(rec.requests).toHaveLength(5);
+    await d.stop();
+    expect(d.stats()).toMatchObject({ delivered: 5 });
+    expect((await deliveries(provider.id)).every((r) => r.status === 'delivered')).toBe(true);
+  });
+});
