@@ -26,6 +26,7 @@ import type { VerificationDeps } from './verification/verification-service.ts';
 import { httpSmsGateway, type SmsGateway } from './verification/sms/sms-gateway.ts';
 import { outboxSmsGateway } from './verification/sms/sms-outbox.ts';
 import { runVerificationMaintenance } from './verification/verification-maintenance.ts';
+import { demoEligibleNumbers, ensureDemoPlatforms } from './demo/demo-platforms.ts';
 
 export const VERSION = '0.1.0';
 export const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
@@ -113,9 +114,15 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
 
   if (hub.config.mode === 'demo') {
     // Demo only: the web app signs in to the admin API without asking. Never registered in production.
-    app.get('/v1/demo/session', { schema: { tags: ['demo'], summary: 'Demo mode only: the admin token for the web app' } }, async () => ({
-      admin_token: hub.config.adminToken,
-    }));
+    app.get('/v1/demo/session', { schema: { tags: ['demo'], summary: 'Demo mode only: the admin token, the demo platforms and numbers for the web app' } }, async () => {
+      const ring = await hub.ring();
+      const platforms = await ensureDemoPlatforms(hub.pool, ring, hub.config.dataDir);
+      return {
+        admin_token: hub.config.adminToken,
+        platforms: platforms.map((p) => ({ id: p.id, name: p.name, kind: p.kind, profile: p.profile, api_key: p.api_key })),
+        sample_numbers: await demoEligibleNumbers(hub.pool, ring, 3),
+      };
+    });
   }
 
   decorateProviderRequest(app);

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { openHub } from '../hub.ts';
 import { buildServer } from '../server.ts';
 import { registryIsEmpty, seedDemoRegistry } from '../demo/demo-seed.ts';
+import { demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
 import { EXIT_OK, UsageError, type Command } from './command.ts';
 
 const HELP = `Usage: idbind serve [--demo] [--host HOST] [--port PORT]
@@ -50,10 +51,23 @@ export const serveCommand: Command = {
       if (mode === 'demo' && (await registryIsEmpty(hub.pool))) {
         await seedDemoRegistry({ pool: hub.pool, ring, dataDir: hub.config.dataDir, workers: hub.config.workers, log });
       }
+      let platforms: DemoPlatform[] = [];
+      let numbers: string[] = [];
+      if (mode === 'demo') {
+        platforms = await ensureDemoPlatforms(hub.pool, ring, hub.config.dataDir);
+        numbers = await demoEligibleNumbers(hub.pool, ring, 3);
+      }
       app = await buildServer(hub, { logger: { level: hub.config.logLevel } });
       const address = await app.listen({ host: hub.config.host, port: hub.config.port });
       const url = hub.config.publicUrl.endsWith(`:${hub.config.port}`) && hub.config.port === 0 ? address : hub.config.publicUrl;
-      ctx.stdout.write(`idbind ${mode === 'demo' ? '(demo mode) ' : ''}is running\n  web app:       ${url}/\n  API reference: ${url}/docs/api\n  OpenAPI:       ${url}/openapi.json\nPress Ctrl-C to stop.\n`);
+      ctx.stdout.write(`idbind ${mode === 'demo' ? '(demo mode) ' : ''}is running\n  web app:       ${url}/\n  API reference: ${url}/docs/api\n  OpenAPI:       ${url}/openapi.json\n`);
+      if (platforms.length > 0) {
+        // Demo only: synthetic platforms and synthetic numbers, for the README's walkthrough.
+        ctx.stdout.write('demo platforms (API keys for the walkthrough in README.md):\n');
+        for (const p of platforms) ctx.stdout.write(`  ${p.name.padEnd(15)} ${p.kind.padEnd(9)} ${p.api_key}\n`);
+        if (numbers.length > 0) ctx.stdout.write(`demo numbers that can verify: ${numbers.join(', ')} (codes appear at ${url}/v1/dev/sms-outbox?to=NUMBER)\n`);
+      }
+      ctx.stdout.write('Press Ctrl-C to stop.\n');
     } catch (e) {
       await app?.close();
       await hub.close();

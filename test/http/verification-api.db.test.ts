@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../support/hub.ts';
-import { N, seedVerificationRegistry } from '../support/verification-fixture.ts';
+import { many, N, seedVerificationRegistry } from '../support/verification-fixture.ts';
 import { startReconciliation } from '../../src/registry/reconciliation/reconciliation-service.ts';
 
 let hub: TestHub;
@@ -174,19 +174,19 @@ describe('eligibility: one answer for every reason, and no code sent', () => {
 describe('idempotency keys', () => {
   it('replays the first answer for the same key and body, refuses another body, sends one code', async () => {
     const key = randomUUID();
-    const before = (await outbox(N.adultMany[0])).length;
-    const a = await start(zalo, 'idem-1', N.adultMany[0], key);
-    const b = await start(zalo, 'idem-1', N.adultMany[0], key);
+    const before = (await outbox(many(0))).length;
+    const a = await start(zalo, 'idem-1', many(0), key);
+    const b = await start(zalo, 'idem-1', many(0), key);
     expect(a.statusCode).toBe(201);
     expect(b.statusCode).toBe(201);
     expect(b.json()).toEqual(a.json());
     expect(b.headers['idempotent-replayed']).toBe('true');
-    expect((await outbox(N.adultMany[0])).length).toBe(before + 1);
-    const c = await start(zalo, 'idem-2', N.adultMany[0], key);
+    expect((await outbox(many(0))).length).toBe(before + 1);
+    const c = await start(zalo, 'idem-2', many(0), key);
     expect(c.statusCode).toBe(422);
     expect(c.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
     // Keys are per provider: another provider may use the same key.
-    const d = await start(other, 'idem-1', N.adultMany[1], key);
+    const d = await start(other, 'idem-1', many(1), key);
     expect(d.statusCode).toBe(201);
   });
 
@@ -201,8 +201,8 @@ describe('idempotency keys', () => {
 
 describe('one-time codes', () => {
   it('allows 5 wrong codes, then TOO_MANY_ATTEMPTS (409), after which the right code fails too', async () => {
-    const s = await start(zalo, 'brute-1', N.adultMany[2]);
-    const code = await lastCode(N.adultMany[2]);
+    const s = await start(zalo, 'brute-1', many(2));
+    const code = await lastCode(many(2));
     for (let i = 1; i <= 4; i++) {
       const r = await confirm(zalo, s.json().id, wrong(code));
       expect(r.statusCode).toBe(422);
@@ -218,8 +218,8 @@ describe('one-time codes', () => {
   });
 
   it('evaluates at most 5 of many parallel wrong guesses', async () => {
-    const s = await start(zalo, 'brute-2', N.adultMany[3]);
-    const code = await lastCode(N.adultMany[3]);
+    const s = await start(zalo, 'brute-2', many(3));
+    const code = await lastCode(many(3));
     const guesses = Array.from({ length: 30 }, (_, i) => String((Number(code) + 1 + i) % 1_000_000).padStart(6, '0'));
     const answers = await Promise.all(guesses.map((g) => confirm(zalo, s.json().id, g)));
     const codes = answers.map((a) => a.json().code);
@@ -230,8 +230,8 @@ describe('one-time codes', () => {
   });
 
   it('binds exactly once when the right code is confirmed many times at once', async () => {
-    const s = await start(zalo, 'race-1', N.adultMany[4]);
-    const code = await lastCode(N.adultMany[4]);
+    const s = await start(zalo, 'race-1', many(4));
+    const code = await lastCode(many(4));
     const answers = await Promise.all(Array.from({ length: 12 }, () => confirm(zalo, s.json().id, code)));
     expect(answers.filter((a) => a.statusCode === 200)).toHaveLength(1);
     for (const a of answers.filter((x) => x.statusCode !== 200)) expect(['VERIFICATION_COMPLETED', 'TOO_MANY_ATTEMPTS']).toContain(a.json().code);
@@ -242,8 +242,8 @@ describe('one-time codes', () => {
   });
 
   it('expires a code after 5 minutes (410 CODE_EXPIRED)', async () => {
-    const s = await start(zalo, 'late-1', N.adultMany[5]);
-    const code = await lastCode(N.adultMany[5]);
+    const s = await start(zalo, 'late-1', many(5));
+    const code = await lastCode(many(5));
     await hub.hub.pool.query(`UPDATE verifications SET code_expires_at = now() - interval '1 second' WHERE id = $1`, [s.json().id]);
     const r = await confirm(zalo, s.json().id, code);
     expect(r.statusCode).toBe(410);
@@ -252,9 +252,9 @@ describe('one-time codes', () => {
   });
 
   it('resends within limits: not too soon, a new code replaces the old, attempts are kept', async () => {
-    const s = await start(zalo, 'resend-1', N.adultMany[6]);
+    const s = await start(zalo, 'resend-1', many(6));
     const id = s.json().id;
-    const first = await lastCode(N.adultMany[6]);
+    const first = await lastCode(many(6));
     expect((await confirm(zalo, id, wrong(first))).json().attempts_remaining).toBe(4);
     const soon = await hub.app.inject({ method: 'POST', url: `/v1/verifications/${id}/resend`, headers: zalo.auth });
     expect(soon.statusCode).toBe(429);
@@ -263,8 +263,8 @@ describe('one-time codes', () => {
     await hub.hub.pool.query(`UPDATE verifications SET last_sent_at = now() - interval '31 seconds' WHERE id = $1`, [id]);
     const again = await hub.app.inject({ method: 'POST', url: `/v1/verifications/${id}/resend`, headers: zalo.auth });
     expect(again.statusCode, again.body).toBe(200);
-    const second = await lastCode(N.adultMany[6]);
-    expect((await outbox(N.adultMany[6])).length).toBe(2);
+    const second = await lastCode(many(6));
+    expect((await outbox(many(6))).length).toBe(2);
     if (second !== first) {
       const old = await confirm(zalo, id, first);
       expect(old.json()).toMatchObject({ code: 'CODE_INVALID', attempts_remaining: 3 });
@@ -274,7 +274,7 @@ describe('one-time codes', () => {
   });
 
   it('refuses a code that is not 6 digits without counting it', async () => {
-    const s = await start(zalo, 'fmt-1', N.adultMany[7]);
+    const s = await start(zalo, 'fmt-1', many(7));
     const r = await confirm(zalo, s.json().id, '12ab');
     expect(r.statusCode).toBe(400);
     expect(r.json().code).toBe('CODE_MALFORMED');
@@ -295,18 +295,18 @@ describe('people and limits', () => {
 
   it("enforces the provider's accounts-per-person limit", async () => {
     const small = await createPlatform('Small Net', { limits: { accounts_per_person: 1 } });
-    const a = await start(small, 'acct-a', N.adultMany[8]);
-    expect((await confirm(small, a.json().id, await lastCode(N.adultMany[8]))).statusCode).toBe(200);
-    const b = await start(small, 'acct-b', N.adultMany[9]);
+    const a = await start(small, 'acct-a', many(8));
+    expect((await confirm(small, a.json().id, await lastCode(many(8)))).statusCode).toBe(200);
+    const b = await start(small, 'acct-b', many(9));
     expect(b.statusCode).toBe(422);
     expect(b.json().code).toBe('NUMBER_NOT_ELIGIBLE');
     // Re-verifying the same account is not a second account.
-    const again = await start(small, 'acct-a', N.adultMany[10]);
+    const again = await start(small, 'acct-a', many(10));
     expect(again.statusCode, again.body).toBe(201);
   });
 
   it('rate-limits starts per number (5 per hour) with Retry-After', async () => {
-    const phone = N.adultMany[11];
+    const phone = many(11);
     for (let i = 0; i < 5; i++) expect((await start(zalo, `rl-${i}`, phone)).statusCode).toBe(201);
     const r = await start(zalo, 'rl-6', phone);
     expect(r.statusCode).toBe(429);
@@ -316,8 +316,8 @@ describe('people and limits', () => {
 
   it("spends the provider's daily SMS budget", async () => {
     const tight = await createPlatform('Tight Net', { limits: { sms_per_day: 1 } });
-    expect((await start(tight, 'b-1', N.adultMany[12])).statusCode).toBe(201);
-    const r = await start(tight, 'b-2', N.adultMany[13]);
+    expect((await start(tight, 'b-1', many(12))).statusCode).toBe(201);
+    const r = await start(tight, 'b-2', many(13));
     expect(r.statusCode).toBe(429);
     expect(r.json().code).toBe('SMS_BUDGET_EXHAUSTED');
   });
@@ -359,9 +359,9 @@ describe('status, bulk status and unbinding', () => {
 
 describe('isolation between providers', () => {
   it("never shows or changes another provider's verifications and accounts", async () => {
-    const s = await start(zalo, 'private-1', N.adultMany[14]);
+    const s = await start(zalo, 'private-1', many(14));
     const id = s.json().id;
-    const code = await lastCode(N.adultMany[14]);
+    const code = await lastCode(many(14));
     for (const req of [
       { method: 'GET' as const, url: `/v1/verifications/${id}` },
       { method: 'POST' as const, url: `/v1/verifications/${id}/resend` },

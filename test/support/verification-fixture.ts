@@ -28,9 +28,13 @@ export const N = {
   mismatch: '+84912000010',
   oldSimChange: '+84912000011',
   unknown: '+84912999999',
-  /** Twenty more numbers of the same adult (`adultMany[i]`), for tests that spend per-number budgets. */
-  adultMany: Array.from({ length: 20 }, (_, i) => `+849121001${String(i).padStart(2, '0')}`),
 } as const;
+
+/** Twenty more numbers of the same adult (`many(0)` to `many(19)`), for tests that spend per-number budgets. */
+export function many(i: number): string {
+  if (i < 0 || i >= 20) throw new RangeError('many(i): 0 to 19');
+  return `+849121001${String(i).padStart(2, '0')}`;
+}
 
 export const PEOPLE = {
   adult: '001090000001',
@@ -56,7 +60,7 @@ export async function seedVerificationRegistry(pool: pg.Pool, ring: KeyRing): Pr
       sub(N.adult, PEOPLE.adult, 'Nguyen Van An', '1990-05-01'),
       sub(N.adult2, PEOPLE.adult, 'Nguyen Van An', '1990-05-01'),
       sub(N.adult3, PEOPLE.adult, 'Nguyen Van An', '1990-05-01'),
-      ...N.adultMany.map((m) => sub(m, PEOPLE.adult, 'Nguyen Van An', '1990-05-01')),
+      ...Array.from({ length: 20 }, (_, i) => many(i)).map((m) => sub(m, PEOPLE.adult, 'Nguyen Van An', '1990-05-01')),
       sub(N.simChanged, PEOPLE.adult, 'Nguyen Van An', '1990-05-01', 'active', hoursAgo(1)),
       sub(N.oldSimChange, PEOPLE.adult, 'Nguyen Van An', '1990-05-01', 'active', hoursAgo(100)),
       sub(N.deviceChanged, PEOPLE.adult, 'Nguyen Van An', '1990-05-01', 'active', '', hoursAgo(2)),
