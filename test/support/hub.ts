@@ -15,6 +15,10 @@ import { seedDemoRegistry } from '../../src/demo/demo-seed.ts';
 export interface TestHub {
   url: string;
   adminToken: string;
+  /** The hub's configuration, for CLI calls against the same database. */
+  databaseUrl: string;
+  masterKey: string;
+  dataDir: string;
   hub: Hub;
   app: FastifyInstance;
   stop(): Promise<void>;
@@ -33,12 +37,13 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
   const db = await createTestDatabase({ migrate: false });
   const dataDir = mkdtempSync(join(tmpdir(), 'idbind-hub-'));
   const adminToken = randomBytes(32).toString('base64url');
+  const masterKey = randomBytes(32).toString('base64');
   const hub = await openHub({
     mode: options.demo ? 'demo' : 'production',
     env: {
       DATABASE_URL: db.url,
       IDBIND_DATA_DIR: dataDir,
-      IDBIND_MASTER_KEY: randomBytes(32).toString('base64'),
+      IDBIND_MASTER_KEY: masterKey,
       IDBIND_ADMIN_TOKEN: adminToken,
       IDBIND_PORT: '0',
       IDBIND_WORKERS: '2',
@@ -52,6 +57,9 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
   return {
     url,
     adminToken,
+    databaseUrl: db.url,
+    masterKey,
+    dataDir,
     hub,
     app,
     async stop() {
