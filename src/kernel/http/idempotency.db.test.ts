@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
+import { createProvider } from '../../providers/provider-service.ts';
+import { AppError } from '../errors.ts';
+import { requestHash, runIdempotent } from './idempotency.ts';
+import { hitLimits } from '../db/rate-counters.ts';
+
+let db: TestDatabase;
+let providerId: string;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  providerId = (await createProvider(db.pool, db.ring, { allowLoopback: false }, { name: 'Idem', kind: 'platform' })).provider.id;
+});
+afterAll(async () => db.drop());
+
+describe('runIdempotent', () => {
+  it('runs the work once for many concurrent requests with one key', async () => {
+    const key = randomUUID();
+    let runs = 0;
+    const scope = { providerId, key, route: 'POST /x', hash: requestHash('POST /x', { a: 1 }) };
+    const work = async () => {
+      runs++;
+      await new Promise((r) => setTimeout(r, 50));
+      return { status: 201, body: { n: runs } };
+    };
+    const settled = await Promise.allSettled(Array.from({ length: 8 }, () => runIdempotent(db.pool, scope, work)));
+    expect(runs).toBe(1);
+    const ok = settled.filter((s) => s.status === 'fulfilled');
+    const inUse = settled.filter((s) => s.status === 'rejected' && (s.reason as AppError).code === 'IDEMPOTENCY_KEY_IN_USE');
+    expect(ok.length + inUse.length).toBe(8);
+    expect(ok.length).toBeGreaterThanOrEqual(1);
+    const after = await runIdempotent(db.pool, scope, work);
+    expect(after).toEqual({ status: 201, body: { n: 1 }, replayed: true });
+    expect(runs).toBe(1);
+  });
+
+  it('forgets answers a retry should not see again (server errors, rate limits)', async () => {
+    const scope = { providerId, key: randomUUID(), route: 'POST /x', hash: requestHash('POST /x', {}) };
+    await expect(runIdempotent(db.pool, scope, async () => {
+      throw new AppError('RATE_LIMITED', { status: 429, title: 't' });
+    })).rejects.toThrow();
+    const again = await runIdempotent(db.pool, scope, async () => ({ status: 200, body: 'ok' }));
+    expect(again).toEqual({ status: 200, body: 'ok', replayed: false });
+  });
+});
+
+describe('hitLimits', () => {
+  it('counts exactly under concurrency and names the first limit exceeded', async () => {
+    const bucket = `t:${randomUUID()}`;
+    const results = await Promise.all(Array.from({ length: 40 }, () => hitLimits(db.pool, [{ bucket, windowSeconds: 3600, max: 25, label: 'test' }])));
+    expect(results.filter((r) => r === undefined)).toHaveLength(25);
+    const refused = results.filter((r) => r !== undefined);
+    expect(refused).toHaveLength(15);
+    expect(refused[0]).toMatchObject({ label: 'test', max: 25 });
+    expect(refused[0]!.retryAfterSeconds).toBeGreaterThan(0);
+    expect(refused[0]!.retryAfterSeconds).toBeLessThanOrEqual(3600);
+  });
+});
