@@ -170,6 +170,10 @@ export interface ApplyEventsOptions {
   batchSize?: number;
   onProgress?: (p: ImportProgress) => void;
   actor?: string;
+  /** As ImportOptions.sha256: the file's SHA-256 when the caller already has it. */
+  sha256?: string;
+  /** As ImportOptions.onRunStarted. */
+  onRunStarted?: (run: { runId: string; resumedAfterLine: number }) => Promise<void> | void;
 }
 
 export async function applySubscriptionEvents(options: ApplyEventsOptions): Promise<ImportSummary> {
@@ -181,7 +185,7 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
   } catch {
     throw new RegistryError('IMPORT_FILE_NOT_FOUND', 'the input file cannot be read');
   }
-  const sha256 = await fileSha256(options.path);
+  const sha256 = options.sha256 ?? (await fileSha256(options.path));
   const batchSize = options.batchSize ?? 500;
   const client = await pool.connect();
   let runId: string | undefined;
@@ -190,6 +194,7 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
     const run = await beginImportRun(client, pool, ring, { kind: 'subscription_events', carrierId, carrierSlug: options.carrier, path: options.path, sha256, totalBytes });
     runId = run.runId;
     const { resumedAfter, progress } = run;
+    await options.onRunStarted?.({ runId, resumedAfterLine: resumedAfter });
     const chunked = await openChunkedSource({ path: options.path, fields: EVENT_FIELDS, required: [], onBytes: (b) => (progress.bytes = b) });
     // Deltas are applied one by one in file order, so they are parsed here rather than in workers.
     const decoder = new TextDecoder('utf-8');

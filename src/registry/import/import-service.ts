@@ -40,8 +40,12 @@ export interface ImportOptions {
   /** Bytes per chunk handed to a worker (default 512 KiB; tests use small chunks). */
   chunkBytes?: number;
   onProgress?: (p: ImportProgress) => void;
-  /** Who runs it, for the run's access record (`cli`, `admin-api`, `demo`). */
+  /** Who runs it, for the run's access record (`cli`, `admin-api`, `demo`, `provider:<id>`). */
   actor?: string;
+  /** The file's SHA-256 (hex) when the caller already has it (an upload hashed as it arrived): saves reading the file twice. */
+  sha256?: string;
+  /** Called once the run is open, new or resumed, before any row is read (carrier jobs record the run). */
+  onRunStarted?: (run: { runId: string; resumedAfterLine: number }) => Promise<void> | void;
 }
 
 export async function fileSha256(path: string): Promise<string> {
@@ -213,7 +217,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
   } catch {
     throw new RegistryError('IMPORT_FILE_NOT_FOUND', 'the input file cannot be read');
   }
-  const sha256 = await fileSha256(options.path);
+  const sha256 = options.sha256 ?? (await fileSha256(options.path));
   const fields = kind === 'population' ? POPULATION_FIELDS : SUBSCRIPTION_FIELDS;
   let bytesRead = 0;
   // Opening reads and checks the CSV header: a file refused whole never starts a run.
@@ -234,6 +238,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
     const run = await beginImportRun(client, pool, ring, { kind, carrierId, carrierSlug: options.carrier, path: options.path, sha256, totalBytes });
     runId = run.runId;
     const { resumedAfter, progress } = run;
+    await options.onRunStarted?.({ runId, resumedAfterLine: resumedAfter });
 
     workers = new ImportWorkerPool(options.workers, {
       kind, format: source.format, header: source.header, fields, skipThroughLine: resumedAfter, runId, carrierId: carrierId ?? 0,

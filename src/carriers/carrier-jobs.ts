@@ -1,0 +1,374 @@
+/**
+ * Carriers use the API too (issue 3): a carrier uploads its subscriber registry or a delta file,
+ * which is processed as a job by the same code as the CLI (importRegistry,
+ * applySubscriptionEvents: the same formats, rules, reject codes and lifecycle of bindings), with
+ * progress, a summary and the rejects (line, field, code: never a value, DESIGN.md invariant 2).
+ *
+ * A job's life: the body streams to `<data dir>/uploads/<job id>.<csv|ndjson>` (mode 0600),
+ * hashed as it arrives (`queued`); it is then imported (`running`, bytes_done from the import's
+ * progress) and ends `completed` with its summary or `failed` with a catalogue code, and its file
+ * is deleted. Nothing is lost across a restart (DESIGN.md invariant 6): a job whose file arrived is
+ * resumed at start, and the import itself resumes after its last committed batch (runs are found
+ * by the file's hash); a job whose upload was cut off, or whose file is gone, is marked failed
+ * with CARRIER_JOB_INTERRUPTED, visibly. One job per carrier is open at a time
+ * (carrier_jobs_one_active); a CLI import of the same carrier holds the registry's import lock,
+ * and the job then fails with IMPORT_ALREADY_RUNNING.
+ *
+ * Recovery assumes one hub process per data directory (the uploads live there).
+ */
+import { createHash } from 'node:crypto';
+import { chmodSync, createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type pg from 'pg';
+import type { Config } from '../kernel/config/config.ts';
+import type { KeyRing } from '../kernel/crypto/key-ring.ts';
+import { AppError } from '../kernel/errors.ts';
+import { HTTP_ERRORS, HttpError } from '../kernel/http/http-errors.ts';
+import { uuidv7 } from '../kernel/ids.ts';
+import type { Provider } from '../providers/provider-service.ts';
+import { importRegistry } from '../registry/import/import-service.ts';
+import { applySubscriptionEvents } from '../registry/subscription-events.ts';
+import type { ImportProgress, ImportSummary } from '../registry/import/import-runs.ts';
+import { checkHeader } from '../registry/import/chunk-reader.ts';
+import { parseCsvFields } from '../registry/import/record-parser.ts';
+import { tryLockRegistry } from '../registry/import/import-repository.ts';
+import { SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED } from '../registry/registry-rows.ts';
+import { REGISTRY_ERRORS, RegistryError } from '../registry/registry-errors.ts';
+import { CARRIER_ERRORS, CarrierError } from './carrier-errors.ts';
+import * as repo from './carrier-repository.ts';
+
+export type { JobKind, UploadFormat } from './carrier-repository.ts';
+
+/** Largest upload taken (2 GiB): a national carrier's full registry as CSV is well below it. */
+export const DEFAULT_UPLOAD_LIMIT_BYTES = 2 * 1024 ** 3;
+/** The start of an upload kept to check its format before the job is accepted. */
+const HEAD_BYTES = 64 * 1024;
+
+export interface CarrierJobDeps {
+  pool: pg.Pool;
+  ring: () => Promise<KeyRing>;
+  config: Pick<Config, 'dataDir' | 'workers'>;
+  /** Background work the server waits for on shutdown. */
+  track: (work: Promise<unknown>) => void;
+  /** Largest upload accepted, in bytes (default DEFAULT_UPLOAD_LIMIT_BYTES). */
+  uploadLimitBytes?: number;
+  /** Told of a job's unexpected failure (its error name and code only: never a message). */
+  onJobError?: (jobId: string, error: { name: string; code: string }) => void;
+}
+
+export function uploadsDir(dataDir: string): string {
+  return join(dataDir, 'uploads');
+}
+
+// ---- views ----
+
+export interface JobView {
+  job_id: string;
+  kind: repo.JobKind;
+  format: repo.UploadFormat;
+  status: repo.JobStatus;
+  bytes_total: number;
+  bytes_done: number;
+  /** Counts so far while running; the run's totals once completed. */
+  summary: repo.JobSummary | null;
+  error: { code: string; title: string } | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  location: string;
+  rejects: string;
+}
+
+const TITLES: Readonly<Record<string, { title: string }>> = { ...HTTP_ERRORS, ...REGISTRY_ERRORS, ...CARRIER_ERRORS };
+
+export function jobView(j: repo.JobRow): JobView {
+  const location = `/v1/carrier/jobs/${j.id}`;
+  return {
+    job_id: j.id, kind: j.kind, format: j.format, status: j.status,
+    bytes_total: Number(j.bytes_total), bytes_done: Number(j.bytes_done), summary: j.summary,
+    error: j.error ? { code: j.error, title: TITLES[j.error]?.title ?? HTTP_ERRORS.INTERNAL.title } : null,
+    created_at: j.created_at.toISOString(), started_at: j.started_at?.toISOString() ?? null, finished_at: j.finished_at?.toISOString() ?? null,
+    location, rejects: `${location}/rejects`,
+  };
+}
+
+function carrierOf(provider: Provider): { id: number; slug: string } {
+  // providerGuard(pool, ['carrier']) lets only carriers in, and a carrier provider always has its
+  // carrier (migrations/0002: CHECK ((kind = 'carrier') = (carrier_id IS NOT NULL))).
+  if (provider.kind !== 'carrier' || provider.carrierId === null || provider.carrier === null) throw new HttpError('NOT_FOUND');
+  return { id: provider.carrierId, slug: provider.carrier };
+}
+
+// ---- uploads ----
+
+export interface ReceivedUpload {
+  bytes: number;
+  sha256: string;
+  /** The first HEAD_BYTES bytes, for the format check. */
+  head: Buffer;
+}
+
+/**
+ * Streams a request body to `path` (created, mode 0600), in constant memory, hashing it on the
+ * way. Past `limitBytes` it stops reading and fails with PAYLOAD_TOO_LARGE; the body is left to
+ * the server to discard (the route closes the connection), never buffered. The caller deletes the
+ * file on failure.
+ */
+export function receiveUpload(body: Readable, path: string, limitBytes: number): Promise<ReceivedUpload> {
+  return new Promise<ReceivedUpload>((resolve, reject) => {
+    const hash = createHash('sha256');
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    let bytes = 0;
+    let settled = false;
+    let ended = false;
+    const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData);
+      body.resume();
+      out.destroy();
+      reject(e);
+    };
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > limitBytes) return fail(new HttpError('PAYLOAD_TOO_LARGE', `an upload is at most ${limitBytes} bytes`));
+      hash.update(chunk);
+      if (headBytes < HEAD_BYTES) {
+        const part = chunk.subarray(0, HEAD_BYTES - headBytes);
+        head.push(part);
+        headBytes += part.length;
+      }
+      if (!out.write(chunk)) {
+        body.pause();
+        out.once('drain', () => body.resume());
+      }
+    };
+    body.on('data', onData);
+    body.once('end', () => {
+      ended = true;
+      if (!settled) out.end();
+    });
+    // A client that goes away mid-body: the stream closes without ending.
+    body.once('close', () => {
+      if (!ended) fail(new HttpError('REQUEST_INVALID', 'the upload was cut off before its end'));
+    });
+    body.once('error', fail);
+    out.once('error', fail);
+    out.once('finish', () => {
+      if (settled) return;
+      settled = true;
+      chmodSync(path, 0o600);
+      resolve({ bytes, sha256: hash.digest('hex'), head: Buffer.concat(head) });
+    });
+  });
+}
+
+/**
+ * The format chosen by the Content-Type must be the body's (issue 3: "the same formats and rules
+ * as the CLI"): NDJSON starts with an object; CSV does not, and its header names the columns of
+ * docs/formats.md. Checked before the job is accepted, so a wrong file gets a 400 at once
+ * instead of a failed job. Messages name positions and formats, never a value.
+ */
+export function checkUploadStart(head: Buffer, complete: boolean, format: repo.UploadFormat): void {
+  const text = head.toString('utf8').replace(/^\uFEFF/, '');
+  const first = text.trimStart()[0];
+  if (first === undefined) throw new RegistryError('IMPORT_FORMAT_INVALID', 'the body is empty');
+  if (format === 'ndjson') {
+    if (first !== '{') throw new RegistryError('IMPORT_FORMAT_INVALID', 'the body is not NDJSON (one JSON object per line); send CSV as text/csv');
+    return;
+  }
+  if (first === '{' || first === '[') throw new RegistryError('IMPORT_FORMAT_INVALID', 'the body is JSON, not CSV; send NDJSON as application/x-ndjson');
+  const nl = text.indexOf('\n');
+  if (nl === -1 && !complete) throw new RegistryError('IMPORT_FORMAT_INVALID', `the header row is longer than ${HEAD_BYTES} bytes`);
+  const columns = parseCsvFields((nl === -1 ? text : text.slice(0, nl)).replace(/\r$/, ''));
+  if (!columns) throw new RegistryError('IMPORT_FORMAT_INVALID', 'the header row is not well-formed CSV');
+  checkHeader(columns.map((c) => c.trim()), SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED);
+}
+
+function isUniqueViolation(e: unknown, constraint: string): boolean {
+  const pe = e as { code?: string; constraint?: string };
+  return pe.code === '23505' && pe.constraint === constraint;
+}
+
+/**
+ * `POST /v1/carrier/registry` and `/v1/carrier/deltas`: takes the body as a new job of the
+ * provider's carrier and starts it; answers once the body is stored and checked. Refuses a second
+ * job while one is open (IMPORT_ALREADY_RUNNING, with the open job's id) before reading the body.
+ */
+export async function acceptUpload(
+  deps: CarrierJobDeps, provider: Provider, upload: { kind: repo.JobKind; format: repo.UploadFormat; body: Readable; declaredBytes?: number },
+): Promise<JobView> {
+  carrierOf(provider);
+  const limit = deps.uploadLimitBytes ?? DEFAULT_UPLOAD_LIMIT_BYTES;
+  if (upload.declaredBytes !== undefined && upload.declaredBytes > limit) throw new HttpError('PAYLOAD_TOO_LARGE', `an upload is at most ${limit} bytes`);
+  const id = uuidv7();
+  const uploadName = `${id}.${upload.format}`;
+  try {
+    await repo.insertJob(deps.pool, { id, providerId: provider.id, kind: upload.kind, format: upload.format, uploadName });
+  } catch (e) {
+    if (!isUniqueViolation(e, repo.ONE_ACTIVE_CONSTRAINT)) throw e;
+    const open = await repo.activeJobId(deps.pool, provider.id);
+    throw new AppError('IMPORT_ALREADY_RUNNING', REGISTRY_ERRORS.IMPORT_ALREADY_RUNNING, 'a job of this carrier is queued or running; poll it, then upload again', { job_id: open ?? null });
+  }
+  const dir = uploadsDir(deps.config.dataDir);
+  const path = join(dir, uploadName);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const received = await receiveUpload(upload.body, path, limit);
+    checkUploadStart(received.head, received.bytes <= HEAD_BYTES, upload.format);
+    await repo.markUploaded(deps.pool, id, received.bytes, received.sha256);
+  } catch (e) {
+    await rm(path, { force: true });
+    await repo.deleteUnuploadedJob(deps.pool, id);
+    throw e;
+  }
+  startJob(deps, id);
+  return jobView((await repo.findJob(deps.pool, provider.id, id))!);
+}
+
+// ---- running ----
+
+/** Writes the import's progress to the job at most every `intervalMs`, in order. */
+function progressWriter(pool: pg.Pool, jobId: string, intervalMs = 500) {
+  let last = 0;
+  let pending: ImportProgress | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+  const write = () => {
+    const p = pending!;
+    pending = undefined;
+    chain = chain.then(() => repo.recordProgress(pool, jobId, p.bytes, { accepted: p.accepted, unchanged: p.unchanged, rejected: p.rejected })).catch(() => undefined);
+  };
+  return {
+    update(p: ImportProgress) {
+      pending = p;
+      const now = Date.now();
+      if (now - last < intervalMs) return;
+      last = now;
+      write();
+    },
+    async flush() {
+      if (pending) write();
+      await chain;
+    },
+  };
+}
+
+function errorCode(e: unknown): string {
+  return e instanceof AppError ? e.code : 'INTERNAL';
+}
+
+/**
+ * Runs one job to its end: imports the uploaded file (resuming its import run when an earlier
+ * attempt was interrupted), records the outcome, and deletes the file and its rejects file (the
+ * rejects stay in the database, served by GET /v1/carrier/jobs/{id}/rejects).
+ */
+export async function runJob(deps: CarrierJobDeps, jobId: string): Promise<void> {
+  const job = await repo.claimJob(deps.pool, jobId);
+  if (!job) return;
+  const path = join(uploadsDir(deps.config.dataDir), job.upload_name ?? '');
+  const rejectsPath = join(deps.config.dataDir, 'rejects', `carrier-job-${job.id}.rejects.csv`);
+  const progress = progressWriter(deps.pool, job.id);
+  try {
+    const ring = await deps.ring();
+    const common = {
+      pool: deps.pool, ring, carrier: job.carrier_slug, path, rejectsPath, sha256: job.source_sha256 ?? undefined,
+      actor: `provider:${job.provider_id}`, onProgress: (p: ImportProgress) => progress.update(p),
+      onRunStarted: (run: { runId: string }) => repo.setImportRun(deps.pool, job.id, run.runId),
+    };
+    const summary: ImportSummary = job.kind === 'subscriptions'
+      ? await importRegistry({ ...common, kind: 'subscriptions', workers: deps.config.workers })
+      : await applySubscriptionEvents(common);
+    await progress.flush();
+    await repo.completeJob(deps.pool, job.id, summary.run_id, { accepted: summary.accepted, unchanged: summary.unchanged, rejected: summary.rejected });
+  } catch (e) {
+    await progress.flush();
+    const code = errorCode(e);
+    if (code === 'INTERNAL') deps.onJobError?.(job.id, { name: (e as Error).name, code: (e as { code?: string }).code ?? '' });
+    await repo.failJob(deps.pool, job.id, code);
+  } finally {
+    await rm(path, { force: true });
+    await rm(rejectsPath, { force: true });
+  }
+}
+
+export function startJob(deps: CarrierJobDeps, jobId: string): void {
+  const work = runJob(deps, jobId).catch((e: unknown) => deps.onJobError?.(jobId, { name: (e as Error).name, code: '' }));
+  deps.track(work);
+}
+
+/** True when no import of the carrier's registry is running anywhere (its lock is free). */
+async function carrierImportIdle(pool: pg.Pool, carrierId: number): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    return await tryLockRegistry(client, 'subscriptions', carrierId);
+  } finally {
+    await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+    client.release();
+  }
+}
+
+/**
+ * At start: every job left open by a stopped hub is resumed, or failed visibly when it cannot be
+ * (its upload was cut off, or its file is gone). A job whose carrier's import lock is held is
+ * being run by someone else and is left alone. Returns the jobs resumed and failed.
+ */
+export async function recoverCarrierJobs(deps: CarrierJobDeps): Promise<{ resumed: string[]; failed: string[] }> {
+  const resumed: string[] = [];
+  const failed: string[] = [];
+  for (const job of await repo.unfinishedJobs(deps.pool)) {
+    const path = job.upload_name ? join(uploadsDir(deps.config.dataDir), job.upload_name) : '';
+    if (!job.uploaded_at || !path || !existsSync(path)) {
+      if (path) await rm(path, { force: true });
+      await repo.failJob(deps.pool, job.id, 'CARRIER_JOB_INTERRUPTED');
+      failed.push(job.id);
+      continue;
+    }
+    if (!(await carrierImportIdle(deps.pool, job.carrier_id))) continue;
+    startJob(deps, job.id);
+    resumed.push(job.id);
+  }
+  return { resumed, failed };
+}
+
+// ---- reading ----
+
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** One of the provider's own jobs; another carrier's job is "not found", never "forbidden". */
+export async function getJob(pool: pg.Pool, provider: Provider, id: string): Promise<JobView> {
+  return jobView(await ownJob(pool, provider, id));
+}
+
+async function ownJob(pool: pg.Pool, provider: Provider, id: string): Promise<repo.JobRow> {
+  const job = ID.test(id) ? await repo.findJob(pool, provider.id, id) : undefined;
+  if (!job) throw new CarrierError('CARRIER_JOB_NOT_FOUND');
+  return job;
+}
+
+export async function listJobs(pool: pg.Pool, provider: Provider, limit = 50): Promise<JobView[]> {
+  return (await repo.listJobs(pool, provider.id, Math.min(Math.max(limit, 1), 500))).map(jobView);
+}
+
+/**
+ * A job's rejects as CSV text in pieces (`line,field,code`, line order), in constant memory; the
+ * job is checked before the first piece. While the job runs, the rejects of its committed batches.
+ */
+export async function openJobRejects(pool: pg.Pool, provider: Provider, id: string): Promise<AsyncGenerator<string>> {
+  const job = await ownJob(pool, provider, id);
+  const runId = job.import_run_id;
+  return (async function* () {
+    yield 'line,field,code\n';
+    if (!runId) return;
+    let after = 0;
+    for (;;) {
+      const rows = await repo.rejectsPage(pool, runId, after, 10_000);
+      if (rows.length === 0) return;
+      yield rows.map((r) => `${r.line},${r.field},${r.code}\n`).join('');
+      after = Number(rows[rows.length - 1]!.line);
+    }
+  })();
+}
