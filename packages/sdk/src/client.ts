@@ -1,0 +1,370 @@
+/**
+ * The provider API client. One instance per API key; it holds no other state, so one instance
+ * can serve a whole process.
+ *
+ * Retries: a call is repeated after a network error, a timeout or a 5xx only where repeating it
+ * cannot do something twice. Reads are repeated as they are. Starting a verification is
+ * repeated with the same Idempotency-Key, so the hub answers the repeat with the first answer and
+ * sends one SMS. Confirming a code is never repeated (a second try would spend an attempt, or
+ * find the code used); after a lost answer it reads the verification instead and returns its
+ * result when the first try did bind. Rotations and resends are never repeated.
+ */
+import { IdbindError } from './errors.js';
+import { isBulkLineError, ndjsonBody, readNdjson } from './ndjson.js';
+import type {
+  AccountStatus, BindResult, BulkStatusLine, ListDeliveriesOptions, Provider, ProviderInfo, RotatedApiKey, RotatedWebhookSecret,
+  RotationOptions, StartedVerification, StartVerificationInput, TestEventSent, Verification, VerificationStats, WebhookDeliveryPage,
+} from './types.js';
+
+/** The most account refs the hub takes in one JSON bulk request; more go as NDJSON. */
+export const BULK_JSON_MAX = 10_000;
+
+/** A `fetch` the client can use: the global one, or any with the same signature (tests, proxies). */
+export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface RetryOptions {
+  /** Further tries after the first (default 2). 0 turns retries off. */
+  retries?: number;
+  /** Wait before the first retry, doubled each time, with jitter (default 250 ms). */
+  minDelayMs?: number;
+  /** Longest wait between tries (default 5,000 ms). A `retry_after` longer than this is not waited for. */
+  maxDelayMs?: number;
+}
+
+export interface IdbindClientOptions {
+  /** The hub's URL, e.g. `https://idbind.example` (a path prefix is kept). */
+  baseUrl: string;
+  /** The provider's API key (`idbk_...`), sent as `Authorization: Bearer`. */
+  apiKey: string;
+  /** Replaces the global fetch (default `globalThis.fetch`). */
+  fetch?: FetchFunction;
+  /** Per try: how long to wait for the whole answer (default 30,000 ms). Streams: for the headers. */
+  timeoutMs?: number;
+  retry?: RetryOptions;
+}
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+interface Call {
+  method: Method;
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  /** Sent as JSON. */
+  json?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** Failures a repeat may cure: no answer, or the hub's own trouble. */
+function transient(error: unknown): boolean {
+  return error instanceof IdbindError && (error.status === 0 || error.status >= 500);
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function randomUuid(): string {
+  // WebCrypto's randomUUID: Node >= 19 and every current browser (secure contexts).
+  return globalThis.crypto.randomUUID();
+}
+
+export class IdbindClient {
+  readonly baseUrl: string;
+  readonly #apiKey: string;
+  readonly #fetch: FetchFunction;
+  readonly #timeoutMs: number;
+  readonly #retries: number;
+  readonly #minDelayMs: number;
+  readonly #maxDelayMs: number;
+
+  constructor(options: IdbindClientOptions) {
+    const url = new URL(options.baseUrl); // throws on a malformed URL, here rather than at the first call
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('baseUrl: an http(s) URL');
+    if (!options.apiKey) throw new TypeError('apiKey is required');
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#apiKey = options.apiKey;
+    // Bound: a browser's fetch throws "Illegal invocation" when called as a method of another object.
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#retries = Math.max(0, options.retry?.retries ?? 2);
+    this.#minDelayMs = options.retry?.minDelayMs ?? 250;
+    this.#maxDelayMs = options.retry?.maxDelayMs ?? 5_000;
+  }
+
+  // ---- Verification -----------------------------------------------------------------------
+
+  /**
+   * `POST /v1/verifications`: checks the number and sends a 6-digit code by SMS. Every
+   * eligibility failure is `NUMBER_NOT_ELIGIBLE`, whatever the reason; a malformed number is
+   * `PHONE_INVALID`; limits are `RATE_LIMITED` or `SMS_BUDGET_EXHAUSTED` with `retry_after`.
+   * Repeated after a network error or a 5xx with the same Idempotency-Key (see the module comment).
+   */
+  async startVerification(input: StartVerificationInput): Promise<StartedVerification> {
+    const key = input.idempotencyKey ?? randomUuid();
+    return this.#withRetry(
+      () => this.#json<StartedVerification>({
+        method: 'POST', path: '/v1/verifications', json: { account_ref: input.accountRef, phone: input.phone }, headers: { 'idempotency-key': key },
+      }),
+      // The first try may still be running on the hub when its answer was lost: wait for it.
+      (e) => transient(e) || e.code === 'IDEMPOTENCY_KEY_IN_USE',
+    );
+  }
+
+  /** `GET /v1/verifications/{id}`: a verification and, once verified, its result (to recover a lost answer). */
+  getVerification(id: string): Promise<Verification> {
+    return this.#withRetry(() => this.#json<Verification>({ method: 'GET', path: `/v1/verifications/${encodeURIComponent(id)}` }), transient);
+  }
+
+  /**
+   * `POST /v1/verifications/{id}/resend`: a new code, at most 3 per verification, 30 s apart
+   * (`RESEND_TOO_SOON` with `retry_after`, `RESEND_LIMIT_REACHED`). Wrong-code attempts are not reset.
+   */
+  resendCode(id: string): Promise<StartedVerification> {
+    return this.#json<StartedVerification>({ method: 'POST', path: `/v1/verifications/${encodeURIComponent(id)}/resend` });
+  }
+
+  /**
+   * `POST /v1/verifications/{id}/confirm`: binds the account. A wrong code is `CODE_INVALID` with
+   * `attempts_remaining`; the 5th wrong one ends the verification (`TOO_MANY_ATTEMPTS`); a person
+   * under 16 is `GUARDIAN_REQUIRED` and is not bound.
+   */
+  async confirmCode(id: string, code: string): Promise<BindResult> {
+    try {
+      return await this.#json<BindResult>({ method: 'POST', path: `/v1/verifications/${encodeURIComponent(id)}/confirm`, json: { code } });
+    } catch (error) {
+      if (!transient(error)) throw error;
+      // The answer was lost, not necessarily the confirmation: the verification tells which.
+      let state: Verification;
+      try {
+        state = await this.getVerification(id);
+      } catch {
+        throw error;
+      }
+      if (state.status === 'verified' && state.result) return state.result;
+      throw error;
+    }
+  }
+
+  // ---- Accounts ---------------------------------------------------------------------------
+
+  /** `GET /v1/accounts/{ref}`: status, level, pseudonym and since when. Unknown accounts are `unverified`. */
+  getAccount(accountRef: string): Promise<AccountStatus> {
+    return this.#withRetry(() => this.#json<AccountStatus>({ method: 'GET', path: `/v1/accounts/${encodeURIComponent(accountRef)}` }), transient);
+  }
+
+  /**
+   * Statuses of many accounts, in the order asked. Up to {@link BULK_JSON_MAX} refs go as one
+   * JSON request; more go through {@link streamAccounts} and are collected here, so prefer
+   * `streamAccounts` itself for very large sets (it runs in constant memory). A ref the hub
+   * cannot read fails the call with `REQUEST_INVALID`.
+   */
+  async getAccounts(accountRefs: readonly string[]): Promise<AccountStatus[]> {
+    if (accountRefs.length === 0) return [];
+    if (accountRefs.length <= BULK_JSON_MAX) {
+      const out = await this.#withRetry(
+        () => this.#json<{ accounts: AccountStatus[] }>({ method: 'POST', path: '/v1/accounts/status', json: { account_refs: accountRefs } }),
+        transient,
+      );
+      return out.accounts;
+    }
+    const statuses: AccountStatus[] = [];
+    for await (const line of this.streamAccounts(accountRefs)) {
+      if (isBulkLineError(line)) {
+        throw new IdbindError({ code: line.code, status: 400, title: 'An account ref was refused', detail: `line ${line.line}: ${line.detail}` });
+      }
+      statuses.push(line);
+    }
+    return statuses;
+  }
+
+  /**
+   * Statuses of any number of accounts as an NDJSON stream, in constant memory on both sides:
+   * the refs are sent as `application/x-ndjson` while they are read from `accountRefs` (an array,
+   * a generator, an async generator over a file...), and each status is yielded as its line
+   * arrives, in the order asked. A ref the hub cannot read yields a {@link BulkLineError} in its
+   * place (test with `isBulkLineError`). Not retried: the refs may not be readable twice.
+   * Stopping the loop early closes the connection.
+   */
+  async *streamAccounts(accountRefs: Iterable<string> | AsyncIterable<string>): AsyncGenerator<BulkStatusLine, void, undefined> {
+    const response = await this.#stream(
+      { method: 'POST', path: '/v1/accounts/status', headers: { 'content-type': 'application/x-ndjson', accept: 'application/x-ndjson' } },
+      ndjsonBody(accountRefs, (ref) => JSON.stringify({ account_ref: ref })),
+    );
+    yield* readNdjson<BulkStatusLine>(response);
+  }
+
+  /**
+   * `DELETE /v1/accounts/{ref}`: unbinds an account the platform closed (emits `account.unbound`).
+   * Repeated after a lost answer; a repeat that finds the account gone counts as done, since
+   * the first try removed it.
+   */
+  async unbindAccount(accountRef: string): Promise<void> {
+    let tries = 0;
+    await this.#withRetry(async () => {
+      tries++;
+      try {
+        await this.#json<null>({ method: 'DELETE', path: `/v1/accounts/${encodeURIComponent(accountRef)}` });
+      } catch (error) {
+        if (tries > 1 && error instanceof IdbindError && error.code === 'ACCOUNT_NOT_FOUND') return;
+        throw error;
+      }
+    }, transient);
+  }
+
+  // ---- The provider's own settings --------------------------------------------------------
+
+  /** `GET /v1/provider`: the provider's profile, limits and live API keys (hints only). */
+  getProvider(): Promise<ProviderInfo> {
+    return this.#withRetry(() => this.#json<ProviderInfo>({ method: 'GET', path: '/v1/provider' }), transient);
+  }
+
+  /**
+   * `PUT /v1/provider/webhook`: sets the webhook URL, or clears it with null. The hub refuses a
+   * URL that resolves to a private, loopback or link-local address (`WEBHOOK_URL_REFUSED`).
+   */
+  setWebhookUrl(url: string | null): Promise<Provider> {
+    return this.#withRetry(() => this.#json<Provider>({ method: 'PUT', path: '/v1/provider/webhook', json: { url } }), transient);
+  }
+
+  /** `GET /v1/provider/webhook-secret`: the live signing secrets, newest first (`whsec_...`). */
+  async getWebhookSecrets(): Promise<string[]> {
+    const out = await this.#withRetry(() => this.#json<{ secrets: string[] }>({ method: 'GET', path: '/v1/provider/webhook-secret' }), transient);
+    return out.secrets;
+  }
+
+  /**
+   * `POST /v1/provider/api-keys`: a new API key, returned this once. The old keys keep working
+   * for `overlapSeconds` (hub default one day), time to deploy the new one. This client keeps
+   * using its key: make a new client with the new one.
+   */
+  rotateApiKey(options: RotationOptions = {}): Promise<RotatedApiKey> {
+    return this.#json<RotatedApiKey>({ method: 'POST', path: '/v1/provider/api-keys', json: overlapBody(options) });
+  }
+
+  /** `POST /v1/provider/webhook-secrets`: a new secret; deliveries are signed with old and new during the overlap. */
+  rotateWebhookSecret(options: RotationOptions = {}): Promise<RotatedWebhookSecret> {
+    return this.#json<RotatedWebhookSecret>({ method: 'POST', path: '/v1/provider/webhook-secrets', json: overlapBody(options) });
+  }
+
+  /** `GET /v1/provider/verification-stats`: started, confirmed and failed by reason, per day (Vietnam time). */
+  verificationStats(options: { days?: number } = {}): Promise<VerificationStats> {
+    return this.#withRetry(
+      () => this.#json<VerificationStats>({ method: 'GET', path: '/v1/provider/verification-stats', query: { days: options.days } }),
+      transient,
+    );
+  }
+
+  // ---- Webhooks ---------------------------------------------------------------------------
+
+  /** `POST /v1/webhooks/test`: a `webhook.test` event to your webhook URL (`WEBHOOK_URL_NOT_SET` without one). */
+  sendTestEvent(): Promise<TestEventSent> {
+    return this.#json<TestEventSent>({ method: 'POST', path: '/v1/webhooks/test' });
+  }
+
+  /** `GET /v1/webhooks/deliveries`: the delivery log, newest first; `status: 'dead'` is the dead-letter list. */
+  listWebhookDeliveries(options: ListDeliveriesOptions = {}): Promise<WebhookDeliveryPage> {
+    return this.#withRetry(
+      () => this.#json<WebhookDeliveryPage>({ method: 'GET', path: '/v1/webhooks/deliveries', query: { status: options.status, limit: options.limit, cursor: options.cursor } }),
+      transient,
+    );
+  }
+
+  // ---- Plumbing ---------------------------------------------------------------------------
+
+  /** Runs `attempt`, repeating it while `retryable` says so, with capped exponential backoff. */
+  async #withRetry<T>(attempt: () => Promise<T>, retryable: (error: IdbindError) => boolean): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!(error instanceof IdbindError) || i >= this.#retries || !retryable(error)) throw error;
+        const backoff = Math.min(this.#maxDelayMs, this.#minDelayMs * 2 ** i);
+        // Full jitter, so that many clients failing together do not come back together.
+        let wait = Math.random() * backoff;
+        if (error.retry_after !== undefined) {
+          if (error.retry_after * 1000 > this.#maxDelayMs) throw error;
+          wait = Math.max(wait, error.retry_after * 1000);
+        }
+        await sleep(wait);
+      }
+    }
+  }
+
+  /** One try that answers JSON (or nothing, for 204); the timeout covers reading the body too. */
+  #json<T>(call: Call): Promise<T> {
+    return this.#send(call, call.json === undefined ? undefined : JSON.stringify(call.json), async (response) => {
+      if (response.status === 204) return null as T;
+      try {
+        return (await response.json()) as T;
+      } catch (cause) {
+        throw new IdbindError({ code: 'UNEXPECTED_RESPONSE', status: response.status, title: 'The answer is not JSON', cause });
+      }
+    });
+  }
+
+  /** One try whose body the caller streams: the timeout covers the headers only. */
+  #stream(call: Call, body: BodyInit): Promise<Response> {
+    return this.#send(call, body, async (response) => response, false);
+  }
+
+  /**
+   * One request, its answer handed to `read` while the timer runs (unless `timeBody` is false).
+   * A failure becomes an IdbindError: the hub's problem document, or NETWORK_ERROR / TIMEOUT
+   * (status 0).
+   */
+  async #send<T>(call: Call, body: BodyInit | undefined, read: (response: Response) => Promise<T>, timeBody = true): Promise<T> {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) query.set(k, String(v));
+    const search = query.toString();
+    const url = `${this.baseUrl}${call.path}${search ? `?${search}` : ''}`;
+    const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${this.#apiKey}`, ...call.headers };
+    if (typeof body === 'string') headers['content-type'] ??= 'application/json';
+    const where = `${call.method} ${call.path}`;
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.#timeoutMs);
+    const failed = (cause: unknown) => timedOut
+      ? new IdbindError({ code: 'TIMEOUT', status: 0, title: `No answer within ${this.#timeoutMs} ms`, detail: where, cause })
+      : new IdbindError({ code: 'NETWORK_ERROR', status: 0, title: 'The hub could not be reached', detail: where, cause });
+    const init: RequestInit & { duplex?: 'half' } = { method: call.method, headers, body, signal: controller.signal };
+    // A streamed request body needs half duplex (Fetch standard, "duplex"); Node refuses it otherwise.
+    if (body instanceof ReadableStream) init.duplex = 'half';
+    try {
+      let response: Response;
+      try {
+        response = await this.#fetch(url, init);
+      } catch (cause) {
+        throw failed(cause);
+      }
+      if (!response.ok) {
+        const type = response.headers.get('content-type') ?? '';
+        const problem: unknown = type.includes('json') ? await response.json().catch(() => null) : null;
+        if (timedOut) throw failed(null);
+        const error = IdbindError.fromProblem(response.status, problem);
+        // RFC 9110 10.2.3: a Retry-After header without the extension member still says when.
+        const header = Number(response.headers.get('retry-after'));
+        if (error.retry_after === undefined && Number.isFinite(header) && header > 0) {
+          throw new IdbindError({ ...error, extensions: { ...error.extensions, retry_after: header } });
+        }
+        throw error;
+      }
+      if (!timeBody) {
+        clearTimeout(timer);
+        return await read(response);
+      }
+      try {
+        return await read(response);
+      } catch (cause) {
+        if (timedOut) throw failed(cause);
+        throw cause;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function overlapBody(options: RotationOptions): Record<string, number> {
+  return options.overlapSeconds === undefined ? {} : { overlap_seconds: options.overlapSeconds };
+}

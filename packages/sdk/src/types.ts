@@ -1,0 +1,227 @@
+/**
+ * Types of the hub's provider API, as it sends them: response objects keep the wire names
+ * (snake_case), so that what you log matches what the hub documents in /openapi.json. Request
+ * inputs are the SDK's own camelCase objects.
+ *
+ * What a platform can learn is deliberately small (the hub's invariant 1: minimal disclosure):
+ * verified or not, a level, a pseudonym, since when. Nothing here carries a name, a birth date,
+ * an ID number or a reason for a status change.
+ */
+
+/** Assurance level of a binding: `low` for a phone; higher ones come from eID or chip methods. */
+export type AssuranceLevel = 'low' | 'substantial' | 'high';
+
+/** Status of an account as a platform sees it. */
+export type AccountStatusValue = 'verified' | 'needs_reverification' | 'revoked' | 'unverified';
+
+/** State of one verification attempt. */
+export type VerificationStatus = 'code_sent' | 'verified' | 'failed' | 'expired' | 'guardian_required';
+
+/** Input of {@link IdbindClient.startVerification}. */
+export interface StartVerificationInput {
+  /** The platform's opaque id of the account: 1 to 128 characters of `A-Za-z0-9._:-`. */
+  accountRef: string;
+  /** A Vietnamese mobile number, as `0912345678`, `84912345678` or `+84912345678`. */
+  phone: string;
+  /**
+   * Makes the call safe to repeat: the hub answers a repeat with the same key and body with the
+   * first answer and sends no second SMS. Generated (a random UUID) when absent; pass your own to
+   * make retries across process restarts safe too.
+   */
+  idempotencyKey?: string;
+}
+
+/** `POST /v1/verifications` and `POST /v1/verifications/{id}/resend`: a code is on its way. */
+export interface StartedVerification {
+  id: string;
+  status: 'code_sent';
+  /** When the code stops working (5 minutes after it was sent). */
+  expires_at: string;
+}
+
+/** `POST /v1/verifications/{id}/confirm`: the account is bound. */
+export interface BindResult {
+  account_ref: string;
+  status: 'verified';
+  level: AssuranceLevel;
+  /** Stable for this person on your platform, unrelated to the pseudonym on any other platform. */
+  pseudonym: string;
+  verified_at: string;
+}
+
+/** `GET /v1/verifications/{id}`: a verification, with its result once verified. */
+export interface Verification {
+  id: string;
+  account_ref: string;
+  status: VerificationStatus;
+  expires_at: string | null;
+  attempts_remaining: number;
+  created_at: string;
+  completed_at: string | null;
+  /** Present once `status` is `verified`: the same object the confirm call answered. */
+  result?: BindResult;
+}
+
+/** `GET /v1/accounts/{ref}` and one entry of the bulk status. Unknown accounts are `unverified`. */
+export interface AccountStatus {
+  account_ref: string;
+  status: AccountStatusValue;
+  level: AssuranceLevel | null;
+  pseudonym: string | null;
+  /** When the account entered this status; null when `unverified` and never bound. */
+  since: string | null;
+}
+
+/** A line of the NDJSON bulk status that the hub could not read, answered in that line's place. */
+export interface BulkLineError {
+  /** The 1-based line number of the request. */
+  line: number;
+  code: string;
+  detail: string;
+}
+
+/** One line of {@link IdbindClient.streamAccounts}. */
+export type BulkStatusLine = AccountStatus | BulkLineError;
+
+export type ProviderKind = 'platform' | 'carrier' | 'registrar';
+
+/**
+ * A provider's legal profile: `statutory` platforms must retain name and birth date (Decree
+ * 147/2024 Art. 23/27) and get them only through the hosted flow, with the person's consent.
+ */
+export type LegalProfile = 'minimal' | 'statutory';
+
+export interface ProviderLimits {
+  verifications_per_minute: number;
+  sms_per_day: number;
+  accounts_per_person: number;
+}
+
+export interface Provider {
+  id: string;
+  name: string;
+  kind: ProviderKind;
+  carrier: string | null;
+  legal_profile: LegalProfile;
+  webhook_url: string | null;
+  limits: ProviderLimits;
+  status: 'active' | 'disabled';
+  created_at: string;
+}
+
+/** A live API key as the hub shows it after creation: never the key, only a hint. */
+export interface ApiKeyInfo {
+  id: string;
+  /** The prefix and the last characters, e.g. `idbk_…x4Qz`. */
+  hint: string;
+  created_at: string;
+  /** When an overlapping old key stops working; null for the current key. */
+  expires_at: string | null;
+}
+
+/** `GET /v1/provider`. */
+export interface ProviderInfo {
+  provider: Provider;
+  api_keys: ApiKeyInfo[];
+}
+
+/** `POST /v1/provider/api-keys`: the new key, shown this once. */
+export interface RotatedApiKey {
+  api_key: string;
+  previous_keys_expire_at: string | null;
+}
+
+/** `POST /v1/provider/webhook-secrets`: the new `whsec_...` secret. */
+export interface RotatedWebhookSecret {
+  webhook_secret: string;
+  previous_secrets_expire_at: string | null;
+}
+
+/** Options of a credential rotation. */
+export interface RotationOptions {
+  /** How long the previous credential keeps working, in seconds (hub default 86,400; 0 ends it now). */
+  overlapSeconds?: number;
+}
+
+/** One day (Vietnam time) of `GET /v1/provider/verification-stats`. */
+export interface VerificationStatsDay {
+  /** `YYYY-MM-DD`. */
+  day: string;
+  started: number;
+  confirmed: number;
+  /**
+   * Failures by reason, such as `not_eligible`, `wrong_code`, `expired`, `sms_failed` or
+   * `rate_limited:<limit>`. Eligibility reasons are summed into one: a platform does not learn
+   * why a number was not eligible.
+   */
+  failed: Record<string, number>;
+}
+
+export interface VerificationStats {
+  days: VerificationStatsDay[];
+}
+
+/** `POST /v1/webhooks/test`. */
+export interface TestEventSent {
+  event_id: string;
+  type: string;
+  occurred_at: string;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
+
+/** One entry of the webhook delivery log. */
+export interface WebhookDelivery {
+  /** Also the `webhook-id` header of every attempt. */
+  event_id: string;
+  type: string;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: string | null;
+  last_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  delivered_at: string | null;
+  created_at: string;
+}
+
+export interface WebhookDeliveryPage {
+  deliveries: WebhookDelivery[];
+  /** Pass as `cursor` for the next (older) page; null at the end. */
+  next_cursor: string | null;
+}
+
+export interface ListDeliveriesOptions {
+  status?: DeliveryStatus;
+  limit?: number;
+  cursor?: string;
+}
+
+/** The event types a webhook carries about an account. */
+export type AccountEventType = 'account.verified' | 'account.needs_reverification' | 'account.revoked' | 'account.unbound';
+
+/**
+ * A change of one of your accounts. `sequence` increases per account: drop an event whose
+ * sequence is not above the last one you applied for that account (deliveries can arrive out of
+ * order after retries).
+ */
+export interface AccountEvent {
+  /** The event id, also the `webhook-id` header: deduplicate on it. */
+  id: string;
+  type: AccountEventType;
+  account_ref: string;
+  status: AccountStatusValue;
+  level: AssuranceLevel | null;
+  pseudonym: string | null;
+  sequence: number;
+  occurred_at: string;
+}
+
+/** The event of "send test event": no account data. */
+export interface TestEvent {
+  id: string;
+  type: 'webhook.test';
+  occurred_at: string;
+}
+
+export type WebhookEvent = AccountEvent | TestEvent;
