@@ -184,29 +184,29 @@ export class IdbindClient {
    * Stopping the loop early closes the connection.
    */
   async *streamAccounts(accountRefs: Iterable<string> | AsyncIterable<string>): AsyncGenerator<BulkStatusLine, void, undefined> {
+    const controller = new AbortController();
     const response = await this.#stream(
       { method: 'POST', path: '/v1/accounts/status', headers: { 'content-type': 'application/x-ndjson', accept: 'application/x-ndjson' } },
       ndjsonBody(accountRefs, (ref) => JSON.stringify({ account_ref: ref })),
+      controller,
     );
-    yield* readNdjson<BulkStatusLine>(response);
+    let finished = false;
+    try {
+      yield* readNdjson<BulkStatusLine>(response);
+      finished = true;
+    } finally {
+      // Left early: stop the upload too, so the rest of the refs are not read and sent for nothing.
+      if (!finished) controller.abort();
+    }
   }
 
   /**
    * `DELETE /v1/accounts/{ref}`: unbinds an account the platform closed (emits `account.unbound`).
-   * Repeated after a lost answer; a repeat that finds the account gone counts as done, since
-   * the first try removed it.
+   * The hub answers an account already unbound as done, so this is repeated after a lost answer;
+   * an account it never knew is `ACCOUNT_NOT_FOUND`.
    */
   async unbindAccount(accountRef: string): Promise<void> {
-    let tries = 0;
-    await this.#withRetry(async () => {
-      tries++;
-      try {
-        await this.#json<null>({ method: 'DELETE', path: `/v1/accounts/${encodeURIComponent(accountRef)}` });
-      } catch (error) {
-        if (tries > 1 && error instanceof IdbindError && error.code === 'ACCOUNT_NOT_FOUND') return;
-        throw error;
-      }
-    }, transient);
+    await this.#withRetry(() => this.#json<null>({ method: 'DELETE', path: `/v1/accounts/${encodeURIComponent(accountRef)}` }), transient);
   }
 
   // ---- The provider's own settings --------------------------------------------------------
@@ -301,16 +301,19 @@ export class IdbindClient {
   }
 
   /** One try whose body the caller streams: the timeout covers the headers only. */
-  #stream(call: Call, body: BodyInit): Promise<Response> {
-    return this.#send(call, body, async (response) => response, false);
+  #stream(call: Call, body: BodyInit, controller: AbortController): Promise<Response> {
+    return this.#send(call, body, async (response) => response, false, controller);
   }
 
   /**
-   * One request, its answer handed to `read` while the timer runs (unless `timeBody` is false).
+   * One request, its answer handed to `read` while the timer runs (unless `timeBody` is false);
+   * `controller` aborts it (the timer uses it too).
    * A failure becomes an IdbindError: the hub's problem document, or NETWORK_ERROR / TIMEOUT
    * (status 0).
    */
-  async #send<T>(call: Call, body: BodyInit | undefined, read: (response: Response) => Promise<T>, timeBody = true): Promise<T> {
+  async #send<T>(
+    call: Call, body: BodyInit | undefined, read: (response: Response) => Promise<T>, timeBody = true, controller = new AbortController(),
+  ): Promise<T> {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) query.set(k, String(v));
     const search = query.toString();
@@ -318,7 +321,6 @@ export class IdbindClient {
     const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${this.#apiKey}`, ...call.headers };
     if (typeof body === 'string') headers['content-type'] ??= 'application/json';
     const where = `${call.method} ${call.path}`;
-    const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
