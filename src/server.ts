@@ -27,6 +27,7 @@ import { httpSmsGateway, type SmsGateway } from './verification/sms/sms-gateway.
 import { outboxSmsGateway } from './verification/sms/sms-outbox.ts';
 import { runVerificationMaintenance } from './verification/verification-maintenance.ts';
 import { demoEligibleNumbers, ensureDemoPlatforms } from './demo/demo-platforms.ts';
+import { carrierRoutes } from './carriers/carrier-routes.ts';
 
 export const VERSION = '0.1.0';
 export const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
@@ -142,6 +143,9 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(async (scope) => verificationRoutes(scope, verification));
   await app.register(async (scope) => bindingRoutes(scope, { pool: hub.pool, onBindingChange: () => bindingChanged() }));
   await app.register(async (scope) => verificationStatsRoutes(scope, { pool: hub.pool }));
+  await app.register(async (scope) => {
+    await carrierRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), config: hub.config, track });
+  });
   await app.register(async (scope) => verificationAdminRoutes(scope, { pool: hub.pool, adminGuard: admin }));
   if (hub.config.mode === 'demo' && verification.sms?.kind === 'outbox') {
     await app.register(async (scope) => devSmsOutboxRoutes(scope, { pool: hub.pool, ring: () => hub.ring() }));

@@ -289,10 +289,12 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
       throw new VerificationError('VERIFICATION_COMPLETED', 'the code was already used');
     }
     // Still the same living holder, with the subscription active (the registry may have changed
-    // since the code was sent); the person has proved control, so the answer may now be precise.
+    // since the code was sent). Both rows stay share-locked until the binding commits, so an
+    // import batch that ends the subscription or records a death either commits first (and this
+    // check fails) or waits and then revokes the new binding in its own transaction.
     const still = await client.query(
       `SELECT 1 FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
-       WHERE s.id = $1 AND s.status = 'active' AND p.id = $2 AND p.status = 'alive' FOR SHARE OF s`,
+       WHERE s.id = $1 AND s.status = 'active' AND p.id = $2 AND p.status = 'alive' FOR SHARE OF s, p`,
       [counted.subscription_id, counted.person_id],
     );
     if (still.rowCount === 0) {
