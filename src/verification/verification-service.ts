@@ -41,6 +41,11 @@ export interface VerificationDeps {
   metrics?: Pick<Metrics, 'verificationOutcomes' | 'smsCodes'>;
   /** Called after a binding changed (to wake the webhook dispatcher). */
   onBindingChange?: () => void;
+  /**
+   * Test seam: awaited inside the confirmation's transaction, after the eligibility re-check and
+   * before the binding, so a concurrency test can run a registry change exactly there.
+   */
+  beforeBind?: () => Promise<void>;
 }
 
 /** A person must be at least this old to bind an account without a guardian (Decree 147/2024 Art. 27). */
@@ -301,6 +306,7 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
       await repo.finishVerification(client, counted.id, 'failed', 'not_eligible_at_confirm');
       failure = new VerificationError('NUMBER_NOT_ELIGIBLE');
     } else {
+      await deps.beforeBind?.();
       const age = await personAge(client, ring, counted.person_id!);
       if (age < GUARDIAN_AGE) {
         await repo.finishVerification(client, counted.id, 'guardian_required', 'guardian_required');

@@ -1,0 +1,74 @@
+/**
+ * A confirmation racing a registry change (DESIGN.md "Conventions": security-relevant races get a
+ * concurrency test). Whatever the interleaving, no verified binding may survive the death of its
+ * person: either the confirmation sees the death and binds nothing, or the population batch
+ * waits for it and revokes the new binding in its own transaction.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
+import { N, PEOPLE, seedVerificationRegistry } from '../../test/support/verification-fixture.ts';
+import { loadConfig } from '../kernel/config/config.ts';
+import { importRegistry } from '../registry/import/import-service.ts';
+import { createProvider, type Provider } from '../providers/provider-service.ts';
+import { outboxSmsGateway, readOutbox } from './sms/sms-outbox.ts';
+import { confirmCode, startVerification, type VerificationDeps } from './verification-service.ts';
+
+let db: TestDatabase;
+let dir: string;
+let deps: VerificationDeps;
+let provider: Provider;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dir = mkdtempSync(join(tmpdir(), 'idbind-race-'));
+  await seedVerificationRegistry(db.pool, db.ring);
+  const config = loadConfig({ mode: 'demo', env: { IDBIND_DATA_DIR: dir, IDBIND_LIMIT_NUMBER_PER_HOUR: '1000', IDBIND_LIMIT_NUMBER_PER_DAY: '1000' }, warn: () => undefined });
+  deps = { pool: db.pool, ring: async () => db.ring, config: config.verification, smsTemplate: config.sms.template, sms: outboxSmsGateway(db.pool, async () => db.ring) };
+  provider = (await createProvider(db.pool, db.ring, { allowLoopback: false }, { name: 'Race Net', kind: 'platform', limits: { accountsPerPerson: 100 } })).provider;
+});
+afterAll(async () => {
+  await db.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function setAdultStatus(status: 'alive' | 'deceased', i: number): Promise<void> {
+  const file = join(dir, `population-${i}-${status}.csv`);
+  writeFileSync(file, `personal_id,full_name,birth_date,sex,status,died_on\n${PEOPLE.adult},Nguyễn Văn An,1990-05-01,M,${status},${status === 'deceased' ? '2026-01-01' : ''}\n`);
+  await importRegistry({ pool: db.pool, ring: db.ring, kind: 'population', path: file, rejectsPath: `${file}.rejects`, workers: 1 });
+}
+
+describe('confirming a code while the population registry records the death', () => {
+  it('never leaves a verified binding of a deceased person', async () => {
+    const outcomes: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      await setAdultStatus('alive', i);
+      const started = await startVerification(deps, provider, { accountRef: `race-${i}`, phone: N.adult, clientIp: '127.0.0.1' });
+      const code = (await readOutbox(db.pool, db.ring, N.adult)).at(-1)!.text.match(/\b\d{6}\b/)![0];
+      // The death is imported exactly between the confirmation's re-check and its binding; the
+      // confirmation goes on once the import has finished or has waited 2 s (blocked on the lock).
+      let death: Promise<void> | undefined;
+      const raced = { ...deps, beforeBind: async () => {
+        death = setAdultStatus('deceased', i);
+        await Promise.race([death, new Promise((r) => setTimeout(r, 2000))]);
+      } };
+      const [confirmed] = await Promise.allSettled([confirmCode(raced, provider, started.id, code)]);
+      await death;
+      outcomes.push(confirmed.status === 'fulfilled' ? 'bound' : (confirmed.reason as { code: string }).code);
+      const live = await db.pool.query(
+        `SELECT a.account_ref FROM accounts a JOIN persons p ON p.id = a.person_id WHERE p.status = 'deceased' AND a.status IN ('verified', 'needs_reverification')`,
+      );
+      expect(live.rows, `round ${i}: ${outcomes.at(-1)}`).toEqual([]);
+      if (confirmed.status === 'fulfilled') {
+        const a = await db.pool.query(`SELECT status, status_reason FROM accounts WHERE account_ref = $1`, [`race-${i}`]);
+        expect(a.rows).toEqual([{ status: 'revoked', status_reason: 'deceased' }]);
+      } else {
+        expect(outcomes.at(-1)).toBe('NUMBER_NOT_ELIGIBLE');
+      }
+    }
+    // Both orders are legitimate; the invariant above must hold for each round.
+    expect(outcomes.every((o) => o === 'bound' || o === 'NUMBER_NOT_ELIGIBLE')).toBe(true);
+  });
+});
