@@ -1,8 +1,9 @@
 /**
  * The app shell: skip link, header, the page of the current path behind the sign-in gate, footer.
- * Routes are declared here; `/` redirects to the one page this issue delivers, `/registries`.
- * Later issues add the citizen, platform, authority and regulator pages and the hosted
- * verification pages to `routes` (a page that needs no admin token will say so there).
+ * Routes are declared here; `/` redirects to the regulator's `/registries`. `/platform` is the
+ * platform console, which signs in with a platform's own API key and so is not behind the admin
+ * sign-in (`admin: false`). Later issues add the citizen, authority and regulator pages and the
+ * hosted verification pages to `routes`.
  */
 import { useEffect, type ReactNode } from 'react';
 import { useI18n } from './i18n/i18n.tsx';
@@ -12,6 +13,7 @@ import { ErrorMessage } from './shell/errors.tsx';
 import { Header } from './shell/header.tsx';
 import { Link, navigate, usePath } from './shell/router.tsx';
 import { SignIn } from './shell/sign-in.tsx';
+import { PlatformPage } from './pages/platform/platform-page.tsx';
 import { RegistriesPage } from './pages/registries/registries-page.tsx';
 
 interface Route {
@@ -20,10 +22,13 @@ interface Route {
   render(): ReactNode;
   /** Shown in the main navigation. */
   nav: boolean;
+  /** Needs the admin token (behind the admin sign-in); false for pages with their own sign-in. */
+  admin: boolean;
 }
 
 const routes: Route[] = [
-  { path: '/registries', title: (t) => t.registriesTitle, render: () => <RegistriesPage />, nav: true },
+  { path: '/registries', title: (t) => t.registriesTitle, render: () => <RegistriesPage />, nav: true, admin: true },
+  { path: '/platform', title: (t) => t.platform.title, render: () => <PlatformPage />, nav: true, admin: false },
 ];
 
 const redirects: Record<string, string> = { '/': '/registries', '/index.html': '/registries' };
@@ -108,7 +113,7 @@ function Shell() {
       </a>
       <Header nav={routes.filter((r) => r.nav).map((r) => ({ path: r.path, label: r.title(t) }))} />
       <main id="main" tabIndex={-1}>
-        {redirect ? null : route ? <AdminGate>{route.render()}</AdminGate> : <NotFound />}
+        {redirect ? null : route ? route.admin ? <AdminGate>{route.render()}</AdminGate> : route.render() : <NotFound />}
       </main>
       <Footer />
     </>

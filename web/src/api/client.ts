@@ -4,7 +4,7 @@
  * become an {@link ApiError} that keeps the RFC 9457 problem's `title`, `detail` and `code`, so the
  * page can show them as they are.
  */
-import type { DemoSession, Meta, Problem, RegistryStats, Run, RunList, StartedRun } from './types.ts';
+import type { DemoSession, Meta, OutboxMessage, Problem, RegistryStats, Run, RunList, StartedRun } from './types.ts';
 
 /** A failed request: `status` 0 means the hub could not be reached at all. */
 export class ApiError extends Error {
@@ -61,10 +61,12 @@ async function getJson<T>(path: string, headers: HeadersInit = {}): Promise<T> {
   return (await response.json()) as T;
 }
 
-/** The two unauthenticated calls made before the app knows how to authenticate. */
+/** The unauthenticated calls: the mode, and in demo mode the demo session and the SMS outbox. */
 export const publicApi = {
   meta: (): Promise<Meta> => getJson<Meta>('/v1/meta'),
   demoSession: (): Promise<DemoSession> => getJson<DemoSession>('/v1/demo/session'),
+  /** Messages "sent" to `to` (any accepted form of the number), newest last. Demo mode only. */
+  smsOutbox: (to: string): Promise<OutboxMessage[]> => getJson<OutboxMessage[]>(`/v1/dev/sms-outbox?to=${encodeURIComponent(to)}`),
 };
 
 /** A downloaded file: its bytes and the name the hub suggested (Content-Disposition). */

@@ -1,7 +1,8 @@
 /**
- * Types of the hub's JSON API as the web app reads it: `/v1/meta`, `/v1/demo/session` and the
- * admin API of issue 2 (registry statistics, reconciliation runs, action lists). Errors are
- * RFC 9457 problem details.
+ * Types of the hub's JSON API as the web app reads it: `/v1/meta`, `/v1/demo/session`, the demo
+ * SMS outbox and the admin API of issue 2 (registry statistics, reconciliation runs, action
+ * lists). The provider API's types are @idbind/sdk's (api/sdk.ts). Errors are RFC 9457 problem
+ * details.
  */
 
 /** The reconciliation categories, in the authoritative order of issue 2 (first that applies wins). */
@@ -22,8 +23,27 @@ export interface Meta {
   version: string;
 }
 
+/** A demo platform of `npm start` (demo mode only), with its API key, so the console can sign in as it. */
+export interface DemoPlatform {
+  id: string;
+  name: string;
+  kind: 'platform' | 'carrier' | 'registrar';
+  profile: 'minimal' | 'statutory';
+  api_key: string;
+}
+
 export interface DemoSession {
   admin_token: string;
+  platforms: DemoPlatform[];
+  /** Synthetic numbers that can verify an account right now. */
+  sample_numbers: string[];
+}
+
+/** A message of the demo SMS outbox (`GET /v1/dev/sms-outbox`, demo mode only). */
+export interface OutboxMessage {
+  to: string;
+  text: string;
+  sent_at: string;
 }
 
 export interface RegistryStats {

@@ -1,0 +1,299 @@
+/**
+ * Browser test of the platform console (issue 3 "SDK and console") in Debian's Chromium, against
+ * the real hub in demo mode on its own database with the hand-written verification registry. A
+ * demo platform signs in with one click and walks through a full verification by keyboard: the
+ * account reference and number typed, the code read from the demo SMS outbox shown on the page
+ * (and checked against the outbox itself), confirmed; the page shows "verified", level low and a
+ * pseudonym, which the API (with the platform's key) must answer too. Then: the errors a person
+ * sees (a wrong code with the tries left, an ineligible number), the statistics, the webhook
+ * panel, an API-key rotation after which the console carries on, a pasted key (wrong, then
+ * right), English, and a 375 px screen. In production mode the console asks for an API key and
+ * never for the admin token. Screenshots go to .tmp/ for a person to look at.
+ *
+ * Without Chromium these tests fail (see test/support/browser.ts) unless IDBIND_SKIP_BROWSER=1.
+ */
+import { mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { launchBrowser, skipBrowser, type TestBrowser } from '../support/browser.ts';
+import { startTestHub, type TestHub } from '../support/hub.ts';
+import { N, seedVerificationRegistry } from '../support/verification-fixture.ts';
+
+const SCREENSHOTS = '.tmp';
+
+interface DemoSession {
+  platforms: { id: string; name: string; api_key: string }[];
+  sample_numbers: string[];
+}
+
+async function json<T>(hub: TestHub, path: string, apiKey?: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
+  const response = await fetch(new URL(path, hub.url), {
+    ...init,
+    headers: { ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}), ...(init.headers as Record<string, string> | undefined) },
+  });
+  const text = await response.text();
+  return { status: response.status, body: (text ? JSON.parse(text) : null) as T };
+}
+
+async function text(page: Page, testId: string): Promise<string> {
+  return ((await page.getByTestId(testId).textContent({ timeout: 10_000 })) ?? '').trim();
+}
+
+/** Back to an empty start form, from wherever the try panel is (result, code sent, or an error). */
+async function newAttempt(page: Page): Promise<void> {
+  for (const testId of ['try-again', 'try-reset']) {
+    const button = page.getByTestId(testId);
+    if ((await button.count()) > 0) await button.click();
+  }
+  await page.getByTestId('try-start').waitFor();
+}
+
+async function activeTestId(page: Page): Promise<string | null> {
+  return page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? null);
+}
+
+describe.skipIf(skipBrowser)('platform console, demo mode', () => {
+  let hub: TestHub;
+  let browser: TestBrowser;
+  let page: Page;
+  let senSocialKey: string;
+
+  beforeAll(async () => {
+    browser = await launchBrowser(); // first: without Chromium, fail before starting anything
+    page = await browser.newPage();
+    hub = await startTestHub({ demo: true });
+    await seedVerificationRegistry(hub.hub.pool, await hub.hub.ring());
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await hub?.stop();
+  });
+
+  it('is linked from the navigation and offers the demo platforms without asking for any token', async () => {
+    await page.goto(hub.url);
+    const link = page.getByRole('navigation', { name: 'Điều hướng chính' }).getByRole('link', { name: 'Bảng điều khiển nền tảng' });
+    await link.click();
+    await page.getByTestId('platform-sign-in').waitFor({ timeout: 30_000 });
+    expect(new URL(page.url()).pathname).toBe('/platform');
+    expect(await page.title()).toContain('Bảng điều khiển nền tảng');
+    expect(await page.getByTestId('admin-token-input').count()).toBe(0);
+
+    const session = (await json<DemoSession>(hub, '/v1/demo/session')).body;
+    expect(session.platforms.map((p) => p.name)).toEqual(['Sen Social', 'Lotus Video', 'Mekong Domains']);
+    senSocialKey = session.platforms[0]!.api_key;
+    for (const p of session.platforms) {
+      await page.getByRole('button', { name: `Đăng nhập với tư cách ${p.name}` }).waitFor();
+    }
+  });
+
+  it('walks Sen Social through a full verification with the code of the demo SMS outbox', async () => {
+    await page.getByTestId('demo-platform-sen-social').click();
+    await page.getByTestId('platform-page').waitFor();
+    expect(await text(page, 'provider-name')).toBe('Sen Social');
+
+    // By keyboard: type into the labelled fields, submit with Enter.
+    await page.getByLabel('Mã tài khoản').focus();
+    await page.keyboard.type('browser-user-1');
+    await page.getByLabel('Số di động').focus();
+    await page.keyboard.type('0912 000 001');
+    await page.keyboard.press('Enter');
+
+    const shownCode = await text(page, 'demo-sms-code');
+    expect(shownCode).toMatch(/^\d{6}$/);
+    const outbox = (await json<{ to: string; text: string }[]>(hub, `/v1/dev/sms-outbox?to=${encodeURIComponent(N.adult)}`)).body;
+    expect(outbox.at(-1)!.text).toContain('Sen Social');
+    expect(outbox.at(-1)!.text.match(/\b\d{6}\b/g)).toEqual([shownCode]);
+    expect(await text(page, 'demo-sms-text')).toBe(outbox.at(-1)!.text);
+    // Focus moved to the code field once the code was sent.
+    expect(await activeTestId(page)).toBe('try-code');
+    const verificationId = await page.getByTestId('try-sent').getAttribute('data-verification-id');
+
+    await page.keyboard.type(shownCode);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('try-result').waitFor();
+
+    expect(await page.getByTestId('result-status').getAttribute('data-value')).toBe('verified');
+    expect(await text(page, 'result-status')).toBe('Đã xác thực');
+    expect(await page.getByTestId('result-level').getAttribute('data-value')).toBe('low');
+    const pseudonym = await text(page, 'result-pseudonym');
+    expect(pseudonym).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(await page.getByTestId('account-status').getAttribute('data-value')).toBe('verified');
+
+    // The API, with the platform's own key, says the same.
+    const account = await json<{ status: string; level: string; pseudonym: string }>(hub, '/v1/accounts/browser-user-1', senSocialKey);
+    expect(account.status).toBe(200);
+    expect(account.body).toMatchObject({ account_ref: 'browser-user-1', status: 'verified', level: 'low', pseudonym });
+    const verification = await json<{ status: string; result: { pseudonym: string } }>(hub, `/v1/verifications/${verificationId}`, senSocialKey);
+    expect(verification.body).toMatchObject({ status: 'verified', result: { pseudonym } });
+
+    // The statistics reload after the verification.
+    await page.locator('[data-testid="verification-stats"][data-loaded="true"]').waitFor();
+    await expect.poll(() => text(page, 'stats-confirmed')).toBe('1');
+    expect(Number(await text(page, 'stats-started'))).toBeGreaterThanOrEqual(1);
+    expect(await page.getByTestId('stats-chart').locator('svg[role="img"]').count()).toBe(1);
+
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: `${SCREENSHOTS}/platform-console-desktop.png`, fullPage: true });
+  });
+
+  it('explains a wrong code with the tries left, and an ineligible number, in words', async () => {
+    await newAttempt(page);
+    await page.getByTestId('try-account-ref').fill('browser-user-2');
+    await page.getByTestId('try-phone').fill(N.adult2);
+    await page.getByTestId('try-start').click();
+    const code = await text(page, 'demo-sms-code');
+    const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+    await page.getByTestId('try-code').fill(wrong);
+    await page.getByTestId('try-confirm').click();
+    const error = page.getByTestId('try-error');
+    await error.waitFor();
+    expect(await error.getAttribute('data-code')).toBe('CODE_INVALID');
+    expect(await error.getAttribute('role')).toBe('alert');
+    expect(await error.textContent()).toContain('Mã không đúng. Còn 4 lần thử.');
+    // The right code still works after a wrong one.
+    await page.getByTestId('use-demo-code').click();
+    await page.getByTestId('try-confirm').click();
+    await page.getByTestId('try-result').waitFor();
+    expect(await page.getByTestId('try-error').count()).toBe(0);
+
+    await newAttempt(page);
+    await page.getByTestId('try-account-ref').fill('browser-user-3');
+    await page.getByTestId('try-phone').fill(N.deceased);
+    await page.getByTestId('try-start').click();
+    await page.getByTestId('try-error').waitFor();
+    expect(await page.getByTestId('try-error').getAttribute('data-code')).toBe('NUMBER_NOT_ELIGIBLE');
+    expect(await text(page, 'try-error')).toContain('Không thể dùng số này để xác thực tài khoản.');
+    expect(await page.getByTestId('try-sent').count()).toBe(0);
+
+    // A malformed account reference is caught before anything is sent.
+    await page.getByTestId('try-account-ref').fill('not valid!');
+    await page.getByTestId('try-start').click();
+    expect(await page.getByTestId('try-account-ref').getAttribute('aria-invalid')).toBe('true');
+    expect(await activeTestId(page)).toBe('try-account-ref');
+  });
+
+  it('shows the webhook panel: URL, secret on request, and the test event or a note where the hub lacks it', async () => {
+    await page.getByTestId('show-secret').click();
+    const secret = await page.getByTestId('webhook-secret').inputValue();
+    expect(secret).toMatch(/^whsec_/);
+    expect((await json<{ secrets: string[] }>(hub, '/v1/provider/webhook-secret', senSocialKey)).body.secrets[0]).toBe(secret);
+
+    const refused = page.getByTestId('webhook-url');
+    await refused.fill('http://10.1.2.3/hooks');
+    await page.getByTestId('webhook-save').click();
+    await page.getByTestId('webhook-error').waitFor();
+    expect(await page.getByTestId('webhook-error').getAttribute('data-code')).toBe('WEBHOOK_URL_REFUSED');
+
+    const deliveriesRoute = await json<unknown>(hub, '/v1/webhooks/deliveries', senSocialKey);
+    await page.getByTestId('send-test-event').click();
+    if (deliveriesRoute.status === 404) {
+      // The webhook routes are not mounted on this hub: a note, not a failure.
+      await page.getByTestId('test-event-result').getByText('chưa hỗ trợ').waitFor();
+      expect(await page.getByTestId('deliveries').getAttribute('data-state')).toBe('missing');
+    } else {
+      // No URL set: the hub says there is nowhere to send it, in words.
+      await page.getByTestId('test-event-error').waitFor();
+      expect(await page.getByTestId('test-event-error').getAttribute('data-code')).toBe('WEBHOOK_URL_NOT_SET');
+    }
+  });
+
+  it('rotates the API key, shows the new key once, and carries on with it', async () => {
+    const before = (await json<{ api_keys: unknown[] }>(hub, '/v1/provider', senSocialKey)).body.api_keys.length;
+    await page.getByTestId('rotate-key-overlap').selectOption('0');
+    await page.getByTestId('rotate-key').click();
+    expect(await activeTestId(page)).toBe('rotate-key-confirm');
+    await page.keyboard.press('Enter');
+    const fresh = await page.getByTestId('new-key-value').inputValue();
+    expect(fresh).toMatch(/^idbk_[A-Za-z0-9_-]{43}$/);
+    expect(before).toBeGreaterThanOrEqual(1);
+
+    expect((await json<unknown>(hub, '/v1/provider', senSocialKey)).status).toBe(401);
+    expect((await json<{ provider: { name: string } }>(hub, '/v1/provider', fresh)).body.provider.name).toBe('Sen Social');
+    // The console uses the new key: a fresh verification still goes through.
+    await newAttempt(page);
+    await page.getByTestId('try-account-ref').fill('browser-user-4');
+    await page.getByTestId('try-phone').fill(N.adult3);
+    await page.getByTestId('try-start').click();
+    await page.getByTestId('use-demo-code').click();
+    await page.getByTestId('try-confirm').click();
+    await page.getByTestId('try-result').waitFor();
+    expect((await json<{ status: string }>(hub, '/v1/accounts/browser-user-4', fresh)).body.status).toBe('verified');
+    expect(await page.evaluate(() => Object.values(sessionStorage))).toContain(fresh);
+    expect(await page.evaluate(() => JSON.stringify(localStorage))).not.toContain(fresh);
+    senSocialKey = fresh;
+  });
+
+  it('signs out, refuses a wrong pasted key in words, and accepts the right one', async () => {
+    await page.getByTestId('platform-sign-out').click();
+    await page.getByTestId('platform-key-input').fill(`idbk_${'x'.repeat(43)}`);
+    await page.getByTestId('platform-key-submit').click();
+    const error = page.getByTestId('platform-sign-in-error');
+    await error.waitFor();
+    expect(await error.getAttribute('data-code')).toBe('API_KEY_INVALID');
+    expect(await error.textContent()).toContain('Hệ thống không chấp nhận khoá API này.');
+    expect(await page.getByTestId('platform-key-input').getAttribute('aria-invalid')).toBe('true');
+
+    await page.getByTestId('platform-key-input').fill(senSocialKey);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('platform-page').waitFor();
+    expect(await text(page, 'provider-name')).toBe('Sen Social');
+  });
+
+  it('reads in English and fits a 375 px screen', async () => {
+    await page.getByTestId('language-en').click();
+    await page.getByRole('heading', { level: 1, name: 'Platform console' }).waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    expect(await page.getByRole('heading', { level: 2, name: 'Try a verification' }).count()).toBe(1);
+
+    await page.setViewportSize({ width: 375, height: 812 });
+    await page.getByTestId('try-account-ref').fill('browser-user-5');
+    await page.getByTestId('try-phone').fill(N.adultB);
+    await page.getByTestId('try-start').click();
+    await page.getByTestId('demo-sms-code').waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: `${SCREENSHOTS}/platform-console-375.png`, fullPage: true });
+    await page.getByTestId('language-vi').click();
+    await page.setViewportSize({ width: 1280, height: 900 });
+    expect(browser.pageErrors).toEqual([]);
+  });
+});
+
+describe.skipIf(skipBrowser)('platform console, production mode', () => {
+  let hub: TestHub;
+  let browser: TestBrowser;
+
+  beforeAll(async () => {
+    browser = await launchBrowser({ viewport: { width: 375, height: 812 } });
+    hub = await startTestHub({ demo: false });
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await hub?.stop();
+  });
+
+  it('asks for a platform API key, never the admin token, and offers no demo platform', async () => {
+    const created = await json<{ api_key: string }>(hub, '/v1/admin/providers', undefined, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${hub.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Production Net', kind: 'platform' }),
+    });
+    expect(created.status).toBe(201);
+
+    const page = await browser.newPage();
+    await page.goto(new URL('/platform', hub.url).href);
+    await page.getByTestId('platform-sign-in').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('admin-token-input').count()).toBe(0);
+    expect(await page.locator('.demo-platforms').count()).toBe(0);
+    await page.getByLabel('Khoá API').fill(created.body.api_key);
+    await page.getByTestId('platform-key-submit').click();
+    await page.getByTestId('platform-page').waitFor();
+    expect(await text(page, 'provider-name')).toBe('Production Net');
+    // No demo outbox in production: the try panel offers no sample number.
+    expect(await page.getByTestId('sample-number').count()).toBe(0);
+    await page.screenshot({ path: `${SCREENSHOTS}/platform-console-production-375.png`, fullPage: true });
+    expect(browser.pageErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,267 @@
+/**
+ * Webhook settings: the endpoint URL (`PUT /v1/provider/webhook`; the hub refuses private,
+ * loopback and link-local destinations), the signing secret (fetched only when the person asks
+ * to see it), its rotation with overlap, a test event, and the delivery log.
+ *
+ * The test event and the delivery log are routes of the webhook slice (`POST /v1/webhooks/test`,
+ * `GET /v1/webhooks/deliveries`). On a hub that does not serve them (404 NOT_FOUND) the panel says
+ * so in a note instead of showing a failure.
+ */
+import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
+import type { IdbindClient, Provider, RotatedWebhookSecret, TestEventSent, WebhookDelivery } from '../../api/sdk.ts';
+import { useI18n } from '../../i18n/i18n.tsx';
+import { ScrollTable } from '../registries/scroll-table.tsx';
+import { ConsoleError, isMissingRoute } from './console-error.tsx';
+import { RotateControl } from './rotate-control.tsx';
+import { SecretBox } from './secret-box.tsx';
+
+interface WebhookSettingsProps {
+  client: IdbindClient;
+  provider: Provider;
+  updateProvider(provider: Provider): void;
+  onError(error: unknown): void;
+}
+
+type Deliveries = { state: 'loading' } | { state: 'ready'; deliveries: WebhookDelivery[] } | { state: 'missing' } | { state: 'failed'; error: unknown };
+
+const DELIVERY_LIMIT = 20;
+
+export function WebhookSettings({ client, provider, updateProvider, onError }: WebhookSettingsProps) {
+  const { t, formatDateTime, formatNumber } = useI18n();
+  const k = t.platform;
+  const ids = { heading: useId(), url: useId(), urlError: useId(), log: useId() };
+  const [url, setUrl] = useState(provider.webhook_url ?? '');
+  const [saving, setSaving] = useState(false);
+  const [saved, setSaved] = useState<string | null>(null);
+  const [urlError, setUrlError] = useState<unknown>(null);
+  const [secrets, setSecrets] = useState<string[] | null>(null);
+  const [secretBusy, setSecretBusy] = useState(false);
+  const [secretError, setSecretError] = useState<{ context: string; error: unknown } | null>(null);
+  const [rotated, setRotated] = useState<RotatedWebhookSecret | null>(null);
+  const [testBusy, setTestBusy] = useState(false);
+  const [testResult, setTestResult] = useState<{ sent: TestEventSent } | { missing: true } | { error: unknown } | null>(null);
+  const [deliveries, setDeliveries] = useState<Deliveries>({ state: 'loading' });
+
+  const fail = (failure: unknown) => onError(failure);
+
+  const loadDeliveries = useCallback(async () => {
+    setDeliveries((d) => (d.state === 'ready' ? d : { state: 'loading' }));
+    try {
+      const page = await client.listWebhookDeliveries({ limit: DELIVERY_LIMIT });
+      setDeliveries({ state: 'ready', deliveries: page.deliveries });
+    } catch (failure) {
+      if (isMissingRoute(failure)) setDeliveries({ state: 'missing' });
+      else {
+        setDeliveries({ state: 'failed', error: failure });
+        onError(failure);
+      }
+    }
+  }, [client, onError]);
+
+  useEffect(() => {
+    void loadDeliveries();
+  }, [loadDeliveries]);
+
+  const save = async (value: string | null) => {
+    setSaving(true);
+    setUrlError(null);
+    setSaved(null);
+    try {
+      const updated = await client.setWebhookUrl(value);
+      updateProvider(updated);
+      setUrl(updated.webhook_url ?? '');
+      setSaved(updated.webhook_url ? k.webhookSaved : k.webhookCleared);
+    } catch (failure) {
+      setUrlError(failure);
+      fail(failure);
+      document.getElementById(ids.url)?.focus();
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const submit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const value = url.trim();
+    void save(value === '' ? null : value);
+  };
+
+  const showSecret = async () => {
+    setSecretBusy(true);
+    setSecretError(null);
+    try {
+      setSecrets(await client.getWebhookSecrets());
+    } catch (failure) {
+      setSecretError({ context: k.secretFailed, error: failure });
+      fail(failure);
+    } finally {
+      setSecretBusy(false);
+    }
+  };
+
+  const rotate = async (overlapSeconds: number) => {
+    setSecretBusy(true);
+    setSecretError(null);
+    try {
+      const fresh = await client.rotateWebhookSecret({ overlapSeconds });
+      setRotated(fresh);
+      setSecrets(await client.getWebhookSecrets());
+    } catch (failure) {
+      setSecretError({ context: k.rotateSecretFailed, error: failure });
+      fail(failure);
+    } finally {
+      setSecretBusy(false);
+    }
+  };
+
+  const sendTest = async () => {
+    setTestBusy(true);
+    setTestResult(null);
+    try {
+      const sent = await client.sendTestEvent();
+      setTestResult({ sent });
+      void loadDeliveries();
+    } catch (failure) {
+      if (isMissingRoute(failure)) setTestResult({ missing: true });
+      else {
+        setTestResult({ error: failure });
+        fail(failure);
+      }
+    } finally {
+      setTestBusy(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby={ids.heading} className="subsection" id="webhooks" data-testid="webhooks">
+      <h2 id={ids.heading}>{k.webhooksTitle}</h2>
+      <p className="hint">{k.webhooksIntro}</p>
+
+      <form onSubmit={submit} noValidate className="webhook-form">
+        <div className="field">
+          <label htmlFor={ids.url}>{k.webhookUrlLabel}</label>
+          <p className="hint" id={`${ids.url}-hint`}>
+            {k.webhookUrlHint}
+          </p>
+          <input
+            id={ids.url}
+            type="url"
+            inputMode="url"
+            name="webhook-url"
+            autoComplete="off"
+            spellCheck={false}
+            placeholder="https://hooks.example.vn/idbind"
+            value={url}
+            onChange={(e) => setUrl(e.target.value)}
+            aria-invalid={urlError ? true : undefined}
+            aria-describedby={[`${ids.url}-hint`, urlError ? ids.urlError : ''].filter(Boolean).join(' ')}
+            data-testid="webhook-url"
+          />
+        </div>
+        <div className="form-actions">
+          <button type="submit" className="button primary" disabled={saving} aria-busy={saving} data-testid="webhook-save">
+            {saving ? k.saving : k.save}
+          </button>
+          {provider.webhook_url ? (
+            <button type="button" className="button subtle" disabled={saving} onClick={() => void save(null)} data-testid="webhook-clear">
+              {k.webhookRemove}
+            </button>
+          ) : null}
+        </div>
+        <p className="hint" role="status">
+          {saved ?? ''}
+        </p>
+        {urlError ? <ConsoleError id={ids.urlError} context={k.webhookSaveFailed} error={urlError} testId="webhook-error" /> : null}
+      </form>
+
+      <h3 className="spaced">{k.secretTitle}</h3>
+      <p className="hint">{k.secretIntro}</p>
+      {secrets ? (
+        <>
+          {secrets[0] ? <SecretBox label={k.secretCurrent} value={secrets[0]} hidden testId="webhook-secret" /> : null}
+          {secrets.length > 1 ? <p className="hint">{k.secretsInOverlap(secrets.length - 1)}</p> : null}
+        </>
+      ) : (
+        <button type="button" className="button" disabled={secretBusy} onClick={() => void showSecret()} data-testid="show-secret">
+          {k.showSecret}
+        </button>
+      )}
+      {rotated ? (
+        <p className="hint" role="status">
+          {rotated.previous_secrets_expire_at ? k.previousSecretsUntil(formatDateTime(rotated.previous_secrets_expire_at)) : k.previousSecretsStopped}
+        </p>
+      ) : null}
+      <RotateControl action={k.rotateSecret} warning={k.rotateSecretWarning} overlapLabel={k.secretOverlapLabel} busy={secretBusy} onRotate={(s) => void rotate(s)} testId="rotate-secret" />
+      {secretError ? <ConsoleError context={secretError.context} error={secretError.error} /> : null}
+
+      <h3 className="spaced">{k.testEventTitle}</h3>
+      <p className="hint">{k.testEventIntro}</p>
+      <button type="button" className="button" disabled={testBusy} aria-busy={testBusy} onClick={() => void sendTest()} data-testid="send-test-event">
+        {testBusy ? k.sendingTestEvent : k.sendTestEvent}
+      </button>
+      <div role="status" data-testid="test-event-result">
+        {testResult && 'sent' in testResult ? (
+          <p>
+            {k.testEventQueued} <code>{testResult.sent.event_id}</code>
+          </p>
+        ) : testResult && 'missing' in testResult ? (
+          <p className="note">{k.webhookRoutesMissing}</p>
+        ) : null}
+      </div>
+      {testResult && 'error' in testResult ? <ConsoleError context={k.testEventFailed} error={testResult.error} testId="test-event-error" /> : null}
+
+      <div className="heading-row spaced">
+        <h3 id={ids.log}>{k.deliveriesTitle}</h3>
+        <button type="button" className="button subtle small" onClick={() => void loadDeliveries()} data-testid="refresh-deliveries">
+          {t.refresh}
+        </button>
+      </div>
+      <div data-testid="deliveries" data-state={deliveries.state}>
+        {deliveries.state === 'loading' ? (
+          <p className="loading">{t.loading}</p>
+        ) : deliveries.state === 'missing' ? (
+          <p className="note">{k.webhookRoutesMissing}</p>
+        ) : deliveries.state === 'failed' ? (
+          <ConsoleError context={k.deliveriesFailed} error={deliveries.error} />
+        ) : deliveries.deliveries.length === 0 ? (
+          <p className="empty">{provider.webhook_url ? k.noDeliveries : k.noDeliveriesNoUrl}</p>
+        ) : (
+          <ScrollTable caption={k.deliveriesCaption(DELIVERY_LIMIT)} testId="deliveries-table">
+            <thead>
+              <tr>
+                <th scope="col">{k.deliveryCreated}</th>
+                <th scope="col">{k.deliveryType}</th>
+                <th scope="col">{k.deliveryStatus}</th>
+                <th scope="col" className="num">
+                  {k.deliveryAttempts}
+                </th>
+                <th scope="col">{k.deliveryLastAnswer}</th>
+                <th scope="col">{k.deliveryEventId}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {deliveries.deliveries.map((d) => (
+                <tr key={d.event_id} data-testid="delivery-row" data-status={d.status}>
+                  <th scope="row">
+                    <time dateTime={d.created_at}>{formatDateTime(d.created_at)}</time>
+                  </th>
+                  <td>
+                    <code>{d.type}</code>
+                  </td>
+                  <td>
+                    <span className={`status status-${d.status}`}>{k.deliveryStatusName[d.status]}</span>
+                  </td>
+                  <td className="num">{formatNumber(d.attempts)}</td>
+                  <td>{d.last_status_code !== null ? `HTTP ${d.last_status_code}` : (d.last_error ?? '–')}</td>
+                  <td>
+                    <code className="run-id">{d.event_id}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </ScrollTable>
+        )}
+      </div>
+    </section>
+  );
+}
