@@ -162,6 +162,8 @@ const en = {
     demoPlatformsTitle: 'Demo platforms',
     demoPlatformsIntro: 'This hub runs in demo mode with synthetic data: sign in as one of its demo platforms with one click.',
     signInAs: (name: string) => `Sign in as ${name}`,
+    demoSignInFailed: (name: string) =>
+      `The demo key of ${name} is not accepted: if it was rotated in this console, paste the new key below.`,
 
     // Try a verification.
     tryTitle: 'Try a verification',
@@ -519,6 +521,7 @@ const vi: Messages = {
     demoPlatformsTitle: 'Nền tảng trình diễn',
     demoPlatformsIntro: 'Hệ thống đang chạy ở chế độ trình diễn với dữ liệu tổng hợp: bấm một lần để đăng nhập bằng một nền tảng trình diễn.',
     signInAs: (name) => `Đăng nhập với tư cách ${name}`,
+    demoSignInFailed: (name) => `Khoá trình diễn của ${name} không được chấp nhận: nếu khoá đã được đổi trong bảng điều khiển này, hãy dán khoá mới vào ô bên dưới.`,
 
     tryTitle: 'Thử xác thực',
     tryIntro:

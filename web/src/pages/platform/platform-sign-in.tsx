@@ -21,6 +21,8 @@ export function PlatformSignIn({ expired, demoPlatforms, signIn }: PlatformSignI
   const [apiKey, setApiKey] = useState('');
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
+  /** The demo platform whose one-click sign-in failed, if that is what failed. */
+  const [failedDemo, setFailedDemo] = useState<string | null>(null);
   const [empty, setEmpty] = useState(false);
   const input = useRef<HTMLInputElement>(null);
   const fieldId = useId();
@@ -35,11 +37,13 @@ export function PlatformSignIn({ expired, demoPlatforms, signIn }: PlatformSignI
   const attempt = async (key: string, who: string) => {
     setBusy(who);
     setError(null);
+    setFailedDemo(null);
     setEmpty(false);
     try {
       await signIn(key);
     } catch (failure) {
       setError(failure);
+      setFailedDemo(demoPlatforms.find((p) => p.id === who)?.name ?? null);
       setBusy(null);
       input.current?.select();
     }
@@ -122,7 +126,12 @@ export function PlatformSignIn({ expired, demoPlatforms, signIn }: PlatformSignI
             <p className="error-title">{k.apiKeyEmpty}</p>
           </div>
         ) : error ? (
-          <ConsoleError id={messageId} context={k.signInFailed} error={error} testId="platform-sign-in-error" />
+          <ConsoleError
+            id={messageId}
+            context={failedDemo ? k.demoSignInFailed(failedDemo) : k.signInFailed}
+            error={error}
+            testId="platform-sign-in-error"
+          />
         ) : null}
       </form>
     </section>
