@@ -6,8 +6,9 @@
  * (and checked against the outbox itself), confirmed; the page shows "verified", level low and a
  * pseudonym, which the API (with the platform's key) must answer too. Then: the errors a person
  * sees (a wrong code with the tries left, an ineligible number), the statistics, the webhook
- * panel, an API-key rotation after which the console carries on, a pasted key (wrong, then
- * right), English, and a 375 px screen. In production mode the console asks for an API key and
+ * panel against a real receiver (URL, secret, test event and its delivery in the log, an
+ * account event verified with the SDK), an API-key rotation after which the console carries on,
+ * a pasted key (wrong, then right), English, and a 375 px screen. In production mode the console asks for an API key and
  * never for the admin token. Screenshots go to .tmp/ for a person to look at.
  *
  * Without Chromium these tests fail (see test/support/browser.ts) unless IDBIND_SKIP_BROWSER=1.
@@ -18,6 +19,10 @@ import type { Page } from 'playwright-core';
 import { launchBrowser, skipBrowser, type TestBrowser } from '../support/browser.ts';
 import { startTestHub, type TestHub } from '../support/hub.ts';
 import { N, seedVerificationRegistry } from '../support/verification-fixture.ts';
+import { startReceiver, type Receiver } from '../http/webhooks-receiver.ts';
+import { startWebhookDispatcher, type WebhookDispatcher } from '../../src/events/webhook-dispatcher.ts';
+import { webhookRoutes } from '../../src/events/webhook-routes.ts';
+import { verifyWebhook } from '../../packages/sdk/src/index.ts';
 
 const SCREENSHOTS = '.tmp';
 
@@ -57,16 +62,31 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
   let browser: TestBrowser;
   let page: Page;
   let senSocialKey: string;
+  let receiver: Receiver;
+  let dispatcher: WebhookDispatcher | undefined;
+  let webhookSecret: string;
 
   beforeAll(async () => {
     browser = await launchBrowser(); // first: without Chromium, fail before starting anything
     page = await browser.newPage();
-    hub = await startTestHub({ demo: true });
+    hub = await startTestHub({ demo: true, listen: false });
+    // The webhook routes and their dispatcher, wired as src/server.ts wires them, where this
+    // server does not have them yet: the console is tested against the real delivery path.
+    if (!hub.app.hasRoute({ method: 'GET', url: '/v1/webhooks/deliveries' })) {
+      const ring = () => hub.hub.ring();
+      dispatcher = startWebhookDispatcher({ pool: hub.hub.pool, ring, outbound: { allowLoopback: true }, intervalMs: 200 });
+      const d = dispatcher;
+      await hub.app.register(async (scope) => webhookRoutes(scope, { pool: hub.hub.pool, ring, dispatcher: d }));
+    }
+    hub.url = await hub.app.listen({ host: '127.0.0.1', port: 0 });
+    receiver = await startReceiver();
     await seedVerificationRegistry(hub.hub.pool, await hub.hub.ring());
   }, 300_000);
 
   afterAll(async () => {
     await browser?.close();
+    await dispatcher?.stop();
+    await receiver?.close();
     await hub?.stop();
   });
 
@@ -173,29 +193,43 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     expect(await activeTestId(page)).toBe('try-account-ref');
   });
 
-  it('shows the webhook panel: URL, secret on request, and the test event or a note where the hub lacks it', async () => {
-    await page.getByTestId('show-secret').click();
-    const secret = await page.getByTestId('webhook-secret').inputValue();
-    expect(secret).toMatch(/^whsec_/);
-    expect((await json<{ secrets: string[] }>(hub, '/v1/provider/webhook-secret', senSocialKey)).body.secrets[0]).toBe(secret);
-
-    const refused = page.getByTestId('webhook-url');
-    await refused.fill('http://10.1.2.3/hooks');
+  it('sets the webhook URL, shows the secret, sends a test event and shows its delivery in the log', async () => {
+    const url = page.getByTestId('webhook-url');
+    await url.fill('http://10.1.2.3/hooks');
     await page.getByTestId('webhook-save').click();
     await page.getByTestId('webhook-error').waitFor();
     expect(await page.getByTestId('webhook-error').getAttribute('data-code')).toBe('WEBHOOK_URL_REFUSED');
+    expect(await text(page, 'webhook-error')).toContain('không thể nhận webhook');
 
-    const deliveriesRoute = await json<unknown>(hub, '/v1/webhooks/deliveries', senSocialKey);
+    // Nowhere to send a test event yet: said in words.
     await page.getByTestId('send-test-event').click();
-    if (deliveriesRoute.status === 404) {
-      // The webhook routes are not mounted on this hub: a note, not a failure.
-      await page.getByTestId('test-event-result').getByText('chưa hỗ trợ').waitFor();
-      expect(await page.getByTestId('deliveries').getAttribute('data-state')).toBe('missing');
-    } else {
-      // No URL set: the hub says there is nowhere to send it, in words.
-      await page.getByTestId('test-event-error').waitFor();
-      expect(await page.getByTestId('test-event-error').getAttribute('data-code')).toBe('WEBHOOK_URL_NOT_SET');
-    }
+    await page.getByTestId('test-event-error').waitFor();
+    expect(await page.getByTestId('test-event-error').getAttribute('data-code')).toBe('WEBHOOK_URL_NOT_SET');
+
+    await url.fill(receiver.url); // loopback: allowed in demo mode only
+    await page.getByTestId('webhook-save').click();
+    await page.getByText('Đã lưu địa chỉ webhook.').waitFor();
+    expect((await json<{ provider: { webhook_url: string } }>(hub, '/v1/provider', senSocialKey)).body.provider.webhook_url).toBe(receiver.url);
+
+    await page.getByTestId('show-secret').click();
+    webhookSecret = await page.getByTestId('webhook-secret').inputValue();
+    expect(webhookSecret).toMatch(/^whsec_/);
+    expect((await json<{ secrets: string[] }>(hub, '/v1/provider/webhook-secret', senSocialKey)).body.secrets[0]).toBe(webhookSecret);
+
+    await page.getByTestId('send-test-event').click();
+    const eventId = await page.getByTestId('test-event-result').locator('code').textContent();
+    expect(eventId).toMatch(/^[0-9a-f-]{36}$/);
+    // The log shows the delivery once the dispatcher has made it.
+    await expect.poll(async () => {
+      await page.getByTestId('refresh-deliveries').click();
+      return page.locator('[data-testid="delivery-row"][data-status="delivered"]').count();
+    }, { timeout: 15_000 }).toBe(1);
+    expect(await page.getByTestId('deliveries-table').textContent()).toContain(eventId!);
+
+    // The receiver got it, signed with the secret the console showed.
+    const delivery = receiver.requests.find((r) => r.headers['webhook-id'] === eventId);
+    expect(delivery).toBeDefined();
+    expect(await verifyWebhook({ secret: webhookSecret, headers: delivery!.headers, body: delivery!.body })).toMatchObject({ id: eventId, type: 'webhook.test' });
   });
 
   it('rotates the API key, shows the new key once, and carries on with it', async () => {
@@ -219,6 +253,13 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     await page.getByTestId('try-confirm').click();
     await page.getByTestId('try-result').waitFor();
     expect((await json<{ status: string }>(hub, '/v1/accounts/browser-user-4', fresh)).body.status).toBe('verified');
+    // Its account.verified event reaches the webhook, verifiable with the SDK.
+    const pseudonym = await text(page, 'result-pseudonym');
+    await expect.poll(() => receiver.requests.filter((r) => r.body.includes('browser-user-4')).length, { timeout: 15_000 }).toBe(1);
+    const delivery = receiver.requests.find((r) => r.body.includes('browser-user-4'))!;
+    expect(await verifyWebhook({ secret: webhookSecret, headers: delivery.headers, body: delivery.body })).toMatchObject({
+      type: 'account.verified', account_ref: 'browser-user-4', status: 'verified', level: 'low', pseudonym, sequence: 1,
+    });
     expect(await page.evaluate(() => Object.values(sessionStorage))).toContain(fresh);
     expect(await page.evaluate(() => JSON.stringify(localStorage))).not.toContain(fresh);
     senSocialKey = fresh;

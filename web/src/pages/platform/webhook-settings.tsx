@@ -254,7 +254,7 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
                   <td className="num">{formatNumber(d.attempts)}</td>
                   <td>{d.last_status_code !== null ? `HTTP ${d.last_status_code}` : (d.last_error ?? '–')}</td>
                   <td>
-                    <code className="run-id">{d.event_id}</code>
+                    <code className="nowrap">{d.event_id}</code>
                   </td>
                 </tr>
               ))}
