@@ -266,6 +266,22 @@ describe('bulk status', () => {
     expect((await failure(() => c.getAccounts([...refs, 'bad ref']))).code).toBe('REQUEST_INVALID');
   });
 
+  it('refuses a stream with a bad key as a typed error, without reading every ref', async () => {
+    let read = 0;
+    function* refs() {
+      for (let i = 0; i < 1_000_000; i++) {
+        read++;
+        yield `sdk-refused-${i}`;
+      }
+    }
+    const stranger = new IdbindClient({ baseUrl: hub.url, apiKey: 'idbk_' + 'B'.repeat(43) });
+    const e = await failure(async () => {
+      for await (const _line of stranger.streamAccounts(refs())) throw new Error('no status expected');
+    });
+    expect(e).toMatchObject({ code: 'API_KEY_INVALID', status: 401 });
+    expect(read).toBeLessThan(1_000_000);
+  });
+
   it('stops reading when the loop stops early', async () => {
     let read = 0;
     async function* refs() {

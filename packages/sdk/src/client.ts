@@ -185,11 +185,17 @@ export class IdbindClient {
    */
   async *streamAccounts(accountRefs: Iterable<string> | AsyncIterable<string>): AsyncGenerator<BulkStatusLine, void, undefined> {
     const controller = new AbortController();
-    const response = await this.#stream(
-      { method: 'POST', path: '/v1/accounts/status', headers: { 'content-type': 'application/x-ndjson', accept: 'application/x-ndjson' } },
-      ndjsonBody(accountRefs, (ref) => JSON.stringify({ account_ref: ref })),
-      controller,
-    );
+    let response: Response;
+    try {
+      response = await this.#stream(
+        { method: 'POST', path: '/v1/accounts/status', headers: { 'content-type': 'application/x-ndjson', accept: 'application/x-ndjson' } },
+        ndjsonBody(accountRefs, (ref) => JSON.stringify({ account_ref: ref })),
+        controller,
+      );
+    } catch (error) {
+      controller.abort(); // refused (a 401, a 413...): stop sending the refs
+      throw error;
+    }
     let finished = false;
     try {
       yield* readNdjson<BulkStatusLine>(response);
