@@ -115,7 +115,24 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
 
   if (hub.config.mode === 'demo') {
     // Demo only: the web app signs in to the admin API without asking. Never registered in production.
-    app.get('/v1/demo/session', { schema: { tags: ['demo'], summary: 'Demo mode only: the admin token, the demo platforms and numbers for the web app' } }, async () => {
+    app.get('/v1/demo/session', {
+      schema: {
+        tags: ['demo'], summary: 'Demo mode only: the admin token, the demo platforms and numbers for the web app',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              admin_token: { type: 'string' },
+              platforms: {
+                type: 'array',
+                items: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, kind: { type: 'string' }, profile: { type: 'string' }, api_key: { type: 'string' } } },
+              },
+              sample_numbers: { type: 'array', items: { type: 'string' } },
+            },
+          },
+        },
+      },
+    }, async () => {
       const ring = await hub.ring();
       const platforms = await ensureDemoPlatforms(hub.pool, ring, hub.config.dataDir);
       return {

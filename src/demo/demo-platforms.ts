@@ -13,7 +13,7 @@ import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { associatedData, openRecord } from '../kernel/crypto/envelope.ts';
 import { dataKeyFor } from '../kernel/crypto/key-ring.ts';
-import { createProvider, findProviderByName, rotateApiKey, webhookSecrets } from '../providers/provider-service.ts';
+import { authenticateApiKey, createProvider, findProviderByName, rotateApiKey, webhookSecrets } from '../providers/provider-service.ts';
 import { personFromSealedFields, vietnamToday } from '../registry/registry-rows.ts';
 import { ageOn } from '../registry/dates.ts';
 
@@ -32,6 +32,15 @@ const DEMO_PLATFORMS = [
   { name: 'Mekong Domains', kind: 'registrar', profile: 'minimal' },
 ] as const;
 
+async function keyStillWorks(pool: pg.Pool, key: string): Promise<boolean> {
+  try {
+    await authenticateApiKey(pool, key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function ensureDemoPlatforms(pool: pg.Pool, ring: KeyRing, dataDir: string): Promise<DemoPlatform[]> {
   const file = join(dataDir, 'demo-platforms.json');
   const saved: DemoPlatform[] = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as DemoPlatform[]) : [];
@@ -39,10 +48,11 @@ export async function ensureDemoPlatforms(pool: pg.Pool, ring: KeyRing, dataDir:
   for (const d of DEMO_PLATFORMS) {
     const existing = await findProviderByName(pool, d.name);
     const known = saved.find((s) => s.name === d.name);
-    if (existing && known && known.id === existing.id) {
+    if (existing && known && known.id === existing.id && (await keyStillWorks(pool, known.api_key))) {
       out.push(known);
     } else if (existing) {
-      // The key file was lost: issue a new key (the old one stops at once) and read the secret.
+      // The key file was lost, or the key was rotated from the console: issue a new key (the old
+      // ones stop at once) and read the secret.
       const { apiKey } = await rotateApiKey(pool, existing.id, 0);
       out.push({ id: existing.id, name: d.name, kind: d.kind, profile: d.profile, api_key: apiKey, webhook_secret: (await webhookSecrets(pool, ring, existing.id))[0] ?? '' });
     } else {
