@@ -28,6 +28,8 @@ import { outboxSmsGateway } from './verification/sms/sms-outbox.ts';
 import { runVerificationMaintenance } from './verification/verification-maintenance.ts';
 import { demoEligibleNumbers, ensureDemoPlatforms } from './demo/demo-platforms.ts';
 import { carrierRoutes } from './carriers/carrier-routes.ts';
+import { startWebhookDispatcher } from './events/webhook-dispatcher.ts';
+import { webhookRoutes } from './events/webhook-routes.ts';
 
 export const VERSION = '0.1.0';
 export const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
@@ -39,6 +41,12 @@ export interface ServerOptions {
   keyWorkIntervalMs?: number;
   /** How often to expire verifications, prune counters and check for SMS pumping, in ms (0: never). */
   maintenanceIntervalMs?: number;
+  /**
+   * How often the webhook dispatcher looks for due deliveries without a kick, in ms (default
+   * 1000; binding changes made by this process kick it at once). `false`: no dispatcher in this
+   * process (another process delivers).
+   */
+  webhookIntervalMs?: number | false;
 }
 
 /** The SMS gateway of this configuration: HTTP when configured, the outbox in demo mode, else none. */
@@ -152,7 +160,11 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(async (scope) => {
     await providerSelfRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), outbound, adminGuard: admin });
   });
-  const bindingChanged = () => undefined;
+  const dispatcher = options.webhookIntervalMs === false
+    ? undefined
+    : startWebhookDispatcher({ pool: hub.pool, ring: () => hub.ring(), outbound, log: app.log, intervalMs: options.webhookIntervalMs ?? 1000 });
+  const bindingChanged = () => dispatcher?.kick();
+  await app.register(async (scope) => webhookRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), dispatcher: { kick: bindingChanged } }));
   const verification: VerificationDeps = {
     pool: hub.pool, ring: () => hub.ring(), config: hub.config.verification, smsTemplate: hub.config.sms.template, sms: smsGatewayOf(hub),
     metrics, onBindingChange: () => bindingChanged(),
@@ -209,6 +221,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   app.addHook('onClose', async () => {
     if (timer) clearInterval(timer);
     if (maintenanceTimer) clearInterval(maintenanceTimer);
+    await dispatcher?.stop();
     await Promise.all([...pending]);
   });
   return app;
