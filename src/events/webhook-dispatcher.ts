@@ -136,8 +136,9 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
   const concurrency = options.concurrency ?? 64;
   const batchSize = options.batchSize ?? 256;
   const timeoutMs = options.timeoutMs ?? 15_000;
-  // A claimed delivery may wait for every earlier one of its batch to time out, then time out itself.
-  const leaseMs = options.leaseMs ?? (Math.ceil(batchSize / concurrency) + 1) * timeoutMs + 30_000;
+  // A claimed delivery may wait for every earlier one of its batch and of the batch before it
+  // (claimed ahead) to time out, then time out itself.
+  const leaseMs = options.leaseMs ?? (2 * Math.ceil(batchSize / concurrency) + 1) * timeoutMs + 30_000;
   const delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   const jitter = options.jitter ?? DEFAULT_JITTER;
   const now = options.now ?? (() => new Date());
@@ -211,12 +212,11 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
   }
 
   /**
-   * One pass: claims and delivers batches until nothing is due. The next batch is claimed as
-   * soon as the last delivery of the current one has started, so the pipe stays full; results
-   * are written in batches, at once when a batch's worth is ready, else within 100 ms.
+   * One pass: claims and delivers batches until nothing is due, with at most `concurrency`
+   * requests in flight. Results are written in batches, at once when a batch's worth is ready,
+   * else within 100 ms.
    */
   async function pass(shouldStop: () => boolean): Promise<void> {
-    const inflight = new Set<Promise<void>>();
     let results: AttemptResult[] = [];
     let chain: Promise<void> = Promise.resolve();
     let flushTimer: NodeJS.Timeout | undefined;
@@ -238,20 +238,42 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
       if (results.length >= batchSize) void flush();
       else flushTimer ??= setTimeout(() => void flush(), 100);
     };
+    // A semaphore of `concurrency` slots; only this loop waits on it.
+    let active = 0;
+    let slotFreed: (() => void) | undefined;
+    const release = () => {
+      active--;
+      const wake = slotFreed;
+      slotFreed = undefined;
+      wake?.();
+    };
+    const waitFor = async (max: number) => {
+      while (active > max) await new Promise<void>((resolve) => { slotFreed = resolve; });
+    };
+    type Claim = { ok: true; batch: ClaimedDelivery[]; keys: Map<string, Buffer[] | undefined> } | { ok: false; error: unknown };
+    // The claim of the next batch (and the opening of its secrets) runs while the current one
+    // is being sent, so the pipe never empties waiting for the database. Settled into a value,
+    // so that a failure surfaces where it is awaited and never as an unhandled rejection.
+    const claim = (): Promise<Claim> => claimDueDeliveries(pool, now(), batchSize, leaseMs)
+      .then(async (batch): Promise<Claim> => ({ ok: true, batch, keys: batch.length > 0 ? await keysOf(batch) : new Map() }))
+      .catch((error: unknown): Claim => ({ ok: false, error }));
+    let next: Promise<Claim> | undefined = shouldStop() ? undefined : claim();
     try {
-      while (!shouldStop()) {
-        const batch = await claimDueDeliveries(pool, now(), batchSize, leaseMs);
-        if (batch.length === 0) break;
-        const keys = await keysOf(batch);
-        for (const d of batch) {
-          while (inflight.size >= concurrency) await Promise.race(inflight);
-          const p: Promise<void> = attempt(d, keys).then(push).finally(() => inflight.delete(p));
-          inflight.add(p);
+      while (next) {
+        const c: Claim = await next;
+        next = undefined;
+        if (!c.ok) throw c.error;
+        if (c.batch.length === 0) break;
+        if (c.batch.length === batchSize && !shouldStop()) next = claim();
+        for (const d of c.batch) {
+          await waitFor(concurrency - 1);
+          active++;
+          void attempt(d, c.keys).then(push).finally(release);
         }
-        if (batch.length < batchSize) break;
       }
     } finally {
-      await Promise.all(inflight);
+      // A prefetched batch left behind by an error stays claimed and is due again after its lease.
+      await waitFor(0);
       await flush();
     }
   }
