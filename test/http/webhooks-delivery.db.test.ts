@@ -21,6 +21,7 @@ const receivers: Receiver[] = [];
 const dispatchers: WebhookDispatcher[] = [];
 
 // One scheduling clock for the file, only ever moved forward (leases of earlier tests stay past).
+// New deliveries are due at the database's now(), so `emit` keeps the clock ahead of real time.
 let clock = Date.now() + 1000;
 const now = () => new Date(clock);
 const advance = (ms: number) => {
@@ -74,6 +75,7 @@ async function emit(providerId: string, n: number): Promise<string[]> {
      SELECT id FROM ev`,
     [providerId, refs, 'account.unbound'],
   );
+  clock = Math.max(clock, Date.now() + 1000);
   return r.rows.map((x) => x.id);
 }
 
