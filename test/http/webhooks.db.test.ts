@@ -333,3 +333,37 @@ describe('polling events', () => {
     }
   });
 });
+
+describe('mounted in the server', () => {
+  // The real server (src/server.ts), its own dispatcher included: kicked by the test event.
+  let real: TestHub;
+  let rec: Receiver;
+  beforeAll(async () => {
+    real = await startTestHub({ listen: false, env: { IDBIND_OUTBOUND_ALLOW_LOOPBACK: '1' } });
+    rec = await startReceiver();
+  });
+  afterAll(async () => {
+    await rec?.close();
+    await real?.stop();
+  });
+
+  it('documents the routes in OpenAPI and delivers a test event through the server\'s dispatcher', async () => {
+    const doc = (await real.app.inject('/openapi.json')).json();
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining([
+      '/v1/webhooks/deliveries', '/v1/webhooks/deliveries/{event_id}', '/v1/webhooks/deliveries/{event_id}/replay', '/v1/webhooks/replay', '/v1/webhooks/test', '/v1/events',
+    ]));
+    const c = await createProvider(real.hub.pool, await real.hub.ring(), { allowLoopback: true }, { name: platformName(), kind: 'platform', webhookUrl: rec.url });
+    const res = await real.app.inject({ method: 'POST', url: '/v1/webhooks/test', headers: { authorization: `Bearer ${c.apiKey}` } });
+    expect(res.statusCode).toBe(202);
+    const deadline = Date.now() + 10_000;
+    while (rec.requests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(rec.requests.map((q) => q.headers['webhook-id'])).toEqual([res.json().event_id]);
+    new Webhook(c.webhookSecret).verify(rec.requests[0]!.body, rec.requests[0]!.headers as Record<string, string>);
+    let status = '';
+    while (status !== 'delivered' && Date.now() < deadline) {
+      status = (await real.app.inject({ url: `/v1/webhooks/deliveries/${res.json().event_id}`, headers: { authorization: `Bearer ${c.apiKey}` } })).json().status;
+      if (status !== 'delivered') await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status).toBe('delivered');
+  });
+});
