@@ -163,6 +163,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   const dispatcher = options.webhookIntervalMs === false
     ? undefined
     : startWebhookDispatcher({ pool: hub.pool, ring: () => hub.ring(), outbound, log: app.log, intervalMs: options.webhookIntervalMs ?? 1000 });
+  if (dispatcher) app.addHook('onClose', async () => dispatcher.stop());
   const bindingChanged = () => dispatcher?.kick();
   await app.register(async (scope) => webhookRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), dispatcher: { kick: bindingChanged } }));
   const verification: VerificationDeps = {
@@ -221,7 +222,6 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   app.addHook('onClose', async () => {
     if (timer) clearInterval(timer);
     if (maintenanceTimer) clearInterval(maintenanceTimer);
-    await dispatcher?.stop();
     await Promise.all([...pending]);
   });
   return app;

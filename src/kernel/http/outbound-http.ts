@@ -117,6 +117,12 @@ function agentFor(protocol: string, policy: OutboundPolicy): http.Agent {
  * Rejects on a forbidden destination, a connection failure or the timeout.
  */
 export function postOutbound(url: URL, body: string, headers: Record<string, string>, policy: OutboundPolicy, timeoutMs = 10_000): Promise<OutboundResponse> {
+  // Node skips the socket's lookup when the host is an IP literal: check those here.
+  const literal = url.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(literal)) {
+    const reason = forbiddenAddressReason(literal, policy);
+    if (reason) return Promise.reject(Object.assign(new OutboundUrlError(`the host is ${reason}`), { code: 'EOUTBOUNDFORBIDDEN' }));
+  }
   return new Promise((resolve, reject) => {
     const client = url.protocol === 'https:' ? https : http;
     const req = client.request(url, {
