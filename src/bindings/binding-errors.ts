@@ -1,5 +1,5 @@
 /** Error codes of bindings and account status (issue 3). See docs/errors.md. */
-import { AppError, defineErrors } from '../kernel/errors.ts';
+import { defineErrors, errorClass } from '../kernel/errors.ts';
 
 export const BINDING_ERRORS = defineErrors({
   ACCOUNT_NOT_FOUND: { status: 404, title: 'No such account' },
@@ -9,9 +9,4 @@ export const BINDING_ERRORS = defineErrors({
 
 export type BindingErrorCode = keyof typeof BINDING_ERRORS;
 
-export class BindingError extends AppError {
-  constructor(code: BindingErrorCode, detail?: string) {
-    super(code, BINDING_ERRORS[code], detail);
-    this.name = 'BindingError';
-  }
-}
+export class BindingError extends errorClass('BindingError', BINDING_ERRORS) {}

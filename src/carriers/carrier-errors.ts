@@ -1,5 +1,5 @@
 /** Error codes of the carriers' API (issue 3 "Carriers use the API too"). See docs/errors.md. */
-import { AppError, defineErrors } from '../kernel/errors.ts';
+import { defineErrors, errorClass } from '../kernel/errors.ts';
 
 export const CARRIER_ERRORS = defineErrors({
   CARRIER_JOB_NOT_FOUND: { status: 404, title: 'No such job of this carrier' },
@@ -9,9 +9,4 @@ export const CARRIER_ERRORS = defineErrors({
 
 export type CarrierErrorCode = keyof typeof CARRIER_ERRORS;
 
-export class CarrierError extends AppError {
-  constructor(code: CarrierErrorCode, detail?: string) {
-    super(code, CARRIER_ERRORS[code], detail);
-    this.name = 'CarrierError';
-  }
-}
+export class CarrierError extends errorClass('CarrierError', CARRIER_ERRORS) {}

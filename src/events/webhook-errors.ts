@@ -1,5 +1,5 @@
 /** Error codes of webhook delivery, the delivery log, replays and event polling (issue 3 "Webhooks"). See docs/errors.md. */
-import { AppError, defineErrors } from '../kernel/errors.ts';
+import { defineErrors, errorClass } from '../kernel/errors.ts';
 
 export const WEBHOOK_ERRORS = defineErrors({
   WEBHOOK_DELIVERY_NOT_FOUND: { status: 404, title: 'The provider has no such event or delivery' },
@@ -11,9 +11,4 @@ export const WEBHOOK_ERRORS = defineErrors({
 
 export type WebhookErrorCode = keyof typeof WEBHOOK_ERRORS;
 
-export class WebhookError extends AppError {
-  constructor(code: WebhookErrorCode, detail?: string) {
-    super(code, WEBHOOK_ERRORS[code], detail);
-    this.name = 'WebhookError';
-  }
-}
+export class WebhookError extends errorClass('WebhookError', WEBHOOK_ERRORS) {}

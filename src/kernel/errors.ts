@@ -36,3 +36,17 @@ export class AppError extends Error {
     this.extensions = extensions;
   }
 }
+
+/**
+ * The error class of one capability's catalogue: `class ProviderError extends
+ * errorClass('ProviderError', PROVIDER_ERRORS) {}` takes only that catalogue's codes, and
+ * answers with the status and title the catalogue gives them.
+ */
+export function errorClass<const T extends Record<string, ErrorSpec>>(name: string, specs: T) {
+  return class extends AppError {
+    constructor(code: keyof T & string, detail?: string, extensions: Record<string, unknown> = {}) {
+      super(code, specs[code]!, detail, extensions);
+      this.name = name;
+    }
+  };
+}

@@ -1,5 +1,5 @@
 /** Error codes of key management. See docs/errors.md. */
-import { AppError, defineErrors } from '../kernel/errors.ts';
+import { defineErrors, errorClass } from '../kernel/errors.ts';
 
 export const KEY_ERRORS = defineErrors({
   KEY_ROTATION_BLOCKED: { status: 409, title: 'An import or reconciliation is running; rotate when it has finished' },
@@ -9,9 +9,4 @@ export const KEY_ERRORS = defineErrors({
 
 export type KeyErrorCode = keyof typeof KEY_ERRORS;
 
-export class KeyError extends AppError {
-  constructor(code: KeyErrorCode, detail?: string) {
-    super(code, KEY_ERRORS[code], detail);
-    this.name = 'KeyError';
-  }
-}
+export class KeyError extends errorClass('KeyError', KEY_ERRORS) {}

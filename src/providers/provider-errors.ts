@@ -1,5 +1,5 @@
 /** Error codes of providers and their credentials (issue 3 "Providers"). See docs/errors.md. */
-import { AppError, defineErrors } from '../kernel/errors.ts';
+import { defineErrors, errorClass } from '../kernel/errors.ts';
 
 export const PROVIDER_ERRORS = defineErrors({
   API_KEY_INVALID: { status: 401, title: 'A valid provider API key is required' },
@@ -14,9 +14,4 @@ export const PROVIDER_ERRORS = defineErrors({
 
 export type ProviderErrorCode = keyof typeof PROVIDER_ERRORS;
 
-export class ProviderError extends AppError {
-  constructor(code: ProviderErrorCode, detail?: string) {
-    super(code, PROVIDER_ERRORS[code], detail);
-    this.name = 'ProviderError';
-  }
-}
+export class ProviderError extends errorClass('ProviderError', PROVIDER_ERRORS) {}

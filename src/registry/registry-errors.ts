@@ -1,5 +1,5 @@
 /** Error codes of the registry capability (imports, deltas, reconciliation). See docs/errors.md. */
-import { AppError, defineErrors } from '../kernel/errors.ts';
+import { defineErrors, errorClass } from '../kernel/errors.ts';
 
 export const REGISTRY_ERRORS = defineErrors({
   IMPORT_FILE_NOT_FOUND: { status: 400, title: 'The import file cannot be read' },
@@ -14,9 +14,4 @@ export const REGISTRY_ERRORS = defineErrors({
 
 export type RegistryErrorCode = keyof typeof REGISTRY_ERRORS;
 
-export class RegistryError extends AppError {
-  constructor(code: RegistryErrorCode, detail?: string) {
-    super(code, REGISTRY_ERRORS[code], detail);
-    this.name = 'RegistryError';
-  }
-}
+export class RegistryError extends errorClass('RegistryError', REGISTRY_ERRORS) {}

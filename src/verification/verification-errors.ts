@@ -1,5 +1,5 @@
 /** Error codes of phone verification (issue 3 "Verification API"). See docs/errors.md. */
-import { AppError, defineErrors } from '../kernel/errors.ts';
+import { defineErrors, errorClass } from '../kernel/errors.ts';
 
 export const VERIFICATION_ERRORS = defineErrors({
   PHONE_INVALID: { status: 400, title: 'The phone number is not a Vietnamese mobile number' },
@@ -20,9 +20,4 @@ export const VERIFICATION_ERRORS = defineErrors({
 
 export type VerificationErrorCode = keyof typeof VERIFICATION_ERRORS;
 
-export class VerificationError extends AppError {
-  constructor(code: VerificationErrorCode, detail?: string, extensions: Record<string, unknown> = {}) {
-    super(code, VERIFICATION_ERRORS[code], detail, extensions);
-    this.name = 'VerificationError';
-  }
-}
+export class VerificationError extends errorClass('VerificationError', VERIFICATION_ERRORS) {}

@@ -1,5 +1,5 @@
 /** Error codes of the HTTP kernel (authentication, validation, routing). See docs/errors.md. */
-import { AppError, defineErrors } from '../errors.ts';
+import { defineErrors, errorClass } from '../errors.ts';
 
 export const HTTP_ERRORS = defineErrors({
   REQUEST_INVALID: { status: 400, title: 'The request does not match the schema' },
@@ -13,9 +13,4 @@ export const HTTP_ERRORS = defineErrors({
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
 
-export class HttpError extends AppError {
-  constructor(code: HttpErrorCode, detail?: string) {
-    super(code, HTTP_ERRORS[code], detail);
-    this.name = 'HttpError';
-  }
-}
+export class HttpError extends errorClass('HttpError', HTTP_ERRORS) {}
