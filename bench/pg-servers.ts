@@ -85,10 +85,24 @@ function traversableTempDir(prefix: string): string {
   return dir;
 }
 
-export async function startEmbedded(): Promise<BenchServer> {
+export interface EmbeddedOptions {
+  /**
+   * Libraries for `shared_preload_libraries` (e.g. pg_stat_statements, to see which statements
+   * take the server's time). They load only at server start, so the new cluster is started,
+   * configured with ALTER SYSTEM, and restarted.
+   */
+  preloadLibraries?: readonly string[];
+}
+
+export async function startEmbedded(options: EmbeddedOptions = {}): Promise<BenchServer> {
   const dir = traversableTempDir('idbind-bench-pg18-');
   try {
-    const server = await startEmbeddedServer({ dataDir: dir });
+    let server = await startEmbeddedServer({ dataDir: dir });
+    if (options.preloadLibraries && options.preloadLibraries.length > 0) {
+      await makeAdmin(server.url)(`ALTER SYSTEM SET shared_preload_libraries = '${options.preloadLibraries.join(',')}'`);
+      await server.stop();
+      server = await startEmbeddedServer({ dataDir: dir });
+    }
     const maintenance = server.url;
     const { version, settings } = await describeServer(maintenance);
     return {

@@ -71,3 +71,11 @@ export function ownTreeSeconds(): number | undefined {
   if (!f) return undefined;
   return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / clockTicks();
 }
+
+/** CPU seconds (user + system) a live process has used so far; undefined once it has exited or without /proc. */
+export function processCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  const f = statFields(String(pid));
+  if (!f) return undefined;
+  return (Number(f[11]) + Number(f[12])) / clockTicks();
+}
