@@ -13,8 +13,11 @@ import { loadKeyRing, type KeyRing } from './kernel/crypto/key-ring.ts';
 export interface Hub {
   readonly config: Config;
   readonly pool: pg.Pool;
-  /** The key ring, reloaded when the key table changed (a rotation by another process). */
-  ring(): Promise<KeyRing>;
+  /**
+   * The key ring, reloaded when the key table changed (a rotation by another process), checked
+   * at most every RING_RECHECK_MS unless `fresh` (after this process changed the keys).
+   */
+  ring(options?: { fresh?: boolean }): Promise<KeyRing>;
   close(): Promise<void>;
 }
 
@@ -29,6 +32,9 @@ export interface OpenHubOptions {
   migrations?: 'apply' | 'require';
   log?: (line: string) => void;
 }
+
+/** How long a process trusts its key ring before checking the key table for a rotation. */
+export const RING_RECHECK_MS = 1_000;
 
 export class HubStartError extends Error {
   constructor(message: string) {
@@ -70,18 +76,25 @@ export async function openHub(options: OpenHubOptions): Promise<Hub> {
   }
   let ring: KeyRing | undefined;
   let stamp = '';
+  let checkedAt = 0;
   return {
     config,
     pool,
-    async ring() {
+    async ring(options = {}) {
       if (config.masterKeys.length === 0) throw new HubStartError('no master key configured (IDBIND_MASTER_KEY)');
       const readStamp = async () =>
         (await pool.query<{ s: string | null }>(`SELECT string_agg(purpose || version || state, ',' ORDER BY purpose, version) AS s FROM key_versions`)).rows[0]!.s ?? '';
+      // A rotation by another process is noticed within RING_RECHECK_MS: until then this process
+      // seals under the previous current key, which stays readable, and background key work
+      // re-encrypts or re-indexes such rows like any other (docs/keys.md). Checking on every
+      // call cost a query per request (4 per phone verification).
+      if (ring && !options.fresh && Date.now() - checkedAt < RING_RECHECK_MS) return ring;
       const current = await readStamp();
       if (!ring || current !== stamp) {
         ring = await loadKeyRing(pool, config.masterKeys);
         stamp = await readStamp();
       }
+      checkedAt = Date.now();
       return ring;
     },
     async close() {

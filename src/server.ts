@@ -26,6 +26,7 @@ import type { VerificationDeps } from './verification/verification-service.ts';
 import { httpSmsGateway, type SmsGateway } from './verification/sms/sms-gateway.ts';
 import { outboxSmsGateway } from './verification/sms/sms-outbox.ts';
 import { runVerificationMaintenance } from './verification/verification-maintenance.ts';
+import { VerificationStatsBuffer } from './verification/verification-stats-buffer.ts';
 import { demoEligibleNumbers, ensureDemoPlatforms } from './demo/demo-platforms.ts';
 import { carrierRoutes } from './carriers/carrier-routes.ts';
 import { startWebhookDispatcher } from './events/webhook-dispatcher.ts';
@@ -166,17 +167,24 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   if (dispatcher) app.addHook('onClose', async () => dispatcher.stop());
   const bindingChanged = () => dispatcher?.kick();
   await app.register(async (scope) => webhookRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), dispatcher: { kick: bindingChanged } }));
+  const stats = new VerificationStatsBuffer(hub.pool);
+  const statsTimer = setInterval(() => track(stats.flush().catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'statistics not written; will retry'))), 1000);
+  statsTimer.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(statsTimer);
+    await stats.flush();
+  });
   const verification: VerificationDeps = {
     pool: hub.pool, ring: () => hub.ring(), config: hub.config.verification, smsTemplate: hub.config.sms.template, sms: smsGatewayOf(hub),
-    metrics, onBindingChange: () => bindingChanged(),
+    metrics, stats, onBindingChange: () => bindingChanged(),
   };
   await app.register(async (scope) => verificationRoutes(scope, verification));
   await app.register(async (scope) => bindingRoutes(scope, { pool: hub.pool, onBindingChange: () => bindingChanged() }));
-  await app.register(async (scope) => verificationStatsRoutes(scope, { pool: hub.pool }));
+  await app.register(async (scope) => verificationStatsRoutes(scope, { pool: hub.pool, stats }));
   await app.register(async (scope) => {
     await carrierRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), config: hub.config, track });
   });
-  await app.register(async (scope) => verificationAdminRoutes(scope, { pool: hub.pool, adminGuard: admin }));
+  await app.register(async (scope) => verificationAdminRoutes(scope, { pool: hub.pool, stats, adminGuard: admin }));
   if (hub.config.mode === 'demo' && verification.sms?.kind === 'outbox') {
     await app.register(async (scope) => devSmsOutboxRoutes(scope, { pool: hub.pool, ring: () => hub.ring() }));
   }
@@ -209,7 +217,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   const maintenanceTimer = maintenanceInterval > 0
     ? setInterval(() => {
       if (maintenance) return;
-      maintenance = runVerificationMaintenance(hub.pool, metrics, (msg, fields) => app.log.warn(fields, msg))
+      maintenance = stats.flush().then(() => runVerificationMaintenance(hub.pool, metrics, (msg, fields) => app.log.warn(fields, msg)))
         .catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'verification maintenance failed; will retry'))
         .finally(() => {
           maintenance = undefined;

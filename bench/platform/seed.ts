@@ -61,12 +61,13 @@ export async function seedBindings(url: string, providerId: string, n: number): 
       [n, providerId],
     );
     const accounts_s = await timed(
-      `INSERT INTO accounts (id, provider_id, account_ref, person_id, method, level, status, status_reason, sequence, verified_at, status_since)
+      `INSERT INTO accounts (id, provider_id, account_ref, person_id, method, level, status, status_reason, sequence, verified_at, status_since, pseudonym)
        SELECT md5('acct-' || i)::uuid, $2, 'acct-' || i, md5('bench-person-' || i)::uuid, 'phone', 'low',
               CASE WHEN i % 50 = 0 THEN 'revoked' WHEN i % 33 = 0 THEN 'needs_reverification' ELSE 'verified' END,
               CASE WHEN i % 50 = 0 THEN 'terminated' WHEN i % 33 = 0 THEN 'sim_changed' ELSE 'verified' END,
               CASE WHEN i % 50 = 0 OR i % 33 = 0 THEN 2 ELSE 1 END,
-              now() - (i % 10000) * interval '1 minute', now() - (i % 5000) * interval '1 minute'
+              now() - (i % 10000) * interval '1 minute', now() - (i % 5000) * interval '1 minute',
+              translate(rtrim(encode(substr(sha256(convert_to('bench-ps-' || $2::text || '-' || i, 'UTF8')), 1, 16), 'base64'), '='), '+/', '-_')
        FROM generate_series(1, $1::int) AS i`,
       [n, providerId],
     );
@@ -97,8 +98,9 @@ export async function prepareWebhookAccounts(url: string, providerId: string, n:
       [n, providerId],
     );
     await c.query(
-      `INSERT INTO accounts (id, provider_id, account_ref, person_id, method, level, status, status_reason, verified_at)
-       SELECT gen_random_uuid(), $2, 'hook-' || i, md5('bench-person-' || i)::uuid, 'phone', 'low', 'verified', 'verified', now()
+      `INSERT INTO accounts (id, provider_id, account_ref, person_id, method, level, status, status_reason, verified_at, pseudonym)
+       SELECT gen_random_uuid(), $2, 'hook-' || i, md5('bench-person-' || i)::uuid, 'phone', 'low', 'verified', 'verified', now(),
+              translate(rtrim(encode(substr(sha256(convert_to('bench-ps-' || $2::text || '-' || i, 'UTF8')), 1, 16), 'base64'), '='), '+/', '-_')
        FROM generate_series(1, $1::int) AS i`,
       [n, providerId],
     );

@@ -17,8 +17,8 @@ export interface AccountStatusRow {
   verified_at: Date | null;
 }
 
-const STATUS_SELECT = `SELECT a.account_ref, a.status, a.level, ps.pseudonym, a.status_since, a.verified_at
-  FROM accounts a LEFT JOIN pseudonyms ps ON ps.person_id = a.person_id AND ps.provider_id = a.provider_id`;
+// One index probe of one table: the account carries a copy of its pseudonym (migration 0005).
+const STATUS_SELECT = `SELECT a.account_ref, a.status, a.level, a.pseudonym, a.status_since, a.verified_at FROM accounts a`;
 
 export async function accountStatus(db: Db, providerId: string, accountRef: string): Promise<AccountStatusRow | undefined> {
   const r = await db.query<AccountStatusRow>({
@@ -68,19 +68,19 @@ export interface BoundAccount {
 
 /** Binds (or re-binds) the account and writes its `account.verified` event, in one statement. */
 export async function bindAccount(client: pg.PoolClient, b: {
-  id: string; providerId: string; accountRef: string; personId: string; subscriptionId: string | null; method: Method; level: Level;
+  id: string; providerId: string; accountRef: string; personId: string; subscriptionId: string | null; method: Method; level: Level; pseudonym: string;
 }): Promise<BoundAccount> {
   const r = await client.query<BoundAccount>(
     `WITH changed AS (
-       INSERT INTO accounts AS a (id, provider_id, account_ref, person_id, subscription_id, method, level, status, status_reason, sequence, verified_at, status_since)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'verified', 'verified', 1, now(), now())
-       ON CONFLICT (provider_id, account_ref) DO UPDATE SET person_id = EXCLUDED.person_id, subscription_id = EXCLUDED.subscription_id,
+       INSERT INTO accounts AS a (id, provider_id, account_ref, person_id, subscription_id, method, level, status, status_reason, sequence, verified_at, status_since, pseudonym)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'verified', 'verified', 1, now(), now(), $9)
+       ON CONFLICT (provider_id, account_ref) DO UPDATE SET person_id = EXCLUDED.person_id, subscription_id = EXCLUDED.subscription_id, pseudonym = EXCLUDED.pseudonym,
          method = EXCLUDED.method, level = EXCLUDED.level, status = 'verified', status_reason = 'verified', sequence = a.sequence + 1,
          verified_at = now(), status_since = now()
        RETURNING a.*
      ),${outboxCtes('$8')}
      SELECT id, account_ref, level, sequence, verified_at FROM changed`,
-    [b.id, b.providerId, b.accountRef, b.personId, b.subscriptionId, b.method, b.level, 'account.verified'],
+    [b.id, b.providerId, b.accountRef, b.personId, b.subscriptionId, b.method, b.level, 'account.verified', b.pseudonym],
   );
   return r.rows[0]!;
 }

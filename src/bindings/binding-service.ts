@@ -79,7 +79,7 @@ export async function bindAccountInTransaction(client: pg.PoolClient, provider: 
   const pseudonym = await repo.lockPseudonym(client, b.personId, provider.id, newPseudonym());
   const others = await repo.countOtherLiveAccounts(client, b.personId, provider.id, b.accountRef);
   if (others >= provider.limits.accountsPerPerson) throw new BindingError('ACCOUNT_LIMIT_REACHED', `limit ${provider.limits.accountsPerPerson}`);
-  const bound = await repo.bindAccount(client, { id: uuidv7(), providerId: provider.id, ...b });
+  const bound = await repo.bindAccount(client, { id: uuidv7(), providerId: provider.id, ...b, pseudonym });
   await client.query(
     `INSERT INTO access_records (person_id, purpose, actor, detail) VALUES ($1, 'account_binding', $2, $3)`,
     [b.personId, `provider:${provider.id}`, JSON.stringify({ provider: provider.name, account_ref: b.accountRef, method: b.method, level: b.level, verification_id: b.viaVerification })],

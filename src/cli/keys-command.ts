@@ -86,7 +86,7 @@ export const keysCommand: Command = {
           return EXIT_OK;
         }
       }
-      const ring = await hub.ring();
+      const ring = await hub.ring({ fresh: true });
       const bar = createProgressBar(ctx.stderr, 'keys');
       const result = await completeKeyWork(hub.pool, ring, 'cli', (p) => bar.update(0, 0, `${p.mode} ${p.table}: ${formatCount(p.done)} rows`));
       bar.finish();

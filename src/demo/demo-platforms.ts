@@ -7,7 +7,7 @@
  * Also picks a few numbers of the synthetic registry that can verify an account (active, holder
  * alive, adult, not junk, no recent SIM change), so the walkthrough has something to type.
  */
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
@@ -60,6 +60,7 @@ export async function ensureDemoPlatforms(pool: pg.Pool, ring: KeyRing, dataDir:
       out.push({ id: c.provider.id, name: d.name, kind: d.kind, profile: d.profile, api_key: c.apiKey, webhook_secret: c.webhookSecret });
     }
   }
+  mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, JSON.stringify(out, null, 2) + '\n', { mode: 0o600 });
   chmodSync(file, 0o600);
   return out;

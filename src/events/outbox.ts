@@ -18,8 +18,8 @@ export function outboxCtes(eventTypeParam: string): string {
   return `
   evrows AS (
     SELECT gen_random_uuid() AS event_id, c.id AS account_id, c.provider_id, c.account_ref, c.status, c.level, c.sequence,
-           ps.pseudonym, clock_timestamp() AS occurred_at
-    FROM changed c LEFT JOIN pseudonyms ps ON ps.person_id = c.person_id AND ps.provider_id = c.provider_id
+           c.pseudonym, clock_timestamp() AS occurred_at
+    FROM changed c
   ),
   ev AS (
     INSERT INTO events (id, provider_id, account_id, type, payload, occurred_at)

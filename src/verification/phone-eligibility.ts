@@ -41,15 +41,18 @@ export async function checkPhoneEligibility(
   const bidxVersion = ring.currentBlindIndex.version;
   // The live subscriptions of the number at any carrier (the carrier is whichever file holds it),
   // their holder in the population registry, and whether the latest completed reconciliation
-  // put them in a junk-SIM category.
+  // put them in a junk-SIM category. One probe of the (carrier, number) index per carrier: the
+  // registries have no index led by the number alone (it would slow every import), and without
+  // the carrier the planner scanned the whole index (docs/benchmarks.md, issue 3).
   const r = await db.query<Candidate>({
     name: 'phone_eligibility',
     text: `SELECT s.id, s.status, s.holder_bidx, s.sim_changed_at, s.device_changed_at, p.id AS person_id, p.status AS person_status,
              EXISTS (SELECT 1 FROM reconciliation_results rr
                      WHERE rr.run_id = (SELECT id FROM reconciliation_runs WHERE status = 'completed' ORDER BY finished_at DESC LIMIT 1)
                        AND rr.subscription_id = s.id) AS flagged
-           FROM subscriptions s LEFT JOIN persons p ON p.pid_bidx = s.holder_bidx
-           WHERE s.msisdn_bidx = ANY($1::bytea[]) AND s.status <> 'terminated'
+           FROM carriers c
+           JOIN LATERAL (SELECT * FROM subscriptions s WHERE s.carrier_id = c.id AND s.msisdn_bidx = ANY($1::bytea[]) AND s.status <> 'terminated') s ON true
+           LEFT JOIN persons p ON p.pid_bidx = s.holder_bidx
            ORDER BY (s.status = 'active') DESC, s.registered_at DESC`,
     values: [keys],
   });

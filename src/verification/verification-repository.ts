@@ -104,8 +104,7 @@ export async function replaceCode(db: Db, id: string, codeHmac: Buffer, codeKeyV
 /** Bound account of a completed verification (to recover a lost reply). */
 export async function boundAccountOf(db: Db, accountId: string): Promise<{ account_ref: string; level: string; pseudonym: string | null; verified_at: Date | null } | undefined> {
   const r = await db.query<{ account_ref: string; level: string; pseudonym: string | null; verified_at: Date | null }>(
-    `SELECT a.account_ref, a.level, ps.pseudonym, a.verified_at FROM accounts a
-     LEFT JOIN pseudonyms ps ON ps.person_id = a.person_id AND ps.provider_id = a.provider_id WHERE a.id = $1`,
+    'SELECT a.account_ref, a.level, a.pseudonym, a.verified_at FROM accounts a WHERE a.id = $1',
     [accountId],
   );
   return r.rows[0];

@@ -13,6 +13,7 @@ import { ACCOUNT_REF_PATTERN } from '../bindings/binding-service.ts';
 import { confirmCode, getVerification, parsePhone, resendCode, startVerification, type StartedVerification, type VerificationDeps } from './verification-service.ts';
 import { adminVerificationStats, providerVerificationStats } from './verification-stats.ts';
 import { readOutbox } from './sms/sms-outbox.ts';
+import type { VerificationStatsBuffer } from './verification-stats-buffer.ts';
 
 const security = [{ apiKey: [] }];
 const Started = Type.Object({
@@ -103,7 +104,7 @@ const DayStatsSchema = Type.Object({
 });
 
 /** The provider console's statistics (own counts; eligibility reasons summed). */
-export async function verificationStatsRoutes(app: FastifyInstance, deps: { pool: VerificationDeps['pool'] }): Promise<void> {
+export async function verificationStatsRoutes(app: FastifyInstance, deps: { pool: VerificationDeps['pool']; stats?: VerificationStatsBuffer }): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   r.addHook('onRequest', providerGuard(deps.pool));
   r.get('/v1/provider/verification-stats', {
@@ -112,11 +113,14 @@ export async function verificationStatsRoutes(app: FastifyInstance, deps: { pool
       querystring: Type.Object({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366, default: 30 })) }),
       response: { 200: Type.Object({ days: Type.Array(DayStatsSchema) }), 401: PROBLEM_SCHEMA },
     },
-  }, async (req) => ({ days: await providerVerificationStats(deps.pool, providerOf(req), req.query.days ?? 30) }));
+  }, async (req) => {
+    await deps.stats?.flush();
+    return { days: await providerVerificationStats(deps.pool, providerOf(req), req.query.days ?? 30) };
+  });
 }
 
 /** The regulator's view: precise internal reasons, and SMS-pumping suspects. */
-export async function verificationAdminRoutes(app: FastifyInstance, deps: { pool: VerificationDeps['pool']; adminGuard: (req: FastifyRequest) => Promise<void> }): Promise<void> {
+export async function verificationAdminRoutes(app: FastifyInstance, deps: { pool: VerificationDeps['pool']; stats?: VerificationStatsBuffer; adminGuard: (req: FastifyRequest) => Promise<void> }): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   r.addHook('onRequest', deps.adminGuard);
   r.get('/v1/admin/verification-stats', {
@@ -131,7 +135,10 @@ export async function verificationAdminRoutes(app: FastifyInstance, deps: { pool
         401: PROBLEM_SCHEMA,
       },
     },
-  }, async (req) => adminVerificationStats(deps.pool, req.query.days ?? 30));
+  }, async (req) => {
+    await deps.stats?.flush();
+    return adminVerificationStats(deps.pool, req.query.days ?? 30);
+  });
 }
 
 /** Demo mode only (never registered otherwise): the local SMS outbox, so the flow can be tried without a carrier. */

@@ -29,6 +29,7 @@ import { checkPhoneEligibility, numberPrefix, type IneligibilityReason } from '.
 import { codeMac, codeMatches, CODE_PATTERN, newCode } from './one-time-code.ts';
 import { codeText, SmsSendError, type SmsGateway } from './sms/sms-gateway.ts';
 import * as repo from './verification-repository.ts';
+import type { VerificationStatsBuffer } from './verification-stats-buffer.ts';
 import { VerificationError } from './verification-errors.ts';
 
 export interface VerificationDeps {
@@ -39,6 +40,8 @@ export interface VerificationDeps {
   /** Undefined outside demo mode without IDBIND_SMS_URL: verifications answer SMS_GATEWAY_UNAVAILABLE. */
   sms: SmsGateway | undefined;
   metrics?: Pick<Metrics, 'verificationOutcomes' | 'smsCodes'>;
+  /** Counters written once a second (the server's); without it each count is written at once. */
+  stats?: VerificationStatsBuffer;
   /** Called after a binding changed (to wake the webhook dispatcher). */
   onBindingChange?: () => void;
   /**
@@ -95,9 +98,16 @@ function bucketId(ring: KeyRing, label: string, value: string | Buffer): string 
   return createHmac('sha256', ring.currentBlindIndex.key).update(`rate-bucket:${label}\u0000`).update(value).digest('base64url').slice(0, 27);
 }
 
-function outcome(deps: VerificationDeps, provider: Provider, name: string, reason = ''): Promise<void> {
+async function outcome(deps: VerificationDeps, provider: Provider, name: string, reason = ''): Promise<void> {
   deps.metrics?.verificationOutcomes.inc({ outcome: name, reason });
-  return repo.countOutcome(deps.pool, provider.id, name, reason);
+  if (deps.stats) deps.stats.countOutcome(provider.id, name, reason);
+  else await repo.countOutcome(deps.pool, provider.id, name, reason);
+}
+
+async function prefixCount(deps: VerificationDeps, prefix: string, column: 'sent' | 'confirmed'): Promise<void> {
+  deps.metrics?.smsCodes.inc({ prefix, event: column });
+  if (deps.stats) deps.stats.countPrefix(prefix, column);
+  else await repo.countPrefix(deps.pool, prefix, column);
 }
 
 function rateLimited(limit: { label: string; retryAfterSeconds: number }): VerificationError {
@@ -112,8 +122,7 @@ async function sendCode(deps: VerificationDeps, provider: Provider, e164: string
     if (e instanceof SmsSendError) throw new VerificationError('SMS_GATEWAY_UNAVAILABLE', e.message);
     throw e;
   }
-  deps.metrics?.smsCodes.inc({ prefix: numberPrefix(e164), event: 'sent' });
-  await repo.countPrefix(deps.pool, numberPrefix(e164), 'sent');
+  await prefixCount(deps, numberPrefix(e164), 'sent');
 }
 
 /** `POST /v1/verifications`: checks the number and sends a code. */
@@ -344,10 +353,7 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
     throw failure;
   }
   await outcome(deps, provider, 'confirmed');
-  if (counted.number_prefix) {
-    deps.metrics?.smsCodes.inc({ prefix: counted.number_prefix, event: 'confirmed' });
-    await repo.countPrefix(deps.pool, counted.number_prefix, 'confirmed');
-  }
+  if (counted.number_prefix) await prefixCount(deps, counted.number_prefix, 'confirmed');
   deps.onBindingChange?.();
   const { account_ref, status, level, pseudonym, verified_at } = result!;
   return { account_ref, status, level, pseudonym, verified_at };
