@@ -62,7 +62,7 @@ export async function seedBindings(url: string, providerId: string, n: number): 
     );
     const accounts_s = await timed(
       `INSERT INTO accounts (id, provider_id, account_ref, person_id, method, level, status, status_reason, sequence, verified_at, status_since, pseudonym)
-       SELECT md5('acct-' || i)::uuid, $2, 'acct-' || i, md5('bench-person-' || i)::uuid, 'phone', 'low',
+       SELECT md5('acct-' || i)::uuid, $2::uuid, 'acct-' || i, md5('bench-person-' || i)::uuid, 'phone', 'low',
               CASE WHEN i % 50 = 0 THEN 'revoked' WHEN i % 33 = 0 THEN 'needs_reverification' ELSE 'verified' END,
               CASE WHEN i % 50 = 0 THEN 'terminated' WHEN i % 33 = 0 THEN 'sim_changed' ELSE 'verified' END,
               CASE WHEN i % 50 = 0 OR i % 33 = 0 THEN 2 ELSE 1 END,
@@ -99,7 +99,7 @@ export async function prepareWebhookAccounts(url: string, providerId: string, n:
     );
     await c.query(
       `INSERT INTO accounts (id, provider_id, account_ref, person_id, method, level, status, status_reason, verified_at, pseudonym)
-       SELECT gen_random_uuid(), $2, 'hook-' || i, md5('bench-person-' || i)::uuid, 'phone', 'low', 'verified', 'verified', now(),
+       SELECT gen_random_uuid(), $2::uuid, 'hook-' || i, md5('bench-person-' || i)::uuid, 'phone', 'low', 'verified', 'verified', now(),
               translate(rtrim(encode(substr(sha256(convert_to('bench-ps-' || $2::text || '-' || i, 'UTF8')), 1, 16), 'base64'), '='), '+/', '-_')
        FROM generate_series(1, $1::int) AS i`,
       [n, providerId],
