@@ -44,8 +44,13 @@ export async function accountStatuses(db: Db, providerId: string, accountRefs: r
  * accounts-per-person limit holds under concurrency.
  */
 export async function lockPseudonym(client: pg.PoolClient, personId: string, providerId: string, fresh: string): Promise<string> {
-  await client.query('INSERT INTO pseudonyms (person_id, provider_id, pseudonym) VALUES ($1, $2, $3) ON CONFLICT (person_id, provider_id) DO NOTHING', [personId, providerId, fresh]);
-  const r = await client.query<{ pseudonym: string }>('SELECT pseudonym FROM pseudonyms WHERE person_id = $1 AND provider_id = $2 FOR UPDATE', [personId, providerId]);
+  // One statement: the no-op update of an existing row locks it and returns the stored pseudonym.
+  const r = await client.query<{ pseudonym: string }>({
+    name: 'lock_pseudonym',
+    text: `INSERT INTO pseudonyms AS ps (person_id, provider_id, pseudonym) VALUES ($1, $2, $3)
+           ON CONFLICT (person_id, provider_id) DO UPDATE SET pseudonym = ps.pseudonym RETURNING pseudonym`,
+    values: [personId, providerId, fresh],
+  });
   return r.rows[0]!.pseudonym;
 }
 

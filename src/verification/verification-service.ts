@@ -256,10 +256,8 @@ export async function resendCode(deps: VerificationDeps, provider: Provider, id:
 }
 
 /** The person's birth date, read for the age check (recorded in the person's access history). */
-async function personAge(client: pg.PoolClient, ring: KeyRing, personId: string): Promise<number> {
-  const r = await client.query<{ sealed: Buffer; dek_version: number; status: 'alive' | 'deceased' }>('SELECT sealed, dek_version, status FROM persons WHERE id = $1', [personId]);
-  const p = r.rows[0]!;
-  const person = personFromSealedFields(openRecord(dataKeyFor(ring, p.dek_version), p.sealed, associatedData('persons', 'sealed', personId)), p.status);
+function personAge(ring: KeyRing, personId: string, p: { sealed: Buffer; dek_version: number }): number {
+  const person = personFromSealedFields(openRecord(dataKeyFor(ring, p.dek_version), p.sealed, associatedData('persons', 'sealed', personId)), 'alive');
   return ageOn(person.birthDate, vietnamToday());
 }
 
@@ -306,17 +304,19 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
     // since the code was sent). Both rows stay share-locked until the binding commits, so an
     // import batch that ends the subscription or records a death either commits first (and this
     // check fails) or waits and then revokes the new binding in its own transaction.
-    const still = await client.query(
-      `SELECT 1 FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
-       WHERE s.id = $1 AND s.status = 'active' AND p.id = $2 AND p.status = 'alive' FOR SHARE OF s, p`,
-      [counted.subscription_id, counted.person_id],
-    );
-    if (still.rowCount === 0) {
+    const still = await client.query<{ sealed: Buffer; dek_version: number }>({
+      name: 'confirm_still_eligible',
+      text: `SELECT p.sealed, p.dek_version FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
+             WHERE s.id = $1 AND s.status = 'active' AND p.id = $2 AND p.status = 'alive' FOR SHARE OF s, p`,
+      values: [counted.subscription_id, counted.person_id],
+    });
+    const holder = still.rows[0];
+    if (!holder) {
       await repo.finishVerification(client, counted.id, 'failed', 'not_eligible_at_confirm');
       failure = new VerificationError('NUMBER_NOT_ELIGIBLE');
     } else {
       await deps.beforeBind?.();
-      const age = await personAge(client, ring, counted.person_id!);
+      const age = personAge(ring, counted.person_id!, holder);
       if (age < GUARDIAN_AGE) {
         await repo.finishVerification(client, counted.id, 'guardian_required', 'guardian_required');
         await client.query(
