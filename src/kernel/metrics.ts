@@ -4,8 +4,12 @@ import client from 'prom-client';
 export interface Metrics {
   registry: client.Registry;
   httpDuration: client.Histogram<'method' | 'route' | 'status'>;
-  /** Verification outcomes; `reason` holds internal eligibility reasons (never sent to platforms). */
-  verificationOutcomes: client.Counter<'outcome' | 'reason'>;
+  /**
+   * Verification outcomes, without their reasons: /metrics is unauthenticated, and an eligibility
+   * reason counter that moves right after a platform's request would tell it why (DESIGN.md
+   * invariant 1). The reasons are in the admin API's statistics.
+   */
+  verificationOutcomes: client.Counter<'outcome'>;
   /** One-time codes sent and confirmed per number prefix (+84 and 3 digits): SMS pumping shows as sent without confirmed. */
   smsCodes: client.Counter<'prefix' | 'event'>;
   /** 1 for a prefix whose codes were sent often and rarely confirmed in the last hour (the alert). */
@@ -23,8 +27,8 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   const verificationOutcomes = new client.Counter({
-    name: 'idbind_verification_outcomes_total', help: 'Verification outcomes by outcome and internal reason',
-    labelNames: ['outcome', 'reason'] as const, registers: [registry],
+    name: 'idbind_verification_outcomes_total', help: 'Verification outcomes (reasons only in the admin API)',
+    labelNames: ['outcome'] as const, registers: [registry],
   });
   const smsCodes = new client.Counter({
     name: 'idbind_sms_codes_total', help: 'One-time codes sent and confirmed per number prefix', labelNames: ['prefix', 'event'] as const, registers: [registry],

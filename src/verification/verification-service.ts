@@ -99,7 +99,7 @@ function bucketId(ring: KeyRing, label: string, value: string | Buffer): string 
 }
 
 async function outcome(deps: VerificationDeps, provider: Provider, name: string, reason = ''): Promise<void> {
-  deps.metrics?.verificationOutcomes.inc({ outcome: name, reason });
+  deps.metrics?.verificationOutcomes.inc({ outcome: name });
   if (deps.stats) deps.stats.countOutcome(provider.id, name, reason);
   else await repo.countOutcome(deps.pool, provider.id, name, reason);
 }

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { postOutbound, validateOutboundUrl } from './outbound-http.ts';
+import { forbiddenAddressReason, postOutbound, validateOutboundUrl } from './outbound-http.ts';
 
 describe('outbound HTTP', () => {
   it('refuses loopback and private IP literals at connection time unless loopback is allowed', async () => {
@@ -17,6 +17,28 @@ describe('outbound HTTP', () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+
+  it('ends an exchange at its deadline even when the receiver trickles its body', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const t = setInterval(() => res.write('x'), 100);
+      res.on('close', () => clearInterval(t));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const t0 = Date.now();
+      await postOutbound(new URL(`http://127.0.0.1:${port}/`), '{}', {}, { allowLoopback: true }, 600).catch(() => undefined);
+      expect(Date.now() - t0).toBeLessThan(2000);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('refuses IPv6 forms that embed IPv4 addresses', () => {
+    for (const a of ['::7f00:1', '64:ff9b:1::a00:1', '2002:a00:1::1', '::ffff:10.0.0.1']) expect(forbiddenAddressReason(a, { allowLoopback: false }), a).toBeDefined();
   });
 
   it('refuses URLs that are not https outside tests, or carry credentials', async () => {

@@ -32,7 +32,11 @@ for (const [net, prefix] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24],
   ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) FORBIDDEN.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [['::', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96]] as const) FORBIDDEN.addSubnet(net, prefix, 'ipv6');
+// IPv6: unspecified and IPv4-compatible (::/96), unique local, link-local, multicast, NAT64
+// (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16), which embed IPv4 addresses.
+for (const [net, prefix] of [['::', 96], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['2002::', 16]] as const) {
+  FORBIDDEN.addSubnet(net, prefix, 'ipv6');
+}
 const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
@@ -125,22 +129,37 @@ export function postOutbound(url: URL, body: string, headers: Record<string, str
   }
   return new Promise((resolve, reject) => {
     const client = url.protocol === 'https:' ? https : http;
+    let settled = false;
+    const settle = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      f();
+    };
     const req = client.request(url, {
       method: 'POST',
       agent: agentFor(url.protocol, policy),
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'idbind', ...headers },
-      timeout: timeoutMs,
     }, (res) => {
+      // The status is the answer. At most 1 KiB of the body is read (for delivery logs); a
+      // receiver that trickles its body cannot hold the request past the deadline.
       let start = '';
+      const done = () => settle(() => resolve({ status: res.statusCode ?? 0, bodyStart: start }));
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
-        if (start.length < 1024) start += d.slice(0, 1024 - start.length);
+        start += d.slice(0, 1024 - start.length);
+        if (start.length >= 1024) {
+          done();
+          res.destroy();
+        }
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bodyStart: start }));
-      res.on('error', reject);
+      res.on('end', done);
+      res.on('error', done);
     });
-    req.on('timeout', () => req.destroy(new OutboundUrlError(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
+    // A hard deadline over the whole exchange (an idle-socket timeout would let a slow receiver
+    // keep the request open forever, byte by byte).
+    const deadline = setTimeout(() => req.destroy(new OutboundUrlError(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (e) => settle(() => reject(e)));
     req.end(body);
   });
 }
