@@ -16,6 +16,14 @@ import { outboxCtes, type AccountEventType } from '../events/outbox.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
+/**
+ * A SIM change reported up to this long before a binding's verification also flags it: the
+ * change may have been made between the code being sent and confirmed, and reported late by the
+ * carrier (a number swapped within the eligibility window must not stay verified). The default
+ * eligibility window (IDBIND_SIM_CHANGE_WINDOW_HOURS).
+ */
+export const REVERIFY_WINDOW_HOURS = 72;
+
 export type RevocationReason = 'terminated' | 'holder_changed' | 'ported_out' | 'deceased';
 
 const LIVE = `('verified', 'needs_reverification')`;
@@ -69,7 +77,8 @@ export async function applyRegistryStateToBindings(db: Db, touched: { subscripti
       if (row.status === 'terminated') {
         const reason = row.ended_reason === 'holder_changed' || row.ended_reason === 'ported_out' ? row.ended_reason : 'terminated';
         byReason.set(reason, [...(byReason.get(reason) ?? []), row.id]);
-      } else if (row.account_status === 'verified' && row.sim_changed_at && row.verified_at && row.sim_changed_at > row.verified_at) {
+      } else if (row.account_status === 'verified' && row.sim_changed_at && row.verified_at
+        && row.sim_changed_at.getTime() > row.verified_at.getTime() - REVERIFY_WINDOW_HOURS * 3_600_000) {
         flag.push(row.id);
       }
     }

@@ -28,7 +28,7 @@ const POP_HEADER = 'personal_id,full_name,birth_date,sex,status';
 const SUB_HEADER = 'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status,sim_changed_at';
 
 /** Persons 1..12 and one number each, 0912 100 0NN, registered in 2022. */
-const people = Array.from({ length: 12 }, (_, i) => ({
+const people = Array.from({ length: 13 }, (_, i) => ({
   pid: composePersonalId('079', 1980 + i, i % 2 ? 'M' : 'F', 500 + i),
   name: `Nguyễn Văn Người ${String.fromCharCode(65 + i)}`,
   birth: `${1980 + i}-02-03`,
@@ -171,6 +171,13 @@ describe('deltas move the bindings made through the number', () => {
     const [sub] = await findLiveSubscriptionsByMsisdn(db.pool, db.ring, p.msisdn);
     expect(sub!.sim_changed_at!.toISOString()).toBe('2024-05-01T03:00:00.000Z'); // applied, yet older than the binding
     await expectUntouched(a);
+  });
+
+  it('flags a binding whose SIM change, reported late, happened within 72 hours before the verification', async () => {
+    const p = people[12]!;
+    const a = await bind(hooked, p, 'u12');
+    await applyDeltas([delta('sim_changed', p, new Date(Date.now() - 3_600_000).toISOString())]);
+    await expectMoved(a, hooked, 'needs_reverification', 'sim_changed');
   });
 
   it('a batch that fails changes neither the registry nor the bindings, and the resumed run applies both', async () => {

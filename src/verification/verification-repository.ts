@@ -102,9 +102,9 @@ export async function replaceCode(db: Db, id: string, codeHmac: Buffer, codeKeyV
 }
 
 /** Bound account of a completed verification (to recover a lost reply). */
-export async function boundAccountOf(db: Db, accountId: string): Promise<{ account_ref: string; level: string; pseudonym: string | null; verified_at: Date | null } | undefined> {
-  const r = await db.query<{ account_ref: string; level: string; pseudonym: string | null; verified_at: Date | null }>(
-    'SELECT a.account_ref, a.level, a.pseudonym, a.verified_at FROM accounts a WHERE a.id = $1',
+export async function boundAccountOf(db: Db, accountId: string): Promise<{ account_ref: string; level: string; pseudonym: string | null; verified_at: Date | null; person_id: string | null; status: string } | undefined> {
+  const r = await db.query<{ account_ref: string; level: string; pseudonym: string | null; verified_at: Date | null; person_id: string | null; status: string }>(
+    'SELECT a.account_ref, a.level, a.pseudonym, a.verified_at, a.person_id, a.status FROM accounts a WHERE a.id = $1',
     [accountId],
   );
   return r.rows[0];

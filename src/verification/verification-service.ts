@@ -16,7 +16,7 @@ import type pg from 'pg';
 import type { VerificationConfig } from '../kernel/config/config.ts';
 import { associatedData, openBytes, openRecord, sealBytes } from '../kernel/crypto/envelope.ts';
 import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
-import { hitLimits, type Limit } from '../kernel/db/rate-counters.ts';
+import { hitLimits, peekLimit, type Limit } from '../kernel/db/rate-counters.ts';
 import { uuidv7 } from '../kernel/ids.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 import { ageOn } from '../registry/dates.ts';
@@ -135,10 +135,19 @@ export async function startVerification(
   const c = deps.config;
   const eligibility = await checkPhoneEligibility(deps.pool, ring, e164, { simChangeWindowHours: c.simChangeWindowHours });
   const numberKey = eligibility.msisdnBidx.toString('base64url');
-  // Every start counts against every limit, eligible or not: hammering a number or a range is
-  // refused before its eligibility can be probed any further.
-  const limits: Limit[] = [
+  // The provider's own limit first: a provider over it is refused without counting against the
+  // buckets it shares with every other provider (number, prefix, IP), so it cannot exhaust them
+  // for the others by hammering.
+  const own = await hitLimits(deps.pool, [
     { bucket: `verify:provider:${provider.id}`, windowSeconds: 60, max: provider.limits.verificationsPerMinute, label: 'provider' },
+  ]);
+  if (own) {
+    await outcome(deps, provider, 'rate_limited', own.label);
+    throw rateLimited(own);
+  }
+  // Then every shared limit, eligible or not: hammering a number or a range is refused before its
+  // eligibility can be probed any further.
+  const limits: Limit[] = [
     { bucket: `verify:ip:${bucketId(ring, 'ip', input.clientIp)}`, windowSeconds: 60, max: c.ipPerMinute, label: 'client_ip' },
     { bucket: `verify:prefix:${numberPrefix(e164)}`, windowSeconds: 60, max: c.prefixPerMinute, label: 'number_prefix' },
     { bucket: `verify:number-h:${numberKey}`, windowSeconds: 3600, max: c.numberPerHour, label: 'number' },
@@ -150,6 +159,12 @@ export async function startVerification(
     throw rateLimited(limited);
   }
   await outcome(deps, provider, 'started');
+  // A spent SMS budget answers before eligibility does: otherwise a provider past its budget could
+  // still tell eligible numbers from others without a code ever reaching anyone.
+  if ((await peekLimit(deps.pool, `sms:provider:${provider.id}`, 86_400)) >= provider.limits.smsPerDay) {
+    await outcome(deps, provider, 'rate_limited', 'sms_per_day');
+    throw new VerificationError('SMS_BUDGET_EXHAUSTED');
+  }
   let reason: IneligibilityReason | undefined = eligibility.eligible ? undefined : eligibility.reason;
   if (eligibility.eligible && (await liveAccountCount(deps.pool, eligibility.personId, provider.id, input.accountRef)) >= provider.limits.accountsPerPerson) {
     reason = 'account_limit';
@@ -204,7 +219,9 @@ export async function getVerification(deps: VerificationDeps, provider: Provider
   };
   if (row.status === 'verified' && row.account_id) {
     const a = await repo.boundAccountOf(deps.pool, row.account_id);
-    if (a && a.pseudonym && a.verified_at) {
+    // Only while the account is still this verification's binding: after a re-binding to someone
+    // else, the old verification must not show the new person's pseudonym.
+    if (a && a.pseudonym && a.verified_at && a.person_id === row.person_id && a.status !== 'unbound') {
       view.result = { account_ref: a.account_ref, status: 'verified', level: a.level as BindResult['level'], pseudonym: a.pseudonym, verified_at: a.verified_at.toISOString() };
     }
   }
@@ -300,15 +317,22 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
       await client.query('ROLLBACK');
       throw new VerificationError('VERIFICATION_COMPLETED', 'the code was already used');
     }
-    // Still the same living holder, with the subscription active (the registry may have changed
-    // since the code was sent). Both rows stay share-locked until the binding commits, so an
+    // Still eligible: the same living holder, the subscription active, no SIM or device change in
+    // the window and no junk flag (the registry may have changed since the code was sent, a SIM
+    // swap between sending and confirming included). Both rows stay share-locked until the binding commits, so an
     // import batch that ends the subscription or records a death either commits first (and this
     // check fails) or waits and then revokes the new binding in its own transaction.
     const still = await client.query<{ sealed: Buffer; dek_version: number }>({
       name: 'confirm_still_eligible',
       text: `SELECT p.sealed, p.dek_version FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
-             WHERE s.id = $1 AND s.status = 'active' AND p.id = $2 AND p.status = 'alive' FOR SHARE OF s, p`,
-      values: [counted.subscription_id, counted.person_id],
+             WHERE s.id = $1 AND s.status = 'active' AND p.id = $2 AND p.status = 'alive'
+               AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => $3))
+               AND (s.device_changed_at IS NULL OR s.device_changed_at <= now() - make_interval(hours => $3))
+               AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr
+                               WHERE rr.run_id = (SELECT id FROM reconciliation_runs WHERE status = 'completed' ORDER BY finished_at DESC NULLS LAST LIMIT 1)
+                                 AND rr.subscription_id = s.id)
+             FOR SHARE OF s, p`,
+      values: [counted.subscription_id, counted.person_id, deps.config.simChangeWindowHours],
     });
     const holder = still.rows[0];
     if (!holder) {
@@ -336,6 +360,11 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
           if (!(e instanceof BindingError)) throw e;
           await client.query('ROLLBACK TO SAVEPOINT bind');
           await repo.finishVerification(client, counted.id, 'failed', 'account_limit');
+          // The birth date was read for the age check: that read is the person's to see.
+          await client.query(
+            `INSERT INTO access_records (person_id, purpose, actor, detail) VALUES ($1, 'age_check', $2, $3)`,
+            [counted.person_id, `provider:${provider.id}`, JSON.stringify({ provider: provider.name, verification_id: counted.id })],
+          );
           // The person has proved control of the number: the precise answer is theirs to see.
           failure = e;
         }

@@ -293,6 +293,17 @@ describe('people and limits', () => {
     expect((await hub.app.inject({ url: `/v1/verifications/${s.json().id}`, headers: zalo.auth })).json().status).toBe('guardian_required');
   });
 
+  it('refuses a confirmation after a SIM swap between the code and the confirmation', async () => {
+    const s = await start(zalo, 'swap-1', many(15));
+    const code = await lastCode(many(15));
+    await hub.hub.pool.query(
+      `UPDATE subscriptions SET sim_changed_at = now() WHERE id = (SELECT subscription_id FROM verifications WHERE id = $1)`, [s.json().id]);
+    const r = await confirm(zalo, s.json().id, code);
+    expect(r.statusCode).toBe(422);
+    expect(r.json().code).toBe('NUMBER_NOT_ELIGIBLE');
+    expect((await hub.app.inject({ url: '/v1/accounts/swap-1', headers: zalo.auth })).json().status).toBe('unverified');
+  });
+
   it("enforces the provider's accounts-per-person limit", async () => {
     const small = await createPlatform('Small Net', { limits: { accounts_per_person: 1 } });
     const a = await start(small, 'acct-a', many(8));
