@@ -4,7 +4,6 @@
  * a closed account. A status read decrypts nothing and records nothing (DESIGN.md invariant 4).
  */
 import { Readable } from 'node:stream';
-import { createInterface } from 'node:readline';
 import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -35,9 +34,41 @@ export const AccountStatusSchema = Type.Object({
 
 const RefParams = Type.Object({ account_ref: Type.String({ pattern: ACCOUNT_REF_PATTERN }) });
 
+/** The longest NDJSON line taken; a longer one is answered with an error line, never buffered. */
+export const NDJSON_MAX_LINE = 4096;
+
+/**
+ * Lines of a byte stream, each at most `max` bytes (longer ones come out as `undefined`, their
+ * bytes dropped as they arrive), so memory stays bounded whatever the client sends.
+ */
+async function* boundedLines(body: AsyncIterable<Buffer | string>, max: number): AsyncGenerator<string | undefined> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let tooLong = false;
+  for await (const piece of body) {
+    let chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
+    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10)) {
+      const head = chunk.subarray(0, nl);
+      if (!tooLong && size + head.length <= max) parts.push(head);
+      yield tooLong || size + head.length > max ? undefined : Buffer.concat(parts).toString('utf8');
+      parts = [];
+      size = 0;
+      tooLong = false;
+      chunk = chunk.subarray(nl + 1);
+    }
+    if (tooLong) continue;
+    size += chunk.length;
+    if (size > max) {
+      tooLong = true;
+      parts = [];
+    } else if (chunk.length > 0) parts.push(Buffer.from(chunk));
+  }
+  if (tooLong) yield undefined;
+  else if (size > 0) yield Buffer.concat(parts).toString('utf8');
+}
+
 /** NDJSON lines `{"account_ref": "..."}` in, one status line per input line out, in order. */
 async function* ndjsonStatuses(pool: pg.Pool, provider: Provider, body: NodeJS.ReadableStream): AsyncGenerator<string> {
-  const lines = createInterface({ input: body as NodeJS.ReadableStream & Readable, crlfDelay: Infinity });
   let batch: { line: number; ref?: string }[] = [];
   let lineNo = 0;
   async function* flush(): AsyncGenerator<string> {
@@ -51,14 +82,14 @@ async function* ndjsonStatuses(pool: pg.Pool, provider: Provider, body: NodeJS.R
     batch = [];
     yield out;
   }
-  for await (const raw of lines) {
+  for await (const raw of boundedLines(body as AsyncIterable<Buffer>, NDJSON_MAX_LINE)) {
     lineNo++;
-    const text = raw.trim();
+    const text = raw?.trim();
     if (text === '') continue;
     let ref: string | undefined;
     try {
-      const v = JSON.parse(text) as unknown;
-      const candidate = typeof v === 'string' ? v : (v as { account_ref?: unknown } | null)?.account_ref;
+      const v = text === undefined ? undefined : (JSON.parse(text) as unknown);
+      const candidate = typeof v === 'string' ? v : (v as { account_ref?: unknown } | null | undefined)?.account_ref;
       if (typeof candidate === 'string' && isAccountRef(candidate)) ref = candidate;
     } catch {
       ref = undefined;
@@ -72,8 +103,8 @@ async function* ndjsonStatuses(pool: pg.Pool, provider: Provider, body: NodeJS.R
 export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   r.addHook('onRequest', providerGuard(deps.pool, ['platform', 'registrar']));
-  // NDJSON bodies are streamed, never buffered: the route reads them line by line.
-  r.addContentTypeParser('application/x-ndjson', { bodyLimit: 512 * 1024 * 1024 }, (_req, payload, done) => done(null, payload));
+  // NDJSON bodies are streamed, never buffered (any number of lines, each at most NDJSON_MAX_LINE).
+  r.addContentTypeParser('application/x-ndjson', (_req, payload, done) => done(null, payload));
 
   r.get('/v1/accounts/:account_ref', {
     schema: {

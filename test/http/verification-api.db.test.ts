@@ -346,15 +346,17 @@ describe('status, bulk status and unbinding', () => {
   });
 
   it('streams NDJSON statuses for NDJSON input of any size, bad lines answered in place', async () => {
-    const lines = [...Array.from({ length: 2500 }, (_, i) => JSON.stringify({ account_ref: `n${i}` })), 'not json', JSON.stringify({ account_ref: 'user-1' })];
+    const lines = [...Array.from({ length: 2500 }, (_, i) => JSON.stringify({ account_ref: `n${i}` })), 'not json', JSON.stringify({ account_ref: 'user-1' }), 'x'.repeat(100_000), '"user-1"'];
     const r = await hub.app.inject({ method: 'POST', url: '/v1/accounts/status', headers: { ...zalo.auth, 'content-type': 'application/x-ndjson' }, payload: lines.join('\n') + '\n' });
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toContain('application/x-ndjson');
     const out = r.body.trim().split('\n').map((l) => JSON.parse(l));
-    expect(out).toHaveLength(2502);
+    expect(out).toHaveLength(2504);
     expect(out[0]).toMatchObject({ account_ref: 'n0', status: 'unverified' });
     expect(out[2500]).toMatchObject({ line: 2501, code: 'REQUEST_INVALID' });
     expect(out[2501]).toMatchObject({ account_ref: 'user-1', status: 'verified' });
+    expect(out[2502]).toMatchObject({ line: 2503, code: 'REQUEST_INVALID' }); // a line over 4 KiB, never buffered whole
+    expect(out[2503]).toMatchObject({ account_ref: 'user-1', status: 'verified' });
   });
 
   it('unbinds a closed account: status unverified, an account.unbound event, idempotent', async () => {
