@@ -57,3 +57,15 @@ describe('hitLimits', () => {
     expect(refused[0]!.retryAfterSeconds).toBeLessThanOrEqual(3600);
   });
 });
+
+describe('an abandoned first request', () => {
+  it('lets a retry take the key over once the first has run longer than any request can', async () => {
+    const scope = { providerId, key: randomUUID(), route: 'POST /x', hash: requestHash('POST /x', {}) };
+    await db.pool.query(`INSERT INTO idempotency_keys (provider_id, key, route, request_hash, created_at) VALUES ($1, $2, $3, $4, now() - interval '2 minutes')`,
+      [scope.providerId, scope.key, scope.route, scope.hash]);
+    const r = await runIdempotent(db.pool, scope, async () => ({ status: 201, body: 'again' }));
+    expect(r).toEqual({ status: 201, body: 'again', replayed: false });
+    await db.pool.query(`INSERT INTO idempotency_keys (provider_id, key, route, request_hash) VALUES ($1, $2, $3, $4)`, [scope.providerId, 'fresh-' + scope.key, scope.route, scope.hash]);
+    await expect(runIdempotent(db.pool, { ...scope, key: 'fresh-' + scope.key }, async () => ({ status: 201, body: 'x' }))).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_IN_USE' });
+  });
+});

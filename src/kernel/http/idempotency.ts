@@ -26,6 +26,9 @@ export class IdempotencyError extends AppError {
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
+/** A request still unanswered after this long is taken to have died with its process. */
+export const ABANDONED_AFTER_MS = 60_000;
+
 /** The header's value, checked: 1 to 255 visible ASCII characters. */
 export function idempotencyKeyOf(header: string | string[] | undefined): string {
   const v = Array.isArray(header) ? header[0] : header;
@@ -69,7 +72,19 @@ export async function runIdempotent<T>(
     const row = r.rows[0];
     if (!row) return runIdempotent(pool, scope, work); // pruned in between: start again
     if (row.route !== scope.route || !row.request_hash.equals(scope.hash)) throw new IdempotencyError('IDEMPOTENCY_KEY_REUSED');
-    if (row.status_code === null) throw new IdempotencyError('IDEMPOTENCY_KEY_IN_USE');
+    if (row.status_code === null) {
+      // A first request that has run longer than any request can (its process died) no longer
+      // holds the key: the retry takes it over rather than being refused for 24 hours.
+      if (Date.now() - row.created_at.getTime() > ABANDONED_AFTER_MS) {
+        const gone = await pool.query(
+          'DELETE FROM idempotency_keys WHERE provider_id = $1 AND key = $2 AND status_code IS NULL AND created_at < now() - make_interval(secs => $3)',
+          [scope.providerId, scope.key, ABANDONED_AFTER_MS / 1000],
+        );
+        // Only the retry that removed it starts again (once); any other sees the new first request.
+        if (gone.rowCount === 1) return runIdempotent(pool, scope, work);
+      }
+      throw new IdempotencyError('IDEMPOTENCY_KEY_IN_USE');
+    }
     const stored = (row.response as { __problem?: StoredProblem } | null)?.__problem;
     if (stored) throw new AppError(stored.code, { status: row.status_code, title: stored.title }, stored.detail ?? undefined, { ...stored.extensions });
     return { status: row.status_code, body: row.response, replayed: true };
