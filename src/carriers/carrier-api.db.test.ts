@@ -5,7 +5,7 @@
  * latest action list.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
@@ -24,6 +24,7 @@ import { findLiveSubscriptionsByMsisdn, findPersonIdByPersonalId } from '../regi
 import { startReconciliation } from '../registry/reconciliation/reconciliation-service.ts';
 import { carrierRoutes } from './carrier-routes.ts';
 import { receiveUpload, uploadsDir } from './carrier-jobs.ts';
+import { openSealedUpload, uploadSealer } from './upload-encryption.ts';
 
 let db: TestDatabase;
 let hub: Hub;
@@ -358,10 +359,12 @@ describe('a restart loses no job', () => {
     const dir = uploadsDir(dataDir);
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${jobId}.csv`);
-    writeFileSync(file, csv, { mode: 0o600 });
+    const ring = await hub.ring();
+    const sealer = uploadSealer(ring, jobId);
+    writeFileSync(file, Buffer.concat([sealer.header, sealer.update(Buffer.from(csv)), sealer.final()]), { mode: 0o600 });
     let batches = 0;
     await expect(importRegistry({
-      pool: hub.pool, ring: await hub.ring(), kind: 'subscriptions', carrier: 'viettel', path: file, rejectsPath: file + '.r', workers: 1, chunkBytes: 64,
+      pool: hub.pool, ring, kind: 'subscriptions', carrier: 'viettel', path: file, open: () => openSealedUpload(file, ring, jobId), sha256: createHash('sha256').update(csv).digest('hex'), rejectsPath: file + '.r', workers: 1, chunkBytes: 64,
       onProgress: () => {
         if (++batches === 1) throw new Error('killed');
       },
@@ -405,11 +408,19 @@ describe('receiveUpload', () => {
     const dir = mkdtempSync(join(tmpdir(), 'idbind-upload-'));
     try {
       const path = join(dir, 'u.csv');
-      const got = await receiveUpload(Readable.from([Buffer.from('a,b\n'), Buffer.from('1,2\n')]), path, 1024);
+      const got = await receiveUpload(Readable.from([Buffer.from('a,b\n'), Buffer.from('1,2\n')]), path, 1024, uploadSealer(await hub.ring(), 'job-1'));
       expect(got).toMatchObject({ bytes: 8, sha256: createHash('sha256').update('a,b\n1,2\n').digest('hex') });
       expect(got.head.toString()).toBe('a,b\n1,2\n');
       expect(statSync(path).mode & 0o777).toBe(0o600);
-      await expect(receiveUpload(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), join(dir, 'v.csv'), 1024)).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+      // Sealed at rest: the file holds no byte run of the body, and opens only for its job.
+      expect(readFileSync(path).includes(Buffer.from('1,2'))).toBe(false);
+      const plain: Buffer[] = [];
+      for await (const c of openSealedUpload(path, await hub.ring(), 'job-1')) plain.push(c as Buffer);
+      expect(Buffer.concat(plain).toString()).toBe('a,b\n1,2\n');
+      await expect((async () => {
+        for await (const c of openSealedUpload(path, await hub.ring(), 'job-2')) void c;
+      })()).rejects.toThrow();
+      await expect(receiveUpload(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), join(dir, 'v.csv'), 1024, uploadSealer(await hub.ring(), 'job-3'))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

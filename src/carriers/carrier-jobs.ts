@@ -29,6 +29,7 @@ import { HTTP_ERRORS, HttpError } from '../kernel/http/http-errors.ts';
 import { uuidv7 } from '../kernel/ids.ts';
 import type { Provider } from '../providers/provider-service.ts';
 import { importRegistry } from '../registry/import/import-service.ts';
+import { openSealedUpload, uploadSealer, type UploadSealer } from './upload-encryption.ts';
 import { applySubscriptionEvents } from '../registry/subscription-events.ts';
 import type { ImportProgress, ImportSummary } from '../registry/import/import-runs.ts';
 import { checkHeader } from '../registry/import/chunk-reader.ts';
@@ -116,7 +117,7 @@ export interface ReceivedUpload {
  * the server to discard (the route closes the connection), never buffered. The caller deletes the
  * file on failure.
  */
-export function receiveUpload(body: Readable, path: string, limitBytes: number): Promise<ReceivedUpload> {
+export function receiveUpload(body: Readable, path: string, limitBytes: number, sealer: UploadSealer): Promise<ReceivedUpload> {
   return new Promise<ReceivedUpload>((resolve, reject) => {
     const hash = createHash('sha256');
     const head: Buffer[] = [];
@@ -125,6 +126,8 @@ export function receiveUpload(body: Readable, path: string, limitBytes: number):
     let settled = false;
     let ended = false;
     const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    // Sealed on the way to disk (upload-encryption.ts): the plaintext never touches the file.
+    out.write(sealer.header);
     const fail = (e: Error) => {
       if (settled) return;
       settled = true;
@@ -142,7 +145,7 @@ export function receiveUpload(body: Readable, path: string, limitBytes: number):
         head.push(part);
         headBytes += part.length;
       }
-      if (!out.write(chunk)) {
+      if (!out.write(sealer.update(chunk))) {
         body.pause();
         out.once('drain', () => body.resume());
       }
@@ -150,7 +153,7 @@ export function receiveUpload(body: Readable, path: string, limitBytes: number):
     body.on('data', onData);
     body.once('end', () => {
       ended = true;
-      if (!settled) out.end();
+      if (!settled) out.end(sealer.final());
     });
     // A client that goes away mid-body: the stream closes without ending.
     body.once('close', () => {
@@ -218,7 +221,7 @@ export async function acceptUpload(
   const path = join(dir, uploadName);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const received = await receiveUpload(upload.body, path, limit);
+    const received = await receiveUpload(upload.body, path, limit, uploadSealer(await deps.ring(), id));
     checkUploadStart(received.head, received.bytes <= HEAD_BYTES, upload.format);
     await repo.markUploaded(deps.pool, id, received.bytes, received.sha256);
   } catch (e) {
@@ -276,6 +279,7 @@ export async function runJob(deps: CarrierJobDeps, jobId: string): Promise<void>
     const ring = await deps.ring();
     const common = {
       pool: deps.pool, ring, carrier: job.carrier_slug, path, rejectsPath, sha256: job.source_sha256 ?? undefined,
+      open: () => openSealedUpload(path, ring, job.id),
       actor: `provider:${job.provider_id}`, onProgress: (p: ImportProgress) => progress.update(p),
       onRunStarted: (run: { runId: string }) => repo.setImportRun(deps.pool, job.id, run.runId),
     };

@@ -166,6 +166,8 @@ export interface ApplyEventsOptions {
   ring: KeyRing;
   carrier: string;
   path: string;
+  /** Opens the file's bytes (default: read `path`); carriers' sealed uploads decrypt here. */
+  open?: () => NodeJS.ReadableStream;
   rejectsPath: string;
   batchSize?: number;
   onProgress?: (p: ImportProgress) => void;
@@ -195,7 +197,7 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
     runId = run.runId;
     const { resumedAfter, progress } = run;
     await options.onRunStarted?.({ runId, resumedAfterLine: resumedAfter });
-    const chunked = await openChunkedSource({ path: options.path, fields: EVENT_FIELDS, required: [], onBytes: (b) => (progress.bytes = b) });
+    const chunked = await openChunkedSource({ path: options.path, open: options.open, fields: EVENT_FIELDS, required: [], onBytes: (b) => (progress.bytes = b) });
     // Deltas are applied one by one in file order, so they are parsed here rather than in workers.
     const decoder = new TextDecoder('utf-8');
     async function* events(): AsyncGenerator<SourceItem> {

@@ -79,6 +79,8 @@ function countLines(buf: Uint8Array): number {
 
 export interface ReadChunksOptions {
   path: string;
+  /** Opens the bytes to read (default: the file at `path`); a sealed carrier upload decrypts here. */
+  open?: () => NodeJS.ReadableStream;
   fields: readonly string[];
   required: readonly string[];
   chunkBytes?: number;
@@ -88,7 +90,7 @@ export interface ReadChunksOptions {
 export async function openChunkedSource(options: ReadChunksOptions): Promise<ChunkedSource> {
   const format = formatOf(options.path);
   const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
-  const stream = createReadStream(options.path, { highWaterMark: 256 * 1024 });
+  const stream = options.open ? options.open() : createReadStream(options.path, { highWaterMark: 256 * 1024 });
   const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let bytesRead = 0;
   let carry: Buffer = Buffer.alloc(0);

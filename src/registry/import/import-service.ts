@@ -35,6 +35,8 @@ export interface ImportOptions {
   /** Carrier slug, for subscriptions. */
   carrier?: string;
   path: string;
+  /** Opens the file's bytes (default: read `path`); carriers' sealed uploads decrypt here. */
+  open?: () => NodeJS.ReadableStream;
   rejectsPath: string;
   workers: number;
   /** Bytes per chunk handed to a worker (default 512 KiB; tests use small chunks). */
@@ -223,6 +225,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
   // Opening reads and checks the CSV header: a file refused whole never starts a run.
   const source = await openChunkedSource({
     path: options.path,
+    open: options.open,
     fields,
     required: kind === 'population' ? POPULATION_REQUIRED : SUBSCRIPTION_REQUIRED,
     chunkBytes: options.chunkBytes,
