@@ -6,6 +6,17 @@
  */
 import type pg from 'pg';
 
+/** Purposes of entries about one person (DESIGN.md invariant 4: the person sees each). */
+export type PersonPurpose = 'account_binding' | 'age_check';
+
+export async function recordPersonAccess(
+  db: pg.Pool | pg.PoolClient, entry: { personId: string; purpose: PersonPurpose; actor: string; detail: Record<string, unknown> },
+): Promise<void> {
+  await db.query('INSERT INTO access_records (person_id, purpose, actor, detail) VALUES ($1, $2, $3, $4)', [
+    entry.personId, entry.purpose, entry.actor, JSON.stringify(entry.detail),
+  ]);
+}
+
 export type BatchPurpose = 'registry_import' | 'subscription_events_import' | 'reconciliation' | 'action_list_export' | 'key_rotation';
 
 export async function recordBatchAccess(

@@ -55,7 +55,7 @@ export async function lockPseudonym(client: pg.PoolClient, personId: string, pro
 }
 
 /** Live accounts of the person at the provider, other than this account ref. */
-export async function countOtherLiveAccounts(client: pg.PoolClient, personId: string, providerId: string, accountRef: string): Promise<number> {
+export async function countOtherLiveAccounts(client: Db, personId: string, providerId: string, accountRef: string): Promise<number> {
   const r = await client.query<{ n: string }>(
     `SELECT count(*) AS n FROM accounts WHERE person_id = $1 AND provider_id = $2 AND account_ref <> $3 AND status IN ('verified', 'needs_reverification')`,
     [personId, providerId, accountRef],

@@ -14,6 +14,7 @@ import { uuidv7 } from '../kernel/ids.ts';
 import type { Provider } from '../providers/provider-service.ts';
 import * as repo from './binding-repository.ts';
 import { BindingError } from './binding-errors.ts';
+import { recordPersonAccess } from '../access/access-records.ts';
 
 export type { AccountStatus, Level, Method } from './binding-repository.ts';
 
@@ -80,18 +81,14 @@ export async function bindAccountInTransaction(client: pg.PoolClient, provider: 
   const others = await repo.countOtherLiveAccounts(client, b.personId, provider.id, b.accountRef);
   if (others >= provider.limits.accountsPerPerson) throw new BindingError('ACCOUNT_LIMIT_REACHED', `limit ${provider.limits.accountsPerPerson}`);
   const bound = await repo.bindAccount(client, { id: uuidv7(), providerId: provider.id, ...b, pseudonym });
-  await client.query(
-    `INSERT INTO access_records (person_id, purpose, actor, detail) VALUES ($1, 'account_binding', $2, $3)`,
-    [b.personId, `provider:${provider.id}`, JSON.stringify({ provider: provider.name, account_ref: b.accountRef, method: b.method, level: b.level, verification_id: b.viaVerification })],
-  );
+  await recordPersonAccess(client, {
+    personId: b.personId, purpose: 'account_binding', actor: `provider:${provider.id}`,
+    detail: { provider: provider.name, account_ref: b.accountRef, method: b.method, level: b.level, verification_id: b.viaVerification },
+  });
   return { account_id: bound.id, account_ref: bound.account_ref, status: 'verified', level: bound.level, pseudonym, verified_at: bound.verified_at.toISOString() };
 }
 
 /** Live accounts of a person at a provider (the start of a verification checks the limit early). */
-export async function liveAccountCount(pool: pg.Pool, personId: string, providerId: string, exceptRef: string): Promise<number> {
-  const r = await pool.query<{ n: string }>(
-    `SELECT count(*) AS n FROM accounts WHERE person_id = $1 AND provider_id = $2 AND account_ref <> $3 AND status IN ('verified', 'needs_reverification')`,
-    [personId, providerId, exceptRef],
-  );
-  return Number(r.rows[0]!.n);
+export function liveAccountCount(pool: pg.Pool, personId: string, providerId: string, exceptRef: string): Promise<number> {
+  return repo.countOtherLiveAccounts(pool, personId, providerId, exceptRef);
 }

@@ -16,6 +16,7 @@ import { dataKeyFor } from '../kernel/crypto/key-ring.ts';
 import { authenticateApiKey, createProvider, findProviderByName, rotateApiKey, webhookSecrets } from '../providers/provider-service.ts';
 import { personFromSealedFields, vietnamToday } from '../registry/registry-rows.ts';
 import { ageOn } from '../registry/dates.ts';
+import { LATEST_COMPLETED_RUN_SQL } from '../registry/reconciliation/reconciliation-repository.ts';
 
 export interface DemoPlatform {
   id: string;
@@ -75,7 +76,7 @@ export async function demoEligibleNumbers(pool: pg.Pool, ring: KeyRing, n: numbe
        AND (s.sim_changed_at IS NULL OR s.sim_changed_at < now() - interval '72 hours')
        AND (s.device_changed_at IS NULL OR s.device_changed_at < now() - interval '72 hours')
        AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr WHERE rr.subscription_id = s.id
-                       AND rr.run_id = (SELECT id FROM reconciliation_runs WHERE status = 'completed' ORDER BY finished_at DESC LIMIT 1))
+                       AND rr.run_id = (${LATEST_COMPLETED_RUN_SQL}))
        AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = p.id)
      ORDER BY s.id LIMIT $1`,
     [n * 4],

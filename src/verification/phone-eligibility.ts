@@ -11,6 +11,7 @@
 import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { msisdnIndex } from '../registry/row-crypto.ts';
+import { LATEST_COMPLETED_RUN_SQL } from '../registry/reconciliation/reconciliation-repository.ts';
 
 export const INELIGIBILITY_REASONS = [
   'no_subscription', 'subscription_not_active', 'no_holder', 'holder_not_found', 'holder_deceased', 'junk_sim',
@@ -48,7 +49,7 @@ export async function checkPhoneEligibility(
     name: 'phone_eligibility',
     text: `SELECT s.id, s.status, s.holder_bidx, s.sim_changed_at, s.device_changed_at, p.id AS person_id, p.status AS person_status,
              EXISTS (SELECT 1 FROM reconciliation_results rr
-                     WHERE rr.run_id = (SELECT id FROM reconciliation_runs WHERE status = 'completed' ORDER BY finished_at DESC NULLS LAST LIMIT 1)
+                     WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
                        AND rr.subscription_id = s.id) AS flagged
            FROM carriers c
            JOIN LATERAL (SELECT * FROM subscriptions s WHERE s.carrier_id = c.id AND s.msisdn_bidx = ANY($1::bytea[]) AND s.status <> 'terminated') s ON true

@@ -23,6 +23,8 @@ import { ageOn } from '../registry/dates.ts';
 import { normaliseVietnameseMobile } from '../registry/phone-number.ts';
 import { personFromSealedFields, vietnamToday } from '../registry/registry-rows.ts';
 import { bindAccountInTransaction, liveAccountCount, type BindResult } from '../bindings/binding-service.ts';
+import { recordPersonAccess } from '../access/access-records.ts';
+import { LATEST_COMPLETED_RUN_SQL } from '../registry/reconciliation/reconciliation-repository.ts';
 import { BindingError } from '../bindings/binding-errors.ts';
 import type { Provider } from '../providers/provider-service.ts';
 import { checkPhoneEligibility, numberPrefix, type IneligibilityReason } from './phone-eligibility.ts';
@@ -278,6 +280,13 @@ function personAge(ring: KeyRing, personId: string, p: { sealed: Buffer; dek_ver
   return ageOn(person.birthDate, vietnamToday());
 }
 
+/** The birth date read for the age check, in the person's access history (DESIGN.md invariant 4). */
+function recordAgeCheck(client: pg.PoolClient, provider: Provider, v: repo.VerificationRow): Promise<void> {
+  return recordPersonAccess(client, {
+    personId: v.person_id!, purpose: 'age_check', actor: `provider:${provider.id}`, detail: { provider: provider.name, verification_id: v.id },
+  });
+}
+
 /** `POST /v1/verifications/{id}/confirm`: checks the code and binds the account. */
 export async function confirmCode(deps: VerificationDeps, provider: Provider, id: string, code: string): Promise<Omit<BindResult, 'account_id'>> {
   if (!CODE_PATTERN.test(code)) throw new VerificationError('CODE_MALFORMED');
@@ -329,7 +338,7 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
                AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => $3))
                AND (s.device_changed_at IS NULL OR s.device_changed_at <= now() - make_interval(hours => $3))
                AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr
-                               WHERE rr.run_id = (SELECT id FROM reconciliation_runs WHERE status = 'completed' ORDER BY finished_at DESC NULLS LAST LIMIT 1)
+                               WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
                                  AND rr.subscription_id = s.id)
              FOR SHARE OF s, p`,
       values: [counted.subscription_id, counted.person_id, deps.config.simChangeWindowHours],
@@ -343,10 +352,7 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
       const age = personAge(ring, counted.person_id!, holder);
       if (age < GUARDIAN_AGE) {
         await repo.finishVerification(client, counted.id, 'guardian_required', 'guardian_required');
-        await client.query(
-          `INSERT INTO access_records (person_id, purpose, actor, detail) VALUES ($1, 'age_check', $2, $3)`,
-          [counted.person_id, `provider:${provider.id}`, JSON.stringify({ provider: provider.name, verification_id: counted.id })],
-        );
+        await recordAgeCheck(client, provider, counted);
         failure = new VerificationError('GUARDIAN_REQUIRED');
       } else {
         await client.query('SAVEPOINT bind');
@@ -361,10 +367,7 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
           await client.query('ROLLBACK TO SAVEPOINT bind');
           await repo.finishVerification(client, counted.id, 'failed', 'account_limit');
           // The birth date was read for the age check: that read is the person's to see.
-          await client.query(
-            `INSERT INTO access_records (person_id, purpose, actor, detail) VALUES ($1, 'age_check', $2, $3)`,
-            [counted.person_id, `provider:${provider.id}`, JSON.stringify({ provider: provider.name, verification_id: counted.id })],
-          );
+          await recordAgeCheck(client, provider, counted);
           // The person has proved control of the number: the precise answer is theirs to see.
           failure = e;
         }

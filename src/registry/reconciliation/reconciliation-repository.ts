@@ -1,5 +1,8 @@
 /** SQL of junk-SIM reconciliation: the classification is one set-based statement. */
 import type pg from 'pg';
+
+/** The latest completed run, as a scalar subquery: what "in a junk-SIM category" means today. */
+export const LATEST_COMPLETED_RUN_SQL = `SELECT id FROM reconciliation_runs WHERE status = 'completed' ORDER BY finished_at DESC NULLS LAST LIMIT 1`;
 import { CATEGORIES, ONLINE_REGISTRATION_LIMIT, zeroCounts, type Category, type CategoryCounts } from './categories.ts';
 
 export const LOCK_RECONCILIATION = 72_028;
