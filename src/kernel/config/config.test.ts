@@ -77,3 +77,76 @@ describe('configuration fails closed', () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 });
+
+describe('national eID configuration (IDBIND_EID_*)', () => {
+  const base = { IDBIND_MASTER_KEY: key() };
+  const full = { ...base, IDBIND_EID_ISSUER: 'https://eid.example/op', IDBIND_EID_CLIENT_ID: 'idbind', IDBIND_EID_CLIENT_SECRET: 's3cret-s3cret' };
+
+  it('is absent in production when not configured: the eID method is not offered', () => {
+    expect(loadConfig({ mode: 'production', env: base }).eid).toBeUndefined();
+  });
+
+  it('takes a full configuration, with safe defaults: eIDAS substantial and high only, scope openid, claim personal_id', () => {
+    const c = loadConfig({ mode: 'production', env: full }).eid!;
+    expect(c).toMatchObject({ issuer: 'https://eid.example/op', clientId: 'idbind', clientSecret: 's3cret-s3cret', personalIdClaim: 'personal_id', scope: 'openid', allowInsecure: false, demo: false });
+    expect(c.acrMap).toEqual({ 'http://eidas.europa.eu/LoA/substantial': 'substantial', 'http://eidas.europa.eu/LoA/high': 'high' });
+    expect(c.acrMap).not.toHaveProperty(['http://eidas.europa.eu/LoA/low']);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('parses the acr map (split at the last =) and the other options', () => {
+    const c = loadConfig({
+      mode: 'production',
+      env: { ...full, IDBIND_EID_ACR_MAP: ' urn:vneid:loa:2=substantial, https://x.example/loa?l=3=high ', IDBIND_EID_SCOPE: 'openid  vneid_pid', IDBIND_EID_PERSONAL_ID_CLAIM: 'so_dinh_danh' },
+    }).eid!;
+    expect(c.acrMap).toEqual({ 'urn:vneid:loa:2': 'substantial', 'https://x.example/loa?l=3': 'high' });
+    expect(c.scope).toBe('openid vneid_pid');
+    expect(c.personalIdClaim).toBe('so_dinh_danh');
+  });
+
+  it('refuses a level name that is not low, substantial or high, and malformed maps', () => {
+    expect(() => loadConfig({ mode: 'production', env: { ...full, IDBIND_EID_ACR_MAP: 'urn:a=substantial,urn:b=very_high' } })).toThrow(/IDBIND_EID_ACR_MAP.*urn:b.*low, substantial, high/);
+    expect(() => loadConfig({ mode: 'production', env: { ...full, IDBIND_EID_ACR_MAP: 'urn:a=High' } })).toThrow(/IDBIND_EID_ACR_MAP/);
+    expect(() => loadConfig({ mode: 'production', env: { ...full, IDBIND_EID_ACR_MAP: 'urn:a' } })).toThrow(/acr=level/);
+    expect(() => loadConfig({ mode: 'production', env: { ...full, IDBIND_EID_ACR_MAP: 'urn:a=low,,urn:b=high' } })).toThrow(/empty entry/);
+    expect(() => loadConfig({ mode: 'production', env: { ...full, IDBIND_EID_ACR_MAP: 'urn:a=low,urn:a=high' } })).toThrow(/twice/);
+  });
+
+  it('fails closed on a partial configuration, naming the missing or stray variable', () => {
+    expect(() => loadConfig({ mode: 'production', env: { ...base, IDBIND_EID_ISSUER: 'https://eid.example' } })).toThrow(/IDBIND_EID_CLIENT_ID/);
+    expect(() => loadConfig({ mode: 'production', env: { ...base, IDBIND_EID_ISSUER: 'https://eid.example', IDBIND_EID_CLIENT_ID: 'x' } })).toThrow(/IDBIND_EID_CLIENT_SECRET/);
+    expect(() => loadConfig({ mode: 'production', env: { ...base, IDBIND_EID_CLIENT_SECRET: 'x' } })).toThrow(/IDBIND_EID_CLIENT_SECRET is set but IDBIND_EID_ISSUER is not/);
+    expect(() => loadConfig({ mode: 'demo', warn: () => undefined, env: { IDBIND_DATA_DIR: dir(), IDBIND_EID_ACR_MAP: 'urn:a=high' } })).toThrow(/IDBIND_EID_ACR_MAP is set but IDBIND_EID_ISSUER/);
+    expect(() => loadConfig({ mode: 'production', env: { ...full, IDBIND_EID_SCOPE: 'profile' } })).toThrow(/IDBIND_EID_SCOPE must include openid/);
+    expect(() => loadConfig({ mode: 'production', env: { ...full, IDBIND_EID_PERSONAL_ID_CLAIM: 'a b' } })).toThrow(/IDBIND_EID_PERSONAL_ID_CLAIM/);
+  });
+
+  it('never echoes the client secret in an error', () => {
+    try {
+      loadConfig({ mode: 'production', env: { ...full, IDBIND_EID_ISSUER: 'ftp://eid.example', IDBIND_EID_CLIENT_SECRET: 'do-not-print-me' } });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as Error).message).not.toContain('do-not-print-me');
+    }
+  });
+
+  it('allows an http issuer only in demo mode or with IDBIND_EID_ALLOW_INSECURE=1', () => {
+    const http = { ...full, IDBIND_EID_ISSUER: 'http://127.0.0.1:4000' };
+    expect(() => loadConfig({ mode: 'production', env: http })).toThrow(/IDBIND_EID_ISSUER must be an https/);
+    expect(() => loadConfig({ mode: 'production', env: { ...full, IDBIND_EID_ISSUER: 'https://eid.example/?a=1' } })).toThrow(/no query/);
+    expect(() => loadConfig({ mode: 'production', env: { ...http, IDBIND_EID_ALLOW_INSECURE: 'yes' } })).toThrow(/IDBIND_EID_ALLOW_INSECURE/);
+    expect(loadConfig({ mode: 'production', env: { ...http, IDBIND_EID_ALLOW_INSECURE: '1' } }).eid!.allowInsecure).toBe(true);
+    const demo = loadConfig({ mode: 'demo', warn: () => undefined, env: { ...http, IDBIND_DATA_DIR: dir() } }).eid!;
+    expect(demo).toMatchObject({ issuer: 'http://127.0.0.1:4000', allowInsecure: true, demo: false });
+  });
+
+  it('uses the built-in test eID in demo mode, with a generated client secret kept 0600 in the data directory', () => {
+    const d = dir();
+    const c = loadConfig({ mode: 'demo', warn: () => undefined, env: { IDBIND_DATA_DIR: d, IDBIND_PUBLIC_URL: 'http://localhost:8080/' } }).eid!;
+    expect(c).toMatchObject({ issuer: 'http://localhost:8080/dev/eid', clientId: 'idbind-demo-broker', personalIdClaim: 'personal_id', scope: 'openid', allowInsecure: true, demo: true });
+    expect(c.acrMap['http://eidas.europa.eu/LoA/high']).toBe('high');
+    expect(c.clientSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(statSync(join(d, 'demo-eid-client.secret')).mode & 0o777).toBe(0o600);
+    expect(loadConfig({ mode: 'demo', warn: () => undefined, env: { IDBIND_DATA_DIR: d } }).eid!.clientSecret).toBe(c.clientSecret);
+  });
+});

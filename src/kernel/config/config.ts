@@ -44,6 +44,71 @@ export interface Config {
   readonly verification: VerificationConfig;
   /** The SMS gateway; unset outside demo mode: verifications answer SMS_GATEWAY_UNAVAILABLE. */
   readonly sms: SmsConfig;
+  /**
+   * The upstream national eID (issue 4 "National eID broker"); see EidConfig. Undefined when not
+   * configured outside demo mode: the eID method is then not offered. In demo mode without
+   * `IDBIND_EID_ISSUER`, the built-in test eID at `${publicUrl}/dev/eid` (src/demo/test-eid/).
+   */
+  readonly eid: EidConfig | undefined;
+}
+
+/**
+ * Assurance levels, lowest first (DESIGN.md "Verification methods and assurance"). The names are
+ * fixed in code; only the mapping from an upstream eID's `acr` values to them is configuration.
+ */
+export const ASSURANCE_LEVELS = ['low', 'substantial', 'high'] as const;
+export type AssuranceLevel = (typeof ASSURANCE_LEVELS)[number];
+
+/** eIDAS levels of assurance (Commission Implementing Regulation (EU) 2015/1502), as `acr` URIs. */
+export const EIDAS_LOA = {
+  low: 'http://eidas.europa.eu/LoA/low',
+  substantial: 'http://eidas.europa.eu/LoA/substantial',
+  high: 'http://eidas.europa.eu/LoA/high',
+} as const;
+
+/**
+ * The default `IDBIND_EID_ACR_MAP`: eIDAS substantial and high to the idbind levels of the same
+ * name. Nothing else is mapped, so an upstream value not listed (eIDAS `low` included: DESIGN.md
+ * gives eID `substantial` or `high` only) fails closed with EID_LEVEL_UNKNOWN rather than being
+ * taken for a level it does not prove.
+ */
+export const DEFAULT_EID_ACR_MAP: Readonly<Record<string, AssuranceLevel>> = Object.freeze({
+  [EIDAS_LOA.substantial]: 'substantial',
+  [EIDAS_LOA.high]: 'high',
+});
+
+/** Where demo mode mounts its test eID provider (src/demo/test-eid/), below `publicUrl`. */
+export const DEMO_EID_PATH = '/dev/eid';
+/** The broker's client id at the demo's test eID provider. */
+export const DEMO_EID_CLIENT_ID = 'idbind-demo-broker';
+
+/**
+ * The upstream national eID provider (such as VNeID) that idbind is a relying party of: OpenID
+ * Connect authorization code flow with PKCE (src/oidc/eid/eid-broker.ts). All of it or none of
+ * it: an issuer without client credentials, or credentials without an issuer, stops the hub with
+ * an error naming the variable (DESIGN.md invariant 5).
+ */
+export interface EidConfig {
+  /** `IDBIND_EID_ISSUER`: the upstream's issuer identifier (discovery at `<issuer>/.well-known/openid-configuration`). https only, unless demo mode or `IDBIND_EID_ALLOW_INSECURE=1`. */
+  readonly issuer: string;
+  /** `IDBIND_EID_CLIENT_ID` (required with the issuer): idbind's client id at the upstream. */
+  readonly clientId: string;
+  /** `IDBIND_EID_CLIENT_SECRET` (required with the issuer): idbind's client secret there (sent as `client_secret_basic`). Never logged. */
+  readonly clientSecret: string;
+  /** `IDBIND_EID_PERSONAL_ID_CLAIM` (default `personal_id`): the claim carrying the 12-digit personal ID number (ID token, else UserInfo). */
+  readonly personalIdClaim: string;
+  /**
+   * `IDBIND_EID_ACR_MAP` (default: DEFAULT_EID_ACR_MAP): upstream `acr` values to idbind levels,
+   * as `acr=level` pairs separated by commas (`urn:vneid:loa:2=substantial,urn:vneid:loa:3=high`).
+   * A level must be `low`, `substantial` or `high`. An upstream `acr` not listed fails closed.
+   */
+  readonly acrMap: Readonly<Record<string, AssuranceLevel>>;
+  /** `IDBIND_EID_SCOPE` (default `openid`): the scopes asked for, space-separated; must include `openid`. */
+  readonly scope: string;
+  /** `IDBIND_EID_ALLOW_INSECURE` (`1` to allow; default: demo mode only): an `http://` issuer (tests and demos). */
+  readonly allowInsecure: boolean;
+  /** True for the demo's built-in test eID (demo mode without `IDBIND_EID_ISSUER`). */
+  readonly demo: boolean;
 }
 
 /**
@@ -181,6 +246,90 @@ function smsTemplate(env: NodeJS.ProcessEnv): string {
   return t;
 }
 
+const EID_VARIABLES = ['IDBIND_EID_CLIENT_ID', 'IDBIND_EID_CLIENT_SECRET', 'IDBIND_EID_PERSONAL_ID_CLAIM', 'IDBIND_EID_ACR_MAP', 'IDBIND_EID_SCOPE'] as const;
+
+/** Parses `IDBIND_EID_ACR_MAP`: `acr=level` pairs, split at the last `=` (an acr URI may hold one). */
+export function parseAcrMap(raw: string, name = 'IDBIND_EID_ACR_MAP'): Readonly<Record<string, AssuranceLevel>> {
+  const map: Record<string, AssuranceLevel> = {};
+  const entries = raw.split(',').map((e) => e.trim());
+  if (entries.some((e) => e === '')) throw new ConfigError(`${name}: an empty entry (expected acr=level pairs separated by commas)`);
+  for (const entry of entries) {
+    const at = entry.lastIndexOf('=');
+    const acr = at > 0 ? entry.slice(0, at).trim() : '';
+    const level = at > 0 ? entry.slice(at + 1).trim() : '';
+    if (acr === '' || /\s/.test(acr) || acr.length > 512) throw new ConfigError(`${name}: each entry must be acr=level, with an acr value without spaces`);
+    if (!(ASSURANCE_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`${name}: the level of ${acr} must be one of ${ASSURANCE_LEVELS.join(', ')}`);
+    if (Object.hasOwn(map, acr)) throw new ConfigError(`${name}: ${acr} is listed twice`);
+    map[acr] = level as AssuranceLevel;
+  }
+  return Object.freeze(map);
+}
+
+function demoEidSecret(dataDir: string): string {
+  const file = join(dataDir, 'demo-eid-client.secret');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeSecretFile(file, randomBytes(32).toString('base64url') + '\n');
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+function loadEidConfig(env: NodeJS.ProcessEnv, mode: Mode, dataDir: string, publicUrl: string): EidConfig | undefined {
+  const set = (name: string) => (env[name] ?? '') !== '';
+  const allowRaw = env.IDBIND_EID_ALLOW_INSECURE ?? '';
+  if (allowRaw !== '' && allowRaw !== '0' && allowRaw !== '1') throw new ConfigError('IDBIND_EID_ALLOW_INSECURE must be 1 or 0');
+  const allowInsecure = mode === 'demo' || allowRaw === '1';
+  if (!set('IDBIND_EID_ISSUER')) {
+    // Fail closed on a half configuration: settings without an issuer are a mistake, never a default.
+    const stray = EID_VARIABLES.find(set);
+    if (stray) throw new ConfigError(`${stray} is set but IDBIND_EID_ISSUER is not: set the issuer, or unset the eID variables`);
+    if (mode !== 'demo') return undefined;
+    return Object.freeze({
+      issuer: `${publicUrl}${DEMO_EID_PATH}`,
+      clientId: DEMO_EID_CLIENT_ID,
+      clientSecret: demoEidSecret(dataDir),
+      personalIdClaim: 'personal_id',
+      acrMap: DEFAULT_EID_ACR_MAP,
+      scope: 'openid',
+      allowInsecure: true,
+      demo: true,
+    });
+  }
+  const issuer = env.IDBIND_EID_ISSUER!.trim();
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new ConfigError('IDBIND_EID_ISSUER must be an https:// URL');
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowInsecure)) {
+    throw new ConfigError('IDBIND_EID_ISSUER must be an https:// URL (http:// only in demo mode or with IDBIND_EID_ALLOW_INSECURE=1)');
+  }
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new ConfigError('IDBIND_EID_ISSUER must be an issuer identifier: no query, fragment or credentials');
+  }
+  for (const name of ['IDBIND_EID_CLIENT_ID', 'IDBIND_EID_CLIENT_SECRET'] as const) {
+    if (!set(name)) throw new ConfigError(`IDBIND_EID_ISSUER is set but ${name} is not`);
+  }
+  const clientId = env.IDBIND_EID_CLIENT_ID!;
+  if (!/^[\x20-\x7e]{1,256}$/.test(clientId)) throw new ConfigError('IDBIND_EID_CLIENT_ID must be at most 256 printable ASCII characters');
+  const claim = set('IDBIND_EID_PERSONAL_ID_CLAIM') ? env.IDBIND_EID_PERSONAL_ID_CLAIM! : 'personal_id';
+  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(claim)) throw new ConfigError('IDBIND_EID_PERSONAL_ID_CLAIM must be a claim name (letters, digits, _ . : -)');
+  const scope = set('IDBIND_EID_SCOPE') ? env.IDBIND_EID_SCOPE!.trim().split(/\s+/).join(' ') : 'openid';
+  if (!scope.split(' ').includes('openid')) throw new ConfigError('IDBIND_EID_SCOPE must include openid');
+  if (!/^[\x21\x23-\x5b\x5d-\x7e ]+$/.test(scope)) throw new ConfigError('IDBIND_EID_SCOPE must be scope tokens separated by spaces');
+  return Object.freeze({
+    issuer,
+    clientId,
+    clientSecret: env.IDBIND_EID_CLIENT_SECRET!,
+    personalIdClaim: claim,
+    acrMap: set('IDBIND_EID_ACR_MAP') ? parseAcrMap(env.IDBIND_EID_ACR_MAP!) : DEFAULT_EID_ACR_MAP,
+    scope,
+    allowInsecure,
+    demo: false,
+  });
+}
+
 export function loadConfig(options: LoadConfigOptions): Config {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
@@ -235,5 +384,6 @@ export function loadConfig(options: LoadConfigOptions): Config {
       authorization: env.IDBIND_SMS_AUTHORIZATION && env.IDBIND_SMS_AUTHORIZATION !== '' ? env.IDBIND_SMS_AUTHORIZATION : undefined,
       template: smsTemplate(env),
     }),
+    eid: loadEidConfig(env, options.mode, dataDir, publicUrl),
   });
 }
