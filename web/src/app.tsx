@@ -2,8 +2,12 @@
  * The app shell: skip link, header, the page of the current path behind the sign-in gate, footer.
  * Routes are declared here; `/` redirects to the regulator's `/registries`. `/platform` is the
  * platform console, which signs in with a platform's own API key and so is not behind the admin
- * sign-in (`admin: false`). Later issues add the citizen, authority and regulator pages and the
- * hosted verification pages to `routes`.
+ * sign-in (`admin: false`). Later issues add the citizen, authority and regulator pages to `routes`.
+ *
+ * `/verify/<uid>` (the hosted verification pages, where the OpenID Provider sends a person) is not
+ * a route of this shell: it is for a person, not staff, so it gets its own plain frame, without the
+ * consoles' navigation, and without the auth layer, which would open a demo session or ask for the
+ * admin token.
  */
 import { useEffect, type ReactNode } from 'react';
 import { useI18n } from './i18n/i18n.tsx';
@@ -15,6 +19,7 @@ import { Link, navigate, usePath } from './shell/router.tsx';
 import { SignIn } from './shell/sign-in.tsx';
 import { PlatformPage } from './pages/platform/platform-page.tsx';
 import { RegistriesPage } from './pages/registries/registries-page.tsx';
+import { VerifyPage } from './pages/verify/verify-page.tsx';
 
 interface Route {
   path: string;
@@ -120,7 +125,20 @@ function Shell() {
   );
 }
 
+/** `/verify/<uid>` (a trailing slash allowed): the interaction id, or null for any other path. */
+function verifyUid(path: string): string | null {
+  const match = /^\/verify\/([^/]+)\/?$/.exec(path);
+  if (!match?.[1]) return null;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return null; // a malformed escape: not a page of ours
+  }
+}
+
 export function App() {
+  const uid = verifyUid(usePath());
+  if (uid !== null) return <VerifyPage uid={uid} />;
   return (
     <AuthProvider>
       <Shell />

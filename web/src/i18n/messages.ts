@@ -7,6 +7,7 @@
  */
 import type { AccountStatusValue, AssuranceLevel, DeliveryStatus, LegalProfile, ProviderKind } from '../api/sdk.ts';
 import type { Category, RunStatus } from '../api/types.ts';
+import type { ConsentClaim } from '../api/verify.ts';
 
 export const LANGUAGES = ['vi', 'en'] as const;
 export type Language = (typeof LANGUAGES)[number];
@@ -370,6 +371,126 @@ const en = {
       WEBHOOK_URL_NOT_SET: 'Set a webhook URL first: there is nowhere to send the event.',
     } satisfies Record<string, string>,
   },
+
+  // The hosted verification pages (issue 4): written for the person, not for an engineer.
+  verify: {
+    documentTitle: (platform: string) => `Verify your identity for ${platform}`,
+    forPlatform: (platform: string) => `Identity check for ${platform}`,
+    demoNotice: 'Demo: synthetic data, no real SMS',
+    loadFailed: 'This page could not be loaded.',
+    expiredTitle: 'This link no longer works',
+    expiredBody:
+      'A verification link works only once and only for a few minutes. Go back to the app or website you came from and start the verification again.',
+    footer: (platform: string) =>
+      `idbind checks your identity for ${platform}. ${platform} learns that you are verified, whether you are over 16 and over 18, and a code that only ${platform} can use to recognise you. Your ID number is never shared.`,
+    cancel: (platform: string) => `Cancel and go back to ${platform}`,
+    cancelling: 'Going back…',
+    redirecting: (platform: string) => `Taking you back to ${platform}…`,
+    redirectLink: (platform: string) => `Continue to ${platform}`,
+    eidRedirecting: 'Opening the national eID…',
+    eidRedirectLink: 'Continue to the national eID',
+
+    chooseTitle: (platform: string) => `Verify your identity for ${platform}`,
+    chooseIntro: (platform: string) =>
+      `${platform} needs to know that this account belongs to a real person. Verify with a mobile number registered in your own name, or with your national eID.`,
+    guardianChooseTitle: 'Parent or guardian: verify yourself',
+    guardianChooseIntro: (platform: string) =>
+      `Use your own mobile number or your own national eID. We then check that you are registered as this young person’s parent or guardian, and ${platform} can continue.`,
+    phoneTitle: 'With your mobile number',
+    phoneLabel: 'Your mobile number',
+    guardianPhoneLabel: 'Your own mobile number',
+    phoneHint: 'A Vietnamese mobile number registered in your own name, for example 0912 345 678. We send a 6-digit code to it by SMS.',
+    phoneEmpty: 'Enter your mobile number.',
+    sendCode: 'Send me a code',
+    sending: 'Sending…',
+    or: 'or',
+    eidTitle: 'With your national eID',
+    eidIntro: 'Sign in with VNeID, your national electronic identity. You come back to this page afterwards.',
+    useEid: 'Verify with national eID',
+    eidOnly: (platform: string) => `${platform} needs a stronger check than a phone number: please use your national eID.`,
+    noMethod: 'There is no way to verify available right now. Please go back and try again later.',
+
+    codeTitle: 'Enter the code we sent you',
+    codeSentTo: (masked: string) => `We sent a 6-digit code by SMS to ${masked}.`,
+    codeValidFor: (minutes: number) => (minutes <= 1 ? 'It works for about one more minute.' : `It works for ${minutes} more minutes.`),
+    codeHasExpired: 'This code has expired: ask for a new one.',
+    codeLabel: '6-digit code',
+    codeHint: 'Digits only. The SMS can take a minute to arrive.',
+    codeFormat: 'The code has 6 digits. Check the SMS and type all 6.',
+    confirm: 'Confirm',
+    confirming: 'Checking…',
+    resend: 'Send a new code',
+    resending: 'Sending…',
+    resendIn: (seconds: number) => `You can ask for a new code in ${seconds} s.`,
+    codeSent: 'A code is on its way by SMS.',
+    codeResent: 'A new code is on its way by SMS.',
+    wrongNumber: 'Use a different number',
+    demoSmsTitle: 'Demo: the SMS',
+    demoSmsIntro: 'No real SMS is sent in demo mode. This is the message the phone would receive:',
+    demoSmsEmpty: 'No message to this number yet.',
+
+    guardianTitle: 'A parent or guardian needs to help',
+    guardianWhy:
+      'You are under 16. Under Vietnamese law (Decree 147/2024, Article 27), an account of a person under 16 is verified together with a parent or legal guardian.',
+    guardianKind: 'This rule is there to protect you. You have done nothing wrong.',
+    guardianHow:
+      'Ask your parent or guardian to continue on this device. They verify themselves with their own mobile number or national eID, and we check that they are registered as your parent or guardian.',
+    guardianContinue: 'My parent or guardian is here: continue',
+
+    consentTitle: (platform: string) => `Share your details with ${platform}?`,
+    consentGuardianTitle: (platform: string) => `Share your child’s details with ${platform}?`,
+    consentIntro: (platform: string) => `You are verified. ${platform} also asks to receive:`,
+    consentGuardianIntro: (platform: string) =>
+      `The verification is done. As parent or guardian, you decide whether ${platform} receives these details of the young person:`,
+    claim: { name: 'Full name', birthdate: 'Date of birth', phone_number: 'Phone number' } satisfies Record<ConsentClaim, string>,
+    consentClaimsCaption: 'Details asked for',
+    consentPurpose: 'Why',
+    consentLegalBasis: 'Under which law',
+    consentNeverShared: (platform: string) => `Whatever you choose, ${platform} never receives the ID number. Whatever is shared is recorded in your idbind history.`,
+    consentDeclineEffect: (platform: string) => `If you do not share, you go back to ${platform} without being verified.`,
+    agree: 'Agree and continue',
+    decline: 'Do not share',
+
+    attemptsLeft: (n: number) => (n === 1 ? 'You have one try left.' : `You have ${n} tries left.`),
+    tryAgainIn: (seconds: number) =>
+      seconds < 90
+        ? `Please try again in ${seconds} seconds.`
+        : seconds < 90 * 60
+          ? `Please try again in ${Math.ceil(seconds / 60)} minutes.`
+          : `Please try again in ${Math.ceil(seconds / 3600)} hours.`,
+    errorCode: 'For support: error code',
+    errors: {
+      PHONE_INVALID: 'This does not look like a Vietnamese mobile number. Check it and try again, for example 0912 345 678.',
+      NUMBER_NOT_ELIGIBLE: 'This number cannot be used to verify. Use a number registered in your own name, or your national eID.',
+      RATE_LIMITED: 'There have been too many tries in a short time.',
+      SMS_BUDGET_EXHAUSTED: 'No more codes can be sent for this service today. Please try again later, or use your national eID.',
+      SMS_GATEWAY_UNAVAILABLE: 'We cannot send text messages right now. Please try again in a few minutes, or use your national eID.',
+      CODE_MALFORMED: 'The code has 6 digits. Check the SMS and type all 6.',
+      CODE_INVALID: 'That code is not right. Check the SMS and try again.',
+      CODE_EXPIRED: 'This code has expired. Ask for a new code.',
+      TOO_MANY_ATTEMPTS: 'Too many wrong codes: for your safety this code no longer works. Start again with your number, or use your national eID.',
+      RESEND_TOO_SOON: 'Please wait a little before asking for another code.',
+      RESEND_LIMIT_REACHED: 'No more codes can be sent to this number for now. Use the last code you received, or start again.',
+      VERIFICATION_COMPLETED: 'This step is already done.',
+      ACCOUNT_LIMIT_REACHED:
+        'You already have as many verified accounts on this service as the rules allow, so this one cannot be verified.',
+      GUARDIAN_NOT_LISTED:
+        'You are not registered as a parent or guardian of this young person, so you cannot verify for them. Only a parent or legal guardian recorded in the population registry can.',
+      GUARDIAN_IS_MINOR: 'A parent or guardian who verifies here must be an adult. Please ask an adult parent or guardian to continue.',
+      GUARDIAN_SAME_PERSON: 'The parent or guardian must verify with their own mobile number or national eID, not the young person’s.',
+      LEVEL_NOT_REACHED: 'This way of verifying is not strong enough for this service. Please use your national eID.',
+      EID_UNAVAILABLE: 'The national eID cannot be reached right now. Please try again in a few minutes.',
+      EID_FAILED: 'Signing in with the national eID did not work. Please try again.',
+      EID_LEVEL_UNKNOWN: 'We could not confirm how you signed in with the national eID, so it cannot be used this time. Please try again.',
+      EID_PERSON_NOT_ELIGIBLE: 'Your national eID cannot be used to verify here.',
+      FLOW_NOT_FOUND: 'This link no longer works. Go back to the app or website you came from and start again.',
+      FLOW_EXPIRED: 'This link no longer works. Go back to the app or website you came from and start again.',
+      NETWORK_ERROR: 'We could not connect. Check your internet connection and try again.',
+      TIMEOUT: 'This is taking too long. Check your internet connection and try again.',
+      INTERNAL: 'Something went wrong on our side. Please try again in a moment.',
+    } satisfies Record<string, string>,
+    errorFallback: 'Something went wrong. Please try again, or go back and start again.',
+  },
 };
 
 export type Messages = typeof en;
@@ -723,6 +844,124 @@ const vi: Messages = {
       WEBHOOK_URL_REFUSED: 'Địa chỉ này không thể nhận webhook: hãy dùng một địa chỉ https:// công khai (không phải địa chỉ nội bộ, loopback hay link-local).',
       WEBHOOK_URL_NOT_SET: 'Hãy đặt địa chỉ webhook trước: chưa có nơi nào để gửi sự kiện.',
     },
+  },
+
+  verify: {
+    documentTitle: (platform) => `Xác thực danh tính cho ${platform}`,
+    forPlatform: (platform) => `Xác thực danh tính cho ${platform}`,
+    demoNotice: 'Trình diễn: dữ liệu tổng hợp, không gửi SMS thật',
+    loadFailed: 'Không tải được trang này.',
+    expiredTitle: 'Đường dẫn này không còn dùng được',
+    expiredBody:
+      'Mỗi đường dẫn xác thực chỉ dùng được một lần và trong vài phút. Vui lòng quay lại ứng dụng hoặc trang web bạn vừa dùng và bắt đầu xác thực lại.',
+    footer: (platform) =>
+      `idbind xác thực danh tính của bạn cho ${platform}. ${platform} chỉ biết bạn đã được xác thực, bạn đã đủ 16 tuổi và 18 tuổi hay chưa, cùng một mã nhận diện mà chỉ ${platform} dùng được. Số định danh cá nhân của bạn không bao giờ được chia sẻ.`,
+    cancel: (platform) => `Huỷ và quay lại ${platform}`,
+    cancelling: 'Đang quay lại…',
+    redirecting: (platform) => `Đang đưa bạn quay lại ${platform}…`,
+    redirectLink: (platform) => `Tiếp tục đến ${platform}`,
+    eidRedirecting: 'Đang mở định danh điện tử…',
+    eidRedirectLink: 'Tiếp tục đến định danh điện tử',
+
+    chooseTitle: (platform) => `Xác thực danh tính cho ${platform}`,
+    chooseIntro: (platform) =>
+      `${platform} cần biết tài khoản này thuộc về một người thật. Bạn có thể xác thực bằng số điện thoại di động đứng tên chính bạn, hoặc bằng tài khoản định danh điện tử.`,
+    guardianChooseTitle: 'Cha mẹ hoặc người giám hộ: xác thực chính mình',
+    guardianChooseIntro: (platform) =>
+      `Vui lòng dùng số điện thoại di động hoặc tài khoản định danh điện tử của chính bạn. Sau đó chúng tôi kiểm tra bạn có được đăng ký là cha mẹ hoặc người giám hộ của em hay không, rồi ${platform} mới tiếp tục.`,
+    phoneTitle: 'Bằng số điện thoại di động',
+    phoneLabel: 'Số điện thoại di động của bạn',
+    guardianPhoneLabel: 'Số điện thoại di động của chính bạn',
+    phoneHint: 'Số di động Việt Nam đứng tên chính bạn, ví dụ 0912 345 678. Chúng tôi sẽ gửi mã gồm 6 chữ số qua SMS đến số này.',
+    phoneEmpty: 'Vui lòng nhập số điện thoại di động.',
+    sendCode: 'Gửi mã cho tôi',
+    sending: 'Đang gửi…',
+    or: 'hoặc',
+    eidTitle: 'Bằng định danh điện tử',
+    eidIntro: 'Đăng nhập bằng VNeID, tài khoản định danh điện tử của bạn. Sau đó bạn sẽ được đưa trở lại trang này.',
+    useEid: 'Xác thực bằng định danh điện tử',
+    eidOnly: (platform) => `${platform} cần mức xác thực cao hơn số điện thoại: vui lòng dùng tài khoản định danh điện tử.`,
+    noMethod: 'Hiện chưa có cách xác thực nào dùng được. Vui lòng quay lại và thử lại sau.',
+
+    codeTitle: 'Nhập mã chúng tôi vừa gửi',
+    codeSentTo: (masked) => `Chúng tôi đã gửi mã gồm 6 chữ số qua SMS đến số ${masked}.`,
+    codeValidFor: (minutes) => (minutes <= 1 ? 'Mã còn dùng được khoảng một phút nữa.' : `Mã còn dùng được ${minutes} phút nữa.`),
+    codeHasExpired: 'Mã này đã hết hạn: vui lòng yêu cầu mã mới.',
+    codeLabel: 'Mã gồm 6 chữ số',
+    codeHint: 'Chỉ gồm chữ số. Tin nhắn có thể mất khoảng một phút mới đến.',
+    codeFormat: 'Mã gồm 6 chữ số. Vui lòng xem lại tin nhắn và nhập đủ 6 số.',
+    confirm: 'Xác nhận',
+    confirming: 'Đang kiểm tra…',
+    resend: 'Gửi mã mới',
+    resending: 'Đang gửi…',
+    resendIn: (seconds) => `Bạn có thể yêu cầu mã mới sau ${seconds} giây.`,
+    codeSent: 'Mã đang được gửi đến bạn qua SMS.',
+    codeResent: 'Mã mới đang được gửi đến bạn qua SMS.',
+    wrongNumber: 'Dùng số điện thoại khác',
+    demoSmsTitle: 'Trình diễn: tin nhắn SMS',
+    demoSmsIntro: 'Ở chế độ trình diễn không có SMS thật nào được gửi. Đây là tin nhắn điện thoại sẽ nhận được:',
+    demoSmsEmpty: 'Chưa có tin nhắn nào đến số này.',
+
+    guardianTitle: 'Cần cha mẹ hoặc người giám hộ giúp',
+    guardianWhy:
+      'Bạn chưa đủ 16 tuổi. Theo pháp luật Việt Nam (Nghị định 147/2024/NĐ-CP, Điều 27), tài khoản của người dưới 16 tuổi được xác thực cùng với cha mẹ hoặc người giám hộ hợp pháp.',
+    guardianKind: 'Quy định này là để bảo vệ bạn. Bạn không làm gì sai cả.',
+    guardianHow:
+      'Hãy nhờ cha mẹ hoặc người giám hộ tiếp tục trên thiết bị này. Họ xác thực bằng số điện thoại di động hoặc định danh điện tử của chính họ, và chúng tôi kiểm tra họ có được đăng ký là cha mẹ hoặc người giám hộ của bạn hay không.',
+    guardianContinue: 'Cha mẹ hoặc người giám hộ của tôi đang ở đây: tiếp tục',
+
+    consentTitle: (platform) => `Chia sẻ thông tin của bạn với ${platform}?`,
+    consentGuardianTitle: (platform) => `Chia sẻ thông tin của con bạn với ${platform}?`,
+    consentIntro: (platform) => `Bạn đã được xác thực. ${platform} đề nghị được nhận thêm:`,
+    consentGuardianIntro: (platform) =>
+      `Việc xác thực đã xong. Với tư cách cha mẹ hoặc người giám hộ, bạn quyết định ${platform} có được nhận các thông tin sau của em hay không:`,
+    claim: { name: 'Họ và tên', birthdate: 'Ngày sinh', phone_number: 'Số điện thoại' },
+    consentClaimsCaption: 'Thông tin được đề nghị',
+    consentPurpose: 'Mục đích',
+    consentLegalBasis: 'Căn cứ pháp lý',
+    consentNeverShared: (platform) => `Dù bạn chọn thế nào, ${platform} không bao giờ nhận được số định danh cá nhân. Mỗi lần chia sẻ đều được ghi lại trong lịch sử idbind của bạn.`,
+    consentDeclineEffect: (platform) => `Nếu không chia sẻ, bạn sẽ quay lại ${platform} mà chưa được xác thực.`,
+    agree: 'Đồng ý và tiếp tục',
+    decline: 'Không chia sẻ',
+
+    attemptsLeft: (n) => (n === 1 ? 'Bạn còn một lần thử.' : `Bạn còn ${n} lần thử.`),
+    tryAgainIn: (seconds) =>
+      seconds < 90
+        ? `Vui lòng thử lại sau ${seconds} giây.`
+        : seconds < 90 * 60
+          ? `Vui lòng thử lại sau ${Math.ceil(seconds / 60)} phút.`
+          : `Vui lòng thử lại sau ${Math.ceil(seconds / 3600)} giờ.`,
+    errorCode: 'Để được hỗ trợ: mã lỗi',
+    errors: {
+      PHONE_INVALID: 'Đây có vẻ không phải số di động Việt Nam. Vui lòng kiểm tra và thử lại, ví dụ 0912 345 678.',
+      NUMBER_NOT_ELIGIBLE: 'Không thể dùng số này để xác thực. Vui lòng dùng số đứng tên chính bạn, hoặc định danh điện tử của bạn.',
+      RATE_LIMITED: 'Có quá nhiều lượt thử trong thời gian ngắn.',
+      SMS_BUDGET_EXHAUSTED: 'Hôm nay không thể gửi thêm mã cho dịch vụ này. Vui lòng thử lại sau, hoặc dùng định danh điện tử.',
+      SMS_GATEWAY_UNAVAILABLE: 'Hiện chúng tôi không gửi được tin nhắn. Vui lòng thử lại sau vài phút, hoặc dùng định danh điện tử.',
+      CODE_MALFORMED: 'Mã gồm 6 chữ số. Vui lòng xem lại tin nhắn và nhập đủ 6 số.',
+      CODE_INVALID: 'Mã chưa đúng. Vui lòng xem lại tin nhắn và thử lại.',
+      CODE_EXPIRED: 'Mã này đã hết hạn. Vui lòng yêu cầu mã mới.',
+      TOO_MANY_ATTEMPTS: 'Bạn đã nhập sai quá nhiều lần: để bảo vệ bạn, mã này không còn dùng được. Vui lòng bắt đầu lại với số điện thoại, hoặc dùng định danh điện tử.',
+      RESEND_TOO_SOON: 'Vui lòng chờ một chút trước khi yêu cầu mã khác.',
+      RESEND_LIMIT_REACHED: 'Tạm thời không thể gửi thêm mã đến số này. Vui lòng dùng mã gần nhất bạn nhận được, hoặc bắt đầu lại.',
+      VERIFICATION_COMPLETED: 'Bước này đã hoàn tất.',
+      ACCOUNT_LIMIT_REACHED: 'Bạn đã có số tài khoản được xác thực tối đa mà quy định cho phép trên dịch vụ này, nên không thể xác thực thêm tài khoản này.',
+      GUARDIAN_NOT_LISTED:
+        'Bạn không được đăng ký là cha mẹ hoặc người giám hộ của em, nên không thể xác thực thay em. Chỉ cha mẹ hoặc người giám hộ hợp pháp có tên trong cơ sở dữ liệu dân cư mới làm được việc này.',
+      GUARDIAN_IS_MINOR: 'Cha mẹ hoặc người giám hộ xác thực ở đây phải là người đã thành niên. Vui lòng nhờ cha mẹ hoặc người giám hộ đã thành niên tiếp tục.',
+      GUARDIAN_SAME_PERSON: 'Cha mẹ hoặc người giám hộ phải xác thực bằng số điện thoại hoặc định danh điện tử của chính họ, không phải của em.',
+      LEVEL_NOT_REACHED: 'Cách xác thực này chưa đủ mạnh cho dịch vụ này. Vui lòng dùng định danh điện tử.',
+      EID_UNAVAILABLE: 'Hiện không kết nối được với định danh điện tử. Vui lòng thử lại sau vài phút.',
+      EID_FAILED: 'Đăng nhập bằng định danh điện tử không thành công. Vui lòng thử lại.',
+      EID_LEVEL_UNKNOWN: 'Chúng tôi không xác nhận được mức đăng nhập định danh điện tử của bạn, nên lần này không dùng được. Vui lòng thử lại.',
+      EID_PERSON_NOT_ELIGIBLE: 'Không thể dùng định danh điện tử của bạn để xác thực ở đây.',
+      FLOW_NOT_FOUND: 'Đường dẫn này không còn dùng được. Vui lòng quay lại ứng dụng hoặc trang web bạn vừa dùng và bắt đầu lại.',
+      FLOW_EXPIRED: 'Đường dẫn này không còn dùng được. Vui lòng quay lại ứng dụng hoặc trang web bạn vừa dùng và bắt đầu lại.',
+      NETWORK_ERROR: 'Không kết nối được. Vui lòng kiểm tra kết nối Internet và thử lại.',
+      TIMEOUT: 'Việc này mất quá nhiều thời gian. Vui lòng kiểm tra kết nối Internet và thử lại.',
+      INTERNAL: 'Hệ thống của chúng tôi gặp sự cố. Vui lòng thử lại sau giây lát.',
+    },
+    errorFallback: 'Đã có lỗi xảy ra. Vui lòng thử lại, hoặc quay lại và bắt đầu lại.',
   },
 };
 
