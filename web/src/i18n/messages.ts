@@ -7,6 +7,7 @@
  */
 import type { AccountStatusValue, AssuranceLevel, DeliveryStatus, LegalProfile, ProviderKind } from '../api/sdk.ts';
 import type { Category, RunStatus } from '../api/types.ts';
+import type { TokenEndpointAuthMethod } from '../api/oidc-client.ts';
 import type { ConsentClaim } from '../api/verify.ts';
 
 export const LANGUAGES = ['vi', 'en'] as const;
@@ -337,6 +338,46 @@ const en = {
     deliveryEventId: 'Event id (webhook-id)',
     deliveryStatusName: { pending: 'Pending', delivered: 'Delivered', dead: 'Given up (dead letter)' } satisfies Record<DeliveryStatus, string>,
 
+    // OpenID Connect client.
+    oidcTitle: 'OpenID Connect (Sign in with national identity)',
+    oidcIntro:
+      'Send people to idbind with OpenID Connect: they verify on idbind’s own pages, by phone or national eID, and come back to your redirect URI with an ID token. The token carries the pseudonym (sub), the level reached (acr), verified and the age flags age_over_16, age_over_18 and minor; personal details only where your legal profile allows it and the person agrees.',
+    oidcIssuer: 'Issuer',
+    oidcDiscovery: 'Discovery document',
+    oidcClientId: 'Client ID',
+    oidcRedirectUris: 'Redirect URIs',
+    oidcRedirectUrisHint: 'One per line, exactly as your application sends them. idbind sends people back to these addresses only.',
+    oidcRequirePar: 'Require pushed authorization requests (PAR)',
+    oidcRequireParHint:
+      'Your backend first posts each authorization request to the PAR endpoint (RFC 9126), so its parameters cannot be changed in the browser. Recommended.',
+    oidcAuthMethod: 'How your backend authenticates at the token endpoint',
+    oidcAuthMethodName: {
+      client_secret_basic: 'Client secret (HTTP Basic)',
+      private_key_jwt: 'A JWT signed with your private key (private_key_jwt)',
+    } satisfies Record<TokenEndpointAuthMethod, string>,
+    oidcJwks: 'Your public keys (JWKS)',
+    oidcJwksHint: 'For private_key_jwt: a JSON Web Key Set with the public half of your signing keys, {"keys": [...]}. Never paste a private key.',
+    oidcJwksInvalid: 'This is not a JSON Web Key Set: paste JSON of the form {"keys": [...]}.',
+    oidcRefreshTokens: 'Issue refresh tokens',
+    oidcRefreshTokensHint: 'Lets your backend renew its tokens without sending the person through idbind again.',
+    oidcSave: 'Save the OpenID Connect settings',
+    oidcSaved: 'The OpenID Connect settings are saved.',
+    oidcSaveFailed: 'The OpenID Connect settings were not saved.',
+    oidcLoadFailed: 'The OpenID Connect settings could not be loaded.',
+    oidcMissing: 'OpenID Connect is not available on this hub yet.',
+    oidcSecretTitle: 'Client secret',
+    oidcSecretIntro:
+      'For client_secret_basic. The hub keeps only a hash of it, so a secret is shown once, when it is created; a new secret replaces the current one.',
+    oidcSecretUnused: 'Your client authenticates with private_key_jwt: no client secret is used.',
+    oidcRotateSecret: 'Create a new client secret',
+    oidcRotateSecretWarning: 'A new client secret is created and shown once. It replaces the current one: deploy it straight away.',
+    oidcRotateSecretConfirm: 'Yes, create a new secret',
+    oidcRotateSecretFailed: 'A new client secret could not be created.',
+    oidcNewSecretShownOnce: 'Your new client secret is shown only this once. Copy it now and store it in your secret manager.',
+    oidcNewSecretLabel: 'New client secret',
+    oidcSnippetTitle: 'Integrate in a few lines',
+    oidcSnippetIntro: 'With openid-client (Node.js), in your backend. Any certified OpenID Connect library works the same way from the discovery URL above.',
+
     // Errors, by the stable code of the hub's problem document.
     attemptsLeft: (n: number) => (n === 1 ? 'One try left.' : `${n} tries left.`),
     tryAgainIn: (seconds: number) => (seconds < 90 ? `Try again in ${seconds} s.` : `Try again in ${Math.ceil(seconds / 60)} min.`),
@@ -369,6 +410,7 @@ const en = {
       IDEMPOTENCY_KEY_IN_USE: 'The same request is still being processed. Wait a moment and try again.',
       WEBHOOK_URL_REFUSED: 'This address cannot receive webhooks: use a public https:// address (not a private, loopback or link-local one).',
       WEBHOOK_URL_NOT_SET: 'Set a webhook URL first: there is nowhere to send the event.',
+      OIDC_CLIENT_INVALID: 'These OpenID Connect settings are not accepted.',
     } satisfies Record<string, string>,
   },
 
@@ -812,6 +854,45 @@ const vi: Messages = {
     deliveryEventId: 'Mã sự kiện (webhook-id)',
     deliveryStatusName: { pending: 'Đang chờ', delivered: 'Đã gửi thành công', dead: 'Đã dừng (thư chết)' },
 
+    oidcTitle: 'OpenID Connect (Đăng nhập bằng định danh quốc gia)',
+    oidcIntro:
+      'Chuyển người dùng đến idbind bằng OpenID Connect: họ xác thực trên các trang của idbind, bằng số điện thoại hoặc định danh điện tử, rồi quay lại địa chỉ chuyển hướng của bạn cùng một ID token. Token chứa bí danh (sub), mức xác thực đạt được (acr), verified và các cờ tuổi age_over_16, age_over_18, minor; thông tin cá nhân chỉ có khi hồ sơ pháp lý của bạn cho phép và người dùng đồng ý.',
+    oidcIssuer: 'Issuer (đơn vị phát hành)',
+    oidcDiscovery: 'Tài liệu discovery',
+    oidcClientId: 'Client ID',
+    oidcRedirectUris: 'Địa chỉ chuyển hướng (redirect URI)',
+    oidcRedirectUrisHint: 'Mỗi dòng một địa chỉ, đúng như ứng dụng của bạn gửi. idbind chỉ đưa người dùng quay lại các địa chỉ này.',
+    oidcRequirePar: 'Bắt buộc yêu cầu ủy quyền đẩy trước (PAR)',
+    oidcRequireParHint:
+      'Máy chủ của bạn gửi trước mỗi yêu cầu ủy quyền đến điểm cuối PAR (RFC 9126), nên các tham số không thể bị thay đổi trên trình duyệt. Nên bật.',
+    oidcAuthMethod: 'Cách máy chủ của bạn xác thực tại điểm cuối token',
+    oidcAuthMethodName: {
+      client_secret_basic: 'Khoá bí mật client (HTTP Basic)',
+      private_key_jwt: 'JWT ký bằng khoá riêng của bạn (private_key_jwt)',
+    },
+    oidcJwks: 'Khoá công khai của bạn (JWKS)',
+    oidcJwksHint: 'Cho private_key_jwt: một JSON Web Key Set gồm phần công khai của các khoá ký, {"keys": [...]}. Không bao giờ dán khoá riêng.',
+    oidcJwksInvalid: 'Đây không phải JSON Web Key Set: hãy dán JSON dạng {"keys": [...]}.',
+    oidcRefreshTokens: 'Cấp refresh token',
+    oidcRefreshTokensHint: 'Cho phép máy chủ của bạn gia hạn token mà không cần đưa người dùng qua idbind lần nữa.',
+    oidcSave: 'Lưu cài đặt OpenID Connect',
+    oidcSaved: 'Đã lưu cài đặt OpenID Connect.',
+    oidcSaveFailed: 'Chưa lưu được cài đặt OpenID Connect.',
+    oidcLoadFailed: 'Không tải được cài đặt OpenID Connect.',
+    oidcMissing: 'Hệ thống này chưa hỗ trợ OpenID Connect.',
+    oidcSecretTitle: 'Khoá bí mật client',
+    oidcSecretIntro:
+      'Dùng với client_secret_basic. Hệ thống chỉ lưu bản băm, nên khoá bí mật chỉ hiển thị một lần khi được tạo; khoá mới sẽ thay thế khoá hiện tại.',
+    oidcSecretUnused: 'Client của bạn xác thực bằng private_key_jwt: không dùng khoá bí mật client.',
+    oidcRotateSecret: 'Tạo khoá bí mật client mới',
+    oidcRotateSecretWarning: 'Một khoá bí mật client mới được tạo và chỉ hiển thị một lần. Khoá này thay thế khoá hiện tại: hãy triển khai ngay.',
+    oidcRotateSecretConfirm: 'Đồng ý, tạo khoá mới',
+    oidcRotateSecretFailed: 'Không tạo được khoá bí mật client mới.',
+    oidcNewSecretShownOnce: 'Khoá bí mật client mới chỉ hiển thị lần này. Hãy sao chép ngay và lưu vào kho bí mật của bạn.',
+    oidcNewSecretLabel: 'Khoá bí mật client mới',
+    oidcSnippetTitle: 'Tích hợp với vài dòng mã',
+    oidcSnippetIntro: 'Với openid-client (Node.js), trên máy chủ của bạn. Mọi thư viện OpenID Connect được chứng nhận đều dùng được theo cách tương tự từ địa chỉ discovery ở trên.',
+
     attemptsLeft: (n) => `Còn ${n} lần thử.`,
     tryAgainIn: (seconds) => (seconds < 90 ? `Vui lòng thử lại sau ${seconds} giây.` : `Vui lòng thử lại sau ${Math.ceil(seconds / 60)} phút.`),
     problems: {
@@ -843,6 +924,7 @@ const vi: Messages = {
       IDEMPOTENCY_KEY_IN_USE: 'Yêu cầu giống hệt đang được xử lý. Vui lòng chờ giây lát rồi thử lại.',
       WEBHOOK_URL_REFUSED: 'Địa chỉ này không thể nhận webhook: hãy dùng một địa chỉ https:// công khai (không phải địa chỉ nội bộ, loopback hay link-local).',
       WEBHOOK_URL_NOT_SET: 'Hãy đặt địa chỉ webhook trước: chưa có nơi nào để gửi sự kiện.',
+      OIDC_CLIENT_INVALID: 'Cài đặt OpenID Connect này không được chấp nhận.',
     },
   },
 

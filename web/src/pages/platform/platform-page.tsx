@@ -1,8 +1,10 @@
 /**
  * The platform console (issue 3 "SDK and console"): a platform signs in with its API key and
  * sees its profile, tries a verification end to end, reads its verification statistics, manages
- * its API keys and its webhook (URL, secret, test event, delivery log). It talks to the hub
- * through @idbind/sdk, with the platform's key: what the console shows is exactly what the
+ * its API keys, its webhook (URL, secret, test event, delivery log) and its OpenID Connect client
+ * (issue 4: redirect URIs, PAR, client authentication, client secret). It talks to the hub
+ * through @idbind/sdk (the OpenID client settings, which the SDK does not cover, through
+ * api/oidc-client.ts), with the platform's key: what the console shows is exactly what the
  * platform's own backend can read, no more. It does not need the admin token, so it is not
  * behind the shell's admin sign-in.
  */
@@ -13,6 +15,7 @@ import { useI18n } from '../../i18n/i18n.tsx';
 import { useAuth } from '../../shell/auth.tsx';
 import { ErrorMessage } from '../../shell/errors.tsx';
 import { Credentials } from './credentials.tsx';
+import { OidcClientSettingsSection } from './oidc-client-settings.tsx';
 import { PlatformSignIn } from './platform-sign-in.tsx';
 import { TryVerification } from './try-verification.tsx';
 import { usePlatformSession } from './use-platform-session.ts';
@@ -117,6 +120,9 @@ export function PlatformPage() {
           <li>
             <a href="#webhooks">{k.webhooksTitle}</a>
           </li>
+          <li>
+            <a href="#oidc">{k.oidcTitle}</a>
+          </li>
         </ul>
       </nav>
 
@@ -124,6 +130,7 @@ export function PlatformPage() {
       <VerificationStats client={client} generation={generation} onError={session.handleError} />
       <Credentials client={client} info={info} replaceKey={session.replaceKey} onError={session.handleError} />
       <WebhookSettings client={client} provider={p} updateProvider={session.updateProvider} onError={session.handleError} />
+      <OidcClientSettingsSection apiKey={session.state.apiKey} onError={session.handleError} />
     </div>
   );
 }
