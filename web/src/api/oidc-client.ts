@@ -1,7 +1,8 @@
 /**
  * The platform's OpenID Connect client settings (issue 4), with the platform's own API key like
  * every other console call: `GET`/`PUT /v1/provider/oidc-client` and
- * `POST /v1/provider/oidc-client/secret` (rotates; the secret is answered once and never again).
+ * `POST /v1/provider/oidc-client/secret` (rotates at once; the secret is answered once and never
+ * again). A platform without a client gets 404 `OIDC_CLIENT_NOT_FOUND` from GET.
  * A refused setting is `OIDC_CLIENT_INVALID` with a `detail` naming what is wrong.
  */
 import { requestJson } from './json.ts';

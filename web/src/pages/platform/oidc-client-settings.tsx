@@ -6,7 +6,10 @@
  * JWKS) and refresh tokens, rotates the client secret (shown once), and prints the few lines of
  * openid-client a backend needs, filled in with these settings.
  *
- * On a hub without these routes (404 NOT_FOUND) the section says so in a note.
+ * A platform without a client yet (404 OIDC_CLIENT_NOT_FOUND) gets the same form, empty, and the
+ * first save creates the client; when the hub answers a creation with its first `client_secret`,
+ * that secret is shown once like a rotated one. On a hub without these routes (404 NOT_FOUND) the
+ * section says so in a note.
  */
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
 import { oidcClientApi, type OidcClient, type OidcClientSettings, type TokenEndpointAuthMethod } from '../../api/oidc-client.ts';
@@ -17,7 +20,7 @@ import { SecretBox } from './secret-box.tsx';
 
 const AUTH_METHODS: TokenEndpointAuthMethod[] = ['client_secret_basic', 'private_key_jwt'];
 
-type Load = { state: 'loading' } | { state: 'missing' } | { state: 'failed'; error: unknown } | { state: 'ready'; client: OidcClient };
+type Load = { state: 'loading' } | { state: 'missing' } | { state: 'failed'; error: unknown } | { state: 'absent' } | { state: 'ready'; client: OidcClient };
 
 interface OidcClientSettingsProps {
   apiKey: string;
@@ -71,7 +74,9 @@ function parseJwks(text: string): { ok: true; jwks: OidcClientSettings['jwks'] }
   return { ok: false };
 }
 
-function formOf(client: OidcClient) {
+const EMPTY_FORM = { redirectUris: '', requirePar: true, authMethod: 'client_secret_basic' as TokenEndpointAuthMethod, jwks: '', refreshTokens: false };
+
+function formOf(client: OidcClient): typeof EMPTY_FORM {
   return {
     redirectUris: client.redirect_uris.join('\n'),
     requirePar: client.require_par,
@@ -87,7 +92,7 @@ export function OidcClientSettingsSection({ apiKey, onError }: OidcClientSetting
   const ids = { heading: useId(), uris: useId(), urisHint: useId(), par: useId(), parHint: useId(), jwks: useId(), jwksHint: useId(), jwksError: useId(), refresh: useId(), refreshHint: useId(), saveError: useId(), method: useId() };
   const api = useMemo(() => oidcClientApi(apiKey), [apiKey]);
   const [load, setLoad] = useState<Load>({ state: 'loading' });
-  const [form, setForm] = useState<ReturnType<typeof formOf> | null>(null);
+  const [form, setForm] = useState<typeof EMPTY_FORM | null>(null);
   const [jwksInvalid, setJwksInvalid] = useState(false);
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState(false);
@@ -106,7 +111,10 @@ export function OidcClientSettingsSection({ apiKey, onError }: OidcClientSetting
       setForm(formOf(client));
     } catch (failure) {
       if (isMissingRoute(failure)) setLoad({ state: 'missing' });
-      else {
+      else if (failure instanceof IdbindError && failure.code === 'OIDC_CLIENT_NOT_FOUND') {
+        setLoad({ state: 'absent' });
+        setForm(EMPTY_FORM);
+      } else {
         setLoad({ state: 'failed', error: failure });
         onError(failure);
       }
@@ -144,7 +152,9 @@ export function OidcClientSettingsSection({ apiKey, onError }: OidcClientSetting
     };
     setSaving(true);
     try {
-      const client = await api.put(settings);
+      const client: OidcClient & { client_secret?: string } = await api.put(settings);
+      // A creation may answer the first secret, once.
+      if (typeof client.client_secret === 'string') setSecret(client.client_secret);
       setLoad({ state: 'ready', client });
       setForm(formOf(client));
       setSaved(true);
@@ -194,28 +204,31 @@ export function OidcClientSettingsSection({ apiKey, onError }: OidcClientSetting
         />
       ) : form ? (
         <>
-          <dl className="facts oidc-facts">
-            <div>
-              <dt>{k.oidcIssuer}</dt>
-              <dd>
-                <code data-testid="oidc-issuer">{load.client.issuer}</code>
-              </dd>
-            </div>
-            <div>
-              <dt>{k.oidcDiscovery}</dt>
-              <dd>
-                <a href={discoveryUrl(load.client.issuer)} data-testid="oidc-discovery">
-                  <code>{discoveryUrl(load.client.issuer)}</code>
-                </a>
-              </dd>
-            </div>
-            <div>
-              <dt>{k.oidcClientId}</dt>
-              <dd>
-                <code data-testid="oidc-client-id">{load.client.client_id}</code>
-              </dd>
-            </div>
-          </dl>
+          {load.state === 'absent' ? <p className="note" data-testid="oidc-absent">{k.oidcAbsent}</p> : null}
+          {load.state === 'ready' ? (
+            <dl className="facts oidc-facts">
+              <div>
+                <dt>{k.oidcIssuer}</dt>
+                <dd>
+                  <code data-testid="oidc-issuer">{load.client.issuer}</code>
+                </dd>
+              </div>
+              <div>
+                <dt>{k.oidcDiscovery}</dt>
+                <dd>
+                  <a href={discoveryUrl(load.client.issuer)} data-testid="oidc-discovery">
+                    <code>{discoveryUrl(load.client.issuer)}</code>
+                  </a>
+                </dd>
+              </div>
+              <div>
+                <dt>{k.oidcClientId}</dt>
+                <dd>
+                  <code data-testid="oidc-client-id">{load.client.client_id}</code>
+                </dd>
+              </div>
+            </dl>
+          ) : null}
 
           <form onSubmit={(e) => void submit(e)} noValidate className="oidc-form">
             <div className="field">
@@ -315,45 +328,49 @@ export function OidcClientSettingsSection({ apiKey, onError }: OidcClientSetting
             ) : null}
           </form>
 
-          <h3 className="spaced">{k.oidcSecretTitle}</h3>
-          <p className="hint">{load.client.token_endpoint_auth_method === 'private_key_jwt' ? k.oidcSecretUnused : k.oidcSecretIntro}</p>
-          {secret ? (
+          {load.state === 'ready' ? (
             <>
-              <p className="notice">{k.oidcNewSecretShownOnce}</p>
-              <SecretBox label={k.oidcNewSecretLabel} value={secret} testId="oidc-client-secret" />
+              <h3 className="spaced">{k.oidcSecretTitle}</h3>
+              <p className="hint">{load.client.token_endpoint_auth_method === 'private_key_jwt' ? k.oidcSecretUnused : k.oidcSecretIntro}</p>
+              {secret ? (
+                <>
+                  <p className="notice">{k.oidcNewSecretShownOnce}</p>
+                  <SecretBox label={k.oidcNewSecretLabel} value={secret} testId="oidc-client-secret" />
+                </>
+              ) : null}
+              {confirming ? (
+                <div className="confirm-box" role="group" aria-label={k.oidcRotateSecret}>
+                  <p>{k.oidcRotateSecretWarning}</p>
+                  <div className="form-actions">
+                    <button ref={confirmButton} type="button" className="button primary" onClick={() => void rotate()} data-testid="oidc-rotate-secret-confirm">
+                      {k.oidcRotateSecretConfirm}
+                    </button>
+                    <button
+                      type="button"
+                      className="button subtle"
+                      onClick={() => {
+                        setConfirming(false);
+                        window.setTimeout(() => rotateButton.current?.focus(), 0);
+                      }}
+                    >
+                      {k.cancel}
+                    </button>
+                  </div>
+                </div>
+              ) : (
+                <button ref={rotateButton} type="button" className="button" disabled={secretBusy} aria-busy={secretBusy} onClick={() => setConfirming(true)} data-testid="oidc-rotate-secret">
+                  {secretBusy ? k.rotating : k.oidcRotateSecret}
+                </button>
+              )}
+              {secretError ? <ConsoleError context={k.oidcRotateSecretFailed} error={secretError} testId="oidc-secret-error" /> : null}
+
+              <h3 className="spaced">{k.oidcSnippetTitle}</h3>
+              <p className="hint">{k.oidcSnippetIntro}</p>
+              <pre className="snippet" tabIndex={0} aria-label={k.oidcSnippetTitle} data-testid="oidc-snippet">
+                <code>{integrationSnippet(load.client)}</code>
+              </pre>
             </>
           ) : null}
-          {confirming ? (
-            <div className="confirm-box" role="group" aria-label={k.oidcRotateSecret}>
-              <p>{k.oidcRotateSecretWarning}</p>
-              <div className="form-actions">
-                <button ref={confirmButton} type="button" className="button primary" onClick={() => void rotate()} data-testid="oidc-rotate-secret-confirm">
-                  {k.oidcRotateSecretConfirm}
-                </button>
-                <button
-                  type="button"
-                  className="button subtle"
-                  onClick={() => {
-                    setConfirming(false);
-                    window.setTimeout(() => rotateButton.current?.focus(), 0);
-                  }}
-                >
-                  {k.cancel}
-                </button>
-              </div>
-            </div>
-          ) : (
-            <button ref={rotateButton} type="button" className="button" disabled={secretBusy} aria-busy={secretBusy} onClick={() => setConfirming(true)} data-testid="oidc-rotate-secret">
-              {secretBusy ? k.rotating : k.oidcRotateSecret}
-            </button>
-          )}
-          {secretError ? <ConsoleError context={k.oidcRotateSecretFailed} error={secretError} testId="oidc-secret-error" /> : null}
-
-          <h3 className="spaced">{k.oidcSnippetTitle}</h3>
-          <p className="hint">{k.oidcSnippetIntro}</p>
-          <pre className="snippet" tabIndex={0} aria-label={k.oidcSnippetTitle} data-testid="oidc-snippet">
-            <code>{integrationSnippet(load.client)}</code>
-          </pre>
         </>
       ) : null}
     </section>
