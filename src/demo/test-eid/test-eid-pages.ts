@@ -27,8 +27,8 @@ const STYLE = `
   h1 { font-size: 1.5rem; margin: 1rem 0 .25rem; }
   fieldset { border: 1px solid #8884; border-radius: .5rem; margin: 1rem 0; padding: .5rem .75rem; }
   legend { font-weight: 600; padding: 0 .25rem; }
-  .choice { display: flex; gap: .6rem; align-items: flex-start; padding: .55rem .25rem; min-height: 2.75rem; }
-  .choice input { width: 1.3rem; height: 1.3rem; margin-top: .1rem; flex: none; }
+  .choice { display: flex; gap: .6rem; align-items: center; padding: .55rem .25rem; min-height: 2.75rem; }
+  .choice input { width: 1.3rem; height: 1.3rem; margin: 0; flex: none; }
   .choice label { flex: 1; cursor: pointer; }
   .actions { display: flex; flex-wrap: wrap; gap: .75rem; margin-top: 1rem; }
   button { font: inherit; min-height: 2.75rem; padding: .5rem 1.25rem; border-radius: .5rem; border: 1px solid #555; cursor: pointer; }

@@ -14,8 +14,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { exportJWK, generateKeyPair } from 'jose';
+import Provider, { type AdapterFactory, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { EIDAS_LOA } from '../../kernel/config/config.ts';
 import { memoryAdapterFactory } from './memory-adapter.ts';
 import { escapeHtml, loginPage, messagePage, type PageLevel } from './test-eid-pages.ts';
@@ -42,6 +42,25 @@ export interface TestEidOptions {
   acrValues: ReadonlyArray<string | PageLevel>;
   /** The claim carrying the personal ID number (default `personal_id`). */
   personalIdClaim?: string;
+  /** Keys and storage to keep across a rebuild of the provider (default: new ones). */
+  state?: TestEidState;
+}
+
+/** What a rebuilt provider keeps, so relying parties see the same signing key and logins in progress survive. */
+export interface TestEidState {
+  readonly signingJwk: JWK;
+  readonly cookieKey: string;
+  readonly adapter: AdapterFactory;
+}
+
+/** A fresh RS256 signing key, cookie key and in-memory store. */
+export async function newTestEidState(): Promise<TestEidState> {
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  return {
+    signingJwk: { ...(await exportJWK(privateKey)), kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' },
+    cookieKey: randomBytes(32).toString('base64url'),
+    adapter: memoryAdapterFactory(),
+  };
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -89,7 +108,9 @@ function sendHtml(res: ServerResponse, status: number, html: string): void {
   res.statusCode = status;
   res.setHeader('content-type', 'text/html; charset=utf-8');
   res.setHeader('cache-control', 'no-store');
-  res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  // No `form-action`: browsers apply it to the redirects after a submission too, and the sign-in
+  // ends in a redirect to the relying party's origin.
+  res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'");
   res.end(html);
 }
 
@@ -100,16 +121,15 @@ export async function createTestEidProvider(options: TestEidOptions): Promise<Te
   const acrSet = new Set(levels.map((l) => l.value));
   const accounts = new Map(options.persons.map((p, i) => [testEidAccountId(i), p]));
 
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const jwk = { ...(await exportJWK(privateKey)), kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' };
+  const state = options.state ?? await newTestEidState();
 
   const configuration: Configuration = {
-    adapter: memoryAdapterFactory(),
+    adapter: state.adapter,
     clients: options.clients.map((c) => ({
       ...c, grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic',
     })),
-    jwks: { keys: [jwk] },
-    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    jwks: { keys: [state.signingJwk] },
+    cookies: { keys: [state.cookieKey] },
     acrValues: [...acrSet],
     scopes: ['openid'],
     claims: { openid: ['sub', claim] },
