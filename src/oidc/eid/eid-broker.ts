@@ -260,7 +260,6 @@ export function createEidBroker(deps: EidBrokerDeps): EidBroker {
         throw new EidError('EID_PERSON_NOT_ELIGIBLE', `the national eID released no well-formed personal ID number (claim ${config.personalIdClaim})`, { ...context, reason: 'claim_missing' });
       }
       const personId = await findPersonIdByPersonalId(deps.pool, await deps.ring(), personalId);
-      personalId = undefined;
       // One answer for "not registered" and "deceased": the eID holder at this browser learns no
       // registry fact about the number (the reason goes to logs and statistics only).
       const notEligible = (reason: string) => new EidError('EID_PERSON_NOT_ELIGIBLE', 'the eID holder cannot verify an account with idbind', { ...context, reason });
