@@ -7,7 +7,15 @@
 import type pg from 'pg';
 
 /** Purposes of entries about one person (DESIGN.md invariant 4: the person sees each). */
-export type PersonPurpose = 'account_binding' | 'age_check';
+export type PersonPurpose =
+  | 'account_binding'
+  | 'age_check'
+  /** A minor's registered guardians read to check the adult in the hosted flow (Decree 147/2024 Art. 27). */
+  | 'guardian_check'
+  /** Claims released to a platform through the OpenID Provider (issue 4: one record per release). */
+  | 'claims_release'
+  /** The person agreed, or withdrew their agreement, to statutory claims being released to a platform. */
+  | 'claims_consent';
 
 export async function recordPersonAccess(
   db: pg.Pool | pg.PoolClient, entry: { personId: string; purpose: PersonPurpose; actor: string; detail: Record<string, unknown> },

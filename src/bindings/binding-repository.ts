@@ -74,18 +74,20 @@ export interface BoundAccount {
 /** Binds (or re-binds) the account and writes its `account.verified` event, in one statement. */
 export async function bindAccount(client: pg.PoolClient, b: {
   id: string; providerId: string; accountRef: string; personId: string; subscriptionId: string | null; method: Method; level: Level; pseudonym: string;
+  guardianPersonId: string | null;
 }): Promise<BoundAccount> {
   const r = await client.query<BoundAccount>(
     `WITH changed AS (
-       INSERT INTO accounts AS a (id, provider_id, account_ref, person_id, subscription_id, method, level, status, status_reason, sequence, verified_at, status_since, pseudonym)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'verified', 'verified', 1, now(), now(), $9)
+       INSERT INTO accounts AS a (id, provider_id, account_ref, person_id, subscription_id, method, level, status, status_reason, sequence, verified_at, status_since, pseudonym,
+                                  minor, guardian_person_id, guardian_consent_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'verified', 'verified', 1, now(), now(), $9, $10::uuid IS NOT NULL, $10, CASE WHEN $10::uuid IS NULL THEN NULL ELSE now() END)
        ON CONFLICT (provider_id, account_ref) DO UPDATE SET person_id = EXCLUDED.person_id, subscription_id = EXCLUDED.subscription_id, pseudonym = EXCLUDED.pseudonym,
          method = EXCLUDED.method, level = EXCLUDED.level, status = 'verified', status_reason = 'verified', sequence = a.sequence + 1,
-         verified_at = now(), status_since = now()
+         verified_at = now(), status_since = now(), minor = EXCLUDED.minor, guardian_person_id = EXCLUDED.guardian_person_id, guardian_consent_at = EXCLUDED.guardian_consent_at
        RETURNING a.*
      ),${outboxCtes('$8')}
      SELECT id, account_ref, level, sequence, verified_at FROM changed`,
-    [b.id, b.providerId, b.accountRef, b.personId, b.subscriptionId, b.method, b.level, 'account.verified', b.pseudonym],
+    [b.id, b.providerId, b.accountRef, b.personId, b.subscriptionId, b.method, b.level, 'account.verified', b.pseudonym, b.guardianPersonId],
   );
   return r.rows[0]!;
 }

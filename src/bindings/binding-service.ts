@@ -76,15 +76,33 @@ export interface BindResult {
  */
 export async function bindAccountInTransaction(client: pg.PoolClient, provider: Provider, b: {
   accountRef: string; personId: string; subscriptionId: string | null; method: repo.Method; level: repo.Level; viaVerification: string;
+  /**
+   * A minor's account (Decree 147/2024 Art. 27): the guardian who consented in the hosted flow.
+   * Recorded inside idbind; the platform learns only `minor: true`.
+   */
+  guardianPersonId?: string | null;
 }): Promise<BindResult> {
   const pseudonym = await repo.lockPseudonym(client, b.personId, provider.id, newPseudonym());
   const others = await repo.countOtherLiveAccounts(client, b.personId, provider.id, b.accountRef);
   if (others >= provider.limits.accountsPerPerson) throw new BindingError('ACCOUNT_LIMIT_REACHED', `limit ${provider.limits.accountsPerPerson}`);
-  const bound = await repo.bindAccount(client, { id: uuidv7(), providerId: provider.id, ...b, pseudonym });
+  const bound = await repo.bindAccount(client, {
+    id: uuidv7(), providerId: provider.id, accountRef: b.accountRef, personId: b.personId, subscriptionId: b.subscriptionId, method: b.method, level: b.level,
+    pseudonym, guardianPersonId: b.guardianPersonId ?? null,
+  });
   await recordPersonAccess(client, {
     personId: b.personId, purpose: 'account_binding', actor: `provider:${provider.id}`,
-    detail: { provider: provider.name, account_ref: b.accountRef, method: b.method, level: b.level, verification_id: b.viaVerification },
+    detail: {
+      provider: provider.name, account_ref: b.accountRef, method: b.method, level: b.level, verification_id: b.viaVerification,
+      ...(b.guardianPersonId ? { guardian_consented: true } : {}),
+    },
   });
+  if (b.guardianPersonId) {
+    // The guardian's consent is theirs to see too (DESIGN.md invariant 4).
+    await recordPersonAccess(client, {
+      personId: b.guardianPersonId, purpose: 'account_binding', actor: `provider:${provider.id}`,
+      detail: { provider: provider.name, as: 'guardian', method: b.method, verification_id: b.viaVerification },
+    });
+  }
   return { account_id: bound.id, account_ref: bound.account_ref, status: 'verified', level: bound.level, pseudonym, verified_at: bound.verified_at.toISOString() };
 }
 

@@ -20,7 +20,9 @@ import { personFromSealedFields, type PersonStatus, type SubscriptionRow, type C
  * out here would keep rows under an old key, and retiring that key would strand them: each sealed
  * column of the schema must appear, and key-rotation-service.db.test.ts checks it does.
  */
-export const SEALED_TABLES = ['persons', 'subscriptions', 'subscription_events', 'webhook_secrets', 'sms_outbox', 'verifications'] as const;
+export const SEALED_TABLES = [
+  'persons', 'subscriptions', 'subscription_events', 'webhook_secrets', 'sms_outbox', 'verifications', 'oidc_clients', 'oidc_signing_keys', 'hosted_flows',
+] as const;
 export type SealedTable = (typeof SEALED_TABLES)[number];
 
 export interface MigrationProgress {
@@ -103,6 +105,12 @@ const TABLES: Record<SealedTable, TableSpec> = {
     idType: 'uuid', sealedAs: 'bytes', extraColumns: '', indexColumns: ['msisdn_bidx'],
     reindex: (_row, fields, bidx) => ({ msisdn_bidx: msisdnIndex(bidx, fields[0] ?? '') }),
   },
+  // An OpenID client's secret (src/oidc/oidc-client-service.ts): sealed, no index.
+  oidc_clients: { idType: 'uuid', sealedAs: 'bytes', extraColumns: '', indexColumns: [] },
+  // The OpenID Provider's private signing JWKs (src/oidc/signing-keys.ts): sealed, no index.
+  oidc_signing_keys: { idType: 'uuid', sealedAs: 'bytes', extraColumns: '', indexColumns: [] },
+  // A hosted flow's verified number, kept for a statutory platform's phone_number claim (migration 0007).
+  hosted_flows: { idType: 'uuid', sealedAs: 'bytes', extraColumns: '', indexColumns: [] },
 };
 
 /**

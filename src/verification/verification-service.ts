@@ -129,7 +129,15 @@ async function sendCode(deps: VerificationDeps, provider: Provider, e164: string
 
 /** `POST /v1/verifications`: checks the number and sends a code. */
 export async function startVerification(
-  deps: VerificationDeps, provider: Provider, input: { accountRef: string; phone: string; clientIp: string },
+  deps: VerificationDeps, provider: Provider,
+  input: {
+    accountRef: string; phone: string; clientIp: string;
+    /**
+     * `bind` (default): the person will be bound to the account, so their accounts-per-person
+     * limit applies. `identify`: the hosted flow identifies a minor's guardian, who is not bound.
+     */
+    purpose?: 'bind' | 'identify';
+  },
 ): Promise<StartedVerification> {
   const e164 = parsePhone(input.phone);
   if (!deps.sms) throw new VerificationError('SMS_GATEWAY_UNAVAILABLE', 'no SMS gateway is configured (IDBIND_SMS_URL)');
@@ -168,7 +176,8 @@ export async function startVerification(
     throw new VerificationError('SMS_BUDGET_EXHAUSTED');
   }
   let reason: IneligibilityReason | undefined = eligibility.eligible ? undefined : eligibility.reason;
-  if (eligibility.eligible && (await liveAccountCount(deps.pool, eligibility.personId, provider.id, input.accountRef)) >= provider.limits.accountsPerPerson) {
+  if (eligibility.eligible && input.purpose !== 'identify'
+    && (await liveAccountCount(deps.pool, eligibility.personId, provider.id, input.accountRef)) >= provider.limits.accountsPerPerson) {
     reason = 'account_limit';
   }
   if (reason !== undefined || !eligibility.eligible) {
@@ -287,8 +296,11 @@ function recordAgeCheck(client: pg.PoolClient, provider: Provider, v: repo.Verif
   });
 }
 
-/** `POST /v1/verifications/{id}/confirm`: checks the code and binds the account. */
-export async function confirmCode(deps: VerificationDeps, provider: Provider, id: string, code: string): Promise<Omit<BindResult, 'account_id'>> {
+/**
+ * Checks a typed code: the attempt counted before the check (one conditional update), the code
+ * compared in constant time. Returns the verification row, still unconsumed, when the code is right.
+ */
+async function checkTypedCode(deps: VerificationDeps, provider: Provider, id: string, code: string): Promise<repo.VerificationRow> {
   if (!CODE_PATTERN.test(code)) throw new VerificationError('CODE_MALFORMED');
   const max = deps.config.codeAttempts;
   const row = await loadOwn(deps, provider, id);
@@ -316,34 +328,94 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
     await outcome(deps, provider, 'wrong_code');
     throw new VerificationError('CODE_INVALID', undefined, { attempts_remaining: max - counted.attempts });
   }
+  return counted;
+}
 
+/** The code is consumed (one conditional update); a second use of it gets VERIFICATION_COMPLETED. */
+async function consumeInTransaction(client: pg.PoolClient, id: string): Promise<void> {
+  if (!(await repo.consumeCode(client, id))) {
+    await client.query('ROLLBACK');
+    throw new VerificationError('VERIFICATION_COMPLETED', 'the code was already used');
+  }
+}
+
+/**
+ * Still eligible: the same living holder, the subscription active, no SIM or device change in
+ * the window and no junk flag (the registry may have changed since the code was sent, a SIM swap
+ * between sending and confirming included). Both rows stay share-locked until the caller's
+ * transaction commits, so an import batch that ends the subscription or records a death either
+ * commits first (and this check fails) or waits and then revokes the new binding in its own transaction.
+ */
+async function stillEligible(client: pg.PoolClient, deps: VerificationDeps, v: repo.VerificationRow): Promise<{ sealed: Buffer; dek_version: number } | undefined> {
+  const still = await client.query<{ sealed: Buffer; dek_version: number }>({
+    name: 'confirm_still_eligible',
+    text: `SELECT p.sealed, p.dek_version FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
+           WHERE s.id = $1 AND s.status = 'active' AND p.id = $2 AND p.status = 'alive'
+             AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => $3))
+             AND (s.device_changed_at IS NULL OR s.device_changed_at <= now() - make_interval(hours => $3))
+             AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr
+                             WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
+                               AND rr.subscription_id = s.id)
+           FOR SHARE OF s, p`,
+    values: [v.subscription_id, v.person_id, deps.config.simChangeWindowHours],
+  });
+  return still.rows[0];
+}
+
+/** Who proved control of the number, for the hosted flow (which binds later, after guardians and consent). */
+export interface ConfirmedIdentity {
+  verificationId: string;
+  personId: string;
+  subscriptionId: string;
+  /** The number, for a statutory platform's `phone_number` claim (the person just proved it). */
+  e164: string;
+}
+
+/**
+ * The hosted flow's confirmation (issue 4 "Hosted verification pages": the same checks, budgets
+ * and errors as the phone API): the code is checked and consumed and the holder re-checked
+ * exactly as `confirmCode` does, but nothing is bound here: the flow binds once the guardian (for
+ * a minor) and the consent are done. The verification ends `verified` without an account.
+ */
+export async function confirmCodeIdentity(deps: VerificationDeps, provider: Provider, id: string, code: string): Promise<ConfirmedIdentity> {
+  const counted = await checkTypedCode(deps, provider, id, code);
+  const ring = await deps.ring();
+  const e164 = counted.sealed && counted.dek_version !== null ? openNumber(ring, counted.id, counted.sealed, counted.dek_version) : undefined;
+  const client = await deps.pool.connect();
+  let eligible = false;
+  try {
+    await client.query('BEGIN');
+    await consumeInTransaction(client, counted.id);
+    eligible = (await stillEligible(client, deps, counted)) !== undefined && e164 !== undefined;
+    if (eligible) await repo.finishVerification(client, counted.id, 'verified', null);
+    else await repo.finishVerification(client, counted.id, 'failed', 'not_eligible_at_confirm');
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+  if (!eligible) {
+    await outcome(deps, provider, 'failed', 'number_not_eligible');
+    throw new VerificationError('NUMBER_NOT_ELIGIBLE');
+  }
+  await outcome(deps, provider, 'confirmed');
+  if (counted.number_prefix) await prefixCount(deps, counted.number_prefix, 'confirmed');
+  return { verificationId: counted.id, personId: counted.person_id!, subscriptionId: counted.subscription_id!, e164: e164! };
+}
+
+/** `POST /v1/verifications/{id}/confirm`: checks the code and binds the account. */
+export async function confirmCode(deps: VerificationDeps, provider: Provider, id: string, code: string): Promise<Omit<BindResult, 'account_id'>> {
+  const counted = await checkTypedCode(deps, provider, id, code);
+  const ring = await deps.ring();
   const client = await deps.pool.connect();
   let result: BindResult | undefined;
   let failure: VerificationError | BindingError | undefined;
   try {
     await client.query('BEGIN');
-    if (!(await repo.consumeCode(client, counted.id))) {
-      await client.query('ROLLBACK');
-      throw new VerificationError('VERIFICATION_COMPLETED', 'the code was already used');
-    }
-    // Still eligible: the same living holder, the subscription active, no SIM or device change in
-    // the window and no junk flag (the registry may have changed since the code was sent, a SIM
-    // swap between sending and confirming included). Both rows stay share-locked until the binding commits, so an
-    // import batch that ends the subscription or records a death either commits first (and this
-    // check fails) or waits and then revokes the new binding in its own transaction.
-    const still = await client.query<{ sealed: Buffer; dek_version: number }>({
-      name: 'confirm_still_eligible',
-      text: `SELECT p.sealed, p.dek_version FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
-             WHERE s.id = $1 AND s.status = 'active' AND p.id = $2 AND p.status = 'alive'
-               AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => $3))
-               AND (s.device_changed_at IS NULL OR s.device_changed_at <= now() - make_interval(hours => $3))
-               AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr
-                               WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
-                                 AND rr.subscription_id = s.id)
-             FOR SHARE OF s, p`,
-      values: [counted.subscription_id, counted.person_id, deps.config.simChangeWindowHours],
-    });
-    const holder = still.rows[0];
+    await consumeInTransaction(client, counted.id);
+    const holder = await stillEligible(client, deps, counted);
     if (!holder) {
       await repo.finishVerification(client, counted.id, 'failed', 'not_eligible_at_confirm');
       failure = new VerificationError('NUMBER_NOT_ELIGIBLE');
