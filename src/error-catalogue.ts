@@ -13,5 +13,6 @@ import { IDEMPOTENCY_ERRORS } from './kernel/http/idempotency.ts';
 import { WEBHOOK_ERRORS } from './events/webhook-errors.ts';
 import { CARRIER_ERRORS } from './carriers/carrier-errors.ts';
 import { EID_ERRORS } from './oidc/eid/eid-errors.ts';
+import { OIDC_ERRORS } from './oidc/oidc-errors.ts';
 
-export const ERROR_CATALOGUE: Readonly<Record<string, ErrorSpec>> = Object.freeze({ ...HTTP_ERRORS, ...REGISTRY_ERRORS, ...KEY_ERRORS, ...PROVIDER_ERRORS, ...BINDING_ERRORS, ...VERIFICATION_ERRORS, ...IDEMPOTENCY_ERRORS, ...WEBHOOK_ERRORS, ...CARRIER_ERRORS, ...EID_ERRORS });
+export const ERROR_CATALOGUE: Readonly<Record<string, ErrorSpec>> = Object.freeze({ ...HTTP_ERRORS, ...REGISTRY_ERRORS, ...KEY_ERRORS, ...PROVIDER_ERRORS, ...BINDING_ERRORS, ...VERIFICATION_ERRORS, ...IDEMPOTENCY_ERRORS, ...WEBHOOK_ERRORS, ...CARRIER_ERRORS, ...EID_ERRORS, ...OIDC_ERRORS });

@@ -31,6 +31,7 @@ import { demoEligibleNumbers, ensureDemoPlatforms } from './demo/demo-platforms.
 import { carrierRoutes } from './carriers/carrier-routes.ts';
 import { startWebhookDispatcher } from './events/webhook-dispatcher.ts';
 import { webhookRoutes } from './events/webhook-routes.ts';
+import { oidcClientRoutes } from './oidc/oidc-client-routes.ts';
 
 export const VERSION = '0.1.0';
 export const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
@@ -166,6 +167,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     : startWebhookDispatcher({ pool: hub.pool, ring: () => hub.ring(), outbound, log: app.log, intervalMs: options.webhookIntervalMs ?? 1000 });
   if (dispatcher) app.addHook('onClose', async () => dispatcher.stop());
   const bindingChanged = () => dispatcher?.kick();
+  await app.register(async (scope) => oidcClientRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), publicUrl: hub.config.publicUrl, allowLoopback: hub.config.outboundAllowLoopback }));
   await app.register(async (scope) => webhookRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), dispatcher: { kick: bindingChanged } }));
   const stats = new VerificationStatsBuffer(hub.pool);
   const statsTimer = setInterval(() => track(stats.flush().catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'statistics not written; will retry'))), 1000);
