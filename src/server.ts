@@ -32,6 +32,8 @@ import { carrierRoutes } from './carriers/carrier-routes.ts';
 import { startWebhookDispatcher } from './events/webhook-dispatcher.ts';
 import { webhookRoutes } from './events/webhook-routes.ts';
 import { oidcClientRoutes } from './oidc/oidc-client-routes.ts';
+import { oidcProviderHolder } from './oidc/oidc-provider.ts';
+import { mountOidcProvider } from './kernel/http/mount-oidc-provider.ts';
 
 export const VERSION = '0.1.0';
 export const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
@@ -59,7 +61,7 @@ function smsGatewayOf(hub: Hub): SmsGateway | undefined {
   return undefined;
 }
 
-const API_PREFIXES = ['/v1/', '/openapi.json', '/docs/', '/healthz', '/readyz', '/metrics'];
+const API_PREFIXES = ['/v1/', '/oidc/', '/openapi.json', '/docs/', '/healthz', '/readyz', '/metrics'];
 
 export async function buildServer(hub: Hub, options: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -152,6 +154,16 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       };
     });
   }
+
+  // The OpenID Provider at ${publicUrl}/oidc (issue 4), rebuilt after a signing-key rotation.
+  const oidcProvider = oidcProviderHolder({ pool: hub.pool, ring: () => hub.ring(), publicUrl: hub.config.publicUrl });
+  const oidcHandlers = new WeakMap<object, ReturnType<Awaited<ReturnType<typeof oidcProvider>>['callback']>>();
+  mountOidcProvider(app, '/oidc', async () => {
+    const provider = await oidcProvider();
+    let handler = oidcHandlers.get(provider);
+    if (!handler) oidcHandlers.set(provider, (handler = provider.callback()));
+    return handler;
+  });
 
   decorateProviderRequest(app);
   const outbound = { allowLoopback: hub.config.outboundAllowLoopback };

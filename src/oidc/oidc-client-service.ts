@@ -184,7 +184,8 @@ export async function clientForOidc(pool: pg.Pool, ring: KeyRing, clientId: stri
     // and is never fetched (sectorIdentifierUriValidate is off); pairwiseIdentifier reads the
     // stored pseudonym of (person, platform).
     subject_type: 'pairwise',
-    sector_identifier_uri: `${publicUrl}/oidc/sectors/${row.id}`,
+    // (oidc-provider accepts only an https URI here; it names the sector and is never fetched.)
+    sector_identifier_uri: `https://${new URL(publicUrl).host}/oidc/sectors/${row.id}`,
     require_pushed_authorization_requests: row.require_par,
     // What a platform may ask for: the statutory claims only under the statutory legal profile.
     scope: row.legal_profile === 'statutory' ? 'openid profile phone offline_access' : 'openid offline_access',

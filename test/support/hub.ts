@@ -31,6 +31,20 @@ export interface TestHubOptions {
   listen?: boolean;
   /** Extra environment for the hub's configuration (e.g. IDBIND_OUTBOUND_ALLOW_LOOPBACK, IDBIND_SMS_URL). */
   env?: Record<string, string>;
+  /**
+   * Listen on a free port chosen first, with IDBIND_PUBLIC_URL set to it: the OpenID Provider's
+   * issuer (`${publicUrl}/oidc`) then matches the URL clients reach, as discovery requires.
+   */
+  publicPort?: boolean;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }
 
 export async function startTestHub(options: TestHubOptions = {}): Promise<TestHub> {
@@ -38,6 +52,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
   const dataDir = mkdtempSync(join(tmpdir(), 'idbind-hub-'));
   const adminToken = randomBytes(32).toString('base64url');
   const masterKey = randomBytes(32).toString('base64');
+  const port = options.publicPort ? await freePort() : 0;
   const hub = await openHub({
     mode: options.demo ? 'demo' : 'production',
     env: {
@@ -47,13 +62,14 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
       IDBIND_ADMIN_TOKEN: adminToken,
       IDBIND_PORT: '0',
       IDBIND_WORKERS: '2',
+      ...(port ? { IDBIND_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
       ...options.env,
     },
     requireAdminToken: true,
   });
   const app = await buildServer(hub, { logger: false, keyWorkIntervalMs: 0, maintenanceIntervalMs: 0 });
   let url = '';
-  if (options.listen !== false) url = await app.listen({ host: '127.0.0.1', port: 0 });
+  if (options.listen !== false) url = await app.listen({ host: '127.0.0.1', port });
   return {
     url,
     adminToken,
