@@ -25,7 +25,9 @@ export async function recordPersonAccess(
   ]);
 }
 
-export type BatchPurpose = 'registry_import' | 'subscription_events_import' | 'reconciliation' | 'action_list_export' | 'key_rotation';
+export type BatchPurpose = 'registry_import' | 'subscription_events_import' | 'reconciliation' | 'action_list_export' | 'key_rotation'
+  /** The daily check of the birth dates of minors' accounts (bindings/minor-accounts.ts; Decree 147/2024 Art. 27). */
+  | 'minor_age_check';
 
 export async function recordBatchAccess(
   db: pg.Pool | pg.PoolClient, entry: { purpose: BatchPurpose; actor: string; runId: string | null; detail?: Record<string, unknown> },

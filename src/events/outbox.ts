@@ -5,7 +5,7 @@
  * them. The payload is exactly what a provider may learn (DESIGN.md invariant 1): never a reason.
  */
 
-export const ACCOUNT_EVENT_TYPES = ['account.verified', 'account.needs_reverification', 'account.revoked', 'account.unbound'] as const;
+export const ACCOUNT_EVENT_TYPES = ['account.verified', 'account.needs_reverification', 'account.revoked', 'account.unbound', 'account.minor_ended'] as const;
 export type AccountEventType = (typeof ACCOUNT_EVENT_TYPES)[number];
 
 /**

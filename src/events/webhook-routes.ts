@@ -26,7 +26,7 @@ const Status = Type.Union([Type.Literal('pending'), Type.Literal('delivered'), T
 /** An event as delivered: account events carry the account fields; `webhook.test` only id, type and occurred_at. */
 export const EventSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
-  type: Type.String({ description: 'account.verified, account.needs_reverification, account.revoked, account.unbound or webhook.test' }),
+  type: Type.String({ description: 'account.verified, account.needs_reverification, account.revoked, account.unbound, account.minor_ended or webhook.test' }),
   account_ref: Type.Optional(Type.String()),
   status: Type.Optional(Type.String({ description: 'verified, needs_reverification, revoked or unverified' })),
   level: Type.Optional(nullable(Type.String())),
