@@ -13,8 +13,9 @@ import { importCommand } from './cli/import-command.ts';
 import { reconcileCommand } from './cli/reconcile-command.ts';
 import { keysCommand } from './cli/keys-command.ts';
 import { providersCommand } from './cli/providers-command.ts';
+import { oidcCommand } from './cli/oidc-command.ts';
 
-export const COMMANDS: readonly Command[] = [serveCommand, migrateCommand, generateCommand, importCommand, reconcileCommand, keysCommand, providersCommand];
+export const COMMANDS: readonly Command[] = [serveCommand, migrateCommand, generateCommand, importCommand, reconcileCommand, keysCommand, providersCommand, oidcCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
