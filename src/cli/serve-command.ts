@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { openHub } from '../hub.ts';
 import { buildServer } from '../server.ts';
 import { registryIsEmpty, seedDemoRegistry } from '../demo/demo-seed.ts';
-import { demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
+import { DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
 import { EXIT_OK, UsageError, type Command } from './command.ts';
 
 const HELP = `Usage: idbind serve [--demo] [--host HOST] [--port PORT]
@@ -54,7 +54,7 @@ export const serveCommand: Command = {
       let platforms: DemoPlatform[] = [];
       let numbers: string[] = [];
       if (mode === 'demo') {
-        platforms = await ensureDemoPlatforms(hub.pool, ring, hub.config.dataDir);
+        platforms = await ensureDemoPlatforms(hub.pool, ring, hub.config.dataDir, hub.config.publicUrl);
         numbers = await demoEligibleNumbers(hub.pool, ring, 3);
       }
       app = await buildServer(hub, { logger: { level: hub.config.logLevel } });
@@ -65,6 +65,8 @@ export const serveCommand: Command = {
         // Demo only: synthetic platforms and synthetic numbers, for the README's walkthrough.
         ctx.stdout.write('demo platforms (API keys for the walkthrough in README.md):\n');
         for (const p of platforms) ctx.stdout.write(`  ${p.name.padEnd(15)} ${p.kind.padEnd(9)} ${p.api_key}\n`);
+        const rps = DEMO_RELYING_PARTIES.filter((d) => platforms.some((p) => p.name === d.name && p.oidc_client_id));
+        if (rps.length > 0) ctx.stdout.write(`"Sign in with idbind" as a demo platform: ${rps.map((d) => `${url}/demo/rp/${d.slug}/start`).join(' , ')}\n`);
         if (numbers.length > 0) ctx.stdout.write(`demo numbers that can verify: ${numbers.join(', ')} (codes appear at ${url}/v1/dev/sms-outbox?to=NUMBER)\n`);
       }
       ctx.stdout.write('Press Ctrl-C to stop.\n');

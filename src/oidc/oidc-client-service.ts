@@ -155,6 +155,17 @@ export async function rotateClientSecret(pool: pg.Pool, ring: KeyRing, providerI
   return { client_secret: secret };
 }
 
+/**
+ * The client secret of a `client_secret_basic` client, opened from its seal (undefined for a
+ * provider without a client, or whose client authenticates with private_key_jwt). For the hub's
+ * own demo relying party only: platforms get their secret once, at creation or rotation.
+ */
+export async function clientSecretOf(pool: pg.Pool, ring: KeyRing, providerId: string): Promise<string | undefined> {
+  const row = await findRow(pool, providerId);
+  if (!row || row.token_endpoint_auth_method !== 'client_secret_basic') return undefined;
+  return openBytes(dataKeyFor(ring, row.dek_version), row.sealed, associatedData('oidc_clients', 'sealed', row.id)).toString('utf8');
+}
+
 /** Client metadata for oidc-provider (OpenID Connect Dynamic Client Registration 1.0 section 2 names). */
 export interface ClientMetadataRow {
   row: ClientRow;
