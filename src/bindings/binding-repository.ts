@@ -15,10 +15,12 @@ export interface AccountStatusRow {
   pseudonym: string | null;
   status_since: Date;
   verified_at: Date | null;
+  /** A minor's account (Decree 147/2024 Art. 27), until the person turns 16. */
+  minor: boolean;
 }
 
 // One index probe of one table: the account carries a copy of its pseudonym (migration 0005).
-const STATUS_SELECT = `SELECT a.account_ref, a.status, a.level, a.pseudonym, a.status_since, a.verified_at FROM accounts a`;
+const STATUS_SELECT = `SELECT a.account_ref, a.status, a.level, a.pseudonym, a.status_since, a.verified_at, a.minor FROM accounts a`;
 
 export async function accountStatus(db: Db, providerId: string, accountRef: string): Promise<AccountStatusRow | undefined> {
   const r = await db.query<AccountStatusRow>({

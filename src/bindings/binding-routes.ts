@@ -30,6 +30,7 @@ export const AccountStatusSchema = Type.Object({
   level: Type.Union([Type.Literal('low'), Type.Literal('substantial'), Type.Literal('high'), Type.Null()]),
   pseudonym: Type.Union([Type.String(), Type.Null()]),
   since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  minor: Type.Boolean({ description: "A minor's account, bound with a guardian's consent (Decree 147/2024 Art. 27): true until the person turns 16, when `account.minor_ended` is sent. False when unverified." }),
 }, { $id: 'AccountStatus' });
 
 const RefParams = Type.Object({ account_ref: Type.String({ pattern: ACCOUNT_REF_PATTERN }) });
@@ -108,7 +109,7 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
 
   r.get('/v1/accounts/:account_ref', {
     schema: {
-      tags: ['accounts'], summary: "An account's status, level, pseudonym and since when (unknown accounts are `unverified`)", security, params: RefParams,
+      tags: ['accounts'], summary: "An account's status, level, pseudonym, since when, and whether it is a minor's (unknown accounts are `unverified`)", security, params: RefParams,
       response: { 200: AccountStatusSchema, 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA },
     },
   }, async (req) => getAccountStatus(deps.pool, providerOf(req), req.params.account_ref));

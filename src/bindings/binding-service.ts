@@ -1,7 +1,7 @@
 /**
  * Bindings: an account of a provider bound to a person under the person's pseudonym at that
  * provider (issue 3; DESIGN.md invariant 1). What a provider reads here is the whole of what it
- * may learn: status, level, pseudonym, since.
+ * may learn: status, level, pseudonym, since, and whether it is a minor's account.
  *
  * Pseudonyms are 128 random bits per (person, provider), created on the first binding and
  * stored: stable for the person on that provider, unrelated across providers, derived from no
@@ -35,11 +35,16 @@ export interface AccountStatusView {
   level: repo.Level | null;
   pseudonym: string | null;
   since: string | null;
+  /**
+   * A minor's account, bound with a guardian's consent (Decree 147/2024 Art. 27): true until the
+   * person turns 16 (then `account.minor_ended`). Never who the guardian is. False when unverified.
+   */
+  minor: boolean;
 }
 
 export function statusView(accountRef: string, row: repo.AccountStatusRow | undefined): AccountStatusView {
-  if (!row || row.status === 'unbound') return { account_ref: accountRef, status: 'unverified', level: null, pseudonym: null, since: row ? row.status_since.toISOString() : null };
-  return { account_ref: row.account_ref, status: row.status, level: row.level, pseudonym: row.pseudonym, since: row.status_since.toISOString() };
+  if (!row || row.status === 'unbound') return { account_ref: accountRef, status: 'unverified', level: null, pseudonym: null, since: row ? row.status_since.toISOString() : null, minor: false };
+  return { account_ref: row.account_ref, status: row.status, level: row.level, pseudonym: row.pseudonym, since: row.status_since.toISOString(), minor: row.minor };
 }
 
 export async function getAccountStatus(pool: pg.Pool, provider: Provider, accountRef: string): Promise<AccountStatusView> {

@@ -15,7 +15,7 @@ import { importRegistry } from '../registry/import/import-service.ts';
 import { findPersonIdByPersonalId } from '../registry/registry-lookup.ts';
 import { composePersonalId } from '../registry/personal-id.ts';
 import { vietnamToday } from '../registry/registry-rows.ts';
-import { bindAccountInTransaction } from './binding-service.ts';
+import { bindAccountInTransaction, getAccountStatuses } from './binding-service.ts';
 import { endMinorities, endMinoritiesDaily } from './minor-accounts.ts';
 
 let db: TestDatabase;
@@ -105,6 +105,9 @@ describe('endMinorities', () => {
     await bind('adult-1', adult!.id, null);
     const before = await account('kid-16');
     expect(before).toMatchObject({ minor: true, status: 'verified', sequence: '1', guardian_person_id: guardian.id });
+    // The platform reads `minor` in the status, never who the guardian is.
+    const statuses = async () => (await getAccountStatuses(db.pool, platform, ['kid-16', 'kid-15', 'adult-1', 'nobody'])).map((x) => x.minor);
+    expect(await statuses()).toEqual([true, true, false, false]);
 
     expect(await endMinorities(db.pool, db.ring, { batchSize: 1 })).toEqual({ checked: 2, ended: 1 });
 
@@ -112,6 +115,7 @@ describe('endMinorities', () => {
     const after = await account('kid-16');
     expect(after).toMatchObject({ minor: false, status: 'verified', status_reason: 'minor_ended', sequence: '2', guardian_person_id: guardian.id });
     expect(after.status_since.getTime()).toBe(before.status_since.getTime());
+    expect(await statuses()).toEqual([false, true, false, false]);
     expect(await account('kid-15')).toMatchObject({ minor: true, status_reason: 'verified', sequence: '1' });
     expect(await account('adult-1')).toMatchObject({ minor: false, status_reason: 'verified', sequence: '1' });
 
@@ -121,7 +125,8 @@ describe('endMinorities', () => {
     const verified = (await events('kid-16')).find((e) => e.type === 'account.verified')!.payload;
     // The same shape as every account event.
     expect(Object.keys(payload).sort()).toEqual(Object.keys(verified).sort());
-    expect(payload).toMatchObject({ type: 'account.minor_ended', account_ref: 'kid-16', status: 'verified', level: 'substantial', pseudonym: verified.pseudonym, sequence: 2 });
+    expect(verified).toMatchObject({ minor: true, sequence: 1 });
+    expect(payload).toMatchObject({ type: 'account.minor_ended', account_ref: 'kid-16', status: 'verified', level: 'substantial', pseudonym: verified.pseudonym, minor: false, sequence: 2 });
     const text = JSON.stringify(payload);
     for (const secret of [sixteen!.personalId, sixteen!.birth, sixteen!.name, sixteen!.id, guardian.id, guardian.personalId, guardian.name, guardian.birth]) {
       expect(text).not.toContain(secret);

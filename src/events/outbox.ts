@@ -3,6 +3,7 @@
  * their events in the same transaction as the change, as part of the same SQL statement, and a
  * delivery row for the provider's webhook when it has one. events/webhook-dispatcher.ts delivers
  * them. The payload is exactly what a provider may learn (DESIGN.md invariant 1): never a reason.
+ * `minor` is the account's minor flag (Decree 147/2024 Art. 27), false once unbound; never the guardian.
  */
 
 export const ACCOUNT_EVENT_TYPES = ['account.verified', 'account.needs_reverification', 'account.revoked', 'account.unbound', 'account.minor_ended'] as const;
@@ -18,14 +19,14 @@ export function outboxCtes(eventTypeParam: string): string {
   return `
   evrows AS (
     SELECT gen_random_uuid() AS event_id, c.id AS account_id, c.provider_id, c.account_ref, c.status, c.level, c.sequence,
-           c.pseudonym, clock_timestamp() AS occurred_at
+           c.pseudonym, (c.minor AND c.status <> 'unbound') AS minor, clock_timestamp() AS occurred_at
     FROM changed c
   ),
   ev AS (
     INSERT INTO events (id, provider_id, account_id, type, payload, occurred_at)
     SELECT e.event_id, e.provider_id, e.account_id, ${eventTypeParam}::text,
            jsonb_build_object('id', e.event_id, 'type', ${eventTypeParam}::text, 'account_ref', e.account_ref,
-             'status', CASE WHEN e.status = 'unbound' THEN 'unverified' ELSE e.status END, 'level', e.level, 'pseudonym', e.pseudonym,
+             'status', CASE WHEN e.status = 'unbound' THEN 'unverified' ELSE e.status END, 'level', e.level, 'pseudonym', e.pseudonym, 'minor', e.minor,
              'sequence', e.sequence, 'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
            e.occurred_at
     FROM evrows e

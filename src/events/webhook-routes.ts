@@ -31,6 +31,7 @@ export const EventSchema = Type.Object({
   status: Type.Optional(Type.String({ description: 'verified, needs_reverification, revoked or unverified' })),
   level: Type.Optional(nullable(Type.String())),
   pseudonym: Type.Optional(nullable(Type.String())),
+  minor: Type.Optional(Type.Boolean({ description: "A minor's account (Decree 147/2024 Art. 27); false after account.minor_ended" })),
   sequence: Type.Optional(Type.Integer({ description: 'Increases per account: drop an event whose sequence is not above the last one you applied' })),
   occurred_at: Type.String({ format: 'date-time' }),
 }, { additionalProperties: true, $id: 'WebhookEvent' });

@@ -98,8 +98,8 @@ async function expectMoved(accountId: string, provider: Provider, status: 'revok
   );
   expect(events.rows.map((e) => e.type)).toEqual(['account.verified', `account.${status}`]);
   const ev = events.rows[1]!;
-  expect(Object.keys(ev.payload).sort()).toEqual(['account_ref', 'id', 'level', 'occurred_at', 'pseudonym', 'sequence', 'status', 'type']);
-  expect(ev.payload).toMatchObject({ status, sequence: 2, level: 'low' });
+  expect(Object.keys(ev.payload).sort()).toEqual(['account_ref', 'id', 'level', 'minor', 'occurred_at', 'pseudonym', 'sequence', 'status', 'type']);
+  expect(ev.payload).toMatchObject({ status, sequence: 2, level: 'low', minor: false });
   const text = JSON.stringify(ev.payload);
   for (const word of REASONS) expect(text).not.toContain(word);
   const deliveries = await db.pool.query('SELECT provider_id, status FROM webhook_deliveries WHERE event_id = $1', [ev.id]);

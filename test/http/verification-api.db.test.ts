@@ -82,7 +82,7 @@ describe('a full phone verification', () => {
     expect(Object.keys(bound).sort()).toEqual(['account_ref', 'level', 'pseudonym', 'status', 'verified_at']);
 
     const st = await hub.app.inject({ url: '/v1/accounts/user-1', headers: zalo.auth });
-    expect(st.json()).toEqual({ account_ref: 'user-1', status: 'verified', level: 'low', pseudonym: bound.pseudonym, since: expect.any(String) });
+    expect(st.json()).toEqual({ account_ref: 'user-1', status: 'verified', level: 'low', pseudonym: bound.pseudonym, since: expect.any(String), minor: false });
     const v = await hub.app.inject({ url: `/v1/verifications/${s.json().id}`, headers: zalo.auth });
     expect(v.json()).toMatchObject({ status: 'verified', result: { pseudonym: bound.pseudonym, level: 'low', account_ref: 'user-1' } });
 

@@ -101,7 +101,7 @@ describe('a full verification through the SDK', () => {
     expect(bound).toEqual({ account_ref: 'sdk-user-1', status: 'verified', level: 'low', pseudonym: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), verified_at: expect.any(String) });
 
     const account = await client.getAccount('sdk-user-1');
-    expect(account).toEqual({ account_ref: 'sdk-user-1', status: 'verified', level: 'low', pseudonym: bound.pseudonym, since: expect.any(String) });
+    expect(account).toEqual({ account_ref: 'sdk-user-1', status: 'verified', level: 'low', pseudonym: bound.pseudonym, since: expect.any(String), minor: false });
     const verification = await client.getVerification(started.id);
     expect(verification).toMatchObject({ id: started.id, account_ref: 'sdk-user-1', status: 'verified', result: bound });
 
@@ -244,7 +244,7 @@ describe('bulk status', () => {
     const statuses = seen.filter((l): l is AccountStatus => !isBulkLineError(l));
     expect(statuses).toHaveLength(total);
     expect(statuses[12_345]).toMatchObject({ account_ref: 'sdk-user-1', status: 'verified', pseudonym });
-    expect(statuses[0]).toEqual({ account_ref: 'sdk-bulk-0', status: 'unverified', level: null, pseudonym: null, since: null });
+    expect(statuses[0]).toEqual({ account_ref: 'sdk-bulk-0', status: 'unverified', level: null, pseudonym: null, since: null, minor: false });
     expect(statuses[total - 1]!.account_ref).toBe(`sdk-bulk-${total - 1}`);
   });
 

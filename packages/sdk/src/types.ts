@@ -70,6 +70,8 @@ export interface AccountStatus {
   pseudonym: string | null;
   /** When the account entered this status; null when `unverified` and never bound. */
   since: string | null;
+  /** A minor's account, bound with a guardian's consent: true until the person turns 16 (`account.minor_ended`). */
+  minor: boolean;
 }
 
 /** A line of the NDJSON bulk status that the hub could not read, answered in that line's place. */
@@ -198,7 +200,7 @@ export interface ListDeliveriesOptions {
 }
 
 /** The event types a webhook carries about an account. */
-export type AccountEventType = 'account.verified' | 'account.needs_reverification' | 'account.revoked' | 'account.unbound';
+export type AccountEventType = 'account.verified' | 'account.needs_reverification' | 'account.revoked' | 'account.unbound' | 'account.minor_ended';
 
 /**
  * A change of one of your accounts. `sequence` increases per account: drop an event whose
@@ -213,6 +215,8 @@ export interface AccountEvent {
   status: AccountStatusValue;
   level: AssuranceLevel | null;
   pseudonym: string | null;
+  /** A minor's account; false after `account.minor_ended` (the person turned 16 and may take it over). */
+  minor: boolean;
   sequence: number;
   occurred_at: string;
 }

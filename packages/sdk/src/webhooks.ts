@@ -16,7 +16,7 @@
 import type { AccountEvent, AccountEventType, TestEvent, WebhookEvent } from './types.js';
 
 const SECRET_PREFIX = 'whsec_';
-const ACCOUNT_EVENT_TYPES: readonly string[] = ['account.verified', 'account.needs_reverification', 'account.revoked', 'account.unbound'] satisfies AccountEventType[];
+const ACCOUNT_EVENT_TYPES: readonly string[] = ['account.verified', 'account.needs_reverification', 'account.revoked', 'account.unbound', 'account.minor_ended'] satisfies AccountEventType[];
 
 /** Why a delivery was refused. Answer 400 for every one of them, and 2xx only to a verified delivery. */
 export type WebhookVerificationCode =
@@ -138,6 +138,7 @@ function toEvent(payload: unknown): WebhookEvent {
     status: payload.status as AccountEvent['status'],
     level: nullableString(payload.level) as AccountEvent['level'],
     pseudonym: nullableString(payload.pseudonym),
+    minor: payload.minor === true,
     sequence: payload.sequence,
     occurred_at: payload.occurred_at,
   };
