@@ -34,6 +34,9 @@ import { webhookRoutes } from './events/webhook-routes.ts';
 import { oidcClientRoutes } from './oidc/oidc-client-routes.ts';
 import { oidcProviderHolder } from './oidc/oidc-provider.ts';
 import { mountOidcProvider } from './kernel/http/mount-oidc-provider.ts';
+import { hostedFlowRoutes } from './oidc/hosted-flow-routes.ts';
+import { pruneExpiredOidcState } from './oidc/oidc-adapter.ts';
+import { createEidBroker, EID_CALLBACK_PATH, pruneEidLogins } from './oidc/eid/eid-broker.ts';
 
 export const VERSION = '0.1.0';
 export const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
@@ -195,6 +198,18 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     metrics, stats, onBindingChange: () => bindingChanged(),
   };
   await app.register(async (scope) => verificationRoutes(scope, verification));
+  // The hosted verification pages' API and the national eID broker's callback (issue 4).
+  const eid = hub.config.eid
+    ? createEidBroker({ pool: hub.pool, ring: () => hub.ring(), config: hub.config.eid, redirectUri: `${hub.config.publicUrl}${EID_CALLBACK_PATH}` })
+    : undefined;
+  await app.register(async (scope) => hostedFlowRoutes(scope, {
+    pool: hub.pool, ring: () => hub.ring(), verification, provider: oidcProvider, eid, onBindingChange: () => bindingChanged(),
+  }));
+  if (hub.config.mode === 'demo' && hub.config.eid?.demo) {
+    // Demo only, loaded only here: the local test eID with test persons (src/demo/test-eid/).
+    const { registerDemoEid } = await import('./demo/test-eid/register-demo-eid.ts');
+    registerDemoEid(app, { pool: hub.pool, ring: () => hub.ring(), config: hub.config });
+  }
   await app.register(async (scope) => bindingRoutes(scope, { pool: hub.pool, onBindingChange: () => bindingChanged() }));
   await app.register(async (scope) => verificationStatsRoutes(scope, { pool: hub.pool, stats }));
   await app.register(async (scope) => {
@@ -234,6 +249,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     ? setInterval(() => {
       if (maintenance) return;
       maintenance = stats.flush().then(() => runVerificationMaintenance(hub.pool, metrics, (msg, fields) => app.log.warn(fields, msg)))
+        .then(() => Promise.all([pruneExpiredOidcState(hub.pool), pruneEidLogins(hub.pool)]))
         .catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'verification maintenance failed; will retry'))
         .finally(() => {
           maintenance = undefined;

@@ -24,6 +24,7 @@ import { clientForOidc, issuerOf } from './oidc-client-service.ts';
 import { postgresAdapterFactory } from './oidc-adapter.ts';
 import { ensureSigningKey, loadSigningKeys, signingKeysStamp } from './signing-keys.ts';
 import { pseudonymOf } from './hosted-flow-repository.ts';
+import { findAccountFor } from './oidc-claims.ts';
 
 /** The assurance levels, lowest first (DESIGN.md "Verification methods and assurance"). Fixed in code. */
 export const LEVELS = ['low', 'substantial', 'high'] as const;
@@ -39,14 +40,11 @@ export interface OidcProviderDeps {
   pool: pg.Pool;
   ring: () => Promise<KeyRing>;
   publicUrl: string;
-  /**
-   * Finds the account of an accountId for oidc-provider (the claims released); until the hosted
-   * flow answers, no account is found and no token can be issued for it.
-   */
+  /** Finds the account of an accountId for oidc-provider (the claims released); default oidc-claims.ts. */
   findAccount?: Configuration['findAccount'];
 }
 
-/** The person part of an accountId (`<person id>.<flow uid>`: each authorization is its own login). */
+/** The person part of an accountId (`<person id>.<account id>`: each authorization logs in to the account it bound). */
 export function personOfAccountId(accountId: string): string {
   return accountId.split('.')[0]!;
 }
@@ -79,7 +77,9 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<Provid
     jwks: { keys: keys as never },
     cookies: { keys: cookieKeys(ring) },
     acrValues: [...LEVELS],
-    claims: { acr: null, ...Object.fromEntries(Object.entries(CLAIMS).map(([k, v]) => [k, [...v]])) },
+    // `acr`, `amr` and `auth_time` with the openid scope: oidc-provider masks the ID token by the
+    // granted scopes' claims, and the level reached is what a platform asks for.
+    claims: { ...Object.fromEntries(Object.entries(CLAIMS).map(([k, v]) => [k, [...v]])), openid: [...CLAIMS.openid, 'acr', 'amr', 'auth_time'] },
     scopes: ['openid', 'profile', 'phone', 'offline_access'],
     subjectTypes: ['pairwise'],
     clientAuthMethods: ['client_secret_basic', 'private_key_jwt'],
@@ -100,7 +100,7 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<Provid
         if (value === undefined || !isAccountRef(value)) throw new errors.InvalidRequest('account_ref: the platform\'s account id, 1 to 128 characters of A-Za-z0-9._:-');
       },
     },
-    findAccount: deps.findAccount ?? (async () => undefined),
+    findAccount: deps.findAccount ?? findAccountFor(deps),
     conformIdTokenClaims: false,
     features: {
       devInteractions: { enabled: false },

@@ -36,6 +36,11 @@ export interface TestHubOptions {
    * issuer (`${publicUrl}/oidc`) then matches the URL clients reach, as discovery requires.
    */
   publicPort?: boolean;
+  /**
+   * More environment computed from the hub's public URL (with `publicPort`), for services that
+   * must know it before the hub starts (a test eID registering the hub's callback URL).
+   */
+  envFor?: (publicUrl: string) => Promise<Record<string, string>>;
 }
 
 async function freePort(): Promise<number> {
@@ -64,6 +69,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
       IDBIND_WORKERS: '2',
       ...(port ? { IDBIND_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
       ...options.env,
+      ...(port && options.envFor ? await options.envFor(`http://127.0.0.1:${port}`) : {}),
     },
     requireAdminToken: true,
   });
