@@ -35,6 +35,7 @@ import { oidcClientRoutes } from './oidc/oidc-client-routes.ts';
 import { oidcProviderHolder } from './oidc/oidc-provider.ts';
 import { mountOidcProvider } from './kernel/http/mount-oidc-provider.ts';
 import { hostedFlowRoutes } from './oidc/hosted-flow-routes.ts';
+import { endMinoritiesDaily } from './bindings/minor-accounts.ts';
 import { pruneExpiredOidcState } from './oidc/oidc-adapter.ts';
 import { createEidBroker, EID_CALLBACK_PATH, pruneEidLogins } from './oidc/eid/eid-broker.ts';
 
@@ -149,7 +150,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       },
     }, async () => {
       const ring = await hub.ring();
-      const platforms = await ensureDemoPlatforms(hub.pool, ring, hub.config.dataDir);
+      const platforms = await ensureDemoPlatforms(hub.pool, ring, hub.config.dataDir, hub.config.publicUrl);
       return {
         admin_token: hub.config.adminToken,
         platforms: platforms.map((p) => ({ id: p.id, name: p.name, kind: p.kind, profile: p.profile, api_key: p.api_key })),
@@ -249,6 +250,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     ? setInterval(() => {
       if (maintenance) return;
       maintenance = stats.flush().then(() => runVerificationMaintenance(hub.pool, metrics, (msg, fields) => app.log.warn(fields, msg)))
+        .then(() => endMinoritiesDaily(hub.pool, () => hub.ring()))
         .then(() => Promise.all([pruneExpiredOidcState(hub.pool), pruneEidLogins(hub.pool)]))
         .catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'verification maintenance failed; will retry'))
         .finally(() => {

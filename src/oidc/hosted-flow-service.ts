@@ -430,6 +430,12 @@ async function finish(deps: HostedFlowDeps, uid: string, platform: Platform, fro
       ...(consented.some((c) => c === 'name' || c === 'birthdate') ? ['profile'] : []), ...(consented.includes('phone_number') ? ['phone'] : [])].join(' '));
     grant.addOIDCClaims(['acr', ...CLAIMS.openid, ...consented]);
     const grantId = await grant.save();
+    // No single sign-on: a session this browser still holds from an earlier sign-in (another
+    // account, maybe another person on a shared device) is ended here, or oidc-provider would
+    // stop at a logout confirmation when the accounts differ.
+    const earlier = interaction.session as { cookie?: string } | undefined;
+    if (earlier?.cookie) await (await provider.Session.find(earlier.cookie))?.destroy();
+    interaction.session = undefined;
     interaction.result = {
       login: { accountId, acr: flow.subject_level!, amr: [flow.subject_method === 'phone' ? 'sms' : 'fed'], remember: false },
       consent: { grantId },

@@ -92,7 +92,7 @@ async function lastCode(phone: string): Promise<string> {
 
 interface Started { config: client.Configuration; verifier: string; state: string; browser: Browser; uid: string }
 
-async function authorize(p: Platform, accountRef: string, extra: Record<string, string> = {}): Promise<Started> {
+async function authorize(p: Platform, accountRef: string, extra: Record<string, string> = {}, browser = new Browser()): Promise<Started> {
   const config = await rp(p);
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
@@ -100,7 +100,6 @@ async function authorize(p: Platform, accountRef: string, extra: Record<string, 
     redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
     state, account_ref: accountRef, ...extra,
   });
-  const browser = new Browser();
   const { uid } = await browser.go(url);
   expect(uid).toBeTruthy();
   return { config, verifier, state, browser, uid: uid! };
@@ -207,6 +206,17 @@ describe('hosted verification by phone', () => {
     await expect(c2.tokens()).rejects.toMatchObject({ error: 'invalid_grant' });
     // The replay revoked the grant: the access token of the first exchange no longer works.
     await expect(client.fetchUserInfo(s2.config, t.access_token, t.claims()!.sub)).rejects.toBeTruthy();
+  });
+
+  it('verifies again in a browser that signed in before, as another person (no single sign-on, no stuck logout)', async () => {
+    const shared = new Browser();
+    const first = await authorize(minimal, 'shared-1', {}, shared);
+    const t1 = await (await complete(first, (await byPhone(first, N.adult)).body.redirect_url)).tokens();
+    const second = await authorize(minimal, 'shared-2', {}, shared);
+    expect((await shared.api(second.uid)).body.stage).toBe('choose_method');
+    const t2 = await (await complete(second, (await byPhone(second, N.adultB)).body.redirect_url)).tokens();
+    expect(t2.claims()!.sub).not.toBe(t1.claims()!.sub);
+    expect(await accountOf(minimal, 'shared-2')).toMatchObject({ status: 'verified', pseudonym: t2.claims()!.sub });
   });
 
   it('answers a wrong code with the tries left, and refuses another browser', async () => {
