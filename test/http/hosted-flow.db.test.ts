@@ -48,6 +48,10 @@ function rp(p: Platform): Promise<client.Configuration> {
   return client.discovery(new URL(`${hub.url}/oidc`), p.clientId, p.secret, client.ClientSecretBasic(p.secret), { execute: [client.allowInsecureRequests] });
 }
 
+/** A flow answer or problem document, read loosely: the assertions say what each must hold. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Answer = Record<string, any>;
+
 /** A browser: a cookie jar and redirects followed by hand, stopping at the hosted pages or the platform. */
 class Browser {
   jar = new CookieJar();
@@ -76,11 +80,11 @@ class Browser {
     throw new Error('too many redirects');
   }
 
-  async api(uid: string, path = '', body?: unknown): Promise<{ status: number; body: Record<string, any> }> {
+  async api(uid: string, path = '', body?: unknown): Promise<{ status: number; body: Answer }> {
     const res = await this.fetch(new URL(`/verify/${uid}/api${path}`, hub.url), body === undefined
       ? {}
       : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-    return { status: res.status, body: (await res.json()) as Record<string, any> };
+    return { status: res.status, body: (await res.json()) as Answer };
   }
 }
 
