@@ -36,6 +36,7 @@ import { oidcProviderHolder } from './oidc/oidc-provider.ts';
 import { mountOidcProvider } from './kernel/http/mount-oidc-provider.ts';
 import { hostedFlowRoutes } from './oidc/hosted-flow-routes.ts';
 import { endMinoritiesDaily } from './bindings/minor-accounts.ts';
+import { demoRelyingPartyRoutes } from './demo/demo-relying-party.ts';
 import { pruneExpiredOidcState } from './oidc/oidc-adapter.ts';
 import { createEidBroker, EID_CALLBACK_PATH, pruneEidLogins } from './oidc/eid/eid-broker.ts';
 
@@ -157,6 +158,11 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
         sample_numbers: await demoEligibleNumbers(hub.pool, ring, 3),
       };
     });
+  }
+
+  if (hub.config.mode === 'demo') {
+    // Demo only: Sen Social and Lotus Video sign people in through the hub (/demo/rp/<slug>/start).
+    await app.register(async (scope) => demoRelyingPartyRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), publicUrl: hub.config.publicUrl, dataDir: hub.config.dataDir }));
   }
 
   // The OpenID Provider at ${publicUrl}/oidc (issue 4), rebuilt after a signing-key rotation.
