@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { startTestHub, type TestHub } from '../support/hub.ts';
-import { N, PEOPLE, seedVerificationRegistry } from '../support/verification-fixture.ts';
+import { many, N, PEOPLE, seedVerificationRegistry } from '../support/verification-fixture.ts';
 import { startTestEidServer, type TestEidServer } from '../../src/demo/test-eid/test-eid-provider.ts';
 import { CookieJar, signInAtTestEid } from '../../src/demo/test-eid/test-eid-browser.ts';
 import { EIDAS_LOA } from '../../src/kernel/config/config.ts';
@@ -19,6 +19,14 @@ import { EID_CALLBACK_PATH } from '../../src/oidc/eid/eid-broker.ts';
 import { findPersonIdByPersonalId } from '../../src/registry/registry-lookup.ts';
 import { withdrawConsent } from '../../src/oidc/hosted-flow-repository.ts';
 import { startReconciliation } from '../../src/registry/reconciliation/reconciliation-service.ts';
+import { importRegistry } from '../../src/registry/import/import-service.ts';
+import { exportJWK, generateKeyPair } from 'jose';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A second minor (12, no guardian listed), known to the test eID: an under-18 "guardian". */
+const MINOR_2 = '001214000021';
 
 const REDIRECT_URI = 'https://platform.example/callback';
 const EID_CLIENT = { client_id: 'idbind-hosted-flow-test', client_secret: 'hosted-flow-test-secret-0123456789' };
@@ -26,11 +34,11 @@ const EID_CLIENT = { client_id: 'idbind-hosted-flow-test', client_secret: 'hoste
 let hub: TestHub;
 let eid: TestEidServer;
 
-interface Platform { id: string; key: string; clientId: string; secret: string }
+interface Platform { id: string; key: string; clientId: string; secret: string; privateKey?: CryptoKey }
 let minimal: Platform;
 let statutory: Platform;
 
-async function createPlatform(name: string, legalProfile: 'minimal' | 'statutory'): Promise<Platform> {
+async function createPlatform(name: string, legalProfile: 'minimal' | 'statutory', settings: Record<string, unknown> = {}): Promise<Platform> {
   const created = await fetch(`${hub.url}/v1/admin/providers`, {
     method: 'POST', headers: { authorization: `Bearer ${hub.adminToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({ name, kind: 'platform', legal_profile: legalProfile }),
@@ -38,14 +46,15 @@ async function createPlatform(name: string, legalProfile: 'minimal' | 'statutory
   const body = (await created.json()) as { api_key: string; provider: { id: string } } & { id?: string };
   const key = body.api_key;
   const c = await fetch(`${hub.url}/v1/provider/oidc-client`, {
-    method: 'PUT', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: [REDIRECT_URI] }),
+    method: 'PUT', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: [REDIRECT_URI], ...settings }),
   });
   const oc = (await c.json()) as { client_id: string; client_secret: string };
   return { id: oc.client_id, key, clientId: oc.client_id, secret: oc.client_secret };
 }
 
 function rp(p: Platform): Promise<client.Configuration> {
-  return client.discovery(new URL(`${hub.url}/oidc`), p.clientId, p.secret, client.ClientSecretBasic(p.secret), { execute: [client.allowInsecureRequests] });
+  const auth = p.privateKey ? client.PrivateKeyJwt(p.privateKey) : client.ClientSecretBasic(p.secret);
+  return client.discovery(new URL(`${hub.url}/oidc`), p.clientId, p.privateKey ? undefined : p.secret, auth, { execute: [client.allowInsecureRequests] });
 }
 
 /** A flow answer or problem document, read loosely: the assertions say what each must hold. */
@@ -151,6 +160,7 @@ beforeAll(async () => {
         persons: [
           { personalId: PEOPLE.adult, label: 'Adult An' }, { personalId: PEOPLE.minor, label: 'Minor Binh' },
           { personalId: PEOPLE.adultB, label: 'Other adult Duc' }, { personalId: PEOPLE.deceased, label: 'Deceased Cuong' },
+          { personalId: MINOR_2, label: 'Second minor Giang' },
         ],
         clients: [{ ...EID_CLIENT, redirect_uris: [`${publicUrl}${EID_CALLBACK_PATH}`] }],
         acrValues: [EIDAS_LOA.substantial, EIDAS_LOA.high],
@@ -159,6 +169,10 @@ beforeAll(async () => {
     },
   });
   await seedVerificationRegistry(hub.hub.pool, await hub.hub.ring());
+  const dir = mkdtempSync(join(tmpdir(), 'idbind-flow-'));
+  writeFileSync(join(dir, 'population.csv'), `personal_id,full_name,birth_date,sex,status,died_on,guardian_personal_ids\n${MINOR_2},Đỗ Văn Giang,2014-06-01,M,alive,,\n`);
+  const imported = await importRegistry({ pool: hub.hub.pool, ring: await hub.hub.ring(), kind: 'population', path: join(dir, 'population.csv'), rejectsPath: join(dir, 'rejects'), workers: 1 });
+  expect(imported.rejected).toBe(0);
   await (await startReconciliation(hub.hub.pool, await hub.hub.ring(), 'test')).done;
   minimal = await createPlatform('Flow Minimal', 'minimal');
   statutory = await createPlatform('Flow Statutory', 'statutory');
@@ -351,5 +365,35 @@ describe('guardians (Decree 147/2024 Art. 27)', () => {
     const { callback } = await s.browser.go(aborted.body.redirect_url);
     expect(callback!.searchParams.get('error')).toBe('access_denied');
     expect(await accountOf(minimal, 'minor-user-2')).toMatchObject({ status: 'unverified' });
+  });
+});
+
+describe('client settings at work', () => {
+  it('a private_key_jwt client signs in; refresh tokens only for a client configured for them, and they stop when the account is unbound', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+    const keyed = await createPlatform('Flow Keyed', 'minimal', { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, refresh_tokens: true });
+    keyed.privateKey = privateKey;
+    const s = await authorize(keyed, 'refresh-user-1', { scope: 'openid offline_access', prompt: 'consent' });
+    const t = await (await complete(s, (await byPhone(s, many(0))).body.redirect_url)).tokens();
+    expect(t.refresh_token).toBeTruthy();
+    const refreshed = await client.refreshTokenGrant(s.config, t.refresh_token!);
+    expect(refreshed.claims()).toMatchObject({ sub: t.claims()!.sub, verified: true });
+    const unbound = await fetch(`${hub.url}/v1/accounts/refresh-user-1`, { method: 'DELETE', headers: { authorization: `Bearer ${keyed.key}` } });
+    expect(unbound.status).toBeLessThan(300);
+    await expect(client.refreshTokenGrant(s.config, refreshed.refresh_token ?? t.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+
+    // A platform not configured for refresh tokens gets none, even when it asks.
+    const plain = await createPlatform('Flow Plain', 'minimal');
+    const m = await authorize(plain, 'refresh-user-2', { scope: 'openid offline_access', prompt: 'consent' });
+    const tm = await (await complete(m, (await byPhone(m, many(1))).body.redirect_url)).tokens();
+    expect(tm.refresh_token).toBeUndefined();
+  });
+
+  it('a person under 18 cannot be the guardian (GUARDIAN_IS_MINOR)', async () => {
+    const s = await authorize(minimal, 'minor-user-3');
+    expect((await byPhone(s, N.minor)).body).toMatchObject({ stage: 'guardian_intro' });
+    const young = await byEid(s, 'Second minor', EIDAS_LOA.substantial);
+    expect(young.body).toMatchObject({ stage: 'guardian_intro', role: 'guardian', error: { code: 'GUARDIAN_IS_MINOR' } });
   });
 });
