@@ -17,7 +17,7 @@ import { CookieJar, signInAtTestEid } from '../../src/demo/test-eid/test-eid-bro
 import { EIDAS_LOA } from '../../src/kernel/config/config.ts';
 import { EID_CALLBACK_PATH } from '../../src/oidc/eid/eid-broker.ts';
 import { findPersonIdByPersonalId } from '../../src/registry/registry-lookup.ts';
-import { withdrawConsent } from '../../src/oidc/hosted-flow-repository.ts';
+import { listClaimConsents, withdrawClaimConsent } from '../../src/oidc/claim-consent-service.ts';
 import { startReconciliation } from '../../src/registry/reconciliation/reconciliation-service.ts';
 import { importRegistry } from '../../src/registry/import/import-service.ts';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -300,8 +300,12 @@ describe('statutory claims with consent', () => {
     const purposes = (await hub.hub.pool.query(`SELECT purpose, detail FROM access_records WHERE person_id = $1 AND detail->>'provider' = 'Flow Statutory' ORDER BY id`, [personId])).rows;
     expect(purposes.map((r) => r.purpose)).toEqual(expect.arrayContaining(['claims_consent', 'account_binding', 'claims_release']));
     expect(purposes.find((r) => r.purpose === 'claims_release')!.detail.claims).toEqual(expect.arrayContaining(['name', 'birthdate', 'phone_number']));
-    // Withdrawal stops future releases.
-    expect(await withdrawConsent(hub.hub.pool, personId, consents.rows[0].id)).toBe(true);
+    // Withdrawal stops future releases, and is in the person's records too.
+    expect(await listClaimConsents(hub.hub.pool, personId)).toMatchObject([{ platform: 'Flow Statutory', claims: ['name', 'birthdate', 'phone_number'], withdrawn_at: null }]);
+    expect(await withdrawClaimConsent(hub.hub.pool, personId, consents.rows[0].id)).toBe(true);
+    expect(await withdrawClaimConsent(hub.hub.pool, personId, consents.rows[0].id)).toBe(false);
+    const withdrawal = await hub.hub.pool.query(`SELECT detail FROM access_records WHERE person_id = $1 AND purpose = 'claims_consent' AND detail->>'withdrawn' = 'true'`, [personId]);
+    expect(withdrawal.rows).toHaveLength(1);
     const info = await client.fetchUserInfo(s.config, t.access_token, claims.sub);
     expect(info).not.toHaveProperty('name');
     expect(info).not.toHaveProperty('phone_number');
