@@ -15,7 +15,12 @@ export type PersonPurpose =
   /** Claims released to a platform through the OpenID Provider (issue 4: one record per release). */
   | 'claims_release'
   /** The person agreed, or withdrew their agreement, to statutory claims being released to a platform. */
-  | 'claims_consent';
+  | 'claims_consent'
+  /**
+   * A disclosure request released this person's identity or binding history to an authority
+   * (DESIGN.md invariant 3); hidden from the person while a court's seal lasts, shown after.
+   */
+  | 'disclosure';
 
 export async function recordPersonAccess(
   db: pg.Pool | pg.PoolClient, entry: { personId: string; purpose: PersonPurpose; actor: string; detail: Record<string, unknown> },
