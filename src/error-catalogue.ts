@@ -14,5 +14,6 @@ import { WEBHOOK_ERRORS } from './events/webhook-errors.ts';
 import { CARRIER_ERRORS } from './carriers/carrier-errors.ts';
 import { EID_ERRORS } from './oidc/eid/eid-errors.ts';
 import { OIDC_ERRORS } from './oidc/oidc-errors.ts';
+import { DISCLOSURE_ERRORS } from './disclosure/disclosure-errors.ts';
 
-export const ERROR_CATALOGUE: Readonly<Record<string, ErrorSpec>> = Object.freeze({ ...HTTP_ERRORS, ...REGISTRY_ERRORS, ...KEY_ERRORS, ...PROVIDER_ERRORS, ...BINDING_ERRORS, ...VERIFICATION_ERRORS, ...IDEMPOTENCY_ERRORS, ...WEBHOOK_ERRORS, ...CARRIER_ERRORS, ...EID_ERRORS, ...OIDC_ERRORS });
+export const ERROR_CATALOGUE: Readonly<Record<string, ErrorSpec>> = Object.freeze({ ...HTTP_ERRORS, ...REGISTRY_ERRORS, ...KEY_ERRORS, ...PROVIDER_ERRORS, ...BINDING_ERRORS, ...VERIFICATION_ERRORS, ...IDEMPOTENCY_ERRORS, ...WEBHOOK_ERRORS, ...CARRIER_ERRORS, ...EID_ERRORS, ...OIDC_ERRORS, ...DISCLOSURE_ERRORS });
