@@ -14,8 +14,9 @@ import { reconcileCommand } from './cli/reconcile-command.ts';
 import { keysCommand } from './cli/keys-command.ts';
 import { providersCommand } from './cli/providers-command.ts';
 import { oidcCommand } from './cli/oidc-command.ts';
+import { authoritiesCommand, officialsCommand } from './cli/officials-command.ts';
 
-export const COMMANDS: readonly Command[] = [serveCommand, migrateCommand, generateCommand, importCommand, reconcileCommand, keysCommand, providersCommand, oidcCommand];
+export const COMMANDS: readonly Command[] = [serveCommand, migrateCommand, generateCommand, importCommand, reconcileCommand, keysCommand, providersCommand, oidcCommand, authoritiesCommand, officialsCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
