@@ -6,21 +6,34 @@
  */
 import type pg from 'pg';
 
-/** Purposes of entries about one person (DESIGN.md invariant 4: the person sees each). */
-export type PersonPurpose =
-  | 'account_binding'
-  | 'age_check'
+/**
+ * Purposes of entries about one person (DESIGN.md invariant 4: the person sees each, with the
+ * exceptions of test/http/access-purposes.db.test.ts and docs/citizen.md: a disclosure only once
+ * no seal lasts). The list is the source of the type, so a new purpose is a new entry here, and
+ * the completeness test fails until a real code path is shown to leave its record.
+ */
+export const PERSON_PURPOSES = [
+  'account_binding',
+  'age_check',
   /** A minor's registered guardians read to check the adult in the hosted flow (Decree 147/2024 Art. 27). */
-  | 'guardian_check'
+  'guardian_check',
   /** Claims released to a platform through the OpenID Provider (issue 4: one record per release). */
-  | 'claims_release'
+  'claims_release',
   /** The person agreed, or withdrew their agreement, to statutory claims being released to a platform. */
-  | 'claims_consent'
+  'claims_consent',
   /**
    * A disclosure request released this person's identity or binding history to an authority
    * (DESIGN.md invariant 3); hidden from the person while a court's seal lasts, shown after.
    */
-  | 'disclosure';
+  'disclosure',
+  /**
+   * The person themselves, in their own view (the citizen portal, issue 5): a sign-in, or a read
+   * that opened their sealed data (their numbers, the export). Recorded like any other read.
+   */
+  'self_view',
+] as const;
+
+export type PersonPurpose = (typeof PERSON_PURPOSES)[number];
 
 export async function recordPersonAccess(
   db: pg.Pool | pg.PoolClient, entry: { personId: string; purpose: PersonPurpose; actor: string; detail: Record<string, unknown> },
@@ -30,9 +43,12 @@ export async function recordPersonAccess(
   ]);
 }
 
-export type BatchPurpose = 'registry_import' | 'subscription_events_import' | 'reconciliation' | 'action_list_export' | 'key_rotation'
+/** Purposes of entries about a batch run (one entry per run, no person). */
+export const BATCH_PURPOSES = ['registry_import', 'subscription_events_import', 'reconciliation', 'action_list_export', 'key_rotation',
   /** The daily check of the birth dates of minors' accounts (bindings/minor-accounts.ts; Decree 147/2024 Art. 27). */
-  | 'minor_age_check';
+  'minor_age_check'] as const;
+
+export type BatchPurpose = (typeof BATCH_PURPOSES)[number];
 
 export async function recordBatchAccess(
   db: pg.Pool | pg.PoolClient, entry: { purpose: BatchPurpose; actor: string; runId: string | null; detail?: Record<string, unknown> },

@@ -107,3 +107,21 @@ export async function unbindAccount(db: Db, providerId: string, accountRef: stri
   );
   return Number(r.rows[0]!.n) > 0;
 }
+
+/**
+ * The person unbinds one of their own accounts from their view (issue 5): `account.unbound` to
+ * the platform as for any unbinding (the event carries no reason), `unbound_by_person` kept for
+ * the person's history. Only a live or revoked account bound to that person; false otherwise.
+ */
+export async function unbindAccountOfPerson(db: Db, personId: string, accountId: string): Promise<{ provider_id: string; account_ref: string } | undefined> {
+  const r = await db.query<{ provider_id: string; account_ref: string }>(
+    `WITH changed AS (
+       UPDATE accounts a SET status = 'unbound', status_reason = 'unbound_by_person', sequence = a.sequence + 1, status_since = now()
+       WHERE a.id = $1 AND a.person_id = $2 AND a.status <> 'unbound'
+       RETURNING a.*
+     ),${outboxCtes('$3')}
+     SELECT provider_id, account_ref FROM changed`,
+    [accountId, personId, 'account.unbound'],
+  );
+  return r.rows[0];
+}

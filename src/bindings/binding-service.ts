@@ -65,6 +65,33 @@ export async function unbindAccount(pool: pg.Pool, provider: Provider, accountRe
   // Already unbound: idempotent.
 }
 
+/**
+ * The person unbinds one of their accounts (the citizen portal, issue 5): one transaction with
+ * the platform's `account.unbound` event and the person's `account_binding` record. False when
+ * the account is not theirs or already unbound.
+ */
+export async function unbindAccountByPerson(pool: pg.Pool, personId: string, accountId: string): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const changed = await repo.unbindAccountOfPerson(client, personId, accountId);
+    if (changed) {
+      const p = await client.query<{ name: string }>('SELECT name FROM providers WHERE id = $1', [changed.provider_id]);
+      await recordPersonAccess(client, {
+        personId, purpose: 'account_binding', actor: `person:${personId}`,
+        detail: { provider: p.rows[0]!.name, account_ref: changed.account_ref, unbound_by_person: true },
+      });
+    }
+    await client.query('COMMIT');
+    return changed !== undefined;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
 export interface BindResult {
   account_id: string;
   account_ref: string;

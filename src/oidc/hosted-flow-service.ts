@@ -22,6 +22,13 @@
  * What the platform learns (DESIGN.md invariant 1): the pseudonym, the level, `verified`, the
  * age flags and `minor`; never who a guardian is, never why a number was refused. Statutory
  * claims only with a recorded consent (see oidc-claims.ts).
+ *
+ * Portal mode (issue 5, the citizen portal; src/citizen/portal-client.ts): a flow of the provider
+ * of kind `portal` only identifies the person, with the same checks (the phone's SIM-change
+ * window and junk flags, the eID's level): nothing is bound, no guardian is asked (a person of
+ * any age may see their own data), no birth date is read, the phone step starts with purpose
+ * `identify` (no accounts-per-person limit), and the login is `<person id>.portal` with the
+ * person's pseudonym at the portal created if missing (pairwiseIdentifier reads it).
  */
 import type pg from 'pg';
 import type Provider from 'oidc-provider';
@@ -29,7 +36,8 @@ import { uuidv7 } from '../kernel/ids.ts';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { AppError } from '../kernel/errors.ts';
 import { recordPersonAccess } from '../access/access-records.ts';
-import { bindAccountInTransaction } from '../bindings/binding-service.ts';
+import { bindAccountInTransaction, newPseudonym } from '../bindings/binding-service.ts';
+import { lockPseudonym } from '../bindings/binding-repository.ts';
 import { BindingError } from '../bindings/binding-errors.ts';
 import { findProvider } from '../providers/provider-repository.ts';
 import { providerFromRow, type Provider as Platform } from '../providers/provider-service.ts';
@@ -45,6 +53,9 @@ import {
 import { OidcError } from './oidc-errors.ts';
 import { CLAIMS, LEVELS } from './oidc-provider.ts';
 import { openPerson } from './person-records.ts';
+
+/** The login accountId's second part for a portal sign-in (src/citizen/portal-client.ts PORTAL_ACCOUNT). */
+const PORTAL_ACCOUNT = 'portal';
 
 /** A guardian must be an adult (Decree 147/2024 Art. 27; Civil Code Art. 20: 18). */
 export const GUARDIAN_MIN_AGE = 18;
@@ -66,6 +77,12 @@ export interface HostedFlowDeps {
 }
 
 export type FlowMethod = 'phone' | 'eid';
+
+/** The citizen portal's flows identify the person and bind nothing (see the header). */
+export function isPortal(platform: Platform): boolean {
+  // ProviderKind leaves `portal` out on purpose: the portal is never managed through the providers API.
+  return (platform.kind as string) === 'portal';
+}
 
 /** The page's view of a flow (web/src/api/verify.ts FlowState). */
 export interface FlowState {
@@ -242,7 +259,7 @@ export async function startPhone(deps: HostedFlowDeps, flow: FlowRow, platform: 
   if (!from.includes(flow.stage)) throw stepClosed();
   if (flow.role === 'subject' && flow.min_level !== 'low') throw new OidcError('METHOD_NOT_OFFERED', `the platform asks for level ${flow.min_level}; a phone gives low`);
   const started = await startVerification(deps.verification, platform, {
-    accountRef: flow.account_ref, phone, clientIp, purpose: flow.role === 'guardian' ? 'identify' : 'bind',
+    accountRef: flow.account_ref, phone, clientIp, purpose: flow.role === 'guardian' || isPortal(platform) ? 'identify' : 'bind',
   });
   const e164 = parsePhone(phone);
   if (!(await changeFlow(deps.pool, flow.uid, from, { stage: 'phone_code', verification_id: started.id, phone_hint: maskNumber(e164), error_code: null, error_detail: null }, flow.role))) {
@@ -309,6 +326,19 @@ async function identified(deps: HostedFlowDeps, uid: string, platform: Platform,
 }): Promise<void> {
   const ring = await deps.ring();
   const flow = (await findFlow(deps.pool, uid))!;
+  if (who.role === 'subject' && isPortal(platform)) {
+    // The person signing in to their own view: alive is all that is checked (a plain column; no
+    // sealed field is opened), whatever their age.
+    const alive = await deps.pool.query<{ ok: boolean }>(`SELECT status = 'alive' AS ok FROM persons WHERE id = $1`, [who.personId]);
+    if (alive.rows[0]?.ok !== true) throw new OidcError('FLOW_STEP_CLOSED', 'the person cannot sign in');
+    const change = {
+      subject_person_id: who.personId, subject_method: who.method, subject_level: who.level, subject_subscription_id: who.subscriptionId,
+      verification_id: who.method === 'phone' ? flow.verification_id : null, phone_hint: null, error_code: null, error_detail: null,
+    } as const;
+    if (!(await changeFlow(deps.pool, uid, who.fromStages, change, 'subject'))) throw stepClosed();
+    await finish(deps, uid, platform, who.fromStages);
+    return;
+  }
   if (who.role === 'subject') {
     const person = await openPerson(deps.pool, ring, who.personId);
     if (!person || person.status !== 'alive') throw new OidcError('FLOW_STEP_CLOSED', 'the person cannot verify');
@@ -404,13 +434,20 @@ async function finish(deps: HostedFlowDeps, uid: string, platform: Platform, fro
     const flow = (await findFlow(client, uid, true))!;
     if (!fromStages.includes(flow.stage) || flow.stage === 'finished') throw stepClosed();
     const personId = flow.subject_person_id!;
+    const portal = isPortal(platform);
     await client.query('SAVEPOINT bind');
-    let bound;
+    let bound: { account_id: string | null };
     try {
-      bound = await bindAccountInTransaction(client, platform, {
-        accountRef: flow.account_ref, personId, subscriptionId: flow.subject_subscription_id, method: flow.subject_method!, level: flow.subject_level!,
-        viaVerification: flow.verification_id ?? flow.id, guardianPersonId: flow.guardian_person_id,
-      });
+      if (portal) {
+        // The person's pseudonym at the portal, the `sub` its relying party maps back to them.
+        await lockPseudonym(client, personId, platform.id, newPseudonym());
+        bound = { account_id: null };
+      } else {
+        bound = await bindAccountInTransaction(client, platform, {
+          accountRef: flow.account_ref, personId, subscriptionId: flow.subject_subscription_id, method: flow.subject_method!, level: flow.subject_level!,
+          viaVerification: flow.verification_id ?? flow.id, guardianPersonId: flow.guardian_person_id,
+        });
+      }
     } catch (e) {
       if (!(e instanceof BindingError)) throw e;
       await client.query('ROLLBACK TO SAVEPOINT bind');
@@ -422,7 +459,7 @@ async function finish(deps: HostedFlowDeps, uid: string, platform: Platform, fro
     if (!interaction) throw new OidcError('FLOW_EXPIRED');
     const params = interaction.params as Record<string, unknown>;
     // One login per bound account: the claims are read from the account (oidc-claims.ts).
-    const accountId = `${personId}.${bound.account_id}`;
+    const accountId = `${personId}.${bound.account_id ?? PORTAL_ACCOUNT}`;
     const grant = new provider.Grant({ accountId, clientId: String(params.client_id) });
     const consented = flow.consent_id ? consentClaims(flow) : [];
     const scopes = new Set(typeof params.scope === 'string' ? params.scope.split(/\s+/) : []);
@@ -450,7 +487,7 @@ async function finish(deps: HostedFlowDeps, uid: string, platform: Platform, fro
   } finally {
     client.release();
   }
-  deps.onBindingChange?.();
+  if (!isPortal(platform)) deps.onBindingChange?.();
   return redirect;
 }
 

@@ -55,12 +55,28 @@ async function subscriptionNumber(pool: pg.Pool, ring: KeyRing, subscriptionId: 
   return row ? openRecord(dataKeyFor(ring, row.dek_version), row.sealed, associatedData('subscriptions', 'sealed', subscriptionId))[0] : undefined;
 }
 
+/**
+ * The citizen portal's sign-in (issue 5; src/citizen/portal-client.ts): accountId
+ * `<person id>.portal`, for the portal's own client only. It releases `sub` (the person's
+ * pseudonym at the portal) and `verified`, nothing else, and opens no sealed field: the portal
+ * records the sign-in in the person's history itself (`self_view`).
+ */
+async function portalAccount(pool: pg.Pool, accountId: string, personId: string, clientId: string): Promise<Account | undefined> {
+  const r = await pool.query<{ ok: boolean }>(
+    `SELECT true AS ok FROM providers p JOIN persons pe ON pe.id = $2 WHERE p.id = $1 AND p.kind = 'portal' AND p.status = 'active' AND pe.status = 'alive'`,
+    [clientId, personId],
+  );
+  if (!r.rows[0]) return undefined;
+  return { accountId, claims: () => ({ sub: accountId, verified: true }) };
+}
+
 /** oidc-provider's `findAccount`: the live bound account of an accountId at the asking client, or nothing. */
 export function findAccountFor(deps: { pool: pg.Pool; ring: () => Promise<KeyRing> }): FindAccount {
   return async (ctx, accountId): Promise<Account | undefined> => {
     const [personId, accountUuid] = accountId.split('.');
     const clientId = ctx.oidc.client?.clientId;
     const uuid = /^[0-9a-f-]{36}$/;
+    if (accountUuid === 'portal' && personId && clientId && uuid.test(personId) && uuid.test(clientId)) return portalAccount(deps.pool, accountId, personId, clientId);
     if (!personId || !accountUuid || !clientId || !uuid.test(personId) || !uuid.test(accountUuid) || !uuid.test(clientId)) return undefined;
     const r = await deps.pool.query<BoundAccount>(
       `SELECT a.id, a.provider_id, p.name AS provider_name, p.legal_profile, a.subscription_id, a.minor

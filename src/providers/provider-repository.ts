@@ -48,7 +48,8 @@ export async function findProviderByName(db: Db, name: string): Promise<Provider
 }
 
 export async function listProviders(db: Db): Promise<ProviderRow[]> {
-  const r = await db.query<ProviderRow>(`SELECT ${PROVIDER_COLUMNS} FROM providers p LEFT JOIN carriers c ON c.id = p.carrier_id ORDER BY p.name`);
+  // The citizen portal (kind `portal`, src/citizen/portal-client.ts) is the hub's own client, not a provider anyone manages.
+  const r = await db.query<ProviderRow>(`SELECT ${PROVIDER_COLUMNS} FROM providers p LEFT JOIN carriers c ON c.id = p.carrier_id WHERE p.kind <> 'portal' ORDER BY p.name`);
   return r.rows;
 }
 
