@@ -15,7 +15,8 @@ import { CARRIER_ERRORS } from './carriers/carrier-errors.ts';
 import { EID_ERRORS } from './oidc/eid/eid-errors.ts';
 import { OIDC_ERRORS } from './oidc/oidc-errors.ts';
 import { DISCLOSURE_ERRORS } from './disclosure/disclosure-errors.ts';
+import { LOG_ERRORS } from './tlog/log-errors.ts';
 import { CITIZEN_ERRORS } from './citizen/citizen-errors.ts';
 import { OFFICIAL_ERRORS } from './officials/official-errors.ts';
 
-export const ERROR_CATALOGUE: Readonly<Record<string, ErrorSpec>> = Object.freeze({ ...HTTP_ERRORS, ...REGISTRY_ERRORS, ...KEY_ERRORS, ...PROVIDER_ERRORS, ...BINDING_ERRORS, ...VERIFICATION_ERRORS, ...IDEMPOTENCY_ERRORS, ...WEBHOOK_ERRORS, ...CARRIER_ERRORS, ...EID_ERRORS, ...OIDC_ERRORS, ...DISCLOSURE_ERRORS, ...CITIZEN_ERRORS, ...OFFICIAL_ERRORS });
+export const ERROR_CATALOGUE: Readonly<Record<string, ErrorSpec>> = Object.freeze({ ...HTTP_ERRORS, ...REGISTRY_ERRORS, ...KEY_ERRORS, ...PROVIDER_ERRORS, ...BINDING_ERRORS, ...VERIFICATION_ERRORS, ...IDEMPOTENCY_ERRORS, ...WEBHOOK_ERRORS, ...CARRIER_ERRORS, ...EID_ERRORS, ...OIDC_ERRORS, ...DISCLOSURE_ERRORS, ...LOG_ERRORS, ...CITIZEN_ERRORS, ...OFFICIAL_ERRORS });

@@ -87,3 +87,28 @@ describe('RFC 6962 Merkle tree', () => {
     expect(() => verifyInclusion(-1, 8, leaves[2]!, proof, tree.root())).toThrow();
   });
 });
+
+describe('incremental integration', () => {
+  it('stores, batch after batch, exactly the perfect subtrees an in-memory tree has', async () => {
+    const { integrate, integrationNeeds } = await import('./merkle.ts');
+    const stored = new Map<string, Buffer>();
+    let size = 0;
+    for (const batch of [1, 2, 5, 1, 8, 3, 20]) {
+      const add = leaves.slice(size, size + batch);
+      const needs = integrationNeeds(size, size + add.length);
+      const nodes = integrate(size, add, (id) => {
+        expect(needs).toContainEqual(id);
+        return stored.get(`${id.level}/${id.index}`)!;
+      });
+      for (const n of nodes) stored.set(`${n.level}/${n.index}`, n.hash);
+      size += add.length;
+      const tree = new MemoryTree(leaves.slice(0, size));
+      for (const [key, hash] of stored) {
+        const [level, index] = key.split('/').map(Number);
+        expect(hash).toEqual(tree.node({ level: level!, index: index! }));
+      }
+    }
+    expect(size).toBe(40);
+    expect(stored.size).toBe(40 + 20 + 10 + 5 + 2 + 1);
+  });
+});

@@ -312,3 +312,51 @@ export function verifyConsistency(size1: number | bigint, size2: number | bigint
   if (!bytesEqual(fr, root1)) throw new ProofError('the consistency proof does not lead to the first root');
   if (!bytesEqual(sr, root2)) throw new ProofError('the consistency proof does not lead to the second root');
 }
+
+/** A perfect subtree hash to store. */
+export interface StoredNode extends NodeId {
+  readonly hash: Buffer;
+}
+
+/**
+ * The stored nodes that growing the tree from `oldSize` leaves to `oldSize + leaves.length` must
+ * read: per level at most one left sibling completed before (the left edge of the new part).
+ */
+export function integrationNeeds(oldSize: number, newSize: number): NodeId[] {
+  const out: NodeId[] = [];
+  for (let level = 1; 2 ** level <= newSize; level++) {
+    const first = Math.floor(oldSize / 2 ** level);
+    const last = Math.floor(newSize / 2 ** level) - 1;
+    if (first > last) continue;
+    const left = { level: level - 1, index: 2 * first };
+    // The left child of the first new node is old when it ended at or before oldSize.
+    if ((left.index + 1) * 2 ** left.level <= oldSize) out.push(left);
+  }
+  return out;
+}
+
+/**
+ * The perfect subtree hashes that appending `leafHashes` to a tree of `oldSize` leaves
+ * completes, level 0 (the leaves) upwards; `old` answers the nodes integrationNeeds listed.
+ */
+export function integrate(oldSize: number, leafHashes: readonly Uint8Array[], old: (id: NodeId) => Buffer): StoredNode[] {
+  const newSize = oldSize + leafHashes.length;
+  const made = new Map<string, Buffer>();
+  const out: StoredNode[] = [];
+  const get = (level: number, index: number): Buffer => made.get(`${level}/${index}`) ?? old({ level, index });
+  leafHashes.forEach((h, i) => {
+    const node = { level: 0, index: oldSize + i, hash: Buffer.from(h) };
+    made.set(`0/${node.index}`, node.hash);
+    out.push(node);
+  });
+  for (let level = 1; 2 ** level <= newSize; level++) {
+    const first = Math.floor(oldSize / 2 ** level);
+    const last = Math.floor(newSize / 2 ** level) - 1;
+    for (let j = first; j <= last; j++) {
+      const hash = hashChildren(get(level - 1, 2 * j), get(level - 1, 2 * j + 1));
+      made.set(`${level}/${j}`, hash);
+      out.push({ level, index: j, hash });
+    }
+  }
+  return out;
+}
