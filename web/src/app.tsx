@@ -20,6 +20,8 @@ import { SignIn } from './shell/sign-in.tsx';
 import { PlatformPage } from './pages/platform/platform-page.tsx';
 import { RegistriesPage } from './pages/registries/registries-page.tsx';
 import { VerifyPage } from './pages/verify/verify-page.tsx';
+import { AuthorityPage } from './pages/authority/authority-page.tsx';
+import { EnrolPage } from './pages/authority/enrol-page.tsx';
 
 interface Route {
   path: string;
@@ -34,6 +36,9 @@ interface Route {
 const routes: Route[] = [
   { path: '/registries', title: (t) => t.registriesTitle, render: () => <RegistriesPage />, nav: true, admin: true },
   { path: '/platform', title: (t) => t.platform.title, render: () => <PlatformPage />, nav: true, admin: false },
+  // The authority console: officials sign in with their own passkeys, not the admin token.
+  { path: '/authority', title: (t) => t.authority.title, render: () => <AuthorityPage />, nav: true, admin: false },
+  { path: '/authority/enrol', title: (t) => t.authority.enrolTitle, render: () => <EnrolPage />, nav: false, admin: false },
 ];
 
 const redirects: Record<string, string> = { '/': '/registries', '/index.html': '/registries' };
