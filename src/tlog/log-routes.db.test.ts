@@ -62,7 +62,7 @@ afterAll(async () => {
 
 describe('log routes', () => {
   it('are described in the OpenAPI document, proofs with their JSON schemas', () => {
-    const doc = app.swagger() as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { properties?: Record<string, unknown> } }> }> }>> };
+    const doc = app.swagger() as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { properties?: Record<string, unknown> } }> }> }>> };
     for (const p of ['/log/checkpoint', '/log/vkey', '/v1/log/proof/inclusion', '/v1/log/proof/consistency', '/v1/log/witness']) expect(Object.keys(doc.paths), p).toContain(p);
     const inclusion = doc.paths['/v1/log/proof/inclusion']!.get!.responses['200']!.content!['application/json']!.schema;
     expect(Object.keys(inclusion.properties ?? {})).toEqual(['index', 'size', 'leaf_hash', 'hashes', 'root_hash']);
