@@ -229,6 +229,11 @@ describe('deactivation', () => {
     expect((await app.inject({ url: '/test/approve', headers: { cookie } })).statusCode).toBe(401);
     const { r } = await signInWith(credential);
     expect([r.statusCode, r.json().code]).toEqual([403, 'OFFICIAL_DEACTIVATED']);
+    const audit = await db.pool.query('SELECT action, detail FROM official_audit WHERE official_id = $1 ORDER BY id DESC LIMIT 2', [id]);
+    expect(audit.rows).toEqual([
+      { action: 'official.sign_in_refused', detail: { reason: 'deactivated', passkey: credential.id } },
+      { action: 'official.deactivated', detail: { by: 'admin' } },
+    ]);
     const inv = await app.inject({ method: 'POST', url: `/v1/admin/officials/${id}/invitation`, headers: admin });
     expect([inv.statusCode, inv.json().code]).toEqual([403, 'OFFICIAL_DEACTIVATED']);
   });

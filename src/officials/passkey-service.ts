@@ -160,7 +160,10 @@ export async function signIn(deps: PasskeyDeps, response: AuthenticationResponse
   const row = rows[0];
   if (!row) throw new OfficialError('PASSKEY_NOT_RECOGNISED');
   const official = officialOf(row);
-  if (row.status !== 'active') throw new OfficialError('OFFICIAL_DEACTIVATED');
+  if (row.status !== 'active') {
+    await recordOfficialAction(deps.pool, { official, action: 'official.sign_in_refused', detail: { reason: 'deactivated', passkey: row.credential_id } });
+    throw new OfficialError('OFFICIAL_DEACTIVATED');
+  }
   const handle = response.response.userHandle;
   if (handle !== undefined && handle !== Buffer.from(userHandle(official.id)).toString('base64url')) throw new OfficialError('PASSKEY_NOT_RECOGNISED');
   const rp = relyingParty(deps.publicUrl);
