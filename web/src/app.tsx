@@ -21,6 +21,8 @@ import { PlatformPage } from './pages/platform/platform-page.tsx';
 import { RegistriesPage } from './pages/registries/registries-page.tsx';
 import { VerifyPage } from './pages/verify/verify-page.tsx';
 import { AuthorityPage } from './pages/authority/authority-page.tsx';
+import { AuthorityRequests, requestsView } from './pages/authority/requests.tsx';
+import { TransparencyPage } from './pages/transparency/transparency-page.tsx';
 import { EnrolPage } from './pages/authority/enrol-page.tsx';
 
 interface Route {
@@ -37,9 +39,14 @@ const routes: Route[] = [
   { path: '/registries', title: (t) => t.registriesTitle, render: () => <RegistriesPage />, nav: true, admin: true },
   { path: '/platform', title: (t) => t.platform.title, render: () => <PlatformPage />, nav: true, admin: false },
   // The authority console: officials sign in with their own passkeys, not the admin token.
-  { path: '/authority', title: (t) => t.authority.title, render: () => <AuthorityPage />, nav: true, admin: false },
+  { path: '/authority', title: (t) => t.authority.title, render: () => <AuthorityPage requests={(o) => <AuthorityRequests official={o} />} />, nav: true, admin: false },
   { path: '/authority/enrol', title: (t) => t.authority.enrolTitle, render: () => <EnrolPage />, nav: false, admin: false },
+  // The public transparency report (issue 5): no sign-in.
+  { path: '/transparency', title: (t) => t.transparency.title, render: () => <TransparencyPage />, nav: true, admin: false },
 ];
+
+/** The disclosure request pages under /authority/requests/ render in the console's frame, like /authority. */
+const authorityRoute = routes.find((r) => r.path === '/authority')!;
 
 const redirects: Record<string, string> = { '/': '/registries', '/index.html': '/registries' };
 
@@ -105,7 +112,7 @@ function Shell() {
   const path = usePath();
   const normalised = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
   const redirect = redirects[normalised] ?? (normalised !== path ? normalised : undefined);
-  const route = routes.find((r) => r.path === normalised);
+  const route = routes.find((r) => r.path === normalised) ?? (requestsView(normalised) ? authorityRoute : undefined);
 
   useEffect(() => {
     if (redirect) navigate(redirect, { replace: true });
