@@ -20,6 +20,7 @@ import { SignIn } from './shell/sign-in.tsx';
 import { PlatformPage } from './pages/platform/platform-page.tsx';
 import { RegistriesPage } from './pages/registries/registries-page.tsx';
 import { VerifyPage } from './pages/verify/verify-page.tsx';
+import { CitizenPage } from './pages/citizen/citizen-page.tsx';
 import { AuthorityPage } from './pages/authority/authority-page.tsx';
 import { AuthorityRequests, requestsView } from './pages/authority/requests.tsx';
 import { TransparencyPage } from './pages/transparency/transparency-page.tsx';
@@ -148,9 +149,17 @@ function verifyUid(path: string): string | null {
   }
 }
 
+/** `/citizen` (a trailing slash allowed). */
+function isCitizenPath(path: string): boolean {
+  return /^\/citizen\/?$/.test(path);
+}
+
 export function App() {
-  const uid = verifyUid(usePath());
+  const path = usePath();
+  const uid = verifyUid(path);
   if (uid !== null) return <VerifyPage uid={uid} />;
+  // The person's own view (issue 5): a person's page, outside the admin shell like /verify.
+  if (isCitizenPath(path)) return <CitizenPage />;
   return (
     <AuthProvider>
       <Shell />

@@ -9,6 +9,7 @@ import type { AccountStatusValue, AssuranceLevel, DeliveryStatus, LegalProfile, 
 import type { Category, RunStatus } from '../api/types.ts';
 import type { TokenEndpointAuthMethod } from '../api/oidc-client.ts';
 import type { ConsentClaim } from '../api/verify.ts';
+import { citizenEn, citizenVi } from '../pages/citizen/citizen-messages.ts';
 
 export const LANGUAGES = ['vi', 'en'] as const;
 export type Language = (typeof LANGUAGES)[number];
@@ -1079,6 +1080,8 @@ const en = {
   },
   authorityRequests: authorityRequestsEn,
   transparency: transparencyEn,
+  // The citizen portal (web/src/pages/citizen/citizen-messages.ts).
+  citizen: citizenEn,
 };
 
 export type Messages = typeof en;
@@ -1642,6 +1645,7 @@ const vi: Messages = {
   },
   authorityRequests: authorityRequestsVi,
   transparency: transparencyVi,
+  citizen: citizenVi,
 };
 
 /** The dictionary: one table per language, each complete. */
