@@ -15,8 +15,9 @@ import { keysCommand } from './cli/keys-command.ts';
 import { providersCommand } from './cli/providers-command.ts';
 import { oidcCommand } from './cli/oidc-command.ts';
 import { authoritiesCommand, officialsCommand } from './cli/officials-command.ts';
+import { logCommand } from './cli/log-command.ts';
 
-export const COMMANDS: readonly Command[] = [serveCommand, migrateCommand, generateCommand, importCommand, reconcileCommand, keysCommand, providersCommand, oidcCommand, authoritiesCommand, officialsCommand];
+export const COMMANDS: readonly Command[] = [serveCommand, migrateCommand, generateCommand, importCommand, reconcileCommand, keysCommand, providersCommand, oidcCommand, authoritiesCommand, officialsCommand, logCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
