@@ -217,6 +217,31 @@ describe('citizen portal: sign-in through the hosted verification', () => {
     expect(signIns.rows.at(-1)!.detail).toMatchObject({ action: 'sign_in', level: 'low', method: 'phone' });
   });
 
+  it('the portal\'s ID token carries sub (its own pseudonym of the person) and verified, and no other claim about the person', async () => {
+    const portalClient = await ensurePortalClient(hub.hub.pool, await hub.hub.ring(), hub.url);
+    const config = await client.discovery(new URL(`${hub.url}/oidc`), portalClient.clientId, portalClient.clientSecret, client.ClientSecretBasic(portalClient.clientSecret), { execute: [client.allowInsecureRequests] });
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const url = await client.buildAuthorizationUrlWithPAR(config, {
+      redirect_uri: portalClient.redirectUri, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, account_ref: 'portal',
+    });
+    const browser = new Browser();
+    const { uid } = await browser.go(url.href);
+    await browser.api(uid!, '/phone', { phone: N.adult });
+    const done = await browser.api(uid!, '/phone/confirm', { code: await lastCode(N.adult) });
+    let next = new URL(done.body.redirect_url, hub.url);
+    for (let hop = 0; hop < 5 && !next.pathname.startsWith('/citizen/callback'); hop++) next = new URL((await browser.fetch(next)).location!, next);
+    const tokens = await client.authorizationCodeGrant(config, next, { pkceCodeVerifier: verifier, expectedState: state });
+    const claims = tokens.claims()!;
+    expect(Object.keys(claims).filter((k) => !['iss', 'aud', 'exp', 'iat', 'auth_time', 'sub', 'acr', 'amr', 'sid', 'at_hash'].includes(k))).toEqual(['verified']);
+    expect(claims).toMatchObject({ acr: 'low', amr: ['sms'], verified: true });
+    // Pairwise: the portal's sub is not the person's pseudonym at any platform.
+    const platformSubs = await hub.hub.pool.query(`SELECT pseudonym FROM pseudonyms WHERE person_id = $1 AND provider_id <> $2`, [adultId, portalClient.providerId]);
+    expect(platformSubs.rows.map((r) => r.pseudonym)).not.toContain(claims.sub);
+    const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+    expect(Object.keys(info).sort()).toEqual(['sub', 'verified']);
+  });
+
   it('the cookie is HttpOnly and SameSite=Lax; the portal is not listed among providers', async () => {
     const res = await portal.inject({ url: '/citizen/sign-in?level=low' });
     expect(res.statusCode).toBe(303);
