@@ -252,8 +252,11 @@ describe('roles', () => {
 
 describe('demo sign-in', () => {
   it('exists only in demo mode, and only for demo officials', async () => {
-    const demo = await ensureDemoAuthorities(db.pool, db.ring, PUBLIC_URL);
     expect((await app.inject({ url: '/v1/demo/officials' })).statusCode).toBe(404);
+    // Listing seeds them when the hub has not yet.
+    const first = await demoApp.inject({ url: '/v1/demo/officials' });
+    expect(first.json().officials).toHaveLength(4);
+    const demo = await ensureDemoAuthorities(db.pool, db.ring, PUBLIC_URL);
     expect((await app.inject({ method: 'POST', url: `/v1/demo/officials/${demo.requester.id}/session` })).statusCode).toBe(404);
 
     const list = await demoApp.inject({ url: '/v1/demo/officials' });

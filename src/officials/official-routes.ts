@@ -25,7 +25,7 @@ import {
   type Authority, type OfficialRecord,
 } from './official-service.ts';
 import { enrol, enrolOptions, signIn, signInOptions } from './passkey-service.ts';
-import { isDemoOfficial, listDemoOfficials } from './demo-officials.ts';
+import { ensureDemoAuthorities, isDemoOfficial, listDemoOfficials } from './demo-officials.ts';
 
 export interface OfficialRouteDeps {
   pool: pg.Pool;
@@ -210,7 +210,11 @@ export async function officialRoutes(scope: FastifyInstance, deps: OfficialRoute
     // Demo mode only: never registered in production.
     r.get('/v1/demo/officials', {
       schema: { tags: ['demo'], summary: 'Demo mode only: the demo officials one can sign in as', response: { 200: Type.Object({ officials: Type.Array(MeSchema) }) } },
-    }, async () => ({ officials: (await listDemoOfficials(deps.pool)).map(meView) }));
+    }, async () => {
+      // Seeded on first use as well as at start, as /v1/demo/session does with the demo platforms.
+      await ensureDemoAuthorities(deps.pool, await deps.ring(), deps.publicUrl);
+      return { officials: (await listDemoOfficials(deps.pool)).map(meView) };
+    });
 
     r.post('/v1/demo/officials/:id/session', {
       schema: {
