@@ -118,6 +118,19 @@ describe('transparency log', () => {
     expect((await log.sign()).size).toBe(before + 9);
   });
 
+  it('signs once per size when signers race (one signer at a time), each answer a checkpoint of the full tree', async () => {
+    await appendMany(log, db.pool, [entry(200), entry(201), entry(202)]);
+    const size = Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM tlog_entries')).rows[0]!.n);
+    const other = createTransparencyLog({ pool: db.pool, dataDir: dir, signingKey: KEY.skey });
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? other : log).sign()));
+    expect(new Set(results.map((r) => r.text)).size).toBe(1);
+    expect(results[0]!.size).toBe(size);
+    const rows = (await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM tlog_checkpoints WHERE size = $1', [size])).rows;
+    expect(Number(rows[0]!.n)).toBe(1);
+    const nodes = (await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM tlog_nodes WHERE level = 0')).rows;
+    expect(Number(nodes[0]!.n)).toBe(size);
+  });
+
   it('hands out proof bundles that verify offline, and refuses an opening that does not match', async () => {
     const record = { request: 'r-42', stage: 'approved', reasons: 'theft', seal_until: null };
     const { salt, commitment } = commitTo(record);
