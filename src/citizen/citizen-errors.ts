@@ -6,6 +6,7 @@ export const CITIZEN_ERRORS = defineErrors({
   CITIZEN_LEVEL_TOO_LOW: { status: 403, title: 'Sign in with national eID to see this' },
   CITIZEN_SIGN_IN_FAILED: { status: 400, title: 'The sign-in did not complete' },
   CITIZEN_NOT_FOUND: { status: 404, title: 'Nothing of yours by this id' },
+  CITIZEN_PORTAL_UNAVAILABLE: { status: 503, title: 'Signing in to the citizen portal is not available on this hub' },
 });
 
 export class CitizenError extends errorClass('CitizenError', CITIZEN_ERRORS) {}

@@ -13,6 +13,7 @@ import type pg from 'pg';
 import { associatedData, openBytes, sealBytes } from '../kernel/crypto/envelope.ts';
 import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
 import { uuidv7 } from '../kernel/ids.ts';
+import { CitizenError } from './citizen-errors.ts';
 
 /** The portal's provider name (shown nowhere to platforms; in the person's own access history as "idbind"). */
 export const PORTAL_NAME = 'idbind citizen portal';
@@ -53,7 +54,7 @@ export async function ensurePortalClient(pool: pg.Pool, ring: KeyRing, publicUrl
   const url = new URL(redirectUri);
   const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw new Error(`the citizen portal needs an https public URL (or http on loopback): ${url.origin}`);
+    throw new CitizenError('CITIZEN_PORTAL_UNAVAILABLE', 'the public URL must be https (or http on loopback) to be the portal\'s redirect URI');
   }
   const client = await pool.connect();
   try {

@@ -252,6 +252,18 @@ describe('citizen portal: sign-in through the hosted verification', () => {
     expect(names).toContain('Citizen Sen');
   });
 
+  it('ensurePortalClient is idempotent (one portal, one secret), follows a new public URL, and refuses a public URL that cannot be a redirect URI', async () => {
+    const ring = await hub.hub.ring();
+    const [a, b] = await Promise.all([ensurePortalClient(hub.hub.pool, ring, hub.url), ensurePortalClient(hub.hub.pool, ring, hub.url)]);
+    expect(b).toEqual(a);
+    expect(Number((await hub.hub.pool.query(`SELECT count(*) AS n FROM providers WHERE kind = 'portal'`)).rows[0].n)).toBe(1);
+    const moved = await ensurePortalClient(hub.hub.pool, ring, 'https://idbind.example');
+    expect(moved).toMatchObject({ providerId: a.providerId, clientSecret: a.clientSecret, redirectUri: 'https://idbind.example/citizen/callback' });
+    await ensurePortalClient(hub.hub.pool, ring, hub.url);
+    await expect(ensurePortalClient(hub.hub.pool, ring, 'http://idbind.example')).rejects.toMatchObject({ code: 'CITIZEN_PORTAL_UNAVAILABLE' });
+    expect((await hub.hub.pool.query(`SELECT redirect_uris FROM oidc_clients WHERE id = $1`, [a.providerId])).rows[0].redirect_uris).toEqual([`${hub.url}/citizen/callback`]);
+  });
+
   it('applies the SIM-change window of verification: a number whose SIM changed an hour ago cannot sign in', async () => {
     const browser = new Browser();
     const { confirm } = await signInByPhone(browser, N.simChanged);
