@@ -267,11 +267,11 @@ const transparencyEn = {
 };
 
 const authorityRequestsVi: typeof authorityRequestsEn = {
-  title: 'Yêu cầu cung cấp danh tính',
+  title: 'Yêu cầu cung cấp thông tin',
   intro:
-    'Một yêu cầu cung cấp danh tính cho biết ai đứng sau một tài khoản trên một nền tảng. Yêu cầu chỉ được đáp ứng sau khi người phê duyệt của một cơ quan khác phê duyệt, và chỉ khi nhật ký minh bạch đã ký xác nhận việc phê duyệt. Người có tài khoản được thông báo ngay, hoặc khi hết thời hạn niêm phong do tòa án ấn định.',
+    'Một yêu cầu cung cấp thông tin cho biết ai đứng sau một tài khoản trên một nền tảng. Yêu cầu chỉ được đáp ứng sau khi người phê duyệt của một cơ quan khác phê duyệt, và chỉ khi nhật ký minh bạch đã ký xác nhận việc phê duyệt. Người có tài khoản được thông báo ngay, hoặc khi hết thời hạn niêm phong do tòa án ấn định.',
   signedOutTitle: 'Đăng nhập cổng cơ quan chức năng',
-  signedOutBody: 'Trang yêu cầu cung cấp danh tính dành cho cán bộ đã đăng nhập. Hãy đăng nhập bằng khóa truy cập (passkey), rồi quay lại trang này.',
+  signedOutBody: 'Trang yêu cầu cung cấp thông tin dành cho cán bộ đã đăng nhập. Hãy đăng nhập bằng khóa truy cập (passkey), rồi quay lại trang này.',
   signInLink: 'Đến trang đăng nhập của cơ quan chức năng',
   backToList: 'Tất cả yêu cầu',
   backToRequest: 'Quay lại yêu cầu',
@@ -305,7 +305,7 @@ const authorityRequestsVi: typeof authorityRequestsEn = {
   flagSealed: 'Niêm phong',
   flagSealedUntil: (date: string) => `Niêm phong đến ${date}`,
 
-  newTitle: 'Yêu cầu cung cấp danh tính mới',
+  newTitle: 'Yêu cầu cung cấp thông tin mới',
   oneAccountTitle: 'Mỗi yêu cầu chỉ nêu một tài khoản',
   oneAccountBody:
     'Nêu đúng một tài khoản: nền tảng, và mã tài khoản hoặc bí danh mà nền tảng dùng cho tài khoản đó. Không có chức năng tìm kiếm và không có yêu cầu hàng loạt. Muốn hỏi về tài khoản khác, hãy gửi một yêu cầu khác.',
@@ -483,7 +483,7 @@ const transparencyVi: typeof transparencyEn = {
   loadFailed: 'Không tải được báo cáo.',
   totalsTitle: 'Tổng cộng',
   byAuthorityTitle: 'Theo cơ quan yêu cầu',
-  tableCaption: (period: string) => `Yêu cầu cung cấp danh tính theo cơ quan, ${period}`,
+  tableCaption: (period: string) => `Yêu cầu cung cấp thông tin theo cơ quan, ${period}`,
   empty: 'Không có cơ quan nào gửi yêu cầu trong nửa năm này.',
   columnAuthority: 'Cơ quan',
   columnKind: 'Loại',

@@ -112,7 +112,10 @@ function RequestList({ official }: { official: OfficialMe }) {
         </button>
       </div>
 
-      <div data-testid="requests" data-state={state.phase} aria-live="polite" aria-busy={state.phase === 'loading'}>
+      <p className="visually-hidden" role="status">
+        {state.phase === 'ready' ? k.listCaption(state.requests.length) : ''}
+      </p>
+      <div data-testid="requests" data-state={state.phase} aria-busy={state.phase === 'loading'}>
         {state.phase === 'loading' ? (
           <p className="loading">{t.loading}</p>
         ) : state.phase === 'failed' ? (

@@ -7,7 +7,7 @@
  *
  * The half-year is in the address (`/transparency?period=2026-H2`) so that a report can be linked.
  */
-import { useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import { PERIOD_PATTERN, transparencyApi, type AuthorityCounts, type Counts, type TransparencyReport } from '../../api/authority-requests.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { ScrollTable } from '../registries/scroll-table.tsx';
@@ -56,12 +56,6 @@ export function TransparencyPage() {
   const [period, setPeriod] = useState<string>(() => periodFromAddress() ?? current);
   const [state, setState] = useState<State>({ phase: 'loading' });
   const [generation, setGeneration] = useState(0);
-  const headingRef = useRef<HTMLHeadingElement>(null);
-
-  useEffect(() => {
-    headingRef.current?.focus();
-  }, []);
-
   useEffect(() => {
     let cancelled = false;
     transparencyApi
@@ -94,7 +88,7 @@ export function TransparencyPage() {
   const report = state.phase === 'ready' ? state.report : null;
   return (
     <div className="page transparency-page" data-testid="transparency-page">
-      <h1 ref={headingRef} tabIndex={-1} className="focus-heading" data-testid="page-heading">
+      <h1 data-testid="page-heading">
         {k.title}
       </h1>
       <p className="intro">{k.intro}</p>
@@ -110,7 +104,10 @@ export function TransparencyPage() {
         </select>
       </div>
 
-      <div data-testid="report" data-state={state.phase} data-period={report?.period} aria-live="polite" aria-busy={state.phase === 'loading'}>
+      <p className="visually-hidden" role="status">
+        {report ? k.tableCaption(nameOf(report.period)) : ''}
+      </p>
+      <div data-testid="report" data-state={state.phase} data-period={report?.period} aria-busy={state.phase === 'loading'}>
         {state.phase === 'loading' ? (
           <p className="loading">{t.loading}</p>
         ) : state.phase === 'failed' ? (
