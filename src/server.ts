@@ -37,6 +37,18 @@ import { mountOidcProvider } from './kernel/http/mount-oidc-provider.ts';
 import { hostedFlowRoutes } from './oidc/hosted-flow-routes.ts';
 import { endMinoritiesDaily } from './bindings/minor-accounts.ts';
 import { demoRelyingPartyRoutes } from './demo/demo-relying-party.ts';
+import { officialRoutes } from './officials/official-routes.ts';
+import { ensureDemoAuthorities } from './officials/demo-officials.ts';
+import { checkLogAgainstSavedCheckpoint, createTransparencyLog, loadLogKey, loadLogWitnesses, type TransparencyLog } from './tlog/log-service.ts';
+import { LogError } from './tlog/log-errors.ts';
+import { logRoutes } from './tlog/log-routes.ts';
+import { disclosureRoutes } from './disclosure/disclosure-routes.ts';
+import { transparencyRoutes } from './disclosure/transparency-report.ts';
+import { disclosuresOfPerson, runDisclosureMaintenance, sealedRequestIds, type DisclosureDeps } from './disclosure/disclosure-service.ts';
+import { ensureDemoDisclosure } from './disclosure/demo-disclosure.ts';
+import { findProviderByName } from './providers/provider-repository.ts';
+import { citizenRoutes } from './citizen/citizen-routes.ts';
+import { ensurePortalClient } from './citizen/portal-client.ts';
 import { pruneExpiredOidcState } from './oidc/oidc-adapter.ts';
 import { createEidBroker, EID_CALLBACK_PATH, pruneEidLogins } from './oidc/eid/eid-broker.ts';
 
@@ -66,7 +78,30 @@ function smsGatewayOf(hub: Hub): SmsGateway | undefined {
   return undefined;
 }
 
-const API_PREFIXES = ['/v1/', '/oidc/', '/openapi.json', '/docs/', '/healthz', '/readyz', '/metrics'];
+/**
+ * The transparency log of this hub (issue 5), checked against the checkpoint saved outside the
+ * database: a rolled-back or inconsistent database stops the start (LOG_ROLLED_BACK,
+ * LOG_INCONSISTENT). Without a signing key in production there is no log, and so no disclosure
+ * can be filed or released (fail closed; a warning says so).
+ */
+async function openTransparencyLog(hub: Hub, warn: (message: string) => void): Promise<TransparencyLog | undefined> {
+  const env = hub.config.transparencyLog;
+  let signingKey: string;
+  try {
+    signingKey = loadLogKey({ mode: hub.config.mode, dataDir: hub.config.dataDir, publicUrl: hub.config.publicUrl, env });
+  } catch (e) {
+    if (e instanceof LogError && e.code === 'LOG_KEY_MISSING') {
+      warn('no transparency log key (IDBIND_LOG_KEY): disclosure requests cannot be filed or released');
+      return undefined;
+    }
+    throw e;
+  }
+  const log = createTransparencyLog({ pool: hub.pool, dataDir: hub.config.dataDir, signingKey, witnesses: loadLogWitnesses(env) });
+  await checkLogAgainstSavedCheckpoint(hub.pool, hub.config.dataDir, log.vkey);
+  return log;
+}
+
+const API_PREFIXES = ['/v1/', '/oidc/', '/log/', '/openapi.json', '/docs/', '/healthz', '/readyz', '/metrics'];
 
 export async function buildServer(hub: Hub, options: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -152,6 +187,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     }, async () => {
       const ring = await hub.ring();
       const platforms = await ensureDemoPlatforms(hub.pool, ring, hub.config.dataDir, hub.config.publicUrl);
+      await seedDemoDisclosure();
       return {
         admin_token: hub.config.adminToken,
         platforms: platforms.map((p) => ({ id: p.id, name: p.name, kind: p.kind, profile: p.profile, api_key: p.api_key })),
@@ -205,6 +241,37 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     metrics, stats, onBindingChange: () => bindingChanged(),
   };
   await app.register(async (scope) => verificationRoutes(scope, verification));
+
+  // Officials, the transparency log, disclosure requests, the report and the person's own view (issue 5).
+  const transparencyLog = await openTransparencyLog(hub, (m) => app.log.warn(m));
+  const disclosure: DisclosureDeps = {
+    pool: hub.pool, ring: () => hub.ring(), log: transparencyLog, sms: verification.sms, config: hub.config.disclosure,
+    warn: (message, fields) => app.log.warn(fields, message),
+  };
+  await app.register(async (scope) => officialRoutes(scope, {
+    pool: hub.pool, ring: () => hub.ring(), publicUrl: hub.config.publicUrl, adminGuard: admin, mode: hub.config.mode,
+  }));
+  if (transparencyLog) await app.register(async (scope) => logRoutes(scope, { log: transparencyLog, pool: hub.pool, adminGuard: admin }));
+  await app.register(async (scope) => disclosureRoutes(scope, disclosure));
+  await app.register(async (scope) => transparencyRoutes(scope, { pool: hub.pool, log: transparencyLog }));
+  try {
+    await ensurePortalClient(hub.pool, await hub.ring(), hub.config.publicUrl);
+  } catch (e) {
+    // A public URL that cannot be a redirect URI (plain http off loopback) leaves the portal's sign-in unavailable, not the hub.
+    app.log.warn({ err: { name: (e as Error).name, message: (e as Error).message } }, 'the citizen portal cannot sign people in with this public URL');
+  }
+  await app.register(async (scope) => citizenRoutes(scope, {
+    pool: hub.pool, ring: () => hub.ring(), publicUrl: hub.config.publicUrl,
+    disclosures: (personId) => disclosuresOfPerson(disclosure, personId), sealedDisclosures: (personId) => sealedRequestIds(hub.pool, personId),
+  }));
+  /** Demo only: the demo authorities and officials and one completed disclosure, once the demo platforms exist. */
+  async function seedDemoDisclosure(): Promise<void> {
+    if (hub.config.mode !== 'demo' || !(await findProviderByName(hub.pool, 'Sen Social'))) return;
+    const ring = await hub.ring();
+    const officials = await ensureDemoAuthorities(hub.pool, ring, hub.config.publicUrl);
+    if (transparencyLog) await ensureDemoDisclosure(disclosure, ring, officials);
+  }
+  if (hub.config.mode === 'demo') track(seedDemoDisclosure().catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'demo disclosure not seeded')));
   // The hosted verification pages' API and the national eID broker's callback (issue 4).
   const eid = hub.config.eid
     ? createEidBroker({ pool: hub.pool, ring: () => hub.ring(), config: hub.config.eid, redirectUri: `${hub.config.publicUrl}${EID_CALLBACK_PATH}` })
@@ -257,6 +324,11 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       if (maintenance) return;
       maintenance = stats.flush().then(() => runVerificationMaintenance(hub.pool, metrics, (msg, fields) => app.log.warn(fields, msg)))
         .then(() => endMinoritiesDaily(hub.pool, () => hub.ring()))
+        .then(async () => {
+          // Sign what was appended and not yet signed, then release, unseal and expire what is due.
+          if (transparencyLog) await transparencyLog.sign();
+          await runDisclosureMaintenance(disclosure);
+        })
         .then(() => Promise.all([pruneExpiredOidcState(hub.pool), pruneEidLogins(hub.pool)]))
         .catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'verification maintenance failed; will retry'))
         .finally(() => {

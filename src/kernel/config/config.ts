@@ -50,6 +50,16 @@ export interface Config {
    * `IDBIND_EID_ISSUER`, the built-in test eID at `${publicUrl}/dev/eid` (src/demo/test-eid/).
    */
   readonly eid: EidConfig | undefined;
+  /**
+   * The transparency log (issue 5; docs/tlog.md), read by src/tlog/log-service.ts loadLogKey and
+   * loadLogWitnesses: `IDBIND_LOG_KEY` (the signing key, PRIVATE+KEY+...; demo mode generates one
+   * into the data directory; production without it has no log, so no disclosure can be filed or
+   * released: fail closed), `IDBIND_LOG_ORIGIN` (default: the public URL without its scheme),
+   * `IDBIND_LOG_WITNESSES` (witness verifier keys whose cosignatures are accepted).
+   */
+  readonly transparencyLog: Readonly<{ IDBIND_LOG_KEY?: string; IDBIND_LOG_ORIGIN?: string; IDBIND_LOG_WITNESSES?: string }>;
+  /** Disclosure quotas (issue 5): `IDBIND_DISCLOSURES_PER_OFFICIAL_PER_DAY` (10), `IDBIND_DISCLOSURES_PER_AUTHORITY_PER_DAY` (50). */
+  readonly disclosure: Readonly<{ officialPerDay: number; authorityPerDay: number; expiryDays: number }>;
 }
 
 /**
@@ -385,5 +395,15 @@ export function loadConfig(options: LoadConfigOptions): Config {
       template: smsTemplate(env),
     }),
     eid: loadEidConfig(env, options.mode, dataDir, publicUrl),
+    transparencyLog: Object.freeze({
+      ...(env.IDBIND_LOG_KEY ? { IDBIND_LOG_KEY: env.IDBIND_LOG_KEY } : {}),
+      ...(env.IDBIND_LOG_ORIGIN ? { IDBIND_LOG_ORIGIN: env.IDBIND_LOG_ORIGIN } : {}),
+      ...(env.IDBIND_LOG_WITNESSES ? { IDBIND_LOG_WITNESSES: env.IDBIND_LOG_WITNESSES } : {}),
+    }),
+    disclosure: Object.freeze({
+      officialPerDay: intFrom(env, 'IDBIND_DISCLOSURES_PER_OFFICIAL_PER_DAY', 10, 1, 10_000),
+      authorityPerDay: intFrom(env, 'IDBIND_DISCLOSURES_PER_AUTHORITY_PER_DAY', 50, 1, 100_000),
+      expiryDays: 7,
+    }),
   });
 }
