@@ -171,12 +171,12 @@ describe.skipIf(skipBrowser)('citizen portal, demo mode', () => {
     expect(await page.getByTestId('citizen-level').getAttribute('data-level')).toBe('low');
 
     // Accounts: Sen Social's, with its pseudonym; unbound after a confirmation.
-    const account = page.getByTestId('citizen-account').filter({ hasText: 'Sen Social' });
+    const account = page.locator('[data-testid="citizen-account"][data-ref="sen-browser-1"]');
     await account.waitFor();
     expect(await account.getAttribute('data-status')).toBe('verified');
     await account.getByTestId('citizen-unbind').click();
     await account.getByTestId('citizen-unbind-yes').click();
-    await page.locator('[data-testid="citizen-account"][data-status="unbound"]').waitFor();
+    await page.locator('[data-testid="citizen-account"][data-ref="sen-browser-1"][data-status="unbound"]').waitFor();
     const status = await json<{ status: string }>('/v1/accounts/sen-browser-1', { key: (await json<{ platforms: { name: string; api_key: string }[] }>('/v1/demo/session')).body.platforms.find((p) => p.name === 'Sen Social')!.api_key });
     expect(status.body.status).toBe('unverified');
 

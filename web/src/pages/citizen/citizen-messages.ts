@@ -12,6 +12,7 @@ const purposeEn = {
   claims_consent: 'You agreed to share information, or withdrew',
   disclosure: 'Your identity was disclosed to an authority',
   self_view: 'You, in this view',
+  demo_test_eid: 'Demo only: listed on the test eID page',
 } as const;
 
 export const citizenEn = {
@@ -40,6 +41,7 @@ export const citizenEn = {
   accountsTitle: 'Accounts',
   accountsEmpty: 'No account is bound to you.',
   accountsIntro: 'Each platform knows you only by a pseudonym of its own.',
+  accountRef: 'Account at the platform',
   pseudonym: 'Pseudonym',
   level: 'Level',
   since: 'Since',
@@ -123,6 +125,7 @@ export const citizenVi: CitizenMessages = {
   accountsTitle: 'Tài khoản',
   accountsEmpty: 'Chưa có tài khoản nào gắn với bạn.',
   accountsIntro: 'Mỗi nền tảng chỉ biết bạn qua một bí danh riêng.',
+  accountRef: 'Tài khoản trên nền tảng',
   pseudonym: 'Bí danh',
   level: 'Mức',
   since: 'Từ',
@@ -174,6 +177,7 @@ export const citizenVi: CitizenMessages = {
     claims_consent: 'Bạn đồng ý chia sẻ thông tin, hoặc rút lại',
     disclosure: 'Danh tính của bạn được cung cấp cho cơ quan chức năng',
     self_view: 'Bạn, trong trang này',
+    demo_test_eid: 'Chỉ trong demo: hiển thị trên trang eID thử nghiệm',
   },
   selfAction: { sign_in: 'Đã đăng nhập', export: 'Đã tải dữ liệu về', report_subscription: 'Đã báo một SIM' },
   disclosuresTitle: 'Cung cấp thông tin cho cơ quan chức năng',

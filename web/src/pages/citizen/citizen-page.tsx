@@ -134,9 +134,13 @@ function Accounts({ onChange }: { onChange: () => void }) {
             <p className="hint">{c.accountsIntro}</p>
             <ul className="citizen-list" style={LIST}>
               {accounts.map((a) => (
-                <li key={a.id} data-testid="citizen-account" data-status={a.status}>
+                <li key={a.id} data-testid="citizen-account" data-status={a.status} data-ref={a.account_ref}>
                   <h3>{a.provider}</h3>
                   <dl className="facts">
+                    <dt>{c.accountRef}</dt>
+                    <dd>
+                      <code>{a.account_ref}</code>
+                    </dd>
                     <dt>{c.pseudonym}</dt>
                     <dd>
                       <code>{a.pseudonym ?? '—'}</code>
@@ -332,7 +336,7 @@ function History({ me, version }: { me: Me; version: number }) {
 }
 
 function Disclosures({ me }: { me: Me }) {
-  const { t } = useI18n();
+  const { t, language } = useI18n();
   const c = t.citizen;
   if (!me.shows.disclosures) {
     return (
@@ -342,7 +346,7 @@ function Disclosures({ me }: { me: Me }) {
           {c.lowNote}
         </p>
         <p>
-          <a className="button" href="/citizen/sign-in?level=substantial">
+          <a className="button" href={`/citizen/sign-in?level=substantial&ui_locales=${language}`}>
             {c.signInEid}
           </a>
         </p>
@@ -435,7 +439,7 @@ function ExportJson({ me }: { me: Me }) {
 }
 
 function SignedOut({ error }: { error: string | null }) {
-  const { t } = useI18n();
+  const { t, language } = useI18n();
   const c = t.citizen;
   return (
     <section className="card section" data-testid="citizen-signed-out">
@@ -443,12 +447,12 @@ function SignedOut({ error }: { error: string | null }) {
       <p className="verify-lead">{c.signedOutIntro}</p>
       {error ? <ErrorLine error={error} /> : null}
       <p>
-        <a className="button wide" href="/citizen/sign-in?level=low" data-testid="citizen-sign-in-phone">
+        <a className="button wide" href={`/citizen/sign-in?level=low&ui_locales=${language}`} data-testid="citizen-sign-in-phone">
           {c.signInPhone}
         </a>
       </p>
       <p>
-        <a className="button wide" href="/citizen/sign-in?level=substantial" data-testid="citizen-sign-in-eid">
+        <a className="button wide" href={`/citizen/sign-in?level=substantial&ui_locales=${language}`} data-testid="citizen-sign-in-eid">
           {c.signInEid}
         </a>
       </p>
