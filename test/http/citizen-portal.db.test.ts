@@ -431,6 +431,22 @@ describe('citizen portal: the person\'s view at substantial (national eID)', () 
 });
 
 describe('citizen portal: sessions', () => {
+  it('every /v1/me route but sign-out answers 401 CITIZEN_SIGNED_OUT without a session, or with an unknown token', async () => {
+    const id = '01900000-0000-7000-8000-000000000000';
+    const calls = [['GET', '/v1/me'], ['GET', '/v1/me/accounts'], ['POST', `/v1/me/accounts/${id}/unbind`], ['GET', '/v1/me/subscriptions'],
+      ['POST', `/v1/me/subscriptions/${id}/report`], ['GET', '/v1/me/access'], ['GET', '/v1/me/consents'], ['POST', `/v1/me/consents/${id}/withdraw`],
+      ['GET', '/v1/me/disclosures'], ['GET', '/v1/me/export']] as const;
+    for (const [method, url] of calls) {
+      for (const headers of [{}, { cookie: 'idbind_citizen=not-a-session' }]) {
+        const r = await portal.inject({ method, url, headers });
+        expect(r.statusCode, `${method} ${url}`).toBe(401);
+        expect(r.headers['content-type']).toContain('application/problem+json');
+        expect(r.json()).toMatchObject({ code: 'CITIZEN_SIGNED_OUT' });
+      }
+    }
+    expect((await portal.inject({ method: 'POST', url: '/v1/me/sign-out' })).statusCode).toBe(204);
+  });
+
   it('signing out ends the session; 30 minutes idle and 2 hours in all end it too', async () => {
     const a = new Browser();
     await signInByPhone(a, N.adult);
