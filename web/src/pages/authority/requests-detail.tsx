@@ -65,7 +65,6 @@ export function RequestDetailPage({ id, official }: { id: string; official: Offi
         </p>
         <PageHeading>{k.detailLoadFailed}</PageHeading>
         <RequestError
-          context={k.detailLoadFailed}
           error={state.error}
           testId="detail-error"
           action={

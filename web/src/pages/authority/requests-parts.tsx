@@ -119,7 +119,8 @@ export function isSignedOut(error: unknown): boolean {
 }
 
 interface RequestErrorProps {
-  context: string;
+  /** What failed, in the page's words; omitted when a heading says it already. */
+  context?: string;
   error: unknown;
   id?: string;
   testId?: string;
@@ -138,7 +139,7 @@ export function RequestError({ context, error, id, testId, action, focus }: Requ
   }, [focus, error]);
   return (
     <div className="error" role="alert" id={id} ref={ref} tabIndex={-1} data-testid={testId} data-code={e.code ?? undefined}>
-      <p className="error-context">{context}</p>
+      {context ? <p className="error-context">{context}</p> : null}
       <p className="error-title">{e.sentence}</p>
       {e.detail ? <p className="error-detail">{e.detail}</p> : null}
       {e.code ? (
