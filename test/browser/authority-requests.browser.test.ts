@@ -29,7 +29,7 @@ import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../support/browser.ts';
+import { launchBrowser, skipBrowser, type TestBrowser } from '../support/browser.ts';
 import { startTestHub, type TestHub } from '../support/hub.ts';
 import { verifyProofBundle } from '../../src/tlog/proof-bundle.ts';
 import { parseVerifierKey } from '../../src/tlog/signed-note.ts';
@@ -90,8 +90,7 @@ async function openConsole(page: Page, hub: TestHub, path: string): Promise<void
   await page.getByTestId('authority-requests').getByTestId('requests-pages').waitFor({ timeout: 30_000 });
 }
 
-// enabled once the disclosure API is wired (issue 5)
-describe.skip('authority console: disclosure requests, and the transparency report (demo mode)', () => {
+describe.skipIf(skipBrowser)('authority console: disclosure requests, and the transparency report (demo mode)', () => {
   let hub: TestHub;
   let browser: TestBrowser;
   let page: Page;
