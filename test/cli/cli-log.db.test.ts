@@ -88,7 +88,7 @@ describe('idbind log vkey, generate-key and checkpoint', () => {
     const none = await idbind(['log', 'vkey']);
     expect(none.status).toBe(1);
     expect(none.stderr).toContain('LOG_KEY_MISSING');
-  });
+  }, 180_000);
 
   it('generates a key named after the origin', async () => {
     const r = await idbind(['log', 'generate-key', '--origin', 'new.example/log', '--json']);
@@ -96,7 +96,7 @@ describe('idbind log vkey, generate-key and checkpoint', () => {
     const out = JSON.parse(r.stdout) as { signing_key: string; vkey: string };
     expect(parseSigningKey(out.signing_key)).toMatchObject({ name: 'new.example/log', vkey: out.vkey });
     expect((await idbind(['log', 'generate-key'])).status).toBe(2);
-  });
+  }, 180_000);
 
   it('prints the latest signed checkpoint of the database', async () => {
     const r = await idbind(['log', 'checkpoint', '--json'], { DATABASE_URL: main.db.url, IDBIND_LOG_KEY: KEY.skey });
@@ -105,7 +105,7 @@ describe('idbind log vkey, generate-key and checkpoint', () => {
     expect(out).toMatchObject({ origin: 'hub.example', size: 300, text: (await main.log.checkpoint())!.text });
     const text = await idbind(['log', 'checkpoint'], { DATABASE_URL: main.db.url, IDBIND_LOG_KEY: KEY.skey });
     expect(text.stdout).toBe((await main.log.checkpoint())!.text);
-  });
+  }, 180_000);
 });
 
 describe('idbind log verify --url', () => {
@@ -121,14 +121,14 @@ describe('idbind log verify --url', () => {
     const r2 = await idbind(['log', 'verify', '--url', `${main.url}/log`, '--state', state, '--vkey', KEY.vkey, '--json']);
     expect(r2.status, r2.stderr).toBe(0);
     expect(JSON.parse(r2.stdout)).toMatchObject({ verified: true, origin: 'hub.example', size: 513, previous_size: 300 });
-  });
+  }, 180_000);
 
   it('fails on a wrong key', async () => {
     const r = await idbind(['log', 'verify', '--url', main.url, '--state', join(dir, 'state-b.json'), '--vkey', generateSigningKey('hub.example').vkey]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('verification failed');
     expect(r.stderr).toContain('does not verify');
-  });
+  }, 180_000);
 
   it('detects a rolled-back log and a forked one signed with the same key', async () => {
     const state = join(dir, 'state-c.json');
@@ -149,12 +149,12 @@ describe('idbind log verify --url', () => {
     expect(r2.stderr).toMatch(/not consistent with the checkpoint of size 513/);
     // Neither replaced what was seen.
     expect(JSON.parse(readFileSync(state, 'utf8'))['hub.example'].size).toBe(513);
-  }, 60_000);
+  }, 180_000);
 
   it('refuses a usage without exactly one of --url and --proof', async () => {
     expect((await idbind(['log', 'verify'])).status).toBe(2);
     expect((await idbind(['log', 'verify', '--url', main.url, '--proof', 'x'])).status).toBe(2);
-  });
+  }, 180_000);
 });
 
 describe('idbind log verify --proof', () => {
@@ -181,5 +181,5 @@ describe('idbind log verify --proof', () => {
     expect(moved.stderr).toContain('verification failed');
     expect((await idbind(['log', 'verify', '--proof', file, '--vkey', generateSigningKey('hub.example').vkey])).status).toBe(1);
     expect((await idbind(['log', 'verify', '--proof', file])).status).toBe(2);
-  }, 60_000);
+  }, 180_000);
 });
