@@ -142,6 +142,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
         securitySchemes: {
           adminToken: { type: 'http', scheme: 'bearer', description: 'IDBIND_ADMIN_TOKEN' },
           apiKey: { type: 'http', scheme: 'bearer', description: "A provider's API key (idbk_...)" },
+          officialSession: { type: 'apiKey', in: 'cookie', name: 'idbind_official', description: 'An official signed in with a passkey (authority console)' },
+          citizenSession: { type: 'apiKey', in: 'cookie', name: 'idbind_citizen', description: 'A person signed in to the citizen portal through the hosted verification' },
         },
       },
     },
