@@ -33,6 +33,7 @@ const RequestSchema = Type.Object({
 });
 const errors = { 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA, 410: PROBLEM_SCHEMA, 429: PROBLEM_SCHEMA, 503: PROBLEM_SCHEMA };
 const tags = ['authority console'];
+const security = [{ officialSession: [] }];
 
 export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDeps): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -43,7 +44,7 @@ export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDep
 
   r.post('/v1/authority/requests', {
     schema: {
-      tags, summary: 'File a disclosure request for one account (requester)',
+      tags, security, summary: 'File a disclosure request for one account (requester)',
       body: Type.Object({
         provider_id: Type.String({ format: 'uuid' }),
         account_ref: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' })),
@@ -69,7 +70,7 @@ export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDep
 
   r.get('/v1/authority/requests', {
     schema: {
-      tags, summary: 'Requests this official works with (their authority\'s; awaiting an approver of another authority; all for auditors)',
+      tags, security, summary: 'Requests this official works with (their authority\'s; awaiting an approver of another authority; all for auditors)',
       querystring: Type.Object({ status: Type.Optional(Status) }),
       response: { 200: Type.Object({ requests: Type.Array(RequestSchema) }), ...errors },
     },
@@ -78,23 +79,23 @@ export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDep
     return { requests: rows.map(requestView) };
   });
 
-  r.get('/v1/authority/requests/:id', { schema: { tags, summary: 'One request', params: Id, response: { 200: RequestSchema, ...errors } } },
+  r.get('/v1/authority/requests/:id', { schema: { tags, security, summary: 'One request', params: Id, response: { 200: RequestSchema, ...errors } } },
     async (request) => requestView(await getRequest(deps, request.official!, request.params.id)));
 
   r.post('/v1/authority/requests/:id/approve', {
-    schema: { tags, summary: 'Approve (an approver of another authority); released once a signed checkpoint covers the approval', params: Id, response: { 200: RequestSchema, ...errors } },
+    schema: { tags, security, summary: 'Approve (an approver of another authority); released once a signed checkpoint covers the approval', params: Id, response: { 200: RequestSchema, ...errors } },
   }, async (request) => requestView(await approveRequest(deps, requireRole(request, 'approver'), request.params.id)));
 
   r.post('/v1/authority/requests/:id/reject', {
     schema: {
-      tags, summary: 'Reject, with reasons (an approver of another authority)', params: Id,
+      tags, security, summary: 'Reject, with reasons (an approver of another authority)', params: Id,
       body: Type.Object({ reasons: Type.String({ minLength: 10, maxLength: 5000 }) }), response: { 200: RequestSchema, ...errors },
     },
   }, async (request) => requestView(await rejectRequest(deps, requireRole(request, 'approver'), request.params.id, request.body.reasons)));
 
   r.post('/v1/authority/requests/:id/review', {
     schema: {
-      tags, summary: 'Retrospective review of an emergency release (a second approver of another authority)', params: Id,
+      tags, security, summary: 'Retrospective review of an emergency release (a second approver of another authority)', params: Id,
       body: Type.Object({ outcome: Type.Union([Type.Literal('upheld'), Type.Literal('not_upheld')]), reasons: Type.String({ minLength: 10, maxLength: 5000 }) }),
       response: { 200: RequestSchema, ...errors },
     },
@@ -102,7 +103,7 @@ export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDep
 
   r.post('/v1/authority/requests/:id/seal', {
     schema: {
-      tags, summary: 'A court sets or extends the seal (a new logged stage)', params: Id,
+      tags, security, summary: 'A court sets or extends the seal (a new logged stage)', params: Id,
       body: Type.Object({ until: Type.String({ format: 'date' }), reasons: Type.String({ minLength: 10, maxLength: 5000 }) }),
       response: { 200: RequestSchema, ...errors },
     },
@@ -110,7 +111,7 @@ export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDep
 
   r.get('/v1/authority/requests/:id/release', {
     schema: {
-      tags, summary: 'The released data and its proof bundles (the requesting authority; each view is in the person\'s history)', params: Id,
+      tags, security, summary: 'The released data and its proof bundles (the requesting authority; each view is in the person\'s history)', params: Id,
       response: {
         200: Type.Object({
           request: RequestSchema,
