@@ -95,6 +95,15 @@ describe('transparency log', () => {
     expect(await log.covering(5)).toBeUndefined();
   });
 
+  it('catches up the saved copy when it fell behind (a crash between a commit and its write)', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const latest = await log.sign();
+    const older = (await db.pool.query<{ text: string }>('SELECT text FROM tlog_checkpoints WHERE size = 3')).rows[0]!.text;
+    writeFileSync(join(dir, 'log-checkpoint'), older);
+    expect((await log.sign()).text).toBe(latest.text);
+    expect(readFileSync(join(dir, 'log-checkpoint'), 'utf8')).toBe(latest.text);
+  });
+
   it('stores only the entry fields: no other field is accepted', async () => {
     const bad = { ...entry(9), name: 'Nguyen Van A' } as unknown as LogEntry;
     expect(await code(inTx(db.pool, (c) => log.append(c, bad)))).toBe('LOG_ENTRY_INVALID');

@@ -250,9 +250,13 @@ export function createTransparencyLog(deps: { pool: pg.Pool; dataDir: string; si
       // Written after the commit: a crash in between leaves the file behind the database, which
       // the start-up check accepts; the other order could leave it ahead and block the start.
       if (signedNote) writeSavedCheckpoint(dataDir, signedNote);
-      const current = (await latest())!;
-      if (!signedNote && !existsSync(join(dataDir, SAVED_CHECKPOINT_FILE))) writeSavedCheckpoint(dataDir, (await repo.latestCheckpoint(pool, origin))!.text);
-      return current;
+      else {
+        // Catch up a copy left behind (or removed) by a crash between a commit and its write.
+        const mine = (await repo.latestCheckpoint(pool, origin))!;
+        const saved = readSavedCheckpoint(dataDir);
+        if (!saved || saved.checkpoint.origin !== origin || saved.checkpoint.size < mine.size) writeSavedCheckpoint(dataDir, mine.text);
+      }
+      return (await latest())!;
     },
 
     async covering(index) {
