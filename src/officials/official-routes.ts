@@ -200,7 +200,7 @@ export async function officialRoutes(scope: FastifyInstance, deps: OfficialRoute
 
   r.get('/v1/authority/me', {
     preHandler: officialGuard({ pool: deps.pool }),
-    schema: { tags, summary: 'The signed-in official: name, authority, roles', response: { 200: MeSchema, 401: PROBLEM_SCHEMA } },
+    schema: { tags, summary: 'The signed-in official: name, authority, roles', security: [{ officialSession: [] }], response: { 200: MeSchema, 401: PROBLEM_SCHEMA } },
   }, async (req, reply) => {
     reply.header('cache-control', 'no-store');
     return meView(req.official!);
