@@ -98,6 +98,8 @@ async function openTransparencyLog(hub: Hub, warn: (message: string) => void): P
   }
   const log = createTransparencyLog({ pool: hub.pool, dataDir: hub.config.dataDir, signingKey, witnesses: loadLogWitnesses(env) });
   await checkLogAgainstSavedCheckpoint(hub.pool, hub.config.dataDir, log.vkey);
+  // A checkpoint from the start (the empty tree of a new log), so /log/checkpoint always answers.
+  await log.sign();
   return log;
 }
 

@@ -79,6 +79,18 @@ export async function disclosureRoutes(app: FastifyInstance, deps: DisclosureDep
     return { requests: rows.map(requestView) };
   });
 
+  r.get('/v1/authority/providers', {
+    schema: {
+      tags, security, summary: 'Platforms and registrars a request can name (id and name only)',
+      response: { 200: Type.Object({ providers: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), kind: Type.String() })) }), ...errors },
+    },
+  }, async () => {
+    const rows = await deps.pool.query<{ id: string; name: string; kind: string }>(
+      `SELECT id, name, kind FROM providers WHERE kind IN ('platform', 'registrar') AND status = 'active' ORDER BY name`,
+    );
+    return { providers: rows.rows };
+  });
+
   r.get('/v1/authority/requests/:id', { schema: { tags, security, summary: 'One request', params: Id, response: { 200: RequestSchema, ...errors } } },
     async (request) => requestView(await getRequest(deps, request.official!, request.params.id)));
 

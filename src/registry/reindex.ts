@@ -252,6 +252,8 @@ export async function keyVersionInUse(db: pg.Pool | pg.PoolClient, purpose: 'dat
     }
   }
   if (purpose === 'blind_index') checks.push(`EXISTS (SELECT 1 FROM verifications WHERE code_key_version = $1 AND ${LIVE_CODES})`);
+  // An official's open invitation is an HMAC under its blind-index version: the version stays until the link is used or expires.
+  if (purpose === 'blind_index') checks.push('EXISTS (SELECT 1 FROM official_invitations WHERE blind_index_version = $1 AND used_at IS NULL AND expires_at > now())');
   const r = await db.query<{ used: boolean }>(`SELECT ${checks.join(' OR ')} AS used`, [version]);
   return r.rows[0]!.used;
 }

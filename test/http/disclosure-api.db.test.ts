@@ -73,6 +73,8 @@ afterAll(async () => {
 
 describe('a disclosure, end to end', () => {
   it('is filed, refused to the same authority, approved by another, logged, released with proofs that idbind log verify accepts, and counted', async () => {
+    const providers = await as('requester', 'GET', '/v1/authority/providers');
+    expect(providers.json().providers).toEqual(expect.arrayContaining([{ id: platform.id, name: 'Disclosure Net', kind: 'platform' }]));
     const before = (await hub.app.inject({ url: '/log/checkpoint' })).body;
     const filed = await as('requester', 'POST', '/v1/authority/requests', {
       provider_id: platform.id, account_ref: 'troll-1', legal_basis: 'Bộ luật Tố tụng hình sự 2015, Điều 88', case_reference: 'CA-2026-7',
