@@ -15,8 +15,9 @@ import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'f
 import type pg from 'pg';
 import { OfficialError } from './official-errors.ts';
 
-export type OfficialRole = 'requester' | 'approver' | 'auditor';
-export const OFFICIAL_ROLES: readonly OfficialRole[] = ['requester', 'approver', 'auditor'];
+/** `administrator`: the regulator's own staff, who use the admin API with their session (only officials of a `regulator` authority). */
+export type OfficialRole = 'requester' | 'approver' | 'auditor' | 'administrator';
+export const OFFICIAL_ROLES: readonly OfficialRole[] = ['requester', 'approver', 'auditor', 'administrator'];
 
 export interface Official {
   id: string;
@@ -133,6 +134,11 @@ export function requireRole(request: FastifyRequest, role: OfficialRole): Offici
   if (!official) throw new OfficialError('OFFICIAL_NOT_SIGNED_IN');
   if (!official.roles.includes(role)) throw new OfficialError('OFFICIAL_ROLE_REQUIRED', `the ${role} role is needed`, { role });
   return official;
+}
+
+/** An active official of a regulator authority holding `administrator`: the regulator's staff, admitted to the admin API. */
+export function isRegulatorStaff(official: Official): boolean {
+  return official.authorityKind === 'regulator' && official.roles.includes('administrator');
 }
 
 /** An audit record of an official action, inside the caller's transaction when given a client. */

@@ -9,6 +9,7 @@
  * Session cookies are set only here (`idbind_official`, HttpOnly, SameSite=Strict, Path=/, Secure
  * when the public URL is https).
  */
+import { createHmac } from 'node:crypto';
 import { Type, type Static } from 'typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -16,6 +17,8 @@ import type pg from 'pg';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { hitLimits } from '../kernel/db/rate-counters.ts';
+import { VerificationError } from '../verification/verification-errors.ts';
 import {
   cookieValue, createSession, endSession, officialGuard, recordOfficialAction, SESSION_COOKIE, sessionCookie, sessionOfficial, type Official,
 } from './official-auth.ts';
@@ -33,10 +36,14 @@ export interface OfficialRouteDeps {
   publicUrl: string;
   adminGuard: (request: FastifyRequest) => Promise<void>;
   mode: 'demo' | 'production';
+  /** WebAuthn options (sign-in and enrolment together) per client IP per minute; default 30. */
+  optionsPerMinute?: number;
 }
 
+export const OPTIONS_PER_MINUTE = 30;
+
 const Kind = Type.Union([Type.Literal('police'), Type.Literal('procuracy'), Type.Literal('court'), Type.Literal('regulator')]);
-const Role = Type.Union([Type.Literal('requester'), Type.Literal('approver'), Type.Literal('auditor')]);
+const Role = Type.Union([Type.Literal('requester'), Type.Literal('approver'), Type.Literal('auditor'), Type.Literal('administrator')]);
 
 const AuthoritySchema = Type.Object({ id: Type.String(), name: Type.String(), kind: Type.String(), created_at: Type.String({ format: 'date-time' }) });
 const AuthorityRef = Type.Object({ id: Type.String(), name: Type.String(), kind: Type.String() });
@@ -102,7 +109,7 @@ export async function officialRoutes(scope: FastifyInstance, deps: OfficialRoute
         tags: adminTags, summary: 'Create an official; answers the one-time invitation link (valid 72 hours) to enrol a passkey', security: adminSecurity,
         body: Type.Object({
           authority_id: Type.String({ maxLength: 64 }), name: Type.String({ minLength: 1, maxLength: 100 }),
-          roles: Type.Array(Role, { minItems: 1, maxItems: 3, uniqueItems: true }),
+          roles: Type.Array(Role, { minItems: 1, maxItems: 4, uniqueItems: true }),
         }, { additionalProperties: false }),
         response: { 201: Invited, 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA },
       },
@@ -146,15 +153,26 @@ export async function officialRoutes(scope: FastifyInstance, deps: OfficialRoute
   // The authority console's sign-in.
   const r = scope.withTypeProvider<TypeBoxTypeProvider>();
   const passkeys = { pool: deps.pool, ring: deps.ring, publicUrl: deps.publicUrl };
+  /**
+   * Each options call stores a challenge: limited per client IP (RATE_LIMITED with retry_after).
+   * The bucket is a keyed hash of the address, never the address (src/kernel/db/rate-counters.ts).
+   */
+  const limitOptions = async (req: FastifyRequest): Promise<void> => {
+    const key = (await deps.ring()).currentBlindIndex.key;
+    const ip = createHmac('sha256', key).update('rate-bucket:authority-options-ip\u0000').update(req.ip).digest('base64url').slice(0, 27);
+    const limited = await hitLimits(deps.pool, [{ bucket: `authority-options:ip:${ip}`, windowSeconds: 60, max: deps.optionsPerMinute ?? OPTIONS_PER_MINUTE, label: 'client_ip' }]);
+    if (limited) throw new VerificationError('RATE_LIMITED', `limit: ${limited.label}`, { limit: limited.label, retry_after: limited.retryAfterSeconds });
+  };
 
   r.post('/v1/authority/enrol/options', {
     schema: {
       tags, summary: 'Passkey creation options for the official an invitation is for (the invitation is not used yet)',
       body: Type.Object({ token: Token }, { additionalProperties: false }),
-      response: { 200: WebAuthnOptions, 400: PROBLEM_SCHEMA },
+      response: { 200: WebAuthnOptions, 400: PROBLEM_SCHEMA, 429: PROBLEM_SCHEMA },
     },
   }, async (req, reply) => {
     reply.header('cache-control', 'no-store');
+    await limitOptions(req);
     return enrolOptions(passkeys, req.body.token);
   });
 
@@ -170,9 +188,10 @@ export async function officialRoutes(scope: FastifyInstance, deps: OfficialRoute
   });
 
   r.post('/v1/authority/sign-in/options', {
-    schema: { tags, summary: 'Passkey request options (a single-use challenge, valid 5 minutes)', response: { 200: WebAuthnOptions } },
-  }, async (_req, reply) => {
+    schema: { tags, summary: 'Passkey request options (a single-use challenge, valid 5 minutes)', response: { 200: WebAuthnOptions, 429: PROBLEM_SCHEMA } },
+  }, async (req, reply) => {
     reply.header('cache-control', 'no-store');
+    await limitOptions(req);
     return signInOptions(passkeys);
   });
 

@@ -101,7 +101,7 @@ export function isUuid(v: string): boolean {
 function checkRoles(roles: readonly string[]): OfficialRole[] {
   const unique = [...new Set(roles)];
   if (unique.length === 0 || unique.some((r) => !(OFFICIAL_ROLES as readonly string[]).includes(r))) {
-    throw new OfficialError('OFFICIAL_INPUT_INVALID', 'roles must be one or more of requester, approver, auditor');
+    throw new OfficialError('OFFICIAL_INPUT_INVALID', `roles must be one or more of ${OFFICIAL_ROLES.join(', ')}`);
   }
   return unique as OfficialRole[];
 }
@@ -132,7 +132,10 @@ export async function createOfficial(
   const name = input.name.trim();
   if (name.length < 1 || name.length > 100) throw new OfficialError('OFFICIAL_INPUT_INVALID', 'name must be 1 to 100 characters');
   return inTransaction(pool, async (client) => {
-    await getAuthority(client, input.authorityId);
+    const authority = await getAuthority(client, input.authorityId);
+    if (roles.includes('administrator') && authority.kind !== 'regulator') {
+      throw new OfficialError('OFFICIAL_INPUT_INVALID', 'the administrator role is only for officials of a regulator authority');
+    }
     const id = uuidv7();
     await client.query('INSERT INTO officials (id, authority_id, display_name, roles) VALUES ($1, $2, $3, $4)', [id, input.authorityId, name, roles]);
     const official = await getOfficial(client, id);
