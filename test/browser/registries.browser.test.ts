@@ -5,8 +5,10 @@
  * in the trend) must be exactly what the admin API returns, formatted for the page's language;
  * the language switch (used by keyboard) changes the headings and number format and is
  * remembered; an action-list download returns the run's CSV; "Start reconciliation" follows a
- * new run to completion. In production mode the page asks for the admin token, refuses a wrong one
- * readably and accepts the right one. Screenshots (desktop and 375 px) go to .tmp/ for a person to look at.
+ * new run to completion. In production mode the regulator's staff sign in with a passkey (Chromium's
+ * virtual authenticator) instead of the admin token: an administrator of a regulator authority sees
+ * the figures, and each admin request is an audit record; a deactivated administrator is refused;
+ * another official is told they are not the regulator's administrator. Screenshots (desktop and 375 px) go to .tmp/ for a person to look at.
  *
  * Without Chromium these tests fail (see test/support/browser.ts) unless IDBIND_SKIP_BROWSER=1.
  */
@@ -15,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchBrowser, skipBrowser, type TestBrowser } from '../support/browser.ts';
 import { startTestHub } from '../support/hub.ts';
+import { openOfficialSession } from '../../src/officials/official-auth.ts';
 
 type Hub = Awaited<ReturnType<typeof startTestHub>>;
 
@@ -48,6 +51,23 @@ async function adminGet(hub: Hub, path: string): Promise<Response> {
   const response = await fetch(new URL(path, hub.url), { headers: { authorization: `Bearer ${hub.adminToken}` } });
   if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status} ${await response.text()}`);
   return response;
+}
+
+async function adminPost<T>(hub: Hub, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(new URL(path, hub.url), {
+    method: 'POST', headers: { authorization: `Bearer ${hub.adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!response.ok) throw new Error(`POST ${path}: HTTP ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/** Chromium's virtual WebAuthn authenticator (CDP `WebAuthn`): CTAP2, internal, resident keys, user verification that succeeds. */
+async function addAuthenticator(page: Page): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
 }
 
 async function adminJson<T>(hub: Hub, path: string): Promise<T> {
@@ -214,13 +234,27 @@ describe.skipIf(skipBrowser)('registries page, demo mode', () => {
   });
 });
 
-describe.skipIf(skipBrowser)('registries page, production mode', () => {
+describe.skipIf(skipBrowser)('registries page, production mode: the regulator staff sign in with a passkey', () => {
   let hub: Hub;
   let browser: TestBrowser;
+  let page: Page;
+  let staffId: string;
+  let regulatorId: string;
 
   beforeAll(async () => {
     browser = await launchBrowser({ viewport: { width: 375, height: 812 } });
-    hub = await startTestHub({ demo: false });
+    page = await browser.newPage();
+    await addAuthenticator(page);
+    // WebAuthn refuses an IP address as relying-party id: the hub is http://localhost:<port>.
+    hub = await startTestHub({
+      demo: false, listen: false, publicPort: true,
+      envFor: async (url) => ({ IDBIND_PUBLIC_URL: url.replace('127.0.0.1', 'localhost') }),
+    });
+    await hub.app.listen({ host: '127.0.0.1', port: Number(new URL(hub.hub.config.publicUrl).port) });
+    hub.url = hub.hub.config.publicUrl;
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    const a = await adminPost<{ authority: { id: string } }>(hub, '/v1/admin/authorities', { name: 'Cục Viễn thông (thử nghiệm)', kind: 'regulator' });
+    regulatorId = a.authority.id;
   }, 300_000);
 
   afterAll(async () => {
@@ -228,41 +262,80 @@ describe.skipIf(skipBrowser)('registries page, production mode', () => {
     await hub?.stop();
   });
 
-  it('asks for the admin token, refuses a wrong one readably and accepts the right one', async () => {
-    const page = await browser.newPage();
-    await page.goto(new URL('/registries', hub.url).href);
-    const input = page.getByLabel('Mã quản trị', { exact: true });
-    await input.waitFor({ timeout: 30_000 });
-    expect(await page.getByTestId('registries-page').count()).toBe(0);
+  it('asks for a passkey, not the admin token, and shows the figures to a regulator administrator', async () => {
+    const o = await adminPost<{ official: { id: string }; invitation_url: string }>(hub, '/v1/admin/officials', {
+      authority_id: regulatorId, name: 'Chuyên viên Hoàng Thu Trang', roles: ['administrator'],
+    });
+    staffId = o.official.id;
+    // Enrolment signs in; sign out to start from the registries page.
+    await page.goto(o.invitation_url);
+    await page.getByTestId('enrol-passkey').click();
+    await page.getByTestId('enrol-done').waitFor({ timeout: 15_000 });
+    await page.evaluate(async () => fetch('/v1/authority/sign-out', { method: 'POST' }));
 
-    await input.fill(`wrong-${hub.adminToken}`);
-    await page.getByTestId('admin-token-submit').click();
-    const error = page.getByTestId('sign-in-error');
-    await error.waitFor();
-    expect(await error.textContent()).toContain('Hệ thống từ chối mã này');
-    expect(await error.getAttribute('role')).toBe('alert');
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.goto(new URL('/registries', hub.url).href);
+    await page.getByTestId('staff-sign-in').waitFor({ timeout: 30_000 });
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Đăng nhập dành cho cán bộ cơ quan quản lý');
+    expect(await page.getByTestId('admin-token-input').count()).toBe(0);
+    expect(await page.getByTestId('registries-page').count()).toBe(0);
+    expect(await page.getByTestId('sign-in-error').count()).toBe(0);
     await page.screenshot({ path: `${SCREENSHOTS}/registries-sign-in-375.png`, fullPage: true });
 
-    await input.fill(hub.adminToken);
-    await page.getByTestId('admin-token-submit').click();
+    await page.getByTestId('passkey-sign-in').click();
     await waitForFigures(page);
     const stats = await adminJson<Stats>(hub, '/v1/admin/registry/stats');
     expect(await text(page, 'people-total')).toBe(viNumber.format(stats.people.total));
-    // Kept for the tab only: sessionStorage, never localStorage.
-    expect(await page.evaluate(() => Object.values(sessionStorage))).toContain(hub.adminToken);
-    expect(await page.evaluate(() => JSON.stringify(localStorage))).not.toContain(hub.adminToken);
+    // The page holds no credential: the session is the HttpOnly cookie.
+    expect(await page.evaluate(() => sessionStorage.length + localStorage.length)).toBe(0);
+    expect(await page.evaluate(() => document.cookie)).not.toContain('idbind_official');
+    // Each admin request through the staff session is an audit record (route and method).
+    const { rows } = await hub.hub.pool.query("SELECT detail FROM official_audit WHERE official_id = $1 AND action = 'admin.request'", [staffId]);
+    expect(rows.map((r: { detail: unknown }) => r.detail)).toContainEqual({ method: 'GET', route: '/v1/admin/registry/stats' });
 
-    // A reload keeps the session; a token the hub no longer accepts is forgotten and asked again.
+    // A reload keeps the session; the header's sign-out ends it.
     await page.reload();
     await waitForFigures(page);
-    await page.evaluate(() => {
-      for (const key of Object.keys(sessionStorage)) sessionStorage.setItem(key, 'revoked-token');
-    });
-    await page.reload();
-    await page.getByTestId('sign-in-error').waitFor();
-    expect(await text(page, 'sign-in-error')).toContain('không còn được chấp nhận');
-    expect(await page.evaluate(() => Object.values(sessionStorage))).not.toContain('revoked-token');
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('staff-sign-in').waitFor();
+    expect(await page.evaluate(async () => (await fetch('/v1/authority/me')).status)).toBe(401);
     expect(browser.pageErrors).toEqual([]);
+  });
+
+  it('refuses a deactivated administrator at once', async () => {
+    await page.getByTestId('passkey-sign-in').click();
+    await waitForFigures(page);
+    await adminPost(hub, `/v1/admin/officials/${staffId}/deactivate`);
+    await page.reload();
+    await page.getByTestId('staff-sign-in').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('registries-page').count()).toBe(0);
+    await page.getByTestId('passkey-sign-in').click();
+    await page.getByTestId('authority-sign-in-error').waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId('authority-sign-in-error').textContent()).toContain('OFFICIAL_DEACTIVATED');
+    expect(await page.getByTestId('registries-page').count()).toBe(0);
+  });
+
+  it("tells a signed-in official who is not the regulator's administrator so, and lets them sign out", async () => {
+    const police = await adminPost<{ authority: { id: string } }>(hub, '/v1/admin/authorities', { name: 'Công an tỉnh Thử nghiệm', kind: 'police' });
+    const o = await adminPost<{ official: { id: string } }>(hub, '/v1/admin/officials', {
+      authority_id: police.authority.id, name: 'Đại úy Vũ Văn Nam', roles: ['requester'],
+    });
+    // A session without a passkey ceremony (the police official's passkey sign-in is tested in authority-signin).
+    const [name, value] = (await openOfficialSession(hub.hub.pool, o.official.id)).split('=') as [string, string];
+    await page.context().addCookies([{ name, value, url: hub.url, httpOnly: true, sameSite: 'Strict' }]);
+    await page.goto(new URL('/registries', hub.url).href);
+    await page.getByTestId('sign-in-error').waitFor({ timeout: 30_000 });
+    expect(await text(page, 'sign-in-error')).toContain('Đại úy Vũ Văn Nam đã đăng nhập nhưng không phải quản trị viên của cơ quan quản lý');
+    expect(await page.getByTestId('sign-in-error').getAttribute('role')).toBe('alert');
+    expect(await page.getByTestId('registries-page').count()).toBe(0);
+    // The admin API refuses the session too.
+    expect(await page.evaluate(async () => (await fetch('/v1/admin/registry/stats')).status)).toBe(403);
+    await page.getByTestId('staff-sign-out').click();
+    await page.getByTestId('sign-in-error').waitFor({ state: 'detached' });
+    expect(await page.evaluate(async () => (await fetch('/v1/authority/me')).status)).toBe(401);
+    expect(browser.pageErrors).toEqual([]);
+  });
+
+  it('the admin token still works for automation', async () => {
+    expect((await adminGet(hub, '/v1/admin/registry/stats')).status).toBe(200);
   });
 });

@@ -6,8 +6,8 @@
  *
  * `/verify/<uid>` (the hosted verification pages, where the OpenID Provider sends a person) is not
  * a route of this shell: it is for a person, not staff, so it gets its own plain frame, without the
- * consoles' navigation, and without the auth layer, which would open a demo session or ask for the
- * admin token.
+ * consoles' navigation, and without the auth layer, which would open a demo session or ask the
+ * regulator's staff to sign in.
  */
 import { useEffect, type ReactNode } from 'react';
 import { useI18n } from './i18n/i18n.tsx';
@@ -32,7 +32,7 @@ interface Route {
   render(): ReactNode;
   /** Shown in the main navigation. */
   nav: boolean;
-  /** Needs the admin token (behind the admin sign-in); false for pages with their own sign-in. */
+  /** Needs the admin API (behind the admin sign-in: the regulator staff's passkey, or demo mode's token); false for pages with their own sign-in. */
   admin: boolean;
 }
 
@@ -76,7 +76,7 @@ function AdminGate({ children }: { children: ReactNode }) {
         />
       );
     case 'signIn':
-      return <SignIn expired={state.expired} />;
+      return <SignIn />;
     case 'ready':
       return <>{children}</>;
   }

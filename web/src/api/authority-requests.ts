@@ -10,7 +10,7 @@
  */
 import { requestJson } from './json.ts';
 
-export type OfficialRole = 'requester' | 'approver' | 'auditor';
+export type OfficialRole = 'requester' | 'approver' | 'auditor' | 'administrator';
 export type RequestStatus = 'submitted' | 'approved' | 'rejected' | 'released' | 'expired';
 export type Ask = 'identity' | 'history';
 export type ReviewOutcome = 'upheld' | 'not_upheld';

@@ -1,6 +1,8 @@
 /**
- * The web app's HTTP client for the hub. Every admin request carries `Authorization: Bearer`;
- * a 401 calls `onUnauthorized` (the auth layer then forgets the token and asks again). Failures
+ * The web app's HTTP client for the hub. An admin request carries `Authorization: Bearer` when
+ * the page holds a token (demo mode); otherwise the browser sends the regulator staff's
+ * `idbind_official` session cookie by itself (same origin). A 401 calls `onUnauthorized` (the auth
+ * layer then asks to sign in again). Failures
  * become an {@link ApiError} that keeps the RFC 9457 problem's `title`, `detail` and `code`, so the
  * page can show them as they are.
  */
@@ -100,11 +102,12 @@ export function filenameFromDisposition(header: string | null): string | null {
 }
 
 /**
- * The admin API with `token`. `onUnauthorized` runs on every 401 before the error is thrown, so a
- * refused token is forgotten wherever the request came from.
+ * The admin API with `token`, or with the staff session cookie when `token` is null.
+ * `onUnauthorized` runs on every 401 before the error is thrown, so a refused credential is
+ * forgotten wherever the request came from.
  */
-export function adminApi(token: string, onUnauthorized: (error: ApiError) => void): AdminApi {
-  const auth = { authorization: `Bearer ${token}` };
+export function adminApi(token: string | null, onUnauthorized: (error: ApiError) => void): AdminApi {
+  const auth: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
   const guard = async <T>(call: () => Promise<T>): Promise<T> => {
     try {
       return await call();

@@ -30,7 +30,7 @@ const authorityRequestsEn = {
   backToRequest: 'Back to the request',
   signedInAs: (name: string, authority: string) => `Signed in as ${name}, ${authority}`,
   rolesLabel: 'Roles',
-  role: { requester: 'Requester', approver: 'Approver', auditor: 'Auditor' } as Record<string, string>,
+  role: { requester: 'Requester', approver: 'Approver', auditor: 'Auditor', administrator: 'Administrator' } as Record<string, string>,
   authorityKind: { police: 'Police', procuracy: 'Procuracy', court: 'Court', regulator: 'Regulator' } as Record<string, string>,
 
   // The list.
@@ -277,7 +277,7 @@ const authorityRequestsVi: typeof authorityRequestsEn = {
   backToRequest: 'Quay lại yêu cầu',
   signedInAs: (name: string, authority: string) => `Đã đăng nhập: ${name}, ${authority}`,
   rolesLabel: 'Vai trò',
-  role: { requester: 'Người yêu cầu', approver: 'Người phê duyệt', auditor: 'Kiểm tra viên' },
+  role: { requester: 'Người yêu cầu', approver: 'Người phê duyệt', auditor: 'Kiểm tra viên', administrator: 'Quản trị viên' },
   authorityKind: { police: 'Công an', procuracy: 'Viện kiểm sát', court: 'Tòa án', regulator: 'Cơ quan quản lý' },
 
   newRequest: 'Tạo yêu cầu mới',
@@ -525,16 +525,13 @@ const en = {
   notFoundBody: 'There is no page at this address.',
   goToRegistries: 'Go to registries and junk SIMs',
 
-  // Sign-in with the admin token (production mode).
-  tokenTitle: 'Sign in with the admin token',
-  tokenIntro:
-    'This hub runs in production mode. Enter the admin token (IDBIND_ADMIN_TOKEN). It is kept for this browser tab only and forgotten when the tab is closed.',
-  tokenLabel: 'Admin token',
-  tokenSubmit: 'Sign in',
-  tokenChecking: 'Checking…',
-  tokenEmpty: 'Enter the admin token.',
-  tokenRejected: 'The hub refused this token. Check it and try again.',
-  tokenExpired: 'The hub no longer accepts your admin token. Enter it again.',
+  // Sign-in of the regulator's staff with a passkey (production mode).
+  staffTitle: "Sign in as the regulator's staff",
+  staffIntro:
+    "This hub runs in production mode. The regulator's staff sign in with their passkey: an official of the regulator holding the administrator role. Automation and the command line use the admin token instead.",
+  staffExpired: 'Your session has ended. Sign in again with your passkey.',
+  staffNotAdministrator: (name: string) =>
+    `${name} is signed in, but is not an administrator of the regulator. Sign out, then sign in with the passkey of a regulator administrator.`,
   signOut: 'Sign out',
   demoSessionFailed: 'The demo session could not be opened.',
 
@@ -1053,7 +1050,7 @@ const en = {
     authorityLabel: 'Authority',
     rolesLabel: 'Roles',
     kind: { police: 'police', procuracy: 'procuracy', court: 'court', regulator: 'regulator' } as Record<string, string>,
-    role: { requester: 'requester', approver: 'approver', auditor: 'auditor' } as Record<string, string>,
+    role: { requester: 'requester', approver: 'approver', auditor: 'auditor', administrator: 'administrator' } as Record<string, string>,
     signOut: 'Sign out',
     signOutFailed: 'Signing out failed.',
     loadFailed: 'The authority console could not be loaded.',
@@ -1102,15 +1099,12 @@ const vi: Messages = {
   notFoundBody: 'Không có trang nào ở địa chỉ này.',
   goToRegistries: 'Đến trang dữ liệu và SIM rác',
 
-  tokenTitle: 'Đăng nhập bằng mã quản trị',
-  tokenIntro:
-    'Hệ thống đang chạy ở chế độ vận hành. Hãy nhập mã quản trị (IDBIND_ADMIN_TOKEN). Mã chỉ được lưu trong thẻ trình duyệt này và sẽ bị xoá khi đóng thẻ.',
-  tokenLabel: 'Mã quản trị',
-  tokenSubmit: 'Đăng nhập',
-  tokenChecking: 'Đang kiểm tra…',
-  tokenEmpty: 'Vui lòng nhập mã quản trị.',
-  tokenRejected: 'Hệ thống từ chối mã này. Vui lòng kiểm tra lại và thử lần nữa.',
-  tokenExpired: 'Mã quản trị của bạn không còn được chấp nhận. Vui lòng nhập lại.',
+  staffTitle: 'Đăng nhập dành cho cán bộ cơ quan quản lý',
+  staffIntro:
+    'Hệ thống đang chạy ở chế độ vận hành. Cán bộ cơ quan quản lý đăng nhập bằng khóa truy cập (passkey) của mình: cán bộ của cơ quan quản lý có vai trò quản trị viên. Các công cụ tự động và dòng lệnh dùng mã quản trị.',
+  staffExpired: 'Phiên làm việc đã kết thúc. Vui lòng đăng nhập lại bằng khóa truy cập.',
+  staffNotAdministrator: (name: string) =>
+    `${name} đã đăng nhập nhưng không phải quản trị viên của cơ quan quản lý. Vui lòng đăng xuất rồi đăng nhập bằng khóa truy cập của quản trị viên cơ quan quản lý.`,
   signOut: 'Đăng xuất',
   demoSessionFailed: 'Không mở được phiên trình diễn.',
 
@@ -1618,7 +1612,7 @@ const vi: Messages = {
     authorityLabel: 'Cơ quan',
     rolesLabel: 'Vai trò',
     kind: { police: 'công an', procuracy: 'viện kiểm sát', court: 'tòa án', regulator: 'cơ quan quản lý' },
-    role: { requester: 'người đề nghị', approver: 'người phê duyệt', auditor: 'người kiểm tra' },
+    role: { requester: 'người đề nghị', approver: 'người phê duyệt', auditor: 'người kiểm tra', administrator: 'quản trị viên' },
     signOut: 'Đăng xuất',
     signOutFailed: 'Không đăng xuất được.',
     loadFailed: 'Không tải được cổng cơ quan có thẩm quyền.',

@@ -8,7 +8,12 @@ import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequest
 import { ApiError } from '../../api/client.ts';
 import type { Problem } from '../../api/types.ts';
 
-export type OfficialRole = 'requester' | 'approver' | 'auditor';
+export type OfficialRole = 'requester' | 'approver' | 'auditor' | 'administrator';
+
+/** Regulator staff: an official of a regulator authority holding `administrator` (the admin API admits their session). */
+export function isRegulatorStaff(official: SignedInOfficial): boolean {
+  return official.authority.kind === 'regulator' && official.roles.includes('administrator');
+}
 
 /** The signed-in official, as `GET /v1/authority/me` answers. */
 export interface SignedInOfficial {

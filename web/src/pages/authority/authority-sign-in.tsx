@@ -2,7 +2,8 @@
  * Signing in to the authority console with a passkey (WebAuthn through @simplewebauthn/browser;
  * the hub keeps the challenge, single use, 5 minutes). In demo mode the demo officials are offered
  * as one-click sign-ins without a passkey (`POST /v1/demo/officials/{id}/session`, registered only
- * in demo mode). Failures are explained in the page's language and announced (role=alert).
+ * in demo mode). The admin pages reuse it for the regulator's staff (web/src/shell/sign-in.tsx).
+ * Failures are explained in the page's language and announced (role=alert).
  */
 import { useEffect, useId, useState } from 'react';
 import { browserSupportsWebAuthn, startAuthentication } from '@simplewebauthn/browser';
@@ -13,9 +14,12 @@ import { AuthorityError } from './authority-errors.tsx';
 interface AuthoritySignInProps {
   demo: boolean;
   signedIn(official: SignedInOfficial): void;
+  /** Another heading and introduction (the regulator staff's sign-in of the admin pages). */
+  title?: string;
+  intro?: string;
 }
 
-export function AuthoritySignIn({ demo, signedIn }: AuthoritySignInProps) {
+export function AuthoritySignIn({ demo, signedIn, title, intro }: AuthoritySignInProps) {
   const { t } = useI18n();
   const k = t.authority;
   const [busy, setBusy] = useState<string | null>(null);
@@ -66,8 +70,8 @@ export function AuthoritySignIn({ demo, signedIn }: AuthoritySignInProps) {
 
   return (
     <section className="card sign-in authority-sign-in" aria-labelledby={headingId} data-testid="authority-sign-in">
-      <h1 id={headingId}>{k.signInTitle}</h1>
-      <p>{k.signInIntro}</p>
+      <h1 id={headingId}>{title ?? k.signInTitle}</h1>
+      <p>{intro ?? k.signInIntro}</p>
       {supported ? (
         <p>
           <button type="button" className="button primary" onClick={() => void withPasskey()} disabled={busy !== null} aria-busy={busy === 'passkey'} data-testid="passkey-sign-in">
