@@ -20,7 +20,9 @@ const AUTHORITIES_HELP = `Usage:
 create prints the authority's id (with --json: {"id", "name", "kind", "created_at"}).`;
 
 const OFFICIALS_HELP = `Usage:
-  idbind officials create --authority ID --name NAME --roles requester,approver,auditor [--json]
+  idbind officials create --authority ID --name NAME --roles requester,approver,auditor,administrator [--json]
+    (administrator: the regulator's staff, who use the admin pages with their passkey; only for
+    officials of a regulator authority)
   idbind officials invite ID [--json]
   idbind officials deactivate ID [--json]
   idbind officials list [--authority ID] [--json]

@@ -2,7 +2,8 @@
  * `idbind authorities` and `idbind officials` (issue 5) against a fresh database, the first call
  * through the real binary and the rest in-process through the same entry point (`main`), which
  * keeps the test quick on a loaded machine: create prints the invitation link once, invite replaces it, deactivate ends sessions,
- * list filters by authority; usage errors exit 2 and change nothing.
+ * list filters by authority; `--roles administrator` only for a regulator authority; usage errors
+ * exit 2 and change nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -86,6 +87,18 @@ describe('idbind authorities and officials', () => {
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('OFFICIAL_DEACTIVATED');
   }, 180_000);
+
+  it('creates a regulator administrator (the regulator staff), and refuses the role for another kind of authority', async () => {
+    const r = JSON.parse((await cli(['authorities', 'create', '--name', 'Cục Viễn thông CLI', '--kind', 'regulator', '--json'])).stdout) as { id: string };
+    const c = await cli(['officials', 'create', '--authority', r.id, '--name', 'Chuyên viên CLI', '--roles', 'administrator', '--json']);
+    expect(c.status, c.stderr).toBe(0);
+    const token = (JSON.parse(c.stdout) as { invitation_url: string }).invitation_url.split('#')[1]!;
+    expect((await pendingInvitation(hub.pool, await hub.ring(), token)).official).toMatchObject({ roles: ['administrator'], authorityKind: 'regulator' });
+    const p = JSON.parse((await cli(['authorities', 'create', '--name', 'Công an CLI', '--kind', 'police', '--json'])).stdout) as { id: string };
+    const refused = await cli(['officials', 'create', '--authority', p.id, '--name', 'Đại úy CLI', '--roles', 'requester,administrator']);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('OFFICIAL_INPUT_INVALID');
+  }, 120_000);
 
   it('refuses bad usage with exit status 2 and changes nothing', async () => {
     const before = (await db.pool.query('SELECT count(*)::int AS n FROM officials')).rows[0].n;
