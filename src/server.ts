@@ -11,7 +11,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import type { Hub } from './hub.ts';
 import { migrationStatus } from './kernel/db/migrations.ts';
-import { adminGuard } from './kernel/http/admin-auth.ts';
+import { adminOrStaffGuard } from './officials/staff-admin-guard.ts';
 import { errorHandler, notFoundHandler, sendProblem, problemOf } from './kernel/http/problem.ts';
 import { HTTP_ERRORS } from './kernel/http/http-errors.ts';
 import { renderApiReference } from './kernel/http/api-reference.ts';
@@ -217,7 +217,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
 
   decorateProviderRequest(app);
   const outbound = { allowLoopback: hub.config.outboundAllowLoopback };
-  const admin = adminGuard(hub.config.adminToken);
+  // The admin API: the admin token (automation, the CLI) or a regulator administrator's passkey session (issue 5).
+  const admin = adminOrStaffGuard(hub.config.adminToken, { pool: hub.pool });
   await app.register(async (scope) => {
     await providerAdminRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), outbound, adminGuard: admin });
   });
@@ -298,7 +299,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     await app.register(async (scope) => devSmsOutboxRoutes(scope, { pool: hub.pool, ring: () => hub.ring() }));
   }
   await app.register(async (scope) => {
-    await registryRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), adminGuard: adminGuard(hub.config.adminToken), track });
+    await registryRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), adminGuard: admin, track });
   });
 
   if (existsSync(WEB_DIST)) {
