@@ -7,6 +7,7 @@
  */
 import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
+import { inTransaction } from '../kernel/db/pool.ts';
 import { bindAccountInTransaction } from '../bindings/binding-service.ts';
 import { demoEligibleNumbers } from '../demo/demo-platforms.ts';
 import { findProviderByName } from '../providers/provider-repository.ts';
@@ -38,17 +39,7 @@ export async function ensureDemoDisclosure(deps: DisclosureDeps, ring: KeyRing, 
 }
 
 async function bind(pool: pg.Pool, platform: ReturnType<typeof providerFromRow>, personId: string, subscriptionId: string): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await bindAccountInTransaction(client, platform, {
-      accountRef: DEMO_DISCLOSED_ACCOUNT, personId, subscriptionId, method: 'phone', level: 'low', viaVerification: 'demo-disclosure',
-    });
-    await client.query('COMMIT');
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
+  await inTransaction(pool, (client) => bindAccountInTransaction(client, platform, {
+    accountRef: DEMO_DISCLOSED_ACCOUNT, personId, subscriptionId, method: 'phone', level: 'low', viaVerification: 'demo-disclosure',
+  }));
 }

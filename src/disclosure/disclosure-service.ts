@@ -20,6 +20,7 @@
  */
 import type pg from 'pg';
 import { uuidv7 } from '../kernel/ids.ts';
+import { inTransaction } from '../kernel/db/pool.ts';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { recordPersonAccess } from '../access/access-records.ts';
 import { openPerson } from '../oidc/person-records.ts';
@@ -120,21 +121,6 @@ function configOf(deps: DisclosureDeps): DisclosureConfig {
 function logOf(deps: DisclosureDeps): TransparencyLog {
   if (!deps.log) throw new DisclosureError('DISCLOSURE_LOG_UNAVAILABLE');
   return deps.log;
-}
-
-async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const out = await work(client);
-    await client.query('COMMIT');
-    return out;
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
 }
 
 async function findRequest(db: pg.Pool | pg.PoolClient, id: string, lock = false): Promise<RequestRow | undefined> {

@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { recordPersonAccess } from '../access/access-records.ts';
+import { inTransaction } from '../kernel/db/pool.ts';
 import { consentsOfPerson, withdrawConsent } from './hosted-flow-repository.ts';
 
 export interface ClaimConsentView {
@@ -30,9 +31,7 @@ export async function listClaimConsents(pool: pg.Pool, personId: string): Promis
  * none of its claims, refreshes included. False when there is no such live consent of theirs.
  */
 export async function withdrawClaimConsent(pool: pg.Pool, personId: string, consentId: string): Promise<boolean> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     const withdrawn = await withdrawConsent(client, personId, consentId);
     if (withdrawn) {
       const r = await client.query<{ provider_id: string; name: string }>(
@@ -43,12 +42,7 @@ export async function withdrawClaimConsent(pool: pg.Pool, personId: string, cons
         detail: { provider: r.rows[0]!.name, consent_id: consentId, withdrawn: true },
       });
     }
-    await client.query('COMMIT');
     return withdrawn;
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
+  });
 }
+
