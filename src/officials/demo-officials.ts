@@ -1,7 +1,8 @@
 /**
- * Demo mode's authorities and officials (issue 5 "Demo"): a police unit and a procuracy, with a
- * requester (police), an approver (procuracy), an approver in the police (to show that an approver
- * of the requester's own authority is refused) and an auditor (procuracy). Names are synthetic work
+ * Demo mode's authorities and officials (issue 5 "Demo"): a police unit, a procuracy and a court,
+ * with a requester (police), an approver (procuracy), an approver in the police (to show that an
+ * approver of the requester's own authority is refused), an auditor (procuracy) and a judge (an
+ * approver of the court: seals and emergency reviews). Names are synthetic work
  * names. In demo mode they sign in without a passkey through `POST /v1/demo/officials/{id}/session`
  * (the authority console's "Demo: sign in as ..." buttons); they can also enrol a passkey through
  * an invitation like any official.
@@ -13,12 +14,15 @@ import { OFFICIAL_SELECT, officialOf, type OfficialRow, recordOfficialAction, ty
 
 export const DEMO_POLICE = 'Công an TP Hà Nội — Phòng An ninh mạng (demo)';
 export const DEMO_PROCURACY = 'Viện kiểm sát nhân dân TP Hà Nội (demo)';
+/** A court, so that the demo can show a seal extended and an emergency reviewed (issue 5). */
+export const DEMO_COURT = 'Tòa án nhân dân TP Hà Nội (demo)';
 
-const DEMO_OFFICIALS: readonly { key: keyof DemoOfficials; authority: 'police' | 'procuracy'; name: string; roles: OfficialRole[] }[] = [
+const DEMO_OFFICIALS: readonly { key: keyof DemoOfficials; authority: 'police' | 'procuracy' | 'court'; name: string; roles: OfficialRole[] }[] = [
   { key: 'requester', authority: 'police', name: 'Đại úy Nguyễn Minh Khoa', roles: ['requester'] },
   { key: 'approver', authority: 'procuracy', name: 'Kiểm sát viên Trần Thu Hà', roles: ['approver'] },
   { key: 'policeApprover', authority: 'police', name: 'Thiếu tá Lê Quang Vinh', roles: ['approver'] },
   { key: 'auditor', authority: 'procuracy', name: 'Kiểm tra viên Phạm Thanh Mai', roles: ['auditor'] },
+  { key: 'judge', authority: 'court', name: 'Thẩm phán Đỗ Văn Hùng', roles: ['approver'] },
 ];
 
 export interface DemoOfficials {
@@ -26,6 +30,8 @@ export interface DemoOfficials {
   approver: Official;
   policeApprover: Official;
   auditor: Official;
+  /** An approver of a court: extends seals, reviews emergencies. */
+  judge: Official;
 }
 
 /**
@@ -34,8 +40,8 @@ export interface DemoOfficials {
  * `ring` and `publicUrl` are taken for symmetry with the other demo seeders; no invitation is issued.
  */
 export async function ensureDemoAuthorities(pool: pg.Pool, _ring: KeyRing, _publicUrl: string): Promise<DemoOfficials> {
-  const authorityIds: Record<'police' | 'procuracy', string> = { police: '', procuracy: '' };
-  for (const [key, name, kind] of [['police', DEMO_POLICE, 'police'], ['procuracy', DEMO_PROCURACY, 'procuracy']] as const) {
+  const authorityIds: Record<'police' | 'procuracy' | 'court', string> = { police: '', procuracy: '', court: '' };
+  for (const [key, name, kind] of [['police', DEMO_POLICE, 'police'], ['procuracy', DEMO_PROCURACY, 'procuracy'], ['court', DEMO_COURT, 'court']] as const) {
     await pool.query('INSERT INTO authorities (id, name, kind, demo) VALUES ($1, $2, $3, true) ON CONFLICT (name) DO NOTHING', [uuidv7(), name, kind]);
     const { rows } = await pool.query<{ id: string }>('SELECT id FROM authorities WHERE name = $1', [name]);
     authorityIds[key] = rows[0]!.id;

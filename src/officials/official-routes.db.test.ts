@@ -255,12 +255,12 @@ describe('demo sign-in', () => {
     expect((await app.inject({ url: '/v1/demo/officials' })).statusCode).toBe(404);
     // Listing seeds them when the hub has not yet.
     const first = await demoApp.inject({ url: '/v1/demo/officials' });
-    expect(first.json().officials).toHaveLength(4);
+    expect(first.json().officials).toHaveLength(5);
     const demo = await ensureDemoAuthorities(db.pool, db.ring, PUBLIC_URL);
     expect((await app.inject({ method: 'POST', url: `/v1/demo/officials/${demo.requester.id}/session` })).statusCode).toBe(404);
 
     const list = await demoApp.inject({ url: '/v1/demo/officials' });
-    expect(list.json().officials.map((o: { id: string }) => o.id)).toEqual([demo.requester.id, demo.policeApprover.id, demo.approver.id, demo.auditor.id]);
+    expect(list.json().officials.map((o: { id: string }) => o.id)).toEqual([demo.requester.id, demo.policeApprover.id, demo.approver.id, demo.auditor.id, demo.judge.id]);
     const s = await demoApp.inject({ method: 'POST', url: `/v1/demo/officials/${demo.approver.id}/session` });
     expect(s.json()).toMatchObject({ id: demo.approver.id, roles: ['approver'] });
     const me = await demoApp.inject({ url: '/v1/authority/me', headers: { cookie: cookieOf(s.headers['set-cookie']) } });

@@ -206,6 +206,6 @@ describe('demo authorities', () => {
     expect(a.approver).toMatchObject({ authorityKind: 'procuracy', roles: ['approver'], authorityName: 'Viện kiểm sát nhân dân TP Hà Nội (demo)' });
     expect(a.policeApprover).toMatchObject({ authorityId: a.requester.authorityId, roles: ['approver'] });
     expect(a.auditor.roles).toEqual(['auditor']);
-    expect((await listDemoOfficials(db.pool)).map((o) => o.id).sort()).toEqual([a.requester.id, a.approver.id, a.policeApprover.id, a.auditor.id].sort());
+    expect((await listDemoOfficials(db.pool)).map((o) => o.id).sort()).toEqual([a.requester.id, a.approver.id, a.policeApprover.id, a.auditor.id, a.judge.id].sort());
   });
 });

@@ -201,7 +201,7 @@ describe.skipIf(skipBrowser)('authority console, demo mode', () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Cổng cơ quan có thẩm quyền' }).click();
     await page.getByTestId('demo-officials').waitFor({ timeout: 30_000 });
     const buttons = page.getByTestId('demo-officials').getByRole('button');
-    expect(await buttons.count()).toBe(4);
+    expect(await buttons.count()).toBe(5);
     await page.getByRole('button', { name: 'Demo: đăng nhập với tư cách Kiểm sát viên Trần Thu Hà' }).click();
     await page.getByTestId('authority-page').waitFor({ timeout: 15_000 });
     expect(await page.getByTestId('official-authority').textContent()).toContain('Viện kiểm sát nhân dân TP Hà Nội (demo)');
