@@ -10,8 +10,8 @@
  * access entry of the download (the numbers opened for it, one batch entry).
  */
 import type pg from 'pg';
-import { associatedData, openRecord } from '../kernel/crypto/envelope.ts';
-import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
+import type { KeyRing } from '../kernel/crypto/key-ring.ts';
+import { openSubscriptionNumber } from '../registry/row-crypto.ts';
 import { recordBatchAccess } from '../access/access-records.ts';
 import type { Provider } from '../providers/provider-service.ts';
 import { openActionList } from '../registry/reconciliation/reconciliation-service.ts';
@@ -52,7 +52,7 @@ export async function openLatestActionList(pool: pg.Pool, ring: KeyRing, provide
     yield* junk;
     let chunk = '';
     for (const r of reported) {
-      chunk += `${openRecord(dataKeyFor(ring, r.dek_version), r.sealed, associatedData('subscriptions', 'sealed', r.id))[0]},${REPORTED_BY_HOLDER}\n`;
+      chunk += `${openSubscriptionNumber(ring, r)},${REPORTED_BY_HOLDER}\n`;
     }
     if (chunk) yield chunk;
   })();

@@ -16,14 +16,14 @@
  * stays about others' access and does not grow each time it is looked at (docs/citizen.md).
  */
 import type pg from 'pg';
-import { associatedData, openRecord } from '../kernel/crypto/envelope.ts';
-import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
+import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { uuidv7 } from '../kernel/ids.ts';
 import { recordPersonAccess, type PersonPurpose } from '../access/access-records.ts';
 import { unbindAccountByPerson } from '../bindings/binding-service.ts';
 import { listClaimConsents, withdrawClaimConsent, type ClaimConsentView } from '../oidc/claim-consent-service.ts';
 import { CitizenError } from './citizen-errors.ts';
 import * as repo from './citizen-repository.ts';
+import { openSubscriptionNumber } from '../registry/row-crypto.ts';
 
 export interface CitizenDeps {
   pool: pg.Pool;
@@ -120,7 +120,7 @@ export interface SubscriptionView {
 function subscriptionViews(ring: KeyRing, rows: repo.SubscriptionRow[]): SubscriptionView[] {
   return rows.map((r) => ({
     id: r.id, carrier: r.carrier,
-    number: openRecord(dataKeyFor(ring, r.dek_version), r.sealed, associatedData('subscriptions', 'sealed', r.id))[0] ?? '',
+    number: openSubscriptionNumber(ring, r),
     channel: r.channel, registered_at: r.registered_at.toISOString(), status: r.status, ended_at: r.ended_at?.toISOString() ?? null,
     reported_at: r.reported_at?.toISOString() ?? null,
   }));

@@ -26,6 +26,7 @@ import { LATEST_COMPLETED_RUN_SQL } from '../registry/reconciliation/reconciliat
 import type { Provider } from '../providers/provider-service.ts';
 import { checkRedirectUris, clientSecretOf, createOidcClient, getOidcClient, updateOidcClient, type OidcClientView } from '../oidc/oidc-client-service.ts';
 import { OidcError } from '../oidc/oidc-errors.ts';
+import { openSubscriptionNumber } from '../registry/row-crypto.ts';
 
 export interface DemoPlatform {
   id: string;
@@ -170,7 +171,7 @@ export async function demoEligibleNumbers(pool: pg.Pool, ring: KeyRing, n: numbe
   for (const row of r.rows) {
     const person = personFromSealedFields(openRecord(dataKeyFor(ring, row.p_dek), row.p_sealed, associatedData('persons', 'sealed', row.person_id)), 'alive');
     if (ageOn(person.birthDate, today) < 18) continue;
-    numbers.push(openRecord(dataKeyFor(ring, row.dek_version), row.sealed, associatedData('subscriptions', 'sealed', row.id))[0]!);
+    numbers.push(openSubscriptionNumber(ring, row));
     if (numbers.length >= n) break;
   }
   return numbers;

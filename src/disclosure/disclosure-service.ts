@@ -25,6 +25,7 @@ import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { recordPersonAccess } from '../access/access-records.ts';
 import { openPerson } from '../oidc/person-records.ts';
 import { vietnamToday } from '../registry/registry-rows.ts';
+import { openSubscriptionNumber } from '../registry/row-crypto.ts';
 import type { SmsGateway } from '../verification/sms/sms-gateway.ts';
 import { recordOfficialAction, type Official } from '../officials/official-auth.ts';
 import { commitTo, type LogStage, type TransparencyLog } from '../tlog/log-service.ts';
@@ -125,8 +126,7 @@ function logOf(deps: DisclosureDeps): TransparencyLog {
 
 async function findRequest(db: pg.Pool | pg.PoolClient, id: string, lock = false): Promise<RequestRow | undefined> {
   if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
-  if (lock) await db.query('SELECT 1 FROM disclosure_requests WHERE id = $1 FOR UPDATE', [id]);
-  return (await db.query<RequestRow>(`${SELECT_REQUEST} WHERE r.id = $1`, [id])).rows[0];
+  return (await db.query<RequestRow>(`${SELECT_REQUEST} WHERE r.id = $1${lock ? ' FOR UPDATE OF r' : ''}`, [id])).rows[0];
 }
 
 /**
@@ -360,9 +360,7 @@ async function sendNotice(deps: DisclosureDeps, notice: Notice): Promise<void> {
       [notice.personId],
     )).rows[0];
     if (!sub) return;
-    const { openRecord, associatedData } = await import('../kernel/crypto/envelope.ts');
-    const { dataKeyFor } = await import('../kernel/crypto/key-ring.ts');
-    const msisdn = openRecord(dataKeyFor(ring, sub.dek_version), sub.sealed, associatedData('subscriptions', 'sealed', sub.id))[0]!;
+    const msisdn = openSubscriptionNumber(ring, sub);
     await deps.sms.send(msisdn, NOTICE_TEXT);
     await deps.pool.query('UPDATE person_notifications SET sms_sent = true WHERE id = $1', [notice.notificationId]);
   } catch (e) {

@@ -21,6 +21,8 @@ import { findLiveSubscriptionsByMsisdn } from '../registry/registry-lookup.ts';
 import { createAuthority, createOfficial } from '../officials/official-service.ts';
 import type { Official } from '../officials/official-auth.ts';
 import { createTransparencyLog, loadLogKey, type TransparencyLog } from '../tlog/log-service.ts';
+import { verifyProofBundle } from '../tlog/proof-bundle.ts';
+import { parseVerifierKey } from '../tlog/signed-note.ts';
 import { outboxSmsGateway, readOutbox } from '../verification/sms/sms-outbox.ts';
 import {
   approveRequest, disclosuresOfPerson, extendSeal, listRequests, NOTICE_TEXT, rejectRequest, releaseIfCovered, reviewRequest, runDisclosureMaintenance,
@@ -106,7 +108,10 @@ describe('a disclosure request', () => {
     const release = await viewRelease(deps, officials.requester!, filed.id);
     expect(release.identity).toEqual({ full_name: 'Nguyễn Văn An', personal_id: PEOPLE.adult, birth_date: '1990-05-01' });
     expect(release.history![0]).toMatchObject({ status: 'verified' });
-    expect(release.proofs.approved).toContain('\n');
+    // Both proofs verify offline against the log's key, and open to records of this request.
+    for (const proof of [release.proofs.approved, release.proofs.released]) {
+      expect(verifyProofBundle(proof, parseVerifierKey(log.vkey)).opening.record).toMatchObject({ request: filed.id });
+    }
     // Another authority's requester sees nothing of it.
     await expect(viewRelease(deps, officials.otherRequester!, filed.id)).rejects.toMatchObject({ code: 'DISCLOSURE_NOT_FOUND' });
 

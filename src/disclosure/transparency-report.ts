@@ -72,7 +72,7 @@ export async function transparencyReport(pool: pg.Pool, log: TransparencyLog | u
   const keys = ['requests', 'approved', 'rejected', 'expired', 'emergency', 'reviewed_late', 'review_overdue', 'sealed', 'accounts_affected'] as const;
   const totals = Object.fromEntries(keys.map((k) => [k, by_authority.reduce((sum, a) => sum + a[k], 0)])) as TransparencyReport['totals'];
   let checkpoint: string | null = null;
-  if (log) checkpoint = (await log.covering(-1))?.text ?? null;
+  if (log) checkpoint = (await log.checkpoint())?.text ?? null;
   return { period, from, to, totals, by_authority, checkpoint, generated_at: new Date().toISOString() };
 }
 

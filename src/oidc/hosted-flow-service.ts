@@ -32,9 +32,10 @@
  */
 import type pg from 'pg';
 import type Provider from 'oidc-provider';
+import type { ClaimsParameter } from 'oidc-provider';
 import { uuidv7 } from '../kernel/ids.ts';
+import { inTransaction } from '../kernel/db/pool.ts';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
-import { AppError } from '../kernel/errors.ts';
 import { recordPersonAccess } from '../access/access-records.ts';
 import { bindAccountInTransaction, newPseudonym } from '../bindings/binding-service.ts';
 import { lockPseudonym } from '../bindings/binding-repository.ts';
@@ -52,6 +53,7 @@ import {
 } from './hosted-flow-repository.ts';
 import { OidcError } from './oidc-errors.ts';
 import { CLAIMS, LEVELS } from './oidc-provider.ts';
+import { statutoryClaimsAsked } from './oidc-claims.ts';
 import { openPerson } from './person-records.ts';
 
 /** The login accountId's second part for a portal sign-in (src/citizen/portal-client.ts PORTAL_ACCOUNT). */
@@ -144,19 +146,13 @@ export function requiredLevel(params: Record<string, unknown>): Level | undefine
 /** The statutory claims an authorization asks for (scope `profile`/`phone`, or the `claims` parameter); none for a minimal platform. */
 export function requestedStatutoryClaims(platform: Platform, params: Record<string, unknown>): StatutoryClaim[] {
   if (platform.legalProfile !== 'statutory') return [];
-  const wanted = new Set<string>();
-  const scopes = typeof params.scope === 'string' ? params.scope.split(/\s+/) : [];
-  if (scopes.includes('profile')) CLAIMS.profile.forEach((c) => wanted.add(c));
-  if (scopes.includes('phone')) CLAIMS.phone.forEach((c) => wanted.add(c));
-  if (typeof params.claims === 'string') {
-    try {
-      const c = JSON.parse(params.claims) as Record<string, Record<string, unknown> | undefined>;
-      for (const part of [c.id_token, c.userinfo]) for (const name of Object.keys(part ?? {})) wanted.add(name);
-    } catch {
-      // oidc-provider has already refused a malformed claims parameter.
-    }
+  let claims: ClaimsParameter | undefined;
+  try {
+    claims = typeof params.claims === 'string' ? (JSON.parse(params.claims) as ClaimsParameter) : undefined;
+  } catch {
+    // oidc-provider has already refused a malformed claims parameter.
   }
-  return (['name', 'birthdate', 'phone_number'] as const).filter((c) => wanted.has(c));
+  return statutoryClaimsAsked(typeof params.scope === 'string' ? params.scope : '', claims);
 }
 
 /** "09•• ••• 678": enough for the person to recognise the number, nothing more. */
@@ -398,9 +394,7 @@ export async function answerConsent(deps: HostedFlowDeps, flow: FlowRow, platfor
   if (!agree) return abort(deps, flow, 'access_denied', 'the person did not agree to share the information asked for');
   const claims = consentClaims(flow);
   const consentId = uuidv7();
-  const client = await deps.pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(deps.pool, async (client) => {
     if (!(await changeFlow(client, flow.uid, ['consent'], { consent_id: consentId }))) throw stepClosed();
     if (claims.length > 0) {
       await insertConsent(client, { id: consentId, personId: flow.subject_person_id!, providerId: platform.id, claims, purpose: STATUTORY_PURPOSE, legalBasis: STATUTORY_LEGAL_BASIS });
@@ -409,13 +403,7 @@ export async function answerConsent(deps: HostedFlowDeps, flow: FlowRow, platfor
         detail: { provider: platform.name, consent_id: consentId, claims, agreed_by: flow.guardian_person_id ? 'guardian' : 'person' },
       });
     }
-    await client.query('COMMIT');
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
+  });
   return finish(deps, flow.uid, platform, ['consent']);
 }
 
@@ -511,9 +499,4 @@ export async function abort(deps: HostedFlowDeps, flow: FlowRow, error?: string,
   await interaction.persist();
   if (!(await changeFlow(deps.pool, flow.uid, [flow.stage], { stage: 'finished', redirect_url: interaction.returnTo }))) throw stepClosed();
   return interaction.returnTo;
-}
-
-/** Errors a step answers as problem documents (the rest are bugs). */
-export function isStepError(e: unknown): e is AppError {
-  return e instanceof AppError;
 }

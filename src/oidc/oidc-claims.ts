@@ -14,8 +14,8 @@
  */
 import type pg from 'pg';
 import type { Account, ClaimsParameter, FindAccount } from 'oidc-provider';
-import { associatedData, openRecord } from '../kernel/crypto/envelope.ts';
-import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
+import type { KeyRing } from '../kernel/crypto/key-ring.ts';
+import { openSubscriptionNumber } from '../registry/row-crypto.ts';
 import { recordPersonAccess } from '../access/access-records.ts';
 import { openPerson } from './person-records.ts';
 import type { StatutoryClaim } from './hosted-flow-repository.ts';
@@ -29,16 +29,19 @@ interface BoundAccount {
   minor: boolean;
 }
 
+const STATUTORY_CLAIMS: readonly StatutoryClaim[] = ['name', 'birthdate', 'phone_number'];
 const STATUTORY_BY_SCOPE: Record<string, readonly StatutoryClaim[]> = { profile: ['name', 'birthdate'], phone: ['phone_number'] };
 
-/** The statutory claims a release asks for: by granted scope, or named in the `claims` parameter. */
-function askedStatutory(scope: string, claims: ClaimsParameter | undefined): Set<StatutoryClaim> {
-  const asked = new Set<StatutoryClaim>();
-  for (const s of scope.split(' ')) for (const c of STATUTORY_BY_SCOPE[s] ?? []) asked.add(c);
-  for (const part of [claims?.id_token, claims?.userinfo]) {
-    for (const name of Object.keys(part ?? {})) if (name === 'name' || name === 'birthdate' || name === 'phone_number') asked.add(name);
-  }
-  return asked;
+/**
+ * The statutory claims asked for, in a fixed order: by scope (`profile`, `phone`), or named in
+ * the `claims` parameter (OIDC Core 5.4, 5.5). Used both when a flow starts (what the consent
+ * screen asks) and at each release (what is released, within the consent).
+ */
+export function statutoryClaimsAsked(scope: string, claims: ClaimsParameter | undefined): StatutoryClaim[] {
+  const asked = new Set<string>();
+  for (const s of scope.split(/\s+/)) for (const c of STATUTORY_BY_SCOPE[s] ?? []) asked.add(c);
+  for (const part of [claims?.id_token, claims?.userinfo]) for (const name of Object.keys(part ?? {})) asked.add(name);
+  return STATUTORY_CLAIMS.filter((c) => asked.has(c));
 }
 
 async function liveConsent(pool: pg.Pool, personId: string, providerId: string): Promise<{ id: string; claims: StatutoryClaim[] } | undefined> {
@@ -52,7 +55,7 @@ async function liveConsent(pool: pg.Pool, personId: string, providerId: string):
 async function subscriptionNumber(pool: pg.Pool, ring: KeyRing, subscriptionId: string): Promise<string | undefined> {
   const r = await pool.query<{ sealed: Buffer; dek_version: number }>(`SELECT sealed, dek_version FROM subscriptions WHERE id = $1 AND status = 'active'`, [subscriptionId]);
   const row = r.rows[0];
-  return row ? openRecord(dataKeyFor(ring, row.dek_version), row.sealed, associatedData('subscriptions', 'sealed', subscriptionId))[0] : undefined;
+  return row ? openSubscriptionNumber(ring, { id: subscriptionId, ...row }) : undefined;
 }
 
 /**
@@ -102,7 +105,7 @@ export function findAccountFor(deps: { pool: pg.Pool; ring: () => Promise<KeyRin
         const released = ['verified', 'age_over_16', 'age_over_18', 'minor'];
         let consentId: string | undefined;
         if (account.legal_profile === 'statutory') {
-          const asked = askedStatutory(scope, claims);
+          const asked = new Set(statutoryClaimsAsked(scope, claims));
           const consent = asked.size > 0 ? await liveConsent(deps.pool, personId, account.provider_id) : undefined;
           for (const claim of consent?.claims ?? []) {
             if (!asked.has(claim)) continue;

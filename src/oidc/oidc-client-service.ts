@@ -167,11 +167,6 @@ export async function clientSecretOf(pool: pg.Pool, ring: KeyRing, providerId: s
 }
 
 /** Client metadata for oidc-provider (OpenID Connect Dynamic Client Registration 1.0 section 2 names). */
-export interface ClientMetadataRow {
-  row: ClientRow;
-  provider: { id: string; name: string; legal_profile: string; status: string };
-}
-
 export async function clientForOidc(pool: pg.Pool, ring: KeyRing, clientId: string, publicUrl: string): Promise<Record<string, unknown> | undefined> {
   if (!/^[0-9a-f-]{36}$/.test(clientId)) return undefined;
   const r = await pool.query<ClientRow & { name: string; legal_profile: string; status: string }>(

@@ -5,8 +5,8 @@
  * and indexes a row the same way.
  */
 import { blindIndex } from '../kernel/crypto/blind-index.ts';
-import { associatedData, sealRecord } from '../kernel/crypto/envelope.ts';
-import type { VersionedKey } from '../kernel/crypto/key-ring.ts';
+import { associatedData, openRecord, sealRecord } from '../kernel/crypto/envelope.ts';
+import { dataKeyFor, type KeyRing, type VersionedKey } from '../kernel/crypto/key-ring.ts';
 import { nameMatchKey } from './name-match.ts';
 import {
   personCanonical, personSealedFields, subscriptionCanonical, subscriptionSealedFields,
@@ -68,6 +68,11 @@ export function subscriptionIndexes(bidx: Buffer, s: SubscriptionRow): Subscript
 
 export function sealSubscription(data: VersionedKey, id: string, s: SubscriptionRow): Buffer {
   return sealRecord(data.key, data.version, subscriptionSealedFields(s), associatedData('subscriptions', 'sealed', id));
+}
+
+/** The number (E.164) of a sealed subscription row; the caller records why it was read (DESIGN.md invariant 4). */
+export function openSubscriptionNumber(ring: KeyRing, row: { id: string; sealed: Buffer; dek_version: number }): string {
+  return openRecord(dataKeyFor(ring, row.dek_version), row.sealed, associatedData('subscriptions', 'sealed', row.id))[0] ?? '';
 }
 
 /** bytea in COPY text format: `\\x` + hex (the backslash itself escaped). */

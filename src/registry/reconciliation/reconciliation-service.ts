@@ -11,19 +11,19 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { uuidv7 } from '../../kernel/ids.ts';
-import { associatedData, openRecord } from '../../kernel/crypto/envelope.ts';
-import { dataKeyFor, type KeyRing } from '../../kernel/crypto/key-ring.ts';
+import type { KeyRing } from '../../kernel/crypto/key-ring.ts';
 import { recordBatchAccess } from '../../access/access-records.ts';
 import { tryLockBlindIndexShared, findCarrier } from '../import/import-repository.ts';
 import { completePendingReindex } from '../reindex.ts';
 import { RegistryError } from '../registry-errors.ts';
 import { ONLINE_REGISTRATION_LIMIT } from './categories.ts';
 import * as repo from './reconciliation-repository.ts';
+import { openSubscriptionNumber } from '../row-crypto.ts';
 
 export type { RunSummary } from './reconciliation-repository.ts';
 
 function msisdnOf(ring: KeyRing, id: string, sealed: Buffer, dekVersion: number): string {
-  return openRecord(dataKeyFor(ring, dekVersion), sealed, associatedData('subscriptions', 'sealed', id))[0] ?? '';
+  return openSubscriptionNumber(ring, { id, sealed, dek_version: dekVersion });
 }
 
 /** Settles registration-time ties at the online limit by number (issue 2: "ties broken by number"). */

@@ -1055,7 +1055,6 @@ const en = {
     signOutFailed: 'Signing out failed.',
     loadFailed: 'The authority console could not be loaded.',
     requestsTitle: 'Disclosure requests',
-    requestsPlaceholder: 'Disclosure requests will appear here.',
     enrolIntro:
       'Create the passkey you will sign in with. Your browser will ask you to confirm with your fingerprint, face, screen-lock PIN or a security key.',
     enrolOneUse: 'The invitation link works once, within 72 hours.',
@@ -1617,7 +1616,6 @@ const vi: Messages = {
     signOutFailed: 'Không đăng xuất được.',
     loadFailed: 'Không tải được cổng cơ quan có thẩm quyền.',
     requestsTitle: 'Yêu cầu cung cấp thông tin',
-    requestsPlaceholder: 'Các yêu cầu cung cấp thông tin sẽ hiển thị ở đây.',
     enrolIntro:
       'Tạo khóa truy cập bạn sẽ dùng để đăng nhập. Trình duyệt sẽ đề nghị bạn xác nhận bằng vân tay, khuôn mặt, mã PIN khóa màn hình hoặc khóa bảo mật.',
     enrolOneUse: 'Đường dẫn mời chỉ dùng được một lần, trong vòng 72 giờ.',

@@ -23,8 +23,8 @@ export function useOfficial(): SignedInOfficial {
 interface AuthorityLayoutProps {
   official: SignedInOfficial;
   signOut(): Promise<void>;
-  /** The request pages; a placeholder until they exist. */
-  children?: ReactNode;
+  /** The request pages (web/src/pages/authority/requests.tsx). */
+  children: ReactNode;
 }
 
 export function AuthorityLayout({ official, signOut, children }: AuthorityLayoutProps) {
@@ -75,7 +75,7 @@ export function AuthorityLayout({ official, signOut, children }: AuthorityLayout
         </section>
         <section className="card" aria-labelledby={requestsHeading} data-testid="authority-requests">
           <h2 id={requestsHeading}>{k.requestsTitle}</h2>
-          {children ?? <p className="empty">{k.requestsPlaceholder}</p>}
+          {children}
         </section>
       </div>
     </OfficialContext.Provider>

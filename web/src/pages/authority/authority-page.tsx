@@ -1,8 +1,7 @@
 /**
  * The authority console (`/authority`, issue 5): signed out, the passkey sign-in (and the demo
  * officials in demo mode); signed in, the official's frame ({@link AuthorityLayout}) with the
- * disclosure request pages inside (`requests`, built by the request pages; a placeholder until
- * then). Not behind the shell's admin sign-in: officials sign in with their own passkeys.
+ * disclosure request pages inside (`requests`). Not behind the shell's admin sign-in: officials sign in with their own passkeys.
  */
 import type { ReactNode } from 'react';
 import { useI18n } from '../../i18n/i18n.tsx';
@@ -13,7 +12,7 @@ import { AuthorityLayout } from './authority-layout.tsx';
 import { AuthoritySignIn } from './authority-sign-in.tsx';
 import { useOfficialSession } from './use-official-session.ts';
 
-export function AuthorityPage({ requests }: { requests?: (official: SignedInOfficial) => ReactNode }) {
+export function AuthorityPage({ requests }: { requests: (official: SignedInOfficial) => ReactNode }) {
   const { t } = useI18n();
   const auth = useAuth();
   const session = useOfficialSession();
@@ -39,7 +38,7 @@ export function AuthorityPage({ requests }: { requests?: (official: SignedInOffi
   if (s.phase === 'signedOut') return <AuthoritySignIn demo={auth.meta?.mode === 'demo'} signedIn={session.signedIn} />;
   return (
     <AuthorityLayout official={s.official} signOut={session.signOut}>
-      {requests?.(s.official)}
+      {requests(s.official)}
     </AuthorityLayout>
   );
 }
