@@ -6,7 +6,7 @@
  * Each use has its own domain tag so that equal inputs in different roles never collide
  * (a personal ID and a row digest, say).
  */
-import { createHmac } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export type BlindIndexDomain =
   | 'person.personal_id'
@@ -16,6 +16,55 @@ export type BlindIndexDomain =
   | 'subscription.digest'
   | 'subscription_event.digest';
 
+const BLOCK = 64; // SHA-256's block size (RFC 2104 section 2: B = 64)
+const DIGEST = 32;
+
+interface Pads {
+  /** K XOR ipad, followed by room for the message. */
+  inner: Buffer;
+  /** K XOR opad, followed by the inner digest. */
+  outer: Buffer;
+}
+
+// The import computes three or four blind indexes per row, millions of rows per file. Through
+// createHmac each one pays for a new HMAC context and its key schedule, which costs more than
+// hashing the short input (issue 2 benchmark, docs/benchmarks.md). So the two padded keys of
+// RFC 2104 are derived once per key and every index is two one-shot SHA-256 calls: the same
+// HMAC-SHA256, bit for bit (tested against createHmac in blind-index.test.ts).
+const padsByKey = new WeakMap<Buffer, Pads>();
+
+function padsOf(key: Buffer): Pads {
+  let pads = padsByKey.get(key);
+  if (!pads) {
+    // Every key of the ring is 32 bytes; a key longer than a block would first be hashed (RFC 2104).
+    if (key.length > BLOCK) throw new RangeError('a blind-index key is at most 64 bytes');
+    const inner = Buffer.alloc(BLOCK + 256);
+    const outer = Buffer.alloc(BLOCK + DIGEST);
+    for (let i = 0; i < BLOCK; i++) {
+      const k = i < key.length ? key[i]! : 0;
+      inner[i] = k ^ 0x36;
+      outer[i] = k ^ 0x5c;
+    }
+    pads = { inner, outer };
+    padsByKey.set(key, pads);
+  }
+  return pads;
+}
+
+/** HMAC-SHA256(key, domain || 0x00 || UTF-8(value)). */
 export function blindIndex(key: Buffer, domain: BlindIndexDomain, value: string): Buffer {
-  return createHmac('sha256', key).update(domain).update('\u0000').update(value, 'utf8').digest();
+  const pads = padsOf(key);
+  const need = BLOCK + domain.length + 1 + Buffer.byteLength(value, 'utf8');
+  if (pads.inner.length < need) {
+    const grown = Buffer.alloc(need * 2);
+    pads.inner.copy(grown, 0, 0, BLOCK);
+    pads.inner = grown;
+  }
+  // The buffers are reused between calls: the function is synchronous, and a worker thread has
+  // its own module instance.
+  let at = BLOCK + pads.inner.write(domain, BLOCK, 'latin1');
+  pads.inner[at++] = 0;
+  at += pads.inner.write(value, at, 'utf8');
+  hash('sha256', pads.inner.subarray(0, at), 'buffer').copy(pads.outer, BLOCK);
+  return hash('sha256', pads.outer, 'buffer');
 }
