@@ -1,0 +1,207 @@
+/**
+ * Token leases on hot shared rate-limit buckets (issue 3 "Abuse" and "≥ 1,000 verifications/s";
+ * DESIGN.md "HTTP": rate limits per provider and per number; docs/benchmarks.md, issue 3).
+ *
+ * Why: every verification start hits the same few rows of `rate_counters` (the provider's bucket,
+ * the client IP's, the number prefix's, the provider's daily SMS budget). Counting each hit with
+ * its own `INSERT ... ON CONFLICT DO UPDATE` (rate-counters.ts `hitLimits`) makes those rows
+ * pathological under load: every update queues on the previous one's row lock and WAL flush and
+ * walks the HOT chain of dead versions the previous updates left. They were three quarters of
+ * PostgreSQL's execution time per verification.
+ *
+ * What: a process takes a block of N hits from the bucket's PostgreSQL counter in one statement
+ * (`count += min(N, max - count)`, never past `max`) and hands them out in memory, one per hit.
+ *
+ * Guarantees, across every hub process sharing the database:
+ * - **The limit is never exceeded.** A token exists only once PostgreSQL has added it to the
+ *   window's count, and the count is never raised past `max`; a token is only handed out inside
+ *   the window it was counted in (its end is taken from the database's clock, measured from
+ *   before the lease statement was sent, minus a margin for clock drift); tokens still held when
+ *   the window ends are dropped, never carried over. A process may hold unused tokens: the limit
+ *   can be under-used, never over-spent.
+ * - **Small limits stay exact.** A block is at most an eighth of what the window has left (and
+ *   grows only while the process spends its blocks quickly), so near the end of a budget, and
+ *   always for a limit such as 5 per minute, every lease is of exactly the hits that are waiting:
+ *   the same one statement per hit as exact counting.
+ * - **Hammering keeps a limit closed.** The exact counter counts a refused hit too (count > max);
+ *   in a fixed window a count never goes down, so that only mattered for the other buckets of the
+ *   same request, which are still counted as before (the caller takes from each shared bucket
+ *   whatever the others answer). Here a full window stays full until it ends: once PostgreSQL
+ *   answers "no tokens left" the process refuses every hit of that bucket in memory until the
+ *   window ends, without a statement, so hammering a closed limit costs the database nothing.
+ * - **Order of buckets** is the caller's, as with `hitLimits`: a request refused by a bucket
+ *   taken earlier (the provider's own) never takes from the later, shared ones.
+ *
+ * Per-number and per-verification budgets (attempts, a code's consumption) are security budgets
+ * on rows that are not hot: they stay exact, counted by `hitLimits` and conditional updates.
+ */
+import { performance } from 'node:perf_hooks';
+import type pg from 'pg';
+import type { Limit, LimitResult } from './rate-counters.ts';
+
+/** The largest block a process takes at once. */
+export const MAX_BLOCK = 256;
+/** A block is at most this fraction of what the window has left (so a small budget stays exact). */
+const BLOCK_SHARE = 8;
+/** A block spent faster than this doubles the next one; slower than SLOW_MS halves it. */
+const FAST_MS = 250;
+const SLOW_MS = 2000;
+
+/** Held tokens are dropped this long before the window ends: clock drift between this process and PostgreSQL. */
+export function marginMs(windowSeconds: number): number {
+  return 20 + windowSeconds; // 20 ms + 1 ms per second of window (0.1 %): 80 ms for a minute, 86 s for a day
+}
+
+interface Bucket {
+  max: number;
+  windowSeconds: number;
+  /** Leased, not yet handed out. */
+  tokens: number;
+  /** performance.now() after which held tokens are dropped (before the window's end). */
+  usableUntil: number;
+  /** performance.now() until which the window is known to be full. */
+  closedUntil: number;
+  /** performance.now() of the end of the window of the last lease (never later than the database's). */
+  windowEnd: number;
+  /** What the window had left after the last lease (max - count). */
+  remaining: number;
+  block: number;
+  leasedAt: number;
+  waiting: number;
+  inflight: Promise<void> | undefined;
+}
+
+/** Leases for one process (one pool). */
+export class RateLeases {
+  private readonly buckets = new Map<string, Bucket>();
+  /** Statements sent, for tests and diagnostics. */
+  statements = 0;
+
+  constructor(private readonly db: pg.Pool) {}
+
+  /**
+   * Takes one hit from each bucket in order; answers the first one refused (like `hitLimits`).
+   * A refused bucket does not stop the later ones from being taken: they are counted as the exact
+   * counter counts every bucket of a request.
+   */
+  async takeAll(limits: readonly Limit[]): Promise<LimitResult | undefined> {
+    const results = await Promise.all(limits.map((l) => this.take(l)));
+    return results.find((r) => r !== undefined);
+  }
+
+  /** Takes one hit; undefined when it is granted, the refusal otherwise. */
+  async take(limit: Limit): Promise<LimitResult | undefined> {
+    for (;;) {
+      const b = this.bucket(limit);
+      const now = performance.now();
+      if (now >= b.usableUntil) b.tokens = 0;
+      if (b.tokens > 0) {
+        b.tokens--;
+        return undefined;
+      }
+      if (now < b.closedUntil) return this.refused(limit, b, now);
+      if (b.inflight) {
+        b.waiting++;
+        try {
+          await b.inflight;
+        } finally {
+          b.waiting--;
+        }
+        continue;
+      }
+      b.inflight = this.lease(limit.bucket, b).finally(() => { b.inflight = undefined; });
+      await b.inflight;
+      const after = performance.now();
+      // The lease this hit waited for: take from it now, or answer that the window is full.
+      if (b.tokens > 0 && after < b.usableUntil) {
+        b.tokens--;
+        return undefined;
+      }
+      if (after < b.closedUntil) return this.refused(limit, b, after);
+    }
+  }
+
+  /** Whether a hit would be granted now, without spending it (a token may be leased and kept). */
+  async available(limit: Limit): Promise<boolean> {
+    const refused = await this.take(limit);
+    if (refused) return false;
+    this.bucket(limit).tokens++;
+    return true;
+  }
+
+  /** Tokens this process holds unused for a bucket (tests, diagnostics). */
+  held(bucket: string): number {
+    const b = this.buckets.get(bucket);
+    return b && performance.now() < b.usableUntil ? b.tokens : 0;
+  }
+
+  private refused(limit: Limit, b: Bucket, now: number): LimitResult {
+    return { label: limit.label, count: b.max, max: b.max, retryAfterSeconds: Math.max(1, Math.ceil((b.closedUntil - now) / 1000)) };
+  }
+
+  private bucket(limit: Limit): Bucket {
+    let b = this.buckets.get(limit.bucket);
+    if (!b || b.max !== limit.max || b.windowSeconds !== limit.windowSeconds) {
+      // A changed limit drops what was held under the old one (never spent past the new one).
+      b = {
+        max: limit.max, windowSeconds: limit.windowSeconds, tokens: 0, usableUntil: 0, closedUntil: 0, windowEnd: 0, remaining: limit.max,
+        block: 1, leasedAt: -Infinity, waiting: 0, inflight: undefined,
+      };
+      this.buckets.set(limit.bucket, b);
+    }
+    return b;
+  }
+
+  private async lease(bucket: string, b: Bucket): Promise<void> {
+    const sent = performance.now();
+    const since = sent - b.leasedAt;
+    if (since < FAST_MS) b.block = Math.min(MAX_BLOCK, b.block * 2);
+    else if (since > SLOW_MS) b.block = Math.max(1, Math.floor(b.block / 2));
+    const demand = b.waiting + 1;
+    // Near a window's end nothing is kept: only the hits waiting now are leased.
+    const nearEnd = sent >= b.windowEnd - marginMs(b.windowSeconds) && sent < b.windowEnd;
+    const keep = nearEnd ? 0 : Math.min(b.block, Math.floor(b.remaining / BLOCK_SHARE));
+    const want = Math.max(1, Math.min(b.max, Math.max(demand, keep)));
+    this.statements++;
+    const r = await this.db.query<{ granted: number | null; count: number | null; left_ms: number }>({
+      name: 'rate_counters_lease',
+      text: `WITH w AS (SELECT now() AS now, to_timestamp(floor(extract(epoch FROM now()) / $2::int) * $2::int) AS start),
+                  up AS (
+                    INSERT INTO rate_counters AS rc (bucket, window_start, count, granted)
+                    SELECT $1::text, w.start, greatest(0, least($3::int, $4::int)), greatest(0, least($3::int, $4::int)) FROM w
+                    ON CONFLICT (bucket, window_start) DO UPDATE
+                      SET count = rc.count + least($3::int, $4::int - rc.count), granted = least($3::int, $4::int - rc.count)
+                      WHERE rc.count < $4::int
+                    RETURNING granted, count)
+             SELECT up.granted, up.count, (extract(epoch FROM w.start + make_interval(secs => $2::int) - w.now) * 1000)::float8 AS left_ms
+             FROM w LEFT JOIN up ON true`,
+      values: [bucket, b.windowSeconds, want, b.max],
+    });
+    const row = r.rows[0]!;
+    const end = sent + row.left_ms; // measured from before the statement: never later than the database's window end
+    b.leasedAt = sent;
+    b.windowEnd = end;
+    const granted = row.granted ?? 0;
+    b.remaining = row.count === null ? 0 : Math.max(0, b.max - row.count);
+    b.tokens = granted;
+    // Kept tokens are usable until shortly before the window ends; tokens of a lease made within
+    // that margin go only to the hits waiting for them now (a few ms: they resume right away).
+    b.usableUntil = Math.max(end - marginMs(b.windowSeconds), granted > 0 ? performance.now() + 5 : 0);
+    if (granted === 0 || b.remaining === 0) b.closedUntil = end; // full: refused in memory until the window ends
+    // An exhausted window with tokens still held: refused once they are spent (closedUntil set
+    // above), because no other process can give any back.
+    if (granted === 0) b.tokens = 0;
+  }
+}
+
+const perPool = new WeakMap<pg.Pool, RateLeases>();
+
+/** The process's leases on the database behind `pool` (one set per pool: a pool stands for a process). */
+export function rateLeases(pool: pg.Pool): RateLeases {
+  let l = perPool.get(pool);
+  if (!l) {
+    l = new RateLeases(pool);
+    perPool.set(pool, l);
+  }
+  return l;
+}
