@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
+import pg from 'pg';
 import fastifySwagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import type { Hub } from './hub.ts';
@@ -21,6 +22,7 @@ import { completeKeyWork, hasPendingKeyWork } from './keys/key-rotation-service.
 import { decorateProviderRequest } from './providers/provider-auth.ts';
 import { providerAdminRoutes, providerSelfRoutes } from './providers/provider-routes.ts';
 import { bindingRoutes } from './bindings/binding-routes.ts';
+import { AccountStatusCache } from './bindings/account-status-cache.ts';
 import { devSmsOutboxRoutes, verificationAdminRoutes, verificationRoutes, verificationStatsRoutes } from './verification/verification-routes.ts';
 import type { VerificationDeps } from './verification/verification-service.ts';
 import { httpSmsGateway, type SmsGateway } from './verification/sms/sms-gateway.ts';
@@ -229,9 +231,33 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     ? undefined
     : startWebhookDispatcher({ pool: hub.pool, ring: () => hub.ring(), outbound, log: app.log, intervalMs: options.webhookIntervalMs ?? 1000 });
   if (dispatcher) app.addHook('onClose', async () => dispatcher.stop());
-  const bindingChanged = () => dispatcher?.kick();
+  // The account status cache (issue 3 benchmarks; docs/status-cache.md): its own LISTEN
+  // connection to the pool's database, kept correct by migration 0014's notifications, bypassed
+  // while that connection is down. Size 0 (IDBIND_STATUS_CACHE_SIZE) means none.
+  const statusCache = hub.config.statusCache.size > 0
+    ? new AccountStatusCache({
+      maxEntries: hub.config.statusCache.size,
+      maxAgeMs: hub.config.statusCache.maxAgeSeconds * 1000,
+      newClient: () => new pg.Client({ connectionString: hub.pool.options.connectionString, application_name: `idbind-${process.pid}`, keepAlive: true }),
+      metrics: { reads: metrics.statusCacheReads, invalidations: metrics.statusCacheInvalidations },
+      warn: (message, fields) => app.log.warn(fields ?? {}, message),
+    })
+    : undefined;
+  if (statusCache) {
+    statusCache.start();
+    metrics.setStatusCacheSource(statusCache);
+    app.addHook('onClose', async () => statusCache.close());
+    // Not required (reads bypass it until then), but a hub that starts listening at once serves its first reads from memory sooner.
+    await statusCache.waitUntilListening(2_000);
+  }
+  // After a binding this process committed: kick the webhooks, and let the cache apply the
+  // change's notification before this process serves that account again (read your writes).
+  const bindingChanged = () => {
+    dispatcher?.kick();
+    void statusCache?.sync();
+  };
   await app.register(async (scope) => oidcClientRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), publicUrl: hub.config.publicUrl, allowLoopback: hub.config.outboundAllowLoopback }));
-  await app.register(async (scope) => webhookRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), dispatcher: { kick: bindingChanged } }));
+  await app.register(async (scope) => webhookRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), dispatcher: { kick: () => dispatcher?.kick() } }));
   const stats = new VerificationStatsBuffer(hub.pool);
   const statsTimer = setInterval(() => track(stats.flush().catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'statistics not written; will retry'))), 1000);
   statsTimer.unref();
@@ -289,7 +315,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     const { registerDemoEid } = await import('./demo/test-eid/register-demo-eid.ts');
     registerDemoEid(app, { pool: hub.pool, ring: () => hub.ring(), config: hub.config });
   }
-  await app.register(async (scope) => bindingRoutes(scope, { pool: hub.pool, onBindingChange: () => bindingChanged() }));
+  await app.register(async (scope) => bindingRoutes(scope, { pool: hub.pool, onBindingChange: () => bindingChanged(), statusCache }));
   await app.register(async (scope) => verificationStatsRoutes(scope, { pool: hub.pool, stats }));
   await app.register(async (scope) => {
     await carrierRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), config: hub.config, track });

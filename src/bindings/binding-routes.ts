@@ -14,10 +14,13 @@ import { providerGuard, providerOf } from '../providers/provider-auth.ts';
 import type { Provider } from '../providers/provider-service.ts';
 import { ACCOUNT_REF_PATTERN, getAccountStatus, getAccountStatuses, isAccountRef, unbindAccount } from './binding-service.ts';
 import { BindingError } from './binding-errors.ts';
+import type { AccountStatusCache } from './account-status-cache.ts';
 
 export interface BindingRouteDeps {
   pool: pg.Pool;
   onBindingChange?: () => void;
+  /** The status cache (account-status-cache.ts); without it every status read queries the database. */
+  statusCache?: AccountStatusCache;
 }
 
 export const BULK_JSON_MAX = 10_000;
@@ -69,12 +72,12 @@ async function* boundedLines(body: AsyncIterable<Buffer | string>, max: number):
 }
 
 /** NDJSON lines `{"account_ref": "..."}` in, one status line per input line out, in order. */
-async function* ndjsonStatuses(pool: pg.Pool, provider: Provider, body: NodeJS.ReadableStream): AsyncGenerator<string> {
+async function* ndjsonStatuses(pool: pg.Pool, provider: Provider, body: NodeJS.ReadableStream, cache: AccountStatusCache | undefined): AsyncGenerator<string> {
   let batch: { line: number; ref?: string }[] = [];
   let lineNo = 0;
   async function* flush(): AsyncGenerator<string> {
     const refs = batch.filter((b) => b.ref !== undefined).map((b) => b.ref!);
-    const statuses = refs.length > 0 ? await getAccountStatuses(pool, provider, refs) : [];
+    const statuses = refs.length > 0 ? await getAccountStatuses(pool, provider, refs, cache) : [];
     let i = 0;
     let out = '';
     for (const b of batch) {
@@ -112,7 +115,7 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
       tags: ['accounts'], summary: "An account's status, level, pseudonym, since when, and whether it is a minor's (unknown accounts are `unverified`)", security, params: RefParams,
       response: { 200: AccountStatusSchema, 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA },
     },
-  }, async (req) => getAccountStatus(deps.pool, providerOf(req), req.params.account_ref));
+  }, async (req) => getAccountStatus(deps.pool, providerOf(req), req.params.account_ref, deps.statusCache));
 
   r.post('/v1/accounts/status', {
     bodyLimit: 2 * 1024 * 1024,
@@ -133,7 +136,7 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
     const provider = providerOf(req);
     const body = req.body as unknown;
     if (body && typeof (body as NodeJS.ReadableStream).pipe === 'function') {
-      const stream = Readable.from(ndjsonStatuses(deps.pool, provider, body as NodeJS.ReadableStream));
+      const stream = Readable.from(ndjsonStatuses(deps.pool, provider, body as NodeJS.ReadableStream, deps.statusCache));
       return reply.type('application/x-ndjson').send(stream as unknown as string);
     }
     const refs = (body as { account_refs?: unknown } | null)?.account_refs;
@@ -141,7 +144,7 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
       throw new HttpError('REQUEST_INVALID', `body.account_refs: an array of 1 or more account refs (${ACCOUNT_REF_PATTERN})`);
     }
     if (refs.length > BULK_JSON_MAX) throw new BindingError('BULK_TOO_LARGE', `${refs.length} refs; at most ${BULK_JSON_MAX} as JSON`);
-    return { accounts: await getAccountStatuses(deps.pool, provider, refs as string[]) };
+    return { accounts: await getAccountStatuses(deps.pool, provider, refs as string[], deps.statusCache) };
   });
 
   r.delete('/v1/accounts/:account_ref', {
@@ -150,7 +153,10 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
       response: { 204: Type.Null(), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA },
     },
   }, async (req, reply) => {
-    await unbindAccount(deps.pool, providerOf(req), req.params.account_ref);
+    const provider = providerOf(req);
+    await unbindAccount(deps.pool, provider, req.params.account_ref);
+    // Committed: forget it here at once; other hubs hear it from the database (migration 0014).
+    deps.statusCache?.invalidate(provider.id, req.params.account_ref);
     deps.onBindingChange?.();
     return reply.status(204).send(null);
   });

@@ -15,6 +15,7 @@ import type { Provider } from '../providers/provider-service.ts';
 import * as repo from './binding-repository.ts';
 import { BindingError } from './binding-errors.ts';
 import { recordPersonAccess } from '../access/access-records.ts';
+import type { AccountStatusCache } from './account-status-cache.ts';
 
 export type { AccountStatus, Level, Method } from './binding-repository.ts';
 
@@ -47,15 +48,25 @@ export function statusView(accountRef: string, row: repo.AccountStatusRow | unde
   return { account_ref: row.account_ref, status: row.status, level: row.level, pseudonym: row.pseudonym, since: row.status_since.toISOString(), minor: row.minor };
 }
 
-export async function getAccountStatus(pool: pg.Pool, provider: Provider, accountRef: string): Promise<AccountStatusView> {
-  return statusView(accountRef, await repo.accountStatus(pool, provider.id, accountRef));
+/**
+ * One account's status; through the status cache when given (account-status-cache.ts: kept
+ * correct by the database's notifications, bypassed while it cannot hear them).
+ */
+export async function getAccountStatus(pool: pg.Pool, provider: Provider, accountRef: string, cache?: AccountStatusCache): Promise<AccountStatusView> {
+  const load = async () => statusView(accountRef, await repo.accountStatus(pool, provider.id, accountRef));
+  return cache ? cache.getOne(provider.id, accountRef, load) : load();
 }
 
-/** Statuses of many refs, in the order asked; unknown refs are `unverified`. */
-export async function getAccountStatuses(pool: pg.Pool, provider: Provider, accountRefs: readonly string[]): Promise<AccountStatusView[]> {
-  const rows = await repo.accountStatuses(pool, provider.id, [...new Set(accountRefs)]);
-  const byRef = new Map(rows.map((r) => [r.account_ref, r]));
-  return accountRefs.map((ref) => statusView(ref, byRef.get(ref)));
+/** Statuses of many refs, in the order asked; unknown refs are `unverified`. Cache hits first, the misses in one query. */
+export async function getAccountStatuses(pool: pg.Pool, provider: Provider, accountRefs: readonly string[], cache?: AccountStatusCache): Promise<AccountStatusView[]> {
+  const load = async (refs: readonly string[]) => {
+    const rows = await repo.accountStatuses(pool, provider.id, refs);
+    const byRef = new Map(rows.map((r) => [r.account_ref, r]));
+    return new Map(refs.map((ref) => [ref, statusView(ref, byRef.get(ref))]));
+  };
+  const unique = [...new Set(accountRefs)];
+  const views = cache ? await cache.getMany(provider.id, unique, load) : await load(unique);
+  return accountRefs.map((ref) => views.get(ref)!);
 }
 
 export async function unbindAccount(pool: pg.Pool, provider: Provider, accountRef: string): Promise<void> {

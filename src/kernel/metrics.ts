@@ -14,6 +14,15 @@ export interface Metrics {
   smsCodes: client.Counter<'prefix' | 'event'>;
   /** 1 for a prefix whose codes were sent often and rarely confirmed in the last hour (the alert). */
   smsPumpingSuspected: client.Gauge<'prefix'>;
+  /**
+   * Account status cache (src/bindings/account-status-cache.ts): reads by result (`hit`, `miss`,
+   * `bypass`: cache off or its listener down) and invalidations (`key`, `flush`). Counts only, no
+   * label that names an account or a provider.
+   */
+  statusCacheReads: client.Counter<'result'>;
+  statusCacheInvalidations: client.Counter<'kind'>;
+  /** Where the status cache's gauges (entries held, listener up) read from, once the server made it. */
+  setStatusCacheSource(source: { size: number; isListening: boolean } | undefined): void;
 }
 
 export function createMetrics(): Metrics {
@@ -37,5 +46,31 @@ export function createMetrics(): Metrics {
     name: 'idbind_sms_pumping_suspected', help: '1 when codes to this prefix were sent often and rarely confirmed in the last hour',
     labelNames: ['prefix'] as const, registers: [registry],
   });
-  return { registry, httpDuration, verificationOutcomes, smsCodes, smsPumpingSuspected };
+  const statusCacheReads = new client.Counter({
+    name: 'idbind_account_status_cache_reads_total', help: 'Account status reads by cache result: hit, miss (read from the database), bypass (cache off or its listener down)',
+    labelNames: ['result'] as const, registers: [registry],
+  });
+  const statusCacheInvalidations = new client.Counter({
+    name: 'idbind_account_status_cache_invalidations_total', help: 'Account status cache invalidations: key (one account changed), flush (everything forgotten)',
+    labelNames: ['kind'] as const, registers: [registry],
+  });
+  let source: { size: number; isListening: boolean } | undefined;
+  new client.Gauge({
+    name: 'idbind_account_status_cache_entries', help: 'Entries held by the account status cache', registers: [registry],
+    collect() {
+      this.set(source?.size ?? 0);
+    },
+  });
+  new client.Gauge({
+    name: 'idbind_account_status_cache_listening', help: '1 while the account status cache hears the database (else every read bypasses it)', registers: [registry],
+    collect() {
+      this.set(source?.isListening ? 1 : 0);
+    },
+  });
+  return {
+    registry, httpDuration, verificationOutcomes, smsCodes, smsPumpingSuspected, statusCacheReads, statusCacheInvalidations,
+    setStatusCacheSource: (s) => {
+      source = s;
+    },
+  };
 }

@@ -60,6 +60,28 @@ export interface Config {
   readonly transparencyLog: Readonly<{ IDBIND_LOG_KEY?: string; IDBIND_LOG_ORIGIN?: string; IDBIND_LOG_WITNESSES?: string }>;
   /** Disclosure quotas (issue 5): `IDBIND_DISCLOSURES_PER_OFFICIAL_PER_DAY` (10), `IDBIND_DISCLOSURES_PER_AUTHORITY_PER_DAY` (50). */
   readonly disclosure: Readonly<{ officialPerDay: number; authorityPerDay: number; expiryDays: number }>;
+  /** The account status cache of `GET /v1/accounts/{ref}` (issue 3 benchmarks); see StatusCacheConfig. */
+  readonly statusCache: StatusCacheConfig;
+}
+
+/**
+ * The in-process account status cache (src/bindings/account-status-cache.ts; docs/status-cache.md).
+ * It is kept correct by the database's own notifications (migration 0014), also across several
+ * hub processes, and is bypassed whenever it cannot hear them, so enabling it changes latency,
+ * never answers beyond a notification's delivery time.
+ */
+export interface StatusCacheConfig {
+  /**
+   * `IDBIND_STATUS_CACHE_SIZE` (default 200000, 0 to 10000000): entries (provider, account)
+   * kept, least recently used evicted; about 300 bytes each. `0` disables the cache: every read
+   * queries the database and no LISTEN connection is opened.
+   */
+  readonly size: number;
+  /**
+   * `IDBIND_STATUS_CACHE_MAX_AGE_SECONDS` (default 30, 1 to 3600): the longest an entry is served
+   * even if no notification removed it (a second line of defence).
+   */
+  readonly maxAgeSeconds: number;
 }
 
 /**
@@ -404,6 +426,10 @@ export function loadConfig(options: LoadConfigOptions): Config {
       officialPerDay: intFrom(env, 'IDBIND_DISCLOSURES_PER_OFFICIAL_PER_DAY', 10, 1, 10_000),
       authorityPerDay: intFrom(env, 'IDBIND_DISCLOSURES_PER_AUTHORITY_PER_DAY', 50, 1, 100_000),
       expiryDays: 7,
+    }),
+    statusCache: Object.freeze({
+      size: intFrom(env, 'IDBIND_STATUS_CACHE_SIZE', 200_000, 0, 10_000_000),
+      maxAgeSeconds: intFrom(env, 'IDBIND_STATUS_CACHE_MAX_AGE_SECONDS', 30, 1, 3600),
     }),
   });
 }
