@@ -51,7 +51,7 @@ export interface AccountStatusCacheOptions {
   /**
    * Entries kept at most; the least recently used is evicted beyond it. 0 disables the cache
    * (every read goes to the database, no LISTEN connection is opened). Config:
-   * `IDBIND_STATUS_CACHE_SIZE`, default 200,000 (about 60 MB).
+   * `IDBIND_STATUS_CACHE_SIZE`, default 200,000 (about 400 bytes each, 80 MB).
    */
   maxEntries: number;
   /**

@@ -73,7 +73,7 @@ export interface Config {
 export interface StatusCacheConfig {
   /**
    * `IDBIND_STATUS_CACHE_SIZE` (default 200000, 0 to 10000000): entries (provider, account)
-   * kept, least recently used evicted; about 300 bytes each. `0` disables the cache: every read
+   * kept, least recently used evicted; about 400 bytes each (80 MB at the default). `0` disables the cache: every read
    * queries the database and no LISTEN connection is opened.
    */
   readonly size: number;
