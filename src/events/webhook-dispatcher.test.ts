@@ -1,7 +1,7 @@
 /** The retry schedule and the delivery log's error texts (the dispatcher itself: test/http/webhooks-delivery.db.test.ts). */
 import { describe, expect, it } from 'vitest';
 import { OutboundUrlError } from '../kernel/http/outbound-http.ts';
-import { DEFAULT_JITTER, DEFAULT_RETRY_DELAYS_MS, describeFailure, describeStatus, retryAfterFailure } from './webhook-dispatcher.ts';
+import { DEFAULT_JITTER, DEFAULT_RETRY_DELAYS_MS, describeFailure, describeStatus, retryAfterDelayMs, retryAfterFailure } from './webhook-dispatcher.ts';
 
 function schedule(random: () => number): number[] {
   const delays: number[] = [];
@@ -51,5 +51,23 @@ describe('delivery log texts', () => {
       .toBe('destination refused: the host resolves to a loopback address');
     expect(describeStatus(302)).toBe('HTTP 302: redirects are not followed');
     expect(describeStatus(410)).toBe('HTTP 410');
+  });
+});
+
+describe('Retry-After', () => {
+  const now = Date.parse('2026-11-23T10:00:00Z');
+  it('reads delay-seconds and HTTP-dates on the statuses that ask to slow down, capped', () => {
+    expect(retryAfterDelayMs(429, '120', now, 36_000_000)).toBe(120_000);
+    expect(retryAfterDelayMs(503, ' 7 ', now, 36_000_000)).toBe(7_000);
+    expect(retryAfterDelayMs(502, 'Mon, 23 Nov 2026 11:00:00 GMT', now, 36_000_000)).toBe(3_600_000);
+    expect(retryAfterDelayMs(504, 'Mon, 23 Nov 2026 09:00:00 GMT', now, 36_000_000)).toBe(0);
+    expect(retryAfterDelayMs(429, '999999999', now, 36_000_000)).toBe(36_000_000);
+  });
+  it('ignores it when absent, unparsable, or on other statuses', () => {
+    expect(retryAfterDelayMs(429, undefined, now, 36_000_000)).toBeUndefined();
+    expect(retryAfterDelayMs(429, 'soon', now, 36_000_000)).toBeUndefined();
+    expect(retryAfterDelayMs(429, '-5', now, 36_000_000)).toBeUndefined();
+    expect(retryAfterDelayMs(500, '120', now, 36_000_000)).toBeUndefined();
+    expect(retryAfterDelayMs(404, '120', now, 36_000_000)).toBeUndefined();
   });
 });

@@ -20,6 +20,12 @@
  *   10 h: eight attempts over at least 24 h 49 min even with the jitter drawn low), after the
  *   example schedule of Standard Webhooks 1.0.0 "Deliverability and reliability"; after the last,
  *   the delivery is dead (the dead-letter list), until the provider replays it.
+ * - A 429, 502, 503 or 504 with a Retry-After header waits as long as it asks when that is longer
+ *   than the schedule's next delay (capped at the schedule's longest step), as Standard Webhooks
+ *   1.0.0 "Delivery success and failure" recommends; the schedule is never shortened.
+ * - Fair across providers: at most `perProviderConcurrency` requests in flight to one provider,
+ *   and claims that serve providers oldest due delivery first, each up to its share, so one
+ *   provider's backlog or hanging endpoint never delays another's events.
  * - A provider without a webhook URL (removed after the event was written) or disabled at attempt
  *   time: the attempt fails without a request, is logged as such, and follows the same schedule,
  *   so the delivery ends dead-lettered and visible rather than pending for ever; a replay after
@@ -61,6 +67,12 @@ export interface WebhookDispatcherOptions {
   log?: DispatcherLog;
   /** Requests in flight at once per process (default 64). */
   concurrency?: number;
+  /**
+   * Requests in flight at once per process to one provider (default: half of `concurrency`), so
+   * that a slow or hanging endpoint takes at most this many of the slots and every other
+   * provider's deliveries keep flowing.
+   */
+  perProviderConcurrency?: number;
   /** Deliveries claimed per statement (default 256). */
   batchSize?: number;
   /** Per-attempt timeout in ms (default 15 s: Standard Webhooks "Request timeouts" suggests 15 to 30 s). */
@@ -126,6 +138,29 @@ export function describeFailure(e: unknown, timeoutMs: number): string {
   }
 }
 
+/** Answers asking the sender to slow down (Standard Webhooks 1.0.0 "Delivery success and failure"). */
+const THROTTLE_STATUSES = new Set([429, 502, 503, 504]);
+
+/**
+ * The delay a Retry-After header asks for, in ms, when the status is one that asks to slow down
+ * (RFC 9110 10.2.3: delay-seconds or an HTTP-date). Capped at `maxMs`: a receiver may push its
+ * own next attempt later, but not out of the retry schedule's span. Undefined when absent,
+ * unparsable or not applicable.
+ */
+export function retryAfterDelayMs(status: number, header: string | undefined, nowMs: number, maxMs: number): number | undefined {
+  if (!header || !THROTTLE_STATUSES.has(status)) return undefined;
+  const trimmed = header.trim();
+  let ms: number;
+  if (/^\d+$/.test(trimmed)) ms = Number(trimmed) * 1000;
+  else {
+    // An IMF-fixdate names its day and month: anything else (a negative number, say) is not one.
+    const at = /^[A-Za-z]{3}, /.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
+    if (Number.isNaN(at)) return undefined;
+    ms = at - nowMs;
+  }
+  return Math.min(Math.max(0, ms), maxMs);
+}
+
 export function describeStatus(status: number): string {
   return status >= 300 && status < 400 ? `HTTP ${status}: redirects are not followed` : `HTTP ${status}`;
 }
@@ -135,11 +170,14 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
   const intervalMs = options.intervalMs ?? 1000;
   const concurrency = options.concurrency ?? 64;
   const batchSize = options.batchSize ?? 256;
+  const perProvider = Math.max(1, Math.min(concurrency, options.perProviderConcurrency ?? Math.ceil(concurrency / 2)));
   const timeoutMs = options.timeoutMs ?? 15_000;
   // A claimed delivery may wait for every earlier one of its batch and of the batch before it
   // (claimed ahead) to time out, then time out itself.
   const leaseMs = options.leaseMs ?? (2 * Math.ceil(batchSize / concurrency) + 1) * timeoutMs + 30_000;
   const delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+  // The longest delay a receiver's Retry-After may ask for: the schedule's longest step.
+  const maxAskedDelayMs = Math.max(0, ...delays);
   const jitter = options.jitter ?? DEFAULT_JITTER;
   const now = options.now ?? (() => new Date());
   const random = options.random ?? Math.random;
@@ -172,6 +210,7 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
     let statusCode: number | null = null;
     let error: string | null = null;
     let ok = false;
+    let askedDelayMs: number | undefined;
     try {
       const k = keys.get(d.provider_id);
       if (d.provider_status !== 'active') error = 'the provider is disabled';
@@ -190,7 +229,10 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
           const res: OutboundResponse = await postOutbound(url, d.body, headers, outbound, timeoutMs);
           statusCode = res.status;
           ok = res.status >= 200 && res.status < 300;
-          if (!ok) error = describeStatus(res.status);
+          if (!ok) {
+            error = describeStatus(res.status);
+            askedDelayMs = retryAfterDelayMs(res.status, res.retryAfter, Date.now(), maxAskedDelayMs);
+          }
         }
       }
     } catch (e) {
@@ -203,7 +245,9 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
       return { eventId: d.event_id, providerId: d.provider_id, attempt: d.attempts, statusCode, error: null, durationMs, at, outcome: 'delivered', nextAttemptAt: null };
     }
     counters.failed++;
-    const next = retryAfterFailure(d.attempts - d.schedule_start, delays, jitter, random);
+    let next = retryAfterFailure(d.attempts - d.schedule_start, delays, jitter, random);
+    // A Retry-After only ever lengthens the wait (the schedule's span of at least 24 h stays).
+    if (next.outcome === 'retry' && askedDelayMs !== undefined && askedDelayMs > next.delayMs) next = { outcome: 'retry', delayMs: askedDelayMs };
     if (next.outcome === 'dead') counters.dead++;
     return {
       eventId: d.event_id, providerId: d.provider_id, attempt: d.attempts, statusCode, error, durationMs, at,
@@ -212,8 +256,11 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
   }
 
   /**
-   * One pass: claims and delivers batches until nothing is due, with at most `concurrency`
-   * requests in flight. Results are written in batches, at once when a batch's worth is ready,
+   * One pass: claims and delivers until nothing is due, with at most `concurrency` requests in
+   * flight, and at most `perProviderConcurrency` of them to one provider: the claim leaves out a
+   * provider whose share is taken and brings at most a share of each other, so a backlog or a
+   * hanging endpoint of one provider never holds back the others (webhook-repository.ts
+   * claimDueDeliveries). Results are written in batches, at once when a batch's worth is ready,
    * else within 100 ms.
    */
   async function pass(shouldStop: () => boolean): Promise<void> {
@@ -238,42 +285,81 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
       if (results.length >= batchSize) void flush();
       else flushTimer ??= setTimeout(() => void flush(), 100);
     };
-    // A semaphore of `concurrency` slots; only this loop waits on it.
+
+    type Keys = Map<string, Buffer[] | undefined>;
     let active = 0;
-    let slotFreed: (() => void) | undefined;
-    const release = () => {
-      active--;
-      const wake = slotFreed;
-      slotFreed = undefined;
-      wake?.();
-    };
-    const waitFor = async (max: number) => {
-      while (active > max) await new Promise<void>((resolve) => { slotFreed = resolve; });
-    };
-    type Claim = { ok: true; batch: ClaimedDelivery[]; keys: Map<string, Buffer[] | undefined> } | { ok: false; error: unknown };
-    // The claim of the next batch (and the opening of its secrets) runs while the current one
-    // is being sent, so the pipe never empties waiting for the database. Settled into a value,
-    // so that a failure surfaces where it is awaited and never as an unhandled rejection.
-    const claim = (): Promise<Claim> => claimDueDeliveries(pool, now(), batchSize, leaseMs)
-      .then(async (batch): Promise<Claim> => ({ ok: true, batch, keys: batch.length > 0 ? await keysOf(batch) : new Map() }))
-      .catch((error: unknown): Claim => ({ ok: false, error }));
-    let next: Promise<Claim> | undefined = shouldStop() ? undefined : claim();
-    try {
-      while (next) {
-        const c: Claim = await next;
-        next = undefined;
-        if (!c.ok) throw c.error;
-        if (c.batch.length === 0) break;
-        if (c.batch.length === batchSize && !shouldStop()) next = claim();
-        for (const d of c.batch) {
-          await waitFor(concurrency - 1);
+    let queuedTotal = 0;
+    /** Requests in flight per provider. */
+    const inFlight = new Map<string, number>();
+    /** Claimed deliveries waiting for their provider's share (at most about two shares each). */
+    const queued = new Map<string, { d: ClaimedDelivery; keys: Keys }[]>();
+    // Only this pass's loop waits, so one waiter is enough.
+    let released: (() => void) | undefined;
+    const waitRelease = () => new Promise<void>((resolve) => { released = resolve; });
+    const load = (provider: string) => (inFlight.get(provider) ?? 0) + (queued.get(provider)?.length ?? 0);
+
+    const pump = (): void => {
+      for (const [provider, q] of queued) {
+        if (active >= concurrency) return;
+        while (q.length > 0 && active < concurrency && (inFlight.get(provider) ?? 0) < perProvider) {
+          const { d, keys } = q.shift()!;
+          queuedTotal--;
           active++;
-          void attempt(d, c.keys).then(push).finally(release);
+          inFlight.set(provider, (inFlight.get(provider) ?? 0) + 1);
+          void attempt(d, keys).then(push).finally(() => {
+            active--;
+            const left = inFlight.get(provider)! - 1;
+            if (left === 0) inFlight.delete(provider);
+            else inFlight.set(provider, left);
+            pump();
+            const wake = released;
+            released = undefined;
+            wake?.();
+          });
+        }
+        if (q.length === 0) queued.delete(provider);
+      }
+    };
+
+    type Claim = { ok: true; batch: ClaimedDelivery[]; keys: Keys; skipped: string[] } | { ok: false; error: unknown };
+    // Settled into a value, so that a failure surfaces where it is awaited and never as an
+    // unhandled rejection. The secrets are opened once per claimed batch.
+    const claim = (): Promise<Claim> => {
+      const skip = [...new Set([...inFlight.keys(), ...queued.keys()])].filter((p) => load(p) >= perProvider);
+      return claimDueDeliveries(pool, now(), batchSize, leaseMs, perProvider, skip)
+        .then(async (batch): Promise<Claim> => ({ ok: true, batch, keys: batch.length > 0 ? await keysOf(batch) : new Map(), skipped: skip }))
+        .catch((error: unknown): Claim => ({ ok: false, error }));
+    };
+    try {
+      while (!shouldStop()) {
+        // Claim again only when there is room: a free request slot and no more than a batch
+        // waiting, so claimed deliveries never wait long enough for their lease to run out.
+        while (active >= concurrency || queuedTotal >= batchSize) await waitRelease();
+        const c = await claim();
+        if (!c.ok) throw c.error;
+        for (const d of c.batch) {
+          const q = queued.get(d.provider_id);
+          if (q) q.push({ d, keys: c.keys });
+          else queued.set(d.provider_id, [{ d, keys: c.keys }]);
+          queuedTotal++;
+        }
+        pump();
+        if (c.batch.length === 0) {
+          // Nothing due outside the providers whose share is taken: done, unless they may have
+          // more due. Then claim again once one of them is down to half its share (not after
+          // every request: that would be a claim per delivery).
+          if (c.skipped.length === 0 || active === 0) break;
+          while (active > 0 && !c.skipped.some((p) => load(p) <= perProvider / 2)) await waitRelease();
         }
       }
     } finally {
-      // A prefetched batch left behind by an error stays claimed and is due again after its lease.
-      await waitFor(0);
+      // Claimed deliveries are attempted even when the pass stops or a claim failed (else they
+      // would wait for their lease to end).
+      for (;;) {
+        pump();
+        if (active === 0) break;
+        await waitRelease();
+      }
       await flush();
     }
   }

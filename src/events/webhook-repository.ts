@@ -28,16 +28,37 @@ export interface ClaimedDelivery {
  * processes share the work without waiting on each other), counts the attempt, and moves
  * next_attempt_at to the end of a lease, all in one statement. A process that dies after the
  * claim leaves the delivery pending, due again when the lease ends: nothing is lost.
+ *
+ * Fair across providers (a demanding platform's expectation; issue 3 "Webhooks"): providers are
+ * served oldest due delivery first, and each gives at most `perProvider` deliveries to one
+ * claim, so one provider's backlog of a hundred thousand revocations, or an endpoint that hangs
+ * until the timeout, never holds back another provider's events. Providers in `skipProviders`
+ * (those with their share already in flight in this process) are left out of the claim.
  */
-export async function claimDueDeliveries(db: Db, now: Date, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+export async function claimDueDeliveries(db: Db, now: Date, limit: number, leaseMs: number, perProvider = limit, skipProviders: readonly string[] = []): Promise<ClaimedDelivery[]> {
   const r = await db.query<ClaimedDelivery>({
-    name: 'webhook_claim_due',
-    text: `WITH due AS (
-             SELECT event_id FROM webhook_deliveries
-             WHERE status = 'pending' AND next_attempt_at <= $1
-             ORDER BY next_attempt_at
+    name: 'webhook_claim_due_fair',
+    text: `WITH busy AS (
+             SELECT p.id, o.oldest FROM providers p
+             CROSS JOIN LATERAL (
+               SELECT w.next_attempt_at AS oldest FROM webhook_deliveries w
+               WHERE w.provider_id = p.id AND w.status = 'pending' AND w.next_attempt_at <= $1
+               ORDER BY w.next_attempt_at LIMIT 1
+             ) o
+             WHERE p.id <> ALL($5::uuid[])
+             ORDER BY o.oldest
              LIMIT $2
-             FOR UPDATE SKIP LOCKED
+           ),
+           due AS (
+             SELECT d.event_id FROM busy b
+             CROSS JOIN LATERAL (
+               SELECT w.event_id FROM webhook_deliveries w
+               WHERE w.provider_id = b.id AND w.status = 'pending' AND w.next_attempt_at <= $1
+               ORDER BY w.next_attempt_at
+               LIMIT $4
+               FOR UPDATE SKIP LOCKED
+             ) d
+             LIMIT $2
            ),
            claimed AS (
              UPDATE webhook_deliveries d
@@ -47,7 +68,7 @@ export async function claimDueDeliveries(db: Db, now: Date, limit: number, lease
            )
            SELECT c.event_id, c.provider_id, c.attempts, c.schedule_start, e.payload::text AS body, p.webhook_url, p.status AS provider_status
            FROM claimed c JOIN events e ON e.id = c.event_id JOIN providers p ON p.id = c.provider_id`,
-    values: [now, limit, leaseMs],
+    values: [now, limit, leaseMs, perProvider, skipProviders],
   });
   return r.rows;
 }

@@ -352,6 +352,49 @@ describe('delivery', () => {
     expect(a!.duration_ms).toBeGreaterThanOrEqual(250);
   });
 
+  it('is fair across providers: a hanging endpoint with a backlog takes at most its share of the slots, and another provider is served meanwhile', async () => {
+    const hanging = await receiver();
+    hanging.answer = () => ({ status: -1, headers: {} }); // never answers: every attempt waits for the timeout
+    const healthy = await receiver();
+    const slow = await platform(hanging.url);
+    const fine = await platform(healthy.url);
+    await emit(slow.provider.id, 120); // older: first in line by due time
+    const fineIds = await emit(fine.provider.id, 6);
+    const d = dispatcher({ concurrency: 8, perProviderConcurrency: 3, timeoutMs: 4000 });
+    d.kick();
+    const deadline = Date.now() + 3000;
+    while (healthy.requests.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // The healthy provider's events all arrived while the hanging one's first requests were still open.
+    expect(new Set(healthy.requests.map((q) => q.headers['webhook-id']))).toEqual(new Set(fineIds));
+    expect(hanging.requests.length).toBeLessThanOrEqual(3);
+    expect(hanging.requests.length).toBeGreaterThan(0);
+    await d.stop();
+    // Nothing was lost: what was claimed and not attempted is pending again or was attempted.
+    const rows = await deliveries(slow.provider.id);
+    expect(rows.filter((r) => r.status === 'pending')).toHaveLength(120);
+  });
+
+  it('waits as long as a throttling receiver asks (Retry-After on 429/503), never less than the schedule, and ignores it on other statuses', async () => {
+    const rec = await receiver();
+    const { provider } = await platform(rec.url);
+    const [throttled, dated, plain] = await emit(provider.id, 3);
+    const answers: Record<string, { status: number; headers: Record<string, string> }> = {
+      [throttled!]: { status: 429, headers: { 'retry-after': '120' } },
+      [dated!]: { status: 503, headers: { 'retry-after': new Date(Date.now() + 3600_000).toUTCString() } },
+      [plain!]: { status: 500, headers: { 'retry-after': '900' } },
+    };
+    rec.answer = (q) => answers[q.headers['webhook-id'] as string]!;
+    const t0 = clock;
+    expect(await dispatcher({ random: () => 0.5 }).drain()).toMatchObject({ attempts: 3, failed: 3 });
+    const by = new Map((await deliveries(provider.id)).map((r) => [r.event_id, r]));
+    expect(by.get(throttled!)!.next_attempt_at.getTime() - t0).toBe(120_000);
+    const datedWait = by.get(dated!)!.next_attempt_at.getTime() - t0;
+    expect(datedWait).toBeGreaterThan(3590_000);
+    expect(datedWait).toBeLessThanOrEqual(3600_000);
+    expect(by.get(plain!)!.next_attempt_at.getTime() - t0).toBe(5_000);
+    expect(by.get(throttled!)!.last_status_code).toBe(429);
+  });
+
   it('delivers on a kick without waiting for the interval, and stop() waits for claimed work', async () => {
     const rec = await receiver();
     const { provider } = await platform(rec.url);

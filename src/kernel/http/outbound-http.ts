@@ -102,6 +102,8 @@ export interface OutboundResponse {
   status: number;
   /** At most the first 1 KiB of the body, for delivery logs. */
   bodyStart: string;
+  /** The Retry-After header, as sent (RFC 9110 10.2.3: delay-seconds or an HTTP-date). */
+  retryAfter?: string;
 }
 
 const agents = new Map<string, http.Agent>();
@@ -144,7 +146,8 @@ export function postOutbound(url: URL, body: string, headers: Record<string, str
       // The status is the answer. At most 1 KiB of the body is read (for delivery logs); a
       // receiver that trickles its body cannot hold the request past the deadline.
       let start = '';
-      const done = () => settle(() => resolve({ status: res.statusCode ?? 0, bodyStart: start }));
+      const retryAfter = typeof res.headers['retry-after'] === 'string' ? res.headers['retry-after'] : undefined;
+      const done = () => settle(() => resolve({ status: res.statusCode ?? 0, bodyStart: start, retryAfter }));
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
         start += d.slice(0, 1024 - start.length);
