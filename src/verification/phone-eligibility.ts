@@ -23,8 +23,9 @@ export type Eligibility =
   | { eligible: true; subscriptionId: string; personId: string; msisdnBidx: Buffer; bidxVersion: number }
   | { eligible: false; reason: IneligibilityReason; msisdnBidx: Buffer; bidxVersion: number };
 
-interface Candidate {
-  id: string;
+export interface EligibilityCandidate {
+  /** Null when a caller's outer join found none. */
+  id: string | null;
   status: string;
   holder_bidx: Buffer | null;
   sim_changed_at: Date | null;
@@ -34,32 +35,43 @@ interface Candidate {
   flagged: boolean;
 }
 
-export async function checkPhoneEligibility(
-  db: pg.Pool | pg.PoolClient, ring: KeyRing, e164: string, options: { simChangeWindowHours: number; now?: Date },
-): Promise<Eligibility> {
-  const keys = ring.blindIndex.map((k) => msisdnIndex(k.key, e164));
-  const msisdnBidx = keys[0]!;
-  const bidxVersion = ring.currentBlindIndex.version;
-  // The live subscriptions of the number at any carrier (the carrier is whichever file holds it),
-  // their holder in the population registry, and whether the latest completed reconciliation
-  // put them in a junk-SIM category. One probe of the (carrier, number) index per carrier: the
-  // registries have no index led by the number alone (it would slow every import), and without
-  // the carrier the planner scanned the whole index (docs/benchmarks.md, issue 3).
-  const r = await db.query<Candidate>({
-    name: 'phone_eligibility',
-    text: `SELECT s.id, s.status, s.holder_bidx, s.sim_changed_at, s.device_changed_at, p.id AS person_id, p.status AS person_status,
+/**
+ * The live subscriptions of a number (blind indexes of every key version: `$1`) at any carrier
+ * (the carrier is whichever file holds it), their holder in the population registry, and whether
+ * the latest completed reconciliation put them in a junk-SIM category; the one that decides first.
+ * One probe of the (carrier, number) index per carrier: the registries have no index led by the
+ * number alone (it would slow every import), and without the carrier the planner scanned the
+ * whole index (docs/benchmarks.md, issue 3).
+ */
+export const ELIGIBILITY_CANDIDATE_SQL = `SELECT s.id, s.status, s.holder_bidx, s.sim_changed_at, s.device_changed_at, p.id AS person_id, p.status AS person_status,
              EXISTS (SELECT 1 FROM reconciliation_results rr
                      WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
                        AND rr.subscription_id = s.id) AS flagged
            FROM carriers c
            JOIN LATERAL (SELECT * FROM subscriptions s WHERE s.carrier_id = c.id AND s.msisdn_bidx = ANY($1::bytea[]) AND s.status <> 'terminated') s ON true
            LEFT JOIN persons p ON p.pid_bidx = s.holder_bidx
-           ORDER BY (s.status = 'active') DESC, s.registered_at DESC`,
-    values: [keys],
-  });
+           ORDER BY (s.status = 'active') DESC, s.registered_at DESC
+           LIMIT 1`;
+
+/** The number's blind indexes under every key version (the first is the current one's). */
+export function numberKeys(ring: KeyRing, e164: string): Buffer[] {
+  return ring.blindIndex.map((k) => msisdnIndex(k.key, e164));
+}
+
+export async function checkPhoneEligibility(
+  db: pg.Pool | pg.PoolClient, ring: KeyRing, e164: string, options: { simChangeWindowHours: number; now?: Date },
+): Promise<Eligibility> {
+  const keys = numberKeys(ring, e164);
+  const r = await db.query<EligibilityCandidate>({ name: 'phone_eligibility', text: ELIGIBILITY_CANDIDATE_SQL, values: [keys] });
+  return eligibilityOf(r.rows[0], keys[0]!, ring.currentBlindIndex.version, options);
+}
+
+/** Decides on the candidate `ELIGIBILITY_CANDIDATE_SQL` found (none: no live subscription). */
+export function eligibilityOf(
+  s: EligibilityCandidate | undefined, msisdnBidx: Buffer, bidxVersion: number, options: { simChangeWindowHours: number; now?: Date },
+): Eligibility {
   const no = (reason: IneligibilityReason): Eligibility => ({ eligible: false, reason, msisdnBidx, bidxVersion });
-  const s = r.rows[0];
-  if (!s) return no('no_subscription');
+  if (!s || s.id === null) return no('no_subscription');
   if (s.status !== 'active') return no('subscription_not_active');
   if (!s.holder_bidx) return no('no_holder');
   if (!s.person_id) return no('holder_not_found');

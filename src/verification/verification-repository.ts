@@ -1,5 +1,8 @@
 /** SQL of verification sessions, their statistics and the SMS-pumping counters. */
 import type pg from 'pg';
+import { hitSql, type HitRow } from '../kernel/db/rate-counters.ts';
+import { LATEST_COMPLETED_RUN_SQL } from '../registry/reconciliation/reconciliation-repository.ts';
+import { ELIGIBILITY_CANDIDATE_SQL, type EligibilityCandidate } from './phone-eligibility.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -44,6 +47,95 @@ export async function insertVerification(db: Db, v: {
       v.codeHmac, v.codeKeyVersion, v.ttlSeconds],
   });
   return r.rows[0]!.code_expires_at;
+}
+
+/**
+ * The checks of a start that need the database, in one statement (issue 3 throughput): one hit
+ * counted in each of the number's exact buckets (`hitLimits`' counting), the number's eligibility
+ * candidate, and the holder's other live accounts at this provider (the early accounts-per-person
+ * check, the count `countOtherLiveAccounts` makes; the binding re-checks it under lock). The
+ * eligibility was always decided before the limits were counted, whatever they answer: reading it
+ * in the same statement reveals nothing more.
+ */
+export async function startChecks(db: Db, s: {
+  numberKeys: Buffer[]; buckets: string[]; windows: number[]; providerId: string; accountRef: string; countAccounts: boolean;
+}): Promise<{ hits: HitRow[]; candidate: EligibilityCandidate | undefined; liveAccounts: number }> {
+  const r = await db.query<EligibilityCandidate & { hits: HitRow[] | null; live_accounts: string | null }>({
+    name: 'verification_start_checks',
+    text: `WITH hits AS (${hitSql('$2', '$6', '1')}),
+                cand AS (${ELIGIBILITY_CANDIDATE_SQL})
+           SELECT (SELECT json_agg(json_build_object('bucket', bucket, 'count', count, 'elapsed', elapsed)) FROM hits) AS hits, cand.*,
+             CASE WHEN $5::boolean AND cand.person_id IS NOT NULL THEN
+               (SELECT count(*) FROM accounts a WHERE a.person_id = cand.person_id AND a.provider_id = $3 AND a.account_ref <> $4
+                  AND a.status IN ('verified', 'needs_reverification')) END AS live_accounts
+           FROM (SELECT 1) one LEFT JOIN cand ON true`,
+    values: [s.numberKeys, s.buckets, s.providerId, s.accountRef, s.countAccounts, s.windows],
+  });
+  const row = r.rows[0]!;
+  return { hits: row.hits ?? [], candidate: row.id === null ? undefined : row, liveAccounts: Number(row.live_accounts ?? 0) };
+}
+
+/**
+ * A typed code's budgets in one statement: one hit counted in the number's daily budget of typed
+ * codes (`otp:number-d:<blind index>`, exact: `hitLimits`' counting) while the verification can
+ * take a code, and the attempt counted before the check (`countAttempt`'s conditional update)
+ * only if that budget holds. `otp` is undefined when the verification cannot take a code (closed,
+ * consumed, expired or not this provider's): nothing was counted; `row` is undefined when the
+ * per-number budget refused or the attempts are spent (or a concurrent confirm closed it).
+ */
+export async function countAttemptWithinBudget(db: Db, providerId: string, id: string, maxAttempts: number, numberAttemptsPerDay: number): Promise<{
+  otp?: { count: number; elapsed: number }; row?: VerificationRow;
+}> {
+  const r = await db.query<VerificationRow & { otp_count: number; otp_elapsed: number }>({
+    name: 'count_attempt_within_budget',
+    text: `WITH v AS (SELECT msisdn_bidx FROM verifications
+                      WHERE id = $1 AND provider_id = $2 AND status = 'code_sent' AND consumed_at IS NULL AND code_expires_at > now() AND msisdn_bidx IS NOT NULL),
+                hit AS (INSERT INTO rate_counters AS rc (bucket, window_start, count)
+                        SELECT 'otp:number-d:' || rtrim(translate(encode(v.msisdn_bidx, 'base64'), '+/' || chr(10), '-_'), '='),
+                               to_timestamp(floor(extract(epoch FROM now()) / 86400) * 86400), 1
+                        FROM v
+                        ON CONFLICT (bucket, window_start) DO UPDATE SET count = rc.count + 1
+                        RETURNING count, extract(epoch FROM now() - window_start)::float8 AS elapsed),
+                upd AS (UPDATE verifications SET attempts = attempts + 1
+                        WHERE id = $1 AND provider_id = $2 AND status = 'code_sent' AND consumed_at IS NULL AND attempts < $3 AND code_expires_at > now()
+                          AND (SELECT count FROM hit) <= $4
+                        RETURNING *)
+           SELECT hit.count AS otp_count, hit.elapsed AS otp_elapsed, upd.* FROM hit LEFT JOIN upd ON true`,
+    values: [id, providerId, maxAttempts, numberAttemptsPerDay],
+  });
+  const row = r.rows[0];
+  if (!row) return {};
+  const { otp_count, otp_elapsed, ...verification } = row;
+  return { otp: { count: otp_count, elapsed: otp_elapsed }, row: verification.id === null ? undefined : verification as VerificationRow };
+}
+
+/**
+ * Consumes the code and re-checks the holder in one statement, inside the confirmation's
+ * transaction: undefined when the code was already consumed (exactly one of any number of
+ * concurrent callers consumes it: `consumeCode`'s conditional update); otherwise the holder's
+ * sealed record when still eligible (the same living holder, the subscription active, no SIM or
+ * device change in the window, no junk flag), share-locked until the transaction ends, or null.
+ */
+export async function consumeAndRecheck(client: pg.PoolClient, v: { id: string; subscription_id: string | null; person_id: string | null }, simChangeWindowHours: number): Promise<
+  { holder: { sealed: Buffer; dek_version: number } | null } | undefined
+> {
+  const r = await client.query<{ sealed: Buffer | null; dek_version: number | null }>({
+    name: 'consume_and_recheck',
+    text: `WITH c AS (UPDATE verifications SET consumed_at = now() WHERE id = $1 AND consumed_at IS NULL AND status = 'code_sent' AND code_expires_at > now() RETURNING id)
+           SELECT e.sealed, e.dek_version FROM c LEFT JOIN (
+             SELECT p.sealed, p.dek_version FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
+             WHERE s.id = $2 AND s.status = 'active' AND p.id = $3 AND p.status = 'alive'
+               AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => $4))
+               AND (s.device_changed_at IS NULL OR s.device_changed_at <= now() - make_interval(hours => $4))
+               AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr
+                               WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
+                                 AND rr.subscription_id = s.id)
+             FOR SHARE OF s, p) e ON true`,
+    values: [v.id, v.subscription_id, v.person_id, simChangeWindowHours],
+  });
+  const row = r.rows[0];
+  if (!row) return undefined;
+  return { holder: row.sealed && row.dek_version !== null ? { sealed: row.sealed, dek_version: row.dek_version } : null };
 }
 
 export async function findVerification(db: Db, providerId: string, id: string): Promise<VerificationRow | undefined> {

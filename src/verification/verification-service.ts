@@ -16,18 +16,18 @@ import type pg from 'pg';
 import type { VerificationConfig } from '../kernel/config/config.ts';
 import { associatedData, openBytes, openRecord, sealBytes } from '../kernel/crypto/envelope.ts';
 import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
-import { hitLimits, peekLimit, type Limit } from '../kernel/db/rate-counters.ts';
+import { firstExceeded, hitLimits, type Limit } from '../kernel/db/rate-counters.ts';
+import { rateLeases } from '../kernel/db/rate-leases.ts';
 import { uuidv7 } from '../kernel/ids.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 import { ageOn } from '../registry/dates.ts';
 import { normaliseVietnameseMobile } from '../registry/phone-number.ts';
 import { personFromSealedFields, vietnamToday } from '../registry/registry-rows.ts';
-import { bindAccountInTransaction, liveAccountCount, type BindResult } from '../bindings/binding-service.ts';
+import { bindAccountInTransaction, type BindResult } from '../bindings/binding-service.ts';
 import { recordPersonAccess } from '../access/access-records.ts';
-import { LATEST_COMPLETED_RUN_SQL } from '../registry/reconciliation/reconciliation-repository.ts';
 import { BindingError } from '../bindings/binding-errors.ts';
 import type { Provider } from '../providers/provider-service.ts';
-import { checkPhoneEligibility, numberPrefix, type IneligibilityReason } from './phone-eligibility.ts';
+import { eligibilityOf, numberKeys, numberPrefix, type IneligibilityReason } from './phone-eligibility.ts';
 import { codeMac, codeMatches, CODE_PATTERN, newCode } from './one-time-code.ts';
 import { codeText, SmsSendError, type SmsGateway } from './sms/sms-gateway.ts';
 import * as repo from './verification-repository.ts';
@@ -143,48 +143,60 @@ export async function startVerification(
   if (!deps.sms) throw new VerificationError('SMS_GATEWAY_UNAVAILABLE', 'no SMS gateway is configured (IDBIND_SMS_URL)');
   const ring = await deps.ring();
   const c = deps.config;
-  const eligibility = await checkPhoneEligibility(deps.pool, ring, e164, { simChangeWindowHours: c.simChangeWindowHours });
-  const numberKey = eligibility.msisdnBidx.toString('base64url');
-  // The provider's own limit first: a provider over it is refused without counting against the
+  const prefix = numberPrefix(e164);
+  // The buckets every start shares (the provider's, the client IP's, the prefix's, the daily SMS
+  // budget) are hot rows: they are leased in blocks, never past their limit across all hub
+  // processes (src/kernel/db/rate-leases.ts). The number's own buckets are not hot and stay exact.
+  const leases = rateLeases(deps.pool);
+  // The provider's own limit first: a provider over it is refused without taking from the
   // buckets it shares with every other provider (number, prefix, IP), so it cannot exhaust them
   // for the others by hammering.
-  const own = await hitLimits(deps.pool, [
-    { bucket: `verify:provider:${provider.id}`, windowSeconds: 60, max: provider.limits.verificationsPerMinute, label: 'provider' },
-  ]);
+  const own = await leases.take({ bucket: `verify:provider:${provider.id}`, windowSeconds: 60, max: provider.limits.verificationsPerMinute, label: 'provider' });
   if (own) {
     await outcome(deps, provider, 'rate_limited', own.label);
     throw rateLimited(own);
   }
   // Then every shared limit, eligible or not: hammering a number or a range is refused before its
-  // eligibility can be probed any further.
-  const limits: Limit[] = [
+  // eligibility can be probed any further. Each is taken whatever the others answer (as every
+  // bucket of a request was counted), and the first refused, in this order, is the answer.
+  const hot = leases.takeAll([
     { bucket: `verify:ip:${bucketId(ring, 'ip', input.clientIp)}`, windowSeconds: 60, max: c.ipPerMinute, label: 'client_ip' },
-    { bucket: `verify:prefix:${numberPrefix(e164)}`, windowSeconds: 60, max: c.prefixPerMinute, label: 'number_prefix' },
+    { bucket: `verify:prefix:${prefix}`, windowSeconds: 60, max: c.prefixPerMinute, label: 'number_prefix' },
+  ]);
+  const keys = numberKeys(ring, e164);
+  const numberKey = keys[0]!.toString('base64url');
+  const perNumber: Limit[] = [
     { bucket: `verify:number-h:${numberKey}`, windowSeconds: 3600, max: c.numberPerHour, label: 'number' },
     { bucket: `verify:number-d:${numberKey}`, windowSeconds: 86_400, max: c.numberPerDay, label: 'number' },
   ];
-  const limited = await hitLimits(deps.pool, limits);
+  // One statement: the number's buckets counted, its eligibility and the holder's live accounts.
+  const [hotLimited, checked] = await Promise.all([hot, repo.startChecks(deps.pool, {
+    numberKeys: keys, buckets: perNumber.map((l) => l.bucket), windows: perNumber.map((l) => l.windowSeconds),
+    providerId: provider.id, accountRef: input.accountRef, countAccounts: input.purpose !== 'identify',
+  })]);
+  const limited = hotLimited ?? firstExceeded(perNumber, checked.hits);
   if (limited) {
     await outcome(deps, provider, 'rate_limited', limited.label);
     throw rateLimited(limited);
   }
+  const eligibility = eligibilityOf(checked.candidate, keys[0]!, ring.currentBlindIndex.version, { simChangeWindowHours: c.simChangeWindowHours });
   await outcome(deps, provider, 'started');
   // A spent SMS budget answers before eligibility does: otherwise a provider past its budget could
   // still tell eligible numbers from others without a code ever reaching anyone.
-  if ((await peekLimit(deps.pool, `sms:provider:${provider.id}`, 86_400)) >= provider.limits.smsPerDay) {
+  const smsBudget: Limit = { bucket: `sms:provider:${provider.id}`, windowSeconds: 86_400, max: provider.limits.smsPerDay, label: 'sms_per_day' };
+  if (!(await leases.available(smsBudget))) {
     await outcome(deps, provider, 'rate_limited', 'sms_per_day');
     throw new VerificationError('SMS_BUDGET_EXHAUSTED');
   }
   let reason: IneligibilityReason | undefined = eligibility.eligible ? undefined : eligibility.reason;
-  if (eligibility.eligible && input.purpose !== 'identify'
-    && (await liveAccountCount(deps.pool, eligibility.personId, provider.id, input.accountRef)) >= provider.limits.accountsPerPerson) {
+  if (eligibility.eligible && input.purpose !== 'identify' && checked.liveAccounts >= provider.limits.accountsPerPerson) {
     reason = 'account_limit';
   }
   if (reason !== undefined || !eligibility.eligible) {
     await outcome(deps, provider, 'not_eligible', reason);
     throw new VerificationError('NUMBER_NOT_ELIGIBLE');
   }
-  const budget = await hitLimits(deps.pool, [{ bucket: `sms:provider:${provider.id}`, windowSeconds: 86_400, max: provider.limits.smsPerDay, label: 'sms_per_day' }]);
+  const budget = await leases.take(smsBudget);
   if (budget) {
     await outcome(deps, provider, 'rate_limited', 'sms_per_day');
     throw new VerificationError('SMS_BUDGET_EXHAUSTED', undefined, { retry_after: budget.retryAfterSeconds });
@@ -196,7 +208,7 @@ export async function startVerification(
   // The session is stored before the code leaves, so a code in a person's hands always has a record.
   const expiresAt = await repo.insertVerification(deps.pool, {
     id, providerId: provider.id, accountRef: input.accountRef, msisdnBidx: eligibility.msisdnBidx, bidxVersion: eligibility.bidxVersion,
-    numberPrefix: numberPrefix(e164), sealed: sealNumber(ring, id, e164), dekVersion: ring.currentData.version, subscriptionId: eligibility.subscriptionId, personId: eligibility.personId,
+    numberPrefix: prefix, sealed: sealNumber(ring, id, e164), dekVersion: ring.currentData.version, subscriptionId: eligibility.subscriptionId, personId: eligibility.personId,
     codeHmac: codeMac(ring, version, id, code)!, codeKeyVersion: version, ttlSeconds: c.codeTtlSeconds,
   });
   try {
@@ -265,14 +277,22 @@ export async function resendCode(deps: VerificationDeps, provider: Provider, id:
   }
   const numberKey = row.msisdn_bidx.toString('base64url');
   const c = deps.config;
-  const limited = await hitLimits(deps.pool, [
-    { bucket: `verify:provider:${provider.id}`, windowSeconds: 60, max: provider.limits.verificationsPerMinute, label: 'provider' },
-    { bucket: `verify:ip:${bucketId(ring, 'ip', input.clientIp)}`, windowSeconds: 60, max: c.ipPerMinute, label: 'client_ip' },
+  // The same buckets as a start's: the shared hot ones leased, the number's exact.
+  const leases = rateLeases(deps.pool);
+  const perNumber: Limit[] = [
     { bucket: `verify:number-h:${numberKey}`, windowSeconds: 3600, max: c.numberPerHour, label: 'number' },
     { bucket: `verify:number-d:${numberKey}`, windowSeconds: 86_400, max: c.numberPerDay, label: 'number' },
+  ];
+  const [hot, exact] = await Promise.all([
+    leases.takeAll([
+      { bucket: `verify:provider:${provider.id}`, windowSeconds: 60, max: provider.limits.verificationsPerMinute, label: 'provider' },
+      { bucket: `verify:ip:${bucketId(ring, 'ip', input.clientIp)}`, windowSeconds: 60, max: c.ipPerMinute, label: 'client_ip' },
+    ]),
+    hitLimits(deps.pool, perNumber),
   ]);
+  const limited = hot ?? exact;
   if (limited) throw rateLimited(limited);
-  const budget = await hitLimits(deps.pool, [{ bucket: `sms:provider:${provider.id}`, windowSeconds: 86_400, max: provider.limits.smsPerDay, label: 'sms_per_day' }]);
+  const budget = await leases.take({ bucket: `sms:provider:${provider.id}`, windowSeconds: 86_400, max: provider.limits.smsPerDay, label: 'sms_per_day' });
   if (budget) throw new VerificationError('SMS_BUDGET_EXHAUSTED', undefined, { retry_after: budget.retryAfterSeconds });
   const code = newCode();
   const version = ring.currentBlindIndex.version;
@@ -303,21 +323,33 @@ function recordAgeCheck(client: pg.PoolClient, provider: Provider, v: repo.Verif
 async function checkTypedCode(deps: VerificationDeps, provider: Provider, id: string, code: string): Promise<repo.VerificationRow> {
   if (!CODE_PATTERN.test(code)) throw new VerificationError('CODE_MALFORMED');
   const max = deps.config.codeAttempts;
-  const row = await loadOwn(deps, provider, id);
-  if (row.status !== 'code_sent' || row.consumed_at) throw closedError(row, max);
-  if (isExpired(row)) {
-    await repo.finishVerification(deps.pool, row.id, 'expired', 'expired');
-    await outcome(deps, provider, 'expired');
-    throw new VerificationError('CODE_EXPIRED');
+  if (!ID.test(id)) throw new VerificationError('VERIFICATION_NOT_FOUND');
+  // One statement: the per-number budget of typed codes (it spans verifications and resends)
+  // counted while the verification can take a code, then the attempt counted before the check
+  // only if that budget holds (one conditional update: many parallel guesses get at most `max`
+  // evaluated).
+  const attempt = await repo.countAttemptWithinBudget(deps.pool, provider.id, id, max, deps.config.numberAttemptsPerDay);
+  if (attempt.otp && attempt.otp.count > deps.config.numberAttemptsPerDay) {
+    throw new VerificationError('TOO_MANY_ATTEMPTS', 'too many codes typed for this number today', {
+      retry_after: Math.max(1, Math.ceil(86_400 - attempt.otp.elapsed)),
+    });
+  }
+  const counted = attempt.row;
+  if (!counted) {
+    // Closed, consumed, expired, spent, or not this provider's: the precise answer from the row.
+    const row = await loadOwn(deps, provider, id);
+    if (row.status !== 'code_sent' || row.consumed_at) throw closedError(row, max);
+    if (isExpired(row)) {
+      await repo.finishVerification(deps.pool, row.id, 'expired', 'expired');
+      await outcome(deps, provider, 'expired');
+      throw new VerificationError('CODE_EXPIRED');
+    }
+    // Open by this clock, not by the database's (its code had just expired there), or the
+    // attempts were spent (TOO_MANY_ATTEMPTS).
+    if (!attempt.otp && row.attempts < max) throw new VerificationError('CODE_EXPIRED');
+    throw closedError(row, max);
   }
   const ring = await deps.ring();
-  // The per-number budget of typed codes spans verifications and resends.
-  const perNumber = await hitLimits(deps.pool, [
-    { bucket: `otp:number-d:${row.msisdn_bidx!.toString('base64url')}`, windowSeconds: 86_400, max: deps.config.numberAttemptsPerDay, label: 'number' },
-  ]);
-  if (perNumber) throw new VerificationError('TOO_MANY_ATTEMPTS', 'too many codes typed for this number today', { retry_after: perNumber.retryAfterSeconds });
-  const counted = await repo.countAttempt(deps.pool, provider.id, row.id, max);
-  if (!counted) throw closedError((await repo.findVerification(deps.pool, provider.id, row.id))!, max);
 
   if (!codeMatches(ring, counted.code_key_version!, counted.id, code, counted.code_hmac!)) {
     if (counted.attempts >= max) {
@@ -331,35 +363,23 @@ async function checkTypedCode(deps: VerificationDeps, provider: Provider, id: st
   return counted;
 }
 
-/** The code is consumed (one conditional update); a second use of it gets VERIFICATION_COMPLETED. */
-async function consumeInTransaction(client: pg.PoolClient, id: string): Promise<void> {
-  if (!(await repo.consumeCode(client, id))) {
+/**
+ * The code consumed and the holder re-checked, in one statement inside the confirmation's
+ * transaction (repo.consumeAndRecheck). The code is consumed by one conditional update: a second
+ * use of it gets VERIFICATION_COMPLETED. Still eligible: the same living holder, the subscription
+ * active, no SIM or device change in the window and no junk flag (the registry may have changed
+ * since the code was sent, a SIM swap between sending and confirming included). Both rows stay
+ * share-locked until the caller's transaction commits, so an import batch that ends the
+ * subscription or records a death either commits first (and this check fails) or waits and then
+ * revokes the new binding in its own transaction. Undefined: still eligible no more.
+ */
+async function consumeAndRecheck(client: pg.PoolClient, deps: VerificationDeps, v: repo.VerificationRow): Promise<{ sealed: Buffer; dek_version: number } | undefined> {
+  const r = await repo.consumeAndRecheck(client, v, deps.config.simChangeWindowHours);
+  if (!r) {
     await client.query('ROLLBACK');
     throw new VerificationError('VERIFICATION_COMPLETED', 'the code was already used');
   }
-}
-
-/**
- * Still eligible: the same living holder, the subscription active, no SIM or device change in
- * the window and no junk flag (the registry may have changed since the code was sent, a SIM swap
- * between sending and confirming included). Both rows stay share-locked until the caller's
- * transaction commits, so an import batch that ends the subscription or records a death either
- * commits first (and this check fails) or waits and then revokes the new binding in its own transaction.
- */
-async function stillEligible(client: pg.PoolClient, deps: VerificationDeps, v: repo.VerificationRow): Promise<{ sealed: Buffer; dek_version: number } | undefined> {
-  const still = await client.query<{ sealed: Buffer; dek_version: number }>({
-    name: 'confirm_still_eligible',
-    text: `SELECT p.sealed, p.dek_version FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
-           WHERE s.id = $1 AND s.status = 'active' AND p.id = $2 AND p.status = 'alive'
-             AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => $3))
-             AND (s.device_changed_at IS NULL OR s.device_changed_at <= now() - make_interval(hours => $3))
-             AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr
-                             WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
-                               AND rr.subscription_id = s.id)
-           FOR SHARE OF s, p`,
-    values: [v.subscription_id, v.person_id, deps.config.simChangeWindowHours],
-  });
-  return still.rows[0];
+  return r.holder ?? undefined;
 }
 
 /** Who proved control of the number, for the hosted flow (which binds later, after guardians and consent). */
@@ -385,8 +405,7 @@ export async function confirmCodeIdentity(deps: VerificationDeps, provider: Prov
   let eligible = false;
   try {
     await client.query('BEGIN');
-    await consumeInTransaction(client, counted.id);
-    eligible = (await stillEligible(client, deps, counted)) !== undefined && e164 !== undefined;
+    eligible = (await consumeAndRecheck(client, deps, counted)) !== undefined && e164 !== undefined;
     if (eligible) await repo.finishVerification(client, counted.id, 'verified', null);
     else await repo.finishVerification(client, counted.id, 'failed', 'not_eligible_at_confirm');
     await client.query('COMMIT');
@@ -414,8 +433,7 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
   let failure: VerificationError | BindingError | undefined;
   try {
     await client.query('BEGIN');
-    await consumeInTransaction(client, counted.id);
-    const holder = await stillEligible(client, deps, counted);
+    const holder = await consumeAndRecheck(client, deps, counted);
     if (!holder) {
       await repo.finishVerification(client, counted.id, 'failed', 'not_eligible_at_confirm');
       failure = new VerificationError('NUMBER_NOT_ELIGIBLE');

@@ -5,6 +5,10 @@
  *
  * A bucket name must never carry a personal value in clear: a number's bucket is named by its
  * keyed blind index.
+ *
+ * The hot buckets every request shares (a provider's, a client IP's, a number prefix's, a daily
+ * SMS budget) are leased in blocks instead (rate-leases.ts); this exact per-hit count stays for
+ * the per-number budgets.
  */
 import type pg from 'pg';
 
@@ -32,15 +36,32 @@ export interface LimitResult {
  */
 export async function hitLimits(db: pg.Pool | pg.PoolClient, limits: readonly Limit[], cost = 1): Promise<LimitResult | undefined> {
   if (limits.length === 0) return undefined;
-  const r = await db.query<{ bucket: string; count: number; elapsed: number }>({
+  const r = await db.query<HitRow>({
     name: 'rate_counters_hit',
-    text: `INSERT INTO rate_counters AS rc (bucket, window_start, count)
-           SELECT b, to_timestamp(floor(extract(epoch FROM now()) / w) * w), $3 FROM unnest($1::text[], $2::int[]) AS t(b, w)
-           ON CONFLICT (bucket, window_start) DO UPDATE SET count = rc.count + EXCLUDED.count
-           RETURNING bucket, count, extract(epoch FROM now() - window_start)::float8 AS elapsed`,
+    text: hitSql('$1', '$2', '$3'),
     values: [limits.map((l) => l.bucket), limits.map((l) => l.windowSeconds), cost],
   });
-  const byBucket = new Map(r.rows.map((row) => [row.bucket, row]));
+  return firstExceeded(limits, r.rows);
+}
+
+/**
+ * The counting statement of `hitLimits` (its parameters: the buckets, their window seconds and
+ * the cost), for a caller that counts hits in a CTE of a statement doing other work too.
+ */
+export const hitSql = (buckets: string, windows: string, cost: string): string => `INSERT INTO rate_counters AS rc (bucket, window_start, count)
+           SELECT b, to_timestamp(floor(extract(epoch FROM now()) / w) * w), ${cost} FROM unnest(${buckets}::text[], ${windows}::int[]) AS t(b, w)
+           ON CONFLICT (bucket, window_start) DO UPDATE SET count = rc.count + EXCLUDED.count
+           RETURNING bucket, count, extract(epoch FROM now() - window_start)::float8 AS elapsed`;
+
+export interface HitRow {
+  bucket: string;
+  count: number;
+  elapsed: number;
+}
+
+/** The first limit (in the order given) whose counted row is now over its maximum. */
+export function firstExceeded(limits: readonly Limit[], rows: readonly HitRow[]): LimitResult | undefined {
+  const byBucket = new Map(rows.map((row) => [row.bucket, row]));
   for (const l of limits) {
     const row = byBucket.get(l.bucket);
     if (row && row.count > l.max) {
