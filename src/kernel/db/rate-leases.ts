@@ -20,9 +20,10 @@
  *   the window ends are dropped, never carried over. A process may hold unused tokens: the limit
  *   can be under-used, never over-spent.
  * - **Small limits stay exact.** A block is at most an eighth of what the window has left (and
- *   grows only while the process spends its blocks quickly), so near the end of a budget, and
+ *   about two seconds of this process's demand for the bucket), so near the end of a budget, and
  *   always for a limit such as 5 per minute, every lease is of exactly the hits that are waiting:
- *   the same one statement per hit as exact counting.
+ *   the same one statement per hit as exact counting. What a process may leave unspent at a
+ *   window's end is thus at most about two seconds of its own demand.
  * - **Hammering keeps a limit closed.** The exact counter counts a refused hit too (count > max);
  *   in a fixed window a count never goes down, so that only mattered for the other buckets of the
  *   same request, which are still counted as before (the caller takes from each shared bucket
@@ -43,9 +44,8 @@ import type { Limit, LimitResult } from './rate-counters.ts';
 export const MAX_BLOCK = 256;
 /** A block is at most this fraction of what the window has left (so a small budget stays exact). */
 const BLOCK_SHARE = 8;
-/** A block spent faster than this doubles the next one; slower than SLOW_MS halves it. */
-const FAST_MS = 250;
-const SLOW_MS = 2000;
+/** A block is sized to last about this long at the rate the last one was spent (at most twice the last one). */
+const HORIZON_MS = 2000;
 
 /** Held tokens are dropped this long before the window ends: clock drift between this process and PostgreSQL. */
 export function marginMs(windowSeconds: number): number {
@@ -65,7 +65,8 @@ interface Bucket {
   windowEnd: number;
   /** What the window had left after the last lease (max - count). */
   remaining: number;
-  block: number;
+  /** Tokens of the last lease (all handed out by the next one: a lease is only taken when none are left). */
+  lastGrant: number;
   leasedAt: number;
   waiting: number;
   inflight: Promise<void> | undefined;
@@ -145,7 +146,7 @@ export class RateLeases {
       // A changed limit drops what was held under the old one (never spent past the new one).
       b = {
         max: limit.max, windowSeconds: limit.windowSeconds, tokens: 0, usableUntil: 0, closedUntil: 0, windowEnd: 0, remaining: limit.max,
-        block: 1, leasedAt: -Infinity, waiting: 0, inflight: undefined,
+        lastGrant: 0, leasedAt: -Infinity, waiting: 0, inflight: undefined,
       };
       this.buckets.set(limit.bucket, b);
     }
@@ -154,13 +155,14 @@ export class RateLeases {
 
   private async lease(bucket: string, b: Bucket): Promise<void> {
     const sent = performance.now();
-    const since = sent - b.leasedAt;
-    if (since < FAST_MS) b.block = Math.min(MAX_BLOCK, b.block * 2);
-    else if (since > SLOW_MS) b.block = Math.max(1, Math.floor(b.block / 2));
+    // The demand seen since the last lease, over the horizon: a bucket hit twice a second leases
+    // about four at a time, one hit every few seconds leases one at a time.
+    const since = Math.max(1, sent - b.leasedAt);
+    const block = Math.min(MAX_BLOCK, 2 * Math.max(1, b.lastGrant), Math.max(1, Math.ceil((b.lastGrant * HORIZON_MS) / since)));
     const demand = b.waiting + 1;
     // Near a window's end nothing is kept: only the hits waiting now are leased.
     const nearEnd = sent >= b.windowEnd - marginMs(b.windowSeconds) && sent < b.windowEnd;
-    const keep = nearEnd ? 0 : Math.min(b.block, Math.floor(b.remaining / BLOCK_SHARE));
+    const keep = nearEnd ? 0 : Math.min(block, Math.floor(b.remaining / BLOCK_SHARE));
     const want = Math.max(1, Math.min(b.max, Math.max(demand, keep)));
     this.statements++;
     const r = await this.db.query<{ granted: number | null; count: number | null; left_ms: number }>({
@@ -182,6 +184,7 @@ export class RateLeases {
     b.leasedAt = sent;
     b.windowEnd = end;
     const granted = row.granted ?? 0;
+    b.lastGrant = granted;
     b.remaining = row.count === null ? 0 : Math.max(0, b.max - row.count);
     b.tokens = granted;
     // Kept tokens are usable until shortly before the window ends; tokens of a lease made within
