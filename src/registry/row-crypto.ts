@@ -74,12 +74,3 @@ export function sealSubscription(data: VersionedKey, id: string, s: Subscription
 export function openSubscriptionNumber(ring: KeyRing, row: { id: string; sealed: Buffer; dek_version: number }): string {
   return openRecord(dataKeyFor(ring, row.dek_version), row.sealed, associatedData('subscriptions', 'sealed', row.id))[0] ?? '';
 }
-
-/** bytea in COPY text format: `\\x` + hex (the backslash itself escaped). */
-export function copyBytea(b: Buffer | null): string {
-  return b === null ? '\\N' : '\\\\x' + b.toString('hex');
-}
-
-export function copyText(s: string | null): string {
-  return s === null || s === '' ? '\\N' : s;
-}

@@ -43,9 +43,16 @@ export interface WorkerBatch {
 /** Width of every blind index and digest (HMAC-SHA256). */
 export const INDEX_BYTES = 32;
 
+/** The columns of a new row's binary COPY tuple, in order (prepare-batch.ts writes them so). */
+export const PERSON_COPY_COLUMNS = ['id', 'pid_bidx', 'match_bidx', 'digest', 'bidx_version', 'sealed', 'dek_version', 'status', 'import_run_id', 'import_line'] as const;
+export const SUBSCRIPTION_COPY_COLUMNS = [
+  'id', 'carrier_id', 'msisdn_bidx', 'holder_bidx', 'holder_match_bidx', 'digest', 'bidx_version', 'sealed', 'dek_version', 'channel',
+  'registered_at', 'status', 'sim_changed_at', 'device_changed_at', 'ended_at', 'ended_reason', 'import_run_id', 'import_line',
+] as const;
+
 /**
- * The accepted rows of a batch, row i at offset i*32 of each index buffer. `copyText` holds the
- * COPY line of each row, row i between copyOffsets[i] and copyOffsets[i+1]; a new row is inserted
+ * The accepted rows of a batch, row i at offset i*32 of each index buffer. `copyTuples` holds the
+ * binary COPY tuple of each row, row i between byte copyOffsets[i] and copyOffsets[i+1]; a new row is inserted
  * exactly so (its id and sealed record are made in the worker), a changed row is re-sealed by the
  * coordinator under the stored row's id.
  */
@@ -54,15 +61,16 @@ export interface WorkerResult {
   /** Records read from the chunk (accepted or rejected; not those skipped on resume). */
   recordsRead: number;
   count: number;
-  /** The raw text of each accepted row, for the rows the coordinator must re-seal. */
-  raws: string[];
+  /** The chunk's text, and where each accepted row is in it (row i: [rawSpans[2i], rawSpans[2i+1])), for the rows the coordinator must re-seal. */
+  text: string;
+  rawSpans: Int32Array;
   lines: Float64Array;
   keys: Uint8Array;
   digests: Uint8Array;
   /** Subscriptions only: the holder's personal-ID index, and whether there is a holder. */
   holders: Uint8Array;
   hasHolder: Uint8Array;
-  copyText: string;
+  copyTuples: Uint8Array;
   copyOffsets: Int32Array;
   rejects: RowReject[];
 }

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import copyStreams from 'pg-copy-streams';
 import type pg from 'pg';
 import type { RowReject } from '../reject-codes.ts';
+import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from './copy-binary.ts';
 
 /** Advisory lock namespaces (first int4 key). */
 export const LOCK_IMPORT = 72_026;
@@ -129,10 +130,11 @@ export async function probeSeen(db: pg.PoolClient, runId: string, keys: readonly
   return new Set(r.rows.map((row) => row.key.toString('hex')));
 }
 
-export async function copyInto(db: pg.PoolClient, table: string, columns: readonly string[], text: string): Promise<void> {
-  if (text === '') return;
-  const stream = db.query(copyStreams.from(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
-  await pipeline(Readable.from([text]), stream);
+/** Inserts rows given as binary COPY tuples (copy-binary.ts), in the order of `columns`. */
+export async function copyInto(db: pg.PoolClient, table: string, columns: readonly string[], tuples: Uint8Array): Promise<void> {
+  if (tuples.length === 0) return;
+  const stream = db.query(copyStreams.from(`COPY ${table} (${columns.join(', ')}) FROM STDIN (FORMAT binary)`));
+  await pipeline(Readable.from([COPY_BINARY_HEADER, tuples, COPY_BINARY_TRAILER]), stream);
 }
 
 export async function finishRun(db: pg.Pool | pg.PoolClient, runId: string): Promise<void> {
@@ -162,7 +164,7 @@ export async function readRejects(db: pg.Pool | pg.PoolClient, runId: string): P
 
 // ---- population ----
 
-export const PERSON_COPY_COLUMNS = ['id', 'pid_bidx', 'match_bidx', 'digest', 'bidx_version', 'sealed', 'dek_version', 'status', 'import_run_id', 'import_line'] as const;
+export { PERSON_COPY_COLUMNS } from './import-protocol.ts';
 
 export interface ExistingPerson {
   id: string;
@@ -202,10 +204,7 @@ export async function updatePersons(db: pg.PoolClient, runId: string, rows: read
 
 // ---- subscriptions ----
 
-export const SUBSCRIPTION_COPY_COLUMNS = [
-  'id', 'carrier_id', 'msisdn_bidx', 'holder_bidx', 'holder_match_bidx', 'digest', 'bidx_version', 'sealed', 'dek_version', 'channel',
-  'registered_at', 'status', 'sim_changed_at', 'device_changed_at', 'ended_at', 'ended_reason', 'import_run_id', 'import_line',
-] as const;
+export { SUBSCRIPTION_COPY_COLUMNS } from './import-protocol.ts';
 
 export interface ExistingSubscription {
   id: string;

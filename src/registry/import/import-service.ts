@@ -78,12 +78,12 @@ class BatchView {
   line(i: number): number {
     return this.result.lines[i]!;
   }
-  copy(i: number): string {
-    return this.result.copyText.slice(this.result.copyOffsets[i], this.result.copyOffsets[i + 1]);
+  copy(i: number): Uint8Array {
+    return this.result.copyTuples.subarray(this.result.copyOffsets[i], this.result.copyOffsets[i + 1]);
   }
   /** The record of row i, parsed again from its text (only changed rows need it: they are re-sealed here). */
   record(i: number): SourceItem['record'] {
-    return parseRecord(this.result.raws[i]!, this.line(i), this.source.format, this.source.header, this.source.fields).record;
+    return parseRecord(this.result.text.slice(this.result.rawSpans[2 * i], this.result.rawSpans[2 * i + 1]), this.line(i), this.source.format, this.source.header, this.source.fields).record;
   }
 }
 
@@ -105,12 +105,10 @@ function firstOccurrences(view: BatchView, keyField: string, rejects: RowReject[
   return keep;
 }
 
-/** The new rows' COPY text: the whole batch's text when every row is new (the first import). */
-function copyTextOf(view: BatchView, fresh: number[]): string {
-  if (fresh.length === view.result.count) return view.result.copyText;
-  let text = '';
-  for (const i of fresh) text += view.copy(i);
-  return text;
+/** The new rows' COPY tuples: the whole batch's when every row is new (the first import). */
+function copyTuplesOf(view: BatchView, fresh: number[]): Uint8Array {
+  if (fresh.length === view.result.count) return view.result.copyTuples;
+  return Buffer.concat(fresh.map((i) => view.copy(i)));
 }
 
 async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string, view: BatchView, today: string): Promise<BatchOutcome> {
@@ -138,7 +136,7 @@ async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string,
       });
     }
   }
-  await repo.copyInto(client, 'persons', repo.PERSON_COPY_COLUMNS, copyTextOf(view, fresh));
+  await repo.copyInto(client, 'persons', repo.PERSON_COPY_COLUMNS, copyTuplesOf(view, fresh));
   await repo.updatePersons(client, runId, updates);
   // A death revokes every binding of the person, in this batch's transaction (DESIGN.md
   // invariant 7; issue 3 "Bindings follow the subscription and the person"). Only changed rows
@@ -194,7 +192,7 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
     }
   }
   await repo.endSubscriptions(client, ended, 'holder_changed', null);
-  await repo.copyInto(client, 'subscriptions', repo.SUBSCRIPTION_COPY_COLUMNS, copyTextOf(view, fresh));
+  await repo.copyInto(client, 'subscriptions', repo.SUBSCRIPTION_COPY_COLUMNS, copyTuplesOf(view, fresh));
   await repo.updateSubscriptions(client, runId, updates);
   // Bindings made through a number follow it, in this batch's transaction (DESIGN.md invariant 7):
   // a new holder or a termination revokes them, a SIM changed after the binding flags them. The

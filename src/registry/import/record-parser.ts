@@ -60,8 +60,9 @@ export function parseRecord(raw: string, line: number, format: SourceFormat, hea
 
 export interface ParsedRecord {
   item: SourceItem;
-  /** The record's own text, kept so the coordinator can re-read a row it must re-seal. */
-  raw: string;
+  /** Where the record's own text is in the chunk's text ([start, end)), so the coordinator can re-read a row it must re-seal. */
+  start: number;
+  end: number;
 }
 
 /**
@@ -74,6 +75,8 @@ export function* parseChunk(text: string, startLine: number, format: SourceForma
   while (pos < text.length) {
     let nl = text.indexOf('\n', pos);
     if (nl === -1) nl = text.length;
+    const start = pos;
+    let end = nl;
     let raw = text.slice(pos, nl);
     const first = line;
     line++;
@@ -84,12 +87,16 @@ export function* parseChunk(text: string, startLine: number, format: SourceForma
         let next = text.indexOf('\n', pos);
         if (next === -1) next = text.length;
         raw += '\n' + text.slice(pos, next);
+        end = next;
         line++;
         pos = next + 1;
       }
     }
-    if (raw.endsWith('\r')) raw = raw.slice(0, -1);
+    if (raw.endsWith('\r')) {
+      raw = raw.slice(0, -1);
+      end--;
+    }
     if (raw.trim() === '') continue;
-    yield { item: parseRecord(raw, first, format, header, fields), raw };
+    yield { item: parseRecord(raw, first, format, header, fields), start, end };
   }
 }
