@@ -128,6 +128,10 @@ type Mode = 'reencrypt' | 'reindex';
 async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mode: Mode, onProgress?: (p: MigrationProgress) => void): Promise<number> {
   const spec = TABLES[table];
   if (mode === 'reindex' && spec.indexColumns.length === 0) return 0;
+  // With a single key version not retired, every row already uses it (a version is retired only
+  // when no row uses it): skip the walk of the whole table, which every import start would
+  // otherwise pay (seconds at national scale; issue 2 benchmark).
+  if (mode === 'reindex' ? ring.blindIndex.length <= 1 : ring.data.size <= 1) return 0;
   const column = mode === 'reencrypt' ? 'dek_version' : 'bidx_version';
   const target = mode === 'reencrypt' ? ring.currentData.version : ring.currentBlindIndex.version;
   let lastId = spec.idType === 'bigint' ? '0' : '00000000-0000-0000-0000-000000000000';
