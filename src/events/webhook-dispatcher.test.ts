@@ -50,7 +50,8 @@ describe('delivery log texts', () => {
     expect(describeFailure(Object.assign(new OutboundUrlError('the host resolves to a loopback address'), { code: 'EOUTBOUNDFORBIDDEN' }), 15_000))
       .toBe('destination refused: the host resolves to a loopback address');
     expect(describeStatus(302)).toBe('HTTP 302: redirects are not followed');
-    expect(describeStatus(410)).toBe('HTTP 410');
+    expect(describeStatus(410)).toBe('HTTP 410 Gone: the endpoint is disabled until the webhook URL is set again');
+    expect(describeStatus(404)).toBe('HTTP 404');
   });
 });
 

@@ -26,6 +26,10 @@
  * - Fair across providers: at most `perProviderConcurrency` requests in flight to one provider,
  *   and claims that serve providers oldest due delivery first, each up to its share, so one
  *   provider's backlog or hanging endpoint never delays another's events.
+ * - A 410 Gone means the receiver wants no more (Standard Webhooks 1.0.0 "Delivery success and
+ *   failure"): the delivery is dead-lettered at once and the provider's endpoint disabled; while
+ *   it is disabled, every delivery to it is dead-lettered at once, without a request, kept for a
+ *   replay once the provider sets its webhook URL again.
  * - A provider without a webhook URL (removed after the event was written) or disabled at attempt
  *   time: the attempt fails without a request, is logged as such, and follows the same schedule,
  *   so the delivery ends dead-lettered and visible rather than pending for ever; a replay after
@@ -41,6 +45,7 @@ import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { forbiddenAddressReason, OutboundUrlError, postOutbound, type OutboundPolicy, type OutboundResponse } from '../kernel/http/outbound-http.ts';
 import { webhookSecrets } from '../providers/provider-service.ts';
+import { disableWebhookEndpoint } from '../providers/provider-repository.ts';
 import { webhookHeaders, webhookSecretKey } from './webhook-signing.ts';
 import { claimDueDeliveries, recordAttempts, type AttemptResult, type ClaimedDelivery } from './webhook-repository.ts';
 
@@ -162,6 +167,7 @@ export function retryAfterDelayMs(status: number, header: string | undefined, no
 }
 
 export function describeStatus(status: number): string {
+  if (status === 410) return 'HTTP 410 Gone: the endpoint is disabled until the webhook URL is set again';
   return status >= 300 && status < 400 ? `HTTP ${status}: redirects are not followed` : `HTTP ${status}`;
 }
 
@@ -211,10 +217,15 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
     let error: string | null = null;
     let ok = false;
     let askedDelayMs: number | undefined;
+    let gone = false;
     try {
       const k = keys.get(d.provider_id);
       if (d.provider_status !== 'active') error = 'the provider is disabled';
       else if (!d.webhook_url) error = 'no webhook URL is set';
+      else if (d.webhook_disabled_at) {
+        error = 'the webhook endpoint is disabled: it answered 410 Gone; set the webhook URL again to enable it';
+        gone = true;
+      }
       else if (!k) error = 'the webhook secret could not be opened';
       else if (k.length === 0) error = 'no live webhook secret';
       else {
@@ -229,6 +240,13 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
           const res: OutboundResponse = await postOutbound(url, d.body, headers, outbound, timeoutMs);
           statusCode = res.status;
           ok = res.status >= 200 && res.status < 300;
+          if (res.status === 410) {
+            gone = true;
+            // Only the URL that answered is disabled; a failure to record it is retried by the next 410.
+            await disableWebhookEndpoint(pool, d.provider_id, d.webhook_url).catch((e: unknown) => {
+              log?.warn({ provider_id: d.provider_id, err: { name: (e as Error).name } }, 'the webhook endpoint could not be disabled after 410 Gone');
+            });
+          }
           if (!ok) {
             error = describeStatus(res.status);
             askedDelayMs = retryAfterDelayMs(res.status, res.retryAfter, Date.now(), maxAskedDelayMs);
@@ -245,7 +263,7 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
       return { eventId: d.event_id, providerId: d.provider_id, attempt: d.attempts, statusCode, error: null, durationMs, at, outcome: 'delivered', nextAttemptAt: null };
     }
     counters.failed++;
-    let next = retryAfterFailure(d.attempts - d.schedule_start, delays, jitter, random);
+    let next: RetryDecision = gone ? { outcome: 'dead' } : retryAfterFailure(d.attempts - d.schedule_start, delays, jitter, random);
     // A Retry-After only ever lengthens the wait (the schedule's span of at least 24 h stays).
     if (next.outcome === 'retry' && askedDelayMs !== undefined && askedDelayMs > next.delayMs) next = { outcome: 'retry', delayMs: askedDelayMs };
     if (next.outcome === 'dead') counters.dead++;

@@ -20,6 +20,8 @@ export interface ClaimedDelivery {
   /** The event payload exactly as stored: the body sent, byte for byte on every attempt. */
   body: string;
   webhook_url: string | null;
+  /** Set when the endpoint answered 410 Gone (the provider's webhook_disabled_at). */
+  webhook_disabled_at: Date | null;
   provider_status: 'active' | 'disabled';
 }
 
@@ -66,7 +68,7 @@ export async function claimDueDeliveries(db: Db, now: Date, limit: number, lease
              FROM due WHERE d.event_id = due.event_id
              RETURNING d.event_id, d.provider_id, d.attempts, d.schedule_start
            )
-           SELECT c.event_id, c.provider_id, c.attempts, c.schedule_start, e.payload::text AS body, p.webhook_url, p.status AS provider_status
+           SELECT c.event_id, c.provider_id, c.attempts, c.schedule_start, e.payload::text AS body, p.webhook_url, p.webhook_disabled_at, p.status AS provider_status
            FROM claimed c JOIN events e ON e.id = c.event_id JOIN providers p ON p.id = c.provider_id`,
     values: [now, limit, leaseMs, perProvider, skipProviders],
   });
@@ -305,9 +307,14 @@ export async function insertTestEvent(db: Db, providerId: string, eventId: strin
   return r.rows[0];
 }
 
-export async function hasWebhookUrl(db: Db, providerId: string): Promise<boolean> {
-  const r = await db.query('SELECT 1 FROM providers WHERE id = $1 AND webhook_url IS NOT NULL', [providerId]);
-  return (r.rowCount ?? 0) > 0;
+/** Whether the provider's webhook endpoint can receive: no URL, disabled by a 410 Gone, or enabled. */
+export async function webhookEndpointState(db: Db, providerId: string): Promise<'none' | 'disabled' | 'enabled'> {
+  const r = await db.query<{ state: 'none' | 'disabled' | 'enabled' }>(
+    `SELECT CASE WHEN webhook_url IS NULL THEN 'none' WHEN webhook_disabled_at IS NOT NULL THEN 'disabled' ELSE 'enabled' END AS state
+     FROM providers WHERE id = $1`,
+    [providerId],
+  );
+  return r.rows[0]?.state ?? 'none';
 }
 
 // ---- polling ----

@@ -73,7 +73,9 @@ export async function getDelivery(pool: pg.Pool, providerId: string, eventId: st
 }
 
 async function requireWebhookUrl(pool: pg.Pool, providerId: string): Promise<void> {
-  if (!(await repo.hasWebhookUrl(pool, providerId))) throw new WebhookError('WEBHOOK_URL_NOT_SET', 'set one with PUT /v1/provider/webhook');
+  const state = await repo.webhookEndpointState(pool, providerId);
+  if (state === 'none') throw new WebhookError('WEBHOOK_URL_NOT_SET', 'set one with PUT /v1/provider/webhook');
+  if (state === 'disabled') throw new WebhookError('WEBHOOK_ENDPOINT_DISABLED', 'set the webhook URL again with PUT /v1/provider/webhook to enable it');
 }
 
 /** Re-queues one delivery (delivered, dead or pending) with the same webhook-id. */
@@ -118,6 +120,7 @@ export async function replayDeliveries(pool: pg.Pool, providerId: string, input:
 
 /** Emits a `webhook.test` event to the provider's own endpoint, through the outbox tables. */
 export async function sendTestEvent(pool: pg.Pool, providerId: string): Promise<{ event_id: string; type: string; occurred_at: string }> {
+  await requireWebhookUrl(pool, providerId);
   const id = randomUUID();
   const row = await repo.insertTestEvent(pool, providerId, id);
   if (!row) throw new WebhookError('WEBHOOK_URL_NOT_SET', 'set one with PUT /v1/provider/webhook');

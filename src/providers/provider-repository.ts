@@ -14,6 +14,8 @@ export interface ProviderRow {
   carrier_slug: string | null;
   legal_profile: LegalProfile;
   webhook_url: string | null;
+  /** Set when the endpoint answered 410 Gone (migration 0017); cleared when the URL is set again. */
+  webhook_disabled_at: Date | null;
   verifications_per_minute: number;
   sms_per_day: number;
   accounts_per_person: number;
@@ -21,7 +23,7 @@ export interface ProviderRow {
   created_at: Date;
 }
 
-const PROVIDER_COLUMNS = `p.id, p.name, p.kind, p.carrier_id, c.slug AS carrier_slug, p.legal_profile, p.webhook_url,
+const PROVIDER_COLUMNS = `p.id, p.name, p.kind, p.carrier_id, c.slug AS carrier_slug, p.legal_profile, p.webhook_url, p.webhook_disabled_at,
   p.verifications_per_minute, p.sms_per_day, p.accounts_per_person, p.status, p.created_at`;
 
 export async function insertProvider(db: Db, p: {
@@ -73,6 +75,8 @@ export async function updateProvider(db: Db, id: string, set: {
     `UPDATE providers SET
        legal_profile = coalesce($2, legal_profile),
        webhook_url = CASE WHEN $3::boolean THEN $4 ELSE webhook_url END,
+       -- Setting the URL (the same one too) is how an endpoint disabled by a 410 Gone comes back.
+       webhook_disabled_at = CASE WHEN $3::boolean THEN NULL ELSE webhook_disabled_at END,
        verifications_per_minute = coalesce($5, verifications_per_minute),
        sms_per_day = coalesce($6, sms_per_day),
        accounts_per_person = coalesce($7, accounts_per_person),
@@ -81,6 +85,18 @@ export async function updateProvider(db: Db, id: string, set: {
      WHERE id = $1`,
     [id, set.legalProfile ?? null, set.webhookUrl !== undefined, set.webhookUrl ?? null, set.verificationsPerMinute ?? null,
       set.smsPerDay ?? null, set.accountsPerPerson ?? null, set.status ?? null],
+  );
+  return (r.rowCount ?? 0) > 0;
+}
+
+/**
+ * Disables a provider's webhook endpoint after it answered 410 Gone, only while the URL is still
+ * the one that answered (a URL set meanwhile is a new endpoint). Returns whether it did.
+ */
+export async function disableWebhookEndpoint(db: Db, providerId: string, url: string): Promise<boolean> {
+  const r = await db.query(
+    'UPDATE providers SET webhook_disabled_at = now(), updated_at = now() WHERE id = $1 AND webhook_url = $2 AND webhook_disabled_at IS NULL',
+    [providerId, url],
   );
   return (r.rowCount ?? 0) > 0;
 }

@@ -36,6 +36,9 @@ export const ProviderSchema = Type.Object({
   carrier: Type.Union([Type.String(), Type.Null()]),
   legal_profile: Type.Union([Type.Literal('minimal'), Type.Literal('statutory')]),
   webhook_url: Type.Union([Type.String(), Type.Null()]),
+  webhook_disabled_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'When the endpoint answered 410 Gone and was disabled: deliveries are then dead-lettered at once. Setting webhook_url again (the same URL too) enables it; replay the dead deliveries afterwards.',
+  }),
   limits: Limits,
   status: Type.Union([Type.Literal('active'), Type.Literal('disabled')]),
   created_at: Type.String({ format: 'date-time' }),

@@ -23,6 +23,8 @@ export interface Provider {
   carrierId: number | null;
   legalProfile: repo.LegalProfile;
   webhookUrl: string | null;
+  /** When the endpoint answered 410 Gone and was disabled; null while enabled. */
+  webhookDisabledAt: Date | null;
   limits: { verificationsPerMinute: number; smsPerDay: number; accountsPerPerson: number };
   status: 'active' | 'disabled';
   createdAt: Date;
@@ -31,7 +33,7 @@ export interface Provider {
 export function providerFromRow(r: repo.ProviderRow): Provider {
   return {
     id: r.id, name: r.name, kind: r.kind, carrier: r.carrier_slug, carrierId: r.carrier_id, legalProfile: r.legal_profile,
-    webhookUrl: r.webhook_url,
+    webhookUrl: r.webhook_url, webhookDisabledAt: r.webhook_disabled_at,
     limits: { verificationsPerMinute: r.verifications_per_minute, smsPerDay: r.sms_per_day, accountsPerPerson: r.accounts_per_person },
     status: r.status, createdAt: r.created_at,
   };
@@ -41,6 +43,7 @@ export function providerFromRow(r: repo.ProviderRow): Provider {
 export function providerView(p: Provider) {
   return {
     id: p.id, name: p.name, kind: p.kind, carrier: p.carrier, legal_profile: p.legalProfile, webhook_url: p.webhookUrl,
+    webhook_disabled_at: p.webhookDisabledAt ? p.webhookDisabledAt.toISOString() : null,
     limits: { verifications_per_minute: p.limits.verificationsPerMinute, sms_per_day: p.limits.smsPerDay, accounts_per_person: p.limits.accountsPerPerson },
     status: p.status, created_at: p.createdAt.toISOString(),
   };

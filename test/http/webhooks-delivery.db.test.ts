@@ -8,12 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { createProvider, rotateWebhookSecret } from '../../src/providers/provider-service.ts';
+import { createProvider, rotateWebhookSecret, updateProvider } from '../../src/providers/provider-service.ts';
 import { outboxCtes } from '../../src/events/outbox.ts';
 import { unbindAccount } from '../../src/bindings/binding-repository.ts';
 import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhook-dispatcher.ts';
 import { claimDueDeliveries } from '../../src/events/webhook-repository.ts';
-import { replayDelivery } from '../../src/events/webhook-service.ts';
+import { disableWebhookEndpoint } from '../../src/providers/provider-repository.ts';
+import { replayDelivery, sendTestEvent } from '../../src/events/webhook-service.ts';
 import { startReceiver, type Receiver } from './webhooks-receiver.ts';
 
 let db: TestDatabase;
@@ -339,6 +340,45 @@ describe('delivery', () => {
     expect(await d.drain()).toMatchObject({ delivered: 1 });
     expect(rec.requests.map((q) => q.headers['webhook-id'])).toEqual([id]);
     expect((await attemptLog(id!)).map((a) => a.error)).toEqual(['no webhook URL is set', 'no webhook URL is set', null]);
+  });
+
+  it('disables an endpoint that answers 410 Gone: that delivery and later ones are dead at once, no more requests; setting the URL again and a replay deliver them', async () => {
+    const rec = await receiver();
+    const { provider } = await platform(rec.url);
+    rec.answer = 410;
+    const [first] = await emit(provider.id, 1);
+    const d = dispatcher();
+    expect(await d.drain()).toMatchObject({ attempts: 1, failed: 1, dead: 1 });
+    expect((await deliveries(provider.id))[0]).toMatchObject({ status: 'dead', last_status_code: 410 });
+    const disabledAt = (await db.pool.query('SELECT webhook_disabled_at FROM providers WHERE id = $1', [provider.id])).rows[0].webhook_disabled_at;
+    expect(disabledAt).toBeInstanceOf(Date);
+
+    const [second] = await emit(provider.id, 1);
+    expect(await d.drain()).toMatchObject({ attempts: 1, dead: 1 });
+    expect(rec.requests).toHaveLength(1); // nothing sent to a disabled endpoint
+    expect((await attemptLog(second!))[0]!.error).toMatch(/disabled: it answered 410 Gone/);
+    await expect(replayDelivery(db.pool, provider.id, first!)).rejects.toMatchObject({ code: 'WEBHOOK_ENDPOINT_DISABLED' });
+    await expect(sendTestEvent(db.pool, provider.id)).rejects.toMatchObject({ code: 'WEBHOOK_ENDPOINT_DISABLED' });
+
+    // The platform fixes its endpoint and sets the same URL again: enabled; a replay of the dead ones delivers them.
+    rec.answer = 204;
+    const updated = await updateProvider(db.pool, { allowLoopback: true }, provider.id, { webhookUrl: rec.url });
+    expect(updated.webhookDisabledAt).toBeNull();
+    await replayDelivery(db.pool, provider.id, first!);
+    await replayDelivery(db.pool, provider.id, second!);
+    expect(await d.drain()).toMatchObject({ delivered: 2 });
+    expect(new Set(rec.requests.slice(1).map((q) => q.headers['webhook-id']))).toEqual(new Set([first, second]));
+  });
+
+  it('disables only the URL that answered 410: a URL set meanwhile stays enabled', async () => {
+    const gone = await receiver();
+    const next = await receiver();
+    const { provider } = await platform(gone.url);
+    await updateProvider(db.pool, { allowLoopback: true }, provider.id, { webhookUrl: next.url }); // after the claim read gone.url
+    expect(await disableWebhookEndpoint(db.pool, provider.id, gone.url)).toBe(false);
+    expect((await db.pool.query('SELECT webhook_disabled_at FROM providers WHERE id = $1', [provider.id])).rows[0].webhook_disabled_at).toBeNull();
+    expect(await disableWebhookEndpoint(db.pool, provider.id, next.url)).toBe(true);
+    expect(await disableWebhookEndpoint(db.pool, provider.id, next.url)).toBe(false); // once
   });
 
   it('gives up on an attempt that gets no answer within the timeout, and logs it as a timeout', async () => {

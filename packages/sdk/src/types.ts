@@ -106,6 +106,8 @@ export interface Provider {
   carrier: string | null;
   legal_profile: LegalProfile;
   webhook_url: string | null;
+  /** When the endpoint answered 410 Gone and was disabled; set the URL again to enable it. */
+  webhook_disabled_at: string | null;
   limits: ProviderLimits;
   status: 'active' | 'disabled';
   created_at: string;
