@@ -118,7 +118,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
   r.post('/v1/webhooks/test', {
     schema: {
       tags, security, summary: 'Send a webhook.test event (no account data) to your webhook URL, through the same delivery path as account events',
-      response: { 202: Type.Object({ event_id: Type.String(), type: Type.String(), occurred_at: Type.String() }), 401: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA },
+      response: { 202: Type.Object({ event_id: Type.String(), type: Type.String(), occurred_at: Type.String() }), 401: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA, 429: PROBLEM_SCHEMA },
     },
   }, async (req, reply) => {
     const out = await sendTestEvent(deps.pool, providerOf(req).id);

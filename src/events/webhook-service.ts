@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { inTransaction } from '../kernel/db/pool.ts';
+import { hitLimits } from '../kernel/db/rate-counters.ts';
 import * as repo from './webhook-repository.ts';
 import { WebhookError } from './webhook-errors.ts';
 
@@ -118,9 +119,15 @@ export async function replayDeliveries(pool: pg.Pool, providerId: string, input:
   });
 }
 
+/** Test events a provider may send per minute: each is a request from the hub to a URL the provider chose. */
+export const TEST_EVENTS_PER_MINUTE = 10;
+
 /** Emits a `webhook.test` event to the provider's own endpoint, through the outbox tables. */
 export async function sendTestEvent(pool: pg.Pool, providerId: string): Promise<{ event_id: string; type: string; occurred_at: string }> {
   await requireWebhookUrl(pool, providerId);
+  // Exact (one counted row per minute per provider): test events are rare, no lease needed.
+  const limited = await hitLimits(pool, [{ bucket: `webhook-test:provider:${providerId}`, windowSeconds: 60, max: TEST_EVENTS_PER_MINUTE, label: 'webhook_test' }]);
+  if (limited) throw new WebhookError('WEBHOOK_TEST_RATE_LIMITED', `at most ${TEST_EVENTS_PER_MINUTE} a minute`, { retry_after: limited.retryAfterSeconds });
   const id = randomUUID();
   const row = await repo.insertTestEvent(pool, providerId, id);
   if (!row) throw new WebhookError('WEBHOOK_URL_NOT_SET', 'set one with PUT /v1/provider/webhook');

@@ -142,6 +142,23 @@ describe('the test event', () => {
     expect(d).toMatchObject({ type: 'webhook.test', status: 'delivered', attempts: 1, event: { type: 'webhook.test' } });
   });
 
+  it('allows 10 test events a minute per provider, then answers 429 WEBHOOK_TEST_RATE_LIMITED with Retry-After; another provider is not affected', async () => {
+    const busy = await platform(recA.url);
+    // The limit's windows are whole minutes: do not start within seconds of the next one.
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 55_000) await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
+    const codes: number[] = [];
+    for (let i = 0; i < 12; i++) codes.push((await app.inject({ method: 'POST', url: '/v1/webhooks/test', headers: as(busy) })).statusCode);
+    expect(codes).toEqual([...Array(10).fill(202), 429, 429]);
+    const refused = await app.inject({ method: 'POST', url: '/v1/webhooks/test', headers: as(busy) });
+    expect(refused.json()).toMatchObject({ code: 'WEBHOOK_TEST_RATE_LIMITED', retry_after: expect.any(Number) });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await hub.hub.pool.query(`SELECT count(*)::int AS n FROM events WHERE provider_id = $1`, [busy.id])).rows[0].n).toBe(10);
+    const other = await platform(recA.url);
+    expect((await app.inject({ method: 'POST', url: '/v1/webhooks/test', headers: as(other) })).statusCode).toBe(202);
+    await dispatcher.drain();
+  });
+
   it('answers WEBHOOK_URL_NOT_SET to a provider without a webhook URL, and writes no event', async () => {
     const res = await app.inject({ method: 'POST', url: '/v1/webhooks/test', headers: as(noUrl) });
     expect(res.statusCode).toBe(409);
