@@ -15,6 +15,7 @@ import { migrationStatus } from './kernel/db/migrations.ts';
 import { adminOrStaffGuard } from './officials/staff-admin-guard.ts';
 import { errorHandler, notFoundHandler, sendProblem, problemOf } from './kernel/http/problem.ts';
 import { HTTP_ERRORS } from './kernel/http/http-errors.ts';
+import { metricsGuard } from './kernel/http/admin-auth.ts';
 import { renderApiReference } from './kernel/http/api-reference.ts';
 import { createMetrics } from './kernel/metrics.ts';
 import { registryRoutes } from './registry/registry-routes.ts';
@@ -163,7 +164,10 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       return sendProblem(reply, problemOf('NOT_READY', 503, HTTP_ERRORS.NOT_READY.title, 'database unreachable'));
     }
   });
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
+  app.get('/metrics', {
+    schema: { tags: ['operations'], summary: 'Prometheus metrics (outside demo mode: bearer IDBIND_METRICS_TOKEN or the admin token)' },
+    onRequest: metricsGuard(hub.config.mode, hub.config.metricsToken, hub.config.adminToken),
+  }, async (_req, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

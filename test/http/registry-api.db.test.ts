@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../support/hub.ts';
 
 let hub: TestHub;
+const METRICS_TOKEN = 'scraper-token-scraper-token-scraper-token';
 let auth: Record<string, string>;
 beforeAll(async () => {
-  hub = await startTestHub({ demo: false, listen: false });
+  hub = await startTestHub({ demo: false, listen: false, env: { IDBIND_METRICS_TOKEN: METRICS_TOKEN } });
   auth = { authorization: `Bearer ${hub.adminToken}` };
   await hub.seedAndReconcile();
 });
@@ -18,10 +19,21 @@ describe('operations endpoints', () => {
   it('answers liveness, readiness and Prometheus metrics', async () => {
     expect((await hub.app.inject('/healthz')).json()).toEqual({ status: 'ok' });
     expect((await hub.app.inject('/readyz')).json()).toEqual({ status: 'ready' });
-    const m = await hub.app.inject('/metrics');
+    const m = await hub.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(m.statusCode).toBe(200);
     expect(m.headers['content-type']).toContain('text/plain');
     expect(m.body).toContain('idbind_http_request_duration_seconds');
     expect(m.body).toContain('idbind_process_cpu_user_seconds_total');
+  });
+
+  it('serves /metrics outside demo mode only to the metrics token or the admin token', async () => {
+    for (const authorization of [undefined, 'Bearer wrong-token', `Basic ${METRICS_TOKEN}`, `Bearer ${METRICS_TOKEN}x`]) {
+      const res = await hub.app.inject({ url: '/metrics', headers: authorization ? { authorization } : {} });
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toMatchObject({ code: 'METRICS_TOKEN_INVALID' });
+      expect(res.body).not.toContain('idbind_');
+    }
+    expect((await hub.app.inject({ url: '/metrics', headers: auth })).statusCode).toBe(200);
   });
 
   it('serves an OpenAPI 3.1 document generated from the route schemas, and a readable reference', async () => {

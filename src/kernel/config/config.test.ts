@@ -55,6 +55,12 @@ describe('configuration fails closed', () => {
     expect(() => loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key(), IDBIND_ADMIN_TOKEN: 'short' } })).toThrow(/32 characters/);
   });
 
+  it('takes a metrics token of at least 32 characters, none by default', () => {
+    expect(() => loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key(), IDBIND_METRICS_TOKEN: 'short' } })).toThrow(/IDBIND_METRICS_TOKEN must be at least 32/);
+    expect(loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key() } }).metricsToken).toBeUndefined();
+    expect(loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key(), IDBIND_METRICS_TOKEN: 'm'.repeat(32) } }).metricsToken).toBe('m'.repeat(32));
+  });
+
   it('generates demo keys only in demo mode, 0600, reused on the next start', () => {
     const d = dir();
     const warnings: string[] = [];

@@ -25,6 +25,13 @@ export interface Config {
   readonly masterKeys: readonly MasterKey[];
   /** `IDBIND_ADMIN_TOKEN` (at least 32 characters): bearer token of the regulator's admin API. */
   readonly adminToken: string | undefined;
+  /**
+   * `IDBIND_METRICS_TOKEN` (at least 32 characters): bearer token a Prometheus scraper presents at
+   * `/metrics`. Outside demo mode `/metrics` answers only to it or to the admin token (fail closed:
+   * with neither configured, to nobody); in demo mode it is open. The figures carry no personal
+   * data, but they tell how each platform's verifications go, which is theirs to see.
+   */
+  readonly metricsToken: string | undefined;
   /** `IDBIND_HOST` (default `127.0.0.1`) and `IDBIND_PORT` (default 8080) the HTTP server listens on. */
   readonly host: string;
   readonly port: number;
@@ -380,6 +387,8 @@ export function loadConfig(options: LoadConfigOptions): Config {
   if (options.requireAdminToken && adminToken === undefined) {
     throw new ConfigError('no admin token: set IDBIND_ADMIN_TOKEN (at least 32 characters)');
   }
+  const metricsToken = env.IDBIND_METRICS_TOKEN !== undefined && env.IDBIND_METRICS_TOKEN !== '' ? env.IDBIND_METRICS_TOKEN : undefined;
+  if (metricsToken !== undefined && metricsToken.length < 32) throw new ConfigError('IDBIND_METRICS_TOKEN must be at least 32 characters');
   const host = env.IDBIND_HOST && env.IDBIND_HOST !== '' ? env.IDBIND_HOST : '127.0.0.1';
   const port = intFrom(env, 'IDBIND_PORT', 8080, 0, 65535);
   const databaseUrl = env.DATABASE_URL && env.DATABASE_URL !== '' ? env.DATABASE_URL : undefined;
@@ -393,6 +402,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     databaseUrl,
     masterKeys: Object.freeze(masterKeys ?? []),
     adminToken,
+    metricsToken,
     host,
     port,
     publicUrl,

@@ -17,3 +17,21 @@ export function adminGuard(token: string | undefined) {
     if (!timingSafeEqual(given, expected)) throw new HttpError('ADMIN_TOKEN_INVALID');
   };
 }
+
+/**
+ * `/metrics` (config.ts `metricsToken`): open in demo mode; otherwise only to the metrics token or
+ * the admin token, compared in constant time. Fails closed: with neither configured, refused.
+ */
+export function metricsGuard(mode: 'demo' | 'production', metricsToken: string | undefined, adminToken: string | undefined) {
+  const expected = [metricsToken, adminToken].filter((t): t is string => t !== undefined).map((t) => createHash('sha256').update(t).digest());
+  return async (request: FastifyRequest): Promise<void> => {
+    if (mode === 'demo') return;
+    const m = /^Bearer ([\x21-\x7e]+)$/.exec(request.headers.authorization ?? '');
+    if (!m) throw new HttpError('METRICS_TOKEN_INVALID');
+    const given = createHash('sha256').update(m[1]!).digest();
+    // Every configured token is compared, so the time taken does not tell which one matched.
+    let ok = false;
+    for (const e of expected) ok = timingSafeEqual(given, e) || ok;
+    if (!ok) throw new HttpError('METRICS_TOKEN_INVALID');
+  };
+}
