@@ -347,3 +347,123 @@ describe('account status cache', () => {
     expect(t.cache.size).toBe(0);
   });
 });
+
+describe('account status cache: compact entries', () => {
+  it('keeps at most its size, evicting the least recently used, and answers each entry as stored', async () => {
+    const t = newCache({ maxEntries: 2 });
+    t.cache.start();
+    await t.cache.waitUntilListening(5_000);
+    const [a, b, c] = [ref('lru'), ref('lru'), ref('lru')];
+    await insertAccounts([a, b]);
+    await insertAccounts([c], 'needs_reverification');
+    await t.cache.sync();
+    for (const r of [a, b, a, c]) await read(t.cache, r); // b is the least recently used when c comes
+    expect(t.cache.size).toBe(2);
+    const hits = await t.hits();
+    expect(await read(t.cache, a)).toEqual(await fresh(a));
+    expect(await read(t.cache, c)).toEqual(await fresh(c));
+    expect(await t.hits()).toBe(hits + 2);
+    expect(await read(t.cache, b)).toEqual(await fresh(b));
+    expect(await t.hits()).toBe(hits + 2);
+    // A view handed out is the caller's: changing it changes nothing cached.
+    const view = await read(t.cache, c);
+    view.status = 'revoked';
+    expect((await read(t.cache, c)).status).toBe('needs_reverification');
+  });
+});
+
+describe('account status cache: warm start (prefill)', () => {
+  /** The pool, seen by a prefill: each query counted, and `after(n, rows)` run once the nth query answered, before its rows are handed over. */
+  function prefillDb(after?: (n: number, rows: { provider_id: string; account_ref: string }[]) => Promise<void>) {
+    const calls = { n: 0 };
+    const db2 = {
+      query: async (config: pg.QueryConfig) => {
+        const n = ++calls.n;
+        const r = await db.pool.query(config);
+        await after?.(n, r.rows as { provider_id: string; account_ref: string }[]);
+        return r;
+      },
+    } as unknown as Pick<pg.Pool, 'query'>;
+    return { db: db2, calls };
+  }
+  const prefillEnded = (c: AccountStatusCache) => until('the prefill ended', () => !c.isPrefilling && c.lastPrefill !== undefined, 10_000);
+
+  it('fills from the database once listening, newest ids first, in batches, up to its size; prefilled entries are hits', async () => {
+    const refs = Array.from({ length: 30 }, () => ref('warm'));
+    await insertAccounts(refs.slice(0, 20));
+    await insertAccounts(refs.slice(20), 'revoked');
+    await unbindAccount(db.pool, platform, refs[0]!); // an unbound row answers `unverified` with its since
+    const total = Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM accounts')).rows[0]!.n);
+
+    const all = prefillDb();
+    const t = newCache({ maxEntries: total + 100, prefill: { db: all.db, batchSize: 7 } });
+    t.cache.start();
+    await prefillEnded(t.cache);
+    expect(t.cache.lastPrefill).toMatchObject({ outcome: 'full', stored: total, read: total });
+    expect(t.cache.size).toBe(total);
+    expect(all.calls.n).toBe(Math.ceil((total + 1) / 7));
+    for (const r of refs) expect(await read(t.cache, r)).toEqual(await fresh(r));
+    expect([await t.hits(), await t.misses()]).toEqual([refs.length, 0]);
+
+    // Bounded by its size: the newest ids only, and never evicting.
+    const small = prefillDb();
+    const s = newCache({ maxEntries: 5, prefill: { db: small.db, batchSize: 3 } });
+    s.cache.start();
+    await prefillEnded(s.cache);
+    expect(s.cache.lastPrefill).toMatchObject({ outcome: 'full', stored: 5 });
+    expect(s.cache.size).toBe(5);
+    expect(small.calls.n).toBe(2); // 3 rows, then the 2 left
+    const newest = (await db.pool.query<{ account_ref: string }>('SELECT account_ref FROM accounts WHERE provider_id = $1 ORDER BY id DESC LIMIT 5', [platform.id])).rows;
+    const hits = await s.hits();
+    for (const r of newest) await read(s.cache, r.account_ref);
+    expect(await s.hits()).toBe(hits + newest.length);
+  });
+
+  it('never stores a row whose key was invalidated while its batch was read, and keeps the rest of the batch', async () => {
+    const victim = ref('warm-race');
+    await insertAccounts([victim]);
+    const raced = prefillDb(async (n, rows) => {
+      if (n !== 1) return;
+      expect(rows.some((r) => r.account_ref === victim)).toBe(true);
+      const before = await t.keyInvalidations();
+      await other.query(`UPDATE accounts SET status = 'revoked', status_since = now() WHERE provider_id = $1 AND account_ref = $2`, [platform.id, victim]);
+      await until('the revocation is heard while the batch is in flight', async () => (await t.keyInvalidations()) > before);
+    });
+    const t = newCache({ maxEntries: 100_000, prefill: { db: raced.db, batchSize: 100_000 } });
+    t.cache.start();
+    await prefillEnded(t.cache);
+    expect(t.cache.lastPrefill).toMatchObject({ outcome: 'full' });
+    expect(t.cache.lastPrefill!.stored).toBe(t.cache.lastPrefill!.read - 1);
+    const misses = await t.misses();
+    expect((await read(t.cache, victim)).status).toBe('revoked'); // read afresh, not the batch's 'verified'
+    expect(await t.misses()).toBe(misses + 1);
+  });
+
+  it('stops when the listener is lost or everything is flushed during a batch, storing nothing of it', async () => {
+    const lost = prefillDb(async (n) => {
+      if (n !== 2) return;
+      await db.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [t.name]);
+      await until('lost', () => !t.cache.isListening);
+    });
+    const t = newCache({ maxEntries: 100_000, reconnectMinMs: 60_000, prefill: { db: lost.db, batchSize: 5 } });
+    t.cache.start();
+    await prefillEnded(t.cache);
+    expect(t.cache.lastPrefill).toMatchObject({ outcome: 'stopped', stored: 5, read: 10 });
+    expect(t.cache.size).toBe(0);
+    expect(lost.calls.n).toBe(2);
+
+    const flushed = prefillDb(async (n) => {
+      if (n !== 2) return;
+      const flushes = await f.flushes();
+      await other.query(`NOTIFY ${ACCOUNT_STATUS_CHANNEL}, '*'`);
+      await until('the flush is heard', async () => (await f.flushes()) > flushes);
+    });
+    const f = newCache({ maxEntries: 100_000, prefill: { db: flushed.db, batchSize: 5 } });
+    f.cache.start();
+    await prefillEnded(f.cache);
+    expect(f.cache.lastPrefill).toMatchObject({ outcome: 'stopped', stored: 5, read: 10 });
+    expect(f.cache.size).toBe(0);
+    expect(flushed.calls.n).toBe(2);
+    expect(f.cache.isListening).toBe(true); // still serving: it fills from misses now
+  });
+});
