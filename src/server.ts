@@ -243,8 +243,11 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       maxEntries: hub.config.statusCache.size,
       maxAgeMs: hub.config.statusCache.maxAgeSeconds * 1000,
       newClient: () => new pg.Client({ connectionString: hub.pool.options.connectionString, application_name: `idbind-${process.pid}`, keepAlive: true }),
+      // Warm start after each (re)connect (IDBIND_STATUS_CACHE_PREFILL), on the pool, a batch at a time.
+      ...(hub.config.statusCache.prefill ? { prefill: { db: hub.pool } } : {}),
       metrics: { reads: metrics.statusCacheReads, invalidations: metrics.statusCacheInvalidations },
       warn: (message, fields) => app.log.warn(fields ?? {}, message),
+      info: (message, fields) => app.log.info(fields ?? {}, message),
     })
     : undefined;
   if (statusCache) {

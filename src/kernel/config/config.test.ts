@@ -85,8 +85,9 @@ describe('configuration fails closed', () => {
 
   it('takes the status cache size (0 disables it) and max age, refusing anything else', () => {
     const env = { IDBIND_MASTER_KEY: key() };
-    expect(loadConfig({ mode: 'production', env }).statusCache).toEqual({ size: 200_000, maxAgeSeconds: 30 });
-    expect(loadConfig({ mode: 'production', env: { ...env, IDBIND_STATUS_CACHE_SIZE: '0', IDBIND_STATUS_CACHE_MAX_AGE_SECONDS: '5' } }).statusCache).toEqual({ size: 0, maxAgeSeconds: 5 });
+    expect(loadConfig({ mode: 'production', env }).statusCache).toEqual({ size: 200_000, maxAgeSeconds: 30, prefill: true });
+    expect(loadConfig({ mode: 'production', env: { ...env, IDBIND_STATUS_CACHE_SIZE: '0', IDBIND_STATUS_CACHE_MAX_AGE_SECONDS: '5', IDBIND_STATUS_CACHE_PREFILL: '0' } }).statusCache).toEqual({ size: 0, maxAgeSeconds: 5, prefill: false });
+    expect(() => loadConfig({ mode: 'production', env: { ...env, IDBIND_STATUS_CACHE_PREFILL: 'yes' } })).toThrow(/IDBIND_STATUS_CACHE_PREFILL/);
     expect(() => loadConfig({ mode: 'production', env: { ...env, IDBIND_STATUS_CACHE_SIZE: '-1' } })).toThrow(/IDBIND_STATUS_CACHE_SIZE/);
     expect(() => loadConfig({ mode: 'production', env: { ...env, IDBIND_STATUS_CACHE_SIZE: 'lots' } })).toThrow(/IDBIND_STATUS_CACHE_SIZE/);
     expect(() => loadConfig({ mode: 'production', env: { ...env, IDBIND_STATUS_CACHE_MAX_AGE_SECONDS: '0' } })).toThrow(/IDBIND_STATUS_CACHE_MAX_AGE_SECONDS/);

@@ -80,7 +80,7 @@ export interface Config {
 export interface StatusCacheConfig {
   /**
    * `IDBIND_STATUS_CACHE_SIZE` (default 200000, 0 to 10000000): entries (provider, account)
-   * kept, least recently used evicted; about 400 bytes each (80 MB at the default). `0` disables the cache: every read
+   * kept, least recently used evicted; about 180 bytes each (36 MB at the default). `0` disables the cache: every read
    * queries the database and no LISTEN connection is opened.
    */
   readonly size: number;
@@ -89,6 +89,13 @@ export interface StatusCacheConfig {
    * even if no notification removed it (a second line of defence).
    */
   readonly maxAgeSeconds: number;
+  /**
+   * `IDBIND_STATUS_CACHE_PREFILL` (default 1; 0 turns it off): a warm start. Each time the
+   * listener (re)connects, the cache fills itself in the background from `accounts`, most
+   * recently bound first, up to `size` entries, one query of 10,000 rows at a time; memory stays
+   * within `size`, and the database reads at most `size` rows per (re)connect.
+   */
+  readonly prefill: boolean;
 }
 
 /**
@@ -440,6 +447,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     statusCache: Object.freeze({
       size: intFrom(env, 'IDBIND_STATUS_CACHE_SIZE', 200_000, 0, 10_000_000),
       maxAgeSeconds: intFrom(env, 'IDBIND_STATUS_CACHE_MAX_AGE_SECONDS', 30, 1, 3600),
+      prefill: intFrom(env, 'IDBIND_STATUS_CACHE_PREFILL', 1, 0, 1) === 1,
     }),
   });
 }
