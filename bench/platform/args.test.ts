@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FULL, PlatformArgsError, QUICK, parseCount, parsePlatformArgs } from './args.ts';
+import { FULL, PlatformArgsError, QUICK, STATUS_CACHE_MARGIN, STATUS_MAX_AGE, parseCount, parsePlatformArgs } from './args.ts';
 
 describe('platform bench arguments', () => {
   it('defaults to the issue 3 sizes: 1 M bindings, 50 connections', () => {
@@ -29,6 +29,17 @@ describe('platform bench arguments', () => {
     expect(parsePlatformArgs(['--pg-setting', 'synchronous_commit=off', '--pg-setting', 'work_mem=64MB']).pgSettings)
       .toEqual([['synchronous_commit', 'off'], ['work_mem', '64MB']]);
     expect(() => parsePlatformArgs(['--pg-setting', "fsync=off'; DROP"])).toThrow(PlatformArgsError);
+  });
+
+  it('measures the status route uniform and Zipf by default, with a cache that holds every binding', () => {
+    const a = parsePlatformArgs(['--bindings', '250k']);
+    expect(a.statusPatterns).toEqual(['uniform', 'zipf']);
+    expect(a.statusCacheSize).toBe(250_000 + STATUS_CACHE_MARGIN);
+    expect(a.statusMaxAge).toBe(STATUS_MAX_AGE);
+    expect(parsePlatformArgs(['--status-pattern', 'zipf']).statusPatterns).toEqual(['zipf']);
+    expect(parsePlatformArgs(['--status-pattern', 'both', '--status-cache-size', '0']).statusCacheSize).toBe(0);
+    expect(() => parsePlatformArgs(['--status-pattern', 'pareto'])).toThrow(PlatformArgsError);
+    expect(() => parsePlatformArgs(['--status-max-age', '7200'])).toThrow(/3600/);
   });
 
   it('refuses malformed values and unknown options', () => {

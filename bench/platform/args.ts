@@ -27,10 +27,29 @@ export interface PlatformBenchArgs {
   readonly pgSettings: readonly (readonly [string, string])[];
   /** Run the hub under `node --cpu-prof` and say where its CPU went in each measurement. */
   readonly profileHub: boolean;
+  /** The status route's access patterns measured, each a row: uniform over the accounts, Zipf (s = 1), or both. */
+  readonly statusPatterns: readonly StatusPattern[];
+  /** The hub's status cache size (`IDBIND_STATUS_CACHE_SIZE`): by default the bindings and a margin, so that all fit. */
+  readonly statusCacheSize: number;
+  /** The hub's status cache maximum age in seconds (`IDBIND_STATUS_CACHE_MAX_AGE_SECONDS`). */
+  readonly statusMaxAge: number;
+  /** How long the bench waits for the cache's warm start before measuring anyway, in seconds. */
+  readonly prefillTimeout: number;
   /** Where the JSON result goes (relative to the working directory). */
   readonly out: string;
   readonly help: boolean;
 }
+
+export type StatusPattern = 'uniform' | 'zipf';
+export const STATUS_PATTERNS: readonly StatusPattern[] = ['uniform', 'zipf'];
+/** Entries the hub's status cache holds beyond the bindings: the demo platforms' and the verifications' accounts. */
+export const STATUS_CACHE_MARGIN = 10_000;
+/**
+ * The status cache's maximum age in the bench: longer than the time from the warm start to the end
+ * of the status rows (the baselines are measured in between), so that the rows measure the cache,
+ * not its expiry (docs/status-cache.md "Size and maximum age go together").
+ */
+export const STATUS_MAX_AGE = 600;
 
 export const FULL = { bindings: 1_000_000, registry: 100_000, duration: 20, warmup: 3, verifySeconds: 30, webhooks: 100_000 } as const;
 export const QUICK = { bindings: 100_000, registry: 20_000, duration: 5, warmup: 2, verifySeconds: 5, webhooks: 10_000 } as const;
@@ -45,6 +64,13 @@ deliveries per second to a local receiver. The hub runs as \`idbind serve --demo
 generators, the baselines and the receiver each run in their own process. Prints a table and
 writes the figures as JSON.
 
+The status rows: the hub is restarted once the bindings are seeded (as a hub starting on a database
+that holds them), with a status cache large enough for all of them (IDBIND_STATUS_CACHE_PREFILL=1,
+see --status-cache-size and --status-max-age); the bench waits until its warm start has loaded the
+bindings (the hub's idbind_account_status_cache_entries) and reports how long that took. Each
+status row shows the cache hit ratio of its measured seconds (the hub's
+idbind_account_status_cache_reads_total before and after).
+
 Options:
   --quick              a smoke run: ${QUICK.bindings} bindings, a ${QUICK.registry}-person registry,
                        ${QUICK.duration} s per route, ${QUICK.verifySeconds} s of verifications, ${QUICK.webhooks} webhooks
@@ -55,6 +81,14 @@ Options:
   --verify-seconds S   seconds of full verifications (default ${FULL.verifySeconds})
   --verify-concurrency N  verifications in flight at once (default 64)
   --webhooks N         webhook events to deliver (default ${FULL.webhooks}; 0 skips)
+  --status-pattern P   which accounts GET /v1/accounts/{ref} asks for: uniform (each of the bindings
+                       alike), zipf (Zipf s = 1 over the bindings: platforms re-reading their active
+                       users; the top 1 % of accounts take about two thirds of the reads) or both
+                       (default: both, one row each)
+  --status-cache-size N  the hub's IDBIND_STATUS_CACHE_SIZE (default: the bindings + ${STATUS_CACHE_MARGIN}, so all fit)
+  --status-max-age S   the hub's IDBIND_STATUS_CACHE_MAX_AGE_SECONDS (default ${STATUS_MAX_AGE}: longer than
+                       from the warm start to the last status row)
+  --prefill-timeout S  the longest wait for the cache's warm start before measuring (default 600)
   --pg-setting N=V     an experiment: PostgreSQL setting N = V for the bench database (repeatable;
                        e.g. synchronous_commit=off); the recorded figures use none
   --profile-hub        run the hub under node --cpu-prof (a few per cent slower) and report where its
@@ -97,6 +131,10 @@ export function parsePlatformArgs(argv: readonly string[]): PlatformBenchArgs {
         webhooks: { type: 'string' },
         'pg-setting': { type: 'string', multiple: true },
         'profile-hub': { type: 'boolean' },
+        'status-pattern': { type: 'string' },
+        'status-cache-size': { type: 'string' },
+        'status-max-age': { type: 'string' },
+        'prefill-timeout': { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -114,8 +152,15 @@ export function parsePlatformArgs(argv: readonly string[]): PlatformBenchArgs {
     if (!m) throw new PlatformArgsError(`--pg-setting takes NAME=VALUE with a plain name and value; got '${raw}'`);
     return [m[1]!, m[2]!] as const;
   });
+  const pattern = values['status-pattern'] ?? 'both';
+  if (pattern !== 'both' && !STATUS_PATTERNS.includes(pattern as StatusPattern)) {
+    throw new PlatformArgsError(`--status-pattern takes uniform, zipf or both; got '${pattern}'`);
+  }
+  const bindings = count(values.bindings, 'bindings', d.bindings, 1_000);
+  const statusMaxAge = count(values['status-max-age'], 'status-max-age', STATUS_MAX_AGE, 1);
+  if (statusMaxAge > 3600) throw new PlatformArgsError(`--status-max-age is at most 3600 (the hub's limit); got ${statusMaxAge}`);
   return {
-    bindings: count(values.bindings, 'bindings', d.bindings, 1_000),
+    bindings,
     // The generator needs at least 1,000 people; the verifications need numbers to spare.
     registry: count(values.registry, 'registry', d.registry, 1_000),
     duration: count(values.duration, 'duration', d.duration, 1),
@@ -127,6 +172,10 @@ export function parsePlatformArgs(argv: readonly string[]): PlatformBenchArgs {
     quick,
     pgSettings,
     profileHub: values['profile-hub'] ?? false,
+    statusPatterns: pattern === 'both' ? STATUS_PATTERNS : [pattern as StatusPattern],
+    statusCacheSize: count(values['status-cache-size'], 'status-cache-size', bindings + STATUS_CACHE_MARGIN, 0),
+    statusMaxAge,
+    prefillTimeout: count(values['prefill-timeout'], 'prefill-timeout', 600, 0),
     out: values.out ?? DEFAULT_OUT,
     help: values.help ?? false,
   };

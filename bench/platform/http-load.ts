@@ -8,10 +8,14 @@
  * connections), then `duration` seconds measured. Every request picks a random account among
  * the `bindings` bound by the bench (`acct-1` ... `acct-N`): the status route asks for its ref,
  * the lookup baseline for its row id (md5 of the ref as a uuid, as bench/platform/seed.ts
- * stores it), the constant baseline ignores it. Prints one JSON line (LoadResult).
+ * stores it), the constant baseline ignores it. The status route picks uniformly by default, or
+ * by a Zipf law (`pattern: 'zipf'`, s = 1: the account of rank k is asked for in proportion to
+ * 1/k, ranks spread over the refs by a fixed permutation), a platform re-reading its active users.
+ * Prints one JSON line (LoadResult).
  */
 import { createHash } from 'node:crypto';
 import autocannon from 'autocannon';
+import { zipfSampler } from './zipf.ts';
 
 export type RouteKind = 'constant' | 'row' | 'status';
 
@@ -24,6 +28,8 @@ export interface LoadSpec {
   bindings: number;
   /** `Authorization` header value (the status route). */
   authorization?: string;
+  /** Which accounts the status route asks for (default uniform). */
+  pattern?: 'uniform' | 'zipf';
 }
 
 export interface LoadResult {
@@ -48,7 +54,8 @@ export function accountRowId(ref: string): string {
 }
 
 function pathFor(spec: LoadSpec): () => string {
-  const ref = () => `acct-${1 + Math.floor(Math.random() * spec.bindings)}`;
+  const zipf = spec.pattern === 'zipf' ? zipfSampler(spec.bindings) : undefined;
+  const ref = zipf ? () => `acct-${zipf()}` : () => `acct-${1 + Math.floor(Math.random() * spec.bindings)}`;
   switch (spec.kind) {
     case 'constant': return () => '/c';
     case 'row': return () => `/row/${accountRowId(ref())}`;

@@ -10,8 +10,10 @@
  *    the admin API (PLATFORM_LIMITS).
  * 3. N bound accounts written with set-based SQL (seed.ts); the baselines' bare Fastify app
  *    (baseline-server.ts) on the same database.
- * 4. autocannon in its own process (http-load.ts) against the constant route, the primary-key
- *    lookup route and `GET /v1/accounts/{ref}`; full verifications (verify-load.ts); webhook
+ * 4. The hub restarted on the seeded database, its status cache warm-started (prefill) before
+ *    anything is measured; autocannon in its own process (http-load.ts) against the constant route,
+ *    the primary-key lookup route and `GET /v1/accounts/{ref}` (uniform and Zipf), with the cache's
+ *    hit ratio during each status row; full verifications (verify-load.ts); webhook
  *    deliveries to a receiver process (receiver.ts), by the server's dispatcher or, if the server
  *    does not mount one, by `startWebhookDispatcher` in a hub process of its own (hub-child.ts).
  * 5. Where the CPU went in each measurement (the hub, PostgreSQL, the load generator, the rest of
@@ -33,7 +35,7 @@ import { generateMasterKeySpec } from '../../src/kernel/crypto/master-keys.ts';
 import { startEmbedded, type BenchServer } from '../pg-servers.ts';
 import { machineBusySeconds, ownTreeSeconds, processCpuSeconds } from '../proc-cpu.ts';
 import type { ImportChildResult } from '../child.ts';
-import { PLATFORM_BENCH_HELP, PlatformArgsError, parsePlatformArgs, type PlatformBenchArgs } from './args.ts';
+import { PLATFORM_BENCH_HELP, PlatformArgsError, parsePlatformArgs, type PlatformBenchArgs, type StatusPattern } from './args.ts';
 import type { LoadResult, LoadSpec, RouteKind } from './http-load.ts';
 import type { VerifyResult, VerifySpec } from './verify-load.ts';
 import type { ReceiverSpec, ReceiverStats } from './receiver.ts';
@@ -65,6 +67,13 @@ export const BENCH_LIMITS: Readonly<Record<string, string>> = {
   IDBIND_LIMIT_PREFIX_PER_MINUTE: '1000000000',
   IDBIND_LIMIT_IP_PER_MINUTE: '1000000000',
 };
+
+/** The hub's status cache in the bench (docs/status-cache.md): every binding fits, warm-started. */
+const STATUS_CACHE_ENV = (args: PlatformBenchArgs): Record<string, string> => ({
+  IDBIND_STATUS_CACHE_SIZE: String(args.statusCacheSize),
+  IDBIND_STATUS_CACHE_MAX_AGE_SECONDS: String(args.statusMaxAge),
+  IDBIND_STATUS_CACHE_PREFILL: '1',
+});
 
 /** The bench platform's limits (admin API), raised for the same reason (defaults 600/min, 100,000 SMS a day, 5 accounts). */
 export const PLATFORM_LIMITS = { verifications_per_minute: 1_000_000_000, sms_per_day: 1_000_000_000, accounts_per_person: 1000 } as const;
@@ -134,8 +143,34 @@ function cpuMeter(server: BenchServer, pids: { hub?: number; baseline?: number; 
   };
 }
 
+/** The hub's status cache reads during one measurement (its /metrics counters, after minus before). */
+interface CacheReads {
+  hit: number;
+  miss: number;
+  bypass: number;
+  /** hit / (hit + miss + bypass); null when nothing was read. */
+  hit_ratio: number | null;
+}
+
+type RouteName = 'constant' | 'row' | 'status' | 'status_zipf';
+/** The result key of a status pattern: `status` stays the uniform row of earlier results. */
+const statusRoute = (p: StatusPattern): RouteName => (p === 'uniform' ? 'status' : 'status_zipf');
+
+interface PrefillResult {
+  /** Entries the bench waited for: the bindings, or the cache size if smaller. */
+  target: number;
+  /** The hub's cache entries when the wait ended. */
+  entries: number;
+  /** From the hub's restart (its start included, a second or two) to `entries` ≥ `target`. */
+  seconds: number;
+  timed_out: boolean;
+}
+
 interface RouteResult extends LoadResult {
   cpu: CpuSplit;
+  /** The status rows only: the access pattern and the cache's reads during the measured seconds. */
+  pattern?: StatusPattern;
+  cache?: CacheReads;
   /** CPU microseconds per request of the server (hub or baseline app) and of PostgreSQL. */
   server_cpu_us_per_request: number | null;
   pg_cpu_us_per_request: number | null;
@@ -210,8 +245,36 @@ async function importRegistry(people: number, dir: string, env: NodeJS.ProcessEn
   return { people, subscriptions, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** The hub's status cache read counters (/metrics; the admin token is accepted outside demo mode too). */
+async function cacheCounters(hubUrl: string, adminToken: string): Promise<{ hit: number; miss: number; bypass: number; entries: number }> {
+  const res = await fetch(`${hubUrl}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status} ${text.slice(0, 200)}`);
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  const read = (result: string) => value(new RegExp(`^idbind_account_status_cache_reads_total\\{result="${result}"\\} (\\S+)$`, 'm'));
+  return { hit: read('hit'), miss: read('miss'), bypass: read('bypass'), entries: value(/^idbind_account_status_cache_entries (\S+)$/m) };
+}
+
+/** Waits until the hub's status cache holds `target` entries (its warm start), or `timeoutS` passed. */
+async function waitForPrefill(hubUrl: string, adminToken: string, target: number, timeoutS: number, t0: number): Promise<PrefillResult> {
+  let entries = 0;
+  let lastLog = t0;
+  for (;;) {
+    entries = (await cacheCounters(hubUrl, adminToken)).entries;
+    const seconds = (performance.now() - t0) / 1000;
+    if (entries >= target) return { target, entries, seconds, timed_out: false };
+    if (seconds >= timeoutS) return { target, entries, seconds, timed_out: true };
+    if (performance.now() - lastLog > 5_000) {
+      log(`status cache warm start: ${int(entries)} of ${int(target)} entries after ${seconds.toFixed(0)} s`);
+      lastLog = performance.now();
+    }
+    await sleep(100);
+  }
+}
+
 async function measureRoute(
   server: BenchServer, url: string, spec: LoadSpec, pids: { hub?: number; baseline?: number }, serverPid: number | undefined, waitsOf?: string,
+  cacheOf?: { hubUrl: string; adminToken: string },
 ): Promise<RouteResult> {
   // The warm-up (JIT, caches, connections) is a run of its own, so that neither the CPU meter
   // nor the statement statistics count it.
@@ -219,16 +282,25 @@ async function measureRoute(
   await resetStatements(url);
   const sampler = waitsOf ? sampleWaits(url, waitsOf) : undefined;
   const meter = cpuMeter(server, pids);
+  const cacheBefore = cacheOf ? await cacheCounters(cacheOf.hubUrl, cacheOf.adminToken) : undefined;
   const start = monoUs();
   const r = await runJson<LoadResult>(`load ${spec.kind}`, HTTP_LOAD, [JSON.stringify({ ...spec, warmup: 0 })], process.env);
   // Only the hub's measurement matters to the hub's profile.
-  if (spec.kind === 'status') windows.push({ name: 'status', start_us: start, end_us: monoUs() });
+  if (spec.kind === 'status') windows.push({ name: spec.pattern === 'zipf' ? 'status-zipf' : 'status', start_us: start, end_us: monoUs() });
   const cpu = meter.stop();
+  let cache: CacheReads | undefined;
+  if (cacheOf && cacheBefore) {
+    const after = await cacheCounters(cacheOf.hubUrl, cacheOf.adminToken);
+    const d = { hit: after.hit - cacheBefore.hit, miss: after.miss - cacheBefore.miss, bypass: after.bypass - cacheBefore.bypass };
+    const reads = d.hit + d.miss + d.bypass;
+    cache = { ...d, hit_ratio: reads > 0 ? d.hit / reads : null };
+  }
   const tally = await sampler?.stop();
   const perReq = (x: number | null) => (x === null || r.requests === 0 ? null : (x * 1e6) / r.requests);
   const serverCpu = serverPid === pids.hub ? cpu.hub : cpu.baseline_server;
   return {
-    ...r, cpu, server_cpu_us_per_request: perReq(serverCpu), pg_cpu_us_per_request: perReq(cpu.postgres),
+    ...r, ...(spec.kind === 'status' ? { pattern: spec.pattern ?? 'uniform' } : {}), ...(cache ? { cache } : {}),
+    cpu, server_cpu_us_per_request: perReq(serverCpu), pg_cpu_us_per_request: perReq(cpu.postgres),
     ...(tally ? { pg_connections: tally } : {}), pg_statements: await statementReport(url, r.requests),
   };
 }
@@ -306,26 +378,32 @@ function table(header: string[], rows: string[][]): string {
 }
 
 interface Output {
-  routes: Record<RouteKind, RouteResult>;
+  routes: Partial<Record<RouteName, RouteResult>> & Record<'constant' | 'row', RouteResult>;
   verifications: VerifyResult & {
     cpu: CpuSplit; pg_connections: WaitTally; pg_statements: StatementReport;
     hub_cpu_ms_per_verification: number | null; pg_cpu_ms_per_verification: number | null;
   };
   webhooks: WebhookResult;
+  /** The hub's status cache in this run, and its warm start (null when not waited for: size 0). */
+  status_cache: { size: number; max_age_s: number; prefill: PrefillResult | null };
 }
 
 function render(o: Output, args: PlatformBenchArgs): string {
   const c = o.routes.constant;
   const row = o.routes.row;
-  const st = o.routes.status;
+  const statusRows = args.statusPatterns.map((p) => [`GET /v1/accounts/{ref} (${int(args.bindings)}, ${p})`, o.routes[statusRoute(p)]!] as const);
   const routes = table(
-    ['route', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', '/ lookup', '/ constant', 'server µs/req', 'pg µs/req', 'load CPU s', 'other CPU s'],
-    ([['bare Fastify: constant', c], ['bare Fastify: pg PK lookup', row], [`GET /v1/accounts/{ref} (${int(args.bindings)})`, st]] as const).map(([name, r]) => [
+    ['route', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', '/ lookup', '/ constant', 'cache hits', 'server µs/req', 'pg µs/req', 'load CPU s', 'other CPU s'],
+    ([['bare Fastify: constant', c], ['bare Fastify: pg PK lookup', row], ...statusRows] as const).map(([name, r]) => [
       name, int(r.requests_per_s), ms(r.latency_ms.p50), ms(r.latency_ms.p99), ms(r.latency_ms.max), int(r.non2xx + r.errors),
       ratio(r.requests_per_s, row.requests_per_s), ratio(r.requests_per_s, c.requests_per_s),
+      r.cache?.hit_ratio == null ? '-' : `${(r.cache.hit_ratio * 100).toFixed(1)} %`,
       us(r.server_cpu_us_per_request), us(r.pg_cpu_us_per_request), r.cpu.load?.toFixed(1) ?? '-', r.cpu.other?.toFixed(1) ?? '-',
     ]),
   );
+  const p = o.status_cache.prefill;
+  const cacheLine = `Status cache: IDBIND_STATUS_CACHE_SIZE=${int(o.status_cache.size)}, max age ${o.status_cache.max_age_s} s; warm start `
+    + (p ? `${int(p.entries)} entries in ${p.seconds.toFixed(1)} s${p.timed_out ? ` (TIMED OUT before ${int(p.target)})` : ''}` : 'not waited for (size 0)') + '.';
   const v = o.verifications;
   const l = v.latency_ms;
   const verify = table(
@@ -353,11 +431,12 @@ function render(o: Output, args: PlatformBenchArgs): string {
     r.top.slice(0, 3).map((x) => `${(x.share * 100).toFixed(0)}% ${x.query.slice(0, 60)}`).join(' | '),
   ]]);
   const pg = table(['PostgreSQL statements', 'per request', 'exec ms/request', 'costliest (share of execution time)'], [
-    ...stmts('lookup baseline', o.routes.row.pg_statements), ...stmts('status route', o.routes.status.pg_statements),
+    ...stmts('lookup baseline', o.routes.row.pg_statements),
+    ...args.statusPatterns.flatMap((pat) => stmts(`status route, ${pat}`, o.routes[statusRoute(pat)]?.pg_statements)),
     ...stmts('full verification', v.pg_statements), ...stmts('webhook delivery', w.pg_statements),
   ]);
   const experiment = args.pgSettings.length > 0 ? `EXPERIMENT: ${args.pgSettings.map(([n, v]) => `${n}=${v}`).join(', ')} on the bench database\n\n` : '';
-  return `${experiment}${routes}\n\nTargets: status ≥ 0.80 of the lookup baseline with p99 ≤ 10 ms.\n\n${verify}\n\nTarget: ≥ 1,000 verifications/s.\n\n${hooks}\n\nTarget: ≥ 5,000 deliveries/s.\n\n${pg}\n`;
+  return `${experiment}${routes}\n\n${cacheLine}\nTargets: status ≥ 0.80 of the lookup baseline with p99 ≤ 10 ms.\n\n${verify}\n\nTarget: ≥ 1,000 verifications/s.\n\n${hooks}\n\nTarget: ≥ 5,000 deliveries/s.\n\n${pg}\n`;
 }
 
 function renderProfile(profiles: readonly WindowProfile[]): string {
@@ -464,8 +543,9 @@ async function main(): Promise<number> {
   log('starting the hub: idbind serve --demo --port 0');
   const profileDir = join(workDir, 'profile');
   const hubArgs = args.profileHub ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const { service: hub, ready: hubUrl } = await startService('hub', process.execPath, [...hubArgs, IDBIND, 'serve', '--demo', '--port', '0'],
-    { ...env, IDBIND_PORT: '0' }, (line) => /web app:\s+(http:\/\/\S+?)\/?$/.exec(line)?.[1]);
+  const startHub = () => startService('hub', process.execPath, [...hubArgs, IDBIND, 'serve', '--demo', '--port', '0'],
+    { ...env, ...STATUS_CACHE_ENV(args), IDBIND_PORT: '0' }, (line) => /web app:\s+(http:\/\/\S+?)\/?$/.exec(line)?.[1]);
+  let { service: hub, ready: hubUrl } = await startHub();
   log(`hub at ${hubUrl} (pid ${hub.pid})`);
   const platform = await adminPost<CreatedProvider>(hubUrl, adminToken, '/v1/admin/providers', { name: 'Bench Social', kind: 'platform', limits: PLATFORM_LIMITS });
   const authorization = `Bearer ${platform.api_key}`;
@@ -478,21 +558,40 @@ async function main(): Promise<number> {
   const probeBody = (await probe.json()) as { status?: string };
   if (probe.status !== 200 || probeBody.status !== 'verified') throw new Error(`GET /v1/accounts/acct-1: HTTP ${probe.status} ${JSON.stringify(probeBody)}`);
 
+  // The seed's statements flushed the hub's status cache (over 1,000 rows each). A hub starting on
+  // a database that holds the bindings warm-starts its cache instead: restart it, and measure once
+  // the warm start has loaded the bindings (or the cache is full), so that the status rows measure
+  // a warm cache and the baselines are not measured beside the warm start's queries.
+  log('restarting the hub on the seeded database (its status cache warm-starts)');
+  await hub.stop();
+  const restartedAt = performance.now();
+  ({ service: hub, ready: hubUrl } = await startHub());
+  log(`hub at ${hubUrl} (pid ${hub.pid})`);
+  const prefillTarget = Math.min(args.bindings, args.statusCacheSize);
+  const prefill = prefillTarget > 0 ? await waitForPrefill(hubUrl, adminToken, prefillTarget, args.prefillTimeout, restartedAt) : null;
+  if (prefill) {
+    log(`status cache warm start: ${int(prefill.entries)} entries in ${prefill.seconds.toFixed(1)} s${prefill.timed_out ? ` — TIMED OUT before ${int(prefill.target)}` : ''}`);
+  }
+
   const { service: baseline, ready: baselineUrl } = await startService('baseline', process.execPath, tsxArgs(BASELINE, url, String(HUB_POOL)), process.env, jsonField<string>('url'));
   await server.admin('CHECKPOINT');
 
   const common = { connections: args.connections, duration: args.duration, warmup: args.warmup, bindings: args.bindings };
   const pids = { hub: hub.pid, baseline: baseline.pid };
-  const routes = {} as Record<RouteKind, RouteResult>;
-  for (const kind of ['constant', 'row', 'status'] as const) {
-    log(`measuring ${kind}: ${args.connections} connections, ${args.warmup} s warm-up + ${args.duration} s`);
+  const routes = {} as Output['routes'];
+  const plan: [RouteName, RouteKind, StatusPattern | undefined][] = [
+    ['constant', 'constant', undefined], ['row', 'row', undefined], ...args.statusPatterns.map((p) => [statusRoute(p), 'status', p] as [RouteName, RouteKind, StatusPattern]),
+  ];
+  for (const [name, kind, pattern] of plan) {
+    log(`measuring ${name}: ${args.connections} connections, ${args.warmup} s warm-up + ${args.duration} s`);
     const spec: LoadSpec = kind === 'status'
-      ? { kind, url: hubUrl, authorization, ...common }
+      ? { kind, url: hubUrl, authorization, pattern, ...common }
       : { kind, url: baselineUrl, ...common };
     const waits = kind === 'constant' ? undefined : kind === 'status' ? `idbind-${hub.pid}` : 'bench-baseline';
-    const r = await measureRoute(server, url, spec, pids, kind === 'status' ? hub.pid : baseline.pid, waits);
-    routes[kind] = r;
-    log(`${kind}: ${int(r.requests_per_s)} req/s, p50 ${ms(r.latency_ms.p50)} ms, p99 ${ms(r.latency_ms.p99)} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
+    const r = await measureRoute(server, url, spec, pids, kind === 'status' ? hub.pid : baseline.pid, waits, kind === 'status' ? { hubUrl, adminToken } : undefined);
+    routes[name] = r;
+    const hits = r.cache?.hit_ratio == null ? '' : `, cache hits ${(r.cache.hit_ratio * 100).toFixed(1)} %`;
+    log(`${name}: ${int(r.requests_per_s)} req/s, p50 ${ms(r.latency_ms.p50)} ms, p99 ${ms(r.latency_ms.p99)} ms, non-2xx ${r.non2xx}, errors ${r.errors}${hits}`);
   }
   await baseline.stop();
 
@@ -541,6 +640,7 @@ async function main(): Promise<number> {
       ...v, cpu: vCpu, pg_connections: vWaits, pg_statements: vStatements, hub_cpu_ms_per_verification: perV(vCpu.hub), pg_cpu_ms_per_verification: perV(vCpu.postgres),
     },
     webhooks,
+    status_cache: { size: args.statusCacheSize, max_age_s: args.statusMaxAge, prefill },
   };
   let text = render(output, args);
   if (hubProfile) text += `\n${renderProfile(hubProfile)}\n`;
@@ -551,7 +651,7 @@ async function main(): Promise<number> {
     machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memory_gib: totalmem() / 2 ** 30, node: process.version, kernel: release() },
     load_average: { before: loadBefore, after: loadAfter },
     postgres: { version: server.version, settings: server.settings },
-    configuration: { args, hub_env: { ...BENCH_LIMITS, IDBIND_LOG_LEVEL: 'warn', IDBIND_OUTBOUND_ALLOW_LOOPBACK: '1' }, platform_limits: PLATFORM_LIMITS, hub_pool: HUB_POOL, baseline_pool: HUB_POOL },
+    configuration: { args, hub_env: { ...BENCH_LIMITS, ...STATUS_CACHE_ENV(args), IDBIND_LOG_LEVEL: 'warn', IDBIND_OUTBOUND_ALLOW_LOOPBACK: '1' }, platform_limits: PLATFORM_LIMITS, hub_pool: HUB_POOL, baseline_pool: HUB_POOL },
     registry, seed, eligible_numbers: eligible.count,
     ...output,
     windows, hub_profile: hubProfile ?? null,
