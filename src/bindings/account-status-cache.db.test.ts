@@ -182,6 +182,28 @@ describe('account status cache', () => {
     expect((await read(t.cache, b)).status).toBe('needs_reverification');
   });
 
+  it('runs one query at a time on the listener: concurrent barriers share the next one and all end', async () => {
+    const t = newCache();
+    t.cache.start();
+    await t.cache.waitUntilListening(5_000);
+    const a = ref('barriers');
+    await insertAccounts([a]);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      await Promise.all(Array.from({ length: 50 }, () => t.cache.sync()));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.includes('already executing a query'))).toEqual([]);
+    await read(t.cache, a);
+    const hits = await t.hits();
+    expect(await read(t.cache, a)).toEqual(await fresh(a));
+    expect(await t.hits()).toBe(hits + 1); // no barrier left: cached and served again
+  });
+
   it('announces nothing for a rolled-back change', async () => {
     const t = newCache();
     t.cache.start();

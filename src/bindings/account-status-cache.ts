@@ -203,6 +203,10 @@ export class AccountStatusCache {
   /** sync() barriers in flight: reads bypass the cache while any is (rule 4). */
   private barriers = 0;
   private readonly barrierWaiters = new Set<() => void>();
+  /** The barrier query queued on the listener and not yet sent: later sync() calls share it. */
+  private queuedBarrier: { count: number; promise: Promise<void> } | undefined;
+  /** The last query sent or queued on the listener: its queries go one after another. */
+  private listenerTail: Promise<unknown> = Promise.resolve();
   /** Keys invalidated while a prefill batch is read (rule 5), else undefined. */
   private prefillSpoiled: Set<string> | undefined;
   private prefilling = false;
@@ -370,14 +374,37 @@ export class AccountStatusCache {
     const c = this.client;
     if (!c || !this.listening) return Promise.resolve(); // bypassed already; the reconnect empties the cache
     this.barriers++;
-    return c.query('SELECT 1').then(
+    // A query not yet sent is sent after this commit too: it is this call's barrier as well.
+    if (this.queuedBarrier) {
+      this.queuedBarrier.count++;
+      return this.queuedBarrier.promise;
+    }
+    const q = { count: 1, promise: Promise.resolve() };
+    this.queuedBarrier = q;
+    q.promise = this.onListener(c, () => {
+      if (this.queuedBarrier === q) this.queuedBarrier = undefined;
+    }).then(
       () => {
         if (c !== this.client) return;
-        this.barriers--;
+        this.barriers -= q.count;
         if (this.barriers === 0) this.releaseBarrierWaiters();
       },
       (e: unknown) => this.lost(c, e),
     );
+    return q.promise;
+  }
+
+  /**
+   * `SELECT 1` on the listener once its previous query answered (one query at a time on a
+   * client); `sending` is called as it is sent.
+   */
+  private onListener(c: pg.Client, sending?: () => void): Promise<unknown> {
+    const run = this.listenerTail.then(() => {
+      sending?.();
+      return c.query('SELECT 1');
+    });
+    this.listenerTail = run.catch(() => undefined);
+    return run;
   }
 
   private invalidateKey(key: string): void {
@@ -706,7 +733,7 @@ export class AccountStatusCache {
       timer = setTimeout(() => reject(new Error('listener ping timed out')), this.pingTimeoutMs);
     });
     try {
-      await Promise.race([c.query('SELECT 1'), timeout]);
+      await Promise.race([this.onListener(c), timeout]);
     } catch (e) {
       this.lost(c, e);
     } finally {
@@ -721,6 +748,8 @@ export class AccountStatusCache {
     clearInterval(this.pingTimer);
     this.setListening(false);
     this.barriers = 0; // the connection's barriers die with it; the next connection starts empty
+    this.queuedBarrier = undefined;
+    this.listenerTail = Promise.resolve();
     this.releaseBarrierWaiters();
     this.flushAll(false);
     c.end().catch(() => undefined);
