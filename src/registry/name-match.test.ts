@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalName, canonicalNameSlow, nameMatchKey, nameMatchKeySlow } from './name-match.ts';
+
+// Every letter of the Vietnamese alphabet with every tone, both cases, precomposed.
+const BASES = 'aăâeêioôơuưy';
+const TONES = ['', '\u0300', '\u0301', '\u0309', '\u0303', '\u0323'];
+const LETTERS = [...new Set([
+  ...[...BASES].flatMap((b) => TONES.map((t) => (b + t).normalize('NFC'))),
+  'đ', 'b', 'c', 'd', 'g', 'h', 'k', 'l', 'm', 'n', 'p', 'q', 'r', 's', 't', 'v', 'x', 'f', 'j', 'w', 'z',
+].flatMap((l) => [l, l.toUpperCase()]))];
+
+function randomName(random: () => number, extra: readonly string[] = []): string {
+  const pool = [...LETTERS, ' ', ' ', ' ', ...extra];
+  let s = '';
+  const n = 1 + Math.floor(random() * 30);
+  for (let i = 0; i < n; i++) s += pool[Math.floor(random() * pool.length)]!;
+  return s;
+}
+
+function seeded(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x / 2147483648;
+  };
+}
+
+describe('name keys', () => {
+  it('match "NGUYEN VAN AN" with "Nguyễn Văn An", not with "Nguyễn Văn Anh"', () => {
+    expect(nameMatchKey('NGUYEN VAN AN')).toBe(nameMatchKey('Nguyễn Văn An'));
+    expect(nameMatchKey('  Đặng   Thị  ')).toBe('dang thi');
+    expect(nameMatchKey('Nguyễn Văn Anh')).not.toBe(nameMatchKey('Nguyễn Văn An'));
+  });
+
+  it('the fast paths equal the definitions on 20,000 random Vietnamese names, with spaces anywhere', () => {
+    const random = seeded(7);
+    for (let i = 0; i < 20_000; i++) {
+      const s = randomName(random);
+      expect(nameMatchKey(s)).toBe(nameMatchKeySlow(s));
+      expect(canonicalName(s)).toBe(canonicalNameSlow(s));
+    }
+  });
+
+  it('fall back to the definitions for decomposed marks, tabs, other spaces and other scripts', () => {
+    const random = seeded(11);
+    const extra = ['\u0301', '\u0323', '\t', '\u00a0', '\u3000', 'Ω', 'ß', 'İ', 'ǅ', '\u1e9b', '-', "'"];
+    for (let i = 0; i < 20_000; i++) {
+      const s = randomName(random, extra);
+      expect(nameMatchKey(s)).toBe(nameMatchKeySlow(s));
+      expect(canonicalName(s)).toBe(canonicalNameSlow(s));
+    }
+    expect(canonicalName('Nguye\u0302\u0303n')).toBe('Nguyễn');
+    expect(nameMatchKey('Nguye\u0302\u0303n\tVa\u0306n')).toBe('nguyen van');
+  });
+});
