@@ -363,10 +363,11 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
         }
         pump();
         if (c.batch.length === 0) {
-          // Nothing due outside the providers whose share is taken: done, unless they may have
-          // more due. Then claim again once one of them is down to half its share (not after
-          // every request: that would be a claim per delivery).
-          if (c.skipped.length === 0 || active === 0) break;
+          // Nothing due outside the providers whose share was taken when the claim was made:
+          // done, unless there were such providers (they may have more due). Then claim again
+          // once one of them is down to half its share (not after every request: that would be a
+          // claim per delivery), or at once if their requests all ended meanwhile.
+          if (c.skipped.length === 0) break;
           while (active > 0 && !c.skipped.some((p) => load(p) <= perProvider / 2)) await waitRelease();
         }
       }

@@ -435,6 +435,20 @@ describe('delivery', () => {
     expect(by.get(throttled!)!.last_status_code).toBe(429);
   });
 
+  it('keeps one pass going through a burst larger than a provider\'s share, without waiting for the interval', async () => {
+    const rec = await receiver();
+    const { provider } = await platform(rec.url);
+    const d = startWebhookDispatcher({ pool: db.pool, ring: async () => db.ring, outbound: { allowLoopback: true }, intervalMs: 60_000, now, concurrency: 4, perProviderConcurrency: 2 });
+    dispatchers.push(d);
+    await new Promise((r) => setTimeout(r, 100)); // its first pass found nothing and it sleeps for a minute
+    await emit(provider.id, 300);
+    d.kick();
+    const deadline = Date.now() + 20_000;
+    while (rec.requests.length < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // A pass that ended while the provider's requests were finishing would leave the rest for the next interval.
+    expect(rec.requests).toHaveLength(300);
+  });
+
   it('delivers on a kick without waiting for the interval, and stop() waits for claimed work', async () => {
     const rec = await receiver();
     const { provider } = await platform(rec.url);
