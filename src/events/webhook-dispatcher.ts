@@ -309,7 +309,7 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
     let queuedTotal = 0;
     /** Requests in flight per provider. */
     const inFlight = new Map<string, number>();
-    /** Claimed deliveries waiting for their provider's share (at most about two shares each). */
+    /** Claimed deliveries waiting for their provider's share (at most about a share and a half each). */
     const queued = new Map<string, { d: ClaimedDelivery; keys: Keys }[]>();
     // Only this pass's loop waits, so one waiter is enough.
     let released: (() => void) | undefined;
