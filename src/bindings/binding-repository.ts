@@ -57,11 +57,19 @@ export async function lockPseudonym(client: pg.PoolClient, personId: string, pro
 }
 
 /** Live accounts of the person at the provider, other than this account ref. */
+/**
+ * The accounts-per-person count as an SQL subquery over the given expressions: the person's live
+ * accounts at the provider other than one ref. Shared with the verification start's combined
+ * statement (verification-repository.ts startChecks), so the early check and the binding's count
+ * under lock are the same count.
+ */
+export function otherLiveAccountsSql(person: string, provider: string, accountRef: string): string {
+  return `SELECT count(*) FROM accounts a WHERE a.person_id = ${person} AND a.provider_id = ${provider} AND a.account_ref <> ${accountRef}
+            AND a.status IN ('verified', 'needs_reverification')`;
+}
+
 export async function countOtherLiveAccounts(client: Db, personId: string, providerId: string, accountRef: string): Promise<number> {
-  const r = await client.query<{ n: string }>(
-    `SELECT count(*) AS n FROM accounts WHERE person_id = $1 AND provider_id = $2 AND account_ref <> $3 AND status IN ('verified', 'needs_reverification')`,
-    [personId, providerId, accountRef],
-  );
+  const r = await client.query<{ n: string }>(`SELECT (${otherLiveAccountsSql('$1', '$2', '$3')}) AS n`, [personId, providerId, accountRef]);
   return Number(r.rows[0]!.n);
 }
 

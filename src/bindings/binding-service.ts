@@ -148,8 +148,3 @@ export async function bindAccountInTransaction(client: pg.PoolClient, provider: 
   }
   return { account_id: bound.id, account_ref: bound.account_ref, status: 'verified', level: bound.level, pseudonym, verified_at: bound.verified_at.toISOString() };
 }
-
-/** Live accounts of a person at a provider (the start of a verification checks the limit early). */
-export function liveAccountCount(pool: pg.Pool, personId: string, providerId: string, exceptRef: string): Promise<number> {
-  return repo.countOtherLiveAccounts(pool, personId, providerId, exceptRef);
-}

@@ -8,7 +8,6 @@
  * died or changed SIM). Reads no personal field: everything is decided on blind indexes, statuses
  * and dates.
  */
-import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { msisdnIndex } from '../registry/row-crypto.ts';
 import { LATEST_COMPLETED_RUN_SQL } from '../registry/reconciliation/reconciliation-repository.ts';
@@ -56,14 +55,6 @@ export const ELIGIBILITY_CANDIDATE_SQL = `SELECT s.id, s.status, s.holder_bidx, 
 /** The number's blind indexes under every key version (the first is the current one's). */
 export function numberKeys(ring: KeyRing, e164: string): Buffer[] {
   return ring.blindIndex.map((k) => msisdnIndex(k.key, e164));
-}
-
-export async function checkPhoneEligibility(
-  db: pg.Pool | pg.PoolClient, ring: KeyRing, e164: string, options: { simChangeWindowHours: number; now?: Date },
-): Promise<Eligibility> {
-  const keys = numberKeys(ring, e164);
-  const r = await db.query<EligibilityCandidate>({ name: 'phone_eligibility', text: ELIGIBILITY_CANDIDATE_SQL, values: [keys] });
-  return eligibilityOf(r.rows[0], keys[0]!, ring.currentBlindIndex.version, options);
 }
 
 /** Decides on the candidate `ELIGIBILITY_CANDIDATE_SQL` found (none: no live subscription). */

@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import { hitSql, type HitRow } from '../kernel/db/rate-counters.ts';
 import { LATEST_COMPLETED_RUN_SQL } from '../registry/reconciliation/reconciliation-repository.ts';
+import { otherLiveAccountsSql } from '../bindings/binding-repository.ts';
 import { ELIGIBILITY_CANDIDATE_SQL, type EligibilityCandidate } from './phone-eligibility.ts';
 
 type Db = pg.Pool | pg.PoolClient;
@@ -53,7 +54,7 @@ export async function insertVerification(db: Db, v: {
  * The checks of a start that need the database, in one statement (issue 3 throughput): one hit
  * counted in each of the number's exact buckets (`hitLimits`' counting), the number's eligibility
  * candidate, and the holder's other live accounts at this provider (the early accounts-per-person
- * check, the count `countOtherLiveAccounts` makes; the binding re-checks it under lock). The
+ * check, binding-repository.ts otherLiveAccountsSql; the binding re-checks it under lock). The
  * eligibility was always decided before the limits were counted, whatever they answer: reading it
  * in the same statement reveals nothing more.
  */
@@ -65,9 +66,7 @@ export async function startChecks(db: Db, s: {
     text: `WITH hits AS (${hitSql('$2', '$6', '1')}),
                 cand AS (${ELIGIBILITY_CANDIDATE_SQL})
            SELECT (SELECT json_agg(json_build_object('bucket', bucket, 'count', count, 'elapsed', elapsed)) FROM hits) AS hits, cand.*,
-             CASE WHEN $5::boolean AND cand.person_id IS NOT NULL THEN
-               (SELECT count(*) FROM accounts a WHERE a.person_id = cand.person_id AND a.provider_id = $3 AND a.account_ref <> $4
-                  AND a.status IN ('verified', 'needs_reverification')) END AS live_accounts
+             CASE WHEN $5::boolean AND cand.person_id IS NOT NULL THEN (${otherLiveAccountsSql('cand.person_id', '$3', '$4')}) END AS live_accounts
            FROM (SELECT 1) one LEFT JOIN cand ON true`,
     values: [s.numberKeys, s.buckets, s.providerId, s.accountRef, s.countAccounts, s.windows],
   });
@@ -78,7 +77,7 @@ export async function startChecks(db: Db, s: {
 /**
  * A typed code's budgets in one statement: one hit counted in the number's daily budget of typed
  * codes (`otp:number-d:<blind index>`, exact: `hitLimits`' counting) while the verification can
- * take a code, and the attempt counted before the check (`countAttempt`'s conditional update)
+ * take a code, and the attempt counted before the check (one conditional update)
  * only if that budget holds. `otp` is undefined when the verification cannot take a code (closed,
  * consumed, expired or not this provider's): nothing was counted; `row` is undefined when the
  * per-number budget refused or the attempts are spent (or a concurrent confirm closed it).
@@ -112,7 +111,7 @@ export async function countAttemptWithinBudget(db: Db, providerId: string, id: s
 /**
  * Consumes the code and re-checks the holder in one statement, inside the confirmation's
  * transaction: undefined when the code was already consumed (exactly one of any number of
- * concurrent callers consumes it: `consumeCode`'s conditional update); otherwise the holder's
+ * concurrent callers consumes it: one conditional update); otherwise the holder's
  * sealed record when still eligible (the same living holder, the subscription active, no SIM or
  * device change in the window, no junk flag), share-locked until the transaction ends, or null.
  */
@@ -145,31 +144,6 @@ export async function findVerification(db: Db, providerId: string, id: string): 
     values: [id, providerId],
   });
   return r.rows[0];
-}
-
-/**
- * Counts an attempt before the code is checked (kratos: "attempt counted before the check"), in
- * one conditional update: many parallel guesses get at most `maxAttempts` evaluated.
- */
-export async function countAttempt(db: Db, providerId: string, id: string, maxAttempts: number): Promise<VerificationRow | undefined> {
-  const r = await db.query<VerificationRow>({
-    name: 'count_attempt',
-    text: `UPDATE verifications SET attempts = attempts + 1
-           WHERE id = $1 AND provider_id = $2 AND status = 'code_sent' AND consumed_at IS NULL AND attempts < $3 AND code_expires_at > now()
-           RETURNING *`,
-    values: [id, providerId, maxAttempts],
-  });
-  return r.rows[0];
-}
-
-/** Consumes the code: exactly one of any number of concurrent callers gets the row. */
-export async function consumeCode(client: pg.PoolClient, id: string): Promise<boolean> {
-  const r = await client.query({
-    name: 'consume_code',
-    text: `UPDATE verifications SET consumed_at = now() WHERE id = $1 AND consumed_at IS NULL AND status = 'code_sent' AND code_expires_at > now()`,
-    values: [id],
-  });
-  return r.rowCount === 1;
 }
 
 export async function finishVerification(db: Db, id: string, status: VerificationStatus, failure: string | null, accountId: string | null = null): Promise<void> {

@@ -71,15 +71,6 @@ export function firstExceeded(limits: readonly Limit[], rows: readonly HitRow[])
   return undefined;
 }
 
-/** The current count of a bucket, without counting a hit. */
-export async function peekLimit(db: pg.Pool | pg.PoolClient, bucket: string, windowSeconds: number): Promise<number> {
-  const r = await db.query<{ count: number }>(
-    `SELECT count FROM rate_counters WHERE bucket = $1 AND window_start = to_timestamp(floor(extract(epoch FROM now()) / $2) * $2)`,
-    [bucket, windowSeconds],
-  );
-  return r.rows[0]?.count ?? 0;
-}
-
 /** Drops windows that ended more than a day ago. */
 export async function pruneRateCounters(db: pg.Pool | pg.PoolClient): Promise<number> {
   const r = await db.query(`DELETE FROM rate_counters WHERE window_start < now() - interval '2 days'`);
