@@ -204,6 +204,23 @@ describe('account status cache', () => {
     expect(await t.hits()).toBe(hits + 1); // no barrier left: cached and served again
   });
 
+  it('calls onChange for each change committed on any connection (the server kicks its webhooks there), never for a rollback', async () => {
+    let changes = 0;
+    const t = newCache({ onChange: () => { changes++; } });
+    t.cache.start();
+    await t.cache.waitUntilListening(5_000);
+    const [a, b] = [ref('kick'), ref('kick')];
+    await insertAccounts([a, b]);
+    await until('the insert is heard', () => changes === 1);
+    await other.query('BEGIN');
+    await other.query(`UPDATE accounts SET status = 'revoked' WHERE provider_id = $1 AND account_ref = $2`, [platform.id, a]);
+    await other.query('ROLLBACK');
+    await other.query(`UPDATE accounts SET status = 'revoked' WHERE provider_id = $1 AND account_ref = $2`, [platform.id, b]);
+    await until('the committed update is heard', () => changes >= 2);
+    await t.cache.sync(); // a barrier on the listener: anything still in flight has arrived
+    expect(changes).toBe(2);
+  });
+
   it('announces nothing for a rolled-back change', async () => {
     const t = newCache();
     t.cache.start();

@@ -95,6 +95,13 @@ export interface AccountStatusCacheOptions {
   pingIntervalMs?: number;
   /** A ping unanswered after this many ms counts the listener as lost (default 3,000). */
   pingTimeoutMs?: number;
+  /**
+   * Called after each notification was applied, whichever process committed the change. Every
+   * account change a platform hears of writes its outbox event in the same transaction
+   * (src/events/outbox.ts), so the server kicks the webhook dispatcher here: deliveries of an
+   * import or a change in another hub process start at its commit, not at the next poll.
+   */
+  onChange?: () => void;
   /** Prometheus counters (src/kernel/metrics.ts); optional for tests. */
   metrics?: AccountStatusCacheMetrics;
   /** Warnings (listener lost, reconnected, prefill failed); never carries an account ref. */
@@ -596,11 +603,9 @@ export class AccountStatusCache {
   }
 
   private onNotification(payload: string | undefined): void {
-    if (payload === undefined || payload === FLUSH_ALL_PAYLOAD || payload === '') {
-      this.flushAll();
-      return;
-    }
-    for (const key of payload.split(' ')) if (key !== '') this.invalidateKey(key);
+    if (payload === undefined || payload === FLUSH_ALL_PAYLOAD || payload === '') this.flushAll();
+    else for (const key of payload.split(' ')) if (key !== '') this.invalidateKey(key);
+    this.options.onChange?.();
   }
 
   /** Rule 5: fills the cache from `accounts` while this epoch lasts. Never throws. */
