@@ -7,7 +7,8 @@
  * pseudonym, which the API (with the platform's key) must answer too. Then: the errors a person
  * sees (a wrong code with the tries left, an ineligible number), the statistics, the webhook
  * panel against a real receiver (URL, secret, test event and its delivery in the log, an
- * account event verified with the SDK), an API-key rotation after which the console carries on,
+ * account event verified with the SDK; the receiver answering 410 Gone, the notice that the hub
+ * disabled the endpoint and its re-enabling), an API-key rotation after which the console carries on,
  * a pasted key (wrong, then right), English, and a 375 px screen. In production mode the console asks for an API key and
  * never for the admin token. Screenshots go to .tmp/ for a person to look at.
  *
@@ -51,6 +52,26 @@ async function newAttempt(page: Page): Promise<void> {
     if ((await button.count()) > 0) await button.click();
   }
   await page.getByTestId('try-start').waitFor();
+}
+
+/** A date and time as the Vietnamese console writes it (web/src/i18n/i18n.tsx): day/month/year 24-hour, Vietnam time. */
+function viDateTime(iso: string): string {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZone: 'Asia/Ho_Chi_Minh',
+  }).formatToParts(new Date(iso));
+  const f = Object.fromEntries(parts.map((p) => [p.type, p.value]));
+  return `${f.day}/${f.month}/${f.year} ${f.hour}:${f.minute}:${f.second}`;
+}
+
+/** Sends a test event from the panel and answers its event id (a new one, not the previous result's). */
+async function sendTestEvent(page: Page): Promise<string> {
+  const result = page.getByTestId('test-event-result').locator('code');
+  const before = (await result.count()) > 0 ? await result.textContent() : null;
+  await page.getByTestId('send-test-event').click();
+  await expect.poll(async () => ((await result.count()) > 0 ? result.textContent() : null), { timeout: 10_000 }).not.toBe(before);
+  const eventId = await result.textContent();
+  expect(eventId).toMatch(/^[0-9a-f-]{36}$/);
+  return eventId!;
 }
 
 async function activeTestId(page: Page): Promise<string | null> {
@@ -230,6 +251,74 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     const delivery = receiver.requests.find((r) => r.headers['webhook-id'] === eventId);
     expect(delivery).toBeDefined();
     expect(await verifyWebhook({ secret: webhookSecret, headers: delivery!.headers, body: delivery!.body })).toMatchObject({ id: eventId, type: 'webhook.test' });
+  });
+
+  it('shows that the hub disabled the endpoint after a 410 Gone, and enables it again with one click', async () => {
+    type ProviderInfo = { provider: { webhook_url: string | null; webhook_disabled_at: string | null } };
+    expect(await page.getByTestId('webhook-disabled').count()).toBe(0);
+    receiver.answer = 410;
+    try {
+      // Real behaviour: the receiver answers 410 Gone to a test event, the dispatcher dead-letters
+      // it and disables the endpoint; refreshing the log reads the provider again.
+      const goneId = await sendTestEvent(page);
+      const deadRow = page.locator('[data-testid="delivery-row"][data-status="dead"]', { hasText: goneId });
+      await expect.poll(async () => {
+        await page.getByTestId('refresh-deliveries').click();
+        return [await deadRow.count(), await page.getByTestId('webhook-disabled').count()];
+      }, { timeout: 15_000 }).toEqual([1, 1]);
+      expect(await deadRow.textContent()).toContain('HTTP 410');
+      expect(receiver.requests.filter((r) => r.headers['webhook-id'] === goneId)).toHaveLength(1);
+
+      const disabledAt = (await json<ProviderInfo>(hub, '/v1/provider', senSocialKey)).body.provider.webhook_disabled_at;
+      expect(disabledAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+      const notice = page.getByTestId('webhook-disabled');
+      expect(await notice.getAttribute('role')).toBe('status');
+      expect(await notice.getAttribute('data-disabled-at')).toBe(disabledAt);
+      const said = await text(page, 'webhook-disabled');
+      expect(said).toContain(`Địa chỉ webhook của bạn đã trả lời 410 Gone lúc ${viDateTime(disabledAt!)}`);
+      expect(said).toContain('các sự kiện không được gửi đi');
+      expect(said).toContain('POST /v1/webhooks/replay {"status": "dead"}');
+      expect(await notice.isVisible()).toBe(true);
+      await page.getByTestId('webhooks').screenshot({ path: `${SCREENSHOTS}/platform-console-webhook-disabled.png` });
+      // In English too.
+      await page.getByTestId('language-en').click();
+      await expect.poll(() => text(page, 'webhook-disabled')).toContain('Your endpoint answered 410 Gone on ');
+      expect(await text(page, 'webhook-reenable')).toBe('Re-enable this endpoint');
+      await page.getByTestId('webhooks').screenshot({ path: `${SCREENSHOTS}/platform-console-webhook-disabled-en.png` });
+      await page.getByTestId('language-vi').click();
+      await expect.poll(() => text(page, 'webhook-disabled')).toContain('410 Gone lúc');
+
+      // A test event is refused meanwhile, in words of the console's catalogue (not the hub's English title).
+      await page.getByTestId('send-test-event').click();
+      const refused = page.getByTestId('test-event-error');
+      await refused.waitFor();
+      expect(await refused.getAttribute('data-code')).toBe('WEBHOOK_ENDPOINT_DISABLED');
+      expect(await refused.textContent()).toContain('Địa chỉ webhook của bạn đã trả lời 410 Gone nên hệ thống đã vô hiệu hoá nó');
+
+      // Re-enabling saves the stored URL again: the notice goes, the API agrees.
+      receiver.answer = 204;
+      await page.getByTestId('webhook-reenable').click();
+      await notice.waitFor({ state: 'detached', timeout: 10_000 });
+      expect(await text(page, 'webhook-saved')).toContain('Đã bật lại địa chỉ webhook');
+      expect(await activeTestId(page)).toBe('webhook-saved');
+      const after = (await json<ProviderInfo>(hub, '/v1/provider', senSocialKey)).body.provider;
+      expect(after).toMatchObject({ webhook_url: receiver.url, webhook_disabled_at: null });
+      expect(await page.getByTestId('webhook-url').inputValue()).toBe(receiver.url);
+
+      // Deliveries go out again.
+      const backId = await sendTestEvent(page);
+      await expect.poll(async () => {
+        await page.getByTestId('refresh-deliveries').click();
+        return page.locator('[data-testid="delivery-row"][data-status="delivered"]', { hasText: backId }).count();
+      }, { timeout: 15_000 }).toBe(1);
+      expect(await page.getByTestId('webhook-disabled').count()).toBe(0);
+    } finally {
+      // On a failure above, leave the endpoint enabled for the tests that follow.
+      receiver.answer = 204;
+      await json(hub, '/v1/provider/webhook', senSocialKey, {
+        method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: receiver.url }),
+      });
+    }
   });
 
   it('rotates the API key, shows the new key once, and carries on with it', async () => {

@@ -3,12 +3,19 @@
  * loopback and link-local destinations), the signing secret (fetched only when the person asks
  * to see it), its rotation with overlap, a test event, and the delivery log.
  *
+ * An endpoint that answered 410 Gone is disabled by the hub (`webhook_disabled_at`, docs/webhooks.md
+ * "Retries and the dead-letter list"): every delivery is dead-lettered at once, without a request.
+ * The panel says so, with when, and offers to enable it again, which is saving the stored URL
+ * again (the hub clears `webhook_disabled_at` whenever the URL is set, the same one too). The
+ * provider is read again when the delivery log is refreshed and when a test event is refused
+ * with WEBHOOK_ENDPOINT_DISABLED, so a 410 that happens while the console is open shows too.
+ *
  * The test event and the delivery log are routes of the webhook slice (`POST /v1/webhooks/test`,
  * `GET /v1/webhooks/deliveries`). On a hub that does not serve them (404 NOT_FOUND) the panel says
  * so in a note instead of showing a failure.
  */
-import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
-import type { IdbindClient, Provider, RotatedWebhookSecret, TestEventSent, WebhookDelivery } from '../../api/sdk.ts';
+import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { IdbindError, type IdbindClient, type Provider, type RotatedWebhookSecret, type TestEventSent, type WebhookDelivery } from '../../api/sdk.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { ScrollTable } from '../registries/scroll-table.tsx';
 import { ConsoleError, isMissingRoute } from './console-error.tsx';
@@ -33,6 +40,7 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
   const [url, setUrl] = useState(provider.webhook_url ?? '');
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
+  const savedRef = useRef<HTMLParagraphElement>(null);
   const [urlError, setUrlError] = useState<unknown>(null);
   const [secrets, setSecrets] = useState<string[] | null>(null);
   const [secretBusy, setSecretBusy] = useState(false);
@@ -62,7 +70,17 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
     void loadDeliveries();
   }, [loadDeliveries]);
 
-  const save = async (value: string | null) => {
+  /** Reads the provider again (its `webhook_disabled_at` changes on the hub's side, after a 410 Gone). */
+  const refreshProvider = useCallback(async () => {
+    try {
+      updateProvider((await client.getProvider()).provider);
+    } catch (failure) {
+      onError(failure);
+    }
+  }, [client, updateProvider, onError]);
+
+  /** Saves the URL (null removes it); `reenable` is the disabled notice's button saving the stored URL again. */
+  const save = async (value: string | null, reenable = false) => {
     setSaving(true);
     setUrlError(null);
     setSaved(null);
@@ -70,7 +88,9 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
       const updated = await client.setWebhookUrl(value);
       updateProvider(updated);
       setUrl(updated.webhook_url ?? '');
-      setSaved(updated.webhook_url ? k.webhookSaved : k.webhookCleared);
+      setSaved(reenable && !updated.webhook_disabled_at ? k.webhookReenabled : updated.webhook_url ? k.webhookSaved : k.webhookCleared);
+      // The notice and its button are gone: keep the focus on what happened.
+      if (reenable) savedRef.current?.focus();
     } catch (failure) {
       setUrlError(failure);
       fail(failure);
@@ -126,6 +146,8 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
       else {
         setTestResult({ error: failure });
         fail(failure);
+        // Disabled since the page was loaded: show the notice that says why and how to undo it.
+        if (failure instanceof IdbindError && failure.code === 'WEBHOOK_ENDPOINT_DISABLED') void refreshProvider();
       }
     } finally {
       setTestBusy(false);
@@ -136,6 +158,36 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
     <section aria-labelledby={ids.heading} className="subsection" id="webhooks" data-testid="webhooks">
       <h2 id={ids.heading}>{k.webhooksTitle}</h2>
       <p className="hint">{k.webhooksIntro}</p>
+
+      {provider.webhook_disabled_at ? (
+        <div className="notice" role="status" data-testid="webhook-disabled" data-disabled-at={provider.webhook_disabled_at}>
+          <p>
+            <strong>{k.webhookDisabledTitle}</strong>
+          </p>
+          <p>{k.webhookDisabledSince(formatDateTime(provider.webhook_disabled_at))}</p>
+          <p>{k.webhookDisabledEffect}</p>
+          <p>
+            {k.webhookDisabledReplay} <code>POST /v1/webhooks/replay {'{"status": "dead"}'}</code>
+          </p>
+          {provider.webhook_url ? (
+            <>
+              <p className="hint">{k.webhookReenableHint}</p>
+              <div className="form-actions">
+                <button
+                  type="button"
+                  className="button primary"
+                  disabled={saving}
+                  aria-busy={saving}
+                  onClick={() => void save(provider.webhook_url, true)}
+                  data-testid="webhook-reenable"
+                >
+                  {saving ? k.webhookReenabling : k.webhookReenable}
+                </button>
+              </div>
+            </>
+          ) : null}
+        </div>
+      ) : null}
 
       <form onSubmit={submit} noValidate className="webhook-form">
         <div className="field">
@@ -168,7 +220,7 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
             </button>
           ) : null}
         </div>
-        <p className="hint" role="status">
+        <p className="hint" role="status" tabIndex={-1} ref={savedRef} data-testid="webhook-saved">
           {saved ?? ''}
         </p>
         {urlError ? <ConsoleError id={ids.urlError} context={k.webhookSaveFailed} error={urlError} testId="webhook-error" /> : null}
@@ -212,7 +264,15 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
 
       <div className="heading-row spaced">
         <h3 id={ids.log}>{k.deliveriesTitle}</h3>
-        <button type="button" className="button subtle small" onClick={() => void loadDeliveries()} data-testid="refresh-deliveries">
+        <button
+          type="button"
+          className="button subtle small"
+          onClick={() => {
+            void loadDeliveries();
+            void refreshProvider();
+          }}
+          data-testid="refresh-deliveries"
+        >
           {t.refresh}
         </button>
       </div>
