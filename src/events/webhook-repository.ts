@@ -26,6 +26,44 @@ export interface ClaimedDelivery {
 }
 
 /**
+ * The claim's statement ($1 now, $2 batch size, $3 lease in ms, $4 per-provider share, $5
+ * providers left out). Exported for the plan test: each provider's probes must stay ranges of
+ * webhook_deliveries_provider_due, whatever the statistics say (migration 0018), and the update
+ * finds its rows by primary key: by `= ANY(ARRAY(...))`, because a join with the CTE let the
+ * planner hash it against a sequential scan of every delivery once it expected a full batch.
+ */
+export const CLAIM_DUE_SQL = `WITH busy AS (
+    SELECT p.id, o.oldest FROM providers p
+    CROSS JOIN LATERAL (
+      SELECT w.next_attempt_at AS oldest FROM webhook_deliveries w
+      WHERE w.provider_id = p.id AND w.status = 'pending' AND w.next_attempt_at <= $1
+      ORDER BY w.next_attempt_at LIMIT 1
+    ) o
+    WHERE p.id <> ALL($5::uuid[])
+    ORDER BY o.oldest
+    LIMIT $2
+  ),
+  due AS (
+    SELECT d.event_id FROM busy b
+    CROSS JOIN LATERAL (
+      SELECT w.event_id FROM webhook_deliveries w
+      WHERE w.provider_id = b.id AND w.status = 'pending' AND w.next_attempt_at <= $1
+      ORDER BY w.next_attempt_at
+      LIMIT $4
+      FOR UPDATE SKIP LOCKED
+    ) d
+    LIMIT $2
+  ),
+  claimed AS (
+    UPDATE webhook_deliveries d
+    SET attempts = d.attempts + 1, next_attempt_at = $1::timestamptz + $3::integer * interval '1 millisecond', last_attempt_at = $1
+    WHERE d.event_id = ANY(ARRAY(SELECT event_id FROM due))
+    RETURNING d.event_id, d.provider_id, d.attempts, d.schedule_start
+  )
+  SELECT c.event_id, c.provider_id, c.attempts, c.schedule_start, e.payload::text AS body, p.webhook_url, p.webhook_disabled_at, p.status AS provider_status
+  FROM claimed c JOIN events e ON e.id = c.event_id JOIN providers p ON p.id = c.provider_id`;
+
+/**
  * Claims up to `limit` due deliveries: locks them with SKIP LOCKED (so that several hub
  * processes share the work without waiting on each other), counts the attempt, and moves
  * next_attempt_at to the end of a lease, all in one statement. A process that dies after the
@@ -40,36 +78,7 @@ export interface ClaimedDelivery {
 export async function claimDueDeliveries(db: Db, now: Date, limit: number, leaseMs: number, perProvider = limit, skipProviders: readonly string[] = []): Promise<ClaimedDelivery[]> {
   const r = await db.query<ClaimedDelivery>({
     name: 'webhook_claim_due_fair',
-    text: `WITH busy AS (
-             SELECT p.id, o.oldest FROM providers p
-             CROSS JOIN LATERAL (
-               SELECT w.next_attempt_at AS oldest FROM webhook_deliveries w
-               WHERE w.provider_id = p.id AND w.status = 'pending' AND w.next_attempt_at <= $1
-               ORDER BY w.next_attempt_at LIMIT 1
-             ) o
-             WHERE p.id <> ALL($5::uuid[])
-             ORDER BY o.oldest
-             LIMIT $2
-           ),
-           due AS (
-             SELECT d.event_id FROM busy b
-             CROSS JOIN LATERAL (
-               SELECT w.event_id FROM webhook_deliveries w
-               WHERE w.provider_id = b.id AND w.status = 'pending' AND w.next_attempt_at <= $1
-               ORDER BY w.next_attempt_at
-               LIMIT $4
-               FOR UPDATE SKIP LOCKED
-             ) d
-             LIMIT $2
-           ),
-           claimed AS (
-             UPDATE webhook_deliveries d
-             SET attempts = d.attempts + 1, next_attempt_at = $1::timestamptz + $3::integer * interval '1 millisecond', last_attempt_at = $1
-             FROM due WHERE d.event_id = due.event_id
-             RETURNING d.event_id, d.provider_id, d.attempts, d.schedule_start
-           )
-           SELECT c.event_id, c.provider_id, c.attempts, c.schedule_start, e.payload::text AS body, p.webhook_url, p.webhook_disabled_at, p.status AS provider_status
-           FROM claimed c JOIN events e ON e.id = c.event_id JOIN providers p ON p.id = c.provider_id`,
+    text: CLAIM_DUE_SQL,
     values: [now, limit, leaseMs, perProvider, skipProviders],
   });
   return r.rows;
