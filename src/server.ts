@@ -233,7 +233,10 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   });
   const dispatcher = options.webhookIntervalMs === false
     ? undefined
-    : startWebhookDispatcher({ pool: hub.pool, ring: () => hub.ring(), outbound, log: app.log, intervalMs: options.webhookIntervalMs ?? 1000 });
+    : startWebhookDispatcher({
+      pool: hub.pool, ring: () => hub.ring(), outbound, log: app.log, intervalMs: options.webhookIntervalMs ?? 1000,
+      concurrency: hub.config.webhooks.concurrency, perProviderConcurrency: hub.config.webhooks.perProviderConcurrency,
+    });
   if (dispatcher) app.addHook('onClose', async () => dispatcher.stop());
   // The account status cache (issue 3 benchmarks; docs/status-cache.md): its own LISTEN
   // connection to the pool's database, kept correct by migration 0014's notifications, bypassed

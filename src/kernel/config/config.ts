@@ -69,6 +69,26 @@ export interface Config {
   readonly disclosure: Readonly<{ officialPerDay: number; authorityPerDay: number; expiryDays: number }>;
   /** The account status cache of `GET /v1/accounts/{ref}` (issue 3 benchmarks); see StatusCacheConfig. */
   readonly statusCache: StatusCacheConfig;
+  /** The webhook dispatcher of each hub process (issue 3 "Webhooks"); see WebhookDispatchConfig. */
+  readonly webhooks: WebhookDispatchConfig;
+}
+
+/**
+ * How many webhook requests one hub process keeps in flight (src/events/webhook-dispatcher.ts;
+ * docs/webhooks.md). Each process claims its own share of the due deliveries, so the totals
+ * across processes are these times the number of processes.
+ */
+export interface WebhookDispatchConfig {
+  /** `IDBIND_WEBHOOK_CONCURRENCY` (default 64, 1 to 1024): requests in flight at once, all providers together. */
+  readonly concurrency: number;
+  /**
+   * `IDBIND_WEBHOOK_PROVIDER_CONCURRENCY` (default: half of the concurrency, 1 to the
+   * concurrency): requests in flight to one provider at most, so that one platform's backlog or
+   * hanging endpoint leaves the rest to the others. Raise it with the concurrency for a platform
+   * whose endpoint is far away (each request waits out the round trip); lower it to spare a
+   * platform's endpoint.
+   */
+  readonly perProviderConcurrency: number;
 }
 
 /**
@@ -96,6 +116,14 @@ export interface StatusCacheConfig {
    * within `size`, and the database reads at most `size` rows per (re)connect.
    */
   readonly prefill: boolean;
+}
+
+function webhookDispatchConfig(env: NodeJS.ProcessEnv): WebhookDispatchConfig {
+  const concurrency = intFrom(env, 'IDBIND_WEBHOOK_CONCURRENCY', 64, 1, 1024);
+  return Object.freeze({
+    concurrency,
+    perProviderConcurrency: intFrom(env, 'IDBIND_WEBHOOK_PROVIDER_CONCURRENCY', Math.ceil(concurrency / 2), 1, concurrency),
+  });
 }
 
 /**
@@ -449,5 +477,6 @@ export function loadConfig(options: LoadConfigOptions): Config {
       maxAgeSeconds: intFrom(env, 'IDBIND_STATUS_CACHE_MAX_AGE_SECONDS', 30, 1, 3600),
       prefill: intFrom(env, 'IDBIND_STATUS_CACHE_PREFILL', 1, 0, 1) === 1,
     }),
+    webhooks: webhookDispatchConfig(env),
   });
 }
