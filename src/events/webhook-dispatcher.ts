@@ -70,7 +70,12 @@ export interface WebhookDispatcherOptions {
   /** How often to look for due deliveries without a kick, in ms (default 1000; 0: only on kick and drain). */
   intervalMs?: number;
   log?: DispatcherLog;
-  /** Requests in flight at once per process (default 64). */
+  /**
+   * Requests in flight at once per process (default 128; the server takes
+   * IDBIND_WEBHOOK_CONCURRENCY). 64 left a single platform's burst waiting on round trips: at 32
+   * in flight to it, 4,970 deliveries/s on the issue 3 bench with 1.4 of 2 cores busy; at 64,
+   * 6,643/s (docs/benchmarks.md).
+   */
   concurrency?: number;
   /**
    * Requests in flight at once per process to one provider (default: half of `concurrency`), so
@@ -174,7 +179,7 @@ export function describeStatus(status: number): string {
 export function startWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
   const { pool, outbound } = options;
   const intervalMs = options.intervalMs ?? 1000;
-  const concurrency = options.concurrency ?? 64;
+  const concurrency = options.concurrency ?? 128;
   const batchSize = options.batchSize ?? 256;
   const perProvider = Math.max(1, Math.min(concurrency, options.perProviderConcurrency ?? Math.ceil(concurrency / 2)));
   const timeoutMs = options.timeoutMs ?? 15_000;

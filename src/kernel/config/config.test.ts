@@ -87,7 +87,7 @@ describe('configuration fails closed', () => {
     const env = { IDBIND_MASTER_KEY: key() };
     expect(loadConfig({ mode: 'production', env }).statusCache).toEqual({ size: 200_000, maxAgeSeconds: 30, prefill: true });
     expect(loadConfig({ mode: 'production', env: { ...env, IDBIND_STATUS_CACHE_SIZE: '0', IDBIND_STATUS_CACHE_MAX_AGE_SECONDS: '5', IDBIND_STATUS_CACHE_PREFILL: '0' } }).statusCache).toEqual({ size: 0, maxAgeSeconds: 5, prefill: false });
-    expect(loadConfig({ mode: 'production', env }).webhooks).toEqual({ concurrency: 64, perProviderConcurrency: 32 });
+    expect(loadConfig({ mode: 'production', env }).webhooks).toEqual({ concurrency: 128, perProviderConcurrency: 64 });
     expect(loadConfig({ mode: 'production', env: { ...env, IDBIND_WEBHOOK_CONCURRENCY: '9' } }).webhooks).toEqual({ concurrency: 9, perProviderConcurrency: 5 });
     expect(loadConfig({ mode: 'production', env: { ...env, IDBIND_WEBHOOK_CONCURRENCY: '128', IDBIND_WEBHOOK_PROVIDER_CONCURRENCY: '128' } }).webhooks).toEqual({ concurrency: 128, perProviderConcurrency: 128 });
     expect(() => loadConfig({ mode: 'production', env: { ...env, IDBIND_WEBHOOK_CONCURRENCY: '0' } })).toThrow(/IDBIND_WEBHOOK_CONCURRENCY must be between 1 and 1024/);

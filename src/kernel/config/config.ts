@@ -79,7 +79,7 @@ export interface Config {
  * across processes are these times the number of processes.
  */
 export interface WebhookDispatchConfig {
-  /** `IDBIND_WEBHOOK_CONCURRENCY` (default 64, 1 to 1024): requests in flight at once, all providers together. */
+  /** `IDBIND_WEBHOOK_CONCURRENCY` (default 128, 1 to 1024): requests in flight at once, all providers together. */
   readonly concurrency: number;
   /**
    * `IDBIND_WEBHOOK_PROVIDER_CONCURRENCY` (default: half of the concurrency, 1 to the
@@ -119,7 +119,7 @@ export interface StatusCacheConfig {
 }
 
 function webhookDispatchConfig(env: NodeJS.ProcessEnv): WebhookDispatchConfig {
-  const concurrency = intFrom(env, 'IDBIND_WEBHOOK_CONCURRENCY', 64, 1, 1024);
+  const concurrency = intFrom(env, 'IDBIND_WEBHOOK_CONCURRENCY', 128, 1, 1024);
   return Object.freeze({
     concurrency,
     perProviderConcurrency: intFrom(env, 'IDBIND_WEBHOOK_PROVIDER_CONCURRENCY', Math.ceil(concurrency / 2), 1, concurrency),
