@@ -106,6 +106,12 @@ export interface DispatcherStats {
 export interface WebhookDispatcher {
   /** Look for due deliveries now (after a binding change), without waiting for the interval. */
   kick(): void;
+  /**
+   * A kick within `KICK_SOON_MS`, one for any number of calls meanwhile: for changes another
+   * process made (heard through the status cache's notifications), so that a cluster's every
+   * binding does not become a claim in every process.
+   */
+  kickSoon(): void;
   /** Delivers everything due by the scheduling clock, then resolves (tests, benchmarks, the CLI). */
   drain(): Promise<DispatcherStats>;
   /** Stops claiming, lets claimed deliveries finish and be recorded, then resolves. */
@@ -175,6 +181,9 @@ export function describeStatus(status: number): string {
   if (status === 410) return 'HTTP 410 Gone: the endpoint is disabled until the webhook URL is set again';
   return status >= 300 && status < 400 ? `HTTP ${status}: redirects are not followed` : `HTTP ${status}`;
 }
+
+/** How long kickSoon() gathers calls before its one kick, in ms. */
+export const KICK_SOON_MS = 50;
 
 export function startWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
   const { pool, outbound } = options;
@@ -424,10 +433,20 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
     }
   })();
 
+  let soon: NodeJS.Timeout | undefined;
+  const kick = () => {
+    kicked = true;
+    wake?.();
+  };
   return {
-    kick() {
-      kicked = true;
-      wake?.();
+    kick,
+    kickSoon() {
+      if (stopped || soon) return;
+      soon = setTimeout(() => {
+        soon = undefined;
+        kick();
+      }, KICK_SOON_MS);
+      soon.unref();
     },
     async drain() {
       const before = { ...counters };
@@ -443,6 +462,7 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
     },
     async stop() {
       stopped = true;
+      clearTimeout(soon);
       wake?.();
       await loop;
       await Promise.all([...passes]);

@@ -11,7 +11,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createProvider, rotateWebhookSecret, updateProvider } from '../../src/providers/provider-service.ts';
 import { outboxCtes } from '../../src/events/outbox.ts';
 import { unbindAccount } from '../../src/bindings/binding-repository.ts';
-import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhook-dispatcher.ts';
+import { KICK_SOON_MS, startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhook-dispatcher.ts';
 import { CLAIM_DUE_SQL, claimDueDeliveries } from '../../src/events/webhook-repository.ts';
 import { disableWebhookEndpoint } from '../../src/providers/provider-repository.ts';
 import { replayDelivery, sendTestEvent } from '../../src/events/webhook-service.ts';
@@ -505,5 +505,40 @@ describe('delivery', () => {
     await d.stop();
     expect(d.stats()).toMatchObject({ delivered: 5 });
     expect((await deliveries(provider.id)).every((r) => r.status === 'delivered')).toBe(true);
+  });
+
+  it('gathers many kickSoon() calls into one pass within KICK_SOON_MS (other processes\' changes), and delivers', async () => {
+    const rec = await receiver();
+    const { provider } = await platform(rec.url);
+    let claims = 0;
+    // The pool as the dispatcher sees it, counting its claim statements.
+    const counting = new Proxy(db.pool, {
+      get(target, prop, receiverObj) {
+        if (prop !== 'query') return Reflect.get(target, prop, receiverObj) as unknown;
+        return (config: unknown, values?: unknown) => {
+          if (typeof config === 'object' && config !== null && (config as { name?: string }).name === 'webhook_claim_due_fair') claims++;
+          return target.query(config as string, values as unknown[]);
+        };
+      },
+    });
+    const d = startWebhookDispatcher({ pool: counting, ring: async () => db.ring, outbound: { allowLoopback: true }, intervalMs: 60_000, now });
+    dispatchers.push(d);
+    const deadline0 = Date.now() + 5_000;
+    while (claims === 0 && Date.now() < deadline0) await new Promise((r) => setTimeout(r, 10)); // its first pass: nothing due
+    await new Promise((r) => setTimeout(r, 50));
+    const before = claims;
+    await emit(provider.id, 3);
+    // 40 changes heard over about 200 ms: a kick each would be a pass (a claim or two) each.
+    for (let i = 0; i < 40; i++) {
+      d.kickSoon();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const deadline = Date.now() + 5_000;
+    while (rec.requests.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(rec.requests).toHaveLength(3);
+    await new Promise((r) => setTimeout(r, 3 * KICK_SOON_MS));
+    // About one pass per KICK_SOON_MS: 200 ms / 50 ms, up to two claims each.
+    expect(claims - before).toBeGreaterThan(0);
+    expect(claims - before).toBeLessThanOrEqual(12);
   });
 });
