@@ -8,7 +8,8 @@
  * sees (a wrong code with the tries left, an ineligible number), the statistics, the webhook
  * panel against a real receiver (URL, secret, test event and its delivery in the log, an
  * account event verified with the SDK; the receiver answering 410 Gone, the notice that the hub
- * disabled the endpoint and its re-enabling), an API-key rotation after which the console carries on,
+ * disabled the endpoint and its re-enabling; dead deliveries replayed from their row and all at
+ * once, received again with the same webhook-id), an API-key rotation after which the console carries on,
  * a pasted key (wrong, then right), English, and a 375 px screen. In production mode the console asks for an API key and
  * never for the admin token. Screenshots go to .tmp/ for a person to look at.
  *
@@ -78,6 +79,46 @@ async function activeTestId(page: Page): Promise<string | null> {
   return page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? null);
 }
 
+/** The receiver's requests carrying this webhook-id (every attempt and replay of one event). */
+function requestsFor(receiver: Receiver, eventId: string) {
+  return receiver.requests.filter((r) => r.headers['webhook-id'] === eventId);
+}
+
+function deliveryRow(page: Page, eventId: string, status: 'pending' | 'delivered' | 'dead') {
+  return page.locator(`[data-testid="delivery-row"][data-status="${status}"]`, { hasText: eventId });
+}
+
+/** Refreshes the delivery log until the event's row shows `status`. */
+async function waitForRow(page: Page, eventId: string, status: 'delivered' | 'dead'): Promise<void> {
+  await expect.poll(async () => {
+    await page.getByTestId('refresh-deliveries').click();
+    return deliveryRow(page, eventId, status).count();
+  }, { timeout: 15_000 }).toBe(1);
+}
+
+/**
+ * A dead delivery through real behaviour: the receiver answers 410 Gone to a test event, so the
+ * hub gives up on it at once and disables the endpoint (the notice shows once the provider is read
+ * again). The receiver answers 410 until the caller sets `receiver.answer` again.
+ */
+async function goneDelivery(page: Page, receiver: Receiver): Promise<string> {
+  receiver.answer = 410;
+  const eventId = await sendTestEvent(page);
+  await expect.poll(async () => {
+    await page.getByTestId('refresh-deliveries').click();
+    return [await deliveryRow(page, eventId, 'dead').count(), await page.getByTestId('webhook-disabled').count()];
+  }, { timeout: 15_000 }).toEqual([1, 1]);
+  expect(requestsFor(receiver, eventId)).toHaveLength(1);
+  return eventId;
+}
+
+/** Answers 2xx again and enables the endpoint with the notice's button. */
+async function reenable(page: Page, receiver: Receiver): Promise<void> {
+  receiver.answer = 204;
+  await page.getByTestId('webhook-reenable').click();
+  await page.getByTestId('webhook-disabled').waitFor({ state: 'detached', timeout: 10_000 });
+}
+
 describe.skipIf(skipBrowser)('platform console, demo mode', () => {
   let hub: TestHub;
   let browser: TestBrowser;
@@ -103,6 +144,14 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     receiver = await startReceiver();
     await seedVerificationRegistry(hub.hub.pool, await hub.hub.ring());
   }, 300_000);
+
+  /** Ends a 410 step with the receiver answering 2xx and the endpoint enabled, also after a failure, for the steps that follow. */
+  async function restoreEndpoint(): Promise<void> {
+    receiver.answer = 204;
+    await json(hub, '/v1/provider/webhook', senSocialKey, {
+      method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: receiver.url }),
+    });
+  }
 
   afterAll(async () => {
     await browser?.close();
@@ -251,6 +300,9 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     const delivery = receiver.requests.find((r) => r.headers['webhook-id'] === eventId);
     expect(delivery).toBeDefined();
     expect(await verifyWebhook({ secret: webhookSecret, headers: delivery!.headers, body: delivery!.body })).toMatchObject({ id: eventId, type: 'webhook.test' });
+    // A delivered event can be sent again from its row; with nothing dead, there is no "Replay all dead".
+    expect(await page.getByTestId(`webhook-replay-${eventId}`).textContent()).toBe('Gửi lại');
+    expect(await page.getByTestId('webhook-replay-dead').count()).toBe(0);
   });
 
   it('shows that the hub disabled the endpoint after a 410 Gone, and enables it again with one click', async () => {
@@ -277,12 +329,16 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
       const said = await text(page, 'webhook-disabled');
       expect(said).toContain(`Địa chỉ webhook của bạn đã trả lời 410 Gone lúc ${viDateTime(disabledAt!)}`);
       expect(said).toContain('các sự kiện không được gửi đi');
-      expect(said).toContain('POST /v1/webhooks/replay {"status": "dead"}');
+      // It points to the console's button, and to the API call for automation.
+      expect(said).toContain('hãy gửi lại chúng bằng nút “Gửi lại tất cả thư chết”');
+      expect(said).toContain('Để tự động hoá, hãy gọi API: POST /v1/webhooks/replay {"status": "dead"}');
+      expect(await page.getByTestId('webhook-replay-dead').textContent()).toBe('Gửi lại tất cả thư chết');
       expect(await notice.isVisible()).toBe(true);
       await page.getByTestId('webhooks').screenshot({ path: `${SCREENSHOTS}/platform-console-webhook-disabled.png` });
       // In English too.
       await page.getByTestId('language-en').click();
       await expect.poll(() => text(page, 'webhook-disabled')).toContain('Your endpoint answered 410 Gone on ');
+      expect(await text(page, 'webhook-disabled')).toContain('send them again with the “Replay all dead deliveries” button of the delivery log');
       expect(await text(page, 'webhook-reenable')).toBe('Re-enable this endpoint');
       await page.getByTestId('webhooks').screenshot({ path: `${SCREENSHOTS}/platform-console-webhook-disabled-en.png` });
       await page.getByTestId('language-vi').click();
@@ -318,6 +374,92 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
       await json(hub, '/v1/provider/webhook', senSocialKey, {
         method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: receiver.url }),
       });
+    }
+  });
+
+  it('replays a dead delivery from its row: refused in words while the endpoint is disabled, then received again with the same webhook-id', async () => {
+    const first = await goneDelivery(page, receiver);
+    try {
+      const replay = page.getByTestId(`webhook-replay-${first}`);
+      expect(await replay.getAttribute('aria-label')).toBe(`Gửi lại sự kiện ${first}`);
+      await page.getByTestId('webhook-replay-dead').waitFor();
+
+      // Disabled: the hub refuses the replay, the console says so in its own words, nothing is sent.
+      await replay.click();
+      const refused = page.getByTestId('webhook-replay-error');
+      await refused.waitFor();
+      expect(await refused.getAttribute('data-code')).toBe('WEBHOOK_ENDPOINT_DISABLED');
+      expect(await refused.textContent()).toContain('Không gửi lại được lần gửi này.');
+      expect(await refused.textContent()).toContain('Địa chỉ webhook của bạn đã trả lời 410 Gone nên hệ thống đã vô hiệu hoá nó');
+      expect(requestsFor(receiver, first)).toHaveLength(1);
+
+      await reenable(page, receiver);
+      expect(await text(page, 'webhook-saved')).toContain('“Gửi lại tất cả thư chết”');
+      await page.getByTestId(`webhook-replay-${first}`).click();
+      const result = page.getByTestId('webhook-replay-result');
+      await expect.poll(() => text(page, 'webhook-replay-result')).toBe(`Đã xếp hàng để gửi lại, với cùng webhook-id: ${first}`);
+      expect(await result.getAttribute('role')).toBe('status');
+      expect(await activeTestId(page)).toBe('webhook-replay-result');
+      expect(await page.getByTestId('webhook-replay-error').count()).toBe(0);
+
+      // The receiver gets the same event again, same webhook-id and body, signed; the log shows it delivered.
+      await expect.poll(() => requestsFor(receiver, first).length, { timeout: 15_000 }).toBe(2);
+      const [gone, again] = requestsFor(receiver, first);
+      expect(again!.body).toBe(gone!.body);
+      expect(await verifyWebhook({ secret: webhookSecret, headers: again!.headers, body: again!.body })).toMatchObject({ id: first, type: 'webhook.test' });
+      await waitForRow(page, first, 'delivered');
+      expect(await deliveryRow(page, first, 'delivered').textContent()).toContain('HTTP 204');
+    } finally {
+      await restoreEndpoint();
+    }
+  });
+
+  it('replays every dead delivery with one button, every replay button waiting while the call is in flight', async () => {
+    type DeliveryList = { deliveries: { event_id: string; status: string }[] };
+    const gone = await goneDelivery(page, receiver);
+    try {
+      await reenable(page, receiver);
+      // Every dead delivery of the platform as the API lists them: this one, and the one the 410 step left.
+      const dead = (await json<DeliveryList>(hub, '/v1/webhooks/deliveries?status=dead&limit=500', senSocialKey)).body.deliveries.map((d) => d.event_id);
+      expect(dead).toContain(gone);
+      expect(dead.length).toBeGreaterThanOrEqual(2);
+      const sent = new Map(dead.map((id) => [id, requestsFor(receiver, id).length]));
+
+      // Hold the call at the browser, to see the buttons wait for it.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      await page.route('**/v1/webhooks/replay', async (route) => {
+        await held;
+        await route.continue();
+      });
+      const all = page.getByTestId('webhook-replay-dead');
+      try {
+        await all.click();
+        await expect.poll(() => all.getAttribute('aria-busy')).toBe('true');
+        expect(await all.isDisabled()).toBe(true);
+        expect(await all.textContent()).toBe('Đang gửi lại…');
+        expect(await page.getByTestId(`webhook-replay-${gone}`).isDisabled()).toBe(true);
+        expect(requestsFor(receiver, gone)).toHaveLength(1);
+      } finally {
+        release();
+      }
+      await expect.poll(() => text(page, 'webhook-replay-result')).toBe(`Đã xếp hàng để gửi lại ${dead.length} thư chết.`);
+      await page.unroute('**/v1/webhooks/replay');
+      expect(await activeTestId(page)).toBe('webhook-replay-result');
+
+      // Each dead event reaches the receiver once more, with its webhook-id; the log shows them delivered.
+      for (const id of dead) await expect.poll(() => requestsFor(receiver, id).length, { timeout: 15_000 }).toBe(sent.get(id)! + 1);
+      for (const id of dead) await waitForRow(page, id, 'delivered');
+      expect((await json<DeliveryList>(hub, '/v1/webhooks/deliveries?status=dead', senSocialKey)).body.deliveries).toEqual([]);
+      // Nothing dead is left, so the button has gone.
+      await expect.poll(() => all.count()).toBe(0);
+      await page.getByTestId('language-en').click();
+      await expect.poll(() => text(page, 'webhook-replay-result')).toBe(`${dead.length} dead deliveries are queued for delivery again.`);
+      await page.getByTestId('webhooks').screenshot({ path: `${SCREENSHOTS}/platform-console-webhook-replayed-en.png` });
+      await page.getByTestId('language-vi').click();
+      await expect.poll(() => text(page, 'webhook-replay-result')).toContain('thư chết');
+    } finally {
+      await restoreEndpoint();
     }
   });
 

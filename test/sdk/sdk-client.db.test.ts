@@ -3,7 +3,8 @@
  * server"): the server on a free port in demo mode (SMS to the local outbox), a platform created
  * through the admin API, the small hand-written registry of test/support. Covers a full
  * verification, the typed errors, bulk status as JSON and as an NDJSON stream, the idempotent
- * retry of a start whose answer was lost (and of a confirm), and the provider's own settings.
+ * retry of a start whose answer was lost (and of a confirm), the provider's own settings, and
+ * webhook replays of deliveries made dead by a receiver answering 410 Gone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../support/hub.ts';
@@ -326,4 +327,54 @@ describe("the provider's own settings", () => {
     expect((await new IdbindClient({ baseUrl: hub.url, apiKey: fresh.api_key }).getProvider()).provider.name).toBe('SDK Rotating Net');
     expect((await failure(() => old.getProvider())).code).toBe('API_KEY_INVALID');
   });
+});
+
+describe('webhook replays', () => {
+  it('replays a dead delivery, then every dead one, to the receiver with the same webhook-id; refuses while the endpoint is disabled', async () => {
+    const replays = new IdbindClient({ baseUrl: hub.url, apiKey: await createPlatform('SDK Replay Net'), retry: { minDelayMs: 10 } });
+    await replays.setWebhookUrl(receiver.url);
+    const received = (id: string) => receiver.requests.filter((r) => r.headers['webhook-id'] === id).length;
+    const statusOf = async (id: string) => (await replays.listWebhookDeliveries({ limit: 50 })).deliveries.find((d) => d.event_id === id)?.status;
+
+    /** A dead delivery through real behaviour: the receiver answers 410 Gone, so the hub gives up at once and disables the endpoint. */
+    const deadDelivery = async (): Promise<string> => {
+      receiver.answer = 410;
+      try {
+        const { event_id: id } = await replays.sendTestEvent();
+        await expect.poll(() => statusOf(id), { timeout: 15_000 }).toBe('dead');
+        expect(received(id)).toBe(1);
+        return id;
+      } finally {
+        receiver.answer = 204;
+      }
+    };
+
+    const first = await deadDelivery();
+    // The provider read goes through the 5 s authentication cache, which the dispatcher does not clear.
+    await expect.poll(async () => (await replays.getProvider()).provider.webhook_disabled_at, { timeout: 10_000 }).not.toBeNull();
+    // Disabled: nowhere to send a replay, and nothing is sent.
+    expect((await failure(() => replays.replayWebhookDelivery(first))).code).toBe('WEBHOOK_ENDPOINT_DISABLED');
+    const refused = await failure(() => replays.replayWebhookDeliveries({ status: 'dead' }));
+    expect([refused.code, refused.status]).toEqual(['WEBHOOK_ENDPOINT_DISABLED', 409]);
+
+    await replays.setWebhookUrl(receiver.url); // enables it again
+    expect(await replays.replayWebhookDelivery(first)).toEqual({ event_id: first, status: 'pending' });
+    await expect.poll(() => statusOf(first), { timeout: 15_000 }).toBe('delivered');
+    expect(received(first)).toBe(2);
+
+    const second = await deadDelivery();
+    await replays.setWebhookUrl(receiver.url);
+    expect((await replays.listWebhookDeliveries({ status: 'dead' })).deliveries.map((d) => d.event_id)).toEqual([second]);
+    expect(await replays.replayWebhookDeliveries({ status: 'dead' })).toEqual({ requeued: 1 });
+    await expect.poll(() => statusOf(second), { timeout: 15_000 }).toBe('delivered');
+    expect(received(second)).toBe(2);
+    expect(await replays.replayWebhookDeliveries({ status: 'dead' })).toEqual({ requeued: 0 });
+
+    // A time range given as Dates; a selection without since or status; no such event; a platform without a webhook URL.
+    expect(await replays.replayWebhookDeliveries({ since: new Date(Date.now() + 3_600_000), until: new Date(Date.now() + 7_200_000) })).toEqual({ requeued: 0 });
+    expect((await failure(() => replays.replayWebhookDeliveries({}))).code).toBe('WEBHOOK_REPLAY_INVALID');
+    expect((await failure(() => replays.replayWebhookDeliveries({ until: new Date() }))).code).toBe('WEBHOOK_REPLAY_INVALID');
+    expect((await failure(() => replays.replayWebhookDelivery(globalThis.crypto.randomUUID()))).code).toBe('WEBHOOK_DELIVERY_NOT_FOUND');
+    expect((await failure(() => client.replayWebhookDelivery(first))).code).toBe('WEBHOOK_URL_NOT_SET');
+  }, 60_000);
 });

@@ -7,13 +7,15 @@
  * repeated with the same Idempotency-Key, so the hub answers the repeat with the first answer and
  * sends one SMS. Confirming a code is never repeated (a second try would spend an attempt, or
  * find the code used); after a lost answer it reads the verification instead and returns its
- * result when the first try did bind. Rotations and resends are never repeated.
+ * result when the first try did bind. Rotations, resends, test events and replays are never
+ * repeated (a repeated replay could send the event once more).
  */
 import { IdbindError } from './errors.js';
 import { isBulkLineError, ndjsonBody, readNdjson } from './ndjson.js';
 import type {
   AccountStatus, BindResult, BulkStatusLine, ListDeliveriesOptions, Provider, ProviderInfo, RotatedApiKey, RotatedWebhookSecret,
   RotationOptions, StartedVerification, StartVerificationInput, TestEventSent, Verification, VerificationStats, WebhookDeliveryPage,
+  ReplayedWebhookDelivery, WebhookReplayResult, WebhookReplaySelection,
 } from './types.js';
 
 /** The most account refs the hub takes in one JSON bulk request; more go as NDJSON. */
@@ -271,6 +273,31 @@ export class IdbindClient {
       () => this.#json<WebhookDeliveryPage>({ method: 'GET', path: '/v1/webhooks/deliveries', query: { status: options.status, limit: options.limit, cursor: options.cursor } }),
       transient,
     );
+  }
+
+  /**
+   * `POST /v1/webhooks/deliveries/{event_id}/replay`: sends one event again, whatever its state
+   * (dead, delivered or pending), at once and with a fresh retry schedule. The `webhook-id` stays
+   * the event id, so a receiver that already has it drops the repeat. `WEBHOOK_DELIVERY_NOT_FOUND`
+   * for an event that is not yours; `WEBHOOK_URL_NOT_SET` or `WEBHOOK_ENDPOINT_DISABLED` (the
+   * endpoint answered 410 Gone: set the URL again first) when there is nowhere to send it.
+   * Never repeated.
+   */
+  replayWebhookDelivery(eventId: string): Promise<ReplayedWebhookDelivery> {
+    return this.#json<ReplayedWebhookDelivery>({ method: 'POST', path: `/v1/webhooks/deliveries/${encodeURIComponent(eventId)}/replay` });
+  }
+
+  /**
+   * `POST /v1/webhooks/replay`: re-queues every dead delivery (`{status: 'dead'}`), or the
+   * deliveries of every event that occurred in `[since, until)` (delivered or not, `until`
+   * optional), or the dead ones in that range; answers how many were re-queued. All or nothing:
+   * more than 10,000 is `WEBHOOK_REPLAY_TOO_LARGE` and re-queues none (narrow the range). A
+   * selection without `since` or `status` is `WEBHOOK_REPLAY_INVALID`. Never repeated.
+   */
+  replayWebhookDeliveries(selection: WebhookReplaySelection): Promise<WebhookReplayResult> {
+    const time = (t: Date | string | undefined) => (t instanceof Date ? t.toISOString() : t);
+    const body = { since: time(selection.since), until: time(selection.until), status: selection.status };
+    return this.#json<WebhookReplayResult>({ method: 'POST', path: '/v1/webhooks/replay', json: body });
   }
 
   // ---- Plumbing ---------------------------------------------------------------------------

@@ -201,6 +201,31 @@ export interface ListDeliveriesOptions {
   cursor?: string;
 }
 
+/** `POST /v1/webhooks/deliveries/{event_id}/replay`: the delivery is due again at once. */
+export interface ReplayedWebhookDelivery {
+  event_id: string;
+  status: 'pending';
+}
+
+/**
+ * What `POST /v1/webhooks/replay` re-queues: the dead deliveries (`status: 'dead'`), the
+ * deliveries of the events that occurred in `[since, until)`, or the dead ones in that range.
+ * `since` is needed unless `status` is given; `until` needs `since`.
+ */
+export interface WebhookReplaySelection {
+  status?: 'dead';
+  /** RFC 3339 date-time, or a Date. */
+  since?: Date | string;
+  /** RFC 3339 date-time, or a Date; after `since`. */
+  until?: Date | string;
+}
+
+/** `POST /v1/webhooks/replay`. */
+export interface WebhookReplayResult {
+  /** How many deliveries were re-queued (0 when none matched). */
+  requeued: number;
+}
+
 /** The event types a webhook carries about an account. */
 export type AccountEventType = 'account.verified' | 'account.needs_reverification' | 'account.revoked' | 'account.unbound' | 'account.minor_ended';
 

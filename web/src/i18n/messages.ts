@@ -804,11 +804,13 @@ const en = {
     webhookDisabledSince: (when: string) => `Your endpoint answered 410 Gone on ${when}, which tells the hub to stop sending.`,
     webhookDisabledEffect:
       'Until you enable it again, events are not delivered: each delivery is dead-lettered at once, without a request to your endpoint. They stay in the delivery log below as dead letters.',
-    webhookDisabledReplay: 'Once it is enabled, replay them with the API:',
+    webhookDisabledReplay: 'Once it is enabled, send them again with the “Replay all dead deliveries” button of the delivery log, below.',
+    webhookDisabledReplayApi: 'To automate it, call the API:',
     webhookReenableHint: 'Enabling saves the same URL again. Do it once your endpoint accepts deliveries again.',
     webhookReenable: 'Re-enable this endpoint',
     webhookReenabling: 'Enabling…',
-    webhookReenabled: 'The endpoint is enabled again: new events are delivered to it. The dead letters are not sent until you replay them.',
+    webhookReenabled:
+      'The endpoint is enabled again: new events are delivered to it. The dead letters are not sent until you replay them (“Replay all dead deliveries”, in the delivery log).',
     secretTitle: 'Signing secret',
     secretIntro: 'Deliveries are signed with this secret (whsec_…). During a rotation they carry a signature for the old and the new secret.',
     showSecret: 'Show the signing secret',
@@ -839,6 +841,19 @@ const en = {
     deliveryLastAnswer: 'Last answer',
     deliveryEventId: 'Event id (webhook-id)',
     deliveryStatusName: { pending: 'Pending', delivered: 'Delivered', dead: 'Given up (dead letter)' } satisfies Record<DeliveryStatus, string>,
+    deliveryReplay: 'Replay',
+    replayOne: 'Replay',
+    replayOneLabel: (eventId: string) => `Replay the delivery of event ${eventId}`,
+    replayingOne: 'Replaying…',
+    replayQueued: 'Queued for delivery again, with the same webhook-id:',
+    replayFailed: 'The delivery could not be replayed.',
+    replayDead: 'Replay all dead deliveries',
+    replayingDead: 'Replaying…',
+    replayDeadHint:
+      'Sends every delivery the hub gave up on again, now and with a fresh retry schedule, each with its webhook-id unchanged so your endpoint can drop one it already has (at most 10,000 at a time).',
+    replayDeadQueued: (n: number, count: string) =>
+      n === 0 ? 'There was no dead delivery left to replay.' : n === 1 ? 'One dead delivery is queued for delivery again.' : `${count} dead deliveries are queued for delivery again.`,
+    replayDeadFailed: 'The dead deliveries could not be replayed.',
 
     // OpenID Connect client.
     oidcTitle: 'OpenID Connect (Sign in with national identity)',
@@ -914,6 +929,11 @@ const en = {
       WEBHOOK_URL_REFUSED: 'This address cannot receive webhooks: use a public https:// address (not a private, loopback or link-local one).',
       WEBHOOK_URL_NOT_SET: 'Set a webhook URL first: there is nowhere to send the event.',
       WEBHOOK_ENDPOINT_DISABLED: 'Your webhook endpoint answered 410 Gone, so the hub disabled it and sends nothing to it. Enable it again (save the URL again), then try once more.',
+      WEBHOOK_TEST_RATE_LIMITED: 'Too many test events: your platform may send 10 a minute.',
+      WEBHOOK_DELIVERY_NOT_FOUND: 'Your platform has no such delivery. Refresh the delivery log.',
+      WEBHOOK_REPLAY_INVALID: 'The hub did not accept this replay request.',
+      WEBHOOK_REPLAY_TOO_LARGE:
+        'More than 10,000 deliveries would be replayed, so none was. Replay them in smaller time ranges with the API (POST /v1/webhooks/replay with since and until).',
       OIDC_CLIENT_INVALID: 'These OpenID Connect settings are not accepted.',
     } satisfies Record<string, string>,
   },
@@ -1379,11 +1399,13 @@ const vi: Messages = {
     webhookDisabledSince: (when) => `Địa chỉ webhook của bạn đã trả lời 410 Gone lúc ${when}, tức là yêu cầu hệ thống ngừng gửi.`,
     webhookDisabledEffect:
       'Cho đến khi bạn bật lại, các sự kiện không được gửi đi: mỗi lần gửi được chuyển ngay thành thư chết, không có yêu cầu nào đến địa chỉ của bạn. Chúng vẫn nằm trong nhật ký gửi bên dưới với trạng thái thư chết.',
-    webhookDisabledReplay: 'Sau khi bật lại, hãy gửi lại chúng bằng API:',
+    webhookDisabledReplay: 'Sau khi bật lại, hãy gửi lại chúng bằng nút “Gửi lại tất cả thư chết” ở phần nhật ký gửi bên dưới.',
+    webhookDisabledReplayApi: 'Để tự động hoá, hãy gọi API:',
     webhookReenableHint: 'Bật lại nghĩa là lưu lại đúng địa chỉ này. Hãy làm khi máy chủ của bạn đã nhận sự kiện trở lại.',
     webhookReenable: 'Bật lại địa chỉ này',
     webhookReenabling: 'Đang bật lại…',
-    webhookReenabled: 'Đã bật lại địa chỉ webhook: các sự kiện mới sẽ được gửi đến đó. Các thư chết chỉ được gửi khi bạn gửi lại chúng.',
+    webhookReenabled:
+      'Đã bật lại địa chỉ webhook: các sự kiện mới sẽ được gửi đến đó. Các thư chết chỉ được gửi khi bạn gửi lại chúng (nút “Gửi lại tất cả thư chết” trong phần nhật ký gửi).',
     secretTitle: 'Khoá bí mật để ký',
     secretIntro: 'Mỗi lần gửi đều được ký bằng khoá bí mật này (whsec_…). Trong thời gian đổi khoá, mỗi lần gửi mang chữ ký của cả khoá cũ và khoá mới.',
     showSecret: 'Hiện khoá bí mật',
@@ -1414,6 +1436,18 @@ const vi: Messages = {
     deliveryLastAnswer: 'Phản hồi gần nhất',
     deliveryEventId: 'Mã sự kiện (webhook-id)',
     deliveryStatusName: { pending: 'Đang chờ', delivered: 'Đã gửi thành công', dead: 'Đã dừng (thư chết)' },
+    deliveryReplay: 'Gửi lại',
+    replayOne: 'Gửi lại',
+    replayOneLabel: (eventId) => `Gửi lại sự kiện ${eventId}`,
+    replayingOne: 'Đang gửi lại…',
+    replayQueued: 'Đã xếp hàng để gửi lại, với cùng webhook-id:',
+    replayFailed: 'Không gửi lại được lần gửi này.',
+    replayDead: 'Gửi lại tất cả thư chết',
+    replayingDead: 'Đang gửi lại…',
+    replayDeadHint:
+      'Gửi lại ngay mọi lần gửi mà hệ thống đã dừng, với lịch thử lại mới; mỗi sự kiện giữ nguyên webhook-id để máy chủ của bạn bỏ qua sự kiện đã nhận (tối đa 10.000 lần gửi mỗi lượt).',
+    replayDeadQueued: (n, count) => (n === 0 ? 'Không còn thư chết nào để gửi lại.' : `Đã xếp hàng để gửi lại ${count} thư chết.`),
+    replayDeadFailed: 'Không gửi lại được các thư chết.',
 
     oidcTitle: 'OpenID Connect (Đăng nhập bằng định danh quốc gia)',
     oidcIntro:
@@ -1487,6 +1521,11 @@ const vi: Messages = {
       WEBHOOK_URL_REFUSED: 'Địa chỉ này không thể nhận webhook: hãy dùng một địa chỉ https:// công khai (không phải địa chỉ nội bộ, loopback hay link-local).',
       WEBHOOK_URL_NOT_SET: 'Hãy đặt địa chỉ webhook trước: chưa có nơi nào để gửi sự kiện.',
       WEBHOOK_ENDPOINT_DISABLED: 'Địa chỉ webhook của bạn đã trả lời 410 Gone nên hệ thống đã vô hiệu hoá nó và không gửi gì đến đó. Hãy bật lại (lưu lại địa chỉ), rồi thử lại.',
+      WEBHOOK_TEST_RATE_LIMITED: 'Gửi quá nhiều sự kiện thử: mỗi nền tảng được gửi tối đa 10 sự kiện thử mỗi phút.',
+      WEBHOOK_DELIVERY_NOT_FOUND: 'Nền tảng của bạn không có lần gửi này. Hãy làm mới nhật ký gửi.',
+      WEBHOOK_REPLAY_INVALID: 'Hệ thống không chấp nhận yêu cầu gửi lại này.',
+      WEBHOOK_REPLAY_TOO_LARGE:
+        'Có hơn 10.000 lần gửi cần gửi lại nên hệ thống không gửi lại lần nào. Hãy gửi lại theo từng khoảng thời gian nhỏ hơn bằng API (POST /v1/webhooks/replay với since và until).',
       OIDC_CLIENT_INVALID: 'Cài đặt OpenID Connect này không được chấp nhận.',
     },
   },

@@ -27,8 +27,8 @@ export function explainError(error: unknown, t: Messages): ExplainedError {
   let sentence = known ?? error.title;
   if (error.code === 'CODE_INVALID' && error.attempts_remaining !== undefined) sentence = `${sentence} ${t.platform.attemptsLeft(error.attempts_remaining)}`;
   if (error.retry_after !== undefined) sentence = `${sentence} ${t.platform.tryAgainIn(error.retry_after)}`;
-  // The detail names a field or a limit ("body.phone: ..."): useful when the sentence is generic.
-  const detail = known === undefined || error.code === 'REQUEST_INVALID' ? (error.detail ?? null) : null;
+  // The detail names a field or a limit ("body.phone: ...", "until must be after since"): useful when the sentence is generic.
+  const detail = known === undefined || error.code === 'REQUEST_INVALID' || error.code === 'WEBHOOK_REPLAY_INVALID' ? (error.detail ?? null) : null;
   const code = error.status === 0 ? null : error.code;
   return { sentence, detail, code };
 }

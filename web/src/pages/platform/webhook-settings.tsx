@@ -13,6 +13,15 @@
  * The test event and the delivery log are routes of the webhook slice (`POST /v1/webhooks/test`,
  * `GET /v1/webhooks/deliveries`). On a hub that does not serve them (404 NOT_FOUND) the panel says
  * so in a note instead of showing a failure.
+ *
+ * Replays (docs/webhooks.md "The delivery log and replays"): a row that the hub no longer sends by
+ * itself (dead or delivered) or that has failed at least once has a button that re-queues it
+ * (`POST /v1/webhooks/deliveries/{event_id}/replay`, same webhook-id, fresh retry schedule); a
+ * pending delivery not yet attempted has none, it is about to go anyway. "Replay all dead
+ * deliveries" (`POST /v1/webhooks/replay {"status": "dead"}`) shows while the dead-letter list is
+ * not empty, which the panel asks the hub (`status=dead`, one row) since a dead delivery may be
+ * older than the rows shown. One replay at a time: every replay button waits for the call in
+ * flight. The answer says how many were queued, and the log is read again.
  */
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { IdbindError, type IdbindClient, type Provider, type RotatedWebhookSecret, type TestEventSent, type WebhookDelivery } from '../../api/sdk.ts';
@@ -29,14 +38,23 @@ interface WebhookSettingsProps {
   onError(error: unknown): void;
 }
 
-type Deliveries = { state: 'loading' } | { state: 'ready'; deliveries: WebhookDelivery[] } | { state: 'missing' } | { state: 'failed'; error: unknown };
+/** `hasDead`: the hub's dead-letter list is not empty (the dead ones may be older than the rows shown). */
+type Deliveries = { state: 'loading' } | { state: 'ready'; deliveries: WebhookDelivery[]; hasDead: boolean } | { state: 'missing' } | { state: 'failed'; error: unknown };
+
+/** What a replay answered: one delivery re-queued, or how many dead ones. */
+type Replayed = { one: string } | { dead: number };
+
+/** A delivery the hub will not send again by itself (dead, delivered), or one that keeps failing. */
+function replayable(d: WebhookDelivery): boolean {
+  return d.status !== 'pending' || d.attempts > 0;
+}
 
 const DELIVERY_LIMIT = 20;
 
 export function WebhookSettings({ client, provider, updateProvider, onError }: WebhookSettingsProps) {
   const { t, formatDateTime, formatNumber } = useI18n();
   const k = t.platform;
-  const ids = { heading: useId(), url: useId(), urlError: useId(), log: useId() };
+  const ids = { heading: useId(), url: useId(), urlError: useId(), log: useId(), replayHint: useId() };
   const [url, setUrl] = useState(provider.webhook_url ?? '');
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
@@ -49,15 +67,29 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
   const [testBusy, setTestBusy] = useState(false);
   const [testResult, setTestResult] = useState<{ sent: TestEventSent } | { missing: true } | { error: unknown } | null>(null);
   const [deliveries, setDeliveries] = useState<Deliveries>({ state: 'loading' });
+  /** The replay in flight: `'dead'` for all dead ones, else the event id. */
+  const [replaying, setReplaying] = useState<string | null>(null);
+  const [replayed, setReplayed] = useState<Replayed | null>(null);
+  const [replayError, setReplayError] = useState<{ context: string; error: unknown } | null>(null);
+  const replayedRef = useRef<HTMLDivElement>(null);
+  /** Only the latest read of the log is shown: a slower earlier answer must not overwrite it. */
+  const loadSeq = useRef(0);
 
   const fail = (failure: unknown) => onError(failure);
 
   const loadDeliveries = useCallback(async () => {
+    const seq = ++loadSeq.current;
     setDeliveries((d) => (d.state === 'ready' ? d : { state: 'loading' }));
     try {
-      const page = await client.listWebhookDeliveries({ limit: DELIVERY_LIMIT });
-      setDeliveries({ state: 'ready', deliveries: page.deliveries });
+      const [page, dead] = await Promise.all([
+        client.listWebhookDeliveries({ limit: DELIVERY_LIMIT }),
+        client.listWebhookDeliveries({ status: 'dead', limit: 1 }),
+      ]);
+      if (seq !== loadSeq.current) return;
+      const hasDead = dead.deliveries.length > 0 || page.deliveries.some((d) => d.status === 'dead');
+      setDeliveries({ state: 'ready', deliveries: page.deliveries, hasDead });
     } catch (failure) {
+      if (seq !== loadSeq.current) return;
       if (isMissingRoute(failure)) setDeliveries({ state: 'missing' });
       else {
         setDeliveries({ state: 'failed', error: failure });
@@ -154,6 +186,33 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
     }
   };
 
+  /** Re-queues one delivery (`eventId`) or every dead one (`'dead'`), then reads the log again. */
+  const replay = async (what: string) => {
+    setReplaying(what);
+    setReplayed(null);
+    setReplayError(null);
+    try {
+      if (what === 'dead') {
+        const { requeued } = await client.replayWebhookDeliveries({ status: 'dead' });
+        setReplayed({ dead: requeued });
+      } else {
+        await client.replayWebhookDelivery(what);
+        setReplayed({ one: what });
+      }
+      // The button was disabled during the call (and "Replay all" goes with the last dead
+      // delivery): keep the focus on what happened rather than losing it to the page.
+      replayedRef.current?.focus();
+    } catch (failure) {
+      setReplayError({ context: what === 'dead' ? k.replayDeadFailed : k.replayFailed, error: failure });
+      fail(failure);
+      // Disabled since the page was loaded: show the notice that says why and how to undo it.
+      if (failure instanceof IdbindError && failure.code === 'WEBHOOK_ENDPOINT_DISABLED') void refreshProvider();
+    } finally {
+      setReplaying(null);
+      void loadDeliveries();
+    }
+  };
+
   return (
     <section aria-labelledby={ids.heading} className="subsection" id="webhooks" data-testid="webhooks">
       <h2 id={ids.heading}>{k.webhooksTitle}</h2>
@@ -166,8 +225,9 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
           </p>
           <p>{k.webhookDisabledSince(formatDateTime(provider.webhook_disabled_at))}</p>
           <p>{k.webhookDisabledEffect}</p>
+          <p>{k.webhookDisabledReplay}</p>
           <p>
-            {k.webhookDisabledReplay} <code>POST /v1/webhooks/replay {'{"status": "dead"}'}</code>
+            {k.webhookDisabledReplayApi} <code>POST /v1/webhooks/replay {'{"status": "dead"}'}</code>
           </p>
           {provider.webhook_url ? (
             <>
@@ -276,6 +336,36 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
           {t.refresh}
         </button>
       </div>
+      {deliveries.state === 'ready' && deliveries.hasDead ? (
+        <>
+          <p className="hint" id={ids.replayHint}>
+            {k.replayDeadHint}
+          </p>
+          <div className="form-actions">
+            <button
+              type="button"
+              className="button"
+              disabled={replaying !== null}
+              aria-busy={replaying === 'dead'}
+              aria-describedby={ids.replayHint}
+              onClick={() => void replay('dead')}
+              data-testid="webhook-replay-dead"
+            >
+              {replaying === 'dead' ? k.replayingDead : k.replayDead}
+            </button>
+          </div>
+        </>
+      ) : null}
+      <div role="status" tabIndex={-1} ref={replayedRef} data-testid="webhook-replay-result">
+        {replayed && 'one' in replayed ? (
+          <p>
+            {k.replayQueued} <code>{replayed.one}</code>
+          </p>
+        ) : replayed ? (
+          <p>{k.replayDeadQueued(replayed.dead, formatNumber(replayed.dead))}</p>
+        ) : null}
+      </div>
+      {replayError ? <ConsoleError context={replayError.context} error={replayError.error} testId="webhook-replay-error" /> : null}
       <div data-testid="deliveries" data-state={deliveries.state}>
         {deliveries.state === 'loading' ? (
           <p className="loading">{t.loading}</p>
@@ -297,6 +387,7 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
                 </th>
                 <th scope="col">{k.deliveryLastAnswer}</th>
                 <th scope="col">{k.deliveryEventId}</th>
+                <th scope="col">{k.deliveryReplay}</th>
               </tr>
             </thead>
             <tbody>
@@ -315,6 +406,21 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
                   <td>{d.last_status_code !== null ? `HTTP ${d.last_status_code}` : (d.last_error ?? '–')}</td>
                   <td>
                     <code className="nowrap">{d.event_id}</code>
+                  </td>
+                  <td>
+                    {replayable(d) ? (
+                      <button
+                        type="button"
+                        className="button subtle small nowrap"
+                        disabled={replaying !== null}
+                        aria-busy={replaying === d.event_id}
+                        aria-label={replaying === d.event_id ? undefined : k.replayOneLabel(d.event_id)}
+                        onClick={() => void replay(d.event_id)}
+                        data-testid={`webhook-replay-${d.event_id}`}
+                      >
+                        {replaying === d.event_id ? k.replayingOne : k.replayOne}
+                      </button>
+                    ) : null}
                   </td>
                 </tr>
               ))}
