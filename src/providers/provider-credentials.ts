@@ -7,7 +7,7 @@
  * - Webhook secrets: Standard Webhooks form, `whsec_` and base64 of 32 random bytes; sealed at rest
  *   (the hub needs them to sign), associated data naming the row.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hash, randomBytes } from 'node:crypto';
 import { associatedData, openBytes, sealBytes } from '../kernel/crypto/envelope.ts';
 import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
 
@@ -20,6 +20,11 @@ export function newApiKey(): string {
 
 export function apiKeyHash(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
+}
+
+/** apiKeyHash in base64, by one call (crypto.hash): the per-request authentication's cache key. */
+export function apiKeyHashBase64(key: string): string {
+  return hash('sha256', key, 'base64');
 }
 
 /** What the console shows of a key: its prefix and last four characters. */

@@ -8,7 +8,7 @@ import { uuidv7 } from '../kernel/ids.ts';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { OutboundUrlError, validateOutboundUrl, type OutboundPolicy } from '../kernel/http/outbound-http.ts';
 import { findOrCreateCarrier } from '../registry/import/import-repository.ts';
-import { apiKeyHash, apiKeyHint, isWellFormedApiKey, newApiKey, newWebhookSecret, openWebhookSecret, sealWebhookSecret } from './provider-credentials.ts';
+import { apiKeyHash, apiKeyHashBase64, apiKeyHint, isWellFormedApiKey, newApiKey, newWebhookSecret, openWebhookSecret, sealWebhookSecret } from './provider-credentials.ts';
 import * as repo from './provider-repository.ts';
 import { ProviderError } from './provider-errors.ts';
 
@@ -245,14 +245,14 @@ export function invalidateAuthCache(): void {
 /** The provider of a bearer API key; fails closed on anything else (API_KEY_INVALID, PROVIDER_DISABLED). */
 export async function authenticateApiKey(pool: pg.Pool, key: string): Promise<Provider> {
   if (!isWellFormedApiKey(key)) throw new ProviderError('API_KEY_INVALID');
-  const hash = apiKeyHash(key);
-  const cacheKey = hash.toString('base64');
+  // One-shot SHA-256 straight to the cache key: this runs on every provider call.
+  const cacheKey = apiKeyHashBase64(key);
   const now = Date.now();
   const hit = authCache.get(cacheKey);
   let provider: Provider;
   if (hit && hit.until > now) provider = hit.provider;
   else {
-    const row = await repo.findProviderByKeyHash(pool, hash);
+    const row = await repo.findProviderByKeyHash(pool, Buffer.from(cacheKey, 'base64'));
     if (!row) {
       authCache.delete(cacheKey);
       throw new ProviderError('API_KEY_INVALID');

@@ -24,6 +24,14 @@ describe('operations endpoints', () => {
     expect(m.headers['content-type']).toContain('text/plain');
     expect(m.body).toContain('idbind_http_request_duration_seconds');
     expect(m.body).toContain('idbind_process_cpu_user_seconds_total');
+    // Each request is observed under its route pattern and status, counted once per request.
+    const healthz = () => /idbind_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} (\d+)/.exec(m.body)?.[1];
+    expect(Number(healthz())).toBeGreaterThanOrEqual(1);
+    const before = Number(healthz());
+    await hub.app.inject('/healthz');
+    await hub.app.inject('/healthz');
+    const again = await hub.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(Number(/idbind_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} (\d+)/.exec(again.body)?.[1])).toBe(before + 2);
   });
 
   it('serves /metrics outside demo mode only to the metrics token or the admin token', async () => {
