@@ -44,7 +44,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { forbiddenAddressReason, OutboundUrlError, postOutbound, type OutboundPolicy, type OutboundResponse } from '../kernel/http/outbound-http.ts';
-import { webhookSecrets } from '../providers/provider-service.ts';
+import { invalidateAuthCache, webhookSecrets } from '../providers/provider-service.ts';
 import { disableWebhookEndpoint } from '../providers/provider-repository.ts';
 import { webhookHeaders, webhookSecretKey } from './webhook-signing.ts';
 import { claimDueDeliveries, recordAttempts, type AttemptResult, type ClaimedDelivery } from './webhook-repository.ts';
@@ -257,7 +257,9 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
           if (res.status === 410) {
             gone = true;
             // Only the URL that answered is disabled; a failure to record it is retried by the next 410.
-            await disableWebhookEndpoint(pool, d.provider_id, d.webhook_url).catch((e: unknown) => {
+            // This process's cached providers are dropped, so the platform's own view
+            // (GET /v1/provider, the console) shows the endpoint disabled at once.
+            await disableWebhookEndpoint(pool, d.provider_id, d.webhook_url).then(invalidateAuthCache, (e: unknown) => {
               log?.warn({ provider_id: d.provider_id, err: { name: (e as Error).name } }, 'the webhook endpoint could not be disabled after 410 Gone');
             });
           }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { createProvider, rotateWebhookSecret, updateProvider } from '../../src/providers/provider-service.ts';
+import { authenticateApiKey, createProvider, rotateWebhookSecret, updateProvider } from '../../src/providers/provider-service.ts';
 import { outboxCtes } from '../../src/events/outbox.ts';
 import { unbindAccount } from '../../src/bindings/binding-repository.ts';
 import { KICK_SOON_MS, startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhook-dispatcher.ts';
@@ -354,7 +354,9 @@ describe('delivery', () => {
 
   it('disables an endpoint that answers 410 Gone: that delivery and later ones are dead at once, no more requests; setting the URL again and a replay deliver them', async () => {
     const rec = await receiver();
-    const { provider } = await platform(rec.url);
+    const { provider, apiKey } = await platform(rec.url);
+    // The platform's calls authenticate through a short cache of providers, warm from here on.
+    expect((await authenticateApiKey(db.pool, apiKey)).webhookDisabledAt).toBeNull();
     rec.answer = 410;
     const [first] = await emit(provider.id, 1);
     const d = dispatcher();
@@ -362,6 +364,8 @@ describe('delivery', () => {
     expect((await deliveries(provider.id))[0]).toMatchObject({ status: 'dead', last_status_code: 410 });
     const disabledAt = (await db.pool.query('SELECT webhook_disabled_at FROM providers WHERE id = $1', [provider.id])).rows[0].webhook_disabled_at;
     expect(disabledAt).toBeInstanceOf(Date);
+    // The platform's own view (GET /v1/provider, the console) shows it at once, not after the cache's 5 s.
+    expect((await authenticateApiKey(db.pool, apiKey)).webhookDisabledAt).toEqual(disabledAt);
 
     const [second] = await emit(provider.id, 1);
     expect(await d.drain()).toMatchObject({ attempts: 1, dead: 1 });
