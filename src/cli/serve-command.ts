@@ -5,6 +5,7 @@
  * Ctrl-C closes the server, then stops the embedded database cleanly.
  */
 import { parseArgs } from 'node:util';
+import { leaveShutdownSignalsToCaller } from '../kernel/db/embedded-server.ts';
 import { openHub } from '../hub.ts';
 import { buildServer } from '../server.ts';
 import { registryIsEmpty, seedDemoRegistry } from '../demo/demo-seed.ts';
@@ -84,6 +85,8 @@ export const serveCommand: Command = {
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+      // The embedded server is stopped by hub.close() below, after the server's last writes.
+      leaveShutdownSignalsToCaller();
     });
     ctx.stderr.write('stopping...\n');
     await running.close();

