@@ -25,6 +25,20 @@ async function query(url: string, sql: string, appName = 'idbind-test'): Promise
   }
 }
 
+/** Stops the cluster of a data directory through its pid file, and waits until it is gone (10 s at most). */
+async function stopByPidFile(dataDir: string): Promise<void> {
+  const pid = Number(readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+      await new Promise((r) => setTimeout(r, 100));
+    } catch {
+      return;
+    }
+  }
+}
+
 describe('embedded PostgreSQL', () => {
   it('starts a real PostgreSQL on loopback, never on 5432, with a generated password kept 0600', async () => {
     const s = await startEmbeddedServer({ dataDir: dir });
@@ -62,16 +76,7 @@ describe('embedded PostgreSQL', () => {
     const again = await startEmbeddedServer({ dataDir: dir });
     expect(again.owned).toBe(false);
     // Stop it for real through its own pid file's process (what a restart after all clients left does).
-    const pid = Number(readFileSync(join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    process.kill(pid, 'SIGINT');
-    for (let i = 0; i < 100; i++) {
-      try {
-        process.kill(pid, 0);
-        await new Promise((r) => setTimeout(r, 100));
-      } catch {
-        break;
-      }
-    }
+    await stopByPidFile(dir);
     const fresh = await startEmbeddedServer({ dataDir: dir });
     started.push(fresh);
     expect(fresh.owned).toBe(true);
@@ -124,15 +129,6 @@ describe('embedded PostgreSQL', () => {
     // The owner's process is gone; the server still answers the other process.
     expect((await other.client!.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
     await other.client!.end();
-    const pid = Number(readFileSync(join(owner.sub, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    process.kill(pid, 'SIGINT');
-    for (let i = 0; i < 100; i++) {
-      try {
-        process.kill(pid, 0);
-        await new Promise((r) => setTimeout(r, 100));
-      } catch {
-        break;
-      }
-    }
+    await stopByPidFile(owner.sub);
   }, 60_000);
 });
