@@ -52,6 +52,12 @@ function dispatcher(options: Partial<WebhookDispatcherOptions> = {}): WebhookDis
   return d;
 }
 
+/** Polls until `cond` holds or `ms` have passed (the assertion after it says which). */
+async function waitUntil(cond: () => boolean, ms: number, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, everyMs));
+}
+
 async function platform(webhookUrl: string) {
   return createProvider(db.pool, db.ring, { allowLoopback: true }, { name: platformName(), kind: 'platform', webhookUrl });
 }
@@ -448,8 +454,7 @@ describe('delivery', () => {
     const fineIds = await emit(fine.provider.id, 6);
     const d = dispatcher({ concurrency: 8, perProviderConcurrency: 3, timeoutMs: 4000 });
     d.kick();
-    const deadline = Date.now() + 3000;
-    while (healthy.requests.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => healthy.requests.length >= 6, 3000);
     // The healthy provider's events all arrived while the hanging one's first requests were still open.
     expect(new Set(healthy.requests.map((q) => q.headers['webhook-id']))).toEqual(new Set(fineIds));
     expect(hanging.requests.length).toBeLessThanOrEqual(3);
@@ -484,13 +489,11 @@ describe('delivery', () => {
   it('keeps one pass going through a burst larger than a provider\'s share, without waiting for the interval', async () => {
     const rec = await receiver();
     const { provider } = await platform(rec.url);
-    const d = startWebhookDispatcher({ pool: db.pool, ring: async () => db.ring, outbound: { allowLoopback: true }, intervalMs: 60_000, now, concurrency: 4, perProviderConcurrency: 2 });
-    dispatchers.push(d);
+    const d = dispatcher({ intervalMs: 60_000, concurrency: 4, perProviderConcurrency: 2 });
     await new Promise((r) => setTimeout(r, 100)); // its first pass found nothing and it sleeps for a minute
     await emit(provider.id, 300);
     d.kick();
-    const deadline = Date.now() + 20_000;
-    while (rec.requests.length < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => rec.requests.length >= 300, 20_000);
     // A pass that ended while the provider's requests were finishing would leave the rest for the next interval.
     expect(rec.requests).toHaveLength(300);
   });
@@ -498,13 +501,11 @@ describe('delivery', () => {
   it('delivers on a kick without waiting for the interval, and stop() waits for claimed work', async () => {
     const rec = await receiver();
     const { provider } = await platform(rec.url);
-    const d = startWebhookDispatcher({ pool: db.pool, ring: async () => db.ring, outbound: { allowLoopback: true }, intervalMs: 60_000, now });
-    dispatchers.push(d);
+    const d = dispatcher({ intervalMs: 60_000 });
     await new Promise((r) => setTimeout(r, 100)); // its first pass found nothing and it sleeps for a minute
     await emit(provider.id, 5);
     d.kick();
-    const deadline = Date.now() + 10_000;
-    while (rec.requests.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => rec.requests.length >= 5, 10_000);
     expect(rec.requests).toHaveLength(5);
     await d.stop();
     expect(d.stats()).toMatchObject({ delivered: 5 });
@@ -525,10 +526,8 @@ describe('delivery', () => {
         };
       },
     });
-    const d = startWebhookDispatcher({ pool: counting, ring: async () => db.ring, outbound: { allowLoopback: true }, intervalMs: 60_000, now });
-    dispatchers.push(d);
-    const deadline0 = Date.now() + 5_000;
-    while (claims === 0 && Date.now() < deadline0) await new Promise((r) => setTimeout(r, 10)); // its first pass: nothing due
+    const d = dispatcher({ pool: counting, intervalMs: 60_000 });
+    await waitUntil(() => claims > 0, 5_000, 10); // its first pass: nothing due
     await new Promise((r) => setTimeout(r, 50));
     const before = claims;
     await emit(provider.id, 3);
@@ -537,8 +536,7 @@ describe('delivery', () => {
       d.kickSoon();
       await new Promise((r) => setTimeout(r, 5));
     }
-    const deadline = Date.now() + 5_000;
-    while (rec.requests.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitUntil(() => rec.requests.length >= 3, 5_000, 10);
     expect(rec.requests).toHaveLength(3);
     await new Promise((r) => setTimeout(r, 3 * KICK_SOON_MS));
     // About one pass per KICK_SOON_MS: 200 ms / 50 ms, up to two claims each.
