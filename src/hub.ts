@@ -83,7 +83,9 @@ export async function openHub(options: OpenHubOptions): Promise<Hub> {
     async ring(options = {}) {
       if (config.masterKeys.length === 0) throw new HubStartError('no master key configured (IDBIND_MASTER_KEY)');
       const readStamp = async () =>
-        (await pool.query<{ s: string | null }>(`SELECT string_agg(purpose || version || state, ',' ORDER BY purpose, version) AS s FROM key_versions`)).rows[0]!.s ?? '';
+        (await pool.query<{ s: string | null }>({
+          name: 'key_ring_stamp', text: `SELECT string_agg(purpose || version || state, ',' ORDER BY purpose, version) AS s FROM key_versions`,
+        })).rows[0]!.s ?? '';
       // A rotation by another process is noticed within RING_RECHECK_MS: until then this process
       // seals under the previous current key, which stays readable, and background key work
       // re-encrypts or re-indexes such rows like any other (docs/keys.md). Checking on every

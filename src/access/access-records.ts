@@ -38,9 +38,11 @@ export type PersonPurpose = (typeof PERSON_PURPOSES)[number];
 export async function recordPersonAccess(
   db: pg.Pool | pg.PoolClient, entry: { personId: string; purpose: PersonPurpose; actor: string; detail: Record<string, unknown> },
 ): Promise<void> {
-  await db.query('INSERT INTO access_records (person_id, purpose, actor, detail) VALUES ($1, $2, $3, $4)', [
-    entry.personId, entry.purpose, entry.actor, JSON.stringify(entry.detail),
-  ]);
+  await db.query({
+    name: 'record_person_access',
+    text: 'INSERT INTO access_records (person_id, purpose, actor, detail) VALUES ($1, $2, $3, $4)',
+    values: [entry.personId, entry.purpose, entry.actor, JSON.stringify(entry.detail)],
+  });
 }
 
 /** Purposes of entries about a batch run (one entry per run, no person). */

@@ -69,7 +69,9 @@ export function otherLiveAccountsSql(person: string, provider: string, accountRe
 }
 
 export async function countOtherLiveAccounts(client: Db, personId: string, providerId: string, accountRef: string): Promise<number> {
-  const r = await client.query<{ n: string }>(`SELECT (${otherLiveAccountsSql('$1', '$2', '$3')}) AS n`, [personId, providerId, accountRef]);
+  const r = await client.query<{ n: string }>({
+    name: 'count_other_live_accounts', text: `SELECT (${otherLiveAccountsSql('$1', '$2', '$3')}) AS n`, values: [personId, providerId, accountRef],
+  });
   return Number(r.rows[0]!.n);
 }
 
@@ -86,8 +88,9 @@ export async function bindAccount(client: pg.PoolClient, b: {
   id: string; providerId: string; accountRef: string; personId: string; subscriptionId: string | null; method: Method; level: Level; pseudonym: string;
   guardianPersonId: string | null;
 }): Promise<BoundAccount> {
-  const r = await client.query<BoundAccount>(
-    `WITH changed AS (
+  const r = await client.query<BoundAccount>({
+    name: 'bind_account',
+    text: `WITH changed AS (
        INSERT INTO accounts AS a (id, provider_id, account_ref, person_id, subscription_id, method, level, status, status_reason, sequence, verified_at, status_since, pseudonym,
                                   minor, guardian_person_id, guardian_consent_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, 'verified', 'verified', 1, now(), now(), $9, $10::uuid IS NOT NULL, $10, CASE WHEN $10::uuid IS NULL THEN NULL ELSE now() END)
@@ -97,8 +100,8 @@ export async function bindAccount(client: pg.PoolClient, b: {
        RETURNING a.*
      ),${outboxCtes('$8')}
      SELECT id, account_ref, level, sequence, verified_at FROM changed`,
-    [b.id, b.providerId, b.accountRef, b.personId, b.subscriptionId, b.method, b.level, 'account.verified', b.pseudonym, b.guardianPersonId],
-  );
+    values: [b.id, b.providerId, b.accountRef, b.personId, b.subscriptionId, b.method, b.level, 'account.verified', b.pseudonym, b.guardianPersonId],
+  });
   return r.rows[0]!;
 }
 

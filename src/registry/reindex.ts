@@ -121,7 +121,8 @@ const TABLES: Record<SealedTable, TableSpec> = {
  * database); an expired code is refused as expired before any key is needed, and a resend issues a
  * new code under the current version.
  */
-const LIVE_CODES = `status = 'code_sent' AND code_hmac IS NOT NULL AND code_expires_at > now() - interval '1 minute'`;
+// `completed_at IS NULL`: an open session, by migration 0019's partial index.
+const LIVE_CODES = `completed_at IS NULL AND status = 'code_sent' AND code_hmac IS NOT NULL AND code_expires_at > now() - interval '1 minute'`;
 
 type Mode = 'reencrypt' | 'reindex';
 

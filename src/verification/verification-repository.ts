@@ -50,6 +50,12 @@ export async function insertVerification(db: Db, v: {
   return r.rows[0]!.code_expires_at;
 }
 
+export const START_CHECKS_SQL = `WITH hits AS (${hitSql('$2', '$6', '1')}),
+                cand AS (${ELIGIBILITY_CANDIDATE_SQL})
+           SELECT (SELECT json_agg(json_build_object('bucket', bucket, 'count', count, 'elapsed', elapsed)) FROM hits) AS hits, cand.*,
+             CASE WHEN $5::boolean AND cand.person_id IS NOT NULL THEN (${otherLiveAccountsSql('cand.person_id', '$3', '$4')}) END AS live_accounts
+           FROM (SELECT 1) one LEFT JOIN cand ON true`;
+
 /**
  * The checks of a start that need the database, in one statement (issue 3 throughput): one hit
  * counted in each of the number's exact buckets (`hitLimits`' counting), the number's eligibility
@@ -63,16 +69,52 @@ export async function startChecks(db: Db, s: {
 }): Promise<{ hits: HitRow[]; candidate: EligibilityCandidate | undefined; liveAccounts: number }> {
   const r = await db.query<EligibilityCandidate & { hits: HitRow[] | null; live_accounts: string | null }>({
     name: 'verification_start_checks',
-    text: `WITH hits AS (${hitSql('$2', '$6', '1')}),
-                cand AS (${ELIGIBILITY_CANDIDATE_SQL})
-           SELECT (SELECT json_agg(json_build_object('bucket', bucket, 'count', count, 'elapsed', elapsed)) FROM hits) AS hits, cand.*,
-             CASE WHEN $5::boolean AND cand.person_id IS NOT NULL THEN (${otherLiveAccountsSql('cand.person_id', '$3', '$4')}) END AS live_accounts
-           FROM (SELECT 1) one LEFT JOIN cand ON true`,
+    text: START_CHECKS_SQL,
     values: [s.numberKeys, s.buckets, s.providerId, s.accountRef, s.countAccounts, s.windows],
   });
   const row = r.rows[0]!;
   return { hits: row.hits ?? [], candidate: row.id === null ? undefined : row, liveAccounts: Number(row.live_accounts ?? 0) };
 }
+
+/**
+ * The statements that find one verification by its id, exported for the plan test
+ * (verification-plans.db.test.ts): each must be planned onto the primary key, whatever the
+ * table's statistics (migration 0019).
+ */
+export const COUNT_ATTEMPT_WITHIN_BUDGET_SQL = `WITH v AS (SELECT msisdn_bidx FROM verifications
+              WHERE id = $1 AND provider_id = $2 AND status = 'code_sent' AND consumed_at IS NULL AND code_expires_at > now() AND msisdn_bidx IS NOT NULL),
+        hit AS (INSERT INTO rate_counters AS rc (bucket, window_start, count)
+                SELECT 'otp:number-d:' || rtrim(translate(encode(v.msisdn_bidx, 'base64'), '+/' || chr(10), '-_'), '='),
+                       to_timestamp(floor(extract(epoch FROM now()) / 86400) * 86400), 1
+                FROM v
+                ON CONFLICT (bucket, window_start) DO UPDATE SET count = rc.count + 1
+                RETURNING count, extract(epoch FROM now() - window_start)::float8 AS elapsed),
+        upd AS (UPDATE verifications SET attempts = attempts + 1
+                WHERE id = $1 AND provider_id = $2 AND status = 'code_sent' AND consumed_at IS NULL AND attempts < $3 AND code_expires_at > now()
+                  AND (SELECT count FROM hit) <= $4
+                RETURNING *)
+   SELECT hit.count AS otp_count, hit.elapsed AS otp_elapsed, upd.* FROM hit LEFT JOIN upd ON true`;
+
+export const CONSUME_AND_RECHECK_SQL = `WITH c AS (UPDATE verifications SET consumed_at = now() WHERE id = $1 AND consumed_at IS NULL AND status = 'code_sent' AND code_expires_at > now() RETURNING id)
+           SELECT e.sealed, e.dek_version FROM c LEFT JOIN (
+             SELECT p.sealed, p.dek_version FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
+             WHERE s.id = $2 AND s.status = 'active' AND p.id = $3 AND p.status = 'alive'
+               AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => $4))
+               AND (s.device_changed_at IS NULL OR s.device_changed_at <= now() - make_interval(hours => $4))
+               AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr
+                               WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
+                                 AND rr.subscription_id = s.id)
+             FOR SHARE OF s, p) e ON true`;
+
+export const FIND_VERIFICATION_SQL = 'SELECT * FROM verifications WHERE id = $1 AND provider_id = $2';
+
+export const FINISH_VERIFICATION_SQL = `UPDATE verifications SET status = $2, failure = $3, account_id = coalesce($4, account_id), completed_at = now(), sealed = NULL, dek_version = NULL
+           WHERE id = $1 AND status = 'code_sent'`;
+
+export const REPLACE_CODE_SQL = `UPDATE verifications SET code_hmac = $2, code_key_version = $3, code_expires_at = now() + make_interval(secs => $4),
+       sends = sends + 1, last_sent_at = now()
+     WHERE id = $1 AND status = 'code_sent' AND consumed_at IS NULL AND sends < $5 AND last_sent_at <= now() - make_interval(secs => $6)
+     RETURNING code_expires_at`;
 
 /**
  * A typed code's budgets in one statement: one hit counted in the number's daily budget of typed
@@ -87,19 +129,7 @@ export async function countAttemptWithinBudget(db: Db, providerId: string, id: s
 }> {
   const r = await db.query<VerificationRow & { otp_count: number; otp_elapsed: number }>({
     name: 'count_attempt_within_budget',
-    text: `WITH v AS (SELECT msisdn_bidx FROM verifications
-                      WHERE id = $1 AND provider_id = $2 AND status = 'code_sent' AND consumed_at IS NULL AND code_expires_at > now() AND msisdn_bidx IS NOT NULL),
-                hit AS (INSERT INTO rate_counters AS rc (bucket, window_start, count)
-                        SELECT 'otp:number-d:' || rtrim(translate(encode(v.msisdn_bidx, 'base64'), '+/' || chr(10), '-_'), '='),
-                               to_timestamp(floor(extract(epoch FROM now()) / 86400) * 86400), 1
-                        FROM v
-                        ON CONFLICT (bucket, window_start) DO UPDATE SET count = rc.count + 1
-                        RETURNING count, extract(epoch FROM now() - window_start)::float8 AS elapsed),
-                upd AS (UPDATE verifications SET attempts = attempts + 1
-                        WHERE id = $1 AND provider_id = $2 AND status = 'code_sent' AND consumed_at IS NULL AND attempts < $3 AND code_expires_at > now()
-                          AND (SELECT count FROM hit) <= $4
-                        RETURNING *)
-           SELECT hit.count AS otp_count, hit.elapsed AS otp_elapsed, upd.* FROM hit LEFT JOIN upd ON true`,
+    text: COUNT_ATTEMPT_WITHIN_BUDGET_SQL,
     values: [id, providerId, maxAttempts, numberAttemptsPerDay],
   });
   const row = r.rows[0];
@@ -120,16 +150,7 @@ export async function consumeAndRecheck(client: pg.PoolClient, v: { id: string; 
 > {
   const r = await client.query<{ sealed: Buffer | null; dek_version: number | null }>({
     name: 'consume_and_recheck',
-    text: `WITH c AS (UPDATE verifications SET consumed_at = now() WHERE id = $1 AND consumed_at IS NULL AND status = 'code_sent' AND code_expires_at > now() RETURNING id)
-           SELECT e.sealed, e.dek_version FROM c LEFT JOIN (
-             SELECT p.sealed, p.dek_version FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
-             WHERE s.id = $2 AND s.status = 'active' AND p.id = $3 AND p.status = 'alive'
-               AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => $4))
-               AND (s.device_changed_at IS NULL OR s.device_changed_at <= now() - make_interval(hours => $4))
-               AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr
-                               WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
-                                 AND rr.subscription_id = s.id)
-             FOR SHARE OF s, p) e ON true`,
+    text: CONSUME_AND_RECHECK_SQL,
     values: [v.id, v.subscription_id, v.person_id, simChangeWindowHours],
   });
   const row = r.rows[0];
@@ -140,7 +161,7 @@ export async function consumeAndRecheck(client: pg.PoolClient, v: { id: string; 
 export async function findVerification(db: Db, providerId: string, id: string): Promise<VerificationRow | undefined> {
   const r = await db.query<VerificationRow>({
     name: 'find_verification',
-    text: 'SELECT * FROM verifications WHERE id = $1 AND provider_id = $2',
+    text: FIND_VERIFICATION_SQL,
     values: [id, providerId],
   });
   return r.rows[0];
@@ -149,8 +170,7 @@ export async function findVerification(db: Db, providerId: string, id: string): 
 export async function finishVerification(db: Db, id: string, status: VerificationStatus, failure: string | null, accountId: string | null = null): Promise<void> {
   await db.query({
     name: 'finish_verification',
-    text: `UPDATE verifications SET status = $2, failure = $3, account_id = coalesce($4, account_id), completed_at = now(), sealed = NULL, dek_version = NULL
-           WHERE id = $1 AND status = 'code_sent'`,
+    text: FINISH_VERIFICATION_SQL,
     values: [id, status, failure, accountId],
   });
 }
@@ -158,10 +178,7 @@ export async function finishVerification(db: Db, id: string, status: Verificatio
 /** A new code for the same session: the attempt count is kept (a resend never resets it). */
 export async function replaceCode(db: Db, id: string, codeHmac: Buffer, codeKeyVersion: number, ttlSeconds: number, maxSends: number, minIntervalSeconds: number): Promise<Date | undefined> {
   const r = await db.query<{ code_expires_at: Date }>(
-    `UPDATE verifications SET code_hmac = $2, code_key_version = $3, code_expires_at = now() + make_interval(secs => $4),
-       sends = sends + 1, last_sent_at = now()
-     WHERE id = $1 AND status = 'code_sent' AND consumed_at IS NULL AND sends < $5 AND last_sent_at <= now() - make_interval(secs => $6)
-     RETURNING code_expires_at`,
+    REPLACE_CODE_SQL,
     [id, codeHmac, codeKeyVersion, ttlSeconds, maxSends, minIntervalSeconds],
   );
   return r.rows[0]?.code_expires_at;

@@ -60,10 +60,11 @@ export async function runIdempotent<T>(
   scope: { providerId: string; key: string; route: string; hash: Buffer },
   work: () => Promise<{ status: number; body: T }>,
 ): Promise<StoredAnswer<T>> {
-  const inserted = await pool.query(
-    `INSERT INTO idempotency_keys (provider_id, key, route, request_hash) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-    [scope.providerId, scope.key, scope.route, scope.hash],
-  );
+  const inserted = await pool.query({
+    name: 'idempotency_key_claim',
+    text: 'INSERT INTO idempotency_keys (provider_id, key, route, request_hash) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+    values: [scope.providerId, scope.key, scope.route, scope.hash],
+  });
   if (inserted.rowCount === 0) {
     const r = await pool.query<{ route: string; request_hash: Buffer; status_code: number | null; response: T; created_at: Date }>(
       'SELECT route, request_hash, status_code, response, created_at FROM idempotency_keys WHERE provider_id = $1 AND key = $2',
@@ -103,9 +104,11 @@ export async function runIdempotent<T>(
     }
     throw e;
   }
-  await pool.query('UPDATE idempotency_keys SET status_code = $3, response = $4 WHERE provider_id = $1 AND key = $2', [
-    scope.providerId, scope.key, answer.status, JSON.stringify(answer.body),
-  ]);
+  await pool.query({
+    name: 'idempotency_key_answer',
+    text: 'UPDATE idempotency_keys SET status_code = $3, response = $4 WHERE provider_id = $1 AND key = $2',
+    values: [scope.providerId, scope.key, answer.status, JSON.stringify(answer.body)],
+  });
   return { ...answer, replayed: false };
 }
 
