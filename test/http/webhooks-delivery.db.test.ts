@@ -12,7 +12,7 @@ import { authenticateApiKey, createProvider, rotateWebhookSecret, updateProvider
 import { outboxCtes } from '../../src/events/outbox.ts';
 import { unbindAccount } from '../../src/bindings/binding-repository.ts';
 import { KICK_SOON_MS, startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhook-dispatcher.ts';
-import { CLAIM_DUE_SQL, claimDueDeliveries } from '../../src/events/webhook-repository.ts';
+import { CLAIM_DUE_SQL, RECORD_ATTEMPTS_SQL, claimDueDeliveries } from '../../src/events/webhook-repository.ts';
 import { disableWebhookEndpoint } from '../../src/providers/provider-repository.ts';
 import { replayDelivery, sendTestEvent } from '../../src/events/webhook-service.ts';
 import { startReceiver, type Receiver } from './webhooks-receiver.ts';
@@ -444,6 +444,57 @@ describe('delivery', () => {
     }
   });
 
+  it('claims and records a burst in a young outbox by primary key: the claim is planned per call, never a plan of the empty outbox', async () => {
+    // A fresh database: the outbox has never been analysed, as on a new deployment.
+    const young = await createTestDatabase();
+    const c = await young.pool.connect();
+    try {
+      const { provider } = await createProvider(young.pool, young.ring, { allowLoopback: true }, { name: platformName(), kind: 'platform', webhookUrl: 'http://127.0.0.1:9/h' });
+      // An idle dispatcher claims nothing, over and over: a prepared claim would settle on the plan of an empty outbox.
+      for (let i = 0; i < 8; i++) expect(await claimDueDeliveries(c, now(), 256, 60_000, 32)).toEqual([]);
+      expect((await c.query(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE '%WITH busy AS%'`)).rows[0].n).toBe(0);
+      // Then a burst of 20,000 revocations.
+      const refs = Array.from({ length: 20_000 }, (_, i) => `young-${i}`);
+      await young.pool.query(
+        `INSERT INTO accounts (id, provider_id, account_ref, method, level, status, status_reason, verified_at)
+         SELECT gen_random_uuid(), $1, r, 'phone', 'low', 'verified', 'verified', now() FROM unnest($2::text[]) r`,
+        [provider.id, refs],
+      );
+      await young.pool.query(
+        `WITH changed AS (UPDATE accounts a SET status = 'revoked', status_reason = 'terminated', sequence = a.sequence + 1, status_since = now()
+                          WHERE a.provider_id = $1 RETURNING a.*),${outboxCtes('$2')}
+         SELECT count(*) FROM ev`,
+        [provider.id, 'account.revoked'],
+      );
+      clock = Math.max(clock, Date.now() + 1000); // the new deliveries are due
+      const scans = (plan: PlanNode) => {
+        const nodes: PlanNode[] = [];
+        const walk = (n: PlanNode) => { nodes.push(n); n.Plans?.forEach(walk); };
+        walk(plan);
+        return nodes.filter((n) => n['Relation Name'] === 'events' || n['Relation Name'] === 'webhook_deliveries');
+      };
+      await c.query('BEGIN');
+      const claim = await c.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${CLAIM_DUE_SQL}`, [now(), 256, 60_000, 32, []]);
+      const claimed = (await c.query<{ event_id: string }>(CLAIM_DUE_SQL, [now(), 256, 60_000, 32, []])).rows.map((r) => r.event_id);
+      const n = claimed.length;
+      const record = await c.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${RECORD_ATTEMPTS_SQL}`, [
+        claimed, Array(n).fill(provider.id), Array(n).fill(1), Array(n).fill(204), Array(n).fill(null), Array(n).fill(3), Array(n).fill('delivered'), Array(n).fill(now()), Array(n).fill(null),
+      ]);
+      await c.query('ROLLBACK');
+      expect(n).toBe(32);
+      // Neither reads every event or every pending delivery (the plans of the empty outbox did: 20,000 rows a batch).
+      for (const [what, plan] of [['claim', claim], ['record', record]] as const) {
+        const nodes = scans(plan.rows[0]!['QUERY PLAN'][0].Plan);
+        expect(nodes.filter((x) => x['Node Type'] === 'Seq Scan'), what).toEqual([]);
+        expect(Math.max(...nodes.map((x) => (x['Node Type'] === 'ModifyTable' ? 0 : x['Actual Rows'] ?? 0))), what).toBeLessThanOrEqual(2 * n);
+      }
+    } finally {
+      await c.query('ROLLBACK').catch(() => undefined);
+      c.release();
+      await young.drop();
+    }
+  });
+
   it('is fair across providers: a hanging endpoint with a backlog takes at most its share of the slots, and another provider is served meanwhile', async () => {
     const hanging = await receiver();
     hanging.answer = () => ({ status: -1, headers: {} }); // never answers: every attempt waits for the timeout
@@ -521,7 +572,7 @@ describe('delivery', () => {
       get(target, prop, receiverObj) {
         if (prop !== 'query') return Reflect.get(target, prop, receiverObj) as unknown;
         return (config: unknown, values?: unknown) => {
-          if (typeof config === 'object' && config !== null && (config as { name?: string }).name === 'webhook_claim_due_fair') claims++;
+          if ((typeof config === 'string' ? config : (config as { text?: string } | null)?.text) === CLAIM_DUE_SQL) claims++;
           return target.query(config as string, values as unknown[]);
         };
       },
