@@ -12,7 +12,7 @@ import { authenticateApiKey, createProvider, rotateWebhookSecret, updateProvider
 import { outboxCtes } from '../../src/events/outbox.ts';
 import { unbindAccount } from '../../src/bindings/binding-repository.ts';
 import { KICK_SOON_MS, startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhook-dispatcher.ts';
-import { CLAIM_DUE_SQL, RECORD_ATTEMPTS_SQL, claimDueDeliveries } from '../../src/events/webhook-repository.ts';
+import { CLAIM_DUE_SQL, RECORD_ATTEMPTS_SQL, claimDueDeliveries, recordAttempts } from '../../src/events/webhook-repository.ts';
 import { disableWebhookEndpoint } from '../../src/providers/provider-repository.ts';
 import { replayDelivery, sendTestEvent } from '../../src/events/webhook-service.ts';
 import { startReceiver, type Receiver } from './webhooks-receiver.ts';
@@ -492,6 +492,33 @@ describe('delivery', () => {
       await c.query('ROLLBACK').catch(() => undefined);
       c.release();
       await young.drop();
+    }
+  });
+
+  it('records attempts without touching the platform\'s row (migration 0020)', async () => {
+    const rec = await receiver();
+    const { provider } = await platform(rec.url);
+    const [id] = await emit(provider.id, 1);
+    const [claimed] = await claimDueDeliveries(db.pool, now(), 1, 60_000);
+    expect(claimed?.event_id).toBe(id);
+    // Another transaction holds the platform's row as strongly as PostgreSQL can.
+    const holder = await db.pool.connect();
+    const writer = await db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM providers WHERE id = $1 FOR UPDATE', [provider.id]);
+      await writer.query(`SET lock_timeout = '500ms'`);
+      // The attempt log's old foreign key on provider_id waited here for the holder (55P03 after 500 ms).
+      await recordAttempts(writer, [{
+        eventId: id!, providerId: provider.id, attempt: claimed!.attempts, statusCode: 204, error: null, durationMs: 3, outcome: 'delivered', at: now(), nextAttemptAt: null,
+      }]);
+      expect(await attemptLog(id!)).toMatchObject([{ attempt: 1, status_code: 204 }]);
+      expect((await deliveries(provider.id))[0]).toMatchObject({ status: 'delivered' });
+    } finally {
+      await holder.query('ROLLBACK');
+      await writer.query('RESET lock_timeout');
+      holder.release();
+      writer.release();
     }
   });
 
