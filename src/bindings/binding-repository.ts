@@ -83,10 +83,16 @@ export interface BoundAccount {
   verified_at: Date;
 }
 
-/** Binds (or re-binds) the account and writes its `account.verified` event, in one statement. */
+/**
+ * Binds (or re-binds) the account, writes its `account.verified` event and the person's
+ * `account_binding` access record (DESIGN.md invariant 4), in one statement: one round trip of the
+ * confirmation fewer (docs/benchmarks.md, issue 3).
+ */
 export async function bindAccount(client: pg.PoolClient, b: {
   id: string; providerId: string; accountRef: string; personId: string; subscriptionId: string | null; method: Method; level: Level; pseudonym: string;
   guardianPersonId: string | null;
+  /** The person's access record: who bound (`provider:<id>`) and what (no personal field). */
+  access: { actor: string; detail: Record<string, unknown> };
 }): Promise<BoundAccount> {
   const r = await client.query<BoundAccount>({
     name: 'bind_account',
@@ -98,9 +104,13 @@ export async function bindAccount(client: pg.PoolClient, b: {
          method = EXCLUDED.method, level = EXCLUDED.level, status = 'verified', status_reason = 'verified', sequence = a.sequence + 1,
          verified_at = now(), status_since = now(), minor = EXCLUDED.minor, guardian_person_id = EXCLUDED.guardian_person_id, guardian_consent_at = EXCLUDED.guardian_consent_at
        RETURNING a.*
-     ),${outboxCtes('$8')}
+     ),${outboxCtes('$8')},
+     access AS (
+       INSERT INTO access_records (person_id, purpose, actor, detail) SELECT c.person_id, 'account_binding', $11, $12::jsonb FROM changed c
+     )
      SELECT id, account_ref, level, sequence, verified_at FROM changed`,
-    values: [b.id, b.providerId, b.accountRef, b.personId, b.subscriptionId, b.method, b.level, 'account.verified', b.pseudonym, b.guardianPersonId],
+    values: [b.id, b.providerId, b.accountRef, b.personId, b.subscriptionId, b.method, b.level, 'account.verified', b.pseudonym, b.guardianPersonId,
+      b.access.actor, JSON.stringify(b.access.detail)],
   });
   return r.rows[0]!;
 }

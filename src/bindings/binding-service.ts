@@ -131,12 +131,12 @@ export async function bindAccountInTransaction(client: pg.PoolClient, provider: 
   const bound = await repo.bindAccount(client, {
     id: uuidv7(), providerId: provider.id, accountRef: b.accountRef, personId: b.personId, subscriptionId: b.subscriptionId, method: b.method, level: b.level,
     pseudonym, guardianPersonId: b.guardianPersonId ?? null,
-  });
-  await recordPersonAccess(client, {
-    personId: b.personId, purpose: 'account_binding', actor: `provider:${provider.id}`,
-    detail: {
-      provider: provider.name, account_ref: b.accountRef, method: b.method, level: b.level, verification_id: b.viaVerification,
-      ...(b.guardianPersonId ? { guardian_consented: true } : {}),
+    access: {
+      actor: `provider:${provider.id}`,
+      detail: {
+        provider: provider.name, account_ref: b.accountRef, method: b.method, level: b.level, verification_id: b.viaVerification,
+        ...(b.guardianPersonId ? { guardian_consented: true } : {}),
+      },
     },
   });
   if (b.guardianPersonId) {
