@@ -31,7 +31,9 @@ const open: string[] = [];
 beforeAll(async () => {
   db = await createTestDatabase();
   provider = (await createProvider(db.pool, db.ring, { allowLoopback: false }, { name: 'Plan Net', kind: 'platform' })).provider;
-  // A young table as the hub meets it: some open sessions, more completed ones, never analysed.
+  // A young table as the hub meets it: some open sessions, more completed ones, never analysed
+  // (autovacuum kept off this throwaway database's table, so that it cannot analyse it mid-test).
+  await db.pool.query('ALTER TABLE verifications SET (autovacuum_enabled = false)');
   for (let i = 0; i < 300; i++) {
     const id = uuidv7();
     const done = i % 5 !== 0;
