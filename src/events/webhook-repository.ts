@@ -117,7 +117,7 @@ export const RECORD_ATTEMPTS_SQL = `WITH r AS (
              last_attempt_at = r.at, last_status_code = r.status_code, last_error = r.error,
              delivered_at = CASE WHEN r.outcome = 'delivered' THEN r.at + r.duration_ms * interval '1 millisecond' ELSE d.delivered_at END
            FROM r
-           WHERE d.event_id = ANY($1::uuid[]) AND d.event_id = r.event_id AND d.status = 'pending' AND (r.outcome = 'delivered' OR d.attempts = r.attempt)`;
+           WHERE d.event_id = ANY($1::uuid[]) AND d.event_id = r.event_id AND d.status NOT IN ('delivered', 'dead') AND (r.outcome = 'delivered' OR d.attempts = r.attempt)`;
 
 /**
  * Writes a batch of attempts to the log and their deliveries' new state, in one statement
@@ -126,9 +126,11 @@ export const RECORD_ATTEMPTS_SQL = `WITH r AS (
  * always wins over a pending state, since the receiver has the event.
  *
  * Planned on every call like the claim, and the deliveries are found by primary key
- * (`event_id = ANY($1)`): joined with the unnest alone, the update read every pending delivery
- * through 0016's partial index, whose `status = 'pending'` its own condition matched (30,000 rows
- * for a batch of 256 in a young outbox; webhooks-delivery.db.test.ts, "young outbox").
+ * (`event_id = ANY($1)`) and by nothing else. A pending delivery is written `NOT IN ('delivered',
+ * 'dead')` (the same rows: the column's CHECK allows only the three states) because with
+ * `status = 'pending'` the planner could use 0016's partial index of pending deliveries, whose
+ * predicate that matches: the update read every pending delivery through it (30,000 rows for a
+ * batch of 256 in a young outbox; webhooks-delivery.db.test.ts, "young outbox").
  */
 export async function recordAttempts(db: Db, results: readonly AttemptResult[]): Promise<void> {
   if (results.length === 0) return;
