@@ -42,7 +42,8 @@ export interface EligibilityCandidate {
  * number alone (it would slow every import), and without the carrier the planner scanned the
  * whole index (docs/benchmarks.md, issue 3).
  *
- * The blind indexes reach the probes through an InitPlan (`(SELECT $1::bytea[])`), so the
+ * The blind indexes reach the probes through an InitPlan (`(SELECT $1::bytea[])`, cast again so
+ * that `ANY` takes it as an array, not as a subquery to compare row by row), so the
  * planner never sees the array's values: the plan does not depend on them (one or two keys, one
  * probe per carrier either way), and a plan that saw them was cheaper in the planner's eyes than
  * the generic one (which assumes ten elements), so PostgreSQL planned the hub's prepared start

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
+import { explainNodes } from '../../test/support/query-plans.ts';
 import { uuidv7 } from '../kernel/ids.ts';
 import { demoEligibleNumbers } from '../demo/demo-platforms.ts';
 import { seedDemoRegistry } from '../demo/demo-seed.ts';
@@ -21,8 +22,6 @@ import { EXPIRE_VERIFICATIONS_SQL, expireVerifications } from './verification-ma
 import {
   CONSUME_AND_RECHECK_SQL, COUNT_ATTEMPT_WITHIN_BUDGET_SQL, FIND_VERIFICATION_SQL, FINISH_VERIFICATION_SQL, REPLACE_CODE_SQL, startChecks,
 } from './verification-repository.ts';
-
-interface PlanNode { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; Plans?: PlanNode[] }
 
 let db: TestDatabase;
 let provider: Provider;
@@ -67,16 +66,11 @@ async function verificationScans(sql: string, values: unknown[]): Promise<Record
       // As the hub runs it: a prepared statement, executed with values (literals here, so that
       // EXPLAIN shows the prepared statement's own plan).
       await c.query(`PREPARE plan_probe AS ${sql}`);
-      const r = await c.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE plan_probe(${values.map(literal).join(', ')})`);
+      const nodes = await explainNodes(c, `EXECUTE plan_probe(${values.map(literal).join(', ')})`);
       await c.query('ROLLBACK');
       await c.query('DEALLOCATE plan_probe');
-      const scans: string[] = [];
-      const walk = (n: PlanNode) => {
-        if (n['Relation Name'] === 'verifications' && n['Node Type'] !== 'ModifyTable') scans.push(n['Index Name'] ?? n['Node Type']);
-        n.Plans?.forEach(walk);
-      };
-      walk(r.rows[0]!['QUERY PLAN'][0].Plan);
-      out[mode] = [...new Set(scans)];
+      const scans = nodes.filter((n) => n['Relation Name'] === 'verifications' && n['Node Type'] !== 'ModifyTable');
+      out[mode] = [...new Set(scans.map((n) => n['Index Name'] ?? n['Node Type']))];
     }
   } finally {
     await c.query('ROLLBACK');
@@ -107,13 +101,13 @@ describe('plans of the statements that find a verification by id (migration 0019
     await db.pool.query(`UPDATE verifications SET code_expires_at = now() - interval '1 second' WHERE id = ANY($1::uuid[])`, [open.slice(0, 3)]);
     const c = await db.pool.connect();
     try {
-      await c.query('SET enable_seqscan = off');
-      const r = await c.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${EXPIRE_VERIFICATIONS_SQL}`);
-      const names: string[] = [];
-      const walk = (n: PlanNode) => { if (n['Index Name']) names.push(n['Index Name']); n.Plans?.forEach(walk); };
-      walk(r.rows[0]!['QUERY PLAN'][0].Plan);
-      expect(names).toEqual(['verifications_open_expiry']);
+      // Only for this question, in this transaction: the pooled connection goes back as it came.
+      await c.query('BEGIN');
+      await c.query('SET LOCAL enable_seqscan = off');
+      const nodes = await explainNodes(c, EXPIRE_VERIFICATIONS_SQL);
+      expect(nodes.flatMap((n) => n['Index Name'] ?? [])).toEqual(['verifications_open_expiry']);
     } finally {
+      await c.query('ROLLBACK');
       c.release();
     }
     expect(await expireVerifications(db.pool)).toBe(3);

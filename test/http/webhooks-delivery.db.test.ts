@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { explainNodes, type PlanNode } from '../support/query-plans.ts';
 import { authenticateApiKey, createProvider, rotateWebhookSecret, updateProvider } from '../../src/providers/provider-service.ts';
 import { outboxCtes } from '../../src/events/outbox.ts';
 import { unbindAccount } from '../../src/bindings/binding-repository.ts';
@@ -100,16 +101,6 @@ async function attemptLog(eventId: string) {
     [eventId],
   );
   return r.rows;
-}
-
-/** The fields of an EXPLAIN (FORMAT JSON) plan node this file reads. */
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Actual Rows'?: number;
-  'Rows Removed by Filter'?: number;
-  Plans?: PlanNode[];
 }
 
 const uniqueIds = (rec: Receiver) => new Set(rec.requests.map((q) => q.headers['webhook-id'] as string));
@@ -426,11 +417,8 @@ describe('delivery', () => {
       for (const mode of ['force_custom_plan', 'force_generic_plan']) {
         await c.query('BEGIN');
         await c.query(`SET LOCAL plan_cache_mode = ${mode}`);
-        const r = await c.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${CLAIM_DUE_SQL}`, [now(), 256, 60_000, 32, []]);
+        const nodes = await explainNodes(c, CLAIM_DUE_SQL, [now(), 256, 60_000, 32, []], 'ANALYZE');
         await c.query('ROLLBACK');
-        const nodes: PlanNode[] = [];
-        const walk = (n: PlanNode) => { nodes.push(n); n.Plans?.forEach(walk); };
-        walk(r.rows[0]!['QUERY PLAN'][0].Plan);
         expect(nodes.find((n) => n['Node Type'] === 'ModifyTable')?.['Actual Rows'], mode).toBe(32);
         // The plan 0002's index invited after ANALYZE read every due delivery once per idle provider.
         const removed = nodes.reduce((sum, n) => sum + (n['Rows Removed by Filter'] ?? 0), 0);
@@ -467,27 +455,22 @@ describe('delivery', () => {
         [provider.id, 'account.revoked'],
       );
       clock = Math.max(clock, Date.now() + 1000); // the new deliveries are due
-      const scans = (plan: PlanNode) => {
-        const nodes: PlanNode[] = [];
-        const walk = (n: PlanNode) => { nodes.push(n); n.Plans?.forEach(walk); };
-        walk(plan);
-        // Scans of the two tables and of their indexes (a bitmap index scan names only its index).
-        return nodes.filter((n) => n['Relation Name'] === 'events' || n['Relation Name'] === 'webhook_deliveries'
-          || n['Index Name']?.startsWith('events_') || n['Index Name']?.startsWith('webhook_deliveries_'));
-      };
+      // Scans of the two tables and of their indexes (a bitmap index scan names only its index).
+      const scans = (nodes: PlanNode[]) => nodes.filter((n) => n['Relation Name'] === 'events' || n['Relation Name'] === 'webhook_deliveries'
+        || n['Index Name']?.startsWith('events_') || n['Index Name']?.startsWith('webhook_deliveries_'));
       await c.query('BEGIN');
-      const claim = await c.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${CLAIM_DUE_SQL}`, [now(), 256, 60_000, 32, []]);
+      const claim = await explainNodes(c, CLAIM_DUE_SQL, [now(), 256, 60_000, 32, []], 'ANALYZE');
       const claimed = (await c.query<{ event_id: string }>(CLAIM_DUE_SQL, [now(), 256, 60_000, 32, []])).rows.map((r) => r.event_id);
       const n = claimed.length;
-      const record = await c.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${RECORD_ATTEMPTS_SQL}`, [
+      const record = await explainNodes(c, RECORD_ATTEMPTS_SQL, [
         claimed, Array(n).fill(provider.id), Array(n).fill(1), Array(n).fill(204), Array(n).fill(null), Array(n).fill(3), Array(n).fill('delivered'), Array(n).fill(now()), Array(n).fill(null),
-      ]);
+      ], 'ANALYZE');
       await c.query('ROLLBACK');
       expect(n).toBe(32);
       // Neither reads every event or every pending delivery, in the tables or their indexes (the
       // plans of the empty outbox did: 20,000 rows a batch).
       for (const [what, plan] of [['claim', claim], ['record', record]] as const) {
-        const nodes = scans(plan.rows[0]!['QUERY PLAN'][0].Plan);
+        const nodes = scans(plan);
         expect(nodes.filter((x) => x['Node Type'] === 'Seq Scan'), what).toEqual([]);
         expect(Math.max(...nodes.map((x) => (x['Node Type'] === 'ModifyTable' ? 0 : x['Actual Rows'] ?? 0))), what).toBeLessThanOrEqual(2 * n);
       }
