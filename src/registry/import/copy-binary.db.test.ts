@@ -16,7 +16,7 @@ describe('binary COPY tuples', () => {
     const w = new CopyTupleWriter(1024); // small: the writer must grow
     const rows = [
       ['0190b2d6-1c2e-7a3b-8f00-0123456789ab', Buffer.from([0, 1, 2, 255]), 2147483647, 9_007_199_254_740_991, 'Nguyễn Thị Ánh', '2026-11-23T03:04:05.678Z'],
-      ['ffffffff-ffff-7fff-bfff-ffffffffffff', Buffer.alloc(0), -1, 1, '', '1900-01-01T00:00:00.000Z'],
+      ['ffffffff-ffff-7fff-bfff-ffffffffffff', Buffer.alloc(0), -1, -5_000_000_001, '', '1900-01-01T00:00:00.000Z'],
       ['00000000-0000-7000-8000-000000000000', null, 0, 0, null, '2399-12-31T23:59:59.999Z'],
       ['12345678-9abc-7def-8123-456789abcdef', Buffer.alloc(5000, 7), 42, 3_000_000_000, 'x'.repeat(3000), null],
     ] as const;
@@ -37,7 +37,10 @@ describe('binary COPY tuples', () => {
   });
 
   it('refuses what is not a UUID or an instant, rather than writing a broken tuple', () => {
-    expect(() => new CopyTupleWriter().uuid('not-a-uuid')).toThrow(TypeError);
+    for (const bad of ['not-a-uuid', '0190b2d6-1c2e-7a3b-8f00-0123456789ag', '0190b2d61-c2e-7a3b-8f00-0123456789ab', '0190b2d6-1c2e-7a3b-8f00-0123456789a']) {
+      expect(() => new CopyTupleWriter().uuid(bad), bad).toThrow(TypeError);
+    }
+    expect(() => new CopyTupleWriter().int8(2 ** 53)).toThrow(RangeError);
     expect(() => new CopyTupleWriter().timestamptz('yesterday')).toThrow(TypeError);
   });
 

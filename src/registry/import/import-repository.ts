@@ -9,6 +9,7 @@ import copyStreams from 'pg-copy-streams';
 import type pg from 'pg';
 import type { RowReject } from '../reject-codes.ts';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from './copy-binary.ts';
+import { INDEX_BYTES } from './import-protocol.ts';
 
 /** Advisory lock namespaces (first int4 key). */
 export const LOCK_IMPORT = 72_026;
@@ -124,6 +125,24 @@ export async function insertSeen(db: pg.PoolClient, runId: string, keys: readonl
   await db.query('INSERT INTO import_seen (run_id, key) SELECT $1, unnest($2::bytea[]) ON CONFLICT DO NOTHING', [runId, keys]);
 }
 
+/**
+ * The 32-byte keys packed end to end in one bytea parameter (`packKeys`), as an array for
+ * `= ANY(...)`. A batch probes thousands of keys: as a bytea[] parameter each key travelled as
+ * hex text that the hub formatted and the server parsed, about three times the cost of the probe
+ * itself (issue 2 benchmark, docs/benchmarks.md); one binary parameter, cut by the server, costs
+ * neither. The array is an InitPlan, so the index is probed with it as with a parameter.
+ */
+function packedKeysSql(param: string): string {
+  return `ARRAY(SELECT substring(${param}::bytea FROM 1 + ${INDEX_BYTES} * i FOR ${INDEX_BYTES}) FROM generate_series(0, length(${param}::bytea) / ${INDEX_BYTES} - 1) AS i)`;
+}
+
+/** Keys (each INDEX_BYTES long) packed for packedKeysSql. */
+export function packKeys(keys: readonly Uint8Array[]): Buffer {
+  for (const k of keys) if (k.length !== INDEX_BYTES) throw new RangeError('a probe key is 32 bytes');
+  return Buffer.concat(keys);
+}
+
+/** Which of these keys (of any length: an event id is one) the run remembered as seen. Only a re-import has any. */
 export async function probeSeen(db: pg.PoolClient, runId: string, keys: readonly Buffer[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
   const r = await db.query<{ key: Buffer }>('SELECT key FROM import_seen WHERE run_id = $1 AND key = ANY($2::bytea[])', [runId, keys]);
@@ -173,8 +192,10 @@ export interface ExistingPerson {
   import_run_id: string | null;
 }
 
-export async function probePersons(db: pg.PoolClient, keys: readonly Buffer[]): Promise<Map<string, ExistingPerson>> {
-  const r = await db.query<ExistingPerson>('SELECT id, pid_bidx, digest, import_run_id FROM persons WHERE pid_bidx = ANY($1::bytea[])', [keys]);
+/** `keys`: blind indexes packed by packKeys. */
+export async function probePersons(db: pg.PoolClient, keys: Buffer): Promise<Map<string, ExistingPerson>> {
+  if (keys.length === 0) return new Map();
+  const r = await db.query<ExistingPerson>(`SELECT id, pid_bidx, digest, import_run_id FROM persons WHERE pid_bidx = ANY(${packedKeysSql('$1')})`, [keys]);
   return new Map(r.rows.map((row) => [row.pid_bidx.toString('hex'), row]));
 }
 
@@ -215,11 +236,12 @@ export interface ExistingSubscription {
   import_run_id: string | null;
 }
 
-/** Every subscription ever held of these numbers at the carrier, newest first. */
-export async function probeSubscriptions(db: pg.PoolClient, carrierId: number, keys: readonly Buffer[]): Promise<Map<string, ExistingSubscription[]>> {
+/** Every subscription ever held of these numbers (blind indexes packed by packKeys) at the carrier, newest first. */
+export async function probeSubscriptions(db: pg.PoolClient, carrierId: number, keys: Buffer): Promise<Map<string, ExistingSubscription[]>> {
+  if (keys.length === 0) return new Map();
   const r = await db.query<ExistingSubscription>(
     `SELECT id, msisdn_bidx, holder_bidx, digest, status, import_run_id FROM subscriptions
-     WHERE carrier_id = $1 AND msisdn_bidx = ANY($2::bytea[]) ORDER BY registered_at DESC, id DESC`,
+     WHERE carrier_id = $1 AND msisdn_bidx = ANY(${packedKeysSql('$2')}) ORDER BY registered_at DESC, id DESC`,
     [carrierId, keys],
   );
   const out = new Map<string, ExistingSubscription[]>();

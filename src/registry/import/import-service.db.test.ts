@@ -143,3 +143,19 @@ describe('CSV details', () => {
     expect(readFileSync(summary.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['3,full_name,NAME_INVALID', '6,personal_id,DUPLICATE_KEY']);
   });
 });
+
+describe('carriers', () => {
+  it('are permanent: a carrier with subscriptions can be neither deleted, renumbered nor truncated (0021)', async () => {
+    const path = write('carrier-permanent.csv', [
+      'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status,sim_changed_at,device_changed_at',
+      `0961234570,${an},Nguyễn Văn An,1990-05-01,store,2024-01-01T08:00:00,active,,`,
+    ]);
+    expect(await run(path, 'subscriptions', 'permanent-carrier')).toMatchObject({ accepted: 1 });
+    const { id } = (await db.pool.query<{ id: number }>(`SELECT id FROM carriers WHERE slug = 'permanent-carrier'`)).rows[0]!;
+    for (const sql of [`DELETE FROM carriers WHERE id = ${id}`, `UPDATE carriers SET id = ${id + 1000} WHERE id = ${id}`, 'TRUNCATE carriers CASCADE']) {
+      await expect(db.pool.query(sql), sql).rejects.toMatchObject({ code: '23001' });
+    }
+    await db.pool.query(`UPDATE carriers SET slug = 'permanent-carrier-renamed' WHERE id = ${id}`);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM subscriptions WHERE carrier_id = $1', [id])).rows[0].n).toBe(1);
+  });
+});

@@ -87,22 +87,34 @@ class BatchView {
   }
 }
 
-/**
- * Rows repeating a key seen earlier in the same batch are duplicates (the later line loses).
- * Returns the indexes of the rows that remain.
- */
-function firstOccurrences(view: BatchView, keyField: string, rejects: RowReject[]): number[] {
+interface FirstOccurrences {
+  /** The indexes of the rows that remain. */
+  keep: number[];
+  /** Row i's key in hex (for every row kept), computed once per row. */
+  hex: string[];
+  /** The kept rows' keys, packed for the probe (import-repository.ts packKeys). */
+  packed: Buffer;
+}
+
+/** Rows repeating a key seen earlier in the same batch are duplicates (the later line loses). */
+function firstOccurrences(view: BatchView, keyField: string, rejects: RowReject[]): FirstOccurrences {
   const seen = new Set<string>();
   const keep: number[] = [];
+  const hex: string[] = new Array<string>(view.result.count);
   for (let i = 0; i < view.result.count; i++) {
-    const k = view.key(i).toString('latin1');
+    const k = view.key(i).toString('hex');
     if (seen.has(k)) rejects.push({ line: view.line(i), field: keyField, code: 'DUPLICATE_KEY' });
     else {
       seen.add(k);
       keep.push(i);
+      hex[i] = k;
     }
   }
-  return keep;
+  // Usually every row is kept: then the worker's key buffer is the packed list, without a copy.
+  const packed = keep.length === view.result.count
+    ? Buffer.from(view.result.keys.buffer, view.result.keys.byteOffset, keep.length * INDEX_BYTES)
+    : repo.packKeys(keep.map((i) => view.key(i)));
+  return { keep, hex, packed };
 }
 
 /** The new rows' COPY tuples: the whole batch's when every row is new (the first import). */
@@ -113,14 +125,14 @@ function copyTuplesOf(view: BatchView, fresh: number[]): Uint8Array {
 
 async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string, view: BatchView, today: string): Promise<BatchOutcome> {
   const rejects: RowReject[] = [];
-  const unique = firstOccurrences(view, 'personal_id', rejects);
-  const existing = await repo.probePersons(client, unique.map((i) => view.key(i)));
+  const { keep: unique, hex: hexKeys, packed } = firstOccurrences(view, 'personal_id', rejects);
+  const existing = await repo.probePersons(client, packed);
   const seen = existing.size === 0 ? new Set<string>() : await repo.probeSeen(client, runId, [...existing.values()].map((e) => e.pid_bidx));
   const fresh: number[] = [];
   const updates: repo.PersonUpdate[] = [];
   const unchangedKeys: Buffer[] = [];
   for (const i of unique) {
-    const hex = view.key(i).toString('hex');
+    const hex = hexKeys[i]!;
     const e = existing.get(hex);
     if (!e) fresh.push(i);
     else if (e.import_run_id === runId || seen.has(hex)) rejects.push({ line: view.line(i), field: 'personal_id', code: 'DUPLICATE_KEY' });
@@ -149,15 +161,15 @@ async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string,
 
 async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: string, carrierId: number, view: BatchView): Promise<BatchOutcome> {
   const rejects: RowReject[] = [];
-  const unique = firstOccurrences(view, 'msisdn', rejects);
-  const existing = await repo.probeSubscriptions(client, carrierId, unique.map((i) => view.key(i)));
+  const { keep: unique, hex: hexKeys, packed } = firstOccurrences(view, 'msisdn', rejects);
+  const existing = await repo.probeSubscriptions(client, carrierId, packed);
   const seen = existing.size === 0 ? new Set<string>() : await repo.probeSeen(client, runId, [...existing.values()].map((list) => list[0]!.msisdn_bidx));
   const fresh: number[] = [];
   const updates: repo.SubscriptionUpdate[] = [];
   const ended: string[] = [];
   const unchangedKeys: Buffer[] = [];
   for (const i of unique) {
-    const hex = view.key(i).toString('hex');
+    const hex = hexKeys[i]!;
     const history = existing.get(hex) ?? [];
     if (seen.has(hex) || history.some((e) => e.import_run_id === runId)) {
       rejects.push({ line: view.line(i), field: 'msisdn', code: 'DUPLICATE_KEY' });
