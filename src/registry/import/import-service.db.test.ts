@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { Readable } from 'node:stream';
 import { mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,6 +125,62 @@ describe('NDJSON import', () => {
       await client.query('SELECT pg_advisory_unlock_all()');
       client.release();
     }
+  });
+});
+
+/** The pool, with every statement its clients send recorded (texts only). */
+function recordingPool(statements: string[]): pg.Pool {
+  return new Proxy(db.pool, {
+    get(target, prop, receiver) {
+      if (prop !== 'connect') return Reflect.get(target, prop, receiver);
+      return async () => {
+        const client = await target.connect();
+        return new Proxy(client, {
+          get(c, p2, r2) {
+            if (p2 !== 'query') return Reflect.get(c, p2, r2);
+            return (q: unknown, ...rest: unknown[]) => {
+              statements.push(typeof q === 'string' ? q : ((q as { text?: string; _text?: string }).text ?? String((q as { constructor: { name: string } }).constructor.name)));
+              return (c.query as (...a: unknown[]) => unknown).call(c, q, ...rest);
+            };
+          },
+        });
+      };
+    },
+  });
+}
+
+describe('first imports skip the probe, and fall back to it', () => {
+  it('inserts batches of new people unprobed, and a duplicate of an earlier batch is still rejected as a duplicate', async () => {
+    const ids = Array.from({ length: 6 }, (_, i) => composePersonalId('040', 1970, 'F', 600 + i));
+    const rows = ids.map((id, i) => `${id},Đỗ Thị Hà Phương Thảo Nguyên,1970-03-0${i + 1},F,alive,,`); // over 64 bytes
+    // Line 7 repeats line 3, two batches after it was committed.
+    const lines = [HEADER, ...rows.slice(0, 5), rows[1]!, rows[5]!];
+    const path = write('unprobed.csv', lines);
+    // One line per read and chunks of 64 bytes: one row per batch.
+    const open = () => Readable.from(lines.map((l) => Buffer.from(l + '\n')));
+    const statements: string[] = [];
+    const summary = await importRegistry({
+      pool: recordingPool(statements), ring: db.ring, kind: 'population', path, open, rejectsPath: path + '.rejects.csv', workers: 2, chunkBytes: 64,
+    });
+    expect(summary).toMatchObject({ accepted: 6, unchanged: 0, rejected: 1 });
+    expect(readFileSync(summary.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['7,personal_id,DUPLICATE_KEY']);
+    const probes = statements.filter((q) => q.includes('FROM persons WHERE pid_bidx')).length;
+    const batches = statements.filter((q) => q === 'COMMIT').length;
+    // Probed: the first batch, the duplicate's batch after its unprobed insert failed, and the one after it.
+    expect(batches).toBe(7);
+    expect(probes).toBe(3);
+    expect(statements.filter((q) => q === 'ROLLBACK')).toHaveLength(1);
+    const stored = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM persons WHERE import_run_id = $1', [summary.run_id]);
+    expect(stored.rows[0]!.n).toBe(6);
+
+    // Imported again: every batch probes (each finds its row) and nothing changes.
+    const again: string[] = [];
+    const second = await importRegistry({
+      pool: recordingPool(again), ring: db.ring, kind: 'population', path, open, rejectsPath: path + '.rejects2.csv', workers: 2, chunkBytes: 64,
+    });
+    expect(second).toMatchObject({ accepted: 0, unchanged: 6, rejected: 1 });
+    expect(again.filter((q) => q.includes('FROM persons WHERE pid_bidx'))).toHaveLength(7);
+    expect(again.filter((q) => q === 'ROLLBACK')).toHaveLength(0);
   });
 });
 

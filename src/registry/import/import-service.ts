@@ -60,6 +60,14 @@ interface BatchOutcome {
   accepted: number;
   unchanged: number;
   rejects: RowReject[];
+  /** Whether any of the batch's keys was already stored (the probe found it). */
+  foundStored: boolean;
+}
+
+/** A batch inserted without its probe met a stored key (import-service.ts, mergePersons). */
+function isStoredPersonConflict(e: unknown): boolean {
+  const pe = e as { code?: string; constraint?: string };
+  return pe.code === '23505' && pe.constraint === 'persons_pid_bidx';
 }
 
 /** A worker's batch seen row by row, without copying its buffers. */
@@ -123,10 +131,17 @@ function copyTuplesOf(view: BatchView, fresh: number[]): Uint8Array {
   return Buffer.concat(fresh.map((i) => view.copy(i)));
 }
 
-async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string, view: BatchView, today: string): Promise<BatchOutcome> {
+/**
+ * `probe: false` inserts every row of the batch without first looking its keys up: for a batch
+ * of new people (a first import) the probe was about a quarter of the server's work per person
+ * (docs/benchmarks.md). It is safe because persons_pid_bidx is unique: a key stored before, or
+ * earlier in the file, makes the COPY fail, and the caller then merges the batch again with its
+ * probe (an in-file duplicate is then rejected as such, a stored row compared as always).
+ */
+async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string, view: BatchView, today: string, probe: boolean): Promise<BatchOutcome> {
   const rejects: RowReject[] = [];
   const { keep: unique, hex: hexKeys, packed } = firstOccurrences(view, 'personal_id', rejects);
-  const existing = await repo.probePersons(client, packed);
+  const existing = probe ? await repo.probePersons(client, packed) : new Map<string, repo.ExistingPerson>();
   const seen = existing.size === 0 ? new Set<string>() : await repo.probeSeen(client, runId, [...existing.values()].map((e) => e.pid_bidx));
   const fresh: number[] = [];
   const updates: repo.PersonUpdate[] = [];
@@ -156,7 +171,7 @@ async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string,
   const died = updates.filter((u) => u.status === 'deceased').map((u) => u.id);
   if (died.length > 0) await revokeBindingsOfPersons(client, died, 'deceased');
   await repo.insertSeen(client, runId, unchangedKeys);
-  return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects };
+  return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects, foundStored: existing.size > 0 };
 }
 
 async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: string, carrierId: number, view: BatchView): Promise<BatchOutcome> {
@@ -213,7 +228,7 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
     await applyRegistryStateToBindings(client, { subscriptionIds: [...ended, ...updates.map((u) => u.id)] });
   }
   await repo.insertSeen(client, runId, unchangedKeys);
-  return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects };
+  return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects, foundStored: existing.size > 0 };
 }
 
 export function defaultRejectsPath(dataDir: string, inputPath: string): string {
@@ -266,30 +281,48 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
     const currentRunId = runId;
     const shape = { format: source.format, header: source.header, fields };
 
-    const commitNext = async (): Promise<void> => {
-      const head = inFlight.shift()!;
-      const view = new BatchView(await head.promise, shape);
+    // Population batches skip their probe while the previous batch found none of its keys stored
+    // (mergePersons). Subscriptions always probe: a number's earlier, terminated subscription is
+    // outside the unique index, so only the probe finds it.
+    let probeNext = true;
+
+    /** Merges one batch in one transaction with its rejects and checkpoint (DESIGN.md invariant 6). */
+    const mergeBatch = async (view: BatchView, endLine: number, probe: boolean): Promise<BatchOutcome & { rejectsTotal: number }> => {
       await client.query('BEGIN');
       try {
         const outcome = kind === 'population'
-          ? await mergePersons(client, ring, currentRunId, view, today)
+          ? await mergePersons(client, ring, currentRunId, view, today, probe)
           : await mergeSubscriptions(client, ring, currentRunId, carrierId!, view);
         const rejects = [...view.result.rejects, ...outcome.rejects];
         await repo.insertRejects(client, currentRunId, rejects);
         await repo.advanceRun(client, currentRunId, {
-          checkpointLine: head.endLine, rowsRead: view.result.recordsRead, accepted: outcome.accepted, unchanged: outcome.unchanged, rejected: rejects.length,
+          checkpointLine: endLine, rowsRead: view.result.recordsRead, accepted: outcome.accepted, unchanged: outcome.unchanged, rejected: rejects.length,
         });
         await client.query('COMMIT');
-        progress.bytes = bytesRead;
-        progress.rowsRead += view.result.recordsRead;
-        progress.accepted += outcome.accepted;
-        progress.unchanged += outcome.unchanged;
-        progress.rejected += rejects.length;
-        options.onProgress?.({ ...progress });
+        return { ...outcome, rejectsTotal: rejects.length };
       } catch (e) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw e;
       }
+    };
+
+    const commitNext = async (): Promise<void> => {
+      const head = inFlight.shift()!;
+      const view = new BatchView(await head.promise, shape);
+      let outcome: BatchOutcome & { rejectsTotal: number };
+      try {
+        outcome = await mergeBatch(view, head.endLine, probeNext);
+      } catch (e) {
+        if (probeNext || !isStoredPersonConflict(e)) throw e;
+        outcome = await mergeBatch(view, head.endLine, true);
+      }
+      probeNext = kind !== 'population' || outcome.foundStored;
+      progress.bytes = bytesRead;
+      progress.rowsRead += view.result.recordsRead;
+      progress.accepted += outcome.accepted;
+      progress.unchanged += outcome.unchanged;
+      progress.rejected += outcome.rejectsTotal;
+      options.onProgress?.({ ...progress });
     };
 
     for await (const chunk of source.chunks) {
