@@ -134,7 +134,7 @@ function postgresIds(): { uid: number; gid: number } | undefined {
  * Starts the system PostgreSQL 15 in a fresh cluster: initdb and pg_ctl as the `postgres` user
  * (when we are root), trust authentication, TCP on 127.0.0.1 only, no Unix socket.
  */
-export async function startSystemPg15(): Promise<BenchServer> {
+export async function startSystemPg15(options: { preloadLibraries?: readonly string[] } = {}): Promise<BenchServer> {
   if (!existsSync(join(PG15_BIN, 'initdb'))) {
     throw new Error(`no PostgreSQL 15 in ${PG15_BIN}: install it with 'apt-get install -y postgresql-15', or run with --pg embedded`);
   }
@@ -164,7 +164,8 @@ export async function startSystemPg15(): Promise<BenchServer> {
     }
     run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C']);
     const port = await freePort();
-    appendFileSync(join(data, 'postgresql.conf'), `\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n`);
+    const preload = options.preloadLibraries?.length ? `shared_preload_libraries = '${options.preloadLibraries.join(',')}'\n` : '';
+    appendFileSync(join(data, 'postgresql.conf'), `\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n${preload}`);
     run('pg_ctl', ['-D', data, '-l', logFile, '-w', '-t', '60', 'start']);
     started = true;
     const maintenance = `postgres://postgres@127.0.0.1:${port}/postgres`;

@@ -1,6 +1,6 @@
 /**
  * The plans of statements, for tests that check which tables and indexes a statement reads
- * (EXPLAIN (FORMAT JSON); the plan tests of migrations 0018, 0019 and 0020).
+ * (EXPLAIN (FORMAT JSON); the plan tests of migrations 0018, 0019, 0020 and 0022).
  */
 import type pg from 'pg';
 
@@ -9,6 +9,8 @@ export interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
   'Index Name'?: string;
+  'Index Cond'?: string;
+  Filter?: string;
   'Actual Rows'?: number;
   'Rows Removed by Filter'?: number;
   Plans?: PlanNode[];

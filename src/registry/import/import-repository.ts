@@ -192,10 +192,12 @@ export interface ExistingPerson {
   import_run_id: string | null;
 }
 
-/** `keys`: blind indexes packed by packKeys. */
+/** The stored persons of a batch: $1 their blind indexes packed by packKeys. */
+export const PROBE_PERSONS_SQL = `SELECT id, pid_bidx, digest, import_run_id FROM persons WHERE pid_bidx = ANY(${packedKeysSql('$1')})`;
+
 export async function probePersons(db: pg.PoolClient, keys: Buffer): Promise<Map<string, ExistingPerson>> {
   if (keys.length === 0) return new Map();
-  const r = await db.query<ExistingPerson>(`SELECT id, pid_bidx, digest, import_run_id FROM persons WHERE pid_bidx = ANY(${packedKeysSql('$1')})`, [keys]);
+  const r = await db.query<ExistingPerson>(PROBE_PERSONS_SQL, [keys]);
   return new Map(r.rows.map((row) => [row.pid_bidx.toString('hex'), row]));
 }
 
@@ -236,14 +238,17 @@ export interface ExistingSubscription {
   import_run_id: string | null;
 }
 
-/** Every subscription ever held of these numbers (blind indexes packed by packKeys) at the carrier, newest first. */
+/**
+ * Every subscription ever held of a batch's numbers at the carrier, newest first: $1 the carrier,
+ * $2 the numbers' blind indexes packed by packKeys. Found through subscriptions_number, which
+ * leads with the number (migration 0022).
+ */
+export const PROBE_SUBSCRIPTIONS_SQL = `SELECT id, msisdn_bidx, holder_bidx, digest, status, import_run_id FROM subscriptions
+     WHERE carrier_id = $1 AND msisdn_bidx = ANY(${packedKeysSql('$2')}) ORDER BY registered_at DESC, id DESC`;
+
 export async function probeSubscriptions(db: pg.PoolClient, carrierId: number, keys: Buffer): Promise<Map<string, ExistingSubscription[]>> {
   if (keys.length === 0) return new Map();
-  const r = await db.query<ExistingSubscription>(
-    `SELECT id, msisdn_bidx, holder_bidx, digest, status, import_run_id FROM subscriptions
-     WHERE carrier_id = $1 AND msisdn_bidx = ANY(${packedKeysSql('$2')}) ORDER BY registered_at DESC, id DESC`,
-    [carrierId, keys],
-  );
+  const r = await db.query<ExistingSubscription>(PROBE_SUBSCRIPTIONS_SQL, [carrierId, keys]);
   const out = new Map<string, ExistingSubscription[]>();
   for (const row of r.rows) {
     const k = row.msisdn_bidx.toString('hex');

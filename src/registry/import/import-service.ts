@@ -6,7 +6,8 @@
  * threads parse, validate, blind-index and seal the rows (prepare-batch.ts); the main thread merges
  * each chunk, in file order, in one transaction: probe the existing rows by blind index, classify each row as new, changed,
  * unchanged or a duplicate of an earlier line, COPY the new rows, update the changed ones, and
- * commit the rejects and the run's checkpoint with them. A killed import run again with the same
+ * commit the rejects and the run's checkpoint with them. (A population chunk that follows one
+ * whose keys were all new skips the probe and relies on the unique index; see mergePersons.) A killed import run again with the same
  * file resumes after the last committed line; a second import of the same file changes nothing.
  */
 import { createHash } from 'node:crypto';
