@@ -357,6 +357,11 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
       await notice.waitFor({ state: 'detached', timeout: 10_000 });
       expect(await text(page, 'webhook-saved')).toContain('Đã bật lại địa chỉ webhook');
       expect(await activeTestId(page)).toBe('webhook-saved');
+      // The message follows a change of language (it was kept as the text of the language of the save).
+      await page.getByTestId('language-en').click();
+      await expect.poll(() => text(page, 'webhook-saved')).toContain('The endpoint is enabled again');
+      await page.getByTestId('language-vi').click();
+      await expect.poll(() => text(page, 'webhook-saved')).toContain('Đã bật lại địa chỉ webhook');
       const after = (await json<ProviderInfo>(hub, '/v1/provider', senSocialKey)).body.provider;
       expect(after).toMatchObject({ webhook_url: receiver.url, webhook_disabled_at: null });
       expect(await page.getByTestId('webhook-url').inputValue()).toBe(receiver.url);

@@ -57,7 +57,8 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
   const ids = { heading: useId(), url: useId(), urlError: useId(), log: useId(), replayHint: useId() };
   const [url, setUrl] = useState(provider.webhook_url ?? '');
   const [saving, setSaving] = useState(false);
-  const [saved, setSaved] = useState<string | null>(null);
+  /** Which message the last save earned: kept as a key so that it follows a change of language. */
+  const [saved, setSaved] = useState<'webhookReenabled' | 'webhookSaved' | 'webhookCleared' | null>(null);
   const savedRef = useRef<HTMLParagraphElement>(null);
   const [urlError, setUrlError] = useState<unknown>(null);
   const [secrets, setSecrets] = useState<string[] | null>(null);
@@ -120,7 +121,7 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
       const updated = await client.setWebhookUrl(value);
       updateProvider(updated);
       setUrl(updated.webhook_url ?? '');
-      setSaved(reenable && !updated.webhook_disabled_at ? k.webhookReenabled : updated.webhook_url ? k.webhookSaved : k.webhookCleared);
+      setSaved(reenable && !updated.webhook_disabled_at ? 'webhookReenabled' : updated.webhook_url ? 'webhookSaved' : 'webhookCleared');
       // The notice and its button are gone: keep the focus on what happened.
       if (reenable) savedRef.current?.focus();
     } catch (failure) {
@@ -281,7 +282,7 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
           ) : null}
         </div>
         <p className="hint" role="status" tabIndex={-1} ref={savedRef} data-testid="webhook-saved">
-          {saved ?? ''}
+          {saved ? k[saved] : ''}
         </p>
         {urlError ? <ConsoleError id={ids.urlError} context={k.webhookSaveFailed} error={urlError} testId="webhook-error" /> : null}
       </form>
