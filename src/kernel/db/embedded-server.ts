@@ -7,9 +7,10 @@
  * Several idbind processes may share one data directory (the server running, `idbind import` in
  * another terminal): a process that finds the cluster already running adopts it. The server has
  * one owner at a time, named by its pid in `pg-owner` in the data directory: the process that
- * started it, or, once that process has exited, the next one to adopt it. Only the owner stops it,
- * and only when no other idbind process is still connected; otherwise the server goes on serving
- * them and the next start takes it over. So Ctrl-C on `npm start` stops the server even when an
+ * started it, or the next one to find it running once its owner has given it up (stopped while
+ * other idbind processes were connected) or died. Only the owner stops it, and only when no other
+ * idbind process is still connected; otherwise the server goes on serving them and the next start
+ * takes it over. So Ctrl-C on `npm start` stops the server even when an
  * earlier owner left it running for an import in another terminal, and a server left behind by a
  * killed process (kill -9) is taken over by the next start.
  */
@@ -202,7 +203,7 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
     await waitUntilAccepting(url);
     // Owned by a live process (this one included, through another handle): adopt it, never stop it.
     if (isAlive(readOwnerPid(ownerFile))) return { url, owned: false, stop: async () => undefined };
-    // Its owner has exited (it left the server to another process, or was killed): take it over.
+    // Its owner gave it up (it stopped while others were connected) or died: take it over.
     writeFileSync(ownerFile, `${process.pid}\n`, { mode: 0o600 });
     const adminUrl = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${running.port}/postgres`;
     return ownerStop(url, adminUrl, ownerFile, async () => stopBySignal(running.pid), () => undefined);

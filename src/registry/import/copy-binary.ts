@@ -72,16 +72,17 @@ export class CopyTupleWriter {
     this.room(20);
     this.buf.writeInt32BE(16, this.at);
     let p = this.at + 4;
-    for (let i = 0; i < 36; i += 2) {
+    for (let i = 0; i < 36;) {
       if (i === 8 || i === 13 || i === 18 || i === 23) {
         if (id.charCodeAt(i) !== 0x2d) throw new TypeError('not a UUID');
-        i--;
+        i += 1;
         continue;
       }
       const hi = HEX_VALUE[id.charCodeAt(i)] ?? -1;
       const lo = HEX_VALUE[id.charCodeAt(i + 1)] ?? -1;
       if (hi < 0 || lo < 0) throw new TypeError('not a UUID');
       this.buf[p++] = (hi << 4) | lo;
+      i += 2;
     }
     this.at = p;
     return this;
