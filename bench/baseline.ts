@@ -1,10 +1,10 @@
 /**
  * The baseline of the import benchmark (issue 2 "Benchmarks"): PostgreSQL `COPY` of the same CSV
  * rows, unencrypted, every field as a text column, from one Node process through
- * pg-copy-streams, into tables with the indexes of the registry (migrations 0001 and 0022):
+ * pg-copy-streams, into tables with the indexes of migrations/0001_registry.sql:
  *
  * - people: a primary key and a unique index on the personal ID (persons: id, pid_bidx);
- * - subscriptions: a primary key, (msisdn, carrier_id), the unique (msisdn, carrier_id) of
+ * - subscriptions: a primary key, (carrier_id, msisdn), the unique (carrier_id, msisdn) of
  *   non-terminated rows and (holder_personal_id) of non-terminated rows (subscriptions_number,
  *   subscriptions_live_number, subscriptions_holder).
  *
@@ -30,8 +30,8 @@ CREATE TABLE base_subscriptions (
   carrier_id integer NOT NULL,
   ${SUBSCRIPTION_COLUMNS.map((c) => `${c} text`).join(',\n  ')}
 );
-CREATE INDEX base_subscriptions_number ON base_subscriptions (msisdn, carrier_id);
-CREATE UNIQUE INDEX base_subscriptions_live_number ON base_subscriptions (msisdn, carrier_id) WHERE status <> 'terminated';
+CREATE INDEX base_subscriptions_number ON base_subscriptions (carrier_id, msisdn);
+CREATE UNIQUE INDEX base_subscriptions_live_number ON base_subscriptions (carrier_id, msisdn) WHERE status <> 'terminated';
 CREATE INDEX base_subscriptions_holder ON base_subscriptions (holder_personal_id) WHERE status <> 'terminated';
 `;
 

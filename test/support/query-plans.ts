@@ -1,6 +1,6 @@
 /**
  * The plans of statements, for tests that check which tables and indexes a statement reads
- * (EXPLAIN (FORMAT JSON); the plan tests of migrations 0018, 0019, 0020 and 0022).
+ * (EXPLAIN (FORMAT JSON); the plan tests of migrations 0018, 0019 and 0020, and of the import's probes).
  */
 import type pg from 'pg';
 
@@ -12,6 +12,7 @@ export interface PlanNode {
   'Index Cond'?: string;
   Filter?: string;
   'Actual Rows'?: number;
+  'Actual Loops'?: number;
   'Rows Removed by Filter'?: number;
   Plans?: PlanNode[];
 }

@@ -1,6 +1,6 @@
 /**
- * The import's probes find a batch's rows by their keys whatever the statistics say (migration
- * 0022). The case that went wrong: the table analysed before a carrier's first rows, so the
+ * The import's probes find a batch's rows by their keys whatever the statistics say
+ * (import-repository.ts, PROBE_SUBSCRIPTIONS_SQL). The case that went wrong: the table analysed before a carrier's first rows, so the
  * planner believed the carrier had none and read all of its rows, filtering by number, for every
  * batch of its import.
  */
@@ -36,11 +36,13 @@ describe('import probes', () => {
 
     const nodes = await explainNodes(db.pool, PROBE_SUBSCRIPTIONS_SQL, [fresh, packKeys(keys)], 'ANALYZE');
     const scan = nodes.find((n) => n['Relation Name'] === 'subscriptions')!;
-    expect(scan['Index Name']).toBe('subscriptions_number');
-    expect(scan['Index Cond']).toContain('msisdn_bidx = ANY');
-    expect(scan['Actual Rows']).toBe(400);
-    // Carrier-first indexes gave "Index Cond: carrier_id = ...; Filter: msisdn_bidx = ANY" here,
-    // reading all 5,000 of the carrier's rows to find 400.
+    expect(['subscriptions_number', 'subscriptions_live_number']).toContain(scan['Index Name']);
+    expect(scan['Index Cond']).toMatch(/carrier_id = .*msisdn_bidx = |msisdn_bidx = .*carrier_id = /);
+    // One descent per number, each finding its row. `msisdn_bidx = ANY(...)` gave "Index Cond:
+    // carrier_id = ...; Filter: msisdn_bidx = ANY" here on PostgreSQL 15, reading all 5,000 of
+    // the carrier's rows to find 400.
+    expect(scan['Actual Loops']).toBe(400);
+    expect(scan['Actual Rows']).toBe(1);
     expect(scan['Rows Removed by Filter'] ?? 0).toBe(0);
   });
 
