@@ -49,7 +49,7 @@ import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync,
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
-import { parseCalendarDate } from '../dates.ts';
+import { civilFromDays, parseCalendarDate } from '../dates.ts';
 import { nameMatchKey } from '../name-match.ts';
 import { PROVINCE_CODES, composePersonalId, type Sex } from '../personal-id.ts';
 import { CARRIERS, CARRIER_SLUGS, carrierNumberSpace, carrierSubPrefixes, type CarrierSlug } from './carrier-prefixes.ts';
@@ -155,33 +155,18 @@ function dayOf(y: number, m: number, d: number): number {
   return Date.UTC(y, m - 1, d) / DAY_MS;
 }
 
-/**
- * Calendar date of a day number, without Date objects (hot path: millions of calls).
- * @see Howard Hinnant, "chrono-Compatible Low-Level Date Algorithms", civil_from_days.
- */
-function ymd(day: number): [number, number, number] {
-  const z = day + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
-}
 
 const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
 
 /** `YYYY-MM-DD` of a day number (days since 1970-01-01). */
 export function isoDate(day: number): string {
-  const [y, m, d] = ymd(day);
+  const [y, m, d] = civilFromDays(day);
   return `${y}-${TWO_DIGITS[m]}-${TWO_DIGITS[d]}`;
 }
 
 /** The same calendar day `years` later (negative: earlier); 29 February falls back to the 28th. */
 export function shiftYears(day: number, years: number): number {
-  const [y, m, d] = ymd(day);
+  const [y, m, d] = civilFromDays(day);
   const year = y + years;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const lastDay = m === 2 ? (leap ? 29 : 28) : m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
@@ -516,7 +501,7 @@ function basePerson(plan: RegistryPlan, index: number): Person {
   const provinces = plan.blockProvinces[block];
   if (!provinces) throw new Error(`person ${index} beyond the planned blocks`);
   const province = rng.weighted(provinces);
-  const birthYear = ymd(birthDay)[0];
+  const birthYear = civilFromDays(birthDay)[0];
   const personalId = composePersonalId(province, birthYear, sex, plan.serialPerm.forward(index % SERIALS_PER_BLOCK));
   return {
     index,
@@ -556,13 +541,13 @@ export function personAt(plan: RegistryPlan, index: number): Person {
   const base = basePerson(plan, index);
   if (base.role !== 'MINOR') return base;
   const rng = prngFor(plan.seed, STREAM.guardian, index);
-  const childYear = ymd(base.birthDay)[0];
+  const childYear = civilFromDays(base.birthDay)[0];
   const find = (sex: Sex, exclude: number): number | undefined => {
     for (let attempt = 0; attempt < GUARDIAN_ATTEMPTS; attempt++) {
       const candidate = randomAliveAdult(plan, rng);
       if (candidate === exclude) continue;
       const adult = basePerson(plan, candidate);
-      const gap = childYear - ymd(adult.birthDay)[0];
+      const gap = childYear - civilFromDays(adult.birthDay)[0];
       if (adult.sex === sex && gap >= 18 && gap <= 45) return candidate;
     }
     return undefined;
@@ -621,7 +606,7 @@ function msisdnShape(rng: Prng, national: string): string {
 }
 
 function channelFor(rng: Prng, localSeconds: number): Channel {
-  const year = ymd(Math.floor(localSeconds / DAY_S))[0];
+  const year = civilFromDays(Math.floor(localSeconds / DAY_S))[0];
   const u = rng.float();
   if (year < 2020) return u < 0.75 ? 'store' : u < 0.95 ? 'online' : 'video';
   if (year < 2023) return u < 0.55 ? 'store' : u < 0.85 ? 'online' : 'video';
