@@ -27,12 +27,20 @@ export interface ImportRunRow {
   rejected: string;
 }
 
+/**
+ * The carrier's id, creating the carrier on first use. A new carrier's row is counted at once
+ * (`ANALYZE carriers`): the table is too small for autovacuum ever to analyse it (50 changed rows
+ * are its threshold), and unanalysed it looks like a thousand carriers to the planner, which then
+ * answered a number lookup with a scan of every subscription instead of one index probe per
+ * carrier (phone-eligibility.ts; eligibility-plans.db.test.ts).
+ */
 export async function findOrCreateCarrier(db: pg.Pool | pg.PoolClient, slug: string): Promise<number> {
-  const r = await db.query<{ id: number }>(
+  const r = await db.query<{ id: number; created: boolean }>(
     `WITH ins AS (INSERT INTO carriers (slug) VALUES ($1) ON CONFLICT (slug) DO NOTHING RETURNING id)
-     SELECT id FROM ins UNION ALL SELECT id FROM carriers WHERE slug = $1`,
+     SELECT id, true AS created FROM ins UNION ALL SELECT id, false AS created FROM carriers WHERE slug = $1`,
     [slug],
   );
+  if (r.rows[0]!.created) await db.query('ANALYZE carriers');
   return r.rows[0]!.id;
 }
 
