@@ -19,10 +19,12 @@ export interface LiveSubscriptionRef {
 /** The live (non-terminated) subscriptions of an E.164 number, at any carrier. Reads no personal field. */
 export async function findLiveSubscriptionsByMsisdn(pool: pg.Pool, ring: KeyRing, msisdn: string): Promise<LiveSubscriptionRef[]> {
   const keys = ring.blindIndex.map((k) => msisdnIndex(k.key, msisdn));
+  // One probe of the (carrier, number) index per carrier, as the verification's lookup does
+  // (phone-eligibility.ts): no index is led by the number alone.
   const r = await pool.query<LiveSubscriptionRef>(
     `SELECT s.id, c.slug AS carrier, s.status, s.holder_bidx, s.sim_changed_at, s.device_changed_at
-     FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id
-     WHERE s.msisdn_bidx = ANY($1::bytea[]) AND s.status <> 'terminated'`,
+     FROM carriers c
+     JOIN LATERAL (SELECT * FROM subscriptions s WHERE s.carrier_id = c.id AND s.msisdn_bidx = ANY($1::bytea[]) AND s.status <> 'terminated') s ON true`,
     [keys],
   );
   return r.rows;
