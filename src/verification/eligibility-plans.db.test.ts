@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
-import { explainNodes } from '../../test/support/query-plans.ts';
+import { explainNodes, insertRandomSubscriptions } from '../../test/support/query-plans.ts';
 import { findOrCreateCarrier } from '../registry/import/import-repository.ts';
 import { ELIGIBILITY_CANDIDATE_SQL } from './phone-eligibility.ts';
 
@@ -18,23 +18,13 @@ beforeAll(async () => {
 });
 afterAll(async () => db.drop());
 
-/** `n` live subscriptions of a carrier with random numbers (only the columns the lookup reads matter). */
-async function insertSubscriptions(carrierId: number, n: number): Promise<void> {
-  await db.pool.query(
-    `INSERT INTO subscriptions (id, carrier_id, msisdn_bidx, digest, bidx_version, sealed, dek_version, channel, registered_at, status)
-     SELECT gen_random_uuid(), $1, sha256(gen_random_uuid()::text::bytea), sha256(gen_random_uuid()::text::bytea), 1, '\\x00', 1, 'store', now(), 'active'
-     FROM generate_series(1, $2)`,
-    [carrierId, n],
-  );
-}
-
 describe('the number lookup', () => {
   it('probes each carrier by number, also for a carrier the statistics have not seen', async () => {
     const known = await findOrCreateCarrier(db.pool, 'lookup-known');
-    await insertSubscriptions(known, 20_000);
+    await insertRandomSubscriptions(db.pool, known, 20_000);
     await db.pool.query('ANALYZE subscriptions');
     const fresh = await findOrCreateCarrier(db.pool, 'lookup-fresh');
-    await insertSubscriptions(fresh, 20_000);
+    await insertRandomSubscriptions(db.pool, fresh, 20_000);
     // Counted when created: the planner sees the carriers there are.
     const counted = await db.pool.query<{ reltuples: number }>(`SELECT reltuples FROM pg_class WHERE oid = 'carriers'::regclass`);
     const carriers = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM carriers');

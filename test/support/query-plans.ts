@@ -31,3 +31,16 @@ export async function explainNodes(db: pg.Pool | pg.PoolClient, sql: string, val
   walk(r.rows[0]!['QUERY PLAN'][0].Plan);
   return nodes;
 }
+
+/**
+ * `n` live subscriptions of a carrier with random numbers, stored as an import stores them, for
+ * the plan tests (only the columns the number lookups read carry meaning).
+ */
+export async function insertRandomSubscriptions(db: pg.Pool, carrierId: number, n: number): Promise<void> {
+  await db.query(
+    `INSERT INTO subscriptions (id, carrier_id, msisdn_bidx, digest, bidx_version, sealed, dek_version, channel, registered_at, status)
+     SELECT gen_random_uuid(), $1, sha256(gen_random_uuid()::text::bytea), sha256(gen_random_uuid()::text::bytea), 1, '\\x00', 1, 'store', now(), 'active'
+     FROM generate_series(1, $2)`,
+    [carrierId, n],
+  );
+}

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
-import { explainNodes } from '../../../test/support/query-plans.ts';
+import { explainNodes, insertRandomSubscriptions } from '../../../test/support/query-plans.ts';
 import { findOrCreateCarrier, packKeys, PROBE_SUBSCRIPTIONS_SQL } from './import-repository.ts';
 
 let db: TestDatabase;
@@ -15,23 +15,13 @@ beforeAll(async () => {
 });
 afterAll(async () => db.drop());
 
-/** `n` subscriptions of a carrier with random numbers, as an import stores them (only the columns a probe reads matter). */
-async function insertSubscriptions(carrierId: number, n: number): Promise<void> {
-  await db.pool.query(
-    `INSERT INTO subscriptions (id, carrier_id, msisdn_bidx, digest, bidx_version, sealed, dek_version, channel, registered_at, status)
-     SELECT gen_random_uuid(), $1, sha256(gen_random_uuid()::text::bytea), sha256(gen_random_uuid()::text::bytea), 1, '\\x00', 1, 'store', now(), 'active'
-     FROM generate_series(1, $2)`,
-    [carrierId, n],
-  );
-}
-
 describe('import probes', () => {
   it("find a batch's numbers through the number index for a carrier the statistics have not seen", async () => {
     const known = await findOrCreateCarrier(db.pool, 'plan-known');
     const fresh = await findOrCreateCarrier(db.pool, 'plan-fresh');
-    await insertSubscriptions(known, 20_000);
+    await insertRandomSubscriptions(db.pool, known, 20_000);
     await db.pool.query('ANALYZE subscriptions');
-    await insertSubscriptions(fresh, 5_000);
+    await insertRandomSubscriptions(db.pool, fresh, 5_000);
     const keys = (await db.pool.query<{ k: Buffer }>('SELECT msisdn_bidx AS k FROM subscriptions WHERE carrier_id = $1 LIMIT 400', [fresh])).rows.map((r) => r.k);
 
     const nodes = await explainNodes(db.pool, PROBE_SUBSCRIPTIONS_SQL, [fresh, packKeys(keys)], 'ANALYZE');
