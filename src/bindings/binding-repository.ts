@@ -56,7 +56,6 @@ export async function lockPseudonym(client: pg.PoolClient, personId: string, pro
   return r.rows[0]!.pseudonym;
 }
 
-/** Live accounts of the person at the provider, other than this account ref. */
 /**
  * The accounts-per-person count as an SQL subquery over the given expressions: the person's live
  * accounts at the provider other than one ref. Shared with the verification start's combined
@@ -68,13 +67,6 @@ export function otherLiveAccountsSql(person: string, provider: string, accountRe
             AND a.status IN ('verified', 'needs_reverification')`;
 }
 
-export async function countOtherLiveAccounts(client: Db, personId: string, providerId: string, accountRef: string): Promise<number> {
-  const r = await client.query<{ n: string }>({
-    name: 'count_other_live_accounts', text: `SELECT (${otherLiveAccountsSql('$1', '$2', '$3')}) AS n`, values: [personId, providerId, accountRef],
-  });
-  return Number(r.rows[0]!.n);
-}
-
 export interface BoundAccount {
   id: string;
   account_ref: string;
@@ -84,22 +76,18 @@ export interface BoundAccount {
 }
 
 /**
- * Binds (or re-binds) the account, writes its `account.verified` event and the person's
- * `account_binding` access record (DESIGN.md invariant 4), in one statement: one round trip of the
- * confirmation fewer (docs/benchmarks.md, issue 3).
+ * The binding statement (bindAccount), exported for the plan test (verification-plans.db.test.ts).
+ * Parameters: $1 new account id, $2 provider, $3 account ref, $4 person, $5 subscription,
+ * $6 method, $7 level, $8 event type, $9 pseudonym, $10 guardian, $11 actor, $12 binding's access
+ * detail, $13 the accounts-per-person limit, $14 the verification completed by this binding (or
+ * NULL), $15 the access detail of the age check when the limit refuses (with $14 only).
  */
-export async function bindAccount(client: pg.PoolClient, b: {
-  id: string; providerId: string; accountRef: string; personId: string; subscriptionId: string | null; method: Method; level: Level; pseudonym: string;
-  guardianPersonId: string | null;
-  /** The person's access record: who bound (`provider:<id>`) and what (no personal field). */
-  access: { actor: string; detail: Record<string, unknown> };
-}): Promise<BoundAccount> {
-  const r = await client.query<BoundAccount>({
-    name: 'bind_account',
-    text: `WITH changed AS (
+export const BIND_ACCOUNT_SQL = `WITH allowed AS (SELECT (${otherLiveAccountsSql('$4::uuid', '$2::uuid', '$3::text')}) < $13::int AS ok),
+     changed AS (
        INSERT INTO accounts AS a (id, provider_id, account_ref, person_id, subscription_id, method, level, status, status_reason, sequence, verified_at, status_since, pseudonym,
                                   minor, guardian_person_id, guardian_consent_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'verified', 'verified', 1, now(), now(), $9, $10::uuid IS NOT NULL, $10, CASE WHEN $10::uuid IS NULL THEN NULL ELSE now() END)
+       SELECT $1, $2, $3, $4, $5, $6, $7, 'verified', 'verified', 1, now(), now(), $9, $10::uuid IS NOT NULL, $10, CASE WHEN $10::uuid IS NULL THEN NULL ELSE now() END
+       FROM allowed WHERE allowed.ok
        ON CONFLICT (provider_id, account_ref) DO UPDATE SET person_id = EXCLUDED.person_id, subscription_id = EXCLUDED.subscription_id, pseudonym = EXCLUDED.pseudonym,
          method = EXCLUDED.method, level = EXCLUDED.level, status = 'verified', status_reason = 'verified', sequence = a.sequence + 1,
          verified_at = now(), status_since = now(), minor = EXCLUDED.minor, guardian_person_id = EXCLUDED.guardian_person_id, guardian_consent_at = EXCLUDED.guardian_consent_at
@@ -107,12 +95,47 @@ export async function bindAccount(client: pg.PoolClient, b: {
      ),${outboxCtes('$8')},
      access AS (
        INSERT INTO access_records (person_id, purpose, actor, detail) SELECT c.person_id, 'account_binding', $11, $12::jsonb FROM changed c
+     ),
+     refused_access AS (
+       INSERT INTO access_records (person_id, purpose, actor, detail) SELECT $4, 'age_check', $11, $15::jsonb FROM allowed WHERE NOT allowed.ok AND $14::uuid IS NOT NULL
+     ),
+     finished AS (
+       UPDATE verifications v SET status = CASE WHEN allowed.ok THEN 'verified' ELSE 'failed' END, failure = CASE WHEN allowed.ok THEN NULL ELSE 'account_limit' END,
+         account_id = coalesce((SELECT c.id FROM changed c), v.account_id), completed_at = now(), sealed = NULL, dek_version = NULL
+       FROM allowed WHERE v.id = $14::uuid AND v.status = 'code_sent'
      )
-     SELECT id, account_ref, level, sequence, verified_at FROM changed`,
+     SELECT id, account_ref, level, sequence, verified_at FROM changed`;
+
+/**
+ * Binds (or re-binds) the account, writes its `account.verified` event and the person's
+ * `account_binding` access record (DESIGN.md invariant 4), in one statement, if the person has
+ * fewer than `accountsPerPerson` other live accounts at the provider; undefined (nothing written)
+ * otherwise. The caller holds the person's pseudonym row at the provider locked (lockPseudonym)
+ * in an earlier statement of its transaction: every binder of the person at the provider locks
+ * it before binding, so the count, taken with this statement's snapshot, sees every binding
+ * committed before the lock was granted and none can commit before ours does.
+ *
+ * With `verification`, the same statement completes the phone verification that proved the
+ * number: `verified` with this account, or `failed` (`account_limit`) with an `age_check` access
+ * record, since the birth date was read for the age check and nothing was bound. One round trip
+ * of the confirmation instead of four (issue 3 benchmark, docs/benchmarks.md).
+ */
+export async function bindAccount(client: pg.PoolClient, b: {
+  id: string; providerId: string; accountRef: string; personId: string; subscriptionId: string | null; method: Method; level: Level; pseudonym: string;
+  guardianPersonId: string | null;
+  accountsPerPerson: number;
+  /** The person's access record: who bound (`provider:<id>`) and what (no personal field). */
+  access: { actor: string; detail: Record<string, unknown> };
+  verification?: { id: string; ageCheckDetail: Record<string, unknown> };
+}): Promise<BoundAccount | undefined> {
+  const r = await client.query<BoundAccount>({
+    name: 'bind_account',
+    text: BIND_ACCOUNT_SQL,
     values: [b.id, b.providerId, b.accountRef, b.personId, b.subscriptionId, b.method, b.level, 'account.verified', b.pseudonym, b.guardianPersonId,
-      b.access.actor, JSON.stringify(b.access.detail)],
+      b.access.actor, JSON.stringify(b.access.detail), b.accountsPerPerson, b.verification?.id ?? null,
+      b.verification ? JSON.stringify(b.verification.ageCheckDetail) : null],
   });
-  return r.rows[0]!;
+  return r.rows[0];
 }
 
 /** Unbinds a live or revoked account (the platform closed it) and writes `account.unbound`. */

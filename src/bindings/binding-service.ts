@@ -126,11 +126,9 @@ export async function bindAccountInTransaction(client: pg.PoolClient, provider: 
   guardianPersonId?: string | null;
 }): Promise<BindResult> {
   const pseudonym = await repo.lockPseudonym(client, b.personId, provider.id, newPseudonym());
-  const others = await repo.countOtherLiveAccounts(client, b.personId, provider.id, b.accountRef);
-  if (others >= provider.limits.accountsPerPerson) throw new BindingError('ACCOUNT_LIMIT_REACHED', `limit ${provider.limits.accountsPerPerson}`);
   const bound = await repo.bindAccount(client, {
     id: uuidv7(), providerId: provider.id, accountRef: b.accountRef, personId: b.personId, subscriptionId: b.subscriptionId, method: b.method, level: b.level,
-    pseudonym, guardianPersonId: b.guardianPersonId ?? null,
+    pseudonym, guardianPersonId: b.guardianPersonId ?? null, accountsPerPerson: provider.limits.accountsPerPerson,
     access: {
       actor: `provider:${provider.id}`,
       detail: {
@@ -139,6 +137,7 @@ export async function bindAccountInTransaction(client: pg.PoolClient, provider: 
       },
     },
   });
+  if (!bound) throw new BindingError('ACCOUNT_LIMIT_REACHED', `limit ${provider.limits.accountsPerPerson}`);
   if (b.guardianPersonId) {
     // The guardian's consent is theirs to see too (DESIGN.md invariant 4).
     await recordPersonAccess(client, {

@@ -20,8 +20,9 @@ import { createProvider, type Provider } from '../providers/provider-service.ts'
 import { numberKeys } from './phone-eligibility.ts';
 import { EXPIRE_VERIFICATIONS_SQL, expireVerifications } from './verification-maintenance.ts';
 import {
-  CONSUME_AND_RECHECK_SQL, COUNT_ATTEMPT_WITHIN_BUDGET_SQL, FIND_VERIFICATION_SQL, FINISH_VERIFICATION_SQL, REPLACE_CODE_SQL, startChecks,
+  CONSUME_AND_RECHECK_SQL, CONSUME_RECHECK_AND_LOCK_SQL, COUNT_ATTEMPT_WITHIN_BUDGET_SQL, FIND_VERIFICATION_SQL, FINISH_VERIFICATION_SQL, REPLACE_CODE_SQL, startChecks,
 } from './verification-repository.ts';
+import { BIND_ACCOUNT_SQL } from '../bindings/binding-repository.ts';
 
 let db: TestDatabase;
 let provider: Provider;
@@ -82,6 +83,9 @@ async function verificationScans(sql: string, values: unknown[]): Promise<Record
 const statements = (): [string, string, unknown[]][] => [
   ['counting an attempt', COUNT_ATTEMPT_WITHIN_BUDGET_SQL, [open[0], provider.id, 5, 20]],
   ['consuming the code', CONSUME_AND_RECHECK_SQL, [open[0], uuidv7(), uuidv7(), 72]],
+  ['consuming the code and taking the pseudonym', CONSUME_RECHECK_AND_LOCK_SQL, [open[0], uuidv7(), uuidv7(), 72, provider.id, 'p'.repeat(22)]],
+  ['binding and completing the verification', BIND_ACCOUNT_SQL, [uuidv7(), provider.id, 'plan-bind', uuidv7(), uuidv7(), 'phone', 'low', 'account.verified', 'p'.repeat(22),
+    null, 'provider:plan', '{}', 5, open[0], '{}']],
   ['reading a verification', FIND_VERIFICATION_SQL, [open[0], provider.id]],
   ['finishing a verification', FINISH_VERIFICATION_SQL, [open[0], 'verified', null, null]],
   ['replacing the code', REPLACE_CODE_SQL, [open[0], randomBytes(32), 1, 300, 3, 30]],

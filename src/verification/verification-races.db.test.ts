@@ -72,3 +72,33 @@ describe('confirming a code while the population registry records the death', ()
     expect(outcomes.every((o) => o === 'bound' || o === 'NUMBER_NOT_ELIGIBLE')).toBe(true);
   });
 });
+
+describe('confirming codes of one person for several accounts at once', () => {
+  it('binds no more accounts than the limit; each refused verification fails with its age check recorded', async () => {
+    const one = (await createProvider(db.pool, db.ring, { allowLoopback: false }, { name: 'One Account Net', kind: 'platform', limits: { accountsPerPerson: 1 } })).provider;
+    // Every start passes its early count (nothing bound yet); the confirmations then race.
+    const started: { id: string; code: string }[] = [];
+    for (let i = 0; i < 6; i++) {
+      const s = await startVerification(deps, one, { accountRef: `limit-${i}`, phone: N.adultB, clientIp: '127.0.0.1' });
+      started.push({ id: s.id, code: (await readOutbox(db.pool, db.ring, N.adultB)).at(-1)!.text.match(/\b\d{6}\b/)![0] });
+    }
+    const settled = await Promise.allSettled(started.map((s) => confirmCode(deps, one, s.id, s.code)));
+    const answers = settled.map((r) => (r.status === 'fulfilled' ? 'bound' : (r.reason as { code: string }).code)).sort();
+    expect(answers).toEqual(['ACCOUNT_LIMIT_REACHED', 'ACCOUNT_LIMIT_REACHED', 'ACCOUNT_LIMIT_REACHED', 'ACCOUNT_LIMIT_REACHED', 'ACCOUNT_LIMIT_REACHED', 'bound']);
+    const live = await db.pool.query(`SELECT account_ref FROM accounts WHERE provider_id = $1 AND status IN ('verified', 'needs_reverification')`, [one.id]);
+    expect(live.rows).toHaveLength(1);
+    const ids = started.map((s) => s.id);
+    const v = await db.pool.query<{ status: string; failure: string | null; bound: boolean }>(
+      `SELECT status, failure, account_id IS NOT NULL AS bound FROM verifications WHERE id = ANY($1::uuid[]) ORDER BY status`, [ids]);
+    expect(v.rows).toEqual([
+      ...Array.from({ length: 5 }, () => ({ status: 'failed', failure: 'account_limit', bound: false })),
+      { status: 'verified', failure: null, bound: true },
+    ]);
+    // The person sees one binding and five reads of their birth date that bound nothing.
+    const access = await db.pool.query<{ purpose: string; n: number }>(
+      `SELECT purpose, count(*)::int AS n FROM access_records WHERE detail->>'verification_id' = ANY($1::text[]) GROUP BY purpose ORDER BY purpose`, [ids]);
+    expect(access.rows).toEqual([{ purpose: 'account_binding', n: 1 }, { purpose: 'age_check', n: 5 }]);
+    const events = await db.pool.query(`SELECT type FROM events WHERE provider_id = $1`, [one.id]);
+    expect(events.rows).toEqual([{ type: 'account.verified' }]);
+  });
+});

@@ -95,16 +95,40 @@ export const COUNT_ATTEMPT_WITHIN_BUDGET_SQL = `WITH v AS (SELECT msisdn_bidx FR
                 RETURNING *)
    SELECT hit.count AS otp_count, hit.elapsed AS otp_elapsed, upd.* FROM hit LEFT JOIN upd ON true`;
 
-export const CONSUME_AND_RECHECK_SQL = `WITH c AS (UPDATE verifications SET consumed_at = now() WHERE id = $1 AND consumed_at IS NULL AND status = 'code_sent' AND code_expires_at > now() RETURNING id)
-           SELECT e.sealed, e.dek_version FROM c LEFT JOIN (
-             SELECT p.sealed, p.dek_version FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
+const CONSUME_CODE_SQL = `UPDATE verifications SET consumed_at = now() WHERE id = $1 AND consumed_at IS NULL AND status = 'code_sent' AND code_expires_at > now() RETURNING id`;
+
+/**
+ * The verification's holder ($3) if still eligible through its subscription ($2), share-locked:
+ * the same living holder, the subscription active, no SIM or device change in the last $4 hours,
+ * no junk-SIM category in the latest reconciliation. `from` adds relations to the FROM list.
+ */
+function eligibleHolderSql(from = ''): string {
+  return `SELECT p.sealed, p.dek_version FROM ${from}subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
              WHERE s.id = $2 AND s.status = 'active' AND p.id = $3 AND p.status = 'alive'
                AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => $4))
                AND (s.device_changed_at IS NULL OR s.device_changed_at <= now() - make_interval(hours => $4))
                AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr
                                WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
                                  AND rr.subscription_id = s.id)
-             FOR SHARE OF s, p) e ON true`;
+             FOR SHARE OF s, p`;
+}
+
+export const CONSUME_AND_RECHECK_SQL = `WITH c AS (${CONSUME_CODE_SQL})
+           SELECT e.sealed, e.dek_version FROM c LEFT JOIN (
+             ${eligibleHolderSql()}) e ON true`;
+
+/**
+ * CONSUME_AND_RECHECK_SQL for a confirmation that binds: when the holder is still eligible, the
+ * same statement also takes the person's pseudonym row at the provider, created on first use and
+ * locked until the transaction ends (lockPseudonym's statement, binding-repository.ts), so that
+ * the binding that follows counts the person's accounts under that lock. One round trip fewer.
+ * Parameters: those of CONSUME_AND_RECHECK_SQL, then $5 the provider and $6 a fresh pseudonym.
+ */
+export const CONSUME_RECHECK_AND_LOCK_SQL = `WITH c AS (${CONSUME_CODE_SQL}),
+     e AS (${eligibleHolderSql('c, ')}),
+     taken AS (INSERT INTO pseudonyms AS ps (person_id, provider_id, pseudonym) SELECT $3, $5, $6 FROM e
+               ON CONFLICT (person_id, provider_id) DO UPDATE SET pseudonym = ps.pseudonym RETURNING pseudonym)
+   SELECT e.sealed, e.dek_version, (SELECT pseudonym FROM taken) AS pseudonym FROM c LEFT JOIN e ON true`;
 
 export const FIND_VERIFICATION_SQL = 'SELECT * FROM verifications WHERE id = $1 AND provider_id = $2';
 
@@ -156,6 +180,23 @@ export async function consumeAndRecheck(client: pg.PoolClient, v: { id: string; 
   const row = r.rows[0];
   if (!row) return undefined;
   return { holder: row.sealed && row.dek_version !== null ? { sealed: row.sealed, dek_version: row.dek_version } : null };
+}
+
+/**
+ * consumeAndRecheck for a confirmation that binds (CONSUME_RECHECK_AND_LOCK_SQL): with an
+ * eligible holder, also the person's pseudonym at the provider, its row locked until the
+ * transaction ends.
+ */
+export async function consumeRecheckAndLock(client: pg.PoolClient, v: { id: string; subscription_id: string | null; person_id: string | null }, simChangeWindowHours: number,
+  providerId: string, freshPseudonym: string): Promise<{ holder: { sealed: Buffer; dek_version: number; pseudonym: string } | null } | undefined> {
+  const r = await client.query<{ sealed: Buffer | null; dek_version: number | null; pseudonym: string | null }>({
+    name: 'consume_recheck_and_lock',
+    text: CONSUME_RECHECK_AND_LOCK_SQL,
+    values: [v.id, v.subscription_id, v.person_id, simChangeWindowHours, providerId, freshPseudonym],
+  });
+  const row = r.rows[0];
+  if (!row) return undefined;
+  return { holder: row.sealed && row.dek_version !== null && row.pseudonym ? { sealed: row.sealed, dek_version: row.dek_version, pseudonym: row.pseudonym } : null };
 }
 
 export async function findVerification(db: Db, providerId: string, id: string): Promise<VerificationRow | undefined> {

@@ -23,7 +23,8 @@ import type { Metrics } from '../kernel/metrics.ts';
 import { ageOn } from '../registry/dates.ts';
 import { normaliseVietnameseMobile } from '../registry/phone-number.ts';
 import { personFromSealedFields, vietnamToday } from '../registry/registry-rows.ts';
-import { bindAccountInTransaction, type BindResult } from '../bindings/binding-service.ts';
+import { newPseudonym, type BindResult } from '../bindings/binding-service.ts';
+import { bindAccount } from '../bindings/binding-repository.ts';
 import { recordPersonAccess } from '../access/access-records.ts';
 import { BindingError } from '../bindings/binding-errors.ts';
 import type { Provider } from '../providers/provider-service.ts';
@@ -424,42 +425,53 @@ export async function confirmCodeIdentity(deps: VerificationDeps, provider: Prov
   return { verificationId: counted.id, personId: counted.person_id!, subscriptionId: counted.subscription_id!, e164: e164! };
 }
 
-/** `POST /v1/verifications/{id}/confirm`: checks the code and binds the account. */
+/**
+ * `POST /v1/verifications/{id}/confirm`: checks the code and binds the account.
+ *
+ * Four statements after the attempt is counted (BEGIN, the code consumed with the holder
+ * re-checked and the pseudonym locked, the binding that also completes the verification, COMMIT):
+ * the binding counts the person's accounts under the pseudonym's lock (bindAccount), so the
+ * accounts-per-person limit holds under concurrent confirmations without a savepoint.
+ */
 export async function confirmCode(deps: VerificationDeps, provider: Provider, id: string, code: string): Promise<Omit<BindResult, 'account_id'>> {
   const counted = await checkTypedCode(deps, provider, id, code);
   const ring = await deps.ring();
   const client = await deps.pool.connect();
-  let result: BindResult | undefined;
+  let result: Omit<BindResult, 'account_id'> | undefined;
   let failure: VerificationError | BindingError | undefined;
   try {
     await client.query('BEGIN');
-    const holder = await consumeAndRecheck(client, deps, counted);
-    if (!holder) {
+    const r = await repo.consumeRecheckAndLock(client, counted, deps.config.simChangeWindowHours, provider.id, newPseudonym());
+    if (!r) {
+      await client.query('ROLLBACK');
+      throw new VerificationError('VERIFICATION_COMPLETED', 'the code was already used');
+    }
+    if (!r.holder) {
       await repo.finishVerification(client, counted.id, 'failed', 'not_eligible_at_confirm');
       failure = new VerificationError('NUMBER_NOT_ELIGIBLE');
     } else {
       await deps.beforeBind?.();
-      const age = personAge(ring, counted.person_id!, holder);
-      if (age < GUARDIAN_AGE) {
+      if (personAge(ring, counted.person_id!, r.holder) < GUARDIAN_AGE) {
+        // The pseudonym row taken above stays: it is created once per (person, provider) and
+        // tells no one anything; the hosted flow's binding with a guardian uses it.
         await repo.finishVerification(client, counted.id, 'guardian_required', 'guardian_required');
         await recordAgeCheck(client, provider, counted);
         failure = new VerificationError('GUARDIAN_REQUIRED');
       } else {
-        await client.query('SAVEPOINT bind');
-        try {
-          result = await bindAccountInTransaction(client, provider, {
-            accountRef: counted.account_ref, personId: counted.person_id!, subscriptionId: counted.subscription_id, method: 'phone', level: 'low',
-            viaVerification: counted.id,
-          });
-          await repo.finishVerification(client, counted.id, 'verified', null, result.account_id);
-        } catch (e) {
-          if (!(e instanceof BindingError)) throw e;
-          await client.query('ROLLBACK TO SAVEPOINT bind');
-          await repo.finishVerification(client, counted.id, 'failed', 'account_limit');
-          // The birth date was read for the age check: that read is the person's to see.
-          await recordAgeCheck(client, provider, counted);
+        const actor = `provider:${provider.id}`;
+        const bound = await bindAccount(client, {
+          id: uuidv7(), providerId: provider.id, accountRef: counted.account_ref, personId: counted.person_id!, subscriptionId: counted.subscription_id,
+          method: 'phone', level: 'low', pseudonym: r.holder.pseudonym, guardianPersonId: null, accountsPerPerson: provider.limits.accountsPerPerson,
+          access: { actor, detail: { provider: provider.name, account_ref: counted.account_ref, method: 'phone', level: 'low', verification_id: counted.id } },
+          // Refused by the limit: the birth date was read for the age check, and that read is
+          // the person's to see (recordAgeCheck's entry, written by the same statement).
+          verification: { id: counted.id, ageCheckDetail: { provider: provider.name, verification_id: counted.id } },
+        });
+        if (bound) {
+          result = { account_ref: bound.account_ref, status: 'verified', level: bound.level, pseudonym: r.holder.pseudonym, verified_at: bound.verified_at.toISOString() };
+        } else {
           // The person has proved control of the number: the precise answer is theirs to see.
-          failure = e;
+          failure = new BindingError('ACCOUNT_LIMIT_REACHED', `limit ${provider.limits.accountsPerPerson}`);
         }
       }
     }
@@ -477,6 +489,5 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
   await outcome(deps, provider, 'confirmed');
   if (counted.number_prefix) await prefixCount(deps, counted.number_prefix, 'confirmed');
   deps.onBindingChange?.();
-  const { account_ref, status, level, pseudonym, verified_at } = result!;
-  return { account_ref, status, level, pseudonym, verified_at };
+  return result!;
 }
