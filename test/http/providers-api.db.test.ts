@@ -122,6 +122,16 @@ describe('credentials over time', () => {
     expect(r.json().code).toBe('PROVIDER_DISABLED');
     expect((await hub.app.inject({ url: '/v1/admin/providers/not-an-id', headers: admin })).json().code).toBe('PROVIDER_NOT_FOUND');
   });
+
+  it('are permanent: a provider can be disabled but neither deleted, renumbered nor truncated (migration 0023)', async () => {
+    const c = (await create({ name: 'Permanent', kind: 'platform' })).json();
+    const id = c.provider.id as string;
+    for (const sql of [`DELETE FROM providers WHERE id = '${id}'`, `UPDATE providers SET id = gen_random_uuid() WHERE id = '${id}'`, 'TRUNCATE providers CASCADE']) {
+      await expect(hub.hub.pool.query(sql), sql).rejects.toMatchObject({ code: '23001' });
+    }
+    await hub.hub.pool.query(`UPDATE providers SET status = 'disabled' WHERE id = $1`, [id]);
+    expect((await hub.hub.pool.query('SELECT status FROM providers WHERE id = $1', [id])).rows).toEqual([{ status: 'disabled' }]);
+  });
 });
 
 describe('idbind providers (CLI)', () => {
