@@ -70,6 +70,8 @@ export interface WorkerResult {
   /** Subscriptions only: the holder's personal-ID index, and whether there is a holder. */
   holders: Uint8Array;
   hasHolder: Uint8Array;
+  /** Subscriptions only: 1 where the row's status is `terminated` (outside the unique index of live numbers). */
+  terminated: Uint8Array;
   copyTuples: Uint8Array;
   copyOffsets: Int32Array;
   rejects: RowReject[];

@@ -267,6 +267,12 @@ export const PROBE_SUBSCRIPTIONS_SQL = `SELECT s.id, s.msisdn_bidx, s.holder_bid
                          OFFSET 0) s
      ORDER BY s.registered_at DESC, s.id DESC`;
 
+/** Whether the carrier has any subscription stored (by the (carrier_id, msisdn_bidx) index). */
+export async function carrierHasSubscriptions(db: pg.PoolClient, carrierId: number): Promise<boolean> {
+  const r = await db.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM subscriptions WHERE carrier_id = $1) AS any', [carrierId]);
+  return r.rows[0]!.any;
+}
+
 export async function probeSubscriptions(db: pg.PoolClient, carrierId: number, keys: Buffer): Promise<Map<string, ExistingSubscription[]>> {
   if (keys.length === 0) return new Map();
   const r = await db.query<ExistingSubscription>(PROBE_SUBSCRIPTIONS_SQL, [carrierId, keys]);

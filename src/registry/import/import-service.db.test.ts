@@ -184,6 +184,47 @@ describe('first imports skip the probe, and fall back to it', () => {
   });
 });
 
+describe("a carrier's first import probes only what the unique index cannot see", () => {
+  it('inserts live rows unprobed, and still rejects a number repeated after a live or a terminated row of the file', async () => {
+    const SUB_HEADER = 'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status,sim_changed_at,device_changed_at';
+    const row = (n: number, status: string) => `096123${String(n).padStart(4, '0')},${an},Nguyễn Văn An,1990-05-01,store,2024-01-01T08:00:00,${status},,`;
+    const lines = [
+      SUB_HEADER,
+      row(4001, 'active'), // 2: A
+      row(4002, 'terminated'), // 3: B, outside the unique index of live numbers
+      row(4003, 'active'), // 4: C
+      row(4001, 'active'), // 5: A again, live after live: the index refuses the unprobed COPY
+      row(4002, 'active'), // 6: B again, live after terminated: found through the filter
+      row(4003, 'terminated'), // 7: C again, terminated after live: terminated rows are probed
+      row(4004, 'active'), // 8: D
+    ];
+    const path = write('first-carrier-import.csv', lines);
+    // One line per read and chunks of 64 bytes: one row per batch.
+    const open = () => Readable.from(lines.map((l) => Buffer.from(l + '\n')));
+    const probe = (q: string) => q.includes('CROSS JOIN LATERAL (SELECT * FROM subscriptions');
+    const statements: string[] = [];
+    const options = { ring: db.ring, kind: 'subscriptions' as const, carrier: 'first-import-carrier', path, open, workers: 2, chunkBytes: 64 };
+    const summary = await importRegistry({ ...options, pool: recordingPool(statements), rejectsPath: path + '.rejects.csv' });
+    expect(summary).toMatchObject({ accepted: 4, unchanged: 0, rejected: 3 });
+    expect(readFileSync(summary.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['5,msisdn,DUPLICATE_KEY', '6,msisdn,DUPLICATE_KEY', '7,msisdn,DUPLICATE_KEY']);
+    expect(statements.filter((q) => q === 'COMMIT')).toHaveLength(7);
+    // Probed: B's batch (terminated), A's again after its unprobed COPY was refused, B's again
+    // (the filter holds B), C's again (terminated). A, C and D were inserted unprobed.
+    expect(statements.filter(probe)).toHaveLength(4);
+    expect(statements.filter((q) => q === 'ROLLBACK')).toHaveLength(1);
+    const stored = await db.pool.query<{ status: string; n: number }>(
+      'SELECT status, count(*)::int AS n FROM subscriptions WHERE import_run_id = $1 GROUP BY status ORDER BY status', [summary.run_id]);
+    expect(stored.rows).toEqual([{ status: 'active', n: 3 }, { status: 'terminated', n: 1 }]);
+
+    // Imported again, the carrier is no longer new: every batch probes, and nothing changes.
+    const again: string[] = [];
+    const second = await importRegistry({ ...options, pool: recordingPool(again), rejectsPath: path + '.rejects2.csv' });
+    expect(second).toMatchObject({ accepted: 0, unchanged: 4, rejected: 3 });
+    expect(again.filter(probe)).toHaveLength(7);
+    expect(again.filter((q) => q === 'ROLLBACK')).toHaveLength(0);
+  });
+});
+
 describe('CSV details', () => {
   it('reads CRLF files, quoted fields, and numbers lines across a record that spans two lines', async () => {
     const ids = [composePersonalId('060', 1960, 'M', 31), composePersonalId('060', 1960, 'M', 32), composePersonalId('060', 1960, 'M', 33)];

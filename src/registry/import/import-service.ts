@@ -7,7 +7,8 @@
  * each chunk, in file order, in one transaction: probe the existing rows by blind index, classify each row as new, changed,
  * unchanged or a duplicate of an earlier line, COPY the new rows, update the changed ones, and
  * commit the rejects and the run's checkpoint with them. (A population chunk that follows one
- * whose keys were all new skips the probe and relies on the unique index; see mergePersons.) A killed import run again with the same
+ * whose keys were all new skips the probe and relies on the unique index; see mergePersons. A
+ * carrier's first import probes only some keys; see mergeSubscriptions.) A killed import run again with the same
  * file resumes after the last committed line; a second import of the same file changes nothing.
  */
 import { createHash } from 'node:crypto';
@@ -22,6 +23,7 @@ import { openChunkedSource, formatOf } from './chunk-reader.ts';
 import { parseRecord, type SourceFormat } from './record-parser.ts';
 import { ImportWorkerPool } from './worker-pool.ts';
 import { INDEX_BYTES, type RegistryKind, type SourceItem, type WorkerResult } from './import-protocol.ts';
+import { KeyFilter } from './key-filter.ts';
 import * as repo from './import-repository.ts';
 import { RegistryError } from '../registry-errors.ts';
 import { applyRegistryStateToBindings, revokeBindingsOfPersons } from '../../bindings/binding-lifecycle.ts';
@@ -65,10 +67,13 @@ interface BatchOutcome {
   foundStored: boolean;
 }
 
-/** A batch inserted without its probe met a stored key (import-service.ts, mergePersons). */
-function isStoredPersonConflict(e: unknown): boolean {
+/**
+ * A batch merged without probing some of its keys met a stored one: the unique index of people's
+ * personal IDs (mergePersons) or of a carrier's live numbers (mergeSubscriptions) refused it.
+ */
+function isUnprobedKeyConflict(e: unknown): boolean {
   const pe = e as { code?: string; constraint?: string };
-  return pe.code === '23505' && pe.constraint === 'persons_pid_bidx';
+  return pe.code === '23505' && (pe.constraint === 'persons_pid_bidx' || pe.constraint === 'subscriptions_live_number');
 }
 
 /** A worker's batch seen row by row, without copying its buffers. */
@@ -83,6 +88,9 @@ class BatchView {
   holder(i: number): Buffer | null {
     if (!this.result.hasHolder[i]) return null;
     return Buffer.from(this.result.holders.buffer, this.result.holders.byteOffset + i * INDEX_BYTES, INDEX_BYTES);
+  }
+  isTerminated(i: number): boolean {
+    return this.result.terminated[i] === 1;
   }
   line(i: number): number {
     return this.result.lines[i]!;
@@ -175,10 +183,25 @@ async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string,
   return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects, foundStored: existing.size > 0 };
 }
 
-async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: string, carrierId: number, view: BatchView): Promise<BatchOutcome> {
+/**
+ * `firstImport` (the carrier had no subscription when the run began): the probe is only for the
+ * keys the unique index of live numbers cannot vouch for. Then nothing stored can match a number
+ * but this run's own earlier rows, and a repeated number is a DUPLICATE_KEY in four cases: a live
+ * row after a live one (the index refuses the COPY, and the caller merges the batch again with
+ * `probeAll`), a terminated row after any (terminated rows are always probed), and a live row
+ * after a terminated one (the run's terminated numbers are kept in `firstImport.terminated`, a
+ * Bloom filter: a key it may hold is probed). In the issue 2 benchmark about 2 % of a carrier's
+ * rows are terminated: the probe, about 4 µs of the server's CPU per row (docs/benchmarks.md), is
+ * made for those only.
+ */
+async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: string, carrierId: number, view: BatchView,
+  firstImport: { terminated: KeyFilter; probeAll: boolean } | undefined): Promise<BatchOutcome> {
   const rejects: RowReject[] = [];
   const { keep: unique, hex: hexKeys, packed } = firstOccurrences(view, 'msisdn', rejects);
-  const existing = await repo.probeSubscriptions(client, carrierId, packed);
+  const probed = !firstImport || firstImport.probeAll
+    ? packed
+    : repo.packKeys(unique.filter((i) => view.isTerminated(i) || firstImport.terminated.mayHave(view.key(i))).map((i) => view.key(i)));
+  const existing = await repo.probeSubscriptions(client, carrierId, probed);
   const seen = existing.size === 0 ? new Set<string>() : await repo.probeSeen(client, runId, [...existing.values()].map((list) => list[0]!.msisdn_bidx));
   const fresh: number[] = [];
   const updates: repo.SubscriptionUpdate[] = [];
@@ -221,6 +244,8 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
   }
   await repo.endSubscriptions(client, ended, 'holder_changed', null);
   await repo.copyInto(client, 'subscriptions', repo.SUBSCRIPTION_COPY_COLUMNS, copyTuplesOf(view, fresh));
+  // Kept even if this batch is rolled back: a key too many only costs a probe.
+  if (firstImport) for (const i of fresh) if (view.isTerminated(i)) firstImport.terminated.add(view.key(i));
   await repo.updateSubscriptions(client, runId, updates);
   // Bindings made through a number follow it, in this batch's transaction (DESIGN.md invariant 7):
   // a new holder or a termination revokes them, a SIM changed after the binding flags them. The
@@ -283,17 +308,18 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
     const shape = { format: source.format, header: source.header, fields };
 
     // Population batches skip their probe while the previous batch found none of its keys stored
-    // (mergePersons). Subscriptions always probe: a number's earlier, terminated subscription is
-    // outside the unique index, so only the probe finds it.
+    // (mergePersons). A carrier's first import probes only what the unique index of live numbers
+    // cannot see (mergeSubscriptions); any other subscription import probes every key.
     let probeNext = true;
+    const terminatedFilter = kind === 'subscriptions' && !(await repo.carrierHasSubscriptions(client, carrierId!)) ? new KeyFilter() : undefined;
 
     /** Merges one batch in one transaction with its rejects and checkpoint (DESIGN.md invariant 6). */
-    const mergeBatch = async (view: BatchView, endLine: number, probe: boolean): Promise<BatchOutcome & { rejectsTotal: number }> => {
+    const mergeBatch = async (view: BatchView, endLine: number, probeAll: boolean): Promise<BatchOutcome & { rejectsTotal: number }> => {
       await client.query('BEGIN');
       try {
         const outcome = kind === 'population'
-          ? await mergePersons(client, ring, currentRunId, view, today, probe)
-          : await mergeSubscriptions(client, ring, currentRunId, carrierId!, view);
+          ? await mergePersons(client, ring, currentRunId, view, today, probeAll)
+          : await mergeSubscriptions(client, ring, currentRunId, carrierId!, view, terminatedFilter && { terminated: terminatedFilter, probeAll });
         const rejects = [...view.result.rejects, ...outcome.rejects];
         await repo.insertRejects(client, currentRunId, rejects);
         await repo.advanceRun(client, currentRunId, {
@@ -311,10 +337,11 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
       const head = inFlight.shift()!;
       const view = new BatchView(await head.promise, shape);
       let outcome: BatchOutcome & { rejectsTotal: number };
+      const probeAll = kind === 'population' ? probeNext : terminatedFilter === undefined;
       try {
-        outcome = await mergeBatch(view, head.endLine, probeNext);
+        outcome = await mergeBatch(view, head.endLine, probeAll);
       } catch (e) {
-        if (probeNext || !isStoredPersonConflict(e)) throw e;
+        if (probeAll || !isUnprobedKeyConflict(e)) throw e;
         outcome = await mergeBatch(view, head.endLine, true);
       }
       probeNext = kind !== 'population' || outcome.foundStored;

@@ -30,6 +30,7 @@ export function createBatchPreparer(init: WorkerInit): BatchPreparer {
       const digests = new Uint8Array(n * INDEX_BYTES);
       const holders = new Uint8Array(init.kind === 'subscriptions' ? n * INDEX_BYTES : 0);
       const hasHolder = new Uint8Array(init.kind === 'subscriptions' ? n : 0);
+      const terminated = new Uint8Array(init.kind === 'subscriptions' ? n : 0);
       const offsets = new Int32Array(n + 1);
       // About 300 bytes per row: grows if more are needed.
       const tuples = new CopyTupleWriter(n * 320 + 1024);
@@ -70,6 +71,7 @@ export function createBatchPreparer(init: WorkerInit): BatchPreparer {
             holders.set(ix.holderBidx, count * INDEX_BYTES);
             hasHolder[count] = 1;
           }
+          if (row.status === 'terminated') terminated[count] = 1;
           // In the order of SUBSCRIPTION_COPY_COLUMNS; ended_at is NULL, ended_reason is set for a terminated row.
           tuples.tuple(SUBSCRIPTION_COPY_COLUMNS.length).uuid(id).int4(init.carrierId).bytea(ix.msisdnBidx).bytea(ix.holderBidx).bytea(ix.holderMatchBidx)
             .bytea(ix.digest).int4(bidx.version).bytea(sealSubscription(data, id, row)).int4(data.version).text(row.channel)
@@ -84,9 +86,9 @@ export function createBatchPreparer(init: WorkerInit): BatchPreparer {
       }
       const copyTuples = tuples.bytes();
       const result: WorkerResult = {
-        seq: batch.seq, recordsRead: n, count, text, rawSpans, lines, keys, digests, holders, hasHolder, copyTuples, copyOffsets: offsets, rejects,
+        seq: batch.seq, recordsRead: n, count, text, rawSpans, lines, keys, digests, holders, hasHolder, terminated, copyTuples, copyOffsets: offsets, rejects,
       };
-      return { result, transfer: [rawSpans.buffer, lines.buffer, keys.buffer, digests.buffer, holders.buffer, hasHolder.buffer, offsets.buffer, copyTuples.buffer as ArrayBuffer] };
+      return { result, transfer: [rawSpans.buffer, lines.buffer, keys.buffer, digests.buffer, holders.buffer, hasHolder.buffer, terminated.buffer, offsets.buffer, copyTuples.buffer as ArrayBuffer] };
     },
   };
 }
