@@ -431,7 +431,9 @@ export async function confirmCodeIdentity(deps: VerificationDeps, provider: Prov
  * Four statements after the attempt is counted (BEGIN, the code consumed with the holder
  * re-checked and the pseudonym locked, the binding that also completes the verification, COMMIT):
  * the binding counts the person's accounts under the pseudonym's lock (bindAccount), so the
- * accounts-per-person limit holds under concurrent confirmations without a savepoint.
+ * accounts-per-person limit holds under concurrent confirmations without a savepoint. Not one
+ * statement: a statement's snapshot is taken before it waits for the pseudonym's lock, so its
+ * count would miss a binding committed while it waited.
  */
 export async function confirmCode(deps: VerificationDeps, provider: Provider, id: string, code: string): Promise<Omit<BindResult, 'account_id'>> {
   const counted = await checkTypedCode(deps, provider, id, code);
