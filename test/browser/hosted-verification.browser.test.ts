@@ -345,6 +345,25 @@ describe.skipIf(skipBrowser)('hosted verification pages, demo mode', () => {
     expect(tokens.claims()).toMatchObject({ verified: true, age_over_16: false, age_over_18: false, minor: true });
   });
 
+  it("loads a person's pages without the staff consoles' code", async () => {
+    // A fresh tab: the first test opened the platform console in the other one.
+    const tab = await browser.newPage();
+    const scripts: string[] = [];
+    tab.on('request', (r) => {
+      if (r.resourceType() === 'script') scripts.push(new URL(r.url()).pathname);
+    });
+    for (const path of ['/verify/no-such-flow', '/citizen']) {
+      await tab.goto(`${hub.url}${path}`);
+      await tab.locator('h1').first().waitFor();
+    }
+    await tab.close();
+    const chunk = (name: string) => scripts.some((s) => new RegExp(`/assets/${name}-[\\w-]+\\.js$`).test(s));
+    expect(chunk('verify-page') && chunk('citizen-page'), scripts.join(' ')).toBe(true);
+    for (const name of ['platform-page', 'registries-page', 'authority-page', 'requests', 'enrol-page', 'transparency-page']) {
+      expect(chunk(name), `${name} in ${scripts.join(' ')}`).toBe(false);
+    }
+  });
+
   it('throws no error in the page', () => {
     expect(browser.pageErrors).toEqual([]);
   });

@@ -9,7 +9,7 @@
  * consoles' navigation, and without the auth layer, which would open a demo session or ask the
  * regulator's staff to sign in.
  */
-import { useEffect, type ReactNode } from 'react';
+import { lazy, Suspense, useEffect, type ReactNode } from 'react';
 import { useI18n } from './i18n/i18n.tsx';
 import type { Messages } from './i18n/messages.ts';
 import { AuthProvider, useAuth } from './shell/auth.tsx';
@@ -17,14 +17,29 @@ import { ErrorMessage } from './shell/errors.tsx';
 import { Header } from './shell/header.tsx';
 import { Link, navigate, usePath } from './shell/router.tsx';
 import { SignIn } from './shell/sign-in.tsx';
-import { PlatformPage } from './pages/platform/platform-page.tsx';
-import { RegistriesPage } from './pages/registries/registries-page.tsx';
-import { VerifyPage } from './pages/verify/verify-page.tsx';
-import { CitizenPage } from './pages/citizen/citizen-page.tsx';
-import { AuthorityPage } from './pages/authority/authority-page.tsx';
-import { AuthorityRequests, requestsView } from './pages/authority/requests.tsx';
-import { TransparencyPage } from './pages/transparency/transparency-page.tsx';
-import { EnrolPage } from './pages/authority/enrol-page.tsx';
+import { requestsView } from './pages/authority/requests-parts.tsx';
+
+// Each page is a chunk of its own, fetched when its path is first opened: a person on the hosted
+// verification pages or their own view, often on a phone, does not download the staff consoles.
+// (As one bundle the app had passed Vite's 500 kB warning for a chunk.)
+const RegistriesPage = lazy(() => import('./pages/registries/registries-page.tsx').then((m) => ({ default: m.RegistriesPage })));
+const PlatformPage = lazy(() => import('./pages/platform/platform-page.tsx').then((m) => ({ default: m.PlatformPage })));
+const VerifyPage = lazy(() => import('./pages/verify/verify-page.tsx').then((m) => ({ default: m.VerifyPage })));
+const CitizenPage = lazy(() => import('./pages/citizen/citizen-page.tsx').then((m) => ({ default: m.CitizenPage })));
+const AuthorityPage = lazy(() => import('./pages/authority/authority-page.tsx').then((m) => ({ default: m.AuthorityPage })));
+const AuthorityRequests = lazy(() => import('./pages/authority/requests.tsx').then((m) => ({ default: m.AuthorityRequests })));
+const TransparencyPage = lazy(() => import('./pages/transparency/transparency-page.tsx').then((m) => ({ default: m.TransparencyPage })));
+const EnrolPage = lazy(() => import('./pages/authority/enrol-page.tsx').then((m) => ({ default: m.EnrolPage })));
+
+/** Shown while a page's chunk loads. */
+function PageLoading() {
+  const { t } = useI18n();
+  return (
+    <p className="loading" role="status">
+      {t.loading}
+    </p>
+  );
+}
 
 interface Route {
   path: string;
@@ -57,11 +72,7 @@ function AdminGate({ children }: { children: ReactNode }) {
   const { state, retry } = useAuth();
   switch (state.phase) {
     case 'loading':
-      return (
-        <p className="loading" role="status">
-          {t.loading}
-        </p>
-      );
+      return <PageLoading />;
     case 'failed':
       return (
         <ErrorMessage
@@ -131,7 +142,9 @@ function Shell() {
       </a>
       <Header nav={routes.filter((r) => r.nav).map((r) => ({ path: r.path, label: r.title(t) }))} />
       <main id="main" tabIndex={-1}>
-        {redirect ? null : route ? route.admin ? <AdminGate>{route.render()}</AdminGate> : route.render() : <NotFound />}
+        <Suspense fallback={<PageLoading />}>
+          {redirect ? null : route ? route.admin ? <AdminGate>{route.render()}</AdminGate> : route.render() : <NotFound />}
+        </Suspense>
       </main>
       <Footer />
     </>
@@ -157,9 +170,21 @@ function isCitizenPath(path: string): boolean {
 export function App() {
   const path = usePath();
   const uid = verifyUid(path);
-  if (uid !== null) return <VerifyPage uid={uid} />;
+  if (uid !== null) {
+    return (
+      <Suspense fallback={<PageLoading />}>
+        <VerifyPage uid={uid} />
+      </Suspense>
+    );
+  }
   // The person's own view (issue 5): a person's page, outside the admin shell like /verify.
-  if (isCitizenPath(path)) return <CitizenPage />;
+  if (isCitizenPath(path)) {
+    return (
+      <Suspense fallback={<PageLoading />}>
+        <CitizenPage />
+      </Suspense>
+    );
+  }
   return (
     <AuthProvider>
       <Shell />
