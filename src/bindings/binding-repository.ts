@@ -57,6 +57,19 @@ export async function lockPseudonym(client: pg.PoolClient, personId: string, pro
 }
 
 /**
+ * Removes the person's pseudonym at the provider that the caller's transaction has just created
+ * (lockPseudonym's statement answered a new row) when nothing was bound after all: a pseudonym
+ * exists for a (person, provider) only once an account was bound (issue 3 "Pseudonym").
+ */
+export async function forgetNewPseudonym(client: pg.PoolClient, personId: string, providerId: string): Promise<void> {
+  await client.query(
+    `DELETE FROM pseudonyms ps WHERE ps.person_id = $1 AND ps.provider_id = $2
+       AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = $1 AND a.provider_id = $2)`,
+    [personId, providerId],
+  );
+}
+
+/**
  * The accounts-per-person count as an SQL subquery over the given expressions: the person's live
  * accounts at the provider other than one ref. Shared with the verification start's combined
  * statement (verification-repository.ts startChecks), so the early check and the binding's count
@@ -109,8 +122,8 @@ export const BIND_ACCOUNT_SQL = `WITH allowed AS (SELECT (${otherLiveAccountsSql
 /**
  * Binds (or re-binds) the account, writes its `account.verified` event and the person's
  * `account_binding` access record (DESIGN.md invariant 4), in one statement, if the person has
- * fewer than `accountsPerPerson` other live accounts at the provider; undefined (nothing written)
- * otherwise. The caller holds the person's pseudonym row at the provider locked (lockPseudonym)
+ * fewer than `accountsPerPerson` other live accounts at the provider; undefined otherwise, with
+ * nothing bound (and, with `verification`, only its completion and its access record written). The caller holds the person's pseudonym row at the provider locked (lockPseudonym)
  * in an earlier statement of its transaction: every binder of the person at the provider locks
  * it before binding, so the count, taken with this statement's snapshot, sees every binding
  * committed before the lock was granted and none can commit before ours does.

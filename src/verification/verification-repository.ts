@@ -127,8 +127,9 @@ export const CONSUME_AND_RECHECK_SQL = `WITH c AS (${CONSUME_CODE_SQL})
 export const CONSUME_RECHECK_AND_LOCK_SQL = `WITH c AS (${CONSUME_CODE_SQL}),
      e AS (${eligibleHolderSql('c, ')}),
      taken AS (INSERT INTO pseudonyms AS ps (person_id, provider_id, pseudonym) SELECT $3, $5, $6 FROM e
-               ON CONFLICT (person_id, provider_id) DO UPDATE SET pseudonym = ps.pseudonym RETURNING pseudonym)
-   SELECT e.sealed, e.dek_version, (SELECT pseudonym FROM taken) AS pseudonym FROM c LEFT JOIN e ON true`;
+               ON CONFLICT (person_id, provider_id) DO UPDATE SET pseudonym = ps.pseudonym
+               RETURNING pseudonym, xmax = 0 AS created)
+   SELECT e.sealed, e.dek_version, t.pseudonym, t.created AS pseudonym_created FROM c LEFT JOIN e ON true LEFT JOIN taken t ON true`;
 
 export const FIND_VERIFICATION_SQL = 'SELECT * FROM verifications WHERE id = $1 AND provider_id = $2';
 
@@ -188,15 +189,19 @@ export async function consumeAndRecheck(client: pg.PoolClient, v: { id: string; 
  * transaction ends.
  */
 export async function consumeRecheckAndLock(client: pg.PoolClient, v: { id: string; subscription_id: string | null; person_id: string | null }, simChangeWindowHours: number,
-  providerId: string, freshPseudonym: string): Promise<{ holder: { sealed: Buffer; dek_version: number; pseudonym: string } | null } | undefined> {
-  const r = await client.query<{ sealed: Buffer | null; dek_version: number | null; pseudonym: string | null }>({
+  providerId: string, freshPseudonym: string): Promise<{ holder: { sealed: Buffer; dek_version: number; pseudonym: string; pseudonymCreated: boolean } | null } | undefined> {
+  const r = await client.query<{ sealed: Buffer | null; dek_version: number | null; pseudonym: string | null; pseudonym_created: boolean | null }>({
     name: 'consume_recheck_and_lock',
     text: CONSUME_RECHECK_AND_LOCK_SQL,
     values: [v.id, v.subscription_id, v.person_id, simChangeWindowHours, providerId, freshPseudonym],
   });
   const row = r.rows[0];
   if (!row) return undefined;
-  return { holder: row.sealed && row.dek_version !== null && row.pseudonym ? { sealed: row.sealed, dek_version: row.dek_version, pseudonym: row.pseudonym } : null };
+  return {
+    holder: row.sealed && row.dek_version !== null && row.pseudonym
+      ? { sealed: row.sealed, dek_version: row.dek_version, pseudonym: row.pseudonym, pseudonymCreated: row.pseudonym_created === true }
+      : null,
+  };
 }
 
 export async function findVerification(db: Db, providerId: string, id: string): Promise<VerificationRow | undefined> {

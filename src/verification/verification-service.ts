@@ -24,7 +24,7 @@ import { ageOn } from '../registry/dates.ts';
 import { normaliseVietnameseMobile } from '../registry/phone-number.ts';
 import { personFromSealedFields, vietnamToday } from '../registry/registry-rows.ts';
 import { newPseudonym, type BindResult } from '../bindings/binding-service.ts';
-import { bindAccount } from '../bindings/binding-repository.ts';
+import { bindAccount, forgetNewPseudonym } from '../bindings/binding-repository.ts';
 import { recordPersonAccess } from '../access/access-records.ts';
 import { BindingError } from '../bindings/binding-errors.ts';
 import type { Provider } from '../providers/provider-service.ts';
@@ -454,8 +454,8 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
     } else {
       await deps.beforeBind?.();
       if (personAge(ring, counted.person_id!, r.holder) < GUARDIAN_AGE) {
-        // The pseudonym row taken above stays: it is created once per (person, provider) and
-        // tells no one anything; the hosted flow's binding with a guardian uses it.
+        // Nothing is bound: a pseudonym the statement above has just created goes again.
+        if (r.holder.pseudonymCreated) await forgetNewPseudonym(client, counted.person_id!, provider.id);
         await repo.finishVerification(client, counted.id, 'guardian_required', 'guardian_required');
         await recordAgeCheck(client, provider, counted);
         failure = new VerificationError('GUARDIAN_REQUIRED');

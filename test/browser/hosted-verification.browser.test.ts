@@ -364,6 +364,22 @@ describe.skipIf(skipBrowser)('hosted verification pages, demo mode', () => {
     }
   });
 
+  it("shows a page whose code cannot be fetched as an error with a reload, and the reload brings it", async () => {
+    // As after a lost connection, or a hub updated since the app was opened (its old chunk gone).
+    const tab = await browser.newPage();
+    await tab.route('**/assets/verify-page-*.js', (r) => r.abort());
+    await tab.goto(`${hub.url}/verify/no-such-flow`);
+    const failed = tab.getByTestId('page-load-failed');
+    await failed.waitFor();
+    expect(await failed.getAttribute('role')).toBe('alert');
+    expect(await failed.textContent()).toContain('Không tải được trang này.');
+    await tab.unroute('**/assets/verify-page-*.js');
+    await failed.getByRole('button', { name: 'Tải lại trang' }).click();
+    await tab.locator('h1').first().waitFor();
+    expect(await tab.getByTestId('page-load-failed').count()).toBe(0);
+    await tab.close();
+  });
+
   it('throws no error in the page', () => {
     expect(browser.pageErrors).toEqual([]);
   });

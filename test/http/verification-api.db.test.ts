@@ -291,6 +291,10 @@ describe('people and limits', () => {
     expect(r.json().code).toBe('GUARDIAN_REQUIRED');
     expect((await hub.app.inject({ url: '/v1/accounts/kid-1', headers: zalo.auth })).json().status).toBe('unverified');
     expect((await hub.app.inject({ url: `/v1/verifications/${s.json().id}`, headers: zalo.auth })).json().status).toBe('guardian_required');
+    // No pseudonym either: one exists for a person at a platform only once an account is bound.
+    const left = await hub.hub.pool.query(
+      'SELECT count(*)::int AS n FROM pseudonyms ps JOIN verifications v ON v.person_id = ps.person_id AND v.provider_id = ps.provider_id WHERE v.id = $1', [s.json().id]);
+    expect(left.rows[0].n).toBe(0);
   });
 
   it('refuses a confirmation after a SIM swap between the code and the confirmation', async () => {

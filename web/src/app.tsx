@@ -17,6 +17,7 @@ import { ErrorMessage } from './shell/errors.tsx';
 import { Header } from './shell/header.tsx';
 import { Link, navigate, usePath } from './shell/router.tsx';
 import { SignIn } from './shell/sign-in.tsx';
+import { PageBoundary } from './shell/page-boundary.tsx';
 import { requestsView } from './pages/authority/requests-parts.tsx';
 
 // Each page is a chunk of its own, fetched when its path is first opened: a person on the hosted
@@ -142,9 +143,11 @@ function Shell() {
       </a>
       <Header nav={routes.filter((r) => r.nav).map((r) => ({ path: r.path, label: r.title(t) }))} />
       <main id="main" tabIndex={-1}>
-        <Suspense fallback={<PageLoading />}>
-          {redirect ? null : route ? route.admin ? <AdminGate>{route.render()}</AdminGate> : route.render() : <NotFound />}
-        </Suspense>
+        <PageBoundary key={normalised}>
+          <Suspense fallback={<PageLoading />}>
+            {redirect ? null : route ? route.admin ? <AdminGate>{route.render()}</AdminGate> : route.render() : <NotFound />}
+          </Suspense>
+        </PageBoundary>
       </main>
       <Footer />
     </>
@@ -172,17 +175,21 @@ export function App() {
   const uid = verifyUid(path);
   if (uid !== null) {
     return (
-      <Suspense fallback={<PageLoading />}>
-        <VerifyPage uid={uid} />
-      </Suspense>
+      <PageBoundary key={path}>
+        <Suspense fallback={<PageLoading />}>
+          <VerifyPage uid={uid} />
+        </Suspense>
+      </PageBoundary>
     );
   }
   // The person's own view (issue 5): a person's page, outside the admin shell like /verify.
   if (isCitizenPath(path)) {
     return (
-      <Suspense fallback={<PageLoading />}>
-        <CitizenPage />
-      </Suspense>
+      <PageBoundary key={path}>
+        <Suspense fallback={<PageLoading />}>
+          <CitizenPage />
+        </Suspense>
+      </PageBoundary>
     );
   }
   return (

@@ -520,6 +520,9 @@ const en = {
   versionLabel: (version: string) => `Version ${version}`,
   loading: 'Loading…',
   retry: 'Try again',
+  /** A page whose code could not be fetched (a lost connection, or a hub updated since the app was opened). */
+  pageLoadFailed: 'This page could not be loaded.',
+  reloadPage: 'Reload the page',
   refresh: 'Refresh',
   notFoundTitle: 'Page not found',
   notFoundBody: 'There is no page at this address.',
@@ -1123,6 +1126,8 @@ const vi: Messages = {
   versionLabel: (version) => `Phiên bản ${version}`,
   loading: 'Đang tải…',
   retry: 'Thử lại',
+  pageLoadFailed: 'Không tải được trang này.',
+  reloadPage: 'Tải lại trang',
   refresh: 'Làm mới',
   notFoundTitle: 'Không tìm thấy trang',
   notFoundBody: 'Không có trang nào ở địa chỉ này.',
