@@ -143,7 +143,8 @@ function Shell() {
       </a>
       <Header nav={routes.filter((r) => r.nav).map((r) => ({ path: r.path, label: r.title(t) }))} />
       <main id="main" tabIndex={-1}>
-        <PageBoundary key={normalised}>
+        {/* Keyed by the route, not the path: the authority console stays mounted across its request pages. */}
+        <PageBoundary key={route?.path ?? normalised}>
           <Suspense fallback={<PageLoading />}>
             {redirect ? null : route ? route.admin ? <AdminGate>{route.render()}</AdminGate> : route.render() : <NotFound />}
           </Suspense>
