@@ -113,6 +113,22 @@ export interface BindResult {
 }
 
 /**
+ * The person's `account_binding` access record of a binding (DESIGN.md invariant 4): who bound
+ * (`provider:<id>`) and what, no personal field. Every binding path writes the same one.
+ */
+export function bindingAccess(provider: Provider, b: {
+  accountRef: string; method: repo.Method; level: repo.Level; viaVerification: string; guardianPersonId?: string | null;
+}): { actor: string; detail: Record<string, unknown> } {
+  return {
+    actor: `provider:${provider.id}`,
+    detail: {
+      provider: provider.name, account_ref: b.accountRef, method: b.method, level: b.level, verification_id: b.viaVerification,
+      ...(b.guardianPersonId ? { guardian_consented: true } : {}),
+    },
+  };
+}
+
+/**
  * Binds an account to a person inside the caller's transaction: takes the (person, provider)
  * lock, enforces the accounts-per-person limit, binds, writes the event (outbox) and the
  * person's access record (DESIGN.md invariant 4: every binding is visible to the person).
@@ -129,13 +145,7 @@ export async function bindAccountInTransaction(client: pg.PoolClient, provider: 
   const bound = await repo.bindAccount(client, {
     id: uuidv7(), providerId: provider.id, accountRef: b.accountRef, personId: b.personId, subscriptionId: b.subscriptionId, method: b.method, level: b.level,
     pseudonym, guardianPersonId: b.guardianPersonId ?? null, accountsPerPerson: provider.limits.accountsPerPerson,
-    access: {
-      actor: `provider:${provider.id}`,
-      detail: {
-        provider: provider.name, account_ref: b.accountRef, method: b.method, level: b.level, verification_id: b.viaVerification,
-        ...(b.guardianPersonId ? { guardian_consented: true } : {}),
-      },
-    },
+    access: bindingAccess(provider, b),
   });
   if (!bound) throw new BindingError('ACCOUNT_LIMIT_REACHED', `limit ${provider.limits.accountsPerPerson}`);
   if (b.guardianPersonId) {

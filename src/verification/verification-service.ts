@@ -23,7 +23,7 @@ import type { Metrics } from '../kernel/metrics.ts';
 import { ageOn } from '../registry/dates.ts';
 import { normaliseVietnameseMobile } from '../registry/phone-number.ts';
 import { personFromSealedFields, vietnamToday } from '../registry/registry-rows.ts';
-import { newPseudonym, type BindResult } from '../bindings/binding-service.ts';
+import { bindingAccess, newPseudonym, type BindResult } from '../bindings/binding-service.ts';
 import { bindAccount, forgetNewPseudonym } from '../bindings/binding-repository.ts';
 import { recordPersonAccess } from '../access/access-records.ts';
 import { BindingError } from '../bindings/binding-errors.ts';
@@ -460,11 +460,10 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
         await recordAgeCheck(client, provider, counted);
         failure = new VerificationError('GUARDIAN_REQUIRED');
       } else {
-        const actor = `provider:${provider.id}`;
         const bound = await bindAccount(client, {
           id: uuidv7(), providerId: provider.id, accountRef: counted.account_ref, personId: counted.person_id!, subscriptionId: counted.subscription_id,
           method: 'phone', level: 'low', pseudonym: r.holder.pseudonym, guardianPersonId: null, accountsPerPerson: provider.limits.accountsPerPerson,
-          access: { actor, detail: { provider: provider.name, account_ref: counted.account_ref, method: 'phone', level: 'low', verification_id: counted.id } },
+          access: bindingAccess(provider, { accountRef: counted.account_ref, method: 'phone', level: 'low', viaVerification: counted.id }),
           // Refused by the limit: the birth date was read for the age check, and that read is
           // the person's to see (recordAgeCheck's entry, written by the same statement).
           verification: { id: counted.id, ageCheckDetail: { provider: provider.name, verification_id: counted.id } },

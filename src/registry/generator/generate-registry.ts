@@ -155,7 +155,6 @@ function dayOf(y: number, m: number, d: number): number {
   return Date.UTC(y, m - 1, d) / DAY_MS;
 }
 
-
 const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
 
 /** `YYYY-MM-DD` of a day number (days since 1970-01-01). */

@@ -1,8 +1,8 @@
 /**
  * The import's probes find a batch's rows by their keys whatever the statistics say
- * (import-repository.ts, PROBE_SUBSCRIPTIONS_SQL). The case that went wrong: the table analysed before a carrier's first rows, so the
- * planner believed the carrier had none and read all of its rows, filtering by number, for every
- * batch of its import.
+ * (import-repository.ts, PROBE_SUBSCRIPTIONS_SQL). The case that went wrong: the table analysed
+ * before a carrier's first rows, so the planner believed the carrier had none and read all of its
+ * rows, filtering by number, for every batch of its import.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';

@@ -141,10 +141,20 @@ export async function insertSeen(db: pg.PoolClient, runId: string, keys: readonl
  * index is probed with it as with a parameter.
  */
 function packedKeysSql(param: string): string {
-  return `ARRAY(SELECT substring(${param}::bytea FROM 1 + ${INDEX_BYTES} * i FOR ${INDEX_BYTES}) FROM generate_series(0, length(${param}::bytea) / ${INDEX_BYTES} - 1) AS i)`;
+  return `ARRAY(SELECT ${packedKeyAt(param, 'i')} FROM ${packedKeyPositions(param)} AS i)`;
 }
 
-/** Keys (each INDEX_BYTES long) packed for packedKeysSql. */
+/** The positions 0 .. n-1 of the n keys packed in `param` (a set-returning FROM item). */
+function packedKeyPositions(param: string): string {
+  return `generate_series(0, length(${param}::bytea) / ${INDEX_BYTES} - 1)`;
+}
+
+/** The key at position `i` of the keys packed in `param`. */
+function packedKeyAt(param: string, i: string): string {
+  return `substring(${param}::bytea FROM 1 + ${INDEX_BYTES} * ${i} FOR ${INDEX_BYTES})`;
+}
+
+/** Keys (each INDEX_BYTES long) packed end to end, for the probes' packed-key parameters. */
 export function packKeys(keys: readonly Uint8Array[]): Buffer {
   for (const k of keys) if (k.length !== INDEX_BYTES) throw new RangeError('a probe key is 32 bytes');
   return Buffer.concat(keys);
@@ -261,10 +271,8 @@ export interface ExistingSubscription {
  * page of the whole index, 31 to 52 µs of server CPU per row at 4m).
  */
 export const PROBE_SUBSCRIPTIONS_SQL = `SELECT s.id, s.msisdn_bidx, s.holder_bidx, s.digest, s.status, s.import_run_id
-     FROM generate_series(0, length($2::bytea) / ${INDEX_BYTES} - 1) AS i
-     CROSS JOIN LATERAL (SELECT * FROM subscriptions
-                         WHERE carrier_id = $1 AND msisdn_bidx = substring($2::bytea FROM 1 + ${INDEX_BYTES} * i FOR ${INDEX_BYTES})
-                         OFFSET 0) s
+     FROM ${packedKeyPositions('$2')} AS i
+     CROSS JOIN LATERAL (SELECT * FROM subscriptions WHERE carrier_id = $1 AND msisdn_bidx = ${packedKeyAt('$2', 'i')} OFFSET 0) s
      ORDER BY s.registered_at DESC, s.id DESC`;
 
 /** Whether the carrier has any subscription stored (by the (carrier_id, msisdn_bidx) index). */
