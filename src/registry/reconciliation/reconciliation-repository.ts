@@ -22,10 +22,39 @@ export async function createRun(db: pg.PoolClient, id: string): Promise<void> {
 }
 
 /**
+ * Ranks the live subscriptions of every "crowded" holder: one with more than the online limit of
+ * live subscriptions at a carrier, one of them online. Only these can be ONLINE_BEYOND_LIMIT, and
+ * they are a small share of the registry, so only they are sorted by registration time.
+ *
+ * Why a separate step: ranking every live subscription with a window function sorted the whole
+ * table on disk, and finding the tied groups needed a second sort for `count(DISTINCT ...)`; at
+ * 4.8 M subscriptions these two sorts made the run grow about 5 times for 4 times the rows
+ * (docs/benchmarks.md, "Reconciliation"). Here one hashed aggregate finds the crowded holders and
+ * only their rows are sorted. The temporary table lives until the run's transaction ends, and the
+ * classification and the tie-break both read it.
+ */
+export async function rankCrowdedHolders(db: pg.PoolClient): Promise<void> {
+  await db.query(
+    `CREATE TEMPORARY TABLE reconciliation_crowded ON COMMIT DROP AS
+     SELECT s.id, s.carrier_id, s.holder_bidx, s.registered_at, s.channel,
+            row_number() OVER (PARTITION BY s.carrier_id, s.holder_bidx ORDER BY s.registered_at, s.id) AS position
+     FROM subscriptions s
+     JOIN (SELECT carrier_id, holder_bidx FROM subscriptions
+           WHERE status <> 'terminated' AND holder_bidx IS NOT NULL
+           GROUP BY carrier_id, holder_bidx
+           HAVING count(*) > ${ONLINE_REGISTRATION_LIMIT} AND bool_or(channel = 'online')) crowded
+       ON crowded.carrier_id = s.carrier_id AND crowded.holder_bidx = s.holder_bidx
+     WHERE s.status <> 'terminated'`, // a constant, not a parameter: CREATE TABLE AS takes none
+  );
+  // A new table has no statistics: without them the join below is planned for a guessed size.
+  await db.query('ANALYZE reconciliation_crowded');
+}
+
+/**
  * Classifies every non-terminated subscription (first category that applies, in the order of
- * categories.ts). Positions for ONLINE_BEYOND_LIMIT are by registered_at, ties by row id here;
- * ties that matter are settled by number afterwards (see fixOnlineTies), since the number is
- * sealed. Returns how many subscriptions were examined.
+ * categories.ts), after rankCrowdedHolders. Positions for ONLINE_BEYOND_LIMIT are by
+ * registered_at, ties by row id here; ties that matter are settled by number afterwards (see
+ * fixOnlineTies), since the number is sealed. Returns how many subscriptions were examined.
  */
 export async function classify(db: pg.PoolClient, runId: string): Promise<number> {
   await db.query(
@@ -37,10 +66,10 @@ export async function classify(db: pg.PoolClient, runId: string): Promise<number
            WHEN p.id IS NULL THEN 'HOLDER_NOT_FOUND'
            WHEN p.status = 'deceased' THEN 'HOLDER_DECEASED'
            WHEN s.holder_match_bidx IS DISTINCT FROM p.match_bidx THEN 'HOLDER_DATA_MISMATCH'
-           WHEN s.channel = 'online' AND row_number() OVER (PARTITION BY s.carrier_id, s.holder_bidx ORDER BY s.registered_at, s.id) > $2
-             THEN 'ONLINE_BEYOND_LIMIT'
+           WHEN s.channel = 'online' AND c.position > $2 THEN 'ONLINE_BEYOND_LIMIT'
          END AS category
        FROM subscriptions s LEFT JOIN persons p ON p.pid_bidx = s.holder_bidx
+       LEFT JOIN reconciliation_crowded c ON c.id = s.id
        WHERE s.status <> 'terminated'
      ) c WHERE category IS NOT NULL`,
     [runId, ONLINE_REGISTRATION_LIMIT],
@@ -60,19 +89,16 @@ export interface TiedRow {
   category: Category | null;
 }
 
-/** Live subscriptions of holders with more than the limit at one carrier and a tie in registered_at. */
+/** Live subscriptions of crowded holders (rankCrowdedHolders) with a tie in registered_at. */
 export async function tiedHolderRows(db: pg.PoolClient, runId: string): Promise<TiedRow[]> {
   const r = await db.query<TiedRow>(
-    `WITH groups AS (
-       SELECT carrier_id, holder_bidx FROM subscriptions
-       WHERE status <> 'terminated' AND holder_bidx IS NOT NULL
-       GROUP BY carrier_id, holder_bidx
-       HAVING count(*) > $2 AND count(*) > count(DISTINCT registered_at) AND bool_or(channel = 'online'))
-     SELECT s.id, s.sealed, s.dek_version, s.registered_at, s.channel, s.carrier_id, s.holder_bidx, r.category
-     FROM subscriptions s JOIN groups g ON g.carrier_id = s.carrier_id AND g.holder_bidx = s.holder_bidx
-     LEFT JOIN reconciliation_results r ON r.run_id = $1 AND r.subscription_id = s.id
-     WHERE s.status <> 'terminated'`,
-    [runId, ONLINE_REGISTRATION_LIMIT],
+    `SELECT c.id, s.sealed, s.dek_version, c.registered_at, c.channel, c.carrier_id, c.holder_bidx, r.category
+     FROM reconciliation_crowded c JOIN subscriptions s ON s.id = c.id
+     LEFT JOIN reconciliation_results r ON r.run_id = $1 AND r.subscription_id = c.id
+     WHERE (c.carrier_id, c.holder_bidx) IN (
+       SELECT carrier_id, holder_bidx FROM reconciliation_crowded
+       GROUP BY carrier_id, holder_bidx HAVING count(*) > count(DISTINCT registered_at))`,
+    [runId],
   );
   return r.rows;
 }
@@ -102,6 +128,22 @@ export interface RunSummary {
   previous_run_id?: string | null;
 }
 
+/**
+ * Results of run $1 not in run $2 ('new') and of $2 not in $1 ('resolved'), per category: one
+ * full join of the two runs' results, which PostgreSQL can only run as a hash or merge join.
+ * The two `NOT EXISTS` it replaces were planned while the new run's rows were uncommitted and
+ * missing from the statistics: the planner expected none, chose a nested loop that scanned them
+ * once per result of the previous run, and a third run at 4.8 M subscriptions spent minutes here
+ * (docs/benchmarks.md, "Reconciliation"; reconciliation-plans.db.test.ts).
+ */
+export const COMPARE_RUNS_SQL = `SELECT coalesce(cur.category, prev.category) AS category,
+     CASE WHEN prev.subscription_id IS NULL THEN 'new' ELSE 'resolved' END AS kind, count(*) AS n
+   FROM (SELECT subscription_id, category FROM reconciliation_results WHERE run_id = $1) cur
+   FULL JOIN (SELECT subscription_id, category FROM reconciliation_results WHERE run_id = $2) prev
+     ON prev.subscription_id = cur.subscription_id AND prev.category = cur.category
+   WHERE cur.subscription_id IS NULL OR prev.subscription_id IS NULL
+   GROUP BY 1, 2`;
+
 /** Counts per category and per carrier, and the change against the previous completed run. */
 export async function summarise(db: pg.PoolClient, runId: string, startedAt: Date): Promise<Pick<RunSummary, 'categories' | 'by_carrier' | 'compared_to_previous' | 'previous_run_id'>> {
   const counts = await db.query<{ slug: string; category: Category; n: string }>(
@@ -124,16 +166,7 @@ export async function summarise(db: pg.PoolClient, runId: string, startedAt: Dat
   const previousId = prev.rows[0]?.id ?? null;
   const compared = Object.fromEntries(CATEGORIES.map((c) => [c, { new: 0, resolved: 0 }])) as Record<Category, { new: number; resolved: number }>;
   if (previousId) {
-    const diff = await db.query<{ category: Category; kind: 'new' | 'resolved'; n: string }>(
-      `SELECT category, 'new' AS kind, count(*) AS n FROM reconciliation_results cur
-         WHERE cur.run_id = $1 AND NOT EXISTS (SELECT 1 FROM reconciliation_results p WHERE p.run_id = $2 AND p.subscription_id = cur.subscription_id AND p.category = cur.category)
-         GROUP BY category
-       UNION ALL
-       SELECT category, 'resolved', count(*) FROM reconciliation_results p
-         WHERE p.run_id = $2 AND NOT EXISTS (SELECT 1 FROM reconciliation_results cur WHERE cur.run_id = $1 AND cur.subscription_id = p.subscription_id AND cur.category = p.category)
-         GROUP BY category`,
-      [runId, previousId],
-    );
+    const diff = await db.query<{ category: Category; kind: 'new' | 'resolved'; n: string }>(COMPARE_RUNS_SQL, [runId, previousId]);
     for (const d of diff.rows) compared[d.category][d.kind] = Number(d.n);
   } else {
     for (const c of CATEGORIES) compared[c].new = categories[c];

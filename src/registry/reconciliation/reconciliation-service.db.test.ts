@@ -48,6 +48,13 @@ beforeAll(async () => {
     `0961000020,${id(4)},Phạm Văn Dũng,1980-04-04,online,2024-07-01T08:00:00,active,,`,
     `0961000022,${id(4)},Phạm Văn Dũng,1980-04-04,store,2024-07-01T08:00:00,active,,`,
     `0961000021,${id(4)},Phạm Văn Dũng,1980-04-04,store,2024-07-01T08:00:00,active,,`,
+    // Holder 5: a subscription in an earlier category still takes its place in the order, and an
+    // online subscription beyond the limit in an earlier category stays in that category.
+    `0961000040,${id(5)},Đặng Văn Em,1980-05-05,online,2024-01-01T08:00:00,active,,`, // 1st: clean
+    `0961000041,${id(5)},Đặng Văn Em Khác,1980-05-05,online,2024-02-01T08:00:00,active,,`, // 2nd: HOLDER_DATA_MISMATCH
+    `0961000042,${id(5)},Đặng Văn Em,1980-05-05,store,2024-03-01T08:00:00,active,,`, // 3rd: clean
+    `0961000043,${id(5)},Đặng Văn Em,1980-05-05,online,2024-04-01T08:00:00,active,,`, // 4th online: ONLINE_BEYOND_LIMIT
+    `0961000044,${id(5)},Đặng Văn Em,1980-05-06,online,2024-05-01T08:00:00,active,,`, // 5th online: HOLDER_DATA_MISMATCH first
   ];
   writeFileSync(join(dir, 'viettel.csv'), viettel.join('\n') + '\n');
   // The same holder at another carrier: counted per carrier, so clean there.
@@ -77,8 +84,8 @@ describe('reconciliation', () => {
     const run = await (await startReconciliation(db.pool, db.ring, 'test')).done;
     firstRun = run.run_id;
     expect(run.status).toBe('completed');
-    expect(run.subscriptions).toBe(15); // 17 rows, 2 terminated
-    expect(run.categories).toEqual({ NO_HOLDER: 1, HOLDER_NOT_FOUND: 1, HOLDER_DECEASED: 1, HOLDER_DATA_MISMATCH: 2, ONLINE_BEYOND_LIMIT: 2 });
+    expect(run.subscriptions).toBe(20); // 22 rows, 2 terminated
+    expect(run.categories).toEqual({ NO_HOLDER: 1, HOLDER_NOT_FOUND: 1, HOLDER_DECEASED: 1, HOLDER_DATA_MISMATCH: 4, ONLINE_BEYOND_LIMIT: 3 });
     expect(run.by_carrier!.mobifone).toEqual({ NO_HOLDER: 0, HOLDER_NOT_FOUND: 0, HOLDER_DECEASED: 0, HOLDER_DATA_MISMATCH: 0, ONLINE_BEYOND_LIMIT: 0 });
     expect(run.compared_to_previous!.NO_HOLDER).toEqual({ new: 1, resolved: 0 });
   });
@@ -91,6 +98,7 @@ describe('reconciliation', () => {
       '+84961000001,NO_HOLDER', '+84961000002,HOLDER_NOT_FOUND', '+84961000003,HOLDER_DECEASED',
       '+84961000004,HOLDER_DATA_MISMATCH', '+84961000005,HOLDER_DATA_MISMATCH',
       '+84961000009,ONLINE_BEYOND_LIMIT', '+84961000023,ONLINE_BEYOND_LIMIT',
+      '+84961000041,HOLDER_DATA_MISMATCH', '+84961000043,ONLINE_BEYOND_LIMIT', '+84961000044,HOLDER_DATA_MISMATCH',
     ]));
     expect(csv).not.toMatch(/Nguy|Tr|001080/);
     const files = await writeActionLists(db.pool, db.ring, firstRun, join(dir, 'lists'), 'test');
@@ -116,7 +124,7 @@ describe('reconciliation', () => {
     expect(s).toMatchObject({ accepted: 3, rejected: 0 });
     const run = await (await startReconciliation(db.pool, db.ring, 'test')).done;
     expect(run.previous_run_id).toBe(firstRun);
-    expect(run.categories).toEqual({ NO_HOLDER: 1, HOLDER_NOT_FOUND: 1, HOLDER_DECEASED: 0, HOLDER_DATA_MISMATCH: 2, ONLINE_BEYOND_LIMIT: 2 });
+    expect(run.categories).toEqual({ NO_HOLDER: 1, HOLDER_NOT_FOUND: 1, HOLDER_DECEASED: 0, HOLDER_DATA_MISMATCH: 4, ONLINE_BEYOND_LIMIT: 3 });
     expect(run.compared_to_previous!.NO_HOLDER).toEqual({ new: 1, resolved: 1 });
     expect(run.compared_to_previous!.HOLDER_DECEASED).toEqual({ new: 0, resolved: 1 });
     expect(run.compared_to_previous!.HOLDER_DATA_MISMATCH).toEqual({ new: 0, resolved: 0 });

@@ -85,6 +85,7 @@ export async function startReconciliation(pool: pg.Pool, ring: KeyRing, actor: s
       await completePendingReindex(pool, ring);
       await client.query('BEGIN');
       const started = await client.query<{ started_at: Date }>('SELECT started_at FROM reconciliation_runs WHERE id = $1', [id]);
+      await repo.rankCrowdedHolders(client);
       const subscriptions = await repo.classify(client, id);
       const tied = await fixOnlineTies(client, ring, id);
       const summary = await repo.summarise(client, id, started.rows[0]!.started_at);
@@ -116,10 +117,6 @@ export async function listRuns(pool: pg.Pool, limit = 50): Promise<repo.RunSumma
   return repo.listRuns(pool, Math.min(Math.max(limit, 1), 500));
 }
 
-/**
- * Writes one carrier's action list of a completed run (`msisdn,category`: nothing else personal)
- * to `out`, and records the export as one access entry.
- */
 /**
  * One carrier's action list of a completed run (`msisdn,category`: nothing else personal), as CSV
  * text in pieces, in constant memory. The checks (run completed, carrier known) happen before the
