@@ -2,16 +2,26 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { openHub } from '../hub.ts';
-import { startReconciliation, writeActionLists } from '../registry/reconciliation/reconciliation-service.ts';
+import { startReconciliation, writeActionLists, type RunStep } from '../registry/reconciliation/reconciliation-service.ts';
 import { CATEGORIES } from '../registry/reconciliation/categories.ts';
 import { formatCount } from './progress.ts';
 import { EXIT_OK, UsageError, type Command } from './command.ts';
+
+/** What each step does, for the progress lines on a terminal. */
+const STEP_TEXT: Record<RunStep['code'], string> = {
+  reindexing: 'bringing blind indexes up to date',
+  ranking: 'ranking the subscriptions of holders with several at a carrier',
+  classifying: 'classifying every live subscription',
+  settling_ties: 'settling registration-time ties at the online limit',
+  comparing: 'comparing with the previous run',
+};
 
 const HELP = `Usage: idbind reconcile [--json] [--out DIR]
 
 Classifies every non-terminated subscription into at most one junk-SIM category, the first that
 applies: NO_HOLDER, HOLDER_NOT_FOUND, HOLDER_DECEASED, HOLDER_DATA_MISMATCH, ONLINE_BEYOND_LIMIT,
-and compares the result with the previous completed run.
+and compares the result with the previous completed run. On a terminal, each of its five steps is
+shown on stderr as it starts, with the time the run has taken so far.
 
 Options:
   --json        print {"run_id","subscriptions","categories","by_carrier","compared_to_previous"}
@@ -32,8 +42,11 @@ export const reconcileCommand: Command = {
     const hub = await openHub({ mode: 'production', env: ctx.env, cwd: ctx.cwd, log: (m) => ctx.stderr.write(`warning: ${m}\n`) });
     try {
       const ring = await hub.ring();
-      if (ctx.stderr.isTTY) ctx.stderr.write('reconciling...\n');
-      const handle = await startReconciliation(hub.pool, ring, 'cli');
+      const started = Date.now();
+      const onStep = ctx.stderr.isTTY
+        ? (step: RunStep) => ctx.stderr.write(`reconciling: step ${step.number} of ${step.of}, ${STEP_TEXT[step.code]} (${Math.round((Date.now() - started) / 1000)} s)\n`)
+        : undefined;
+      const handle = await startReconciliation(hub.pool, ring, 'cli', { onStep });
       const run = await handle.done;
       let files: Record<string, string> | undefined;
       if (values.out) files = await writeActionLists(hub.pool, ring, run.run_id, resolve(ctx.cwd, values.out), 'cli');

@@ -13,6 +13,7 @@ import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
 import { registryStats } from './registry-stats.ts';
 import { getRun, listRuns, openActionList, startReconciliation } from './reconciliation/reconciliation-service.ts';
 import { CATEGORIES } from './reconciliation/categories.ts';
+import { RECONCILIATION_STEPS, type ReconciliationStep } from './reconciliation/reconciliation-repository.ts';
 
 export interface RegistryRouteDeps {
   pool: pg.Pool;
@@ -35,6 +36,14 @@ export const RunSchema = Type.Object({
   by_carrier: Type.Union([Type.Record(Type.String(), Counts), Type.Null()]),
   compared_to_previous: Type.Union([Comparison, Type.Null()]),
   previous_run_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  step: Type.Union([
+    Type.Object({
+      code: Type.Unsafe<ReconciliationStep>(Type.String({ enum: [...RECONCILIATION_STEPS] })),
+      number: Type.Integer({ minimum: 1 }),
+      of: Type.Integer({ minimum: 1 }),
+    }),
+    Type.Null(),
+  ], { description: 'The step a running run is in ("step number of of"), or the step a failed run stopped in; null once completed.' }),
 }, { $id: 'ReconciliationRun' });
 
 const StatsSchema = Type.Object({

@@ -220,9 +220,23 @@ describe.skipIf(skipBrowser)('registries page, demo mode', () => {
     expect(lines.length - 1).toBe(count);
   });
 
-  it('starts a reconciliation, follows it to completion and shows the new run', async () => {
+  it('starts a reconciliation, follows it step by step to completion and shows the new run', async () => {
     const before = await completedRuns(hub);
-    await page.getByTestId('start-reconciliation').click();
+    // Hold the run in its second step: ranking reads the subscriptions, which this lock keeps
+    // from it until the page has shown the step.
+    const blocker = await hub.hub.pool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE');
+      await page.getByTestId('start-reconciliation').click();
+      const step = page.getByTestId('reconciliation-step');
+      await step.waitFor({ timeout: 30_000 });
+      // The language chosen in an earlier test (Vietnamese) is still on.
+      expect((await step.textContent())?.trim()).toBe('Bước 2/5: sắp xếp thuê bao của các chủ có nhiều thuê bao tại một nhà mạng.');
+    } finally {
+      await blocker.query('COMMIT');
+      blocker.release();
+    }
     await page.locator('[data-testid="reconciliation-control"][data-state="completed"]').waitFor({ timeout: 60_000 });
     await waitForFigures(page);
 

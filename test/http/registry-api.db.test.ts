@@ -103,11 +103,19 @@ describe('registry statistics and reconciliation over the admin API', () => {
     const { run_id } = start.json();
     expect(start.headers.location).toBe(`/v1/admin/reconciliations/${run_id}`);
     let run = (await hub.app.inject({ url: `/v1/admin/reconciliations/${run_id}`, headers: auth })).json();
+    const stepsSeen = new Set<string>();
     for (let i = 0; i < 100 && run.status === 'running'; i++) {
+      // A running run says which of its steps it is in (or none yet, just started).
+      if (run.step !== null) {
+        expect(run.step).toEqual({ code: expect.any(String), number: expect.any(Number), of: 5 });
+        stepsSeen.add(run.step.code);
+      }
       await new Promise((r) => setTimeout(r, 100));
       run = (await hub.app.inject({ url: `/v1/admin/reconciliations/${run_id}`, headers: auth })).json();
     }
     expect(run.status).toBe('completed');
+    expect(run.step).toBeNull();
+    expect([...stepsSeen].every((c) => ['reindexing', 'ranking', 'classifying', 'settling_ties', 'comparing'].includes(c))).toBe(true);
     const list = (await hub.app.inject({ url: '/v1/admin/reconciliations', headers: auth })).json();
     expect(list.runs).toHaveLength(3);
     expect(list.runs[0].run_id).toBe(run_id);

@@ -17,6 +17,29 @@ export async function failOrphanedRuns(db: pg.PoolClient): Promise<void> {
   await db.query(`UPDATE reconciliation_runs SET status = 'failed', error = 'interrupted', finished_at = now() WHERE status = 'running'`);
 }
 
+/**
+ * The steps of a run, in order (reconciliation-service.ts). The API and the CLI show them as
+ * "step n of 5"; a failed run keeps the step it failed in (migration 0024).
+ */
+export const RECONCILIATION_STEPS = ['reindexing', 'ranking', 'classifying', 'settling_ties', 'comparing'] as const;
+export type ReconciliationStep = (typeof RECONCILIATION_STEPS)[number];
+
+/** Where a run is: its step's code, its number from 1, and how many steps there are. */
+export interface RunStep {
+  code: ReconciliationStep;
+  number: number;
+  of: number;
+}
+
+export function runStep(code: ReconciliationStep): RunStep {
+  return { code, number: RECONCILIATION_STEPS.indexOf(code) + 1, of: RECONCILIATION_STEPS.length };
+}
+
+/** Records the step a running run is in, in its own transaction, so that pollers see it. */
+export async function setStep(db: pg.Pool, runId: string, step: ReconciliationStep): Promise<void> {
+  await db.query(`UPDATE reconciliation_runs SET step = $2 WHERE id = $1 AND status = 'running'`, [runId, step]);
+}
+
 export async function createRun(db: pg.PoolClient, id: string): Promise<void> {
   await db.query(`INSERT INTO reconciliation_runs (id, status) VALUES ($1, 'running')`, [id]);
 }
@@ -126,6 +149,8 @@ export interface RunSummary {
   by_carrier: Record<string, CategoryCounts> | null;
   compared_to_previous: Record<Category, { new: number; resolved: number }> | null;
   previous_run_id?: string | null;
+  /** The step a running run is in, or the step a failed run stopped in; null once completed. */
+  step: RunStep | null;
 }
 
 /**
@@ -176,7 +201,7 @@ export async function summarise(db: pg.PoolClient, runId: string, startedAt: Dat
 
 export async function completeRun(db: pg.PoolClient, runId: string, subscriptions: number, summary: object): Promise<void> {
   await db.query(
-    `UPDATE reconciliation_runs SET status = 'completed', subscriptions = $2, summary = $3, finished_at = clock_timestamp() WHERE id = $1`,
+    `UPDATE reconciliation_runs SET status = 'completed', step = NULL, subscriptions = $2, summary = $3, finished_at = clock_timestamp() WHERE id = $1`,
     [runId, subscriptions, JSON.stringify(summary)],
   );
 }
@@ -191,6 +216,7 @@ interface RunRow {
   started_at: Date;
   finished_at: Date | null;
   subscriptions: string | null;
+  step: string | null;
   summary: Pick<RunSummary, 'categories' | 'by_carrier' | 'compared_to_previous' | 'previous_run_id'> | null;
 }
 
@@ -205,16 +231,17 @@ function toSummary(r: RunRow): RunSummary {
     by_carrier: r.summary?.by_carrier ?? null,
     compared_to_previous: r.summary?.compared_to_previous ?? null,
     previous_run_id: r.summary?.previous_run_id ?? null,
+    step: r.status !== 'completed' && (RECONCILIATION_STEPS as readonly string[]).includes(r.step ?? '') ? runStep(r.step as ReconciliationStep) : null,
   };
 }
 
 export async function readRun(db: pg.Pool | pg.PoolClient, runId: string): Promise<RunSummary | undefined> {
-  const r = await db.query<RunRow>('SELECT id, status, started_at, finished_at, subscriptions, summary FROM reconciliation_runs WHERE id = $1', [runId]);
+  const r = await db.query<RunRow>('SELECT id, status, started_at, finished_at, subscriptions, step, summary FROM reconciliation_runs WHERE id = $1', [runId]);
   return r.rows[0] ? toSummary(r.rows[0]) : undefined;
 }
 
 export async function listRuns(db: pg.Pool | pg.PoolClient, limit: number): Promise<RunSummary[]> {
-  const r = await db.query<RunRow>('SELECT id, status, started_at, finished_at, subscriptions, summary FROM reconciliation_runs ORDER BY started_at DESC, id DESC LIMIT $1', [limit]);
+  const r = await db.query<RunRow>('SELECT id, status, started_at, finished_at, subscriptions, step, summary FROM reconciliation_runs ORDER BY started_at DESC, id DESC LIMIT $1', [limit]);
   return r.rows.map(toSummary);
 }
 

@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/dat
 import { importRegistry } from '../import/import-service.ts';
 import { applySubscriptionEvents } from '../subscription-events.ts';
 import { composePersonalId } from '../personal-id.ts';
-import { startReconciliation, writeActionList, writeActionLists } from './reconciliation-service.ts';
+import { listRuns, startReconciliation, writeActionList, writeActionLists, type RunStep, type RunSummary } from './reconciliation-service.ts';
 import { RegistryError } from '../registry-errors.ts';
 
 let db: TestDatabase;
@@ -81,8 +81,16 @@ describe('reconciliation', () => {
   let firstRun = '';
 
   it('puts each subscription in the first category that applies, in the authoritative order', async () => {
-    const run = await (await startReconciliation(db.pool, db.ring, 'test')).done;
+    // Each step is recorded on the run before it starts, where anyone polling the run sees it.
+    const steps: { step: RunStep; polled: Promise<RunSummary | undefined> }[] = [];
+    const onStep = (step: RunStep) => steps.push({ step, polled: listRuns(db.pool, 1).then((runs) => runs[0]) });
+    const run = await (await startReconciliation(db.pool, db.ring, 'test', { onStep })).done;
     firstRun = run.run_id;
+    expect(steps.map((s) => `${s.step.number}/${s.step.of} ${s.step.code}`)).toEqual([
+      '1/5 reindexing', '2/5 ranking', '3/5 classifying', '4/5 settling_ties', '5/5 comparing',
+    ]);
+    for (const { step, polled } of steps) expect(await polled).toMatchObject({ run_id: run.run_id, status: 'running', step });
+    expect(run.step).toBeNull();
     expect(run.status).toBe('completed');
     expect(run.subscriptions).toBe(20); // 22 rows, 2 terminated
     expect(run.categories).toEqual({ NO_HOLDER: 1, HOLDER_NOT_FOUND: 1, HOLDER_DECEASED: 1, HOLDER_DATA_MISMATCH: 4, ONLINE_BEYOND_LIMIT: 3 });
@@ -148,5 +156,17 @@ describe('reconciliation', () => {
     expect(ok).toHaveLength(1);
     await (ok[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof startReconciliation>>>).value.done;
     expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'RECONCILIATION_ALREADY_RUNNING' } });
+  });
+
+  it('keeps the step a failed run stopped in, and writes none of its results', async () => {
+    const stop = (step: RunStep) => {
+      if (step.code === 'settling_ties') throw new Error('stopped for the test');
+    };
+    const handle = await startReconciliation(db.pool, db.ring, 'test', { onStep: stop });
+    await expect(handle.done).rejects.toThrow('stopped for the test');
+    const [run] = await listRuns(db.pool, 1);
+    expect(run).toMatchObject({ run_id: handle.runId, status: 'failed', step: { code: 'settling_ties', number: 4, of: 5 }, categories: null });
+    const results = await db.pool.query('SELECT count(*)::int AS n FROM reconciliation_results WHERE run_id = $1', [handle.runId]);
+    expect(results.rows[0].n).toBe(0);
   });
 });

@@ -20,7 +20,7 @@ import { ONLINE_REGISTRATION_LIMIT } from './categories.ts';
 import * as repo from './reconciliation-repository.ts';
 import { openSubscriptionNumber } from '../row-crypto.ts';
 
-export type { RunSummary } from './reconciliation-repository.ts';
+export type { RunSummary, RunStep } from './reconciliation-repository.ts';
 
 function msisdnOf(ring: KeyRing, id: string, sealed: Buffer, dekVersion: number): string {
   return openSubscriptionNumber(ring, { id, sealed, dek_version: dekVersion });
@@ -61,11 +61,16 @@ export interface ReconciliationHandle {
   done: Promise<repo.RunSummary>;
 }
 
+export interface ReconciliationOptions {
+  /** Called as the run enters each step (after the step is recorded on the run). */
+  onStep?: (step: repo.RunStep) => void;
+}
+
 /**
  * Starts a run and returns once it is recorded as running; the work continues in `done`.
  * Refuses (RECONCILIATION_ALREADY_RUNNING) while another run holds the lock.
  */
-export async function startReconciliation(pool: pg.Pool, ring: KeyRing, actor: string): Promise<ReconciliationHandle> {
+export async function startReconciliation(pool: pg.Pool, ring: KeyRing, actor: string, options: ReconciliationOptions = {}): Promise<ReconciliationHandle> {
   const client = await pool.connect();
   let runId: string;
   try {
@@ -80,14 +85,23 @@ export async function startReconciliation(pool: pg.Pool, ring: KeyRing, actor: s
     throw e;
   }
   const id = runId;
+  const step = async (code: repo.ReconciliationStep) => {
+    await repo.setStep(pool, id, code);
+    options.onStep?.(repo.runStep(code));
+  };
   const done = (async () => {
     try {
+      await step('reindexing');
       await completePendingReindex(pool, ring);
       await client.query('BEGIN');
       const started = await client.query<{ started_at: Date }>('SELECT started_at FROM reconciliation_runs WHERE id = $1', [id]);
+      await step('ranking');
       await repo.rankCrowdedHolders(client);
+      await step('classifying');
       const subscriptions = await repo.classify(client, id);
+      await step('settling_ties');
       const tied = await fixOnlineTies(client, ring, id);
+      await step('comparing');
       const summary = await repo.summarise(client, id, started.rows[0]!.started_at);
       await repo.completeRun(client, id, subscriptions, summary);
       await recordBatchAccess(client, { purpose: 'reconciliation', actor, runId: id, detail: { sealed_numbers_opened: tied } });

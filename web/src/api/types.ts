@@ -54,6 +54,16 @@ export interface RegistryStats {
 
 export type RunStatus = 'running' | 'completed' | 'failed';
 
+/** The steps of a reconciliation run, in order (src/registry/reconciliation/reconciliation-repository.ts). */
+export type RunStepCode = 'reindexing' | 'ranking' | 'classifying' | 'settling_ties' | 'comparing';
+
+/** Where a run is: "step number of of". */
+export interface RunStep {
+  code: RunStepCode;
+  number: number;
+  of: number;
+}
+
 export interface Run {
   run_id: string;
   status: RunStatus;
@@ -63,6 +73,8 @@ export interface Run {
   categories: CategoryCounts | null;
   by_carrier: Record<string, CategoryCounts> | null;
   compared_to_previous: Partial<Record<Category, { new: number; resolved: number }>> | null;
+  /** The step a running run is in, or the step a failed run stopped in; null once completed. */
+  step?: RunStep | null;
 }
 
 /** A run that has finished with figures: what the charts and tables draw. */

@@ -6,7 +6,7 @@
  * here.
  */
 import type { AccountStatusValue, AssuranceLevel, DeliveryStatus, LegalProfile, ProviderKind } from '../api/sdk.ts';
-import type { Category, RunStatus } from '../api/types.ts';
+import type { Category, RunStatus, RunStepCode } from '../api/types.ts';
 import type { TokenEndpointAuthMethod } from '../api/oidc-client.ts';
 import type { ConsentClaim } from '../api/verify.ts';
 import { citizenEn, citizenVi } from '../pages/citizen/citizen-messages.ts';
@@ -606,6 +606,14 @@ const en = {
   startingRun: 'Starting…',
   runInProgress: 'Reconciliation in progress',
   runRunningFor: (elapsed: string) => `Running for ${elapsed}.`,
+  runStep: (n: number, of: number, step: string) => `Step ${n} of ${of}: ${step}.`,
+  runStepName: {
+    reindexing: 'bringing blind indexes up to date',
+    ranking: 'ordering the subscriptions of holders with several at one carrier',
+    classifying: 'classifying every subscription',
+    settling_ties: 'settling registrations made at the same instant',
+    comparing: 'comparing with the previous run',
+  } satisfies Record<RunStepCode, string>,
   runCompleted: 'The reconciliation has completed. The figures are up to date.',
   runFailed: 'The reconciliation failed.',
   startFailed: 'The reconciliation could not be started.',
@@ -1209,6 +1217,14 @@ const vi: Messages = {
   startingRun: 'Đang khởi động…',
   runInProgress: 'Đang đối soát',
   runRunningFor: (elapsed) => `Đã chạy ${elapsed}.`,
+  runStep: (n, of, step) => `Bước ${n}/${of}: ${step}.`,
+  runStepName: {
+    reindexing: 'cập nhật chỉ mục mù',
+    ranking: 'sắp xếp thuê bao của các chủ có nhiều thuê bao tại một nhà mạng',
+    classifying: 'phân loại từng thuê bao',
+    settling_ties: 'xử lý các đăng ký cùng thời điểm',
+    comparing: 'so sánh với lần đối soát trước',
+  },
   runCompleted: 'Đối soát đã hoàn tất. Số liệu đã được cập nhật.',
   runFailed: 'Lần đối soát không thành công.',
   startFailed: 'Không thể bắt đầu đối soát.',

@@ -2,13 +2,13 @@
  * "Start reconciliation": POSTs a new run, then polls it every second until it is no longer
  * running, showing its state and how long it has run; when it ends, the page reloads its figures.
  * A run already in progress (started elsewhere, or before a reload) is picked up and followed the
- * same way. A refusal (409: one is already running) or any other failure is shown with the hub's
+ * same way. Each poll also shows the step the run is in ("Step 3 of 5: ..."). A refusal (409: one is already running) or any other failure is shown with the hub's
  * problem title and detail. Only the state change is announced (role=status); the elapsed time,
  * which changes every second, is outside the live region so screen readers are not flooded.
  */
 import { useCallback, useEffect, useState } from 'react';
 import { ApiError, type AdminApi } from '../../api/client.ts';
-import type { Run } from '../../api/types.ts';
+import type { Run, RunStep } from '../../api/types.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { ErrorMessage } from '../../shell/errors.tsx';
 
@@ -42,6 +42,8 @@ export function ReconcileControl({ api, running, onFinished }: ReconcileControlP
   const [outcome, setOutcome] = useState<'completed' | 'failed' | null>(null);
   const [error, setError] = useState<{ context: string; error: unknown } | null>(null);
   const [now, setNow] = useState(() => Date.now());
+  /** The followed run's step, from the latest poll (a national registry takes minutes). */
+  const [step, setStep] = useState<RunStep | null>(null);
 
   // Follow a run that the list shows as running.
   const runningId = running?.run_id ?? null;
@@ -63,6 +65,7 @@ export function ReconcileControl({ api, running, onFinished }: ReconcileControlP
         const run = await api.run(tracking.runId);
         if (cancelled) return;
         failures = 0;
+        setStep(run.status === 'running' ? (run.step ?? null) : null);
         if (run.status !== 'running') {
           setTracking(null);
           setOutcome(run.status);
@@ -138,6 +141,7 @@ export function ReconcileControl({ api, running, onFinished }: ReconcileControlP
           <p className="reconcile-progress">
             <progress aria-label={t.runInProgress} />
             <span>{t.runRunningFor(elapsedText)}</span>
+            {step ? <span data-testid="reconciliation-step"> {t.runStep(step.number, step.of, t.runStepName[step.code])}</span> : null}
           </p>
         ) : null}
       </div>
