@@ -146,6 +146,9 @@ describe.skipIf(skipBrowser)('authority console: disclosure requests, and the tr
     await signInAs(page, hub, requester);
     await openConsole(page, hub, '/authority');
     await page.getByTestId('requests-list').waitFor();
+    // Marks the console's element: the request pages below must not remount it (app.tsx keys the
+    // page boundary by route, not by path), or its state would be lost between pages.
+    await page.getByTestId('authority-requests').evaluate((el) => Object.assign(el, { mountedSince: 'list' }));
     await page.getByTestId('new-request').click();
     await page.getByTestId('new-request-form').waitFor();
     expect(await activeTestId(page)).toBe('requests-heading');
@@ -175,6 +178,7 @@ describe.skipIf(skipBrowser)('authority console: disclosure requests, and the tr
     requestId = new URL(page.url()).pathname.split('/').pop()!;
     const detail = page.getByTestId('request-detail');
     await detail.waitFor();
+    expect(await page.getByTestId('authority-requests').evaluate((el) => (el as HTMLElement & { mountedSince?: string }).mountedSince)).toBe('list');
     expect(await detail.getAttribute('data-status')).toBe('submitted');
     expect(await page.getByTestId('fact-case-reference').textContent()).toBe(caseReference);
     expect(await page.getByTestId('fact-account-ref').textContent()).toBe(ACCOUNT_REF);
