@@ -44,7 +44,9 @@ export const reconcileCommand: Command = {
       const ring = await hub.ring();
       const started = Date.now();
       const onStep = ctx.stderr.isTTY
-        ? (step: RunStep) => ctx.stderr.write(`reconciling: step ${step.number} of ${step.of}, ${STEP_TEXT[step.code]} (${Math.round((Date.now() - started) / 1000)} s)\n`)
+        ? (step: RunStep) => {
+            ctx.stderr.write(`reconciling: step ${step.number} of ${step.of}, ${STEP_TEXT[step.code]} (${Math.round((Date.now() - started) / 1000)} s)\n`);
+          }
         : undefined;
       const handle = await startReconciliation(hub.pool, ring, 'cli', { onStep });
       const run = await handle.done;

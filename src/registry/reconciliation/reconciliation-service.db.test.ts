@@ -82,14 +82,16 @@ describe('reconciliation', () => {
 
   it('puts each subscription in the first category that applies, in the authoritative order', async () => {
     // Each step is recorded on the run before it starts, where anyone polling the run sees it.
-    const steps: { step: RunStep; polled: Promise<RunSummary | undefined> }[] = [];
-    const onStep = (step: RunStep) => steps.push({ step, polled: listRuns(db.pool, 1).then((runs) => runs[0]) });
+    const steps: { step: RunStep; polled: RunSummary | undefined }[] = [];
+    const onStep = async (step: RunStep) => {
+      steps.push({ step, polled: (await listRuns(db.pool, 1))[0] });
+    };
     const run = await (await startReconciliation(db.pool, db.ring, 'test', { onStep })).done;
     firstRun = run.run_id;
     expect(steps.map((s) => `${s.step.number}/${s.step.of} ${s.step.code}`)).toEqual([
       '1/5 reindexing', '2/5 ranking', '3/5 classifying', '4/5 settling_ties', '5/5 comparing',
     ]);
-    for (const { step, polled } of steps) expect(await polled).toMatchObject({ run_id: run.run_id, status: 'running', step });
+    for (const { step, polled } of steps) expect(polled).toMatchObject({ run_id: run.run_id, status: 'running', step });
     expect(run.step).toBeNull();
     expect(run.status).toBe('completed');
     expect(run.subscriptions).toBe(20); // 22 rows, 2 terminated

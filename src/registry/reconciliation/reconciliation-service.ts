@@ -62,8 +62,11 @@ export interface ReconciliationHandle {
 }
 
 export interface ReconciliationOptions {
-  /** Called as the run enters each step (after the step is recorded on the run). */
-  onStep?: (step: repo.RunStep) => void;
+  /**
+   * Called as the run enters each step, after the step is recorded on the run; the run waits for
+   * a returned promise. A throw fails the run (it keeps that step).
+   */
+  onStep?: (step: repo.RunStep) => void | Promise<void>;
 }
 
 /**
@@ -87,7 +90,7 @@ export async function startReconciliation(pool: pg.Pool, ring: KeyRing, actor: s
   const id = runId;
   const step = async (code: repo.ReconciliationStep) => {
     await repo.setStep(pool, id, code);
-    options.onStep?.(repo.runStep(code));
+    await options.onStep?.(repo.runStep(code));
   };
   const done = (async () => {
     try {
