@@ -10,8 +10,7 @@ import { EXIT_OK, UsageError, type Command } from './command.ts';
 /** What each step does, for the progress lines on a terminal. */
 const STEP_TEXT: Record<RunStep['code'], string> = {
   reindexing: 'bringing blind indexes up to date',
-  ranking: 'ranking the subscriptions of holders with several at a carrier',
-  classifying: 'classifying every live subscription',
+  classifying: 'classifying every live subscription (holders with more than three at a carrier, one online, ranked by registration time)',
   settling_ties: 'settling registration-time ties at the online limit',
   comparing: 'comparing with the previous run',
 };
@@ -20,7 +19,7 @@ const HELP = `Usage: idbind reconcile [--json] [--out DIR]
 
 Classifies every non-terminated subscription into at most one junk-SIM category, the first that
 applies: NO_HOLDER, HOLDER_NOT_FOUND, HOLDER_DECEASED, HOLDER_DATA_MISMATCH, ONLINE_BEYOND_LIMIT,
-and compares the result with the previous completed run. On a terminal, each of its five steps is
+and compares the result with the previous completed run. On a terminal, each of its four steps is
 shown on stderr as it starts, with the time the run has taken so far.
 
 Options:

@@ -46,12 +46,15 @@ describe('the comparison with the previous run', () => {
       // resolved (15,001 to 20,000), 1,000 of them HOLDER_DECEASED.
       await addResults(client, RUN_3, 0, 15_000);
       await addResults(client, RUN_3, 20_000, 5_000);
+      // And one subscription whose category changed (NO_HOLDER in run 2): resolved in its old
+      // category, new in its new one.
+      await client.query(`UPDATE reconciliation_results SET category = 'HOLDER_NOT_FOUND' WHERE run_id = $1 AND subscription_id = '00000000-0000-7000-9000-000000000001'`, [RUN_3]);
       const nodes = await explainNodes(client, COMPARE_RUNS_SQL, [RUN_3, RUN_2]);
       expect(nodes.map((n) => n['Node Type'])).not.toContain('Nested Loop');
       expect(nodes.map((n) => n['Node Type']).some((t) => t === 'Hash Join' || t === 'Merge Join')).toBe(true);
       const counts = await client.query<{ category: string; kind: string; n: string }>(COMPARE_RUNS_SQL, [RUN_3, RUN_2]);
       expect(counts.rows.map((r) => `${r.kind} ${r.category} ${r.n}`).sort()).toEqual([
-        'new HOLDER_DECEASED 1000', 'new NO_HOLDER 4000', 'resolved HOLDER_DECEASED 1000', 'resolved NO_HOLDER 4000',
+        'new HOLDER_DECEASED 1000', 'new HOLDER_NOT_FOUND 1', 'new NO_HOLDER 4000', 'resolved HOLDER_DECEASED 1000', 'resolved NO_HOLDER 4001',
       ]);
     } finally {
       await client.query('ROLLBACK');

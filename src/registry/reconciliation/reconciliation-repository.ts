@@ -19,9 +19,9 @@ export async function failOrphanedRuns(db: pg.PoolClient): Promise<void> {
 
 /**
  * The steps of a run, in order (reconciliation-service.ts). The API and the CLI show them as
- * "step n of 5"; a failed run keeps the step it failed in (migration 0024).
+ * "step n of 4"; a failed run keeps the step it failed in (migration 0024).
  */
-export const RECONCILIATION_STEPS = ['reindexing', 'ranking', 'classifying', 'settling_ties', 'comparing'] as const;
+export const RECONCILIATION_STEPS = ['reindexing', 'classifying', 'settling_ties', 'comparing'] as const;
 export type ReconciliationStep = (typeof RECONCILIATION_STEPS)[number];
 
 /** Where a run is: its step's code, its number from 1, and how many steps there are. */
@@ -45,59 +45,59 @@ export async function createRun(db: pg.PoolClient, id: string): Promise<void> {
 }
 
 /**
- * Ranks the live subscriptions of every "crowded" holder: one with more than the online limit of
- * live subscriptions at a carrier, one of them online. Only these can be ONLINE_BEYOND_LIMIT, and
- * they are a small share of the registry, so only they are sorted by registration time.
- *
- * Why a separate step: ranking every live subscription with a window function sorted the whole
- * table on disk, and finding the tied groups needed a second sort for `count(DISTINCT ...)`; at
- * 4.8 M subscriptions these two sorts made the run grow about 5 times for 4 times the rows
- * (docs/benchmarks.md, "Reconciliation"). Here one hashed aggregate finds the crowded holders and
- * only their rows are sorted. The temporary table lives until the run's transaction ends, and the
- * classification and the tie-break both read it.
- */
-export async function rankCrowdedHolders(db: pg.PoolClient): Promise<void> {
-  await db.query(
-    `CREATE TEMPORARY TABLE reconciliation_crowded ON COMMIT DROP AS
-     SELECT s.id, s.carrier_id, s.holder_bidx, s.registered_at, s.channel,
-            row_number() OVER (PARTITION BY s.carrier_id, s.holder_bidx ORDER BY s.registered_at, s.id) AS position
-     FROM subscriptions s
-     JOIN (SELECT carrier_id, holder_bidx FROM subscriptions
-           WHERE status <> 'terminated' AND holder_bidx IS NOT NULL
-           GROUP BY carrier_id, holder_bidx
-           HAVING count(*) > ${ONLINE_REGISTRATION_LIMIT} AND bool_or(channel = 'online')) crowded
-       ON crowded.carrier_id = s.carrier_id AND crowded.holder_bidx = s.holder_bidx
-     WHERE s.status <> 'terminated'`, // a constant, not a parameter: CREATE TABLE AS takes none
-  );
-  // A new table has no statistics: without them the join below is planned for a guessed size.
-  await db.query('ANALYZE reconciliation_crowded');
-}
-
-/**
  * Classifies every non-terminated subscription (first category that applies, in the order of
- * categories.ts), after rankCrowdedHolders. Positions for ONLINE_BEYOND_LIMIT are by
- * registered_at, ties by row id here; ties that matter are settled by number afterwards (see
- * fixOnlineTies), since the number is sealed. Returns how many subscriptions were examined.
+ * categories.ts) and returns how many there are, in one statement, so from one snapshot of the
+ * registry while imports and carrier jobs go on.
+ *
+ * ONLINE_BEYOND_LIMIT needs each subscription's position among its holder's live subscriptions at
+ * the carrier. Only a "crowded" holder (more than the online limit there, one of them online) can
+ * have one beyond the limit, and such holders are a small share of the registry: one hashed
+ * aggregate finds them and only their rows are ranked (`crowded`). Ranking every live
+ * subscription with a window function sorted the whole table on disk, and made the run grow about
+ * 5 times for 4 times the rows (docs/benchmarks.md, "Reconciliation"). Positions are by
+ * registered_at, ties by row id here; ties that matter are settled by number afterwards
+ * (fixOnlineTies, which reads the crowded rows this statement keeps in `reconciliation_crowded`,
+ * a temporary table of the run's transaction), since the number is sealed.
  */
 export async function classify(db: pg.PoolClient, runId: string): Promise<number> {
   await db.query(
-    `INSERT INTO reconciliation_results (run_id, subscription_id, carrier_id, category)
-     SELECT $1, id, carrier_id, category FROM (
-       SELECT s.id, s.carrier_id,
-         CASE
-           WHEN s.holder_bidx IS NULL THEN 'NO_HOLDER'
-           WHEN p.id IS NULL THEN 'HOLDER_NOT_FOUND'
-           WHEN p.status = 'deceased' THEN 'HOLDER_DECEASED'
-           WHEN s.holder_match_bidx IS DISTINCT FROM p.match_bidx THEN 'HOLDER_DATA_MISMATCH'
-           WHEN s.channel = 'online' AND c.position > $2 THEN 'ONLINE_BEYOND_LIMIT'
-         END AS category
-       FROM subscriptions s LEFT JOIN persons p ON p.pid_bidx = s.holder_bidx
-       LEFT JOIN reconciliation_crowded c ON c.id = s.id
+    `CREATE TEMPORARY TABLE reconciliation_crowded ON COMMIT DROP AS
+     SELECT id, carrier_id, holder_bidx, registered_at, channel, 0::bigint AS position FROM subscriptions WITH NO DATA`,
+  );
+  const n = await db.query<{ n: string }>(
+    `WITH crowded AS MATERIALIZED (
+       SELECT s.id, s.carrier_id, s.holder_bidx, s.registered_at, s.channel,
+              row_number() OVER (PARTITION BY s.carrier_id, s.holder_bidx ORDER BY s.registered_at, s.id) AS position
+       FROM subscriptions s
+       JOIN (SELECT carrier_id, holder_bidx FROM subscriptions
+             WHERE status <> 'terminated' AND holder_bidx IS NOT NULL
+             GROUP BY carrier_id, holder_bidx
+             HAVING count(*) > $2 AND bool_or(channel = 'online')) g
+         ON g.carrier_id = s.carrier_id AND g.holder_bidx = s.holder_bidx
        WHERE s.status <> 'terminated'
-     ) c WHERE category IS NOT NULL`,
+     ), kept AS (
+       INSERT INTO reconciliation_crowded SELECT * FROM crowded
+     ), classified AS (
+       INSERT INTO reconciliation_results (run_id, subscription_id, carrier_id, category)
+       SELECT $1, id, carrier_id, category FROM (
+         SELECT s.id, s.carrier_id,
+           CASE
+             WHEN s.holder_bidx IS NULL THEN 'NO_HOLDER'
+             WHEN p.id IS NULL THEN 'HOLDER_NOT_FOUND'
+             WHEN p.status = 'deceased' THEN 'HOLDER_DECEASED'
+             WHEN s.holder_match_bidx IS DISTINCT FROM p.match_bidx THEN 'HOLDER_DATA_MISMATCH'
+             WHEN s.channel = 'online' AND c.position > $2 THEN 'ONLINE_BEYOND_LIMIT'
+           END AS category
+         FROM subscriptions s LEFT JOIN persons p ON p.pid_bidx = s.holder_bidx
+         LEFT JOIN crowded c ON c.id = s.id
+         WHERE s.status <> 'terminated'
+       ) x WHERE category IS NOT NULL
+     )
+     SELECT count(*) AS n FROM subscriptions WHERE status <> 'terminated'`,
     [runId, ONLINE_REGISTRATION_LIMIT],
   );
-  const n = await db.query<{ n: string }>(`SELECT count(*) AS n FROM subscriptions WHERE status <> 'terminated'`);
+  // A new table has no statistics: the tie-break's join would be planned for a guessed size.
+  await db.query('ANALYZE reconciliation_crowded');
   return Number(n.rows[0]!.n);
 }
 
@@ -112,7 +112,7 @@ export interface TiedRow {
   category: Category | null;
 }
 
-/** Live subscriptions of crowded holders (rankCrowdedHolders) with a tie in registered_at. */
+/** Live subscriptions of crowded holders (kept by classify) with a tie in registered_at. */
 export async function tiedHolderRows(db: pg.PoolClient, runId: string): Promise<TiedRow[]> {
   const r = await db.query<TiedRow>(
     `SELECT c.id, s.sealed, s.dek_version, c.registered_at, c.channel, c.carrier_id, c.holder_bidx, r.category

@@ -89,7 +89,8 @@ export async function startReconciliation(pool: pg.Pool, ring: KeyRing, actor: s
   }
   const id = runId;
   const step = async (code: repo.ReconciliationStep) => {
-    await repo.setStep(pool, id, code);
+    // Best effort: a failed write of the progress must not fail a run of minutes.
+    await repo.setStep(pool, id, code).catch(() => undefined);
     await options.onStep?.(repo.runStep(code));
   };
   const done = (async () => {
@@ -98,8 +99,6 @@ export async function startReconciliation(pool: pg.Pool, ring: KeyRing, actor: s
       await completePendingReindex(pool, ring);
       await client.query('BEGIN');
       const started = await client.query<{ started_at: Date }>('SELECT started_at FROM reconciliation_runs WHERE id = $1', [id]);
-      await step('ranking');
-      await repo.rankCrowdedHolders(client);
       await step('classifying');
       const subscriptions = await repo.classify(client, id);
       await step('settling_ties');

@@ -55,7 +55,7 @@ export interface RegistryStats {
 export type RunStatus = 'running' | 'completed' | 'failed';
 
 /** The steps of a reconciliation run, in order (src/registry/reconciliation/reconciliation-repository.ts). */
-export type RunStepCode = 'reindexing' | 'ranking' | 'classifying' | 'settling_ties' | 'comparing';
+export type RunStepCode = 'reindexing' | 'classifying' | 'settling_ties' | 'comparing';
 
 /** Where a run is: "step number of of". */
 export interface RunStep {

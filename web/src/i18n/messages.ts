@@ -609,8 +609,7 @@ const en = {
   runStep: (n: number, of: number, step: string) => `Step ${n} of ${of}: ${step}.`,
   runStepName: {
     reindexing: 'bringing blind indexes up to date',
-    ranking: 'ordering the subscriptions of holders with several at one carrier',
-    classifying: 'classifying every subscription',
+    classifying: 'classifying every subscription that is not terminated',
     settling_ties: 'settling registrations made at the same instant',
     comparing: 'comparing with the previous run',
   } satisfies Record<RunStepCode, string>,
@@ -1220,8 +1219,7 @@ const vi: Messages = {
   runStep: (n, of, step) => `Bước ${n}/${of}: ${step}.`,
   runStepName: {
     reindexing: 'cập nhật chỉ mục mù',
-    ranking: 'sắp xếp thuê bao của các chủ có nhiều thuê bao tại một nhà mạng',
-    classifying: 'phân loại từng thuê bao',
+    classifying: 'phân loại từng thuê bao chưa chấm dứt',
     settling_ties: 'xử lý các đăng ký cùng thời điểm',
     comparing: 'so sánh với lần đối soát trước',
   },

@@ -50,6 +50,7 @@ export function ReconcileControl({ api, running, onFinished }: ReconcileControlP
   useEffect(() => {
     if (!running || tracking) return;
     setTracking({ runId: running.run_id, since: sinceOf(running) });
+    setStep(running.step ?? null);
     setOutcome(null);
     // Deliberately keyed on the id only: follow a newly listed running run once.
   }, [runningId]);
@@ -65,7 +66,8 @@ export function ReconcileControl({ api, running, onFinished }: ReconcileControlP
         const run = await api.run(tracking.runId);
         if (cancelled) return;
         failures = 0;
-        setStep(run.status === 'running' ? (run.step ?? null) : null);
+        // A failed run keeps the step it stopped in: shown with the failure.
+        setStep(run.status === 'completed' ? null : (run.step ?? null));
         if (run.status !== 'running') {
           setTracking(null);
           setOutcome(run.status);
@@ -78,6 +80,7 @@ export function ReconcileControl({ api, running, onFinished }: ReconcileControlP
         const fatal = failure instanceof ApiError && failure.status >= 400 && failure.status < 500;
         if (fatal || failures >= MAX_POLL_FAILURES) {
           setTracking(null);
+          setStep(null);
           setError({ context: t.loadFailed, error: failure });
           return;
         }
@@ -99,6 +102,7 @@ export function ReconcileControl({ api, running, onFinished }: ReconcileControlP
     setError(null);
     setOutcome(null);
     try {
+      setStep(null);
       const started = await api.startRun();
       setNow(Date.now());
       setTracking({ runId: started.run_id, since: Date.now() });
@@ -108,7 +112,10 @@ export function ReconcileControl({ api, running, onFinished }: ReconcileControlP
         // One is already running: follow it.
         try {
           const newest = (await api.runs(1)).runs[0];
-          if (newest?.status === 'running') setTracking({ runId: newest.run_id, since: sinceOf(newest) });
+          if (newest?.status === 'running') {
+            setTracking({ runId: newest.run_id, since: sinceOf(newest) });
+            setStep(newest.step ?? null);
+          }
         } catch {
           // the 409 message is already shown
         }
@@ -121,6 +128,9 @@ export function ReconcileControl({ api, running, onFinished }: ReconcileControlP
   const elapsed = tracking ? Math.max(0, Math.round((now - tracking.since) / 1000)) : 0;
   const elapsedText = elapsed < 60 ? t.seconds(elapsed) : t.minutesSeconds(Math.floor(elapsed / 60), elapsed % 60);
   const state = starting ? 'starting' : tracking ? 'running' : (outcome ?? (error ? 'error' : 'idle'));
+  // A step this version of the app does not know (a newer hub) is left out rather than shown blank.
+  const stepName = step ? t.runStepName[step.code] : undefined;
+  const stepText = step && stepName ? t.runStep(step.number, step.of, stepName) : null;
 
   return (
     <div className="reconcile" data-testid="reconciliation-control" data-state={state}>
@@ -136,12 +146,13 @@ export function ReconcileControl({ api, running, onFinished }: ReconcileControlP
       <div className="reconcile-status">
         <p role="status" data-testid="reconciliation-status">
           {tracking ? t.runInProgress : outcome === 'completed' ? t.runCompleted : outcome === 'failed' ? t.runFailed : ''}
+          {!tracking && outcome === 'failed' && stepText ? <span data-testid="reconciliation-failed-step"> {stepText}</span> : null}
         </p>
         {tracking ? (
           <p className="reconcile-progress">
             <progress aria-label={t.runInProgress} />
             <span>{t.runRunningFor(elapsedText)}</span>
-            {step ? <span data-testid="reconciliation-step"> {t.runStep(step.number, step.of, t.runStepName[step.code])}</span> : null}
+            {stepText ? <span data-testid="reconciliation-step"> {stepText}</span> : null}
           </p>
         ) : null}
       </div>
