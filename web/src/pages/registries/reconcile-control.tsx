@@ -2,8 +2,9 @@
  * "Start reconciliation": POSTs a new run, then polls it every second until it is no longer
  * running, showing its state and how long it has run; when it ends, the page reloads its figures.
  * A run already in progress (started elsewhere, or before a reload) is picked up and followed the
- * same way. Each poll also shows the step the run is in ("Step 3 of 5: ..."). A refusal (409: one is already running) or any other failure is shown with the hub's
- * problem title and detail. Only the state change is announced (role=status); the elapsed time,
+ * same way. Each poll also shows the step the run is in ("Step 2 of 4: ..."), and a failed run
+ * the step it stopped in. A refusal (409: one is already running) or any other failure is shown
+ * with the hub's problem title and detail. Only the state change is announced (role=status); the elapsed time,
  * which changes every second, is outside the live region so screen readers are not flooded.
  */
 import { useCallback, useEffect, useState } from 'react';
