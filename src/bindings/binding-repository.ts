@@ -123,8 +123,9 @@ export const BIND_ACCOUNT_SQL = `WITH allowed AS (SELECT (${otherLiveAccountsSql
  * Binds (or re-binds) the account, writes its `account.verified` event and the person's
  * `account_binding` access record (DESIGN.md invariant 4), in one statement, if the person has
  * fewer than `accountsPerPerson` other live accounts at the provider; undefined otherwise, with
- * nothing bound (and, with `verification`, only its completion and its access record written). The caller holds the person's pseudonym row at the provider locked (lockPseudonym)
- * in an earlier statement of its transaction: every binder of the person at the provider locks
+ * nothing bound (and, with `verification`, only its completion and its access record written).
+ * The caller holds the person's pseudonym row at the provider locked (lockPseudonym) in an
+ * earlier statement of its transaction: every binder of the person at the provider locks
  * it before binding, so the count, taken with this statement's snapshot, sees every binding
  * committed before the lock was granted and none can commit before ours does.
  *

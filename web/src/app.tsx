@@ -42,6 +42,18 @@ function PageLoading() {
   );
 }
 
+/**
+ * A lazily loaded page: a loading line while its chunk arrives, an error with a reload if it
+ * cannot. `pageKey` starts a fresh boundary when it changes.
+ */
+function LazyPage({ pageKey, children }: { pageKey: string; children: ReactNode }) {
+  return (
+    <PageBoundary key={pageKey}>
+      <Suspense fallback={<PageLoading />}>{children}</Suspense>
+    </PageBoundary>
+  );
+}
+
 interface Route {
   path: string;
   title(t: Messages): string;
@@ -144,11 +156,9 @@ function Shell() {
       <Header nav={routes.filter((r) => r.nav).map((r) => ({ path: r.path, label: r.title(t) }))} />
       <main id="main" tabIndex={-1}>
         {/* Keyed by the route, not the path: the authority console stays mounted across its request pages. */}
-        <PageBoundary key={route?.path ?? normalised}>
-          <Suspense fallback={<PageLoading />}>
-            {redirect ? null : route ? route.admin ? <AdminGate>{route.render()}</AdminGate> : route.render() : <NotFound />}
-          </Suspense>
-        </PageBoundary>
+        <LazyPage pageKey={route?.path ?? normalised}>
+          {redirect ? null : route ? route.admin ? <AdminGate>{route.render()}</AdminGate> : route.render() : <NotFound />}
+        </LazyPage>
       </main>
       <Footer />
     </>
@@ -176,21 +186,17 @@ export function App() {
   const uid = verifyUid(path);
   if (uid !== null) {
     return (
-      <PageBoundary key={path}>
-        <Suspense fallback={<PageLoading />}>
-          <VerifyPage uid={uid} />
-        </Suspense>
-      </PageBoundary>
+      <LazyPage pageKey={path}>
+        <VerifyPage uid={uid} />
+      </LazyPage>
     );
   }
   // The person's own view (issue 5): a person's page, outside the admin shell like /verify.
   if (isCitizenPath(path)) {
     return (
-      <PageBoundary key={path}>
-        <Suspense fallback={<PageLoading />}>
-          <CitizenPage />
-        </Suspense>
-      </PageBoundary>
+      <LazyPage pageKey={path}>
+        <CitizenPage />
+      </LazyPage>
     );
   }
   return (

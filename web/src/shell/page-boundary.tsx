@@ -30,7 +30,7 @@ interface State {
   error: unknown;
 }
 
-/** Give it `key={path}`: a new path starts with a fresh boundary. */
+/** Give it a `key` (app.tsx's LazyPage): a new key starts with a fresh boundary. */
 export class PageBoundary extends Component<{ children: ReactNode }, State> {
   override state: State = { failed: false, error: null };
 
