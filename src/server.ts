@@ -346,7 +346,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     await app.register(async (scope) => devSmsOutboxRoutes(scope, { pool: hub.pool, ring: () => hub.ring() }));
   }
   await app.register(async (scope) => {
-    await registryRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), adminGuard: admin, track });
+    await registryRoutes(scope, { pool: hub.pool, ring: () => hub.ring(), adminGuard: admin, track, keepRuns: hub.config.reconciliationKeepRuns });
   });
 
   if (existsSync(WEB_DIST)) {

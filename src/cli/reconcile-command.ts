@@ -1,11 +1,14 @@
-/** `idbind reconcile [--json] [--out DIR]` (issue 2): one junk-SIM reconciliation run. */
+/**
+ * `idbind reconcile [--json] [--out DIR] [--keep-runs N]` (issue 2): one junk-SIM reconciliation
+ * run; `idbind reconcile prune --keep-runs N`: retention of older runs' results (migration 0025).
+ */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { openHub } from '../hub.ts';
-import { startReconciliation, writeActionLists, type RunStep } from '../registry/reconciliation/reconciliation-service.ts';
+import { pruneReconciliationResults, startReconciliation, writeActionLists, type PrunedRun, type RunStep } from '../registry/reconciliation/reconciliation-service.ts';
 import { CATEGORIES } from '../registry/reconciliation/categories.ts';
 import { formatCount } from './progress.ts';
-import { EXIT_OK, UsageError, type Command } from './command.ts';
+import { EXIT_OK, UsageError, type Command, type CommandContext } from './command.ts';
 
 /** What each step does, for the progress lines on a terminal. */
 const STEP_TEXT: Record<RunStep['code'], string> = {
@@ -15,7 +18,8 @@ const STEP_TEXT: Record<RunStep['code'], string> = {
   comparing: 'comparing with the previous run',
 };
 
-const HELP = `Usage: idbind reconcile [--json] [--out DIR]
+const HELP = `Usage: idbind reconcile [--json] [--out DIR] [--keep-runs N]
+       idbind reconcile prune --keep-runs N [--dry-run] [--json]
 
 Classifies every non-terminated subscription into at most one junk-SIM category, the first that
 applies: NO_HOLDER, HOLDER_NOT_FOUND, HOLDER_DECEASED, HOLDER_DATA_MISMATCH, ONLINE_BEYOND_LIMIT,
@@ -23,21 +27,75 @@ and compares the result with the previous completed run. On a terminal, each of 
 shown on stderr as it starts, with the time the run has taken so far.
 
 Options:
-  --json        print {"run_id","subscriptions","categories","by_carrier","compared_to_previous"}
-  --out DIR     write one action list per carrier, DIR/<carrier>.csv ("msisdn,category"; mode 0600)
-  -h, --help    this help`;
+  --json          print {"run_id","subscriptions","categories","by_carrier","compared_to_previous"}
+                  (and "pruned_runs" when retention ran)
+  --out DIR       write one action list per carrier, DIR/<carrier>.csv ("msisdn,category"; mode 0600)
+  --keep-runs N   after the run, delete the per-subscription results of all but the N most recent
+                  completed runs (default: IDBIND_RECONCILIATION_KEEP_RUNS; unset keeps them all)
+  -h, --help      this help
+
+prune: retention on demand. Deletes the per-subscription results of every run but the N most
+recent completed ones (N at least 1: the latest run's results decide phone eligibility and the
+next run's comparison), one run at a time, oldest first. The runs and their counts stay, so
+trends and comparisons are unchanged; a pruned run's action lists answer
+RECONCILIATION_RESULTS_PRUNED. Refused while a reconciliation runs.
+  --dry-run       list what would be deleted; delete nothing
+  --json          print {"dry_run", "keep_runs", "runs": [{"run_id", "results"}], "results"}`;
+
+function keepRunsOf(raw: string | undefined, required: boolean): number | undefined {
+  if (raw === undefined) {
+    if (required) throw new UsageError('--keep-runs N is required');
+    return undefined;
+  }
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 10_000) throw new UsageError('--keep-runs must be a whole number from 1 to 10000');
+  return Number(raw);
+}
+
+async function prune(args: string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { 'keep-runs': { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    ctx.stdout.write(HELP + '\n');
+    return EXIT_OK;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
+  const keepRuns = keepRunsOf(values['keep-runs'], true)!;
+  const hub = await openHub({ mode: 'production', env: ctx.env, cwd: ctx.cwd, log: (m) => ctx.stderr.write(`warning: ${m}\n`) });
+  try {
+    const onRun = ctx.stderr.isTTY
+      ? (run: PrunedRun, done: number, of: number) => ctx.stderr.write(`pruned run ${run.run_id}: ${formatCount(run.results)} results (${done} of ${of})\n`)
+      : undefined;
+    const runs = await pruneReconciliationResults(hub.pool, { keepRuns, dryRun: values['dry-run'] === true, onRun });
+    reportPruned(ctx, runs, keepRuns, values['dry-run'] === true, values.json === true);
+    return EXIT_OK;
+  } finally {
+    await hub.close();
+  }
+}
+
+function reportPruned(ctx: CommandContext, runs: PrunedRun[], keepRuns: number, dryRun: boolean, json: boolean): void {
+  const results = runs.reduce((n, r) => n + r.results, 0);
+  if (json) {
+    ctx.stdout.write(JSON.stringify({ dry_run: dryRun, keep_runs: keepRuns, runs, results }) + '\n');
+    return;
+  }
+  const verb = dryRun ? 'would delete' : 'deleted';
+  ctx.stdout.write(`retention (keeping the ${keepRuns} most recent completed run${keepRuns === 1 ? '' : 's'}): ${verb} the results of ${runs.length} run${runs.length === 1 ? '' : 's'}, ${formatCount(results)} rows\n`);
+  for (const r of runs) ctx.stdout.write(`  ${r.run_id}  ${formatCount(r.results).padStart(12)}\n`);
+}
 
 export const reconcileCommand: Command = {
   name: 'reconcile',
   summary: 'run a junk-SIM reconciliation and write the carriers\' action lists',
   help: HELP,
   async run(args, ctx) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    if (args[0] === 'prune') return prune(args.slice(1), ctx);
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, out: { type: 'string' }, 'keep-runs': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
     if (values.help) {
       ctx.stdout.write(HELP + '\n');
       return EXIT_OK;
     }
     if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
+    const keepRunsOption = keepRunsOf(values['keep-runs'], false);
     const hub = await openHub({ mode: 'production', env: ctx.env, cwd: ctx.cwd, log: (m) => ctx.stderr.write(`warning: ${m}\n`) });
     try {
       const ring = await hub.ring();
@@ -51,10 +109,14 @@ export const reconcileCommand: Command = {
       const run = await handle.done;
       let files: Record<string, string> | undefined;
       if (values.out) files = await writeActionLists(hub.pool, ring, run.run_id, resolve(ctx.cwd, values.out), 'cli');
+      // Retention after the action lists are written, so that a run never prunes what it was
+      // asked to write (the new run is the most recent, hence kept either way).
+      const keepRuns = keepRunsOption ?? hub.config.reconciliationKeepRuns;
+      const pruned = keepRuns === undefined ? undefined : await pruneReconciliationResults(hub.pool, { keepRuns });
       if (values.json) {
         ctx.stdout.write(JSON.stringify({
           run_id: run.run_id, subscriptions: run.subscriptions, categories: run.categories, by_carrier: run.by_carrier,
-          compared_to_previous: run.compared_to_previous, ...(files ? { action_lists: files } : {}),
+          compared_to_previous: run.compared_to_previous, ...(files ? { action_lists: files } : {}), ...(pruned ? { pruned_runs: pruned } : {}),
         }) + '\n');
       } else {
         ctx.stdout.write(`run ${run.run_id}: ${formatCount(run.subscriptions ?? 0)} subscriptions examined\n`);
@@ -63,6 +125,7 @@ export const reconcileCommand: Command = {
           ctx.stdout.write(`  ${c.padEnd(22)} ${formatCount(run.categories?.[c] ?? 0).padStart(12)}   (+${cmp?.new ?? 0} new, ${cmp?.resolved ?? 0} resolved)\n`);
         }
         if (files) for (const [carrier, path] of Object.entries(files)) ctx.stdout.write(`  action list ${carrier}: ${path}\n`);
+        if (pruned && keepRuns !== undefined) reportPruned(ctx, pruned, keepRuns, false, false);
       }
       return EXIT_OK;
     } finally {

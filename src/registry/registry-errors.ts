@@ -10,6 +10,7 @@ export const REGISTRY_ERRORS = defineErrors({
   RECONCILIATION_ALREADY_RUNNING: { status: 409, title: 'A reconciliation is already running' },
   RECONCILIATION_NOT_FOUND: { status: 404, title: 'No such reconciliation run' },
   RECONCILIATION_NOT_COMPLETED: { status: 409, title: 'The reconciliation run has not completed' },
+  RECONCILIATION_RESULTS_PRUNED: { status: 410, title: "The reconciliation run's results were deleted by retention" },
 });
 
 export type RegistryErrorCode = keyof typeof REGISTRY_ERRORS;

@@ -11,7 +11,7 @@ import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
 import { registryStats } from './registry-stats.ts';
-import { getRun, listRuns, openActionList, startReconciliation } from './reconciliation/reconciliation-service.ts';
+import { getRun, listRuns, openActionList, pruneReconciliationResults, startReconciliation } from './reconciliation/reconciliation-service.ts';
 import { CATEGORIES } from './reconciliation/categories.ts';
 import { RECONCILIATION_STEPS, type ReconciliationStep } from './reconciliation/reconciliation-repository.ts';
 
@@ -21,6 +21,8 @@ export interface RegistryRouteDeps {
   adminGuard: (request: import('fastify').FastifyRequest) => Promise<void>;
   /** Background work the server waits for on shutdown. */
   track: (work: Promise<unknown>) => void;
+  /** `IDBIND_RECONCILIATION_KEEP_RUNS`: retention applied after each run started here, if set. */
+  keepRuns?: number | undefined;
 }
 
 const Counts = Type.Object(Object.fromEntries(CATEGORIES.map((c) => [c, Type.Integer({ minimum: 0 })])) as Record<(typeof CATEGORIES)[number], ReturnType<typeof Type.Integer>>);
@@ -44,6 +46,9 @@ export const RunSchema = Type.Object({
     }),
     Type.Null(),
   ], { description: 'The step a running run is in ("step number of of"), or the step a failed run stopped in; null once completed.' }),
+  results_pruned_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: "When retention deleted the run's per-subscription results (its counts stay; its action lists answer 410), or null.",
+  }),
 }, { $id: 'ReconciliationRun' });
 
 const StatsSchema = Type.Object({
@@ -71,6 +76,15 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
   }, async (_req, reply) => {
     const handle = await startReconciliation(deps.pool, await deps.ring(), 'admin-api');
     deps.track(handle.done);
+    const keepRuns = deps.keepRuns;
+    if (keepRuns !== undefined) {
+      // Retention once the run has completed and released its lock. A failure leaves the rows for
+      // the next run's retention (or `idbind reconcile prune`); the run itself has completed.
+      deps.track(handle.done.then(
+        () => pruneReconciliationResults(deps.pool, { keepRuns }),
+        () => undefined,
+      ).catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'reconciliation retention did not run; the next run retries')));
+    }
     reply.header('Location', `/v1/admin/reconciliations/${handle.runId}`);
     return reply.status(202).send({ run_id: handle.runId, status: 'running' as const });
   });
@@ -95,7 +109,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
     schema: {
       tags: ['reconciliation'], summary: "A carrier's action list of a completed run (CSV: msisdn,category)", security,
       params: Type.Object({ run_id: Type.String({ maxLength: 64 }), carrier: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$' }) }),
-      response: { 200: Type.String({ description: 'text/csv' }), ...errors },
+      response: { 200: Type.String({ description: 'text/csv' }), ...errors, 410: PROBLEM_SCHEMA },
     },
   }, async (req, reply) => {
     // The checks run before the first byte, so an error is still a problem document; then the

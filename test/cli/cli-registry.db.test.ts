@@ -35,6 +35,7 @@ afterAll(async () => {
 
 describe('idbind CLI on generated registries', () => {
   const gen = () => join(dir, 'gen');
+  let firstRunId = '';
   let planted: { planted: Record<string, number>; by_carrier: Record<string, Record<string, number>>; people: number; files: Record<string, string> };
 
   it('generates, imports every file, and reconciles to exactly the planted junk', () => {
@@ -52,12 +53,33 @@ describe('idbind CLI on generated registries', () => {
     const rec = idbind(['reconcile', '--json', '--out', join(dir, 'actions')]);
     expect(rec.status).toBe(0);
     const run = JSON.parse(rec.stdout);
+    firstRunId = run.run_id;
     expect(run.categories).toEqual(planted.planted);
     expect(run.by_carrier).toEqual(planted.by_carrier);
     const viettel = join(dir, 'actions', 'viettel.csv');
     expect(statSync(viettel).mode & 0o777).toBe(0o600);
     const total = Object.values(planted.by_carrier.viettel!).reduce((a, b) => a + b, 0);
     expect(readFileSync(viettel, 'utf8').trim().split('\n')).toHaveLength(total + 1);
+  });
+
+  it('prunes older runs\' results: a dry run lists them, `reconcile --keep-runs` and `reconcile prune` delete them', () => {
+    const junk = Object.values(planted.planted).reduce((a, b) => a + b, 0);
+    expect(idbind(['reconcile', '--json']).status).toBe(0);
+    const dry = idbind(['reconcile', 'prune', '--keep-runs', '1', '--dry-run', '--json']);
+    expect(dry.status).toBe(0);
+    expect(JSON.parse(dry.stdout)).toEqual({ dry_run: true, keep_runs: 1, runs: [{ run_id: firstRunId, results: junk }], results: junk });
+    const third = idbind(['reconcile', '--json', '--keep-runs', '2']);
+    expect(third.status).toBe(0);
+    expect(JSON.parse(third.stdout).pruned_runs).toEqual([{ run_id: firstRunId, results: junk }]);
+    const again = idbind(['reconcile', 'prune', '--keep-runs', '2', '--json']);
+    expect(JSON.parse(again.stdout)).toEqual({ dry_run: false, keep_runs: 2, runs: [], results: 0 });
+    const text = idbind(['reconcile', 'prune', '--keep-runs', '1']);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/deleted the results of 1 run, [\d,]+ rows/);
+    expect(idbind(['reconcile', 'prune']).stderr).toMatch(/--keep-runs N is required/);
+    expect(idbind(['reconcile', 'prune']).status).toBe(2);
+    expect(idbind(['reconcile', 'prune', '--keep-runs', '0']).status).toBe(2);
+    expect(idbind(['reconcile', '--keep-runs', 'x']).status).toBe(2);
   });
 
   it('changes nothing when a file is imported again', () => {

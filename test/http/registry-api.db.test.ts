@@ -158,3 +158,41 @@ describe('registry statistics and reconciliation over the admin API', () => {
     }
   });
 });
+
+describe('reconciliation retention (IDBIND_RECONCILIATION_KEEP_RUNS)', () => {
+  let kept: TestHub;
+  let keptAuth: Record<string, string>;
+  beforeAll(async () => {
+    kept = await startTestHub({ demo: false, listen: false, env: { IDBIND_RECONCILIATION_KEEP_RUNS: '1' } });
+    keptAuth = { authorization: `Bearer ${kept.adminToken}` };
+    await kept.seedAndReconcile();
+  });
+  afterAll(async () => kept.stop());
+
+  const getRun = async (id: string) => (await kept.app.inject({ url: `/v1/admin/reconciliations/${id}`, headers: keptAuth })).json();
+
+  it('prunes the older runs\' results after a run started through the API: their counts stay, their action lists answer 410', async () => {
+    const [first] = (await kept.app.inject({ url: '/v1/admin/reconciliations', headers: keptAuth })).json().runs;
+    expect(first).toMatchObject({ status: 'completed', results_pruned_at: null });
+    const { run_id } = (await kept.app.inject({ method: 'POST', url: '/v1/admin/reconciliations', headers: keptAuth })).json();
+    let old = await getRun(first.run_id);
+    for (let i = 0; i < 100 && old.results_pruned_at === null; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      old = await getRun(first.run_id);
+    }
+    expect(old.results_pruned_at).toEqual(expect.any(String));
+    expect(old.categories).toEqual(first.categories);
+    const latest = await getRun(run_id);
+    expect(latest).toMatchObject({ status: 'completed', results_pruned_at: null, previous_run_id: first.run_id });
+    const rows = await kept.hub.pool.query<{ run_id: string }>('SELECT DISTINCT run_id FROM reconciliation_results');
+    expect(rows.rows).toEqual([{ run_id }]);
+
+    const gone = await kept.app.inject({ url: `/v1/admin/reconciliations/${first.run_id}/action-lists/viettel`, headers: keptAuth });
+    expect(gone.statusCode).toBe(410);
+    expect(gone.headers['content-type']).toContain('application/problem+json');
+    expect(gone.json()).toMatchObject({ status: 410, code: 'RECONCILIATION_RESULTS_PRUNED' });
+    const list = await kept.app.inject({ url: `/v1/admin/reconciliations/${run_id}/action-lists/viettel`, headers: keptAuth });
+    expect(list.statusCode).toBe(200);
+    expect(list.body.split('\n')[0]).toBe('msisdn,category');
+  });
+});

@@ -97,6 +97,15 @@ describe('configuration fails closed', () => {
     expect(() => loadConfig({ mode: 'production', env: { ...env, IDBIND_STATUS_CACHE_SIZE: 'lots' } })).toThrow(/IDBIND_STATUS_CACHE_SIZE/);
     expect(() => loadConfig({ mode: 'production', env: { ...env, IDBIND_STATUS_CACHE_MAX_AGE_SECONDS: '0' } })).toThrow(/IDBIND_STATUS_CACHE_MAX_AGE_SECONDS/);
   });
+
+  it('keeps every reconciliation run\'s results unless a retention of at least one run is set', () => {
+    const env = { IDBIND_MASTER_KEY: key() };
+    expect(loadConfig({ mode: 'production', env }).reconciliationKeepRuns).toBeUndefined();
+    expect(loadConfig({ mode: 'production', env: { ...env, IDBIND_RECONCILIATION_KEEP_RUNS: '' } }).reconciliationKeepRuns).toBeUndefined();
+    expect(loadConfig({ mode: 'production', env: { ...env, IDBIND_RECONCILIATION_KEEP_RUNS: '30' } }).reconciliationKeepRuns).toBe(30);
+    expect(() => loadConfig({ mode: 'production', env: { ...env, IDBIND_RECONCILIATION_KEEP_RUNS: '0' } })).toThrow(/IDBIND_RECONCILIATION_KEEP_RUNS must be between 1 and 10000/);
+    expect(() => loadConfig({ mode: 'production', env: { ...env, IDBIND_RECONCILIATION_KEEP_RUNS: 'all' } })).toThrow(/IDBIND_RECONCILIATION_KEEP_RUNS must be a whole number/);
+  });
 });
 
 describe('national eID configuration (IDBIND_EID_*)', () => {

@@ -71,6 +71,15 @@ export interface Config {
   readonly statusCache: StatusCacheConfig;
   /** The webhook dispatcher of each hub process (issue 3 "Webhooks"); see WebhookDispatchConfig. */
   readonly webhooks: WebhookDispatchConfig;
+  /**
+   * `IDBIND_RECONCILIATION_KEEP_RUNS` (default: unset, every run's results are kept; 1 to
+   * 10000): after each completed reconciliation, the per-subscription results of all but this
+   * many most recent completed runs are deleted (migration 0025; `idbind reconcile prune` does the
+   * same on demand). A run's counts, trend and comparison stay; its action lists go. Unset by
+   * default because deleting is the regulator's decision, not ours: at national scale a run writes
+   * millions of rows, so set it once the retention period is decided.
+   */
+  readonly reconciliationKeepRuns: number | undefined;
 }
 
 /**
@@ -478,5 +487,6 @@ export function loadConfig(options: LoadConfigOptions): Config {
       prefill: intFrom(env, 'IDBIND_STATUS_CACHE_PREFILL', 1, 0, 1) === 1,
     }),
     webhooks: webhookDispatchConfig(env),
+    reconciliationKeepRuns: (env.IDBIND_RECONCILIATION_KEEP_RUNS ?? '') === '' ? undefined : intFrom(env, 'IDBIND_RECONCILIATION_KEEP_RUNS', 1, 1, 10_000),
   });
 }

@@ -151,6 +151,11 @@ export interface RunSummary {
   previous_run_id?: string | null;
   /** The step a running run is in, or the step a failed run stopped in; null once completed. */
   step: RunStep | null;
+  /**
+   * When the run's per-subscription results were deleted by retention (migration 0025), or null.
+   * Its counts stay; its action lists are gone.
+   */
+  results_pruned_at: string | null;
 }
 
 /**
@@ -217,6 +222,7 @@ interface RunRow {
   finished_at: Date | null;
   subscriptions: string | null;
   step: string | null;
+  results_pruned_at: Date | null;
   summary: Pick<RunSummary, 'categories' | 'by_carrier' | 'compared_to_previous' | 'previous_run_id'> | null;
 }
 
@@ -232,17 +238,45 @@ function toSummary(r: RunRow): RunSummary {
     compared_to_previous: r.summary?.compared_to_previous ?? null,
     previous_run_id: r.summary?.previous_run_id ?? null,
     step: r.status !== 'completed' && (RECONCILIATION_STEPS as readonly string[]).includes(r.step ?? '') ? runStep(r.step as ReconciliationStep) : null,
+    results_pruned_at: r.results_pruned_at?.toISOString() ?? null,
   };
 }
 
 export async function readRun(db: pg.Pool | pg.PoolClient, runId: string): Promise<RunSummary | undefined> {
-  const r = await db.query<RunRow>('SELECT id, status, started_at, finished_at, subscriptions, step, summary FROM reconciliation_runs WHERE id = $1', [runId]);
+  const r = await db.query<RunRow>('SELECT id, status, started_at, finished_at, subscriptions, step, results_pruned_at, summary FROM reconciliation_runs WHERE id = $1', [runId]);
   return r.rows[0] ? toSummary(r.rows[0]) : undefined;
 }
 
 export async function listRuns(db: pg.Pool | pg.PoolClient, limit: number): Promise<RunSummary[]> {
-  const r = await db.query<RunRow>('SELECT id, status, started_at, finished_at, subscriptions, step, summary FROM reconciliation_runs ORDER BY started_at DESC, id DESC LIMIT $1', [limit]);
+  const r = await db.query<RunRow>('SELECT id, status, started_at, finished_at, subscriptions, step, results_pruned_at, summary FROM reconciliation_runs ORDER BY started_at DESC, id DESC LIMIT $1', [limit]);
   return r.rows.map(toSummary);
+}
+
+/**
+ * Runs whose results retention deletes: every completed run that still has its results, except the
+ * `keep` most recent (a failed run has none: its transaction rolled back). The newest completed run is the one phone eligibility and the
+ * next run's comparison read (LATEST_COMPLETED_RUN_SQL orders the same way), so `keep` is at least
+ * 1. Oldest first, so that an interrupted prune has kept the newer ones.
+ */
+export async function runsToPrune(db: pg.Pool | pg.PoolClient, keep: number): Promise<{ id: string; results: number }[]> {
+  const r = await db.query<{ id: string; results: string }>(
+    // The count comes from the run's summary, not from counting millions of rows.
+    `SELECT r.id, coalesce((SELECT sum(n::bigint) FROM jsonb_each_text(r.summary->'categories') AS c(category, n)), 0) AS results
+       FROM reconciliation_runs r
+      WHERE r.status = 'completed' AND r.results_pruned_at IS NULL
+        AND r.id NOT IN (SELECT id FROM reconciliation_runs WHERE status = 'completed'
+                          ORDER BY finished_at DESC NULLS LAST, started_at DESC, id DESC LIMIT $1)
+      ORDER BY r.started_at, r.id`,
+    [keep],
+  );
+  return r.rows.map((row) => ({ id: row.id, results: Number(row.results) }));
+}
+
+/** Deletes one run's results and records it, in one transaction of the caller's. */
+export async function pruneRunResults(db: pg.PoolClient, runId: string): Promise<number> {
+  const deleted = await db.query('DELETE FROM reconciliation_results WHERE run_id = $1', [runId]);
+  await db.query('UPDATE reconciliation_runs SET results_pruned_at = clock_timestamp() WHERE id = $1', [runId]);
+  return deleted.rowCount ?? 0;
 }
 
 export interface ActionRow {

@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/dat
 import { importRegistry } from '../import/import-service.ts';
 import { applySubscriptionEvents } from '../subscription-events.ts';
 import { composePersonalId } from '../personal-id.ts';
-import { listRuns, startReconciliation, writeActionList, writeActionLists, type RunStep, type RunSummary } from './reconciliation-service.ts';
+import { listRuns, openActionList, pruneReconciliationResults, startReconciliation, writeActionList, writeActionLists, type PrunedRun, type RunStep, type RunSummary } from './reconciliation-service.ts';
 import { RegistryError } from '../registry-errors.ts';
 
 let db: TestDatabase;
@@ -178,5 +178,64 @@ describe('reconciliation', () => {
     expect(run).toMatchObject({ run_id: handle.runId, status: 'failed', step: { code: 'settling_ties', number: 3, of: 4 }, categories: null });
     const results = await db.pool.query('SELECT count(*)::int AS n FROM reconciliation_results WHERE run_id = $1', [handle.runId]);
     expect(results.rows[0].n).toBe(0);
+  });
+
+  it('prunes the results of all but the most recent completed runs, keeping their counts and the comparison', async () => {
+    const resultRows = async () => Object.fromEntries((await db.pool.query<{ run_id: string; n: number }>(
+      'SELECT run_id, count(*)::int AS n FROM reconciliation_results GROUP BY run_id')).rows.map((r) => [r.run_id, r.n]));
+    const completed = (await listRuns(db.pool, 50)).filter((r) => r.status === 'completed'); // newest first
+    expect(completed.length).toBeGreaterThanOrEqual(3);
+    const before = await resultRows();
+    const older = completed.slice(2).reverse(); // oldest first
+    const expected = older.map((r) => ({ run_id: r.run_id, results: before[r.run_id] ?? 0 }));
+    expect(expected.every((r) => r.results > 0)).toBe(true);
+
+    // A dry run lists the runs and their row counts, and deletes nothing.
+    expect(await pruneReconciliationResults(db.pool, { keepRuns: 2, dryRun: true })).toEqual(expected);
+    expect(await resultRows()).toEqual(before);
+
+    // A download of an older run under way when retention deletes its rows fails; it never ends
+    // as a shorter list.
+    const reading = await openActionList(db.pool, db.ring, older[0]!.run_id, 'viettel', 'test');
+    expect((await reading.next()).value).toBe('msisdn,category\n');
+
+    const progress: string[] = [];
+    const onRun = (run: PrunedRun, done: number, of: number) => progress.push(`${done}/${of} ${run.run_id}`);
+    expect(await pruneReconciliationResults(db.pool, { keepRuns: 2, onRun })).toEqual(expected);
+    expect(progress).toEqual(expected.map((r, i) => `${i + 1}/${expected.length} ${r.run_id}`));
+    const after = await resultRows();
+    for (const r of older) expect(after[r.run_id]).toBeUndefined();
+    for (const r of completed.slice(0, 2)) expect(after[r.run_id]).toBe(before[r.run_id]);
+
+    // The runs and their counts stay; only the pruned ones are marked.
+    const runs = new Map((await listRuns(db.pool, 50)).map((r) => [r.run_id, r]));
+    for (const r of completed) {
+      expect(runs.get(r.run_id)!.categories).toEqual(r.categories);
+      expect(runs.get(r.run_id)!.results_pruned_at === null).toBe(!older.includes(r));
+    }
+    await expect(reading.next()).rejects.toMatchObject({ code: 'RECONCILIATION_RESULTS_PRUNED' });
+    await expect(actionList(older[0]!.run_id, 'viettel')).rejects.toMatchObject({ code: 'RECONCILIATION_RESULTS_PRUNED' });
+    expect((await actionList(completed[0]!.run_id, 'viettel')).split('\n')[0]).toBe('msisdn,category');
+
+    // Nothing left to prune at the same retention; the next run compares with the latest one.
+    expect(await pruneReconciliationResults(db.pool, { keepRuns: 2 })).toEqual([]);
+    const next = await (await startReconciliation(db.pool, db.ring, 'test')).done;
+    expect(next.previous_run_id).toBe(completed[0]!.run_id);
+    for (const c of Object.values(next.compared_to_previous!)) expect(c).toEqual({ new: 0, resolved: 0 });
+  });
+
+  it('refuses to prune while a run holds the lock, and below one kept run', async () => {
+    await expect(pruneReconciliationResults(db.pool, { keepRuns: 0 })).rejects.toBeInstanceOf(RangeError);
+    await expect(pruneReconciliationResults(db.pool, { keepRuns: 1.5 })).rejects.toBeInstanceOf(RangeError);
+    const client = await db.pool.connect();
+    const rows = await db.pool.query('SELECT count(*)::int AS n FROM reconciliation_results');
+    try {
+      await client.query('SELECT pg_advisory_lock(72028, 0)');
+      await expect(pruneReconciliationResults(db.pool, { keepRuns: 1 })).rejects.toMatchObject({ code: 'RECONCILIATION_ALREADY_RUNNING' });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock_all()');
+      client.release();
+    }
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM reconciliation_results')).rows).toEqual(rows.rows);
   });
 });

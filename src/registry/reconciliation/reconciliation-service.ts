@@ -122,6 +122,57 @@ export async function startReconciliation(pool: pg.Pool, ring: KeyRing, actor: s
   return { runId: id, done };
 }
 
+/** One run whose results retention deleted (or would delete, in a dry run). */
+export interface PrunedRun {
+  run_id: string;
+  /** Result rows of the run: deleted, or to be deleted in a dry run. */
+  results: number;
+}
+
+export interface PruneOptions {
+  /** How many of the most recent completed runs keep their results; at least 1. */
+  keepRuns: number;
+  /** List what would be deleted, delete nothing. */
+  dryRun?: boolean;
+  /** Called after each run's results are deleted (progress for long work: millions of rows a run). */
+  onRun?: (run: PrunedRun, done: number, of: number) => void;
+}
+
+/**
+ * Retention of reconciliation results (migration 0025): deletes the per-subscription results of
+ * every run but the `keepRuns` most recent completed ones, one run per transaction, oldest first.
+ * Runs and their summaries stay, so the trend and the comparisons are unchanged; the pruned
+ * runs' action lists answer RECONCILIATION_RESULTS_PRUNED. Holds the reconciliation lock, so it
+ * never deletes under a run that is comparing with its predecessor (RECONCILIATION_ALREADY_RUNNING
+ * while one runs).
+ */
+export async function pruneReconciliationResults(pool: pg.Pool, options: PruneOptions): Promise<PrunedRun[]> {
+  if (!Number.isInteger(options.keepRuns) || options.keepRuns < 1) throw new RangeError('keepRuns must be a whole number of at least 1');
+  const client = await pool.connect();
+  try {
+    if (!(await repo.tryLockReconciliation(client))) throw new RegistryError('RECONCILIATION_ALREADY_RUNNING', 'a reconciliation is running; prune when it has finished');
+    const runs = (await repo.runsToPrune(client, options.keepRuns)).map((r) => ({ run_id: r.id, results: r.results }));
+    if (options.dryRun) return runs;
+    const pruned: PrunedRun[] = [];
+    for (const run of runs) {
+      await client.query('BEGIN');
+      try {
+        const results = await repo.pruneRunResults(client, run.run_id);
+        await client.query('COMMIT');
+        pruned.push({ run_id: run.run_id, results });
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+      options.onRun?.(pruned[pruned.length - 1]!, pruned.length, runs.length);
+    }
+    return pruned;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+    client.release();
+  }
+}
+
 export async function getRun(pool: pg.Pool, runId: string): Promise<repo.RunSummary> {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(runId)) throw new RegistryError('RECONCILIATION_NOT_FOUND');
   const run = await repo.readRun(pool, runId);
@@ -142,6 +193,7 @@ export async function listRuns(pool: pg.Pool, limit = 50): Promise<repo.RunSumma
 export async function openActionList(pool: pg.Pool, ring: KeyRing, runId: string, carrier: string, actor: string): Promise<AsyncGenerator<string>> {
   const run = await getRun(pool, runId);
   if (run.status !== 'completed') throw new RegistryError('RECONCILIATION_NOT_COMPLETED');
+  if (run.results_pruned_at !== null) throw new RegistryError('RECONCILIATION_RESULTS_PRUNED');
   const carrierId = await findCarrier(pool, carrier);
   if (carrierId === undefined) throw new RegistryError('CARRIER_NOT_FOUND');
   const listed = await pool.query<{ n: string }>('SELECT count(*) AS n FROM reconciliation_results WHERE run_id = $1 AND carrier_id = $2', [runId, carrierId]);
@@ -152,6 +204,12 @@ export async function openActionList(pool: pg.Pool, ring: KeyRing, runId: string
       let chunk = '';
       for (const r of rows) chunk += `${msisdnOf(ring, r.id, r.sealed, r.dek_version)},${r.category}\n`;
       yield chunk;
+    }
+    // Retention deletes a run's results in one transaction, so a page read after it finds none
+    // and the list would end early, silently. The mark is committed with the deletion: seen here,
+    // the list is cut short, and the reader is told so instead of getting a partial file.
+    if ((await repo.readRun(pool, runId))?.results_pruned_at) {
+      throw new RegistryError('RECONCILIATION_RESULTS_PRUNED', "retention deleted this run's results during the download; the list is incomplete");
     }
   })();
 }

@@ -75,6 +75,8 @@ export interface Run {
   compared_to_previous: Partial<Record<Category, { new: number; resolved: number }>> | null;
   /** The step a running run is in, or the step a failed run stopped in; null once completed. */
   step?: RunStep | null;
+  /** When retention deleted the run's per-subscription results (its counts stay), or null. */
+  results_pruned_at?: string | null;
 }
 
 /** A run that has finished with figures: what the charts and tables draw. */
