@@ -6,18 +6,32 @@ import type { Command, CommandContext } from './cli/command.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './cli/command.ts';
 import { AppError } from './kernel/errors.ts';
 import { ConfigError } from './kernel/config/config.ts';
-import { serveCommand } from './cli/serve-command.ts';
-import { migrateCommand } from './cli/migrate-command.ts';
-import { generateCommand } from './cli/generate-command.ts';
-import { importCommand } from './cli/import-command.ts';
-import { reconcileCommand } from './cli/reconcile-command.ts';
-import { keysCommand } from './cli/keys-command.ts';
-import { providersCommand } from './cli/providers-command.ts';
-import { oidcCommand } from './cli/oidc-command.ts';
-import { authoritiesCommand, officialsCommand } from './cli/officials-command.ts';
-import { logCommand } from './cli/log-command.ts';
 
-export const COMMANDS: readonly Command[] = [serveCommand, migrateCommand, generateCommand, importCommand, reconcileCommand, keysCommand, providersCommand, oidcCommand, authoritiesCommand, officialsCommand, logCommand];
+/**
+ * The commands, each loaded only when it runs. Importing every command up front made each
+ * invocation load the whole server through tsx (about 2 s here, `idbind --help` included) and
+ * print the OpenID Provider library's warnings for commands that never use it.
+ */
+interface CommandEntry {
+  readonly name: string;
+  /** One line for `idbind --help`. */
+  readonly summary: string;
+  readonly load: () => Promise<Command>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'serve', summary: 'run the hub (HTTP API and web app); --demo for a self-contained demo', load: async () => (await import('./cli/serve-command.ts')).serveCommand },
+  { name: 'migrate', summary: 'apply pending database migrations', load: async () => (await import('./cli/migrate-command.ts')).migrateCommand },
+  { name: 'generate', summary: 'write a synthetic population and carrier registry with planted junk subscriptions', load: async () => (await import('./cli/generate-command.ts')).generateCommand },
+  { name: 'import', summary: 'import the population registry, a carrier registry, or a carrier delta file', load: async () => (await import('./cli/import-command.ts')).importCommand },
+  { name: 'reconcile', summary: 'run a junk-SIM reconciliation and write the carriers\' action lists', load: async () => (await import('./cli/reconcile-command.ts')).reconcileCommand },
+  { name: 'keys', summary: 'show and rotate the master, data and blind-index keys', load: async () => (await import('./cli/keys-command.ts')).keysCommand },
+  { name: 'providers', summary: 'create and list platforms, carriers and registrars; rotate their API keys', load: async () => (await import('./cli/providers-command.ts')).providersCommand },
+  { name: 'oidc', summary: "list and rotate the OpenID Provider's ID token signing keys", load: async () => (await import('./cli/oidc-command.ts')).oidcCommand },
+  { name: 'authorities', summary: 'create and list authorities (police units, procuracies, courts) of the authority console', load: async () => (await import('./cli/officials-command.ts')).authoritiesCommand },
+  { name: 'officials', summary: 'create, invite, deactivate and list officials (passkey sign-in to the authority console)', load: async () => (await import('./cli/officials-command.ts')).officialsCommand },
+  { name: 'log', summary: 'the transparency log: verifier key, checkpoints, verify a live log or a proof bundle', load: async () => (await import('./cli/log-command.ts')).logCommand },
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -48,13 +62,13 @@ export async function main(argv: string[], ctx: CommandContext = { stdout: proce
     ctx.stdout.write('idbind 0.1.0\n');
     return EXIT_OK;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     ctx.stderr.write(`idbind: unknown command '${name}'\n\n${usage()}\n`);
     return EXIT_USAGE;
   }
   try {
-    return await command.run(args, ctx);
+    return await (await entry.load()).run(args, ctx);
   } catch (e) {
     if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
       ctx.stderr.write(`idbind ${name}: ${(e as Error).message}\nRun 'idbind ${name} --help' for usage.\n`);

@@ -13,10 +13,8 @@ export interface CommandContext {
 }
 
 export interface Command {
-  /** The words that select it, e.g. `generate` or `import population`. */
+  /** The word that selects it, e.g. `generate` (its one-line summary is in src/cli.ts, COMMANDS). */
   readonly name: string;
-  /** One line for `idbind --help`. */
-  readonly summary: string;
   /** The full `--help` text. */
   readonly help: string;
   run(args: string[], ctx: CommandContext): Promise<number>;

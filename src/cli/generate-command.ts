@@ -103,7 +103,6 @@ function summary(report: {
 
 export const generateCommand: Command = {
   name: 'generate',
-  summary: 'write a synthetic population and carrier registry with planted junk subscriptions',
   help: HELP,
   async run(args: string[], ctx: CommandContext): Promise<number> {
     let parsed;

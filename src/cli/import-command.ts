@@ -33,7 +33,6 @@ Formats: docs/formats.md.`;
 
 export const importCommand: Command = {
   name: 'import',
-  summary: 'import the population registry, a carrier registry, or a carrier delta file',
   help: HELP,
   async run(args, ctx) {
     const { values, positionals } = parseArgs({

@@ -32,7 +32,6 @@ Options:
 
 export const keysCommand: Command = {
   name: 'keys',
-  summary: 'show and rotate the master, data and blind-index keys',
   help: HELP,
   async run(args, ctx) {
     const { values, positionals } = parseArgs({

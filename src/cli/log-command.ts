@@ -61,7 +61,6 @@ function fail(ctx: CommandContext, message: string): number {
 
 export const logCommand: Command = {
   name: 'log',
-  summary: 'the transparency log: verifier key, checkpoints, verify a live log or a proof bundle',
   help: HELP,
   async run(args, ctx) {
     const { values, positionals } = parseArgs({

@@ -17,7 +17,6 @@ Options:
 
 export const migrateCommand: Command = {
   name: 'migrate',
-  summary: 'apply pending database migrations',
   help: HELP,
   async run(args, ctx) {
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });

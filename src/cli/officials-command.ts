@@ -51,7 +51,6 @@ async function withHub<T>(ctx: CommandContext, fn: (hub: Awaited<ReturnType<type
 
 export const authoritiesCommand: Command = {
   name: 'authorities',
-  summary: 'create and list authorities (police units, procuracies, courts) of the authority console',
   help: AUTHORITIES_HELP,
   async run(args, ctx) {
     const { values, positionals } = parseArgs({
@@ -84,7 +83,6 @@ export const authoritiesCommand: Command = {
 
 export const officialsCommand: Command = {
   name: 'officials',
-  summary: 'create, invite, deactivate and list officials (passkey sign-in to the authority console)',
   help: OFFICIALS_HELP,
   async run(args, ctx) {
     const { values, positionals } = parseArgs({

@@ -31,7 +31,6 @@ the demo's own key is used. See docs/oidc.md.`;
 
 export const oidcCommand: Command = {
   name: 'oidc',
-  summary: "list and rotate the OpenID Provider's ID token signing keys",
   help: HELP,
   async run(args, ctx) {
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });

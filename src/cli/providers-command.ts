@@ -48,7 +48,6 @@ export async function openCommandHub(ctx: CommandContext): Promise<Hub> {
 
 export const providersCommand: Command = {
   name: 'providers',
-  summary: 'create and list platforms, carriers and registrars; rotate their API keys',
   help: HELP,
   async run(args, ctx) {
     const { values, positionals } = parseArgs({

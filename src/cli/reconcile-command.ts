@@ -85,7 +85,6 @@ function reportPruned(ctx: CommandContext, runs: PrunedRun[], keepRuns: number, 
 
 export const reconcileCommand: Command = {
   name: 'reconcile',
-  summary: 'run a junk-SIM reconciliation and write the carriers\' action lists',
   help: HELP,
   async run(args, ctx) {
     if (args[0] === 'prune') return prune(args.slice(1), ctx);

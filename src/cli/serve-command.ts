@@ -29,7 +29,6 @@ Production mode requires IDBIND_MASTER_KEY (or _KEYS / _KEY_FILE) and IDBIND_ADM
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'run the hub (HTTP API and web app); --demo for a self-contained demo',
   help: HELP,
   async run(args, ctx) {
     const { values, positionals } = parseArgs({
