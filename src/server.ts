@@ -106,6 +106,13 @@ async function openTransparencyLog(hub: Hub, warn: (message: string) => void): P
   return log;
 }
 
+/** IDBIND_TRUST_PROXY as Fastify takes it: a hop count trusts that many hops nearest the hub (proxy-addr's `i < n`). */
+function trustProxyOption(trust: Hub['config']['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (trust === false) return false;
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  return [...trust];
+}
+
 const API_PREFIXES = ['/v1/', '/oidc/', '/log/', '/openapi.json', '/docs/', '/healthz', '/readyz', '/metrics'];
 
 export async function buildServer(hub: Hub, options: ServerOptions = {}): Promise<FastifyInstance> {
@@ -114,7 +121,9 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       ? false
       : { ...(typeof options.logger === 'object' ? options.logger : {}), redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: 1024 * 1024,
-    trustProxy: false,
+    // The client's address (the per-IP rate limit) comes from X-Forwarded-For only through the
+    // proxies the operator names (IDBIND_TRUST_PROXY); otherwise it is the TCP peer.
+    trustProxy: trustProxyOption(hub.config.trustProxy),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
   const metrics = createMetrics();
@@ -290,7 +299,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   });
   const verification: VerificationDeps = {
     pool: hub.pool, ring: () => hub.ring(), config: hub.config.verification, smsTemplate: hub.config.sms.template, sms: smsGatewayOf(hub),
-    metrics, stats, onBindingChange: () => bindingChanged(),
+    metrics, stats, onBindingChange: () => bindingChanged(), warn: (message, fields) => app.log.warn(fields, message),
   };
   await app.register(async (scope) => verificationRoutes(scope, verification));
 

@@ -24,6 +24,14 @@ export interface BindingRouteDeps {
 }
 
 export const BULK_JSON_MAX = 10_000;
+
+// Bulk status bodies, by media type (issue 3 "Status": up to 10,000 refs as JSON; beyond that NDJSON in and out).
+const BulkJsonBody = Type.Object({
+  account_refs: Type.Array(Type.String({ pattern: ACCOUNT_REF_PATTERN }), { minItems: 1, maxItems: BULK_JSON_MAX, description: 'More than 10,000 answers 413 BULK_TOO_LARGE: send NDJSON instead' }),
+}, { additionalProperties: false });
+const BulkNdjsonLine = Type.Object({ account_ref: Type.String({ pattern: ACCOUNT_REF_PATTERN }) }, {
+  description: 'One JSON object per line, any number of lines (application/x-ndjson)',
+});
 const NDJSON_BATCH = 1_000;
 const security = [{ apiKey: [] }];
 
@@ -35,6 +43,12 @@ export const AccountStatusSchema = Type.Object({
   since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   minor: Type.Boolean({ description: "A minor's account, bound with a guardian's consent (Decree 147/2024 Art. 27): true until the person turns 16, when `account.minor_ended` is sent. False when unverified." }),
 }, { $id: 'AccountStatus' });
+
+const BulkJsonAnswer = Type.Object({ accounts: Type.Array(AccountStatusSchema) });
+const BulkNdjsonAnswerLine = Type.Union([
+  AccountStatusSchema,
+  Type.Object({ line: Type.Integer({ minimum: 1 }), code: Type.String(), detail: Type.String() }, { description: 'In place of a bad input line' }),
+], { description: 'One JSON object per input line, in order (application/x-ndjson)' });
 
 const RefParams = Type.Object({ account_ref: Type.String({ pattern: ACCOUNT_REF_PATTERN }) });
 
@@ -125,13 +139,28 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
       description: 'JSON: `{"account_refs": [...]}` answers `{"accounts": [...]}` in the order asked. NDJSON (`Content-Type: application/x-ndjson`, one `{"account_ref": "..."}` per line, any number) answers a stream of one status line per input line, in order; a bad line answers `{"line", "code", "detail"}` in its place.',
       security,
       body: Type.Union([
-        Type.Object({ account_refs: Type.Array(Type.String({ pattern: ACCOUNT_REF_PATTERN }), { minItems: 1 }) }, { additionalProperties: false }),
+        BulkJsonBody,
         Type.Unsafe<NodeJS.ReadableStream>({ type: 'string', description: 'application/x-ndjson stream' }),
       ]),
-      response: { 200: Type.Union([Type.Object({ accounts: Type.Array(AccountStatusSchema) }), Type.String({ description: 'application/x-ndjson' })]), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 413: PROBLEM_SCHEMA },
+      response: { 200: Type.Union([BulkJsonAnswer, Type.String({ description: 'application/x-ndjson' })]), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 413: PROBLEM_SCHEMA },
     },
     // The NDJSON stream cannot be JSON-validated: the handler checks JSON bodies itself.
     validatorCompiler: () => () => true,
+    // The OpenAPI document names each media type with its own schema (the validating schema above
+    // can only say "JSON or a string").
+    config: {
+      swaggerTransform: ({ schema, url }) => ({
+        schema: {
+          ...schema,
+          body: { content: { 'application/json': { schema: BulkJsonBody }, 'application/x-ndjson': { schema: BulkNdjsonLine } } },
+          response: {
+            ...(schema.response as object),
+            200: { description: 'The statuses, in the order asked', content: { 'application/json': { schema: BulkJsonAnswer }, 'application/x-ndjson': { schema: BulkNdjsonAnswerLine } } },
+          },
+        },
+        url,
+      }),
+    },
   }, async (req, reply) => {
     const provider = providerOf(req);
     const body = req.body as unknown;

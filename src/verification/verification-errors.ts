@@ -8,7 +8,7 @@ export const VERIFICATION_ERRORS = defineErrors({
   VERIFICATION_NOT_FOUND: { status: 404, title: 'No such verification' },
   TOO_MANY_ATTEMPTS: { status: 409, title: 'Too many wrong codes: start a new verification' },
   VERIFICATION_COMPLETED: { status: 409, title: 'The verification is already completed' },
-  CODE_EXPIRED: { status: 410, title: 'The code has expired: resend or start again' },
+  CODE_EXPIRED: { status: 410, title: 'The code has expired: start a new verification' },
   CODE_INVALID: { status: 422, title: 'The code is wrong' },
   NUMBER_NOT_ELIGIBLE: { status: 422, title: 'This number cannot verify an account' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },

@@ -52,7 +52,7 @@ export async function insertVerification(db: Db, v: {
 
 export const START_CHECKS_SQL = `WITH hits AS (${hitSql('$2', '$6', '1')}),
                 cand AS (${ELIGIBILITY_CANDIDATE_SQL})
-           SELECT (SELECT json_agg(json_build_object('bucket', bucket, 'count', count, 'elapsed', elapsed)) FROM hits) AS hits, cand.*,
+           SELECT (SELECT json_agg(json_build_object('bucket', bucket, 'count', count, 'elapsed', elapsed, 'window_start', window_start)) FROM hits) AS hits, cand.*,
              CASE WHEN $5::boolean AND cand.person_id IS NOT NULL THEN (${otherLiveAccountsSql('cand.person_id', '$3', '$4')}) END AS live_accounts
            FROM (SELECT 1) one LEFT JOIN cand ON true`;
 
@@ -138,8 +138,17 @@ export const FINISH_VERIFICATION_SQL = `UPDATE verifications SET status = $2, fa
 
 export const REPLACE_CODE_SQL = `UPDATE verifications SET code_hmac = $2, code_key_version = $3, code_expires_at = now() + make_interval(secs => $4),
        sends = sends + 1, last_sent_at = now()
-     WHERE id = $1 AND status = 'code_sent' AND consumed_at IS NULL AND sends < $5 AND last_sent_at <= now() - make_interval(secs => $6)
+     WHERE id = $1 AND status = 'code_sent' AND consumed_at IS NULL AND code_expires_at > now() AND sends < $5 AND last_sent_at <= now() - make_interval(secs => $6)
      RETURNING code_expires_at`;
+
+/**
+ * Puts back the code a resend replaced, when the gateway refused the new one: the person still
+ * holds the previous code, and the resend slot and its wait are given back (the row as it was before
+ * the resend). Only if the new code
+ * is still the verification's (nothing consumed or replaced it since).
+ */
+export const RESTORE_CODE_SQL = `UPDATE verifications SET code_hmac = $3, code_key_version = $4, code_expires_at = $5, sends = $7, last_sent_at = $6
+     WHERE id = $1 AND code_hmac = $2 AND status = 'code_sent' AND consumed_at IS NULL`;
 
 /**
  * A typed code's budgets in one statement: one hit counted in the number's daily budget of typed
@@ -228,6 +237,10 @@ export async function replaceCode(db: Db, id: string, codeHmac: Buffer, codeKeyV
     [id, codeHmac, codeKeyVersion, ttlSeconds, maxSends, minIntervalSeconds],
   );
   return r.rows[0]?.code_expires_at;
+}
+
+export async function restoreCode(db: Db, previous: VerificationRow, replacedBy: Buffer): Promise<void> {
+  await db.query(RESTORE_CODE_SQL, [previous.id, replacedBy, previous.code_hmac, previous.code_key_version, previous.code_expires_at, previous.last_sent_at, previous.sends]);
 }
 
 /** Bound account of a completed verification (to recover a lost reply). */

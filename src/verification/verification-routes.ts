@@ -3,10 +3,12 @@
  * confirm phone verifications. Thin: schemas and handlers; the rules are in
  * verification-service.ts. `POST /v1/verifications` requires an Idempotency-Key.
  */
+import { isIP } from 'node:net';
 import { Type } from 'typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { HttpError } from '../kernel/http/http-errors.ts';
 import { idempotencyKeyOf, requestHash, runIdempotent } from '../kernel/http/idempotency.ts';
 import { providerGuard, providerOf } from '../providers/provider-auth.ts';
 import { ACCOUNT_REF_PATTERN } from '../bindings/binding-service.ts';
@@ -42,6 +44,28 @@ const VerificationSchema = Type.Object({
 }, { $id: 'Verification' });
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+/**
+ * The end user's address, as the platform's server saw it (issue 3 "Abuse": a limit per client
+ * IP). A platform's API calls come from its own servers, so without it the per-IP limit counts
+ * the platform's server address, under that platform's own limit. Used only to count, as a keyed
+ * hash in the bucket's name; never stored or logged in clear.
+ */
+const ClientIp = Type.Union([Type.String({ format: 'ipv4' }), Type.String({ format: 'ipv6' })], {
+  description: "The end user's IP address as your server saw it: the per-IP rate limit then applies to them. Never stored in clear.",
+});
+const ResendBody = Type.Object({ client_ip: Type.Optional(ClientIp) }, { additionalProperties: false, description: 'Optional' });
+
+/** `client_ip` of an optional body (the resend's), checked as the schema would. */
+function optionalClientIp(body: unknown): string | undefined {
+  if (body === undefined || body === null) return undefined;
+  const keys = typeof body === 'object' ? Object.keys(body) : ['?'];
+  const ip = (body as { client_ip?: unknown }).client_ip;
+  if (keys.some((k) => k !== 'client_ip') || (ip !== undefined && (typeof ip !== 'string' || isIP(ip) === 0))) {
+    throw new HttpError('REQUEST_INVALID', 'body: nothing, or {"client_ip": an IPv4 or IPv6 address}');
+  }
+  return ip as string | undefined;
+}
 const errors = { 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA, 410: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA, 429: PROBLEM_SCHEMA, 503: PROBLEM_SCHEMA };
 
 export async function verificationRoutes(app: FastifyInstance, deps: VerificationDeps): Promise<void> {
@@ -58,15 +82,22 @@ export async function verificationRoutes(app: FastifyInstance, deps: Verificatio
       body: Type.Object({
         account_ref: Type.String({ pattern: ACCOUNT_REF_PATTERN, description: "The platform's opaque id of the account" }),
         phone: Type.String({ minLength: 1, maxLength: 32, description: 'A Vietnamese mobile number' }),
+        client_ip: Type.Optional(ClientIp),
       }, { additionalProperties: false }),
       response: { 201: Started, ...errors },
+    },
+    // The header is checked by the handler (IDEMPOTENCY_KEY_REQUIRED, a code of its own, rather
+    // than a schema error), so the schema cannot mark it required; the OpenAPI document does, so
+    // that generated clients send it.
+    config: {
+      swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, headers: { ...(schema.headers as object), required: ['idempotency-key'] } }, url }),
     },
   }, async (req, reply) => {
     const provider = providerOf(req);
     const key = idempotencyKeyOf(req.headers['idempotency-key']);
     const answer = await runIdempotent<StartedVerification>(
       deps.pool, { providerId: provider.id, key, route: 'POST /v1/verifications', hash: requestHash('POST /v1/verifications', req.body) },
-      async () => ({ status: 201, body: await startVerification(deps, provider, { accountRef: req.body.account_ref, phone: req.body.phone, clientIp: req.ip }) }),
+      async () => ({ status: 201, body: await startVerification(deps, provider, { accountRef: req.body.account_ref, phone: req.body.phone, clientIp: req.body.client_ip ?? req.ip }) }),
     );
     if (answer.replayed) reply.header('Idempotent-Replayed', 'true');
     reply.header('Location', `/v1/verifications/${answer.body.id}`);
@@ -82,7 +113,12 @@ export async function verificationRoutes(app: FastifyInstance, deps: Verificatio
       tags: ['verification'], summary: 'Send a new code (at most 3 codes, 30 s apart, within the same budgets; attempts are not reset)', security, params: IdParams,
       response: { 200: Started, ...errors },
     },
-  }, async (req) => resendCode(deps, providerOf(req), req.params.id, { clientIp: req.ip }));
+    // The body is optional (a resend needs nothing but the id), which a body schema cannot say
+    // in Fastify: the handler reads it, and the OpenAPI document describes it.
+    config: {
+      swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, body: ResendBody }, url }),
+    },
+  }, async (req) => resendCode(deps, providerOf(req), req.params.id, { clientIp: optionalClientIp(req.body) ?? req.ip }));
 
   r.post('/v1/verifications/:id/confirm', {
     schema: {

@@ -16,7 +16,7 @@ import type pg from 'pg';
 import type { VerificationConfig } from '../kernel/config/config.ts';
 import { associatedData, openBytes, openRecord, sealBytes } from '../kernel/crypto/envelope.ts';
 import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
-import { firstExceeded, hitLimits, type Limit } from '../kernel/db/rate-counters.ts';
+import { countHits, firstExceeded, refundHits, type HitRow, type Limit } from '../kernel/db/rate-counters.ts';
 import { rateLeases } from '../kernel/db/rate-leases.ts';
 import { uuidv7 } from '../kernel/ids.ts';
 import type { Metrics } from '../kernel/metrics.ts';
@@ -47,6 +47,8 @@ export interface VerificationDeps {
   stats?: VerificationStatsBuffer;
   /** Called after a binding changed (to wake the webhook dispatcher). */
   onBindingChange?: () => void;
+  /** Where a gateway failure's cause is told to the operator (never to the platform; no personal data). */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
   /**
    * Test seam: awaited inside the confirmation's transaction, after the eligibility re-check and
    * before the binding, so a concurrency test can run a registry change exactly there.
@@ -101,6 +103,16 @@ function bucketId(ring: KeyRing, label: string, value: string | Buffer): string 
   return createHmac('sha256', ring.currentBlindIndex.key).update(`rate-bucket:${label}\u0000`).update(value).digest('base64url').slice(0, 27);
 }
 
+/**
+ * The per-client-IP bucket, one per provider and address. Per provider, because the address is
+ * either the one a platform vouches for (`client_ip`) or its own server's: one platform's traffic
+ * (or a platform naming someone else's address) must never use up another platform's limit. The
+ * per-number and per-prefix limits are the ones shared by every provider.
+ */
+function ipBucket(ring: KeyRing, provider: Provider, clientIp: string): string {
+  return `verify:ip:${bucketId(ring, 'ip', `${provider.id}|${clientIp}`)}`;
+}
+
 async function outcome(deps: VerificationDeps, provider: Provider, name: string, reason = ''): Promise<void> {
   deps.metrics?.verificationOutcomes.inc({ outcome: name });
   if (deps.stats) deps.stats.countOutcome(provider.id, name, reason);
@@ -117,15 +129,40 @@ function rateLimited(limit: { label: string; retryAfterSeconds: number }): Verif
   return new VerificationError('RATE_LIMITED', `limit: ${limit.label}`, { limit: limit.label, retry_after: limit.retryAfterSeconds });
 }
 
+/** Seconds a platform is told to wait after the gateway refused a message. */
+export const SMS_RETRY_AFTER_SECONDS = 30;
+
 async function sendCode(deps: VerificationDeps, provider: Provider, e164: string, code: string): Promise<void> {
   if (!deps.sms) throw new VerificationError('SMS_GATEWAY_UNAVAILABLE', 'no SMS gateway is configured (IDBIND_SMS_URL)');
   try {
     await deps.sms.send(e164, codeText(deps.smsTemplate, provider.name, code));
   } catch (e) {
-    if (e instanceof SmsSendError) throw new VerificationError('SMS_GATEWAY_UNAVAILABLE', e.message);
+    if (e instanceof SmsSendError) {
+      // The cause (the gateway's status, or why it was unreachable) is the operator's to see; the
+      // platform learns that nothing was sent and nothing counted (the callers refund the budgets).
+      deps.warn?.('the SMS gateway did not take a code', { provider: provider.id, cause: e.message });
+      throw new VerificationError('SMS_GATEWAY_UNAVAILABLE', 'the SMS could not be sent and nothing was counted against the number; try again shortly', { retry_after: SMS_RETRY_AFTER_SECONDS });
+    }
     throw e;
   }
   await prefixCount(deps, numberPrefix(e164), 'sent');
+}
+
+/** Whether an error means the gateway refused the message: it never reached the person. */
+function notSent(e: unknown): boolean {
+  return e instanceof VerificationError && e.code === 'SMS_GATEWAY_UNAVAILABLE';
+}
+
+/**
+ * Gives back what a code that never left took: the number's hits (exact counters) and the
+ * provider's daily SMS budget (a leased hit). Otherwise a gateway outage would spend a number's
+ * five starts an hour, retries included, while no SMS reached anyone. The per-minute buckets of
+ * the provider, the client IP and the prefix keep the hit: they limit requests, and the request
+ * was made. Best effort: the platform's answer is the gateway's failure either way.
+ */
+async function refundUnsent(deps: VerificationDeps, hits: readonly HitRow[], smsBudget: Limit, window: Date): Promise<void> {
+  await Promise.all([refundHits(deps.pool, hits), rateLeases(deps.pool).refund(smsBudget, window)])
+    .catch((e: unknown) => deps.warn?.('budgets of an unsent code not refunded', { error: (e as Error).name }));
 }
 
 /** `POST /v1/verifications`: checks the number and sends a code. */
@@ -161,7 +198,7 @@ export async function startVerification(
   // eligibility can be probed any further. Each is taken whatever the others answer (as every
   // bucket of a request was counted), and the first refused, in this order, is the answer.
   const hot = leases.takeAll([
-    { bucket: `verify:ip:${bucketId(ring, 'ip', input.clientIp)}`, windowSeconds: 60, max: c.ipPerMinute, label: 'client_ip' },
+    { bucket: ipBucket(ring, provider, input.clientIp), windowSeconds: 60, max: c.ipPerMinute, label: 'client_ip' },
     { bucket: `verify:prefix:${prefix}`, windowSeconds: 60, max: c.prefixPerMinute, label: 'number_prefix' },
   ]);
   const keys = numberKeys(ring, e164);
@@ -197,10 +234,10 @@ export async function startVerification(
     await outcome(deps, provider, 'not_eligible', reason);
     throw new VerificationError('NUMBER_NOT_ELIGIBLE');
   }
-  const budget = await leases.take(smsBudget);
-  if (budget) {
+  const budget = await leases.takeCounted(smsBudget);
+  if ('refused' in budget) {
     await outcome(deps, provider, 'rate_limited', 'sms_per_day');
-    throw new VerificationError('SMS_BUDGET_EXHAUSTED', undefined, { retry_after: budget.retryAfterSeconds });
+    throw new VerificationError('SMS_BUDGET_EXHAUSTED', undefined, { retry_after: budget.refused.retryAfterSeconds });
   }
 
   const id = uuidv7();
@@ -216,6 +253,7 @@ export async function startVerification(
     await sendCode(deps, provider, e164, code);
   } catch (e) {
     await repo.finishVerification(deps.pool, id, 'failed', 'sms_failed');
+    if (notSent(e)) await refundUnsent(deps, checked.hits, smsBudget, budget.window);
     await outcome(deps, provider, 'sms_failed');
     throw e;
   }
@@ -265,7 +303,9 @@ function closedError(row: repo.VerificationRow, maxAttempts: number): Verificati
 /** `POST /v1/verifications/{id}/resend`: a new code, within the same budgets; attempts are not reset. */
 export async function resendCode(deps: VerificationDeps, provider: Provider, id: string, input: { clientIp: string }): Promise<StartedVerification> {
   const row = await loadOwn(deps, provider, id);
-  if (row.status !== 'code_sent' || row.consumed_at) throw closedError(row, deps.config.codeAttempts);
+  // An expired code ends the verification, whether or not the maintenance sweep has marked it
+  // yet (verification-maintenance.ts): a resend is for a code still in flight.
+  if (row.status !== 'code_sent' || row.consumed_at || isExpired(row)) throw closedError(row, deps.config.codeAttempts);
   if (row.attempts >= deps.config.codeAttempts) throw new VerificationError('TOO_MANY_ATTEMPTS');
   if (!deps.sms) throw new VerificationError('SMS_GATEWAY_UNAVAILABLE', 'no SMS gateway is configured (IDBIND_SMS_URL)');
   const ring = await deps.ring();
@@ -287,19 +327,41 @@ export async function resendCode(deps: VerificationDeps, provider: Provider, id:
   const [hot, exact] = await Promise.all([
     leases.takeAll([
       { bucket: `verify:provider:${provider.id}`, windowSeconds: 60, max: provider.limits.verificationsPerMinute, label: 'provider' },
-      { bucket: `verify:ip:${bucketId(ring, 'ip', input.clientIp)}`, windowSeconds: 60, max: c.ipPerMinute, label: 'client_ip' },
+      { bucket: ipBucket(ring, provider, input.clientIp), windowSeconds: 60, max: c.ipPerMinute, label: 'client_ip' },
+      // Every code sent counts for its number range, resends too: otherwise each start could send
+      // three codes into a range for one hit, tripling the SMS-pumping limit.
+      ...(row.number_prefix ? [{ bucket: `verify:prefix:${row.number_prefix}`, windowSeconds: 60, max: c.prefixPerMinute, label: 'number_prefix' }] : []),
     ]),
-    hitLimits(deps.pool, perNumber),
+    countHits(deps.pool, perNumber),
   ]);
-  const limited = hot ?? exact;
+  const limited = hot ?? exact.limited;
   if (limited) throw rateLimited(limited);
-  const budget = await leases.take({ bucket: `sms:provider:${provider.id}`, windowSeconds: 86_400, max: provider.limits.smsPerDay, label: 'sms_per_day' });
-  if (budget) throw new VerificationError('SMS_BUDGET_EXHAUSTED', undefined, { retry_after: budget.retryAfterSeconds });
+  const smsBudget: Limit = { bucket: `sms:provider:${provider.id}`, windowSeconds: 86_400, max: provider.limits.smsPerDay, label: 'sms_per_day' };
+  const budget = await leases.takeCounted(smsBudget);
+  if ('refused' in budget) throw new VerificationError('SMS_BUDGET_EXHAUSTED', undefined, { retry_after: budget.refused.retryAfterSeconds });
   const code = newCode();
   const version = ring.currentBlindIndex.version;
-  const expiresAt = await repo.replaceCode(deps.pool, row.id, codeMac(ring, version, row.id, code)!, version, c.codeTtlSeconds, MAX_SENDS, RESEND_INTERVAL_SECONDS);
-  if (!expiresAt) throw new VerificationError('RESEND_TOO_SOON', 'another resend or a confirmation came first');
-  await sendCode(deps, provider, e164, code);
+  const codeHmac = codeMac(ring, version, row.id, code)!;
+  // The new code is claimed before it leaves (one conditional update: of concurrent resends one
+  // sends), and the previous code is put back if the gateway refuses the new one, so the code the
+  // person already holds keeps working.
+  const expiresAt = await repo.replaceCode(deps.pool, row.id, codeHmac, version, c.codeTtlSeconds, MAX_SENDS, RESEND_INTERVAL_SECONDS);
+  if (!expiresAt) {
+    await refundUnsent(deps, exact.hits, smsBudget, budget.window);
+    const now = await loadOwn(deps, provider, id);
+    if (now.status !== 'code_sent' || now.consumed_at || isExpired(now)) throw closedError(now, c.codeAttempts);
+    throw new VerificationError('RESEND_TOO_SOON', 'another resend came first', { retry_after: RESEND_INTERVAL_SECONDS });
+  }
+  try {
+    await sendCode(deps, provider, e164, code);
+  } catch (e) {
+    if (notSent(e)) {
+      await repo.restoreCode(deps.pool, row, codeHmac);
+      await refundUnsent(deps, exact.hits, smsBudget, budget.window);
+    }
+    await outcome(deps, provider, 'sms_failed');
+    throw e;
+  }
   await outcome(deps, provider, 'resent');
   return { id: row.id, status: 'code_sent', expires_at: expiresAt.toISOString() };
 }

@@ -98,6 +98,16 @@ describe('configuration fails closed', () => {
     expect(() => loadConfig({ mode: 'production', env: { ...env, IDBIND_STATUS_CACHE_MAX_AGE_SECONDS: '0' } })).toThrow(/IDBIND_STATUS_CACHE_MAX_AGE_SECONDS/);
   });
 
+  it('trusts no proxy by default, a hop count or addresses and ranges when told, and never everyone', () => {
+    const env = { IDBIND_MASTER_KEY: key() };
+    expect(loadConfig({ mode: 'production', env }).trustProxy).toBe(false);
+    expect(loadConfig({ mode: 'production', env: { ...env, IDBIND_TRUST_PROXY: '2' } }).trustProxy).toBe(2);
+    expect(loadConfig({ mode: 'production', env: { ...env, IDBIND_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8' } }).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8']);
+    for (const bad of ['true', '0', '11', '10.0.0.0/33', 'proxy.example', '10.0.0.1/8/2', '::1/129']) {
+      expect(() => loadConfig({ mode: 'production', env: { ...env, IDBIND_TRUST_PROXY: bad } }), bad).toThrow(/IDBIND_TRUST_PROXY/);
+    }
+  });
+
   it('keeps every reconciliation run\'s results unless a retention of at least one run is set', () => {
     const env = { IDBIND_MASTER_KEY: key() };
     expect(loadConfig({ mode: 'production', env }).reconciliationKeepRuns).toBeUndefined();

@@ -8,6 +8,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { generateMasterKeySpec, MasterKeyConfigError, parseMasterKeys, type MasterKey } from '../crypto/master-keys.ts';
@@ -35,6 +36,15 @@ export interface Config {
   /** `IDBIND_HOST` (default `127.0.0.1`) and `IDBIND_PORT` (default 8080) the HTTP server listens on. */
   readonly host: string;
   readonly port: number;
+  /**
+   * `IDBIND_TRUST_PROXY` (default: unset, no proxy trusted): the reverse proxies in front of the
+   * hub whose `X-Forwarded-For` tells the client's address, as a hop count (`1`: the one proxy
+   * the hub sees) or a comma-separated list of addresses and CIDR ranges (`10.0.0.0/8,::1`).
+   * Without it the client is the TCP peer: behind a proxy that is the proxy, so every client
+   * would share one per-IP rate limit. `true` (trust anyone's header) is refused: any client could
+   * then choose the address it is limited under (fail closed, DESIGN.md invariant 5).
+   */
+  readonly trustProxy: false | number | readonly string[];
   /** `IDBIND_PUBLIC_URL`: the URL users reach the hub at (default `http://host:port`). */
   readonly publicUrl: string;
   /** `IDBIND_LOG_LEVEL` (default `info`). Logs never carry a personal field. */
@@ -261,6 +271,26 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return n;
 }
 
+function trustProxyFrom(raw: string | undefined): Config['trustProxy'] {
+  if (raw === undefined || raw.trim() === '') return false;
+  const value = raw.trim();
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops < 1 || hops > 10) throw new ConfigError('IDBIND_TRUST_PROXY: a hop count must be between 1 and 10');
+    return hops;
+  }
+  const entries = value.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 4 ? 32 : 128;
+    if (family === 0 || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > maxBits))) {
+      throw new ConfigError('IDBIND_TRUST_PROXY must be a hop count or a comma-separated list of IP addresses and CIDR ranges (never `true`)');
+    }
+  }
+  return Object.freeze(entries);
+}
+
 function writeSecretFile(path: string, content: string): void {
   writeFileSync(path, content, { mode: 0o600 });
   chmodSync(path, 0o600);
@@ -449,6 +479,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     metricsToken,
     host,
     port,
+    trustProxy: trustProxyFrom(env.IDBIND_TRUST_PROXY),
     publicUrl,
     logLevel: env.IDBIND_LOG_LEVEL && env.IDBIND_LOG_LEVEL !== '' ? env.IDBIND_LOG_LEVEL : 'info',
     workers: intFrom(env, 'IDBIND_WORKERS', Math.max(1, availableParallelism()), 1, 64),

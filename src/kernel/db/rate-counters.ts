@@ -35,13 +35,34 @@ export interface LimitResult {
  * keeps it closed.
  */
 export async function hitLimits(db: pg.Pool | pg.PoolClient, limits: readonly Limit[], cost = 1): Promise<LimitResult | undefined> {
-  if (limits.length === 0) return undefined;
+  return (await countHits(db, limits, cost)).limited;
+}
+
+/** `hitLimits`, also answering the counted rows (with their windows, to refund them: `refundHits`). */
+export async function countHits(db: pg.Pool | pg.PoolClient, limits: readonly Limit[], cost = 1): Promise<{ limited: LimitResult | undefined; hits: HitRow[] }> {
+  if (limits.length === 0) return { limited: undefined, hits: [] };
   const r = await db.query<HitRow>({
     name: 'rate_counters_hit',
     text: hitSql('$1', '$2', '$3'),
     values: [limits.map((l) => l.bucket), limits.map((l) => l.windowSeconds), cost],
   });
-  return firstExceeded(limits, r.rows);
+  return { limited: firstExceeded(limits, r.rows), hits: r.rows };
+}
+
+/**
+ * Takes back hits that bought nothing: an SMS the gateway refused never reached the person, so it
+ * must not spend their number's budget (a gateway outage would otherwise lock a number out for an
+ * hour while nothing was sent). Each hit is taken back from the window it was counted in, never
+ * below zero; a window that has ended is left alone (its count no longer limits anything).
+ */
+export async function refundHits(db: pg.Pool | pg.PoolClient, hits: readonly Pick<HitRow, 'bucket' | 'window_start'>[]): Promise<void> {
+  if (hits.length === 0) return;
+  await db.query(
+    `UPDATE rate_counters rc SET count = rc.count - 1
+       FROM unnest($1::text[], $2::timestamptz[]) AS h(bucket, window_start)
+      WHERE rc.bucket = h.bucket AND rc.window_start = h.window_start AND rc.count > 0`,
+    [hits.map((h) => h.bucket), hits.map((h) => h.window_start)],
+  );
 }
 
 /**
@@ -51,12 +72,14 @@ export async function hitLimits(db: pg.Pool | pg.PoolClient, limits: readonly Li
 export const hitSql = (buckets: string, windows: string, cost: string): string => `INSERT INTO rate_counters AS rc (bucket, window_start, count)
            SELECT b, to_timestamp(floor(extract(epoch FROM now()) / w) * w), ${cost} FROM unnest(${buckets}::text[], ${windows}::int[]) AS t(b, w)
            ON CONFLICT (bucket, window_start) DO UPDATE SET count = rc.count + EXCLUDED.count
-           RETURNING bucket, count, extract(epoch FROM now() - window_start)::float8 AS elapsed`;
+           RETURNING bucket, count, extract(epoch FROM now() - window_start)::float8 AS elapsed, window_start`;
 
 export interface HitRow {
   bucket: string;
   count: number;
   elapsed: number;
+  /** The window the hit was counted in (a Date, or its JSON text when read through json_agg). */
+  window_start: Date | string;
 }
 
 /** The first limit (in the order given) whose counted row is now over its maximum. */

@@ -65,6 +65,8 @@ interface Bucket {
   windowEnd: number;
   /** What the window had left after the last lease (max - count). */
   remaining: number;
+  /** The database's start of the window of the last lease: the window its tokens were counted in. */
+  windowStart: Date | undefined;
   /** Tokens of the last lease (all handed out by the next one: a lease is only taken when none are left). */
   lastGrant: number;
   leasedAt: number;
@@ -92,15 +94,24 @@ export class RateLeases {
 
   /** Takes one hit; undefined when it is granted, the refusal otherwise. */
   async take(limit: Limit): Promise<LimitResult | undefined> {
+    const taken = await this.takeCounted(limit);
+    return 'refused' in taken ? taken.refused : undefined;
+  }
+
+  /**
+   * Takes one hit and answers the window it was counted in, so that a hit which bought nothing
+   * (an SMS the gateway refused) can be given back with `refund`.
+   */
+  async takeCounted(limit: Limit): Promise<{ refused: LimitResult } | { window: Date }> {
     for (;;) {
       const b = this.bucket(limit);
       const now = performance.now();
       if (now >= b.usableUntil) b.tokens = 0;
       if (b.tokens > 0) {
         b.tokens--;
-        return undefined;
+        return { window: b.windowStart! };
       }
-      if (now < b.closedUntil) return this.refused(limit, b, now);
+      if (now < b.closedUntil) return { refused: this.refused(limit, b, now) };
       if (b.inflight) {
         b.waiting++;
         try {
@@ -116,10 +127,24 @@ export class RateLeases {
       // The lease this hit waited for: take from it now, or answer that the window is full.
       if (b.tokens > 0 && after < b.usableUntil) {
         b.tokens--;
-        return undefined;
+        return { window: b.windowStart! };
       }
-      if (after < b.closedUntil) return this.refused(limit, b, after);
+      if (after < b.closedUntil) return { refused: this.refused(limit, b, after) };
     }
+  }
+
+  /**
+   * Gives back a hit taken with `takeCounted` that bought nothing, to the database's count of the
+   * window it was counted in (never below zero), where any process can lease it again: the limit
+   * is still never exceeded, since the hit given back was never used. A window that has ended is
+   * left alone.
+   */
+  async refund(limit: Limit, window: Date): Promise<void> {
+    this.statements++;
+    await this.db.query(
+      'UPDATE rate_counters SET count = count - 1 WHERE bucket = $1 AND window_start = $2 AND count > 0',
+      [limit.bucket, window],
+    );
   }
 
   /** Whether a hit would be granted now, without spending it (a token may be leased and kept). */
@@ -145,7 +170,7 @@ export class RateLeases {
     if (!b || b.max !== limit.max || b.windowSeconds !== limit.windowSeconds) {
       // A changed limit drops what was held under the old one (never spent past the new one).
       b = {
-        max: limit.max, windowSeconds: limit.windowSeconds, tokens: 0, usableUntil: 0, closedUntil: 0, windowEnd: 0, remaining: limit.max,
+        max: limit.max, windowSeconds: limit.windowSeconds, tokens: 0, usableUntil: 0, closedUntil: 0, windowEnd: 0, remaining: limit.max, windowStart: undefined,
         lastGrant: 0, leasedAt: -Infinity, waiting: 0, inflight: undefined,
       };
       this.buckets.set(limit.bucket, b);
@@ -165,7 +190,7 @@ export class RateLeases {
     const keep = nearEnd ? 0 : Math.min(block, Math.floor(b.remaining / BLOCK_SHARE));
     const want = Math.max(1, Math.min(b.max, Math.max(demand, keep)));
     this.statements++;
-    const r = await this.db.query<{ granted: number | null; count: number | null; left_ms: number }>({
+    const r = await this.db.query<{ granted: number | null; count: number | null; left_ms: number; window_start: Date }>({
       name: 'rate_counters_lease',
       text: `WITH w AS (SELECT now() AS now, to_timestamp(floor(extract(epoch FROM now()) / $2::int) * $2::int) AS start),
                   up AS (
@@ -175,7 +200,7 @@ export class RateLeases {
                       SET count = rc.count + least($3::int, $4::int - rc.count), granted = least($3::int, $4::int - rc.count)
                       WHERE rc.count < $4::int
                     RETURNING granted, count)
-             SELECT up.granted, up.count, (extract(epoch FROM w.start + make_interval(secs => $2::int) - w.now) * 1000)::float8 AS left_ms
+             SELECT up.granted, up.count, (extract(epoch FROM w.start + make_interval(secs => $2::int) - w.now) * 1000)::float8 AS left_ms, w.start AS window_start
              FROM w LEFT JOIN up ON true`,
       values: [bucket, b.windowSeconds, want, b.max],
     });
@@ -183,6 +208,7 @@ export class RateLeases {
     const end = sent + row.left_ms; // measured from before the statement: never later than the database's window end
     b.leasedAt = sent;
     b.windowEnd = end;
+    b.windowStart = row.window_start;
     const granted = row.granted ?? 0;
     b.lastGrant = granted;
     b.remaining = row.count === null ? 0 : Math.max(0, b.max - row.count);
