@@ -226,16 +226,26 @@ interface RunRow {
   summary: Pick<RunSummary, 'categories' | 'by_carrier' | 'compared_to_previous' | 'previous_run_id'> | null;
 }
 
+/**
+ * The counts in the authoritative order of categories.ts. The summary is stored as jsonb, which
+ * orders an object's keys by length, so they come back out of the issue's order.
+ */
+function inCategoryOrder<T>(counts: Record<string, T> | undefined | null): Record<Category, T> | null {
+  if (!counts) return null;
+  return Object.fromEntries(CATEGORIES.filter((c) => c in counts).map((c) => [c, counts[c]!])) as Record<Category, T>;
+}
+
 function toSummary(r: RunRow): RunSummary {
+  const byCarrier = r.summary?.by_carrier;
   return {
     run_id: r.id,
     status: r.status,
     started_at: r.started_at.toISOString(),
     finished_at: r.finished_at?.toISOString() ?? null,
     subscriptions: r.subscriptions === null ? null : Number(r.subscriptions),
-    categories: r.summary?.categories ?? null,
-    by_carrier: r.summary?.by_carrier ?? null,
-    compared_to_previous: r.summary?.compared_to_previous ?? null,
+    categories: inCategoryOrder(r.summary?.categories),
+    by_carrier: byCarrier ? Object.fromEntries(Object.entries(byCarrier).map(([slug, counts]) => [slug, inCategoryOrder(counts)!])) : null,
+    compared_to_previous: inCategoryOrder(r.summary?.compared_to_previous),
     previous_run_id: r.summary?.previous_run_id ?? null,
     step: r.status !== 'completed' && (RECONCILIATION_STEPS as readonly string[]).includes(r.step ?? '') ? runStep(r.step as ReconciliationStep) : null,
     results_pruned_at: r.results_pruned_at?.toISOString() ?? null,

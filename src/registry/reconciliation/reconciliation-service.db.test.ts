@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -9,6 +9,7 @@ import { applySubscriptionEvents } from '../subscription-events.ts';
 import { composePersonalId } from '../personal-id.ts';
 import { listRuns, openActionList, pruneReconciliationResults, startReconciliation, writeActionList, writeActionLists, type PrunedRun, type RunStep, type RunSummary } from './reconciliation-service.ts';
 import { RegistryError } from '../registry-errors.ts';
+import { CATEGORIES } from './categories.ts';
 
 let db: TestDatabase;
 let dir: string;
@@ -123,10 +124,38 @@ describe('reconciliation', () => {
     expect(readFileSync(files.mobifone!, 'utf8')).toBe('msisdn,category\n');
   });
 
+  it('answers the counts in the authoritative order of categories, as stored runs too', async () => {
+    const [run] = (await listRuns(db.pool, 50)).filter((r) => r.run_id === firstRun);
+    expect(Object.keys(run!.categories!)).toEqual([...CATEGORIES]);
+    expect(Object.keys(run!.compared_to_previous!)).toEqual([...CATEGORIES]);
+    for (const counts of Object.values(run!.by_carrier!)) expect(Object.keys(counts)).toEqual([...CATEGORIES]);
+  });
+
+  it('replaces existing files, never writing into them: an old 0644 list or a planted link keeps its content', async () => {
+    const out = join(dir, 'lists-over');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'mobifone.csv'), 'old content\n', { mode: 0o644 });
+    chmodSync(join(out, 'mobifone.csv'), 0o644);
+    const old = join(out, 'mobifone.csv');
+    const before = statSync(old).ino;
+    // A link to a world-readable file where the list goes: the numbers must never land there.
+    writeFileSync(join(dir, 'elsewhere.txt'), 'not yours\n', { mode: 0o644 });
+    symlinkSync(join(dir, 'elsewhere.txt'), join(out, 'viettel.csv'));
+    const files = await writeActionLists(db.pool, db.ring, firstRun, out, 'test');
+    expect(readFileSync(join(dir, 'elsewhere.txt'), 'utf8')).toBe('not yours\n');
+    expect(lstatSync(files.viettel!).isFile()).toBe(true);
+    expect(statSync(files.viettel!).mode & 0o777).toBe(0o600);
+    expect(readFileSync(files.viettel!, 'utf8')).toMatch(/^msisdn,category\n\+84/);
+    // A new file in place of the old one (its inode), never the old one rewritten.
+    expect(statSync(files.mobifone!).ino).not.toBe(before);
+    expect(statSync(files.mobifone!).mode & 0o777).toBe(0o600);
+    expect(readdirSync(out).sort()).toEqual(['mobifone.csv', 'viettel.csv']);
+  });
+
   it('records one access entry per run, not one per row', async () => {
     const r = await db.pool.query('SELECT purpose, count(*)::int AS n FROM access_records WHERE run_id = $1 GROUP BY purpose ORDER BY purpose', [firstRun]);
-    // One export through writeActionList, two through writeActionLists (one per carrier).
-    expect(r.rows).toEqual([{ purpose: 'action_list_export', n: 3 }, { purpose: 'reconciliation', n: 1 }]);
+    // One export through writeActionList, two through each writeActionLists (one per carrier).
+    expect(r.rows).toEqual([{ purpose: 'action_list_export', n: 5 }, { purpose: 'reconciliation', n: 1 }]);
     const personal = await db.pool.query('SELECT count(*)::int AS n FROM access_records WHERE person_id IS NOT NULL');
     expect(personal.rows[0].n).toBe(0);
   });
