@@ -30,6 +30,13 @@ describe('idbind command dispatch', () => {
     const unknown = context();
     expect(await main(['frobnicate'], unknown.ctx)).toBe(2);
     expect(unknown.text.err).toContain("unknown command 'frobnicate'");
+    // With --json a failure is JSON on stdout too: here, no master key outside demo mode.
+    const failed = context();
+    expect(await main(['reconcile', 'prune', '--keep-runs', '1', '--json'], failed.ctx)).toBe(1);
+    expect(JSON.parse(failed.text.out)).toEqual({ error: { code: 'CONFIG_INVALID', message: expect.stringContaining('IDBIND_MASTER_KEY') } });
+    const badJson = context();
+    expect(await main(['reconcile', 'prune', '--json'], badJson.ctx)).toBe(2);
+    expect(JSON.parse(badJson.text.out)).toMatchObject({ error: { code: 'USAGE' } });
     const usage = context();
     expect(await main(['reconcile', 'prune', '--keep-runs', 'none'], usage.ctx)).toBe(2);
     expect(usage.text.err).toContain("Run 'idbind reconcile --help'");

@@ -67,18 +67,26 @@ export async function main(argv: string[], ctx: CommandContext = { stdout: proce
     ctx.stderr.write(`idbind: unknown command '${name}'\n\n${usage()}\n`);
     return EXIT_USAGE;
   }
+  // A machine reading --json output gets the failure as JSON on stdout too, not an empty stream.
+  const json = args.includes('--json');
+  const failure = (code: string, message: string) => {
+    if (json) ctx.stdout.write(JSON.stringify({ error: { code, message } }) + '\n');
+  };
   try {
     return await (await entry.load()).run(args, ctx);
   } catch (e) {
     if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
       ctx.stderr.write(`idbind ${name}: ${(e as Error).message}\nRun 'idbind ${name} --help' for usage.\n`);
+      failure('USAGE', (e as Error).message);
       return EXIT_USAGE;
     }
     if (isExpected(e)) {
       ctx.stderr.write(`idbind ${name}: ${e instanceof AppError ? `${e.code}: ` : ''}${e.message}\n`);
+      failure(e instanceof AppError ? e.code : e instanceof ConfigError ? 'CONFIG_INVALID' : e.name, e.message);
       return EXIT_FAILURE;
     }
     ctx.stderr.write(`idbind ${name}: unexpected failure: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    failure('UNEXPECTED', 'unexpected failure (details on stderr)');
     return EXIT_FAILURE;
   }
 }
