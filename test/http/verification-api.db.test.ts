@@ -190,6 +190,26 @@ describe('idempotency keys', () => {
     expect(d.statusCode).toBe(201);
   });
 
+  it('replays a retry whose JSON members come in another order; refuses the same members with another value', async () => {
+    const key = randomUUID();
+    const send = (text: string) => hub.app.inject({
+      method: 'POST', url: '/v1/verifications', headers: { ...zalo.auth, 'idempotency-key': key, 'content-type': 'application/json' }, payload: text,
+    });
+    const before = (await outbox(many(16))).length;
+    const a = await send(JSON.stringify({ account_ref: 'idem-order', phone: many(16) }));
+    expect(a.statusCode, a.body).toBe(201);
+    // The same request as another JSON library writes it: members reversed, whitespace between.
+    const b = await send(`{ "phone": ${JSON.stringify(many(16))},\n  "account_ref": "idem-order" }`);
+    expect(b.statusCode, b.body).toBe(201);
+    expect(b.json()).toEqual(a.json());
+    expect(b.headers['idempotent-replayed']).toBe('true');
+    expect((await outbox(many(16))).length).toBe(before + 1);
+    // The same members in that order, one value changed: another request.
+    const c = await send(`{"phone": ${JSON.stringify(many(16))}, "account_ref": "idem-order-2"}`);
+    expect(c.statusCode).toBe(422);
+    expect(c.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
   it('replays a refusal too', async () => {
     const key = randomUUID();
     const a = await start(zalo, 'idem-3', N.deceased, key);
