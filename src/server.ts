@@ -21,6 +21,8 @@ import { createMetrics } from './kernel/metrics.ts';
 import { registryRoutes } from './registry/registry-routes.ts';
 import { completeKeyWork, hasPendingKeyWork } from './keys/key-rotation-service.ts';
 import { decorateProviderRequest } from './providers/provider-auth.ts';
+import { ProviderAuthCache } from './providers/provider-auth-cache.ts';
+import { attachAuthCache, type Provider } from './providers/provider-service.ts';
 import { providerAdminRoutes, providerSelfRoutes } from './providers/provider-routes.ts';
 import { bindingRoutes } from './bindings/binding-routes.ts';
 import { AccountStatusCache } from './bindings/account-status-cache.ts';
@@ -239,6 +241,21 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   });
 
   decorateProviderRequest(app);
+  // The cache of authenticated API keys (provider-auth-cache.ts; docs/status-cache.md): its own
+  // LISTEN connection, kept correct by migration 0026's notifications (a key rotated or a
+  // provider disabled by another process, the CLI included), bypassed while that connection is
+  // down. Only where LISTEN works, which IDBIND_STATUS_CACHE_SIZE=0 says it may not (a pooler in
+  // transaction mode): then every provider call authenticates at the database.
+  if (hub.config.statusCache.size > 0) {
+    const authCache = new ProviderAuthCache<Provider>({
+      newClient: () => new pg.Client({ connectionString: hub.pool.options.connectionString, application_name: `idbind-auth-${process.pid}`, keepAlive: true }),
+      warn: (message, fields) => app.log.warn(fields ?? {}, message),
+    });
+    attachAuthCache(hub.pool, authCache);
+    authCache.start();
+    app.addHook('onClose', async () => authCache.close());
+    await authCache.waitUntilListening(2_000);
+  }
   const outbound = { allowLoopback: hub.config.outboundAllowLoopback };
   // The admin API: the admin token (automation, the CLI) or a regulator administrator's passkey session (issue 5).
   const admin = adminOrStaffGuard(hub.config.adminToken, { pool: hub.pool });

@@ -40,7 +40,9 @@ export const AccountStatusSchema = Type.Object({
   status: Type.Union([Type.Literal('verified'), Type.Literal('needs_reverification'), Type.Literal('revoked'), Type.Literal('unverified')]),
   level: Type.Union([Type.Literal('low'), Type.Literal('substantial'), Type.Literal('high'), Type.Null()]),
   pseudonym: Type.Union([Type.String(), Type.Null()]),
-  since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'When the account entered this status: verified, when (last) verified; needs_reverification or revoked, when changed; unverified, when unbound, or null if never bound. The same value as in the webhook event of that change.',
+  }),
   minor: Type.Boolean({ description: "A minor's account, bound with a guardian's consent (Decree 147/2024 Art. 27): true until the person turns 16, when `account.minor_ended` is sent. False when unverified." }),
 }, { $id: 'AccountStatus' });
 

@@ -35,6 +35,10 @@ export interface AccountStatusView {
   status: 'verified' | 'needs_reverification' | 'revoked' | 'unverified';
   level: repo.Level | null;
   pseudonym: string | null;
+  /**
+   * When the account entered `status`: verified, when (last) verified; needs_reverification or
+   * revoked, when changed; unverified, when unbound, or null if never bound.
+   */
   since: string | null;
   /**
    * A minor's account, bound with a guardian's consent (Decree 147/2024 Art. 27): true until the
@@ -43,6 +47,13 @@ export interface AccountStatusView {
   minor: boolean;
 }
 
+/**
+ * What a provider reads of an account (DESIGN.md invariant 1). An unbound account reads as
+ * `unverified` with no level and no pseudonym, `since` the time of its unbinding; one never bound,
+ * with `since` null. events/outbox.ts builds every account event's payload with this same mapping
+ * in SQL, so that the event of a change and a status read after it agree (audit of issue 3,
+ * finding 7); change the two together.
+ */
 export function statusView(accountRef: string, row: repo.AccountStatusRow | undefined): AccountStatusView {
   if (!row || row.status === 'unbound') return { account_ref: accountRef, status: 'unverified', level: null, pseudonym: null, since: row ? row.status_since.toISOString() : null, minor: false };
   return { account_ref: row.account_ref, status: row.status, level: row.level, pseudonym: row.pseudonym, since: row.status_since.toISOString(), minor: row.minor };

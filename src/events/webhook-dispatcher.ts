@@ -259,7 +259,7 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
             // Only the URL that answered is disabled; a failure to record it is retried by the next 410.
             // This process's cached providers are dropped, so the platform's own view
             // (GET /v1/provider, the console) shows the endpoint disabled at once.
-            await disableWebhookEndpoint(pool, d.provider_id, d.webhook_url).then(invalidateAuthCache, (e: unknown) => {
+            await disableWebhookEndpoint(pool, d.provider_id, d.webhook_url).then(() => invalidateAuthCache(pool), (e: unknown) => {
               log?.warn({ provider_id: d.provider_id, err: { name: (e as Error).name } }, 'the webhook endpoint could not be disabled after 410 Gone');
             });
           }

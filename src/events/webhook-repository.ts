@@ -194,6 +194,9 @@ export interface EventPayload {
   status?: string;
   level?: string | null;
   pseudonym?: string | null;
+  /** When the account entered `status` (the status read's `since`). */
+  since?: string;
+  minor?: boolean;
   sequence?: number;
 }
 

@@ -56,10 +56,14 @@ export async function listProviders(db: Db): Promise<ProviderRow[]> {
 }
 
 /** The provider owning a live API key (not expired), in one indexed lookup. */
-export async function findProviderByKeyHash(db: Db, hash: Buffer): Promise<(ProviderRow & { key_expires_at: Date | null }) | undefined> {
-  const r = await db.query<ProviderRow & { key_expires_at: Date | null }>({
+/**
+ * The provider of a live key, with how long the key stays valid in ms (`key_valid_ms`, null
+ * without expiry) by the database's clock, so that a cache need not trust its own clock.
+ */
+export async function findProviderByKeyHash(db: Db, hash: Buffer): Promise<(ProviderRow & { key_expires_at: Date | null; key_valid_ms: number | null }) | undefined> {
+  const r = await db.query<ProviderRow & { key_expires_at: Date | null; key_valid_ms: number | null }>({
     name: 'provider_by_key_hash',
-    text: `SELECT ${PROVIDER_COLUMNS}, k.expires_at AS key_expires_at
+    text: `SELECT ${PROVIDER_COLUMNS}, k.expires_at AS key_expires_at, (extract(epoch FROM k.expires_at - now()) * 1000)::float8 AS key_valid_ms
            FROM provider_api_keys k JOIN providers p ON p.id = k.provider_id LEFT JOIN carriers c ON c.id = p.carrier_id
            WHERE k.key_hash = $1 AND (k.expires_at IS NULL OR k.expires_at > now())`,
     values: [hash],

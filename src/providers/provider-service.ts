@@ -11,6 +11,7 @@ import { findOrCreateCarrier } from '../registry/import/import-repository.ts';
 import { apiKeyHash, apiKeyHashBase64, apiKeyHint, isWellFormedApiKey, newApiKey, newWebhookSecret, openWebhookSecret, sealWebhookSecret } from './provider-credentials.ts';
 import * as repo from './provider-repository.ts';
 import { ProviderError } from './provider-errors.ts';
+import type { ProviderAuthCache } from './provider-auth-cache.ts';
 
 export type { ProviderKind, LegalProfile } from './provider-repository.ts';
 
@@ -171,7 +172,7 @@ export async function updateProvider(pool: pg.Pool, policy: OutboundPolicy, id: 
   if (input.legalProfile === 'statutory' && current.kind !== 'platform') throw new ProviderError('PROVIDER_INVALID', 'legal_profile statutory is for platforms');
   const webhookUrl = input.webhookUrl === undefined ? undefined : input.webhookUrl === null || input.webhookUrl === '' ? null : await checkWebhookUrl(input.webhookUrl, policy);
   await repo.updateProvider(pool, id, { ...input.limits, legalProfile: input.legalProfile, webhookUrl, status: input.status });
-  invalidateAuthCache();
+  invalidateAuthCache(pool);
   return getProvider(pool, id);
 }
 
@@ -188,7 +189,7 @@ export async function rotateApiKey(pool: pg.Pool, providerId: string, overlapSec
     await repo.insertApiKey(client, { id, providerId, hash: apiKeyHash(apiKey), hint: apiKeyHint(apiKey) });
     const previousExpireAt = await repo.expireOtherApiKeys(client, providerId, id, overlapSeconds);
     await client.query('COMMIT');
-    invalidateAuthCache();
+    invalidateAuthCache(pool);
     return { apiKey, previousExpireAt };
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -231,36 +232,49 @@ export async function apiKeys(pool: pg.Pool, providerId: string) {
 // ---- authentication ----
 
 /**
- * A short cache of authenticated keys: every provider call authenticates, and the status route
- * must run at thousands of requests per second. Entries live AUTH_CACHE_MS (and never past the
- * key's expiry); changes made through this process clear it at once.
+ * The cache of authenticated keys of each pool's hub (provider-auth-cache.ts): every provider
+ * call authenticates, and the status route must run at thousands of requests per second. The
+ * server attaches one to its pool; kept correct across processes by migration 0026's
+ * notifications and bypassed while it cannot hear them. A pool without one (the CLI, a test)
+ * asks the database every time.
  */
-const AUTH_CACHE_MS = 5_000;
-const authCache = new Map<string, { provider: Provider; until: number }>();
+const authCaches = new WeakMap<pg.Pool, ProviderAuthCache<Provider>>();
 
-export function invalidateAuthCache(): void {
-  authCache.clear();
+export function attachAuthCache(pool: pg.Pool, cache: ProviderAuthCache<Provider>): void {
+  authCaches.set(pool, cache);
+}
+
+/** The pool's cache of authenticated keys, if its server attached one. */
+export function authCacheOf(pool: pg.Pool): ProviderAuthCache<Provider> | undefined {
+  return authCaches.get(pool);
+}
+
+/**
+ * Forgets the pool's cached authentications at once, after a change committed through it (its
+ * notification would do the same a millisecond later; every other process hears only that).
+ */
+export function invalidateAuthCache(pool: pg.Pool): void {
+  authCaches.get(pool)?.flush();
 }
 
 /** The provider of a bearer API key; fails closed on anything else (API_KEY_INVALID, PROVIDER_DISABLED). */
 export async function authenticateApiKey(pool: pg.Pool, key: string): Promise<Provider> {
   if (!isWellFormedApiKey(key)) throw new ProviderError('API_KEY_INVALID');
   // One-shot SHA-256 straight to the cache key: this runs on every provider call.
-  const cacheKey = apiKeyHashBase64(key);
-  const now = Date.now();
-  const hit = authCache.get(cacheKey);
-  let provider: Provider;
-  if (hit && hit.until > now) provider = hit.provider;
-  else {
-    const row = await repo.findProviderByKeyHash(pool, Buffer.from(cacheKey, 'base64'));
-    if (!row) {
-      authCache.delete(cacheKey);
-      throw new ProviderError('API_KEY_INVALID');
-    }
-    provider = providerFromRow(row);
-    if (authCache.size > 10_000) authCache.clear();
-    authCache.set(cacheKey, { provider, until: Math.min(now + AUTH_CACHE_MS, row.key_expires_at?.getTime() ?? Infinity) });
-  }
+  const hash = apiKeyHashBase64(key);
+  const cache = authCaches.get(pool);
+  const hit = cache?.peek(hash);
+  if (hit) return checkActive(hit);
+  const load = async () => {
+    const row = await repo.findProviderByKeyHash(pool, Buffer.from(hash, 'base64'));
+    return row ? { providerId: row.id, value: providerFromRow(row), validForMs: row.key_valid_ms ?? Infinity } : undefined;
+  };
+  const provider = cache ? await cache.get(hash, load) : (await load())?.value;
+  if (!provider) throw new ProviderError('API_KEY_INVALID');
+  return checkActive(provider);
+}
+
+function checkActive(provider: Provider): Provider {
   if (provider.status !== 'active') throw new ProviderError('PROVIDER_DISABLED');
   return provider;
 }

@@ -98,7 +98,7 @@ async function expectMoved(accountId: string, provider: Provider, status: 'revok
   );
   expect(events.rows.map((e) => e.type)).toEqual(['account.verified', `account.${status}`]);
   const ev = events.rows[1]!;
-  expect(Object.keys(ev.payload).sort()).toEqual(['account_ref', 'id', 'level', 'minor', 'occurred_at', 'pseudonym', 'sequence', 'status', 'type']);
+  expect(Object.keys(ev.payload).sort()).toEqual(['account_ref', 'id', 'level', 'minor', 'occurred_at', 'pseudonym', 'sequence', 'since', 'status', 'type']);
   expect(ev.payload).toMatchObject({ status, sequence: 2, level: 'low', minor: false });
   const text = JSON.stringify(ev.payload);
   for (const word of REASONS) expect(text).not.toContain(word);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../support/hub.ts';
 import { many, N, seedVerificationRegistry } from '../support/verification-fixture.ts';
 import { startReconciliation } from '../../src/registry/reconciliation/reconciliation-service.ts';
+import { flagBindingsOfSubscriptionsForReverification, revokeBindingsOfSubscriptions } from '../../src/bindings/binding-lifecycle.ts';
 
 let hub: TestHub;
 let admin: Record<string, string>;
@@ -188,6 +189,26 @@ describe('idempotency keys', () => {
     // Keys are per provider: another provider may use the same key.
     const d = await start(other, 'idem-1', many(1), key);
     expect(d.statusCode).toBe(201);
+  });
+
+  it('replays a retry whose JSON members come in another order; refuses the same members with another value', async () => {
+    const key = randomUUID();
+    const send = (text: string) => hub.app.inject({
+      method: 'POST', url: '/v1/verifications', headers: { ...zalo.auth, 'idempotency-key': key, 'content-type': 'application/json' }, payload: text,
+    });
+    const before = (await outbox(many(16))).length;
+    const a = await send(JSON.stringify({ account_ref: 'idem-order', phone: many(16) }));
+    expect(a.statusCode, a.body).toBe(201);
+    // The same request as another JSON library writes it: members reversed, whitespace between.
+    const b = await send(`{ "phone": ${JSON.stringify(many(16))},\n  "account_ref": "idem-order" }`);
+    expect(b.statusCode, b.body).toBe(201);
+    expect(b.json()).toEqual(a.json());
+    expect(b.headers['idempotent-replayed']).toBe('true');
+    expect((await outbox(many(16))).length).toBe(before + 1);
+    // The same members in that order, one value changed: another request.
+    const c = await send(`{"phone": ${JSON.stringify(many(16))}, "account_ref": "idem-order-2"}`);
+    expect(c.statusCode).toBe(422);
+    expect(c.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
   });
 
   it('replays a refusal too', async () => {
@@ -371,6 +392,59 @@ describe('status, bulk status and unbinding', () => {
     expect(ev.rows.map((r) => r.payload)).toEqual([expect.objectContaining({ account_ref: 'user-2', status: 'unverified', sequence: 2 })]);
     expect((await hub.app.inject({ method: 'DELETE', url: '/v1/accounts/user-2', headers: zalo.auth })).statusCode).toBe(204);
     expect((await hub.app.inject({ method: 'DELETE', url: '/v1/accounts/never-seen', headers: zalo.auth })).json().code).toBe('ACCOUNT_NOT_FOUND');
+  });
+});
+
+describe('account events agree with the status read', () => {
+  /**
+   * The account's last event, and the status read once it shows the event's status (a change
+   * made on another connection reaches this hub's status cache by notification, within
+   * milliseconds): the fields a platform keeps from either.
+   */
+  async function eventAndStatus(p: Platform, ref: string) {
+    const ev = await hub.hub.pool.query<{ type: string; payload: Record<string, unknown> }>(
+      `SELECT type, payload FROM events WHERE provider_id = $1 AND payload->>'account_ref' = $2 ORDER BY (payload->>'sequence')::int DESC LIMIT 1`, [p.id, ref],
+    );
+    const end = Date.now() + 5_000;
+    let read: Record<string, unknown>;
+    do read = (await hub.app.inject({ url: `/v1/accounts/${ref}`, headers: p.auth })).json() as Record<string, unknown>;
+    while (read.status !== ev.rows[0]!.payload.status && Date.now() < end && (await new Promise((r) => setTimeout(r, 5)), true));
+    const { payload } = ev.rows[0]!;
+    const pick = (o: Record<string, unknown>) => ({ account_ref: o.account_ref, status: o.status, level: o.level, pseudonym: o.pseudonym, since: o.since, minor: o.minor });
+    return { type: ev.rows[0]!.type, event: pick(payload), read, status: pick(read) };
+  }
+
+  it('carries, for every account event, exactly the status, level, pseudonym, since and minor that GET /v1/accounts/{ref} answers after it', async () => {
+    const s = await start(zalo, 'agree-1', many(17));
+    expect((await confirm(zalo, s.json().id, await lastCode(many(17)))).statusCode).toBe(200);
+    const verified = await eventAndStatus(zalo, 'agree-1');
+    expect(verified.type).toBe('account.verified');
+    expect(verified.event).toEqual(verified.status);
+    expect(verified.read).toMatchObject({ status: 'verified', level: 'low', pseudonym: expect.any(String), since: expect.any(String) });
+
+    // The registry's changes (a SIM change, then a termination) through binding-lifecycle, on another connection, as an import makes them.
+    const sub = (await hub.hub.pool.query<{ subscription_id: string }>(`SELECT subscription_id FROM accounts WHERE provider_id = $1 AND account_ref = 'agree-1'`, [zalo.id])).rows[0]!.subscription_id;
+    await flagBindingsOfSubscriptionsForReverification(hub.hub.pool, [sub]);
+    const flagged = await eventAndStatus(zalo, 'agree-1');
+    expect(flagged.type).toBe('account.needs_reverification');
+    expect(flagged.event).toEqual(flagged.status);
+    await revokeBindingsOfSubscriptions(hub.hub.pool, [sub], 'terminated');
+    const revoked = await eventAndStatus(zalo, 'agree-1');
+    expect(revoked.type).toBe('account.revoked');
+    expect(revoked.event).toEqual(revoked.status);
+    expect(revoked.status).toMatchObject({ level: 'low', pseudonym: verified.status.pseudonym });
+
+    // Unbound: unverified, no level, no pseudonym, not a minor; since is when it was unbound.
+    const before = Date.now();
+    expect((await hub.app.inject({ method: 'DELETE', url: '/v1/accounts/agree-1', headers: zalo.auth })).statusCode).toBe(204);
+    const unbound = await eventAndStatus(zalo, 'agree-1');
+    expect(unbound.type).toBe('account.unbound');
+    expect(unbound.event).toEqual(unbound.status);
+    expect(unbound.status).toEqual({ account_ref: 'agree-1', status: 'unverified', level: null, pseudonym: null, since: expect.any(String), minor: false });
+    expect(Date.parse(unbound.status.since as string)).toBeGreaterThanOrEqual(before - 1000);
+    expect(Date.parse(unbound.status.since as string)).toBeGreaterThan(Date.parse(revoked.status.since as string));
+    // Never bound: unverified with since null (and no event).
+    expect((await hub.app.inject({ url: '/v1/accounts/agree-never', headers: zalo.auth })).json()).toEqual({ account_ref: 'agree-never', status: 'unverified', level: null, pseudonym: null, since: null, minor: false });
   });
 });
 

@@ -124,8 +124,8 @@ describe('delivery', () => {
       expect(Math.abs(Number(q.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
       const payload = wh.verify(q.body, q.headers as Record<string, string>) as Record<string, unknown>;
       expect(q.body).toBe(stored.get(id));
-      expect(payload).toMatchObject({ id, type: 'account.unbound', status: 'unverified', level: 'low', minor: false, sequence: 2 });
-      expect(Object.keys(payload).sort()).toEqual(['account_ref', 'id', 'level', 'minor', 'occurred_at', 'pseudonym', 'sequence', 'status', 'type']);
+      expect(payload).toMatchObject({ id, type: 'account.unbound', status: 'unverified', level: null, pseudonym: null, minor: false, sequence: 2 });
+      expect(Object.keys(payload).sort()).toEqual(['account_ref', 'id', 'level', 'minor', 'occurred_at', 'pseudonym', 'sequence', 'since', 'status', 'type']);
     }
     expect([...uniqueIds(rec)].sort()).toEqual([...ids].sort());
     const rows = await deliveries(provider.id);

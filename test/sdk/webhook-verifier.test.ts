@@ -21,6 +21,7 @@ function accountEvent(overrides: Record<string, unknown> = {}) {
     status: 'verified',
     level: 'low',
     pseudonym: 'Qm9uam91ciBsZSBtb25kZQ',
+    since: '2026-01-05T03:04:05.670Z',
     minor: false,
     sequence: 3,
     occurred_at: '2026-01-05T03:04:05.678Z',

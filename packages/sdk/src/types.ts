@@ -68,7 +68,11 @@ export interface AccountStatus {
   status: AccountStatusValue;
   level: AssuranceLevel | null;
   pseudonym: string | null;
-  /** When the account entered this status; null when `unverified` and never bound. */
+  /**
+   * When the account entered this status: `verified`, when it was (last) verified;
+   * `needs_reverification` and `revoked`, when the hub changed it; `unverified`, when it was
+   * unbound, or null for an account never bound. `account.minor_ended` leaves it unchanged.
+   */
   since: string | null;
   /** A minor's account, bound with a guardian's consent: true until the person turns 16 (`account.minor_ended`). */
   minor: boolean;
@@ -232,7 +236,9 @@ export type AccountEventType = 'account.verified' | 'account.needs_reverificatio
 /**
  * A change of one of your accounts. `sequence` increases per account: drop an event whose
  * sequence is not above the last one you applied for that account (deliveries can arrive out of
- * order after retries).
+ * order after retries). `status`, `level`, `pseudonym`, `since` and `minor` are the account's
+ * {@link AccountStatus} after the change, exactly what `getAccount` answers then: after
+ * `account.unbound`, `unverified` with `level` and `pseudonym` null.
  */
 export interface AccountEvent {
   /** The event id, also the `webhook-id` header: deduplicate on it. */
@@ -240,8 +246,12 @@ export interface AccountEvent {
   type: AccountEventType;
   account_ref: string;
   status: AccountStatusValue;
+  /** Null when `unverified`. */
   level: AssuranceLevel | null;
+  /** Null when `unverified`. */
   pseudonym: string | null;
+  /** When the account entered `status` (see {@link AccountStatus.since}); null only from a hub older than this SDK, which did not send it. */
+  since: string | null;
   /** A minor's account; false after `account.minor_ended` (the person turned 16 and may take it over). */
   minor: boolean;
   sequence: number;

@@ -138,6 +138,7 @@ function toEvent(payload: unknown): WebhookEvent {
     status: payload.status as AccountEvent['status'],
     level: nullableString(payload.level) as AccountEvent['level'],
     pseudonym: nullableString(payload.pseudonym),
+    since: nullableString(payload.since),
     minor: payload.minor === true,
     sequence: payload.sequence,
     occurred_at: payload.occurred_at,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { createProvider } from '../../providers/provider-service.ts';
 import { AppError } from '../errors.ts';
-import { requestHash, runIdempotent } from './idempotency.ts';
+import { canonicalRequestJson, requestHash, runIdempotent } from './idempotency.ts';
 import { hitLimits } from '../db/rate-counters.ts';
 
 let db: TestDatabase;
@@ -32,6 +32,29 @@ describe('runIdempotent', () => {
     expect(ok.length).toBeGreaterThanOrEqual(1);
     const after = await runIdempotent(db.pool, scope, work);
     expect(after).toEqual({ status: 201, body: { n: 1 }, replayed: true });
+    expect(runs).toBe(1);
+  });
+
+  it('fingerprints the body with its members sorted (arrays in order): member order is the same request, a value or element order is not', async () => {
+    const first = { account_ref: 'a-1', phone: '0912345678', nested: { z: [1, { y: 2, x: 3 }], a: null } };
+    const reordered = JSON.parse('{"nested": {"a": null, "z": [1, {"x": 3, "y": 2}]}, "phone": "0912345678", "account_ref": "a-1"}') as unknown;
+    expect(requestHash('POST /x', reordered).equals(requestHash('POST /x', first))).toBe(true);
+    expect(canonicalRequestJson(reordered)).toBe('{"account_ref":"a-1","nested":{"a":null,"z":[1,{"x":3,"y":2}]},"phone":"0912345678"}');
+    for (const other of [
+      { ...first, phone: '+84912345678' }, // the same number in another form: another request text
+      { ...first, nested: { z: [{ y: 2, x: 3 }, 1], a: null } }, // array order is meaning
+      { account_ref: 'a-1', phone: '0912345678' },
+    ]) expect(requestHash('POST /x', other).equals(requestHash('POST /x', first))).toBe(false);
+    expect(requestHash('POST /y', first).equals(requestHash('POST /x', first))).toBe(false);
+
+    const key = randomUUID();
+    let runs = 0;
+    const work = async () => ({ status: 201, body: { n: ++runs } });
+    await runIdempotent(db.pool, { providerId, key, route: 'POST /x', hash: requestHash('POST /x', first) }, work);
+    const replay = await runIdempotent(db.pool, { providerId, key, route: 'POST /x', hash: requestHash('POST /x', reordered) }, work);
+    expect(replay).toEqual({ status: 201, body: { n: 1 }, replayed: true });
+    await expect(runIdempotent(db.pool, { providerId, key, route: 'POST /x', hash: requestHash('POST /x', { ...first, phone: '0912345679' }) }, work))
+      .rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
     expect(runs).toBe(1);
   });
 

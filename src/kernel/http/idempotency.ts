@@ -37,8 +37,37 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
   return v;
 }
 
+/**
+ * The request's fingerprint: the route and the parsed body in a canonical form, members of every
+ * object sorted by name (recursively, arrays kept in order), so that a retry whose JSON library
+ * writes the same members in another order is the same request (RFC 8259 section 4: an object is
+ * an unordered collection; the httpapi Idempotency-Key draft's "Idempotency Fingerprint" leaves
+ * its form to the server). Values are not normalised: a phone written in another form is another request.
+ *
+ * Fingerprints stored before this form (the body's members in the order received) equal it only
+ * for bodies whose members came sorted (`{"account_ref", "phone"}` does): a retry, across the
+ * upgrade, of a request whose members came in another order is refused as IDEMPOTENCY_KEY_REUSED
+ * instead of replayed, until its key expires (24 hours, pruneIdempotencyKeys). Nothing was sent
+ * twice, and no migration rewrites stored fingerprints for that one day.
+ */
 export function requestHash(route: string, body: unknown): Buffer {
-  return createHash('sha256').update(route).update('\u0000').update(JSON.stringify(body ?? null)).digest();
+  return createHash('sha256').update(route).update('\u0000').update(canonicalRequestJson(body ?? null)).digest();
+}
+
+/**
+ * The body as JSON with every object's members sorted by name (UTF-16 code units), arrays in
+ * order, no whitespace; scalars as JSON.stringify writes them. Not the transparency log's
+ * RFC 8785 form (src/tlog/canonical-json.ts), which refuses fractions: a request body may hold any
+ * JSON, and this form only has to be the same for equal bodies within this hub.
+ */
+export function canonicalRequestJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalRequestJson(v))).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalRequestJson(obj[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 interface StoredProblem {
