@@ -4,7 +4,10 @@
  * person moves on, in the same transaction as the registry change:
  *
  * - SIM change of the number: `verified` -> `needs_reverification`;
- * - termination, a new holder, porting out, or the holder's death: -> `revoked`.
+ * - termination, a new holder, porting out, or the holder's death: -> `revoked`. Porting out
+ *   ends the subscription the binding was made through; the new carrier's `ported_in` is a new
+ *   subscription whose holder is only known once it arrives, so the binding is not carried over
+ *   (docs/platforms.md, "Status").
  *
  * The reason is stored (account_changes, accounts.status_reason) for the person's own view and
  * the regulator's statistics; the platform's event carries only the new status (invariant 1).
