@@ -15,6 +15,7 @@ import { importRegistry } from './import/import-service.ts';
 import { applySubscriptionEvents } from './subscription-events.ts';
 import { composePersonalId } from './personal-id.ts';
 import { findLiveSubscriptionsByMsisdn, findPersonIdByPersonalId } from './registry-lookup.ts';
+import { msisdnIndex } from './row-crypto.ts';
 import { createProvider, type Provider } from '../providers/provider-service.ts';
 import { bindAccountInTransaction } from '../bindings/binding-service.ts';
 
@@ -27,8 +28,8 @@ let fileNo = 0;
 const POP_HEADER = 'personal_id,full_name,birth_date,sex,status';
 const SUB_HEADER = 'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status,sim_changed_at';
 
-/** Persons 1..12 and one number each, 0912 100 0NN, registered in 2022. */
-const people = Array.from({ length: 13 }, (_, i) => ({
+/** Persons 1..16 and one number each, 0912 100 0NN, registered in 2022. */
+const people = Array.from({ length: 16 }, (_, i) => ({
   pid: composePersonalId('079', 1980 + i, i % 2 ? 'M' : 'F', 500 + i),
   name: `Nguyễn Văn Người ${String.fromCharCode(65 + i)}`,
   birth: `${1980 + i}-02-03`,
@@ -104,6 +105,16 @@ async function expectMoved(accountId: string, provider: Provider, status: 'revok
   for (const word of REASONS) expect(text).not.toContain(word);
   const deliveries = await db.pool.query('SELECT provider_id, status FROM webhook_deliveries WHERE event_id = $1', [ev.id]);
   expect(deliveries.rows).toEqual(provider.webhookUrl ? [{ provider_id: provider.id, status: 'pending' }] : []);
+}
+
+/** Every subscription of the number at the carrier, in the order they were made (uuidv7 ids). */
+async function numberHistory(msisdn: string) {
+  const r = await db.pool.query(
+    `SELECT s.id, s.status, s.ended_reason, s.holder_bidx IS NOT NULL AS holder FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id
+     WHERE c.slug = 'viettel' AND s.msisdn_bidx = $1 ORDER BY s.id`,
+    [msisdnIndex(db.ring.currentBlindIndex.key, msisdn)],
+  );
+  return r.rows;
 }
 
 async function expectUntouched(accountId: string): Promise<void> {
@@ -222,6 +233,42 @@ describe('registry imports move the bindings', () => {
     await expectMoved(a8, quiet, 'revoked', 'holder_changed');
     await expectMoved(a9, hooked, 'needs_reverification', 'sim_changed');
     await expectUntouched(a10);
+  });
+
+  it('a subscriber row with no holder, or a holder where there was none, is a new holder; a corrected name or birth date is not', async () => {
+    const [p13, p14, p15] = [people[13]!, people[14]!, people[15]!];
+    const a13 = await bind(hooked, p13, 'u13');
+    const a14 = await bind(hooked, p14, 'u14');
+    const a15 = await bind(quiet, p15, 'q15');
+    const [was13] = await findLiveSubscriptionsByMsisdn(db.pool, db.ring, p13.msisdn);
+    const [was14] = await findLiveSubscriptionsByMsisdn(db.pool, db.ring, p14.msisdn);
+    const noHolder = (p: (typeof people)[number]) => `${p.msisdn},,,,store,2022-01-01T08:00:00+07:00,active,`;
+    const rows = [
+      noHolder(p13),
+      `${p14.msisdn},${p14.pid},${p14.name} Thị,1970-01-01,store,2022-01-01T08:00:00+07:00,active,`, // same person, other name and birth date
+      noHolder(p15),
+    ];
+    expect(await importSubscriptions(rows)).toMatchObject({ accepted: 3, rejected: 0 });
+    // Holder to none: the first holder's subscription ended and kept, its bindings revoked, a new row for "no holder".
+    expect(await numberHistory(p13.msisdn)).toEqual([
+      { id: was13!.id, status: 'terminated', ended_reason: 'holder_changed', holder: true },
+      { id: expect.any(String), status: 'active', ended_reason: null, holder: false },
+    ]);
+    await expectMoved(a13, hooked, 'revoked', 'holder_changed');
+    await expectMoved(a15, quiet, 'revoked', 'holder_changed');
+    // The same personal ID: updated in place, the binding kept.
+    expect(await numberHistory(p14.msisdn)).toEqual([{ id: was14!.id, status: 'active', ended_reason: null, holder: true }]);
+    await expectUntouched(a14);
+    expect(await importSubscriptions(rows)).toMatchObject({ accepted: 0, unchanged: 3 });
+
+    // None to a holder: a new subscription too, the holderless one kept as history.
+    const [holderless] = await findLiveSubscriptionsByMsisdn(db.pool, db.ring, p13.msisdn);
+    expect(await importSubscriptions([subRow(p13, { holder: newcomer })])).toMatchObject({ accepted: 1 });
+    expect((await numberHistory(p13.msisdn)).slice(1)).toEqual([
+      { id: holderless!.id, status: 'terminated', ended_reason: 'holder_changed', holder: false },
+      { id: expect.any(String), status: 'active', ended_reason: null, holder: true },
+    ]);
+    expect(await account(a13)).toMatchObject({ status: 'revoked', sequence: 2 });
   });
 
   it('a population file that records a death revokes every binding of the person, at every provider', async () => {

@@ -139,3 +139,136 @@ describe('subscription deltas', () => {
     expect(readFileSync(s.rejects_file, 'utf8')).toContain('1,event_id,EVENT_ID_REUSED');
   });
 });
+
+/**
+ * Out-of-order deltas around a termination (issue 2 "Deltas"): staleness is decided against the
+ * number's latest subscription at the carrier, live or ended, and a stale event is recorded against
+ * the subscription that held the number at its time. Each file imported twice changes nothing.
+ */
+describe('deltas older than a termination', () => {
+  const carrier = 'mobifone';
+  const holderOf = (pid: string, name: string, birth: string, channel = 'store') =>
+    ({ holder_personal_id: pid, holder_full_name: name, holder_birth_date: birth, channel });
+  const A = holderOf(a, 'Võ Thị Hoa', '1985-03-01');
+  const B = holderOf(b, 'Hồ Văn Nam', '1990-01-01');
+  let fileNo = 0;
+  const events = (list: Record<string, string>[]) => {
+    const path = join(dir, `late-${fileNo++}.ndjson`);
+    writeFileSync(path, list.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    return path;
+  };
+  const apply = (path: string) => applyEvents(path, carrier);
+  const rejectsOf = (s: { rejects_file: string }) => readFileSync(s.rejects_file, 'utf8').trim().split('\n').slice(1);
+  /** Every row the deltas write, in full: a second import must leave them byte for byte. */
+  async function snapshot() {
+    const subs = await db.pool.query('SELECT * FROM subscriptions ORDER BY id');
+    const evs = await db.pool.query('SELECT * FROM subscription_events ORDER BY id');
+    return { subs: subs.rows, evs: evs.rows };
+  }
+  async function expectIdempotent(path: string, summary: { accepted: number; unchanged: number; rejected: number }) {
+    const before = await snapshot();
+    const again = await apply(path);
+    expect(again).toMatchObject({ accepted: 0, unchanged: summary.accepted + summary.unchanged, rejected: summary.rejected });
+    expect(await snapshot()).toEqual(before);
+    return again;
+  }
+  async function numberRows(msisdn: string) {
+    const r = await db.pool.query(
+      `SELECT s.id, s.status, s.ended_reason, s.registered_at, s.ended_at, s.sim_changed_at, s.device_changed_at FROM subscriptions s
+       JOIN carriers c ON c.id = s.carrier_id WHERE c.slug = $1 AND s.msisdn_bidx = $2 ORDER BY s.registered_at`,
+      [carrier, msisdnIndex(db.ring.currentBlindIndex.key, msisdn)],
+    );
+    return r.rows;
+  }
+  async function outcomes(ids: string[]) {
+    const r = await db.pool.query(
+      `SELECT e.event_id, e.outcome, e.reject_code, e.subscription_id FROM subscription_events e JOIN carriers c ON c.id = e.carrier_id
+       WHERE c.slug = $1 AND e.event_id = ANY($2) ORDER BY e.event_id`,
+      [carrier, ids],
+    );
+    return r.rows;
+  }
+
+  it('records each type older than the termination as stale against the ended subscription, revives nothing, and re-imports change nothing', async () => {
+    const first = events([
+      { event_id: 'm-r1', type: 'registered', msisdn: '0913000001', at: '2024-01-01T10:00:00', ...A },
+      { event_id: 'm-t1', type: 'terminated', msisdn: '0913000001', at: '2024-03-01T10:00:00' },
+    ]);
+    expect(await apply(first)).toMatchObject({ accepted: 2, rejected: 0 });
+    const [ended] = await numberRows('+84913000001');
+    const late = events([
+      { event_id: 'm-h1', type: 'holder_changed', msisdn: '0913000001', at: '2024-02-01T10:00:00', ...B },
+      { event_id: 'm-b1', type: 'blocked_both', msisdn: '0913000001', at: '2024-02-05T10:00:00' },
+      { event_id: 'm-d1', type: 'device_changed', msisdn: '0913000001', at: '2024-02-10T10:00:00' },
+      { event_id: 'm-s1', type: 'sim_changed', msisdn: '0913000001', at: '2024-02-15T10:00:00' },
+      { event_id: 'm-r0', type: 'registered', msisdn: '0913000001', at: '2024-02-20T10:00:00', ...B },
+      { event_id: 'm-p0', type: 'ported_in', msisdn: '0913000001', at: '2024-02-25T10:00:00', ...B },
+      { event_id: 'm-t0', type: 'terminated', msisdn: '0913000001', at: '2024-02-28T10:00:00' },
+      { event_id: 'm-o0', type: 'ported_out', msisdn: '0913000001', at: '2024-02-28T11:00:00' },
+      { event_id: 'm-u0', type: 'unblocked', msisdn: '0913000001', at: '2024-02-28T12:00:00' },
+      { event_id: 'm-x0', type: 'sim_changed', msisdn: '0913000001', at: '2023-12-01T10:00:00' }, // before the registration
+      { event_id: 'm-s2', type: 'sim_changed', msisdn: '0913000001', at: '2024-03-05T10:00:00' }, // after the end: nothing to apply it to
+    ]);
+    const s = await apply(late);
+    expect(s).toMatchObject({ accepted: 10, unchanged: 0, rejected: 1 });
+    expect(rejectsOf(s)).toEqual(['11,msisdn,NO_LIVE_SUBSCRIPTION']);
+    // One subscription, still terminated on 03-01 as it was: no revival, no new holder, no SIM change.
+    expect(await numberRows('+84913000001')).toEqual([ended]);
+    expect(ended).toMatchObject({ status: 'terminated', ended_reason: 'terminated', sim_changed_at: null, device_changed_at: null });
+    expect(ended.ended_at.toISOString()).toBe('2024-03-01T03:00:00.000Z');
+    const stale = ['m-h1', 'm-b1', 'm-d1', 'm-s1', 'm-r0', 'm-p0', 'm-t0', 'm-o0', 'm-u0'].sort();
+    expect(await outcomes(stale)).toEqual(stale.map((id) => ({ event_id: id, outcome: 'stale', reject_code: null, subscription_id: ended.id })));
+    // Older than the number's first registration: stale, and held by no subscription.
+    expect(await outcomes(['m-x0', 'm-s2'])).toEqual([
+      { event_id: 'm-s2', outcome: 'rejected', reject_code: 'NO_LIVE_SUBSCRIPTION', subscription_id: null },
+      { event_id: 'm-x0', outcome: 'stale', reject_code: null, subscription_id: null },
+    ]);
+    await expectIdempotent(late, s);
+
+    // Registered after the termination: a new subscription of a new holder, the old one kept.
+    const again = events([{ event_id: 'm-r2', type: 'registered', msisdn: '0913000001', at: '2024-04-01T10:00:00', ...B }]);
+    expect(await apply(again)).toMatchObject({ accepted: 1, rejected: 0 });
+    const rows = await numberRows('+84913000001');
+    expect(rows.map((r) => r.status)).toEqual(['terminated', 'active']);
+    // The late file once more, now that the number has a new holder: the same answers, nothing
+    // recorded against the new holder's subscription, and the refused event refused again.
+    const third = await expectIdempotent(late, s);
+    expect(rejectsOf(third)).toEqual(['11,msisdn,NO_LIVE_SUBSCRIPTION']);
+    // And an event from the first holder's time arriving only now belongs to the first holder's subscription.
+    expect(await apply(events([{ event_id: 'm-d2', type: 'device_changed', msisdn: '0913000001', at: '2024-02-12T10:00:00' }]))).toMatchObject({ accepted: 1 });
+    expect(await outcomes(['m-d2'])).toEqual([{ event_id: 'm-d2', outcome: 'stale', reject_code: null, subscription_id: ended.id }]);
+    expect((await numberRows('+84913000001'))[1]).toMatchObject({ status: 'active', device_changed_at: null });
+  });
+
+  it('applies a file whose termination precedes an older event and a re-registration, and the same file again changes nothing', async () => {
+    const path = events([
+      { event_id: 'n-r1', type: 'registered', msisdn: '0913000002', at: '2024-05-01T10:00:00+07:00', ...A },
+      { event_id: 'n-s1', type: 'sim_changed', msisdn: '0913000002', at: '2024-06-01T10:00:00+07:00' },
+      { event_id: 'n-t1', type: 'terminated', msisdn: '0913000002', at: '2024-07-01T10:00:00+07:00' },
+      { event_id: 'n-d1', type: 'device_changed', msisdn: '0913000002', at: '2024-06-15T10:00:00+07:00' }, // older than the termination
+      { event_id: 'n-r2', type: 'registered', msisdn: '0913000002', at: '2024-08-01T10:00:00+07:00', ...B, channel: 'online' },
+    ]);
+    const s = await apply(path);
+    expect(s).toMatchObject({ accepted: 5, unchanged: 0, rejected: 0 });
+    const [first, second] = await numberRows('+84913000002');
+    expect(first).toMatchObject({ status: 'terminated', ended_reason: 'terminated', device_changed_at: null });
+    expect(second).toMatchObject({ status: 'active', device_changed_at: null });
+    expect(await outcomes(['n-d1'])).toEqual([{ event_id: 'n-d1', outcome: 'stale', reject_code: null, subscription_id: first.id }]);
+    await expectIdempotent(path, s);
+  });
+
+  it('refuses an event by the number\'s state once: the same file again gives the same refusal, whatever later lines changed', async () => {
+    const path = events([
+      { event_id: 'o-s1', type: 'sim_changed', msisdn: '0913000003', at: '2024-09-05T10:00:00' }, // no subscription yet
+      { event_id: 'o-r1', type: 'registered', msisdn: '0913000003', at: '2024-09-01T10:00:00', ...A },
+      { event_id: 'o-r2', type: 'registered', msisdn: '0913000003', at: '2024-09-20T10:00:00', ...B }, // still live
+      { event_id: 'o-t1', type: 'terminated', msisdn: '0913000003', at: '2024-09-10T10:00:00' },
+    ]);
+    const s = await apply(path);
+    expect(s).toMatchObject({ accepted: 2, unchanged: 0, rejected: 2 });
+    expect(rejectsOf(s)).toEqual(['1,msisdn,NO_LIVE_SUBSCRIPTION', '3,msisdn,NUMBER_ALREADY_ACTIVE']);
+    expect((await numberRows('+84913000003')).map((r) => [r.status, r.sim_changed_at])).toEqual([['terminated', null]]);
+    const again = await expectIdempotent(path, s);
+    expect(rejectsOf(again)).toEqual(rejectsOf(s));
+  });
+});

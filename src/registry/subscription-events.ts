@@ -1,9 +1,10 @@
 /**
  * Carriers' delta files (issue 2, "Deltas"): NDJSON events applied to the subscriber registry in
- * file order. `event_id` makes a re-sent event a no-op; an event older than the last one applied
- * to its subscription is recorded but does not override the newer state; a holder change, or a
- * terminated number registered again, is a new subscription of a new holder, the old one kept as
- * history (DESIGN.md invariant 7: a number is not a person).
+ * file order. `event_id` makes a re-sent event a no-op that gets the answer it first got; an event
+ * older than the last one applied to the number's latest subscription, live or ended, is recorded
+ * but does not override the newer state; a holder change, or a terminated number registered again,
+ * is a new subscription of a new holder, the old one kept as history (DESIGN.md invariant 7: a
+ * number is not a person).
  *
  * Runs under the same import_runs bookkeeping as file imports: resumable from the last committed
  * batch, rejects written with line, field and code only.
@@ -87,11 +88,12 @@ function eventSealedFields(e: SubscriptionEvent): string[] {
   return [e.msisdn, e.holderPersonalId, e.holderFullName, e.holderBirthDate, e.channel];
 }
 
-interface LiveRow {
+interface NumberRow {
   id: string;
   status: string;
-  last_event_at: Date | null;
   registered_at: Date;
+  last_event_at: Date | null;
+  ended_at: Date | null;
 }
 
 /**
@@ -99,6 +101,22 @@ interface LiveRow {
  * one a holder change, termination or port-out ended, or the one whose SIM changed.
  */
 type Outcome = { kind: 'applied' | 'stale'; subscriptionId: string | null; touched?: string } | { kind: 'rejected'; code: RejectCode; field: string };
+
+/** The time of the last thing applied to a subscription: its registration, last event or end. */
+function newestOf(s: NumberRow): number {
+  return Math.max(s.registered_at.getTime(), s.last_event_at?.getTime() ?? 0, s.ended_at?.getTime() ?? 0);
+}
+
+/**
+ * The subscription a stale event belongs to: the one that held the number at `at`, the one
+ * registered most recently at or before it and not yet ended then. None when the number had no
+ * subscription at that carrier then (before its first registration, or between two). `history`
+ * is newest registration first.
+ */
+function heldAt(history: readonly NumberRow[], at: number): string | null {
+  const s = history.find((h) => h.registered_at.getTime() <= at);
+  return s && (s.ended_at === null || s.ended_at.getTime() >= at) ? s.id : null;
+}
 
 async function insertSubscriptionFromEvent(client: pg.PoolClient, ring: KeyRing, carrierId: number, e: SubscriptionEvent, runId: string): Promise<string> {
   const row: SubscriptionRow = {
@@ -117,16 +135,31 @@ async function insertSubscriptionFromEvent(client: pg.PoolClient, ring: KeyRing,
   return id;
 }
 
+/**
+ * Staleness is decided against the number's latest subscription at this carrier, live or ended
+ * (issue 2 "Deltas": an event older than the last one applied to that subscription is recorded but
+ * does not override). Checking only a live one let an event older than a termination be refused,
+ * or, for `registered` and `ported_in`, revive the terminated number with a registration before its
+ * end; and once the number had a new holder, the same old event became "stale" against the new
+ * holder's subscription on a second import. So: older than the latest subscription's last change,
+ * the event is stale, recorded against the subscription that held the number at its time, and
+ * changes nothing (no revival, no new holder, no binding moved); otherwise it applies to the live
+ * subscription, or starts one when there is none (a terminated number registered again is a new
+ * subscription of a new holder).
+ */
 async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: number, e: SubscriptionEvent, runId: string): Promise<Outcome> {
   const bidx = msisdnIndex(ring.currentBlindIndex.key, e.msisdn);
-  const r = await client.query<LiveRow>(
-    `SELECT id, status, last_event_at, registered_at FROM subscriptions
-     WHERE carrier_id = $1 AND msisdn_bidx = $2 AND status <> 'terminated' FOR UPDATE`,
+  // Every subscription ever held of the number at the carrier (a handful): subscriptions of one
+  // number follow each other, so the newest registration is the latest one, and at most one is live.
+  const r = await client.query<NumberRow>(
+    `SELECT id, status, registered_at, last_event_at, ended_at FROM subscriptions
+     WHERE carrier_id = $1 AND msisdn_bidx = $2 ORDER BY registered_at DESC, id DESC FOR UPDATE`,
     [carrierId, bidx],
   );
-  const live = r.rows[0];
-  const newest = live ? Math.max(live.last_event_at?.getTime() ?? 0, live.registered_at.getTime()) : 0;
-  if (live && Date.parse(e.at) < newest) return { kind: 'stale', subscriptionId: live.id };
+  const live = r.rows.find((s) => s.status !== 'terminated');
+  const latest = live ?? r.rows[0];
+  const at = Date.parse(e.at);
+  if (latest && at < newestOf(latest)) return { kind: 'stale', subscriptionId: heldAt(r.rows, at) };
 
   switch (e.type) {
     case 'registered':
@@ -241,8 +274,8 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
             const e = checked.event;
             const fields = eventSealedFields(e);
             const digest = blindIndex(ring.currentBlindIndex.key, 'subscription_event.digest', [e.type, e.at, ...fields].join('\u001f'));
-            const prior = await client.query<{ digest: Buffer; import_run_id: string | null }>(
-              'SELECT digest, import_run_id FROM subscription_events WHERE carrier_id = $1 AND event_id = $2',
+            const prior = await client.query<{ digest: Buffer; import_run_id: string | null; outcome: string; reject_code: RejectCode | null }>(
+              'SELECT digest, import_run_id, outcome, reject_code FROM subscription_events WHERE carrier_id = $1 AND event_id = $2',
               [carrierId, e.eventId],
             );
             const p = prior.rows[0];
@@ -252,7 +285,12 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
             const repeated = p !== undefined && (p.import_run_id === currentRunId || (await repo.probeSeen(client, currentRunId, [seenKey])).size > 0);
             if (repeated) rejects.push({ line: item.line, field: 'event_id', code: 'DUPLICATE_KEY' });
             else if (p && p.digest.equals(digest)) {
-              counters.unchanged++;
+              // The same event again gets the answer it got (issue 2: applying the same event twice
+              // changes nothing): applied or stale, nothing to do; refused by the number's state, the
+              // same refusal, not a second evaluation against a state that later events of the same
+              // file may have changed (importing the same file twice changes nothing).
+              if (p.outcome === 'rejected') rejects.push({ line: item.line, field: 'msisdn', code: p.reject_code ?? 'NO_LIVE_SUBSCRIPTION' });
+              else counters.unchanged++;
               await repo.insertSeen(client, currentRunId, [seenKey]);
             }
             else if (p) rejects.push({ line: item.line, field: 'event_id', code: 'EVENT_ID_REUSED' });
@@ -264,19 +302,20 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
                 rejects.push({ line: item.line, field: outcome.field, code: outcome.code });
               } else {
                 if (outcome.kind === 'applied' && outcome.touched) touched.push(outcome.touched);
-                const id = await client.query<{ id: string }>(
-                  `INSERT INTO subscription_events (carrier_id, event_id, type, at, msisdn_bidx, bidx_version, digest, sealed, dek_version,
-                     subscription_id, outcome, import_run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, '\\x', $8, $9, $10, $11) RETURNING id::text AS id`,
-                  [carrierId, e.eventId, e.type, e.at, msisdnIndex(ring.currentBlindIndex.key, e.msisdn), ring.currentBlindIndex.version, digest,
-                    ring.currentData.version, outcome.subscriptionId, outcome.kind, currentRunId],
-                );
-                // The associated data names the row, whose id the insert just assigned.
-                const rowId = id.rows[0]!.id;
-                await client.query('UPDATE subscription_events SET sealed = $2 WHERE id = $1', [
-                  rowId, sealRecord(ring.currentData.key, ring.currentData.version, fields, associatedData('subscription_events', 'sealed', rowId)),
-                ]);
                 counters.accepted++;
               }
+              const id = await client.query<{ id: string }>(
+                `INSERT INTO subscription_events (carrier_id, event_id, type, at, msisdn_bidx, bidx_version, digest, sealed, dek_version,
+                   subscription_id, outcome, reject_code, import_run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, '\\x', $8, $9, $10, $11, $12) RETURNING id::text AS id`,
+                [carrierId, e.eventId, e.type, e.at, msisdnIndex(ring.currentBlindIndex.key, e.msisdn), ring.currentBlindIndex.version, digest,
+                  ring.currentData.version, outcome.kind === 'rejected' ? null : outcome.subscriptionId, outcome.kind,
+                  outcome.kind === 'rejected' ? outcome.code : null, currentRunId],
+              );
+              // The associated data names the row, whose id the insert just assigned.
+              const rowId = id.rows[0]!.id;
+              await client.query('UPDATE subscription_events SET sealed = $2 WHERE id = $1', [
+                rowId, sealRecord(ring.currentData.key, ring.currentData.version, fields, associatedData('subscription_events', 'sealed', rowId)),
+              ]);
             }
           }
         }

@@ -184,6 +184,16 @@ async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string,
 }
 
 /**
+ * Whether a file's row names the same holder as the stored subscription: the same personal ID
+ * (blind index) or none on both. Only the personal ID says who holds the number; a holder whose
+ * name or birth date the carrier corrected is the same person, updated in place (reconciliation
+ * compares those with the population registry).
+ */
+function sameHolder(row: Buffer | null, stored: Buffer | null): boolean {
+  return row === null || stored === null ? row === stored : row.equals(stored);
+}
+
+/**
  * `firstImport` (the carrier had no subscription when the run began): the probe is only for the
  * keys the unique index of live numbers cannot vouch for. Then nothing stored can match a number
  * but this run's own earlier rows, and a repeated number is a DUPLICATE_KEY in four cases: a live
@@ -218,8 +228,13 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
     const holder = view.holder(i);
     const live = history.find((e) => e.status !== 'terminated');
     if (live) {
-      if (holder && live.holder_bidx && !holder.equals(live.holder_bidx)) {
-        // A new holder of the number is a new subscription: end the old one, keep it as history.
+      if (!sameHolder(holder, live.holder_bidx)) {
+        // A new holder of the number is a new subscription: end the old one, keep it as history
+        // (issue 2: "a holder change ... is a new subscription of a new holder: keep the history,
+        // never merge the two"), and revoke the bindings made through it below (DESIGN.md
+        // invariant 7). A holder recorded where there was none, or none where there was one, is a
+        // change of holder too: updating in place would hand the first holder's row, and the
+        // bindings made through it, to whoever the number now belongs to.
         ended.push(live.id);
         fresh.push(i);
       } else if (live.digest.equals(digest)) {
