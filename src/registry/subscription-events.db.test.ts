@@ -257,6 +257,34 @@ describe('deltas older than a termination', () => {
     await expectIdempotent(path, s);
   });
 
+  it('ends the live subscription with a late termination or holder change dated after its registration, even past newer minor events', async () => {
+    const first = events([
+      { event_id: 'x-r1', type: 'registered', msisdn: '0913000007', at: '2024-01-01T10:00:00', ...A },
+      { event_id: 'x-d1', type: 'device_changed', msisdn: '0913000007', at: '2024-03-05T10:00:00' },
+      { event_id: 'x-r2', type: 'registered', msisdn: '0913000008', at: '2024-01-01T10:00:00', ...A },
+      { event_id: 'x-b2', type: 'blocked_outgoing', msisdn: '0913000008', at: '2024-03-05T10:00:00' },
+    ]);
+    expect(await apply(first)).toMatchObject({ accepted: 4, rejected: 0 });
+    const late = events([
+      { event_id: 'x-t1', type: 'terminated', msisdn: '0913000007', at: '2024-03-01T10:00:00' },
+      { event_id: 'x-h2', type: 'holder_changed', msisdn: '0913000008', at: '2024-03-01T10:00:00', ...B },
+    ]);
+    const s1 = await apply(late);
+    expect(s1).toMatchObject({ accepted: 2, rejected: 0 });
+    expect(await outcomes(['x-t1', 'x-h2'])).toEqual([
+      expect.objectContaining({ event_id: 'x-h2', outcome: 'applied' }),
+      expect.objectContaining({ event_id: 'x-t1', outcome: 'applied' }),
+    ]);
+    const [terminated] = await numberRows('+84913000007');
+    expect(terminated).toMatchObject({ status: 'terminated', ended_reason: 'terminated' });
+    expect(terminated.ended_at.toISOString()).toBe('2024-03-01T03:00:00.000Z');
+    const changed = await numberRows('+84913000008');
+    expect(changed.map((row) => [row.status, row.ended_reason])).toEqual([['terminated', 'holder_changed'], ['active', null]]);
+    // After the ending, the minor event it overtook is older than nothing live: a re-import changes nothing.
+    await expectIdempotent(late, s1);
+    await expectIdempotent(first, { accepted: 4, unchanged: 0, rejected: 0 });
+  });
+
   it('refuses an event by the number\'s state once: the same file again gives the same refusal, whatever later lines changed', async () => {
     const path = events([
       { event_id: 'o-s1', type: 'sim_changed', msisdn: '0913000003', at: '2024-09-05T10:00:00' }, // no subscription yet

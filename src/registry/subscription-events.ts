@@ -159,7 +159,14 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
   const live = r.rows.find((s) => s.status !== 'terminated');
   const latest = live ?? r.rows[0];
   const at = Date.parse(e.at);
-  if (latest && at < newestOf(latest)) return { kind: 'stale', subscriptionId: heldAt(r.rows, at) };
+  // An ending (termination, port-out, new holder) that arrives late still ends the live
+  // subscription if it happened after that subscription's registration, even when a block, a
+  // SIM or a device change dated after it was applied first: the number stopped being this
+  // holder's at `at` (DESIGN.md invariant 7; fail closed), and leaving it live would keep every
+  // binding made through it verified. Anything else is stale once older than the latest change.
+  const ending = e.type === 'terminated' || e.type === 'ported_out' || e.type === 'holder_changed';
+  const since = ending && live ? live.registered_at.getTime() : latest ? newestOf(latest) : -Infinity;
+  if (latest && at < since) return { kind: 'stale', subscriptionId: heldAt(r.rows, at) };
 
   switch (e.type) {
     case 'registered':
@@ -176,7 +183,8 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
     case 'ported_out': {
       if (!live) return { kind: 'rejected', code: 'NO_LIVE_SUBSCRIPTION', field: 'msisdn' };
       await repo.endSubscriptions(client, [live.id], e.type, e.at);
-      await client.query('UPDATE subscriptions SET last_event_at = $2 WHERE id = $1', [live.id, e.at]);
+      // A late ending keeps the latest time applied (staleness of what comes after is decided by it).
+      await client.query('UPDATE subscriptions SET last_event_at = greatest(last_event_at, $2) WHERE id = $1', [live.id, e.at]);
       return { kind: 'applied', subscriptionId: live.id, touched: live.id };
     }
     default: {
