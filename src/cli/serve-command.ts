@@ -10,6 +10,7 @@ import { openHub } from '../hub.ts';
 import { buildServer } from '../server.ts';
 import { registryIsEmpty, seedDemoRegistry } from '../demo/demo-seed.ts';
 import { DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
+import { smsTemplateWarning } from '../verification/sms/sms-text.ts';
 import { EXIT_OK, UsageError, type Command } from './command.ts';
 
 const HELP = `Usage: idbind serve [--demo] [--host HOST] [--port PORT]
@@ -45,6 +46,9 @@ export const serveCommand: Command = {
     const mode = values.demo ? 'demo' : 'production';
     const log = (m: string) => ctx.stderr.write(`${m}\n`);
     const hub = await openHub({ mode, env, cwd: ctx.cwd, requireAdminToken: true, log: (m) => log(`warning: ${m}`) });
+    // Once per start: an operator's SMS template that can take more than one part costs more per code.
+    const smsWarning = smsTemplateWarning(hub.config.sms.template);
+    if (smsWarning) log(`warning: ${smsWarning}`);
     let app: Awaited<ReturnType<typeof buildServer>> | undefined;
     try {
       const ring = await hub.ring();

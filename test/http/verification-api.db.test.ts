@@ -2,7 +2,7 @@
  * The phone verification API (issue 3) in-process on a real database, in demo mode (SMS to the
  * local outbox): the whole flow, each eligibility rule answering the one NUMBER_NOT_ELIGIBLE, the
  * code rules and their races, idempotency, rate limits, pseudonyms, status, unbinding, and
- * isolation between providers.
+ * isolation between providers; the SMS text in one GSM-7 part for names of any script.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +111,30 @@ describe('a full phone verification', () => {
     const ob = await confirm(other, o.json().id, await lastCode(N.adult3));
     expect(ob.json().pseudonym).not.toBe(first);
     expect(ob.json().pseudonym).toHaveLength(22);
+  });
+});
+
+describe('the SMS text', () => {
+  // GSM 03.38 (3GPP TS 23.038 section 6.2.1): the default alphabet without ESC; 160 of them are one part.
+  const GSM7 = new Set([...'@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà']);
+
+  it('fits one GSM-7 part for the longest Vietnamese name, another script and digits that fold into a run', async () => {
+    const cases: [name: string, phone: string, shown: string][] = [
+      ['Mạng Xã Hội Đường Phố Ẩm Thực Hà Nội Sài Gòn Cần Thơ Huế Ý Ở', many(16), 'minh Mang Xa Hoi Duong Pho Am Thuc Ha Noi Sai... cua ban'],
+      ['微博 Weibo', many(17), 'minh ? Weibo cua ban'],
+      ['Ｓｈｏｐ １２３４５６７', many(18), 'minh Shop 12345 67 cua ban'],
+    ];
+    for (const [name, phone, shown] of cases) {
+      const p = await createPlatform(name); // accepted by the provider validation as it is
+      const s = await start(p, 'sms-text', phone);
+      expect(s.statusCode, s.body).toBe(201);
+      const text = (await outbox(phone)).at(-1)!.text;
+      expect(text).toContain(shown);
+      expect(text.length).toBeLessThanOrEqual(160);
+      expect([...text].filter((c) => !GSM7.has(c))).toEqual([]);
+      expect(text.match(/\d{6,}/g)).toHaveLength(1);
+      expect((await confirm(p, s.json().id, await lastCode(phone))).statusCode).toBe(200);
+    }
   });
 });
 

@@ -3,15 +3,17 @@
  * server"): the server on a free port in demo mode (SMS to the local outbox), a platform created
  * through the admin API, the small hand-written registry of test/support. Covers a full
  * verification, the typed errors, bulk status as JSON and as an NDJSON stream, the idempotent
- * retry of a start whose answer was lost (and of a confirm), the provider's own settings, and
- * webhook replays of deliveries made dead by a receiver answering 410 Gone.
+ * retry of a start whose answer was lost (and of a confirm), the provider's own settings,
+ * webhook replays of deliveries made dead by a receiver answering 410 Gone, one delivery's attempt
+ * log, and polling the events of real verifications and unbindings page by page.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../support/hub.ts';
 import { many, N, seedVerificationRegistry } from '../support/verification-fixture.ts';
 import { startReceiver, type Receiver } from '../http/webhooks-receiver.ts';
 import {
-  IdbindClient, IdbindError, isBulkLineError, isIdbindError, type AccountStatus, type BulkStatusLine, type FetchFunction,
+  IdbindClient, IdbindError, isBulkLineError, isIdbindError, type AccountEvent, type AccountStatus, type BulkStatusLine, type FetchFunction,
+  type WebhookEvent,
 } from '../../packages/sdk/src/index.ts';
 
 let hub: TestHub;
@@ -377,4 +379,133 @@ describe('webhook replays', () => {
     expect((await failure(() => replays.replayWebhookDelivery(globalThis.crypto.randomUUID()))).code).toBe('WEBHOOK_DELIVERY_NOT_FOUND');
     expect((await failure(() => client.replayWebhookDelivery(first))).code).toBe('WEBHOOK_URL_NOT_SET');
   }, 60_000);
+});
+
+describe('delivery detail and event polling', () => {
+  let events: IdbindClient;
+  let eventsKey: string;
+  let pseudonym: string;
+
+  beforeAll(async () => {
+    eventsKey = await createPlatform('SDK Events Net');
+    events = new IdbindClient({ baseUrl: hub.url, apiKey: eventsKey, retry: { minDelayMs: 10 } });
+    await events.setWebhookUrl(receiver.url);
+    // Real binding changes: a verification, its unbinding, and a second verification.
+    const verify = async (accountRef: string, phone: string) => {
+      const started = await events.startVerification({ accountRef, phone });
+      return events.confirmCode(started.id, await lastCode(phone));
+    };
+    // The receiver fails the first try of the first event, so its log holds a failure and a success.
+    let failedOnce = false;
+    receiver.answer = (r) => {
+      if (!failedOnce && (JSON.parse(r.body) as { account_ref?: string }).account_ref === 'sdk-ev-1') {
+        failedOnce = true;
+        return 503;
+      }
+      return 204;
+    };
+    pseudonym = (await verify('sdk-ev-1', many(6))).pseudonym;
+    await events.unbindAccount('sdk-ev-1');
+    await verify('sdk-ev-2', many(7));
+  }, 60_000);
+
+  afterAll(() => {
+    receiver.answer = 204;
+  });
+
+  /** Every event after `after`, page by page, until a page comes back empty. */
+  async function pollAll(client: IdbindClient, limit: number, after?: string): Promise<{ pages: WebhookEvent[][]; cursor: string }> {
+    const pages: WebhookEvent[][] = [];
+    let cursor = after;
+    for (;;) {
+      const page = await client.listEvents({ after: cursor, limit });
+      if (page.events.length === 0) {
+        if (cursor !== undefined) expect(page.next_cursor).toBe(cursor); // an empty page keeps the position
+        return { pages, cursor: page.next_cursor };
+      }
+      pages.push(page.events);
+      cursor = page.next_cursor;
+    }
+  }
+
+  it('polls the events oldest first, two a page, and then nothing more until a new change', async () => {
+    // An event is listed once every older transaction has ended (its position is then final).
+    await expect.poll(async () => (await events.listEvents({ limit: 10 })).events.length, { timeout: 10_000 }).toBe(3);
+    const { pages, cursor } = await pollAll(events, 2);
+    expect(pages.map((p) => p.length)).toEqual([2, 1]);
+    const all = pages.flat() as AccountEvent[];
+    expect(all.map((e) => [e.type, e.account_ref, e.status])).toEqual([
+      ['account.verified', 'sdk-ev-1', 'verified'],
+      ['account.unbound', 'sdk-ev-1', 'unverified'],
+      ['account.verified', 'sdk-ev-2', 'verified'],
+    ]);
+    expect(all[0]).toEqual({
+      id: expect.any(String), type: 'account.verified', account_ref: 'sdk-ev-1', status: 'verified', level: 'low', pseudonym,
+      minor: false, sequence: expect.any(Number), occurred_at: expect.any(String),
+    });
+    expect(all[1]!.sequence).toBeGreaterThan(all[0]!.sequence);
+    expect(new Set(all.map((e) => e.id)).size).toBe(3);
+
+    // Up to date: the cursor returns nothing until the next change, then exactly that change.
+    expect((await events.listEvents({ after: cursor })).events).toEqual([]);
+    const started = await events.startVerification({ accountRef: 'sdk-ev-1', phone: many(6) });
+    await events.confirmCode(started.id, await lastCode(many(6)));
+    await expect.poll(async () => (await events.listEvents({ after: cursor })).events.map((e) => [e.type, (e as AccountEvent).account_ref]), { timeout: 10_000 })
+      .toEqual([['account.verified', 'sdk-ev-1']]);
+
+    // Another provider's events never show; a cursor this API did not give is refused, not retried.
+    const { pages: others } = await pollAll(client, 1000);
+    expect(others.flat().length).toBeGreaterThan(0);
+    for (const e of all) expect(others.flat().map((x) => x.id)).not.toContain(e.id);
+    const { fetch: f, calls } = recordingFetch();
+    const c = new IdbindClient({ baseUrl: hub.url, apiKey, fetch: f, retry: { minDelayMs: 10 } });
+    expect(await failure(() => c.listEvents({ after: 'not-a-cursor' }))).toMatchObject({ code: 'WEBHOOK_CURSOR_INVALID', status: 400 });
+    expect(calls).toHaveLength(1);
+  }, 30_000);
+
+  it("reads one delivery with its event and attempt log: a 503, then the retry's 204", async () => {
+    const first = (await events.listEvents({ limit: 1 })).events[0]!;
+    expect(first).toMatchObject({ type: 'account.verified', account_ref: 'sdk-ev-1' });
+    // The first try failed; the retry schedule's first step is 5 s (with jitter).
+    await expect.poll(async () => (await events.getWebhookDelivery(first.id)).status, { timeout: 20_000, interval: 500 }).toBe('delivered');
+    const detail = await events.getWebhookDelivery(first.id);
+    expect(detail).toMatchObject({
+      event_id: first.id, type: 'account.verified', status: 'delivered', attempts: 2, next_attempt_at: null,
+      last_status_code: 204, delivered_at: expect.any(String), created_at: expect.any(String),
+    });
+    // The event is the one polled and the one the receiver got, at each try.
+    expect(detail.event).toEqual(first);
+    const bodies = receiver.requests.filter((r) => r.headers['webhook-id'] === first.id).map((r) => JSON.parse(r.body) as unknown);
+    expect(bodies).toEqual([first, first]);
+    expect(detail.attempt_log).toEqual([
+      { attempt: 1, status_code: 503, error: 'HTTP 503', duration_ms: expect.any(Number), at: expect.any(String) },
+      { attempt: 2, status_code: 204, error: null, duration_ms: expect.any(Number), at: expect.any(String) },
+    ]);
+    expect(Date.parse(detail.attempt_log[1]!.at)).toBeGreaterThan(Date.parse(detail.attempt_log[0]!.at));
+
+    // The log lists it too, and the other events' deliveries went through at the first try.
+    const unbound = (await events.listEvents({ limit: 2 })).events[1]!;
+    await expect.poll(async () => (await events.getWebhookDelivery(unbound.id)).attempt_log.map((a) => a.status_code), { timeout: 10_000 }).toEqual([204]);
+    expect((await events.listWebhookDeliveries()).deliveries.map((d) => d.event_id)).toContain(first.id);
+  }, 30_000);
+
+  it("answers another provider's delivery, and an id that is no UUID, as WEBHOOK_DELIVERY_NOT_FOUND (404), not retried", async () => {
+    const first = (await events.listEvents({ limit: 1 })).events[0]!;
+    const { fetch: f, calls } = recordingFetch();
+    const other = new IdbindClient({ baseUrl: hub.url, apiKey, fetch: f, retry: { minDelayMs: 10 } });
+    expect(await failure(() => other.getWebhookDelivery(first.id))).toMatchObject({ code: 'WEBHOOK_DELIVERY_NOT_FOUND', status: 404 });
+    expect(await failure(() => other.getWebhookDelivery('not-an-id'))).toMatchObject({ code: 'WEBHOOK_DELIVERY_NOT_FOUND', status: 404 });
+    expect(await failure(() => events.getWebhookDelivery(globalThis.crypto.randomUUID()))).toMatchObject({ code: 'WEBHOOK_DELIVERY_NOT_FOUND' });
+    expect(calls).toHaveLength(2);
+  });
+
+  it('repeats a delivery read and an events read after a 5xx', async () => {
+    const first = (await events.listEvents({ limit: 1 })).events[0]!;
+    const { fetch: f, calls } = recordingFetch((_url, _init, call) =>
+      call % 2 === 1 ? Promise.resolve(new Response(JSON.stringify({ title: 'down', status: 502, code: 'INTERNAL' }), { status: 502, headers: { 'content-type': 'application/problem+json' } })) : undefined);
+    const c = new IdbindClient({ baseUrl: hub.url, apiKey: eventsKey, fetch: f, retry: { minDelayMs: 1 } });
+    expect((await c.getWebhookDelivery(first.id)).event_id).toBe(first.id);
+    expect((await c.listEvents({ limit: 1 })).events.map((e) => e.id)).toEqual([first.id]);
+    expect(calls.map((x) => x.status)).toEqual([502, 200, 502, 200]);
+  });
 });

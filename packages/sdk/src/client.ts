@@ -13,9 +13,9 @@
 import { IdbindError } from './errors.js';
 import { isBulkLineError, ndjsonBody, readNdjson } from './ndjson.js';
 import type {
-  AccountStatus, BindResult, BulkStatusLine, ListDeliveriesOptions, Provider, ProviderInfo, RotatedApiKey, RotatedWebhookSecret,
-  RotationOptions, StartedVerification, StartVerificationInput, TestEventSent, Verification, VerificationStats, WebhookDeliveryPage,
-  ReplayedWebhookDelivery, WebhookReplayResult, WebhookReplaySelection,
+  AccountStatus, BindResult, BulkStatusLine, EventPage, ListDeliveriesOptions, ListEventsOptions, Provider, ProviderInfo, RotatedApiKey,
+  RotatedWebhookSecret, RotationOptions, StartedVerification, StartVerificationInput, TestEventSent, Verification, VerificationStats,
+  WebhookDeliveryDetail, WebhookDeliveryPage, ReplayedWebhookDelivery, WebhookReplayResult, WebhookReplaySelection,
 } from './types.js';
 
 /** The most account refs the hub takes in one JSON bulk request; more go as NDJSON. */
@@ -271,6 +271,32 @@ export class IdbindClient {
   listWebhookDeliveries(options: ListDeliveriesOptions = {}): Promise<WebhookDeliveryPage> {
     return this.#withRetry(
       () => this.#json<WebhookDeliveryPage>({ method: 'GET', path: '/v1/webhooks/deliveries', query: { status: options.status, limit: options.limit, cursor: options.cursor } }),
+      transient,
+    );
+  }
+
+  /**
+   * `GET /v1/webhooks/deliveries/{event_id}`: one delivery, the event it carries and its attempt
+   * log (each try's status code or error, and duration). `WEBHOOK_DELIVERY_NOT_FOUND` (404) for an
+   * id that is not one of your deliveries (another provider's event is "not found" too).
+   */
+  getWebhookDelivery(eventId: string): Promise<WebhookDeliveryDetail> {
+    return this.#withRetry(
+      () => this.#json<WebhookDeliveryDetail>({ method: 'GET', path: `/v1/webhooks/deliveries/${encodeURIComponent(eventId)}` }),
+      transient,
+    );
+  }
+
+  /**
+   * `GET /v1/events`: your events after a cursor, oldest first, whether or not you have a webhook
+   * URL (polling, or catching up after an outage). Pass the page's `next_cursor` as `after` next
+   * time; an empty page means there is nothing newer yet. A malformed cursor is
+   * `WEBHOOK_CURSOR_INVALID`. As with webhooks, deduplicate on the event `id` and drop an account
+   * event whose `sequence` is not above the last one you applied.
+   */
+  listEvents(options: ListEventsOptions = {}): Promise<EventPage> {
+    return this.#withRetry(
+      () => this.#json<EventPage>({ method: 'GET', path: '/v1/events', query: { after: options.after, limit: options.limit } }),
       transient,
     );
   }

@@ -205,6 +205,42 @@ export interface ListDeliveriesOptions {
   cursor?: string;
 }
 
+/** One try of a delivery, in {@link WebhookDeliveryDetail.attempt_log}. */
+export interface WebhookDeliveryAttempt {
+  /** 1 for the first try; replays continue the count. */
+  attempt: number;
+  /** The receiver's HTTP status; null when no answer came (refused, timed out, address refused). */
+  status_code: number | null;
+  /** Why the try failed, for people; null when the receiver answered. */
+  error: string | null;
+  duration_ms: number;
+  at: string;
+}
+
+/** `GET /v1/webhooks/deliveries/{event_id}`: one delivery, the event it carries and every try, oldest first. */
+export interface WebhookDeliveryDetail extends WebhookDelivery {
+  /** The event exactly as it is delivered (the signed body). */
+  event: WebhookEvent;
+  attempt_log: WebhookDeliveryAttempt[];
+}
+
+/** `GET /v1/events`: a page of your events, oldest first. */
+export interface EventPage {
+  events: WebhookEvent[];
+  /**
+   * Always present: the position after this page (the same cursor when the page is empty). Keep
+   * it and pass it as `after` next time; an empty page means you are up to date for now.
+   */
+  next_cursor: string;
+}
+
+export interface ListEventsOptions {
+  /** The `next_cursor` of the previous page; absent for the first event you have. */
+  after?: string;
+  /** 1 to 1,000 events per page (hub default 100). */
+  limit?: number;
+}
+
 /** `POST /v1/webhooks/deliveries/{event_id}/replay`: the delivery is due again at once. */
 export interface ReplayedWebhookDelivery {
   event_id: string;

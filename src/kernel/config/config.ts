@@ -230,8 +230,9 @@ export interface VerificationConfig {
 /**
  * `IDBIND_SMS_URL`: the HTTP SMS gateway (POST, JSON `{"to", "text"}`); `IDBIND_SMS_AUTHORIZATION`:
  * the `Authorization` header sent to it; `IDBIND_SMS_TEMPLATE`: the text, with `{platform}` and
- * `{code}` (default: Vietnamese then English). In demo mode without `IDBIND_SMS_URL`, messages go
- * to the local outbox (`GET /v1/dev/sms-outbox`).
+ * `{code}` (default: Vietnamese without diacritics then English, one GSM-7 part; an own template
+ * is used as given, with a warning at start when it can take more than one part). In demo mode
+ * without `IDBIND_SMS_URL`, messages go to the local outbox (`GET /v1/dev/sms-outbox`).
  */
 export interface SmsConfig {
   readonly url: string | undefined;
@@ -239,9 +240,11 @@ export interface SmsConfig {
   readonly template: string;
 }
 
-// Vietnamese without diacritics and English, in GSM-7 (one SMS part, any handset); the code appears
-// once, so it is the only 6-digit number a person or a test reads.
-export const DEFAULT_SMS_TEMPLATE = '{code} la ma xac minh {platform} cua ban / is your {platform} verification code. Het han sau 5 phut / expires in 5 minutes. Khong chia se ma / do not share it.';
+// Vietnamese without diacritics, then English, all in the GSM-7 basic set; the platform named once.
+// 116 characters with the code, so 44 are left to the name within one 160-character SMS part:
+// verification/sms/sms-text.ts folds the name to GSM-7 and cuts it there (and says why one part).
+// The code appears once, so it is the only 6-digit number a person or a test reads.
+export const DEFAULT_SMS_TEMPLATE = '{code} la ma xac minh {platform} cua ban, het han sau 5 phut. Khong chia se ma nay. / Your code, valid 5 min. Do not share it.';
 
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -19,9 +19,8 @@ export class SmsSendError extends Error {
   }
 }
 
-export function codeText(template: string, platform: string, code: string): string {
-  return template.replaceAll('{platform}', platform).replaceAll('{code}', code);
-}
+// The text of a code, kept within one SMS part: sms-text.ts.
+export { codeText } from './sms-text.ts';
 
 /** POSTs `{"to": "+84...", "text": "..."}` as JSON; any 2xx is taken. No redirects are followed. */
 export function httpSmsGateway(config: SmsConfig & { url: string }, policy: OutboundPolicy): SmsGateway {
