@@ -158,6 +158,23 @@ describe('typed errors', () => {
     expect(await failure(() => stranger.getProvider())).toMatchObject({ code: 'API_KEY_INVALID', status: 401 });
   });
 
+  it("sends the person's address as client_ip on a start and a resend, which the hub checks", async () => {
+    const bodies: unknown[] = [];
+    const { fetch: f } = recordingFetch((_url, init) => {
+      bodies.push(init.body === undefined ? undefined : JSON.parse(String(init.body)));
+      return undefined;
+    });
+    const c = new IdbindClient({ baseUrl: hub.url, apiKey, fetch: f, retry: { minDelayMs: 10 } });
+    const started = await c.startVerification({ accountRef: 'sdk-ip', phone: many(5), clientIp: '2001:db8::5' });
+    expect(bodies[0]).toEqual({ account_ref: 'sdk-ip', phone: many(5), client_ip: '2001:db8::5' });
+    await hub.hub.pool.query(`UPDATE verifications SET last_sent_at = now() - interval '31 seconds' WHERE id = $1`, [started.id]);
+    expect(await c.resendCode(started.id, { clientIp: '198.51.100.5' })).toMatchObject({ id: started.id, status: 'code_sent' });
+    expect(bodies[1]).toEqual({ client_ip: '198.51.100.5' });
+    // Forwarded as given: the hub refuses what is not an address, and the SDK does not retry it.
+    expect((await failure(() => c.startVerification({ accountRef: 'sdk-ip-2', phone: many(5), clientIp: 'a person' }))).status).toBe(400);
+    expect((await failure(() => c.resendCode(started.id, { clientIp: 'a person' }))).code).toBe('REQUEST_INVALID');
+  });
+
   it('turns an unreachable hub into NETWORK_ERROR (status 0) after its retries', async () => {
     const { fetch: f, calls } = recordingFetch(() => Promise.reject(new TypeError('fetch failed')));
     const c = new IdbindClient({ baseUrl: hub.url, apiKey, fetch: f, retry: { retries: 2, minDelayMs: 1 } });
@@ -441,7 +458,7 @@ describe('delivery detail and event polling', () => {
     ]);
     expect(all[0]).toEqual({
       id: expect.any(String), type: 'account.verified', account_ref: 'sdk-ev-1', status: 'verified', level: 'low', pseudonym,
-      minor: false, sequence: expect.any(Number), occurred_at: expect.any(String),
+      minor: false, since: expect.any(String), sequence: expect.any(Number), occurred_at: expect.any(String),
     });
     expect(all[1]!.sequence).toBeGreaterThan(all[0]!.sequence);
     expect(new Set(all.map((e) => e.id)).size).toBe(3);

@@ -14,7 +14,7 @@ import { IdbindError } from './errors.js';
 import { isBulkLineError, ndjsonBody, readNdjson } from './ndjson.js';
 import type {
   AccountStatus, BindResult, BulkStatusLine, EventPage, ListDeliveriesOptions, ListEventsOptions, Provider, ProviderInfo, RotatedApiKey,
-  RotatedWebhookSecret, RotationOptions, StartedVerification, StartVerificationInput, TestEventSent, Verification, VerificationStats,
+  ResendCodeOptions, RotatedWebhookSecret, RotationOptions, StartedVerification, StartVerificationInput, TestEventSent, Verification, VerificationStats,
   WebhookDeliveryDetail, WebhookDeliveryPage, ReplayedWebhookDelivery, WebhookReplayResult, WebhookReplaySelection,
 } from './types.js';
 
@@ -103,7 +103,8 @@ export class IdbindClient {
     const key = input.idempotencyKey ?? randomUuid();
     return this.#withRetry(
       () => this.#json<StartedVerification>({
-        method: 'POST', path: '/v1/verifications', json: { account_ref: input.accountRef, phone: input.phone }, headers: { 'idempotency-key': key },
+        method: 'POST', path: '/v1/verifications', headers: { 'idempotency-key': key },
+        json: { account_ref: input.accountRef, phone: input.phone, ...(input.clientIp !== undefined ? { client_ip: input.clientIp } : {}) },
       }),
       // The first try may still be running on the hub when its answer was lost: wait for it.
       (e) => transient(e) || e.code === 'IDEMPOTENCY_KEY_IN_USE',
@@ -119,8 +120,11 @@ export class IdbindClient {
    * `POST /v1/verifications/{id}/resend`: a new code, at most 3 per verification, 30 s apart
    * (`RESEND_TOO_SOON` with `retry_after`, `RESEND_LIMIT_REACHED`). Wrong-code attempts are not reset.
    */
-  resendCode(id: string): Promise<StartedVerification> {
-    return this.#json<StartedVerification>({ method: 'POST', path: `/v1/verifications/${encodeURIComponent(id)}/resend` });
+  resendCode(id: string, options: ResendCodeOptions = {}): Promise<StartedVerification> {
+    return this.#json<StartedVerification>({
+      method: 'POST', path: `/v1/verifications/${encodeURIComponent(id)}/resend`,
+      ...(options.clientIp !== undefined ? { json: { client_ip: options.clientIp } } : {}),
+    });
   }
 
   /**

@@ -29,6 +29,18 @@ export interface StartVerificationInput {
    * make retries across process restarts safe too.
    */
   idempotencyKey?: string;
+  /**
+   * The person's IP address as your server saw it (IPv4 or IPv6). The hub's per-IP limit then
+   * applies to each person rather than to your server's address. Only counted, as a keyed hash;
+   * never stored.
+   */
+  clientIp?: string;
+}
+
+/** Options of {@link IdbindClient.resendCode}. */
+export interface ResendCodeOptions {
+  /** As {@link StartVerificationInput.clientIp}. */
+  clientIp?: string;
 }
 
 /** `POST /v1/verifications` and `POST /v1/verifications/{id}/resend`: a code is on its way. */
