@@ -341,8 +341,12 @@ async function notifyPerson(client: pg.PoolClient, r: RequestRow, kind: 'disclos
   return { personId: r.person_id, notificationId: n.rows[0]!.id };
 }
 
-/** The text of the SMS notice: only that there is news in their view (DESIGN.md "Conventions"). */
-export const NOTICE_TEXT = 'idbind: Có thông tin mới trong trang idbind của bạn. / There is news in your idbind view.';
+/**
+ * The text of the SMS notice: only that there is news in their view (DESIGN.md "Conventions").
+ * Vietnamese without diacritics, as the codes are (src/verification/sms/sms-text.ts): one letter
+ * with a diacritic makes the whole SMS UCS-2, two parts instead of one.
+ */
+export const NOTICE_TEXT = 'idbind: Co thong tin moi trong trang idbind cua ban. / There is news in your idbind view.';
 
 /**
  * The SMS notice goes only to a number the same person still holds: an active subscription

@@ -23,6 +23,7 @@ import type { Official } from '../officials/official-auth.ts';
 import { createTransparencyLog, loadLogKey, type TransparencyLog } from '../tlog/log-service.ts';
 import { verifyProofBundle } from '../tlog/proof-bundle.ts';
 import { parseVerifierKey } from '../tlog/signed-note.ts';
+import { isGsm7Basic } from '../verification/sms/sms-text.ts';
 import { outboxSmsGateway, readOutbox } from '../verification/sms/sms-outbox.ts';
 import {
   approveRequest, disclosuresOfPerson, extendSeal, listRequests, NOTICE_TEXT, rejectRequest, releaseIfCovered, reviewRequest, runDisclosureMaintenance,
@@ -135,6 +136,7 @@ describe('a disclosure request', () => {
     for (const x of sent) expect([N.simChanged, N.blocked]).not.toContain(x.n);
     const texts = sent.flatMap((x) => x.texts);
     expect(texts).toContain(NOTICE_TEXT);
+    expect(isGsm7Basic(NOTICE_TEXT) && NOTICE_TEXT.length <= 160).toBe(true); // one SMS part
     const seen = await disclosuresOfPerson(deps, personId) as Array<Record<string, unknown>>;
     expect(seen.find((d) => d.id === filed.id)).toMatchObject({ authority: 'Police unit', approved_by: 'Procuracy', released: ['history', 'identity'], case_reference: 'VKS-2026-0042' });
     const access = await db.pool.query(`SELECT actor, detail FROM access_records WHERE person_id = $1 AND purpose = 'disclosure'`, [personId]);
