@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { composePersonalId } from '../../src/registry/personal-id.ts';
 
 const BIN = new URL('../../bin/idbind.js', import.meta.url).pathname;
 let db: TestDatabase;
@@ -178,4 +179,41 @@ describe('an import killed with SIGKILL', () => {
     expect(runs.rows).toEqual([{ status: 'completed', n: 1 }]);
     expect(existsSync(summary.rejects_file)).toBe(true);
   });
+});
+
+// Audit of issue 2, finding 1: a quote never closed used to hold every later line in one record,
+// and past 16 MiB failed the whole import (exit 1, IMPORT_FORMAT_INVALID "never closed").
+describe('a quote never closed, followed by many megabytes of rows', () => {
+  it('rejects that one line and imports every other row, for population and subscription files (exit 3)', async () => {
+    expect(idbind(['migrate']).status).toBe(0); // when run alone
+    await db.pool.query('TRUNCATE persons, import_runs, import_rejects, import_seen, reconciliation_runs, reconciliation_results, access_records, subscription_events, subscriptions CASCADE');
+    // Long names (letters and spaces, under 200 characters) so that 17 MiB, past the old 16 MiB
+    // bound, take about 75,000 rows.
+    const name = (i: number) => `Nguyễn Văn Thành Công Minh Đức Quang Huy Hoàng Bảo Khánh Phúc Lộc Thọ An Bình Trường Sơn Hải Long Tuấn Kiệt Nhật Tân Vĩnh Phú Quốc Việt Hùng Dũng Mạnh Tiến Trung Kiên Nghĩa Hiếu Thảo ${String.fromCharCode(65 + (i % 26))}`;
+    const rows = 75_000;
+    const pid = (i: number) => composePersonalId('001', 1990, 'M', 100_000 + i);
+    const lines = ['personal_id,full_name,birth_date,sex,status'];
+    lines.push(`${pid(0)},"Trần Thị Bé,1990-05-01,M,alive`); // line 2: opened, never closed
+    for (let i = 1; i <= rows; i++) lines.push(`${pid(i)},${name(i)},1990-05-01,M,alive`);
+    const population = join(dir, 'open-quote-population.csv');
+    writeFileSync(population, lines.join('\n') + '\n');
+    expect(statSync(population).size).toBeGreaterThan(17 * 1024 * 1024);
+    const p = idbind(['import', 'population', population, '--json', '--rejects', join(dir, 'open-quote-population.rejects.csv')]);
+    expect(p.stderr).not.toContain('IMPORT_FORMAT_INVALID');
+    expect(p.status).toBe(3);
+    expect(JSON.parse(p.stdout)).toMatchObject({ accepted: rows, unchanged: 0, rejected: 1 });
+    expect(readFileSync(join(dir, 'open-quote-population.rejects.csv'), 'utf8')).toBe('line,field,code\n2,*,MALFORMED_ROW\n');
+
+    const subs = ['msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status'];
+    subs.push(`0981000000,${pid(0)},Trần "Thị Bé,1990-05-01,store,2024-01-01,active`); // line 2: a stray quote, never closed
+    for (let i = 1; i <= rows; i++) subs.push(`098${String(1_000_000 + i).padStart(7, '0')},${pid(i)},${name(i)},1990-05-01,store,2024-01-01T08:00:00,active`);
+    const carrierFile = join(dir, 'open-quote-subscriptions.csv');
+    writeFileSync(carrierFile, subs.join('\n') + '\n');
+    expect(statSync(carrierFile).size).toBeGreaterThan(17 * 1024 * 1024);
+    const s = idbind(['import', 'subscriptions', '--carrier', 'open-quote', carrierFile, '--json', '--rejects', join(dir, 'open-quote-subscriptions.rejects.csv')]);
+    expect(s.stderr).not.toContain('IMPORT_FORMAT_INVALID');
+    expect(s.status).toBe(3);
+    expect(JSON.parse(s.stdout)).toMatchObject({ accepted: rows, unchanged: 0, rejected: 1 });
+    expect(readFileSync(join(dir, 'open-quote-subscriptions.rejects.csv'), 'utf8')).toBe('line,field,code\n2,*,MALFORMED_ROW\n');
+  }, 240_000);
 });

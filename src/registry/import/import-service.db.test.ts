@@ -226,20 +226,52 @@ describe("a carrier's first import probes only what the unique index cannot see"
 });
 
 describe('CSV details', () => {
-  it('reads CRLF files, quoted fields, and numbers lines across a record that spans two lines', async () => {
+  it('reads CRLF files and quoted fields, one record per line: a field broken across two lines is two malformed lines', async () => {
     const ids = [composePersonalId('060', 1960, 'M', 31), composePersonalId('060', 1960, 'M', 32), composePersonalId('060', 1960, 'M', 33)];
     const p = join(dir, 'crlf.csv');
     writeFileSync(p, [
       'personal_id,full_name,birth_date,sex,status,died_on,guardian_personal_ids',
       `${ids[0]},"Ngô Văn Tâm",1960-01-01,M,alive,,`,
-      `${ids[1]},"Ngô Văn`, // a quoted field with a line break: one record on lines 3-4, rejected
+      `${ids[1]},"Ngô Văn`, // a quoted field with a line break (no field may hold one): lines 3 and 4 rejected
       `Tú",1960-01-01,M,alive,,`,
       `${ids[2]},Ngô Văn Tài,1960-01-01,M,alive,,`, // line 5
       `${ids[2]},Ngô Văn Tài,1960-01-01,M,alive,,`, // line 6: duplicate
     ].join('\r\n') + '\r\n');
     const summary = await run(p);
-    expect(summary).toMatchObject({ accepted: 2, rejected: 2 });
-    expect(readFileSync(summary.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['3,full_name,NAME_INVALID', '6,personal_id,DUPLICATE_KEY']);
+    expect(summary).toMatchObject({ accepted: 2, rejected: 3 });
+    expect(readFileSync(summary.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['3,*,MALFORMED_ROW', '4,*,MALFORMED_ROW', '6,personal_id,DUPLICATE_KEY']);
+  });
+
+  // Audit of issue 2, finding 1: a quote inside an unquoted field opened a "quoted field" that
+  // swallowed every later line, neither imported nor rejected (or, past 16 MiB, failed the import).
+  it('rejects a line with a stray quote, or a quote never closed, as that line only, and imports every other row', async () => {
+    const pid = (n: number) => composePersonalId('064', 1964, 'F', n);
+    const people = write('stray-quote.csv', [
+      'personal_id,full_name,birth_date,sex,status',
+      `${pid(1)},Phan Thị Một,1964-01-01,F,alive`,
+      `${pid(2)},Phan "Thị Hai,1964-01-01,F,alive`, // line 3 of 6: a quote inside a field
+      `${pid(3)},Phan Thị Ba,1964-01-01,F,alive`,
+      `${pid(4)},Phan Thị Bốn,1964-01-01,F,alive`,
+      `${pid(5)},Phan Thị Năm,1964-01-01,F,alive`,
+    ]);
+    const a = await run(people);
+    expect(a).toMatchObject({ accepted: 4, unchanged: 0, rejected: 1 });
+    expect(readFileSync(a.rejects_file, 'utf8')).toBe('line,field,code\n3,*,MALFORMED_ROW\n');
+
+    const subscriptions = write('stray-quote-subscriptions.csv', [
+      'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status',
+      `0964000001,${pid(1)},Phan Thị Một,1964-01-01,store,2024-01-01,active`,
+      `0964000002,${pid(2)},Phan Thị Hai",1964-01-01,store,2024-01-01,active`, // line 3: a quote at a field's end
+      `0964000003,${pid(3)},Phan Thị Ba,1964-01-01,store,2024-01-01,active`,
+      `0964000004,${pid(4)},"Phan Thị Bốn,1964-01-01,store,2024-01-01,active`, // line 5: a quoted field never closed
+      ...Array.from({ length: 40 }, (_, i) => `09641${String(i).padStart(5, '0')},${pid(5)},Phan Thị Năm,1964-01-01,online,2024-01-01,active`),
+    ]);
+    const b = await run(subscriptions, 'subscriptions', 'stray-quote');
+    expect(b).toMatchObject({ accepted: 42, unchanged: 0, rejected: 2 });
+    expect(b.accepted + b.unchanged + b.rejected).toBe(44);
+    expect(readFileSync(b.rejects_file, 'utf8')).toBe('line,field,code\n3,*,MALFORMED_ROW\n5,*,MALFORMED_ROW\n');
+    const stored = await db.pool.query(`SELECT count(*)::int AS n FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id WHERE c.slug = 'stray-quote'`);
+    expect(stored.rows[0].n).toBe(42);
   });
 });
 

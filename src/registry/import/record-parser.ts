@@ -1,23 +1,23 @@
 /**
  * Turning text into records, in the import workers (so the thread that drives the database does
- * not parse): CSV (RFC 4180) and NDJSON, one record per line or, for a CSV record whose quoted
- * field spans lines, per group of lines. A record keeps the number of the line it starts on (the
- * CSV header is line 1). A line that is not a well-formed record becomes a MALFORMED_ROW (or
- * UNKNOWN_FIELD) item: it never aborts the import.
+ * not parse): CSV (RFC 4180) and NDJSON, one record per physical line, numbered as in the file
+ * (the CSV header is line 1). A line that is not a well-formed record becomes a MALFORMED_ROW (or
+ * UNKNOWN_FIELD) item: it never aborts the import (issue 2: "Bad rows never abort an import").
+ *
+ * One line, one record, for CSV too: RFC 4180 lets a quoted field hold a line break, but no field
+ * of these formats can (docs/formats.md: IDs, numbers, dates and codes have fixed shapes, and a
+ * name holds no control character), so a quoted field ends with its line. A quote left open, or a
+ * quote inside an unquoted field (RFC 4180 section 2, rules 5 and 6: a quote opens a field only at
+ * its start), makes that one line a MALFORMED_ROW; the next line is a record of its own. Reading a
+ * quoted field on across lines would let one stray quote swallow the rest of the file.
  *
  * CSV fast path: a line without a double quote is split on commas, which is exactly what RFC 4180
- * says of it; any line with a quote goes through csv-parse.
+ * says of it; any line with a quote goes through csv-parse, which refuses a misplaced quote.
  */
 import { parse } from 'csv-parse/sync';
 import type { SourceItem } from './import-protocol.ts';
 
 export type SourceFormat = 'csv' | 'ndjson';
-
-function countQuotes(s: string): number {
-  let n = 0;
-  for (let i = s.indexOf('"'); i !== -1; i = s.indexOf('"', i + 1)) n++;
-  return n;
-}
 
 /** The fields of one CSV record, or undefined when it is not well-formed RFC 4180. */
 export function parseCsvFields(raw: string): string[] | undefined {
@@ -66,8 +66,8 @@ export interface ParsedRecord {
 }
 
 /**
- * The records of a chunk that starts at `startLine` and ends at a record boundary (the chunk
- * reader guarantees it). Empty lines are skipped but counted.
+ * The records of a chunk that starts at `startLine` and ends at a line boundary (the chunk reader
+ * guarantees it): one per line, without its CRLF or LF. Empty lines are skipped but counted.
  */
 export function* parseChunk(text: string, startLine: number, format: SourceFormat, header: readonly string[], fields: readonly string[]): Generator<ParsedRecord> {
   let line = startLine;
@@ -76,27 +76,12 @@ export function* parseChunk(text: string, startLine: number, format: SourceForma
     let nl = text.indexOf('\n', pos);
     if (nl === -1) nl = text.length;
     const start = pos;
-    let end = nl;
-    let raw = text.slice(pos, nl);
-    const first = line;
+    const end = nl > start && text.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl;
+    const raw = text.slice(start, end);
+    const current = line;
     line++;
     pos = nl + 1;
-    // A quoted CSV field may hold line breaks: extend the record until its quotes balance.
-    if (format === 'csv' && countQuotes(raw) % 2 === 1) {
-      while (pos < text.length && countQuotes(raw) % 2 === 1) {
-        let next = text.indexOf('\n', pos);
-        if (next === -1) next = text.length;
-        raw += '\n' + text.slice(pos, next);
-        end = next;
-        line++;
-        pos = next + 1;
-      }
-    }
-    if (raw.endsWith('\r')) {
-      raw = raw.slice(0, -1);
-      end--;
-    }
     if (raw.trim() === '') continue;
-    yield { item: parseRecord(raw, first, format, header, fields), start, end };
+    yield { item: parseRecord(raw, current, format, header, fields), start, end };
   }
 }
