@@ -99,8 +99,32 @@ describe('NDJSON import', () => {
     const summary = await run(p);
     expect(summary).toMatchObject({ accepted: 1, rejected: 4 });
     expect(readFileSync(summary.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual([
-      '2,nickname,UNKNOWN_FIELD', '3,personal_id,MALFORMED_ROW', '4,*,MALFORMED_ROW', '6,*,MALFORMED_ROW',
+      '2,*,UNKNOWN_FIELD', '3,personal_id,MALFORMED_ROW', '4,*,MALFORMED_ROW', '6,*,MALFORMED_ROW',
     ]);
+  });
+
+  // Audit of issue 2, finding 2: the key of an unknown field was written to the rejects file and
+  // to import_rejects.field as it came.
+  it('never writes the key of an unknown field anywhere: not to the rejects file, not to import_rejects', async () => {
+    const p = join(dir, 'unknown-keys.ndjson');
+    const ok = { personal_id: composePersonalId('093', 1975, 'M', 1), full_name: 'Tạ Văn Khóa', birth_date: '1975-01-01', sex: 'M', status: 'alive' };
+    const secretId = composePersonalId('001', 1985, 'F', 299); // 001185000299
+    writeFileSync(p, [
+      JSON.stringify(ok),
+      JSON.stringify({ ...ok, personal_id: composePersonalId('093', 1975, 'M', 2), [secretId]: 'x' }),
+      JSON.stringify({ ...ok, personal_id: composePersonalId('093', 1975, 'M', 3), 'a,b\nc': 'x' }),
+      JSON.stringify({ ...ok, personal_id: composePersonalId('093', 1975, 'M', 4), 'Lê Thị Bí Mật': 'x' }),
+    ].join('\n') + '\n');
+    const summary = await run(p);
+    expect(summary).toMatchObject({ accepted: 1, rejected: 3 });
+    const file = readFileSync(summary.rejects_file, 'utf8');
+    expect(file).toBe('line,field,code\n2,*,UNKNOWN_FIELD\n3,*,UNKNOWN_FIELD\n4,*,UNKNOWN_FIELD\n');
+    const stored = await db.pool.query<{ line: string; field: string; code: string }>('SELECT line::text, field, code FROM import_rejects WHERE run_id = $1 ORDER BY line', [summary.run_id]);
+    expect(stored.rows).toEqual([2, 3, 4].map((line) => ({ line: String(line), field: '*', code: 'UNKNOWN_FIELD' })));
+    for (const secret of [secretId, 'a,b', 'Bí Mật']) {
+      expect(file).not.toContain(secret);
+      expect(JSON.stringify(stored.rows)).not.toContain(secret);
+    }
   });
 
   it('refuses a CSV whose header has an unknown or missing column, changing nothing', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseChunk } from './record-parser.ts';
+import { parseChunk, parseRecord } from './record-parser.ts';
 
 const header = ['personal_id', 'full_name'];
 
@@ -41,5 +41,15 @@ describe('parseChunk', () => {
   it('rejects the quoted halves of a field broken across two lines, since no field of these formats holds a line break', () => {
     const out = [...parseChunk('001,"Bình\nAn"\n002,Chi\n', 2, 'csv', header, header)];
     expect(out.map((r) => [r.item.line, r.item.malformed?.code ?? r.item.record.personal_id])).toEqual([[2, 'MALFORMED_ROW'], [3, 'MALFORMED_ROW'], [4, '002']]);
+  });
+});
+
+describe('parseRecord (NDJSON)', () => {
+  it('reports an unknown field as `*`, never by its key, which is input like any value', () => {
+    const fields = ['personal_id'];
+    for (const key of ['001185000299', 'a,b\nc', 'Lê Thị Bí Mật']) {
+      const item = parseRecord(JSON.stringify({ personal_id: '001090000001', [key]: 'x' }), 2, 'ndjson', [], fields);
+      expect(item.malformed).toEqual({ field: '*', code: 'UNKNOWN_FIELD' });
+    }
   });
 });

@@ -50,7 +50,10 @@ export function parseRecord(raw: string, line: number, format: SourceFormat, hea
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { line, record: {}, malformed: MALFORMED };
   const record: Record<string, string> = {};
   for (const [k, v] of Object.entries(parsed)) {
-    if (!fields.includes(k)) return { line, record: {}, malformed: { field: k, code: 'UNKNOWN_FIELD' } };
+    // Field `*`, never the key: a key is input like any value, and can be a personal ID number,
+    // a name, or hold a comma or a line break that would break the rejects file (DESIGN.md
+    // invariant 2; the CSV header check names positions for the same reason, chunk-reader.ts).
+    if (!fields.includes(k)) return { line, record: {}, malformed: { field: '*', code: 'UNKNOWN_FIELD' } };
     if (v === null || v === undefined) record[k] = '';
     else if (typeof v === 'string') record[k] = v;
     else return { line, record: {}, malformed: { field: k, code: 'MALFORMED_ROW' } };
