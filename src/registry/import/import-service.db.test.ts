@@ -299,6 +299,47 @@ describe('CSV details', () => {
   });
 });
 
+// Audit of issue 2, finding 5: Latin-1 bytes in a subscriber file were stored as U+FFFD (and found
+// a false HOLDER_DATA_MISMATCH later), while the population file rejected them as NAME_INVALID.
+describe('invalid UTF-8', () => {
+  const latin1 = (s: string) => Buffer.from(s, 'latin1');
+  const pid = (n: number) => composePersonalId('066', 1966, 'M', n);
+
+  it('rejects the line as ENCODING_INVALID in population and subscription files, CSV and NDJSON, and imports the rest', async () => {
+    const people = join(dir, 'latin1-population.csv');
+    writeFileSync(people, Buffer.concat([
+      Buffer.from(`personal_id,full_name,birth_date,sex,status\n${pid(1)},Đỗ Văn Một,1966-01-01,M,alive\n${pid(2)},`),
+      latin1('Trân Thï Sáong'), Buffer.from(`,1966-01-01,M,alive\n${pid(3)},Đỗ Văn Ba,1966-01-01,M,alive\n`),
+    ]));
+    const a = await run(people);
+    expect(a).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(readFileSync(a.rejects_file, 'utf8')).toBe('line,field,code\n3,full_name,ENCODING_INVALID\n');
+
+    const header = 'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status';
+    const csv = join(dir, 'latin1-subscriptions.csv');
+    writeFileSync(csv, Buffer.concat([
+      Buffer.from(`${header}\n0966000001,${pid(1)},Đỗ Văn Một,1966-01-01,store,2024-01-01,active\n0966000002,${pid(2)},`),
+      latin1('Trân Thï Sáong'), Buffer.from(`,1966-01-01,store,2024-01-01,active\n0966000003,${pid(3)},Đỗ Văn Ba,1966-01-01,store,2024-01-01,active\n`),
+    ]));
+    const b = await run(csv, 'subscriptions', 'latin1');
+    expect(b).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(readFileSync(b.rejects_file, 'utf8')).toBe('line,field,code\n3,holder_full_name,ENCODING_INVALID\n');
+
+    const nd = join(dir, 'latin1-subscriptions.ndjson');
+    const object = (msisdn: string, n: number) => `{"msisdn":"${msisdn}","holder_personal_id":"${pid(n)}","holder_full_name":"`;
+    const rest = '","holder_birth_date":"1966-01-01","channel":"store","registered_at":"2024-01-01","status":"active"}\n';
+    writeFileSync(nd, Buffer.concat([
+      Buffer.from(object('0966000004', 1) + 'Đỗ Văn Một' + rest), Buffer.from(object('0966000005', 2)), latin1('Trân Thï'), Buffer.from(rest),
+      Buffer.from(object('0966000006', 3) + 'Đỗ Văn Ba' + rest),
+    ]));
+    const c = await run(nd, 'subscriptions', 'latin1');
+    expect(c).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(readFileSync(c.rejects_file, 'utf8')).toBe('line,field,code\n2,holder_full_name,ENCODING_INVALID\n');
+    const stored = await db.pool.query(`SELECT count(*)::int AS n FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id WHERE c.slug = 'latin1'`);
+    expect(stored.rows[0].n).toBe(4);
+  });
+});
+
 describe('carriers', () => {
   it('are permanent: a carrier with subscriptions can be neither deleted, renumbered nor truncated (0021)', async () => {
     const path = write('carrier-permanent.csv', [

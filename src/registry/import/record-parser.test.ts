@@ -53,3 +53,30 @@ describe('parseRecord (NDJSON)', () => {
     }
   });
 });
+
+// Audit of issue 2, finding 5: a Latin-1 holder name was accepted with U+FFFD in it.
+describe('invalid UTF-8', () => {
+  const latin1 = (s: string) => Buffer.from(s, 'latin1');
+  const decode = (parts: Buffer[]) => new TextDecoder('utf-8').decode(Buffer.concat(parts));
+
+  it('rejects the line as ENCODING_INVALID against the column holding the bad bytes, and reads the next line', () => {
+    const text = decode([Buffer.from('001,An\n'), Buffer.from('002,'), latin1('Trân Thï'), Buffer.from('\n003,"x'), latin1('é'), Buffer.from('\n004,Bình\n')]);
+    const out = [...parseChunk(text, 2, 'csv', header, header)];
+    expect(out.map((r) => [r.item.line, r.item.malformed ?? r.item.record.personal_id])).toEqual([
+      [2, '001'], [3, { field: 'full_name', code: 'ENCODING_INVALID' }], [4, { field: '*', code: 'ENCODING_INVALID' }], [5, '004'],
+    ]);
+  });
+
+  it('does so in NDJSON, naming a defined field only, and for a U+FFFD written as such', () => {
+    const text = decode([
+      Buffer.from('{"personal_id":"001","full_name":"'), latin1('Trân'), Buffer.from('"}\n'),
+      Buffer.from('{"personal_id":"002","'), latin1('clé'), Buffer.from('":"x"}\n'),
+      Buffer.from('{"personal_id":"003","full_name":"An \uFFFD"}\n'),
+      Buffer.from('{"personal_id":"004","full_name":"An"}\n'),
+    ]);
+    const out = [...parseChunk(text, 1, 'ndjson', [], header)];
+    expect(out.map((r) => r.item.malformed ?? r.item.record.personal_id)).toEqual([
+      { field: 'full_name', code: 'ENCODING_INVALID' }, { field: '*', code: 'ENCODING_INVALID' }, { field: 'full_name', code: 'ENCODING_INVALID' }, '004',
+    ]);
+  });
+});

@@ -13,6 +13,12 @@
  *
  * CSV fast path: a line without a double quote is split on commas, which is exactly what RFC 4180
  * says of it; any line with a quote goes through csv-parse, which refuses a misplaced quote.
+ *
+ * Files are UTF-8 (issue 2, "Input formats"). The callers decode a chunk without `fatal`, so one bad
+ * byte does not fail the chunk: it becomes U+FFFD, and the line holding it is an ENCODING_INVALID
+ * item, whatever its format and fields. (A Latin-1 holder name was otherwise stored with U+FFFD and
+ * later found a HOLDER_DATA_MISMATCH: audit of issue 2, finding 5.) A U+FFFD written as such is
+ * taken the same way: no field can hold one, and it is the mark of an earlier lossy conversion.
  */
 import { parse } from 'csv-parse/sync';
 import type { SourceItem } from './import-protocol.ts';
@@ -61,6 +67,30 @@ export function parseRecord(raw: string, line: number, format: SourceFormat, hea
   return { line, record };
 }
 
+/** The replacement character, which a non-fatal UTF-8 decoder puts for each invalid sequence. */
+const REPLACEMENT = '\uFFFD';
+
+/**
+ * The field an ENCODING_INVALID line is reported against: the first column (CSV) or defined key
+ * (NDJSON) whose value holds the bad bytes, or `*` when the line is not a well-formed record or
+ * the bytes are elsewhere (a key, the syntax). Only names of the format, never the input's.
+ */
+function encodingField(raw: string, format: SourceFormat, header: readonly string[], fields: readonly string[]): string {
+  if (format === 'csv') {
+    const values = parseCsvFields(raw);
+    const i = values && values.length === header.length ? values.findIndex((v) => v.includes(REPLACEMENT)) : -1;
+    return i === -1 ? '*' : header[i]!;
+  }
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return '*';
+    for (const [k, v] of Object.entries(parsed)) if (fields.includes(k) && typeof v === 'string' && v.includes(REPLACEMENT)) return k;
+  } catch {
+    // Not JSON: the whole line.
+  }
+  return '*';
+}
+
 export interface ParsedRecord {
   item: SourceItem;
   /** Where the record's own text is in the chunk's text ([start, end)), so the coordinator can re-read a row it must re-seal. */
@@ -73,6 +103,9 @@ export interface ParsedRecord {
  * guarantees it): one per line, without its CRLF or LF. Empty lines are skipped but counted.
  */
 export function* parseChunk(text: string, startLine: number, format: SourceFormat, header: readonly string[], fields: readonly string[]): Generator<ParsedRecord> {
+  // One search of the whole chunk (native code, a fraction of a microsecond per row); a line is
+  // searched only in a chunk that holds a replacement character at all.
+  const suspect = text.includes(REPLACEMENT);
   let line = startLine;
   let pos = 0;
   while (pos < text.length) {
@@ -85,6 +118,10 @@ export function* parseChunk(text: string, startLine: number, format: SourceForma
     line++;
     pos = nl + 1;
     if (raw.trim() === '') continue;
+    if (suspect && raw.includes(REPLACEMENT)) {
+      yield { item: { line: current, record: {}, malformed: { field: encodingField(raw, format, header, fields), code: 'ENCODING_INVALID' } }, start, end };
+      continue;
+    }
     yield { item: parseRecord(raw, current, format, header, fields), start, end };
   }
 }
