@@ -148,6 +148,34 @@ describe('uploads run as jobs, through the import code of the CLI', () => {
     expect(await settled(mobifone, r.json().job_id)).toMatchObject({ format: 'ndjson', status: 'completed', summary: { accepted: 2, rejected: 0 } });
   });
 
+  // Audit of issue 2, finding 1: uploads share the CLI's reader, where one stray quote used to
+  // swallow every later line.
+  it('rejects a line with a stray or unclosed quote as that line only, and imports every other row', async () => {
+    const itel = await carrier('iTel', 'itel-quotes');
+    const csv = [H, row('0871000001', 0), `0871000002,${people[1]!.pid},Lê "Văn Bình,${people[1]!.birth},store,2021-01-01,active`, row('0871000003', 2),
+      `0871000004,${people[3]!.pid},"Lê Văn Dũng,${people[3]!.birth},store,2021-01-01,active`, row('0871000005', null), row('0871000006', 0)].join('\n') + '\n';
+    const r = await upload(itel, '/v1/carrier/registry', csv, 'text/csv');
+    expect(r.statusCode).toBe(202);
+    const job = await settled(itel, r.json().job_id);
+    expect(job).toMatchObject({ status: 'completed', summary: { accepted: 4, unchanged: 0, rejected: 2 } });
+    expect((await app.inject({ url: job.rejects, headers: itel.auth })).body).toBe('line,field,code\n3,*,MALFORMED_ROW\n5,*,MALFORMED_ROW\n');
+  });
+
+  // Audit of issue 2, finding 5: deltas share the reader; their holder names were taken with U+FFFD.
+  it('rejects a delta whose line is not UTF-8 as ENCODING_INVALID, and applies the others', async () => {
+    const itel = await carrier('iTel Latin-1', 'itel-latin1');
+    const event = (id: string, msisdn: string, name: Buffer) => Buffer.concat([
+      Buffer.from(`{"event_id":"${id}","type":"registered","msisdn":"${msisdn}","at":"2024-01-01T08:00:00+07:00","holder_personal_id":"${people[0]!.pid}","holder_full_name":"`),
+      name, Buffer.from(`","holder_birth_date":"${people[0]!.birth}","channel":"store"}\n`),
+    ]);
+    const body = Buffer.concat([event('l1', '0872000001', Buffer.from(people[0]!.name)), event('l2', '0872000002', Buffer.from('Lê Vån An', 'latin1')), event('l3', '0872000003', Buffer.from(people[0]!.name))]);
+    const r = await app.inject({ method: 'POST', url: '/v1/carrier/deltas', headers: { ...itel.auth, 'content-type': 'application/x-ndjson' }, payload: body });
+    expect(r.statusCode).toBe(202);
+    const job = await settled(itel, r.json().job_id);
+    expect(job).toMatchObject({ status: 'completed', summary: { accepted: 2, unchanged: 0, rejected: 1 } });
+    expect((await app.inject({ url: job.rejects, headers: itel.auth })).body).toBe('line,field,code\n2,holder_full_name,ENCODING_INVALID\n');
+  });
+
   it('applies a delta file, with the bindings made through its numbers following them', async () => {
     const platform = (await createProvider(hub.pool, await hub.ring(), { allowLoopback: true }, { name: 'Bound Platform', kind: 'platform' })).provider;
     const [sub] = await findLiveSubscriptionsByMsisdn(hub.pool, await hub.ring(), '+84961000001');

@@ -6,7 +6,8 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { openHub } from '../hub.ts';
-import { importRegistry, defaultRejectsPath, type ImportProgress, type ImportSummary } from '../registry/import/import-service.ts';
+import { importRegistry, type ImportProgress, type ImportSummary } from '../registry/import/import-service.ts';
+import { defaultRejectsPath } from '../registry/import/import-runs.ts';
 import { applySubscriptionEvents } from '../registry/subscription-events.ts';
 import { createProgressBar, formatCount } from './progress.ts';
 import { EXIT_OK, EXIT_PARTIAL, UsageError, type Command } from './command.ts';
@@ -24,7 +25,9 @@ nothing; an interrupted import run again with the same file resumes after its la
 
 Options:
   --carrier NAME     the carrier's slug (lowercase letters, digits, '-'); created on first use
-  --rejects FILE     where to write the rejects (default: DATA_DIR/rejects/<file name>.rejects.csv)
+  --rejects FILE     where to write the rejects, mode 0600, replacing any file there (default:
+                     DATA_DIR/rejects/population.<file name>.rejects.csv, or
+                     DATA_DIR/rejects/<subscriptions|subscription-events>.<carrier>.<file name>.rejects.csv)
   --json             print {"accepted","unchanged","rejected","rejects_file",...} on stdout
   -h, --help         this help
 
@@ -62,7 +65,8 @@ export const importCommand: Command = {
     let summary: ImportSummary;
     try {
       const ring = await hub.ring();
-      const rejectsPath = values.rejects ? resolve(ctx.cwd, values.rejects) : defaultRejectsPath(hub.config.dataDir, path);
+      const kind = what === 'subscription-events' ? 'subscription_events' : what === 'population' ? 'population' : 'subscriptions';
+      const rejectsPath = values.rejects ? resolve(ctx.cwd, values.rejects) : defaultRejectsPath(hub.config.dataDir, { kind, carrier: values.carrier }, path);
       summary = what === 'subscription-events'
         ? await applySubscriptionEvents({ pool: hub.pool, ring, carrier: values.carrier!, path, rejectsPath, onProgress })
         : await importRegistry({

@@ -5,7 +5,8 @@
  */
 export const REJECT_CODES = {
   MALFORMED_ROW: 'the line is not a well-formed CSV record or JSON object of the expected shape',
-  UNKNOWN_FIELD: 'an NDJSON object carries a field the format does not define',
+  ENCODING_INVALID: 'the line is not valid UTF-8 (or holds U+FFFD, the mark of an earlier lossy conversion); the field is the one holding it, or `*`',
+  UNKNOWN_FIELD: 'an NDJSON object carries a field the format does not define (field `*`: the key is never repeated)',
   MISSING_FIELD: 'a required field is empty',
   PERSONAL_ID_INVALID: 'not 12 digits, or an unknown province code',
   PERSONAL_ID_CONTRADICTS_BIRTH_DATE: 'the century and year digits do not encode the birth date',

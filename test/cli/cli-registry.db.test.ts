@@ -6,11 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, existsSync, writeFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, statSync, existsSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { composePersonalId } from '../../src/registry/personal-id.ts';
 
 const BIN = new URL('../../bin/idbind.js', import.meta.url).pathname;
 let db: TestDatabase;
@@ -113,18 +114,45 @@ describe('idbind CLI on generated registries', () => {
       expect(textDump.includes(needle), 'a personal value appears in clear').toBe(false);
       expect(hexDump.includes(Buffer.from(needle, 'utf8').toString('hex')), 'a personal value appears hex-encoded').toBe(false);
     }
-    const rejects = readFileSync(join(dir, 'data', 'rejects', 'population.csv.rejects.csv'), 'utf8');
+    const rejects = readFileSync(join(dir, 'data', 'rejects', 'population.population.csv.rejects.csv'), 'utf8');
     expect(rejects).toBe('line,field,code\n');
   });
 
   it('exits 3 and writes a 0600 rejects file with codes only when rows are rejected', () => {
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, 'personal_id,full_name,birth_date,sex,status\n001090000001,Nguyễn Văn An,1990-05-01,M,alive\n001290000001,Trần Thị Bé,1990-05-01,F,alive\n');
-    const r = idbind(['import', 'population', bad, '--json', '--rejects', join(dir, 'bad.rejects.csv')]);
-    expect(r.status).toBe(3);
-    expect(JSON.parse(r.stdout)).toMatchObject({ accepted: 1, rejected: 1, rejects_file: join(dir, 'bad.rejects.csv') });
-    expect(readFileSync(join(dir, 'bad.rejects.csv'), 'utf8')).toBe('line,field,code\n3,personal_id,PERSONAL_ID_CONTRADICTS_BIRTH_DATE\n');
-    expect(statSync(join(dir, 'bad.rejects.csv')).mode & 0o777).toBe(0o600);
+    // Audit of issue 2, finding 7: over an existing 0644 file the rejects were written under its
+    // old mode, then chmodded; a reader that opened it before read them all.
+    writeFileSync(join(dir, 'bad.rejects.csv'), 'old\n', { mode: 0o644 });
+    const reader = openSync(join(dir, 'bad.rejects.csv'), 'r');
+    try {
+      const r = idbind(['import', 'population', bad, '--json', '--rejects', join(dir, 'bad.rejects.csv')]);
+      expect(r.status).toBe(3);
+      expect(JSON.parse(r.stdout)).toMatchObject({ accepted: 1, rejected: 1, rejects_file: join(dir, 'bad.rejects.csv') });
+      expect(readFileSync(join(dir, 'bad.rejects.csv'), 'utf8')).toBe('line,field,code\n3,personal_id,PERSONAL_ID_CONTRADICTS_BIRTH_DATE\n');
+      expect(statSync(join(dir, 'bad.rejects.csv')).mode & 0o777).toBe(0o600);
+      const seen = Buffer.alloc(100);
+      expect(seen.toString('utf8', 0, readSync(reader, seen, 0, 100, 0))).toBe('old\n');
+    } finally {
+      closeSync(reader);
+    }
+  });
+
+  it('names the default rejects file after the kind of import and the carrier: two carriers\' files of the same name keep their own', () => {
+    const header = 'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status';
+    const rejects: Record<string, string> = {};
+    for (const [carrier, bad] of [['carrier-a', 2], ['carrier-b', 3]] as const) {
+      const d = join(dir, carrier);
+      mkdirSync(d, { recursive: true });
+      const rows = ['0971000001', '0971000002'].map((m, i) => `${i + 2 === bad ? '0281234567' : m},,,,store,2024-01-01,active`);
+      writeFileSync(join(d, 'subscriptions.csv'), [header, ...rows].join('\n') + '\n');
+      const r = idbind(['import', 'subscriptions', '--carrier', carrier, join(d, 'subscriptions.csv'), '--json']);
+      expect(r.status).toBe(3);
+      rejects[carrier] = JSON.parse(r.stdout).rejects_file;
+      expect(rejects[carrier]).toBe(join(dir, 'data', 'rejects', `subscriptions.${carrier}.subscriptions.csv.rejects.csv`));
+    }
+    expect(readFileSync(rejects['carrier-a']!, 'utf8')).toBe('line,field,code\n2,msisdn,NOT_VIETNAMESE_MOBILE\n');
+    expect(readFileSync(rejects['carrier-b']!, 'utf8')).toBe('line,field,code\n3,msisdn,NOT_VIETNAMESE_MOBILE\n');
   });
 
   it('answers --help on every command, and usage errors with exit 2', () => {
@@ -178,4 +206,41 @@ describe('an import killed with SIGKILL', () => {
     expect(runs.rows).toEqual([{ status: 'completed', n: 1 }]);
     expect(existsSync(summary.rejects_file)).toBe(true);
   });
+});
+
+// Audit of issue 2, finding 1: a quote never closed used to hold every later line in one record,
+// and past 16 MiB failed the whole import (exit 1, IMPORT_FORMAT_INVALID "never closed").
+describe('a quote never closed, followed by many megabytes of rows', () => {
+  it('rejects that one line and imports every other row, for population and subscription files (exit 3)', async () => {
+    expect(idbind(['migrate']).status).toBe(0); // when run alone
+    await db.pool.query('TRUNCATE persons, import_runs, import_rejects, import_seen, reconciliation_runs, reconciliation_results, access_records, subscription_events, subscriptions CASCADE');
+    // Long names (letters and spaces, under 200 characters) so that 17 MiB, past the old 16 MiB
+    // bound, take about 75,000 rows.
+    const name = (i: number) => `Nguyễn Văn Thành Công Minh Đức Quang Huy Hoàng Bảo Khánh Phúc Lộc Thọ An Bình Trường Sơn Hải Long Tuấn Kiệt Nhật Tân Vĩnh Phú Quốc Việt Hùng Dũng Mạnh Tiến Trung Kiên Nghĩa Hiếu Thảo ${String.fromCharCode(65 + (i % 26))}`;
+    const rows = 75_000;
+    const pid = (i: number) => composePersonalId('001', 1990, 'M', 100_000 + i);
+    const lines = ['personal_id,full_name,birth_date,sex,status'];
+    lines.push(`${pid(0)},"Trần Thị Bé,1990-05-01,M,alive`); // line 2: opened, never closed
+    for (let i = 1; i <= rows; i++) lines.push(`${pid(i)},${name(i)},1990-05-01,M,alive`);
+    const population = join(dir, 'open-quote-population.csv');
+    writeFileSync(population, lines.join('\n') + '\n');
+    expect(statSync(population).size).toBeGreaterThan(17 * 1024 * 1024);
+    const p = idbind(['import', 'population', population, '--json', '--rejects', join(dir, 'open-quote-population.rejects.csv')]);
+    expect(p.stderr).not.toContain('IMPORT_FORMAT_INVALID');
+    expect(p.status).toBe(3);
+    expect(JSON.parse(p.stdout)).toMatchObject({ accepted: rows, unchanged: 0, rejected: 1 });
+    expect(readFileSync(join(dir, 'open-quote-population.rejects.csv'), 'utf8')).toBe('line,field,code\n2,*,MALFORMED_ROW\n');
+
+    const subs = ['msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status'];
+    subs.push(`0981000000,${pid(0)},Trần "Thị Bé,1990-05-01,store,2024-01-01,active`); // line 2: a stray quote, never closed
+    for (let i = 1; i <= rows; i++) subs.push(`098${String(1_000_000 + i).padStart(7, '0')},${pid(i)},${name(i)},1990-05-01,store,2024-01-01T08:00:00,active`);
+    const carrierFile = join(dir, 'open-quote-subscriptions.csv');
+    writeFileSync(carrierFile, subs.join('\n') + '\n');
+    expect(statSync(carrierFile).size).toBeGreaterThan(17 * 1024 * 1024);
+    const s = idbind(['import', 'subscriptions', '--carrier', 'open-quote', carrierFile, '--json', '--rejects', join(dir, 'open-quote-subscriptions.rejects.csv')]);
+    expect(s.stderr).not.toContain('IMPORT_FORMAT_INVALID');
+    expect(s.status).toBe(3);
+    expect(JSON.parse(s.stdout)).toMatchObject({ accepted: rows, unchanged: 0, rejected: 1 });
+    expect(readFileSync(join(dir, 'open-quote-subscriptions.rejects.csv'), 'utf8')).toBe('line,field,code\n2,*,MALFORMED_ROW\n');
+  }, 240_000);
 });

@@ -1,10 +1,10 @@
 /**
- * Reads a registry file in chunks of whole records, in constant memory, for the import workers
- * to parse (record-parser.ts). The only work left on the coordinating thread is finding a safe
- * place to cut: the last line break that is not inside a quoted CSV field (an even number of
- * double quotes before it: RFC 4180 escapes a quote by doubling it, which keeps the parity).
+ * Reads a registry file in chunks of whole lines, in constant memory, for the import workers to
+ * parse (record-parser.ts). A record is one line in every format (record-parser.ts says why), so
+ * the only work left on the coordinating thread is finding the chunk's last line break: it never
+ * reads quotes, and a stray or unclosed quote cannot move a cut (nor the line numbers after it).
  *
- * A CSV file's first record is its header; the format is chosen by the file name's ending.
+ * A CSV file's first line is its header; the format is chosen by the file name's ending.
  */
 import { createReadStream } from 'node:fs';
 import { RegistryError } from '../registry-errors.ts';
@@ -39,7 +39,7 @@ export interface ChunkedSource {
 }
 
 const CHUNK_BYTES = 512 * 1024;
-/** A quoted field longer than this is taken as never closed: the file is refused. */
+/** A line longer than this is no registry record (a row is a few hundred bytes): the file is refused. */
 const MAX_CARRY = 16 * 1024 * 1024;
 
 export function checkHeader(header: string[], fields: readonly string[], required: readonly string[]): void {
@@ -53,22 +53,10 @@ export function checkHeader(header: string[], fields: readonly string[], require
   if (new Set(header).size !== header.length) throw new SourceFormatError('a column appears twice in the header');
 }
 
-/**
- * The offset just after the last (or, with `first`, the first) line break outside quotes in
- * `buf`, which starts outside quotes; -1 if there is none.
- */
-function safeCut(buf: Uint8Array, csv: boolean, first = false): number {
-  let inQuotes = false;
-  let cut = -1;
-  for (let i = 0; i < buf.length; i++) {
-    const b = buf[i];
-    if (b === 0x22 && csv) inQuotes = !inQuotes;
-    else if (b === 0x0a && !inQuotes) {
-      cut = i + 1;
-      if (first) return cut;
-    }
-  }
-  return cut;
+/** The offset just after the last (or, with `first`, the first) line break in `buf`; -1 if there is none. */
+function cutAfterLine(buf: Uint8Array, first = false): number {
+  const i = first ? buf.indexOf(0x0a) : buf.lastIndexOf(0x0a);
+  return i === -1 ? -1 : i + 1;
 }
 
 function countLines(buf: Uint8Array): number {
@@ -110,11 +98,11 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
   let line = 1;
   let header: string[] = [];
   if (format === 'csv') {
-    // The header: the first record, cut at its first line break outside quotes.
+    // The header: the first line.
     let cut = -1;
     while (cut === -1 && !eof) {
       await pull();
-      cut = safeCut(carry, true, true);
+      cut = cutAfterLine(carry, true);
       if (carry.length > MAX_CARRY) throw new SourceFormatError('the header row never ends');
     }
     const headerBytes = cut === -1 ? carry : carry.subarray(0, cut);
@@ -133,12 +121,12 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
     for (;;) {
       while (carry.length < chunkBytes && !eof) await pull();
       if (carry.length === 0 && eof) return;
-      let cut = eof ? carry.length : safeCut(carry, format === 'csv');
+      let cut = eof ? carry.length : cutAfterLine(carry);
       while (cut === -1 && !eof) {
-        // A record longer than a chunk (a quoted field with many line breaks): read on.
-        if (carry.length > MAX_CARRY) throw new SourceFormatError(`a quoted field opened on or after line ${line} is never closed`);
+        // A line longer than a chunk: read on, up to a bound.
+        if (carry.length > MAX_CARRY) throw new SourceFormatError(`line ${line} is longer than ${MAX_CARRY / 1024 / 1024} MiB`);
         await pull();
-        cut = eof ? carry.length : safeCut(carry, format === 'csv');
+        cut = eof ? carry.length : cutAfterLine(carry);
       }
       // Copy into a buffer of its own, so it can be transferred to a worker.
       const bytes = new Uint8Array(cut);

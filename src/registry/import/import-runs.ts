@@ -3,11 +3,12 @@
  * key-version lock, resuming an interrupted run of the same file or starting a new one, and the
  * summary with its rejects file at the end (DESIGN.md invariant 6).
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type pg from 'pg';
 import { uuidv7 } from '../../kernel/ids.ts';
 import type { KeyRing } from '../../kernel/crypto/key-ring.ts';
+import { writePrivateFileSync } from '../../kernel/private-file.ts';
 import { recordBatchAccess } from '../../access/access-records.ts';
 import { RegistryError } from '../registry-errors.ts';
 import { completePendingReindex } from '../reindex.ts';
@@ -40,12 +41,24 @@ export interface ImportRun {
   progress: ImportProgress;
 }
 
+/**
+ * The rejects file of an import without `--rejects`: in the data directory, named after the kind
+ * of import, the carrier and the input file's name, so that two carriers' `subscriptions.csv`, or
+ * a carrier's registry and deltas of the same name, do not overwrite each other's rejects (audit
+ * of issue 2, finding 7). A carrier slug holds no dot, so the name reads back unambiguously.
+ */
+export function defaultRejectsPath(dataDir: string, source: { kind: repo.ImportKind; carrier?: string }, inputPath: string): string {
+  const kind = source.kind === 'subscription_events' ? 'subscription-events' : source.kind;
+  const carrier = source.kind === 'population' ? '' : `${source.carrier ?? ''}.`;
+  return join(dataDir, 'rejects', `${kind}.${carrier}${basename(inputPath)}.rejects.csv`);
+}
+
 export function writeRejectsFile(path: string, rejects: readonly RowReject[]): void {
   mkdirSync(dirname(path), { recursive: true });
-  // Line numbers, fields and reason codes only: never a value (DESIGN.md invariant 2).
+  // Line numbers, fields and reason codes only: never a value (DESIGN.md invariant 2); readable
+  // by its owner only from its first byte, even over an existing file (private-file.ts).
   const body = 'line,field,code\n' + rejects.map((r) => `${r.line},${r.field},${r.code}\n`).join('');
-  writeFileSync(path, body, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  writePrivateFileSync(path, body);
 }
 
 /**

@@ -99,8 +99,32 @@ describe('NDJSON import', () => {
     const summary = await run(p);
     expect(summary).toMatchObject({ accepted: 1, rejected: 4 });
     expect(readFileSync(summary.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual([
-      '2,nickname,UNKNOWN_FIELD', '3,personal_id,MALFORMED_ROW', '4,*,MALFORMED_ROW', '6,*,MALFORMED_ROW',
+      '2,*,UNKNOWN_FIELD', '3,personal_id,MALFORMED_ROW', '4,*,MALFORMED_ROW', '6,*,MALFORMED_ROW',
     ]);
+  });
+
+  // Audit of issue 2, finding 2: the key of an unknown field was written to the rejects file and
+  // to import_rejects.field as it came.
+  it('never writes the key of an unknown field anywhere: not to the rejects file, not to import_rejects', async () => {
+    const p = join(dir, 'unknown-keys.ndjson');
+    const ok = { personal_id: composePersonalId('093', 1975, 'M', 1), full_name: 'Tạ Văn Khóa', birth_date: '1975-01-01', sex: 'M', status: 'alive' };
+    const secretId = composePersonalId('001', 1985, 'F', 299); // 001185000299
+    writeFileSync(p, [
+      JSON.stringify(ok),
+      JSON.stringify({ ...ok, personal_id: composePersonalId('093', 1975, 'M', 2), [secretId]: 'x' }),
+      JSON.stringify({ ...ok, personal_id: composePersonalId('093', 1975, 'M', 3), 'a,b\nc': 'x' }),
+      JSON.stringify({ ...ok, personal_id: composePersonalId('093', 1975, 'M', 4), 'Lê Thị Bí Mật': 'x' }),
+    ].join('\n') + '\n');
+    const summary = await run(p);
+    expect(summary).toMatchObject({ accepted: 1, rejected: 3 });
+    const file = readFileSync(summary.rejects_file, 'utf8');
+    expect(file).toBe('line,field,code\n2,*,UNKNOWN_FIELD\n3,*,UNKNOWN_FIELD\n4,*,UNKNOWN_FIELD\n');
+    const stored = await db.pool.query<{ line: string; field: string; code: string }>('SELECT line::text, field, code FROM import_rejects WHERE run_id = $1 ORDER BY line', [summary.run_id]);
+    expect(stored.rows).toEqual([2, 3, 4].map((line) => ({ line: String(line), field: '*', code: 'UNKNOWN_FIELD' })));
+    for (const secret of [secretId, 'a,b', 'Bí Mật']) {
+      expect(file).not.toContain(secret);
+      expect(JSON.stringify(stored.rows)).not.toContain(secret);
+    }
   });
 
   it('refuses a CSV whose header has an unknown or missing column, changing nothing', async () => {
@@ -226,20 +250,93 @@ describe("a carrier's first import probes only what the unique index cannot see"
 });
 
 describe('CSV details', () => {
-  it('reads CRLF files, quoted fields, and numbers lines across a record that spans two lines', async () => {
+  it('reads CRLF files and quoted fields, one record per line: a field broken across two lines is two malformed lines', async () => {
     const ids = [composePersonalId('060', 1960, 'M', 31), composePersonalId('060', 1960, 'M', 32), composePersonalId('060', 1960, 'M', 33)];
     const p = join(dir, 'crlf.csv');
     writeFileSync(p, [
       'personal_id,full_name,birth_date,sex,status,died_on,guardian_personal_ids',
       `${ids[0]},"Ngô Văn Tâm",1960-01-01,M,alive,,`,
-      `${ids[1]},"Ngô Văn`, // a quoted field with a line break: one record on lines 3-4, rejected
+      `${ids[1]},"Ngô Văn`, // a quoted field with a line break (no field may hold one): lines 3 and 4 rejected
       `Tú",1960-01-01,M,alive,,`,
       `${ids[2]},Ngô Văn Tài,1960-01-01,M,alive,,`, // line 5
       `${ids[2]},Ngô Văn Tài,1960-01-01,M,alive,,`, // line 6: duplicate
     ].join('\r\n') + '\r\n');
     const summary = await run(p);
-    expect(summary).toMatchObject({ accepted: 2, rejected: 2 });
-    expect(readFileSync(summary.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['3,full_name,NAME_INVALID', '6,personal_id,DUPLICATE_KEY']);
+    expect(summary).toMatchObject({ accepted: 2, rejected: 3 });
+    expect(readFileSync(summary.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['3,*,MALFORMED_ROW', '4,*,MALFORMED_ROW', '6,personal_id,DUPLICATE_KEY']);
+  });
+
+  // Audit of issue 2, finding 1: a quote inside an unquoted field opened a "quoted field" that
+  // swallowed every later line, neither imported nor rejected (or, past 16 MiB, failed the import).
+  it('rejects a line with a stray quote, or a quote never closed, as that line only, and imports every other row', async () => {
+    const pid = (n: number) => composePersonalId('064', 1964, 'F', n);
+    const people = write('stray-quote.csv', [
+      'personal_id,full_name,birth_date,sex,status',
+      `${pid(1)},Phan Thị Một,1964-01-01,F,alive`,
+      `${pid(2)},Phan "Thị Hai,1964-01-01,F,alive`, // line 3 of 6: a quote inside a field
+      `${pid(3)},Phan Thị Ba,1964-01-01,F,alive`,
+      `${pid(4)},Phan Thị Bốn,1964-01-01,F,alive`,
+      `${pid(5)},Phan Thị Năm,1964-01-01,F,alive`,
+    ]);
+    const a = await run(people);
+    expect(a).toMatchObject({ accepted: 4, unchanged: 0, rejected: 1 });
+    expect(readFileSync(a.rejects_file, 'utf8')).toBe('line,field,code\n3,*,MALFORMED_ROW\n');
+
+    const subscriptions = write('stray-quote-subscriptions.csv', [
+      'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status',
+      `0964000001,${pid(1)},Phan Thị Một,1964-01-01,store,2024-01-01,active`,
+      `0964000002,${pid(2)},Phan Thị Hai",1964-01-01,store,2024-01-01,active`, // line 3: a quote at a field's end
+      `0964000003,${pid(3)},Phan Thị Ba,1964-01-01,store,2024-01-01,active`,
+      `0964000004,${pid(4)},"Phan Thị Bốn,1964-01-01,store,2024-01-01,active`, // line 5: a quoted field never closed
+      ...Array.from({ length: 40 }, (_, i) => `09641${String(i).padStart(5, '0')},${pid(5)},Phan Thị Năm,1964-01-01,online,2024-01-01,active`),
+    ]);
+    const b = await run(subscriptions, 'subscriptions', 'stray-quote');
+    expect(b).toMatchObject({ accepted: 42, unchanged: 0, rejected: 2 });
+    expect(b.accepted + b.unchanged + b.rejected).toBe(44);
+    expect(readFileSync(b.rejects_file, 'utf8')).toBe('line,field,code\n3,*,MALFORMED_ROW\n5,*,MALFORMED_ROW\n');
+    const stored = await db.pool.query(`SELECT count(*)::int AS n FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id WHERE c.slug = 'stray-quote'`);
+    expect(stored.rows[0].n).toBe(42);
+  });
+});
+
+// Audit of issue 2, finding 5: Latin-1 bytes in a subscriber file were stored as U+FFFD (and found
+// a false HOLDER_DATA_MISMATCH later), while the population file rejected them as NAME_INVALID.
+describe('invalid UTF-8', () => {
+  const latin1 = (s: string) => Buffer.from(s, 'latin1');
+  const pid = (n: number) => composePersonalId('066', 1966, 'M', n);
+
+  it('rejects the line as ENCODING_INVALID in population and subscription files, CSV and NDJSON, and imports the rest', async () => {
+    const people = join(dir, 'latin1-population.csv');
+    writeFileSync(people, Buffer.concat([
+      Buffer.from(`personal_id,full_name,birth_date,sex,status\n${pid(1)},Đỗ Văn Một,1966-01-01,M,alive\n${pid(2)},`),
+      latin1('Trân Thï Sáong'), Buffer.from(`,1966-01-01,M,alive\n${pid(3)},Đỗ Văn Ba,1966-01-01,M,alive\n`),
+    ]));
+    const a = await run(people);
+    expect(a).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(readFileSync(a.rejects_file, 'utf8')).toBe('line,field,code\n3,full_name,ENCODING_INVALID\n');
+
+    const header = 'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status';
+    const csv = join(dir, 'latin1-subscriptions.csv');
+    writeFileSync(csv, Buffer.concat([
+      Buffer.from(`${header}\n0966000001,${pid(1)},Đỗ Văn Một,1966-01-01,store,2024-01-01,active\n0966000002,${pid(2)},`),
+      latin1('Trân Thï Sáong'), Buffer.from(`,1966-01-01,store,2024-01-01,active\n0966000003,${pid(3)},Đỗ Văn Ba,1966-01-01,store,2024-01-01,active\n`),
+    ]));
+    const b = await run(csv, 'subscriptions', 'latin1');
+    expect(b).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(readFileSync(b.rejects_file, 'utf8')).toBe('line,field,code\n3,holder_full_name,ENCODING_INVALID\n');
+
+    const nd = join(dir, 'latin1-subscriptions.ndjson');
+    const object = (msisdn: string, n: number) => `{"msisdn":"${msisdn}","holder_personal_id":"${pid(n)}","holder_full_name":"`;
+    const rest = '","holder_birth_date":"1966-01-01","channel":"store","registered_at":"2024-01-01","status":"active"}\n';
+    writeFileSync(nd, Buffer.concat([
+      Buffer.from(object('0966000004', 1) + 'Đỗ Văn Một' + rest), Buffer.from(object('0966000005', 2)), latin1('Trân Thï'), Buffer.from(rest),
+      Buffer.from(object('0966000006', 3) + 'Đỗ Văn Ba' + rest),
+    ]));
+    const c = await run(nd, 'subscriptions', 'latin1');
+    expect(c).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(readFileSync(c.rejects_file, 'utf8')).toBe('line,field,code\n2,holder_full_name,ENCODING_INVALID\n');
+    const stored = await db.pool.query(`SELECT count(*)::int AS n FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id WHERE c.slug = 'latin1'`);
+    expect(stored.rows[0].n).toBe(4);
   });
 });
 

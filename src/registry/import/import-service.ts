@@ -13,7 +13,6 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
-import { basename } from 'node:path';
 import type pg from 'pg';
 import type { KeyRing } from '../../kernel/crypto/key-ring.ts';
 import { validatePersonRecord, validateSubscriptionRecord, vietnamToday, POPULATION_FIELDS, POPULATION_REQUIRED, SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED } from '../registry-rows.ts';
@@ -270,10 +269,6 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
   }
   await repo.insertSeen(client, runId, unchangedKeys);
   return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects, foundStored: existing.size > 0 };
-}
-
-export function defaultRejectsPath(dataDir: string, inputPath: string): string {
-  return `${dataDir}/rejects/${basename(inputPath)}.rejects.csv`;
 }
 
 export async function importRegistry(options: ImportOptions): Promise<ImportSummary> {

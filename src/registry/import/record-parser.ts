@@ -1,23 +1,29 @@
 /**
  * Turning text into records, in the import workers (so the thread that drives the database does
- * not parse): CSV (RFC 4180) and NDJSON, one record per line or, for a CSV record whose quoted
- * field spans lines, per group of lines. A record keeps the number of the line it starts on (the
- * CSV header is line 1). A line that is not a well-formed record becomes a MALFORMED_ROW (or
- * UNKNOWN_FIELD) item: it never aborts the import.
+ * not parse): CSV (RFC 4180) and NDJSON, one record per physical line, numbered as in the file
+ * (the CSV header is line 1). A line that is not a well-formed record becomes a MALFORMED_ROW (or
+ * UNKNOWN_FIELD) item: it never aborts the import (issue 2: "Bad rows never abort an import").
+ *
+ * One line, one record, for CSV too: RFC 4180 lets a quoted field hold a line break, but no field
+ * of these formats can (docs/formats.md: IDs, numbers, dates and codes have fixed shapes, and a
+ * name holds no control character), so a quoted field ends with its line. A quote left open, or a
+ * quote inside an unquoted field (RFC 4180 section 2, rules 5 and 6: a quote opens a field only at
+ * its start), makes that one line a MALFORMED_ROW; the next line is a record of its own. Reading a
+ * quoted field on across lines would let one stray quote swallow the rest of the file.
  *
  * CSV fast path: a line without a double quote is split on commas, which is exactly what RFC 4180
- * says of it; any line with a quote goes through csv-parse.
+ * says of it; any line with a quote goes through csv-parse, which refuses a misplaced quote.
+ *
+ * Files are UTF-8 (issue 2, "Input formats"). The callers decode a chunk without `fatal`, so one bad
+ * byte does not fail the chunk: it becomes U+FFFD, and the line holding it is an ENCODING_INVALID
+ * item, whatever its format and fields. (A Latin-1 holder name was otherwise stored with U+FFFD and
+ * later found a HOLDER_DATA_MISMATCH: audit of issue 2, finding 5.) A U+FFFD written as such is
+ * taken the same way: no field can hold one, and it is the mark of an earlier lossy conversion.
  */
 import { parse } from 'csv-parse/sync';
 import type { SourceItem } from './import-protocol.ts';
 
 export type SourceFormat = 'csv' | 'ndjson';
-
-function countQuotes(s: string): number {
-  let n = 0;
-  for (let i = s.indexOf('"'); i !== -1; i = s.indexOf('"', i + 1)) n++;
-  return n;
-}
 
 /** The fields of one CSV record, or undefined when it is not well-formed RFC 4180. */
 export function parseCsvFields(raw: string): string[] | undefined {
@@ -50,12 +56,39 @@ export function parseRecord(raw: string, line: number, format: SourceFormat, hea
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { line, record: {}, malformed: MALFORMED };
   const record: Record<string, string> = {};
   for (const [k, v] of Object.entries(parsed)) {
-    if (!fields.includes(k)) return { line, record: {}, malformed: { field: k, code: 'UNKNOWN_FIELD' } };
+    // Field `*`, never the key: a key is input like any value, and can be a personal ID number,
+    // a name, or hold a comma or a line break that would break the rejects file (DESIGN.md
+    // invariant 2; the CSV header check names positions for the same reason, chunk-reader.ts).
+    if (!fields.includes(k)) return { line, record: {}, malformed: { field: '*', code: 'UNKNOWN_FIELD' } };
     if (v === null || v === undefined) record[k] = '';
     else if (typeof v === 'string') record[k] = v;
     else return { line, record: {}, malformed: { field: k, code: 'MALFORMED_ROW' } };
   }
   return { line, record };
+}
+
+/** The replacement character, which a non-fatal UTF-8 decoder puts for each invalid sequence. */
+const REPLACEMENT = '\uFFFD';
+
+/**
+ * The field an ENCODING_INVALID line is reported against: the first column (CSV) or defined key
+ * (NDJSON) whose value holds the bad bytes, or `*` when the line is not a well-formed record or
+ * the bytes are elsewhere (a key, the syntax). Only names of the format, never the input's.
+ */
+function encodingField(raw: string, format: SourceFormat, header: readonly string[], fields: readonly string[]): string {
+  if (format === 'csv') {
+    const values = parseCsvFields(raw);
+    const i = values && values.length === header.length ? values.findIndex((v) => v.includes(REPLACEMENT)) : -1;
+    return i === -1 ? '*' : header[i]!;
+  }
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return '*';
+    for (const [k, v] of Object.entries(parsed)) if (fields.includes(k) && typeof v === 'string' && v.includes(REPLACEMENT)) return k;
+  } catch {
+    // Not JSON: the whole line.
+  }
+  return '*';
 }
 
 export interface ParsedRecord {
@@ -66,37 +99,29 @@ export interface ParsedRecord {
 }
 
 /**
- * The records of a chunk that starts at `startLine` and ends at a record boundary (the chunk
- * reader guarantees it). Empty lines are skipped but counted.
+ * The records of a chunk that starts at `startLine` and ends at a line boundary (the chunk reader
+ * guarantees it): one per line, without its CRLF or LF. Empty lines are skipped but counted.
  */
 export function* parseChunk(text: string, startLine: number, format: SourceFormat, header: readonly string[], fields: readonly string[]): Generator<ParsedRecord> {
+  // One search of the whole chunk (native code, a fraction of a microsecond per row); a line is
+  // searched only in a chunk that holds a replacement character at all.
+  const suspect = text.includes(REPLACEMENT);
   let line = startLine;
   let pos = 0;
   while (pos < text.length) {
     let nl = text.indexOf('\n', pos);
     if (nl === -1) nl = text.length;
     const start = pos;
-    let end = nl;
-    let raw = text.slice(pos, nl);
-    const first = line;
+    const end = nl > start && text.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl;
+    const raw = text.slice(start, end);
+    const current = line;
     line++;
     pos = nl + 1;
-    // A quoted CSV field may hold line breaks: extend the record until its quotes balance.
-    if (format === 'csv' && countQuotes(raw) % 2 === 1) {
-      while (pos < text.length && countQuotes(raw) % 2 === 1) {
-        let next = text.indexOf('\n', pos);
-        if (next === -1) next = text.length;
-        raw += '\n' + text.slice(pos, next);
-        end = next;
-        line++;
-        pos = next + 1;
-      }
-    }
-    if (raw.endsWith('\r')) {
-      raw = raw.slice(0, -1);
-      end--;
-    }
     if (raw.trim() === '') continue;
-    yield { item: parseRecord(raw, first, format, header, fields), start, end };
+    if (suspect && raw.includes(REPLACEMENT)) {
+      yield { item: { line: current, record: {}, malformed: { field: encodingField(raw, format, header, fields), code: 'ENCODING_INVALID' } }, start, end };
+      continue;
+    }
+    yield { item: parseRecord(raw, current, format, header, fields), start, end };
   }
 }

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openChunkedSource } from './chunk-reader.ts';
+import { parseChunk } from './record-parser.ts';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'idbind-chunks-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const fields = ['a', 'b'];
+
+/** Every record of the file as [line, code or first value], through small chunks. */
+async function records(name: string, text: string, chunkBytes: number): Promise<[number, string][]> {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  const source = await openChunkedSource({ path, fields, required: fields, chunkBytes });
+  const out: [number, string][] = [];
+  let next = 2;
+  for await (const chunk of source.chunks) {
+    // Chunks are contiguous: each starts on the line after the previous one's last.
+    expect(chunk.startLine).toBe(next);
+    next = chunk.endLine + 1;
+    for (const { item } of parseChunk(Buffer.from(chunk.bytes).toString('utf8'), chunk.startLine, 'csv', source.header, fields)) {
+      out.push([item.line, item.malformed?.code ?? item.record.a!]);
+    }
+  }
+  return out;
+}
+
+describe('openChunkedSource', () => {
+  // Audit of issue 2, finding 1: the cutter counted quotes, so an odd one held every later line
+  // in one "record" (or, past 16 MiB, refused the whole file).
+  it('cuts at line breaks whatever the quotes: an unclosed quote on line 2 is one malformed line, every later line its own record', async () => {
+    const rows = Array.from({ length: 2000 }, (_, i) => `${i + 3},"x, y"`);
+    const out = await records('open-quote.csv', ['a,b', '2,"never closed', ...rows].join('\n') + '\n', 256);
+    expect(out).toHaveLength(2001);
+    expect(out[0]).toEqual([2, 'MALFORMED_ROW']);
+    expect(out.slice(1)).toEqual(rows.map((_, i) => [i + 3, String(i + 3)]));
+  });
+
+  it('numbers lines right around a stray quote and across CRLF, whatever the chunk size', async () => {
+    const text = 'a,b\r\n1,x\r\n2,y\r\n3,Trần "Thị B\r\n4,z\r\n\r\n6,"w"\r\n7,v';
+    for (const size of [1, 7, 64, 1024]) {
+      expect(await records(`stray-${size}.csv`, text, size)).toEqual([[2, '1'], [3, '2'], [4, 'MALFORMED_ROW'], [5, '4'], [7, '6'], [8, '7']]);
+    }
+  });
+});
