@@ -53,6 +53,7 @@
  * builds the view anew, so callers may keep or change what they are given.
  */
 import type pg from 'pg';
+import { NotificationListener } from '../kernel/db/notification-listener.ts';
 import type client from 'prom-client';
 import { statusView, type AccountStatusView } from './binding-service.ts';
 import type { AccountStatusRow } from './binding-repository.ts';
@@ -218,25 +219,28 @@ export class AccountStatusCache {
   private prefillSpoiled: Set<string> | undefined;
   private prefilling = false;
   private lastPrefillReport: PrefillReport | undefined;
-  private client: pg.Client | undefined;
+  /** The LISTEN connection (src/kernel/db/notification-listener.ts); `listening` mirrors it being up. */
+  private readonly listener: NotificationListener;
   private closed = false;
   private started = false;
-  private backoffMs: number;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private pingTimer: NodeJS.Timeout | undefined;
-  private readonly waiters = new Set<() => void>();
-  private readonly reconnectMinMs: number;
-  private readonly reconnectMaxMs: number;
-  private readonly pingIntervalMs: number;
-  private readonly pingTimeoutMs: number;
   private readonly counters: { hit?: client.Counter.Internal; miss?: client.Counter.Internal; bypass?: client.Counter.Internal; key?: client.Counter.Internal; flush?: client.Counter.Internal };
 
   constructor(private readonly options: AccountStatusCacheOptions) {
-    this.reconnectMinMs = options.reconnectMinMs ?? 200;
-    this.reconnectMaxMs = options.reconnectMaxMs ?? 10_000;
-    this.pingIntervalMs = options.pingIntervalMs ?? 5_000;
-    this.pingTimeoutMs = options.pingTimeoutMs ?? 3_000;
-    this.backoffMs = this.reconnectMinMs;
+    this.listener = new NotificationListener({
+      channel: ACCOUNT_STATUS_CHANNEL,
+      newClient: options.newClient,
+      onNotification: (payload) => this.onNotification(payload),
+      onUp: () => this.listenerUp(),
+      onDown: () => this.listenerDown(),
+      // The ping queues behind the barriers' queries: one query at a time on a client.
+      ping: (c) => this.onListener(c),
+      downWarning: 'account status cache: listener down, reading statuses from the database; reconnecting',
+      warn: options.warn,
+      reconnectMinMs: options.reconnectMinMs,
+      reconnectMaxMs: options.reconnectMaxMs,
+      pingIntervalMs: options.pingIntervalMs,
+      pingTimeoutMs: options.pingTimeoutMs,
+    });
     const m = options.metrics;
     // Label children resolved once: a hit costs a counter increment, not a label lookup.
     this.counters = m
@@ -273,34 +277,19 @@ export class AccountStatusCache {
   start(): void {
     if (!this.enabled || this.started || this.closed) return;
     this.started = true;
-    void this.connect();
+    this.listener.start();
   }
 
   /** Resolves once the listener is up, or after `timeoutMs` (false then). */
   waitUntilListening(timeoutMs: number): Promise<boolean> {
-    if (this.listening) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve(this.listening);
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.waiters.add(done);
-    });
+    return this.listener.waitUntilUp(timeoutMs);
   }
 
   /** Closes the listener; the cache is bypassed from now on. */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.reconnectTimer);
-    clearInterval(this.pingTimer);
-    const c = this.client;
-    this.client = undefined;
-    this.setListening(false);
-    this.flushAll(false);
-    this.releaseBarrierWaiters();
-    await c?.end().catch(() => undefined);
+    await this.listener.close();
+    this.listenerDown();
   }
 
   /** One account's status: from the cache, else from `load` (stored if still valid when it answers). */
@@ -378,7 +367,7 @@ export class AccountStatusCache {
    * promise (which never rejects) resolves once the barrier is over.
    */
   sync(): Promise<void> {
-    const c = this.client;
+    const c = this.listener.client;
     if (!c || !this.listening) return Promise.resolve(); // bypassed already; the reconnect empties the cache
     this.barriers++;
     // A query not yet sent is sent after this commit too: it is this call's barrier as well.
@@ -392,11 +381,11 @@ export class AccountStatusCache {
       if (this.queuedBarrier === q) this.queuedBarrier = undefined;
     }).then(
       () => {
-        if (c !== this.client) return;
+        if (c !== this.listener.client) return;
         this.barriers -= q.count;
         if (this.barriers === 0) this.releaseBarrierWaiters();
       },
-      (e: unknown) => this.lost(c, e),
+      (e: unknown) => this.listener.fail(c, e),
     );
     return q.promise;
   }
@@ -678,48 +667,23 @@ export class AccountStatusCache {
     this.barrierWaiters.clear();
   }
 
-  private setListening(on: boolean): void {
-    this.listening = on;
-    if (on) for (const w of [...this.waiters]) w();
-  }
-
-  private async connect(): Promise<void> {
-    if (this.closed) return;
-    let c: pg.Client;
-    try {
-      c = this.options.newClient();
-    } catch (e) {
-      this.scheduleReconnect(e);
-      return;
-    }
-    this.client = c;
-    c.on('notification', (msg) => {
-      if (c === this.client && msg.channel === ACCOUNT_STATUS_CHANNEL) this.onNotification(msg.payload);
-    });
-    c.on('error', (e) => this.lost(c, e));
-    c.on('end', () => this.lost(c, undefined));
-    try {
-      await c.connect();
-      await c.query(`LISTEN ${ACCOUNT_STATUS_CHANNEL}`);
-    } catch (e) {
-      this.lost(c, e);
-      return;
-    }
-    if (c !== this.client) {
-      // Lost or closed meanwhile: this connection is not the listener.
-      await c.end().catch(() => undefined);
-      return;
-    }
-    // Rule 1: LISTEN is in force from here on; what changed before it is unknown, so forget all.
+  /** Rule 1: LISTEN is in force from here on; what changed before it is unknown, so forget all. */
+  private listenerUp(): void {
     this.flushAll(false);
-    this.backoffMs = this.reconnectMinMs;
-    this.setListening(true);
-    clearInterval(this.pingTimer);
-    this.pingTimer = setInterval(() => void this.ping(c), this.pingIntervalMs);
-    this.pingTimer.unref();
+    this.listening = true;
     // Rule 5, in the background; a prefill of a previous epoch stops at its next step (awaited
     // here only through its own loop, so that a fast reconnect does not run two at once).
     void this.prefillWhenFree(this.epoch);
+  }
+
+  /** The listener is gone (or closed): bypass and forget at once (rule 1); it reconnects with backoff. */
+  private listenerDown(): void {
+    this.listening = false;
+    this.barriers = 0; // the connection's barriers die with it; the next connection starts empty
+    this.queuedBarrier = undefined;
+    this.listenerTail = Promise.resolve();
+    this.releaseBarrierWaiters();
+    this.flushAll(false);
   }
 
   /** Starts this epoch's prefill once a previous one (of an older epoch, stopping) has ended. */
@@ -730,47 +694,5 @@ export class AccountStatusCache {
       if (this.epoch !== epoch || this.closed) return;
     }
     await this.prefill(epoch);
-  }
-
-  private async ping(c: pg.Client): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error('listener ping timed out')), this.pingTimeoutMs);
-    });
-    try {
-      await Promise.race([this.onListener(c), timeout]);
-    } catch (e) {
-      this.lost(c, e);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** The listener is gone: bypass and forget at once (rule 1), then reconnect with backoff. */
-  private lost(c: pg.Client, error: unknown): void {
-    if (c !== this.client) return;
-    this.client = undefined;
-    clearInterval(this.pingTimer);
-    this.setListening(false);
-    this.barriers = 0; // the connection's barriers die with it; the next connection starts empty
-    this.queuedBarrier = undefined;
-    this.listenerTail = Promise.resolve();
-    this.releaseBarrierWaiters();
-    this.flushAll(false);
-    c.end().catch(() => undefined);
-    if (this.closed) return;
-    this.scheduleReconnect(error);
-  }
-
-  private scheduleReconnect(error: unknown): void {
-    if (this.closed) return;
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.reconnectMaxMs);
-    // The error's name and code only: never a payload.
-    const err = error instanceof Error ? { name: error.name, code: (error as { code?: unknown }).code } : undefined;
-    this.options.warn?.('account status cache: listener down, reading statuses from the database; reconnecting', { err, retry_ms: delay });
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => void this.connect(), delay);
-    this.reconnectTimer.unref();
   }
 }

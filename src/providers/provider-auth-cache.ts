@@ -26,6 +26,7 @@
  * at once, after its commit (provider-service.ts invalidateAuthCache).
  */
 import type pg from 'pg';
+import { NotificationListener } from '../kernel/db/notification-listener.ts';
 
 /** The channel migration 0026 notifies. */
 export const PROVIDER_AUTH_CHANNEL = 'idbind_provider_auth';
@@ -59,30 +60,37 @@ export class ProviderAuthCache<T> {
   private readonly entries = new Map<string, Entry<T>>();
   private readonly maxAgeMs: number;
   private readonly maxEntries: number;
-  private readonly reconnectMinMs: number;
-  private readonly reconnectMaxMs: number;
-  private readonly pingIntervalMs: number;
-  private readonly pingTimeoutMs: number;
-  private client: pg.Client | undefined;
+  private readonly listener: NotificationListener;
+  /** True while the listener is up (rule 1). */
   private listening = false;
-  private started = false;
-  private closed = false;
   private epoch = 0;
-  private backoffMs: number;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private pingTimer: NodeJS.Timeout | undefined;
-  private readonly waiters = new Set<() => void>();
   /** Notifications applied (for tests and diagnostics). */
   notifications = 0;
 
-  constructor(private readonly options: ProviderAuthCacheOptions) {
+  constructor(options: ProviderAuthCacheOptions) {
     this.maxAgeMs = options.maxAgeMs ?? 5_000;
     this.maxEntries = options.maxEntries ?? 10_000;
-    this.reconnectMinMs = options.reconnectMinMs ?? 200;
-    this.reconnectMaxMs = options.reconnectMaxMs ?? 10_000;
-    this.pingIntervalMs = options.pingIntervalMs ?? 5_000;
-    this.pingTimeoutMs = options.pingTimeoutMs ?? 3_000;
-    this.backoffMs = this.reconnectMinMs;
+    this.listener = new NotificationListener({
+      channel: PROVIDER_AUTH_CHANNEL,
+      newClient: options.newClient,
+      onNotification: (payload) => this.onNotification(payload),
+      // Rule 1: LISTEN is in force from here; what changed before is unknown.
+      onUp: () => {
+        this.flush();
+        this.listening = true;
+      },
+      // The listener is gone: bypass and forget at once (rule 1); it reconnects with backoff.
+      onDown: () => {
+        this.listening = false;
+        this.flush();
+      },
+      downWarning: 'provider auth cache: listener down, authenticating every call at the database; reconnecting',
+      warn: options.warn,
+      reconnectMinMs: options.reconnectMinMs,
+      reconnectMaxMs: options.reconnectMaxMs,
+      pingIntervalMs: options.pingIntervalMs,
+      pingTimeoutMs: options.pingTimeoutMs,
+    });
   }
 
   /** True while the LISTEN connection is up: only then is anything served or stored (rule 1). */
@@ -96,23 +104,12 @@ export class ProviderAuthCache<T> {
 
   /** Opens the LISTEN connection in the background; lookups go to the database until it is up. */
   start(): void {
-    if (this.started || this.closed) return;
-    this.started = true;
-    void this.connect();
+    this.listener.start();
   }
 
   /** Resolves once the listener is up, or after `timeoutMs` (false then). */
   waitUntilListening(timeoutMs: number): Promise<boolean> {
-    if (this.listening) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve(this.listening);
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.waiters.add(done);
-    });
+    return this.listener.waitUntilUp(timeoutMs);
   }
 
   /** The cached value of a key (by its hash) if one may be served now; no database, no allocation. */
@@ -155,14 +152,9 @@ export class ProviderAuthCache<T> {
 
   /** Closes the listener; the cache is bypassed from now on. */
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.reconnectTimer);
-    clearInterval(this.pingTimer);
-    const c = this.client;
-    this.client = undefined;
-    this.setListening(false);
+    await this.listener.close();
+    this.listening = false;
     this.flush();
-    await c?.end().catch(() => undefined);
   }
 
   private forgetProviders(ids: readonly string[]): void {
@@ -175,82 +167,5 @@ export class ProviderAuthCache<T> {
     this.notifications++;
     if (!payload || payload === FLUSH_ALL_PAYLOAD) this.flush();
     else this.forgetProviders(payload.split(' '));
-  }
-
-  private setListening(on: boolean): void {
-    this.listening = on;
-    if (on) for (const w of [...this.waiters]) w();
-  }
-
-  private async connect(): Promise<void> {
-    if (this.closed) return;
-    let c: pg.Client;
-    try {
-      c = this.options.newClient();
-    } catch (e) {
-      this.scheduleReconnect(e);
-      return;
-    }
-    this.client = c;
-    c.on('notification', (msg) => {
-      if (c === this.client && msg.channel === PROVIDER_AUTH_CHANNEL) this.onNotification(msg.payload);
-    });
-    c.on('error', (e) => this.lost(c, e));
-    c.on('end', () => this.lost(c, undefined));
-    try {
-      await c.connect();
-      await c.query(`LISTEN ${PROVIDER_AUTH_CHANNEL}`);
-    } catch (e) {
-      this.lost(c, e);
-      return;
-    }
-    if (c !== this.client) {
-      await c.end().catch(() => undefined);
-      return;
-    }
-    // Rule 1: LISTEN is in force from here; what changed before is unknown.
-    this.flush();
-    this.backoffMs = this.reconnectMinMs;
-    this.setListening(true);
-    clearInterval(this.pingTimer);
-    this.pingTimer = setInterval(() => void this.ping(c), this.pingIntervalMs);
-    this.pingTimer.unref();
-  }
-
-  private async ping(c: pg.Client): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error('listener ping timed out')), this.pingTimeoutMs);
-    });
-    try {
-      await Promise.race([c.query('SELECT 1'), timeout]);
-    } catch (e) {
-      this.lost(c, e);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** The listener is gone: bypass and forget at once (rule 1), then reconnect with backoff. */
-  private lost(c: pg.Client, error: unknown): void {
-    if (c !== this.client) return;
-    this.client = undefined;
-    clearInterval(this.pingTimer);
-    this.setListening(false);
-    this.flush();
-    c.end().catch(() => undefined);
-    if (this.closed) return;
-    this.scheduleReconnect(error);
-  }
-
-  private scheduleReconnect(error: unknown): void {
-    if (this.closed) return;
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.reconnectMaxMs);
-    const err = error instanceof Error ? { name: error.name, code: (error as { code?: unknown }).code } : undefined;
-    this.options.warn?.('provider auth cache: listener down, authenticating every call at the database; reconnecting', { err, retry_ms: delay });
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => void this.connect(), delay);
-    this.reconnectTimer.unref();
   }
 }
