@@ -13,7 +13,8 @@
  * Also picks a few numbers of the synthetic registry that can verify an account (active, holder
  * alive, adult, not junk, no recent SIM change), so the walkthrough has something to type.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writePrivateFileSync } from '../kernel/private-file.ts';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
@@ -147,8 +148,8 @@ export async function ensureDemoPlatforms(pool: pg.Pool, ring: KeyRing, dataDir:
     out.push(entry);
   }
   mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, JSON.stringify(out, null, 2) + '\n', { mode: 0o600 });
-  chmodSync(file, 0o600);
+  // Rewritten on every start: a new 0600 file renamed over the old one (src/kernel/private-file.ts).
+  writePrivateFileSync(file, JSON.stringify(out, null, 2) + '\n');
   return out;
 }
 

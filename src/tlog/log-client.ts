@@ -13,7 +13,8 @@
  *
  * HTTP goes through the `fetch` passed in.
  */
-import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
+import { writePrivateFileSync } from '../kernel/private-file.ts';
 import { parseCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { decodeEntry } from './entry.ts';
 import { MemoryTree, foldRange, hashLeaf, rangeNodes, verifyConsistency, EMPTY_ROOT } from './merkle.ts';
@@ -47,9 +48,8 @@ export function readState(path: string): VerifierState {
 }
 
 export function writeState(path: string, state: VerifierState): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
+  // A new 0600 file (never an existing one or a link in its place) renamed over the state.
+  writePrivateFileSync(path, `${JSON.stringify(state, null, 2)}\n`);
 }
 
 type Fetch = (url: string) => Promise<Response>;
