@@ -78,7 +78,9 @@ const NAME = /^[\p{L}\p{N}][\p{L}\p{N} .&'+_-]{0,59}$/u;
 
 function checkName(name: string): void {
   // The name goes into the SMS text, where the code must be the only 6-digit number (issue 3).
-  if (!NAME.test(name) || /\d{6}/.test(name)) {
+  // \p{N} takes other digits too (full-width, Arabic-Indic...), which compatibility folding turns
+  // into ASCII ones: a run of 6 in any script is refused.
+  if (!NAME.test(name) || /\p{Nd}{6}/u.test(name.normalize('NFKD'))) {
     throw new ProviderError('PROVIDER_INVALID', 'name: 1 to 60 letters, digits, spaces or .&\'+_-, starting with a letter or digit, without a run of 6 digits');
   }
 }

@@ -54,6 +54,8 @@ describe('creating providers', () => {
     const cases: [Record<string, unknown>, number, string][] = [
       [{ name: 'Taken', kind: 'platform' }, 409, 'PROVIDER_NAME_TAKEN'],
       [{ name: 'Code 123456 Net', kind: 'platform' }, 422, 'PROVIDER_INVALID'],
+      // Full-width digits fold into ASCII ones: a run of 6 in any script could read as a code.
+      [{ name: 'Ｓｈｏｐ １２３４５６７', kind: 'platform' }, 422, 'PROVIDER_INVALID'],
       [{ name: '<script>', kind: 'platform' }, 422, 'PROVIDER_INVALID'],
       [{ name: 'Carrier X', kind: 'carrier', legal_profile: 'statutory' }, 422, 'PROVIDER_INVALID'],
       [{ name: 'Limits', kind: 'platform', limits: { sms_per_day: 0 } }, 400, 'REQUEST_INVALID'],
