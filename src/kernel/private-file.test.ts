@@ -66,6 +66,18 @@ describe.each(Object.entries(writers))('writePrivateFile (%s)', (name, write) =>
 });
 
 describe('writePrivateFile', () => {
+  it('replaces a link found at the path, leaving the file it named, when asked to', async () => {
+    const real = join(dir, 'named-by-link.csv');
+    writeFileSync(real, 'not yours\n', { mode: 0o644 });
+    const link = join(dir, 'replaced-link.csv');
+    symlinkSync(real, link);
+    await writePrivateFile(link, async (out) => void out.write('numbers\n'), { replaceLinks: true });
+    expect(lstatSync(link).isFile()).toBe(true);
+    expect(mode(link)).toBe(0o600);
+    expect(readFileSync(link, 'utf8')).toBe('numbers\n');
+    expect(readFileSync(real, 'utf8')).toBe('not yours\n');
+  });
+
   it('leaves neither the file nor a temporary one when the content fails to arrive', async () => {
     const p = join(dir, 'failed.csv');
     await expect(writePrivateFile(p, async (out) => {

@@ -14,15 +14,27 @@
  * as it is: nothing stays at rest there, and renaming over it would replace the device.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, createWriteStream, fchmodSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, fchmodSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { chmod, open, rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, dirname, join } from 'node:path';
 
 const MODE = 0o600;
 
-/** Where to write: the path itself when it is not there yet, else the file it names (through links). */
-function resolveTarget(path: string): { path: string; regular: boolean } {
+/**
+ * Where to write: the path itself when it is not there yet, else the file it names (through
+ * links), or, with `replaceLinks`, the path itself in place of a link found there.
+ */
+function resolveTarget(path: string, replaceLinks = false): { path: string; regular: boolean } {
+  if (replaceLinks) {
+    try {
+      const st = lstatSync(path);
+      return { path, regular: st.isFile() || st.isSymbolicLink() };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { path, regular: true };
+      throw e;
+    }
+  }
   let real: string;
   try {
     real = realpathSync(path);
@@ -71,8 +83,18 @@ export function writePrivateFileSync(path: string, data: string | Uint8Array): v
  * stream it is given (honouring back-pressure); the file appears at `path` once `fill` has
  * finished, or not at all if it throws.
  */
-export async function writePrivateFile(path: string, fill: (out: NodeJS.WritableStream) => Promise<void>): Promise<void> {
-  const target = resolveTarget(path);
+export async function writePrivateFile(
+  path: string, fill: (out: NodeJS.WritableStream) => Promise<void>,
+  options: {
+    /**
+     * Replace a symbolic link found at `path` rather than the file it names: for content that
+     * must land where it was asked for and nowhere else (the action lists' phone numbers), so a
+     * link planted in the output directory cannot send it elsewhere.
+     */
+    replaceLinks?: boolean;
+  } = {},
+): Promise<void> {
+  const target = resolveTarget(path, options.replaceLinks);
   const tmp = target.regular ? temporaryBeside(target.path) : undefined;
   const out = tmp ? createWriteStream(tmp, { flags: 'wx', mode: MODE }) : createWriteStream(target.path);
   try {

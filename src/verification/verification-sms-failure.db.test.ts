@@ -49,13 +49,20 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function deps(env: Record<string, string> = {}): VerificationDeps {
+/** A hub process's verification dependencies on `on` (this file's database unless given), sending through the receiver. */
+function deps(env: Record<string, string> = {}, on: TestDatabase = db): VerificationDeps {
   const port = (receiver.address() as { port: number }).port;
   const config = loadConfig({ mode: 'production', env: { IDBIND_DATA_DIR: dir, IDBIND_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), IDBIND_SMS_URL: `http://127.0.0.1:${port}/sms`, ...env }, warn: () => undefined });
   return {
-    pool: db.pool, ring: async () => db.ring, config: config.verification, smsTemplate: config.sms.template,
+    pool: on.pool, ring: async () => on.ring, config: config.verification, smsTemplate: config.sms.template,
     sms: httpSmsGateway({ ...config.sms, url: config.sms.url! }, { allowLoopback: true }),
   };
+}
+
+/** Waits out the last 3 s of a minute, so that hits meant for one window of a minute fall in one. */
+async function awayFromMinuteEnd(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 3000) await new Promise((r) => setTimeout(r, left + 100));
 }
 
 async function platform(name: string, limits: Record<string, number> = {}): Promise<Provider> {
@@ -166,16 +173,10 @@ describe('resends', () => {
     const own = await createTestDatabase();
     try {
       await seedVerificationRegistry(own.pool, own.ring);
-      const port = (receiver.address() as { port: number }).port;
-      const config = loadConfig({ mode: 'production', env: { IDBIND_DATA_DIR: dir, IDBIND_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), IDBIND_SMS_URL: `http://127.0.0.1:${port}/sms`, IDBIND_LIMIT_PREFIX_PER_MINUTE: '2' }, warn: () => undefined });
-      const d: VerificationDeps = {
-        pool: own.pool, ring: async () => own.ring, config: config.verification, smsTemplate: config.sms.template,
-        sms: httpSmsGateway({ ...config.sms, url: config.sms.url! }, { allowLoopback: true }),
-      };
+      const d = deps({ IDBIND_LIMIT_PREFIX_PER_MINUTE: '2' }, own);
       const p = (await createProvider(own.pool, own.ring, { allowLoopback: false }, { name: 'Range Net', kind: 'platform', limits: { accountsPerPerson: 100 } })).provider;
       answer = 204;
-      const left = 60_000 - (Date.now() % 60_000);
-      if (left < 3000) await new Promise((r) => setTimeout(r, left + 100));
+      await awayFromMinuteEnd();
       const started = await startVerification(d, p, { accountRef: 'range-1', phone: many(14), clientIp: '10.1.0.6' });
       await own.pool.query(`UPDATE verifications SET last_sent_at = last_sent_at - interval '31 seconds' WHERE id = $1`, [started.id]);
       await resendCode(d, p, started.id, { clientIp: '10.1.0.6' });
@@ -193,8 +194,7 @@ describe('the per-client-IP limit', () => {
     const a = await platform('Same Address A');
     const b = await platform('Same Address B');
     answer = 204;
-    const left = 60_000 - (Date.now() % 60_000);
-    if (left < 3000) await new Promise((r) => setTimeout(r, left + 100));
+    await awayFromMinuteEnd();
     await startVerification(d, a, { accountRef: 'ip-a1', phone: many(16), clientIp: '203.0.113.9' });
     await startVerification(d, a, { accountRef: 'ip-a2', phone: many(17), clientIp: '203.0.113.9' });
     await expect(startVerification(d, a, { accountRef: 'ip-a3', phone: many(18), clientIp: '203.0.113.9' }))

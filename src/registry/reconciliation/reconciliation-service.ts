@@ -6,8 +6,8 @@
  * and the action lists carry the number for the carrier to act on; both record one access entry
  * for the run (DESIGN.md invariant 4).
  */
-import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { writePrivateFile } from '../../kernel/private-file.ts';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -224,9 +224,9 @@ export async function writeActionList(pool: pg.Pool, ring: KeyRing, runId: strin
 
 /**
  * Writes every carrier's action list of a run into `dir` as `<carrier>.csv` (mode 0600). Each list
- * (phone numbers) is written to a new file created 0600 beside it and renamed over the target
- * once complete: no moment where an existing file's wider mode exposes it, and never a partial
- * list under the final name.
+ * (phone numbers) goes to a new 0600 file renamed over the target once complete
+ * (src/kernel/private-file.ts): no moment where an existing file's wider mode exposes it, never a
+ * partial list under the final name, and a link planted in its place is replaced, not followed.
  */
 export async function writeActionLists(pool: pg.Pool, ring: KeyRing, runId: string, dir: string, actor: string): Promise<Record<string, string>> {
   mkdirSync(dir, { recursive: true });
@@ -234,20 +234,7 @@ export async function writeActionLists(pool: pg.Pool, ring: KeyRing, runId: stri
   const files: Record<string, string> = {};
   for (const { slug } of carriers.rows) {
     const path = join(dir, `${slug}.csv`);
-    const partial = join(dir, `.${slug}.csv.${randomBytes(6).toString('hex')}.partial`);
-    // 'wx': created here (never an existing file or a link planted in its place), 0600 from the start.
-    const stream = createWriteStream(partial, { mode: 0o600, flags: 'wx' });
-    try {
-      await once(stream, 'open');
-      await writeActionList(pool, ring, runId, slug, stream, actor);
-      stream.end();
-      await once(stream, 'finish');
-      renameSync(partial, path);
-    } catch (e) {
-      stream.destroy();
-      rmSync(partial, { force: true });
-      throw e;
-    }
+    await writePrivateFile(path, (out) => writeActionList(pool, ring, runId, slug, out, actor), { replaceLinks: true });
     files[slug] = path;
   }
   return files;
