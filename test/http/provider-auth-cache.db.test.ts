@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../support/hub.ts';
 import { apiKeyHashBase64 } from '../../src/providers/provider-credentials.ts';
 import { authCacheOf, rotateApiKey, updateProvider } from '../../src/providers/provider-service.ts';
+import { createPool } from '../../src/kernel/db/pool.ts';
 
 let hub: TestHub;
 let cli: pg.Pool; // another process's pool, as the CLI opens it: no auth cache, no listener
@@ -18,7 +19,9 @@ let admin: Record<string, string>;
 beforeAll(async () => {
   hub = await startTestHub({ listen: false });
   admin = { authorization: `Bearer ${hub.adminToken}` };
-  cli = new pg.Pool({ connectionString: hub.databaseUrl, max: 2 });
+  // As the CLI opens it (createPool): among other things an idle client's error, such as the
+  // server ending it while the test's database is dropped, is the pool's to ignore, not uncaught.
+  cli = createPool(hub.databaseUrl, 2);
 });
 afterAll(async () => {
   await cli.end();
