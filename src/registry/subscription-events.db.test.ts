@@ -78,12 +78,40 @@ describe('subscriber registry import', () => {
       { status: 'terminated', ended_reason: 'holder_changed', channel: 'store' },
       { status: 'active', ended_reason: null, channel: 'store' },
     ]);
+    // The first holder's subscription ended when the new holder's began, not at the import.
+    const ends = await db.pool.query(
+      `SELECT s.registered_at, s.ended_at FROM subscriptions s WHERE s.msisdn_bidx = $1 ORDER BY s.registered_at`,
+      [msisdnIndex(db.ring.currentBlindIndex.key, '+84912000001')],
+    );
+    expect(ends.rows.map((r) => [r.registered_at.toISOString(), r.ended_at?.toISOString() ?? null]))
+      .toEqual([[expect.any(String), '2024-06-01T03:00:00.000Z'], ['2024-06-01T03:00:00.000Z', null]]);
     expect(await importSubs(path)).toMatchObject({ accepted: 0, unchanged: 1 });
   });
 
   it('keeps numbers absent from a file as they are', async () => {
     const r = await db.pool.query(`SELECT count(*)::int AS n FROM subscriptions WHERE status <> 'terminated'`);
     expect(r.rows[0].n).toBe(3);
+  });
+
+  it('ends a full file\'s replaced subscription within its own life: never before it began, never in the future', async () => {
+    const first = write('itel-end-1.csv', [
+      H, `0912000101,${a},Võ Thị Hoa,1985-03-01,store,2024-05-01T10:00:00,active,,`, `0912000102,${a},Võ Thị Hoa,1985-03-01,store,2024-05-01T10:00:00,active,,`,
+    ]);
+    expect(await importSubs(first, 'itel')).toMatchObject({ accepted: 2, rejected: 0 });
+    const before = Date.now();
+    const second = write('itel-end-2.csv', [
+      H, `0912000101,${b},Hồ Văn Nam,1990-01-01,store,2024-01-01T10:00:00,active,,`, // dated before the old one began
+      `0912000102,${b},Hồ Văn Nam,1990-01-01,store,2099-01-01T10:00:00,active,,`, // dated in the future
+    ]);
+    expect(await importSubs(second, 'itel')).toMatchObject({ accepted: 2, rejected: 0 });
+    const endOf = async (msisdn: string) => (await db.pool.query(
+      `SELECT ended_at FROM subscriptions WHERE msisdn_bidx = $1 AND ended_reason = 'holder_changed'`,
+      [msisdnIndex(db.ring.currentBlindIndex.key, msisdn)],
+    )).rows.map((r) => r.ended_at as Date);
+    expect((await endOf('+84912000101')).map((d) => d.toISOString())).toEqual(['2024-05-01T03:00:00.000Z']);
+    const [future] = await endOf('+84912000102');
+    expect(future!.getTime()).toBeGreaterThanOrEqual(before - 1000);
+    expect(future!.getTime()).toBeLessThanOrEqual(Date.now());
   });
 });
 
@@ -279,10 +307,57 @@ describe('deltas older than a termination', () => {
     expect(terminated).toMatchObject({ status: 'terminated', ended_reason: 'terminated' });
     expect(terminated.ended_at.toISOString()).toBe('2024-03-01T03:00:00.000Z');
     const changed = await numberRows('+84913000008');
-    expect(changed.map((row) => [row.status, row.ended_reason])).toEqual([['terminated', 'holder_changed'], ['active', null]]);
+    expect(changed.map((row) => [row.status, row.ended_reason])).toEqual([['terminated', 'holder_changed'], ['blocked_outgoing', null]]);
+    // The block dated after the holder change was the new holder's: it moved, with its event.
+    expect(await outcomes(['x-b2'])).toEqual([{ event_id: 'x-b2', outcome: 'applied', reject_code: null, subscription_id: changed[1].id }]);
     // After the ending, the minor event it overtook is older than nothing live: a re-import changes nothing.
     await expectIdempotent(late, s1);
     await expectIdempotent(first, { accepted: 4, unchanged: 0, rejected: 0 });
+  });
+
+  it('hands what happened after a late holder change to the new holder\'s subscription: a SIM swap, a device change, the last block', async () => {
+    const first = events([
+      { event_id: 'y-r1', type: 'registered', msisdn: '0913000009', at: '2024-01-01T10:00:00', ...A },
+      { event_id: 'y-s0', type: 'sim_changed', msisdn: '0913000009', at: '2024-02-01T10:00:00' }, // the first holder's
+      { event_id: 'y-b0', type: 'blocked_both', msisdn: '0913000009', at: '2024-02-02T10:00:00' }, // the first holder's
+      { event_id: 'y-u1', type: 'unblocked', msisdn: '0913000009', at: '2024-03-02T10:00:00' },
+      { event_id: 'y-b1', type: 'blocked_outgoing', msisdn: '0913000009', at: '2024-03-03T10:00:00' },
+      { event_id: 'y-d1', type: 'device_changed', msisdn: '0913000009', at: '2024-03-04T10:00:00' },
+      { event_id: 'y-s1', type: 'sim_changed', msisdn: '0913000009', at: '2024-03-05T10:00:00' },
+      { event_id: 'y-u2', type: 'unblocked', msisdn: '0913000009', at: '2024-03-06T10:00:00' },
+    ]);
+    expect(await apply(first)).toMatchObject({ accepted: 8, rejected: 0 });
+    const late = events([{ event_id: 'y-h1', type: 'holder_changed', msisdn: '0913000009', at: '2024-03-01T10:00:00', ...B }]);
+    const s = await apply(late);
+    expect(s).toMatchObject({ accepted: 1, rejected: 0 });
+    const [old, current] = await numberRows('+84913000009');
+    // The new holder's subscription: the SIM swap four days in (the verification's SIM-change
+    // window reads this), the device change, and the last block state (unblocked on 03-06).
+    expect(current).toMatchObject({ status: 'active', ended_reason: null });
+    expect(current.registered_at.toISOString()).toBe('2024-03-01T03:00:00.000Z');
+    expect(current.sim_changed_at.toISOString()).toBe('2024-03-05T03:00:00.000Z');
+    expect(current.device_changed_at.toISOString()).toBe('2024-03-04T03:00:00.000Z');
+    // The first holder's, as of the change: its own SIM change, no device change, ended then.
+    expect(old).toMatchObject({ status: 'terminated', ended_reason: 'holder_changed', device_changed_at: null });
+    expect(old.sim_changed_at.toISOString()).toBe('2024-02-01T03:00:00.000Z');
+    expect(old.ended_at.toISOString()).toBe('2024-03-01T03:00:00.000Z');
+    const rows = await outcomes(['y-s0', 'y-b0', 'y-u1', 'y-b1', 'y-d1', 'y-s1', 'y-u2', 'y-h1']);
+    expect(Object.fromEntries(rows.map((r) => [r.event_id, r.subscription_id === old.id ? 'old' : r.subscription_id === current.id ? 'new' : r.subscription_id])))
+      .toEqual({ 'y-s0': 'old', 'y-b0': 'old', 'y-u1': 'new', 'y-b1': 'new', 'y-d1': 'new', 'y-s1': 'new', 'y-u2': 'new', 'y-h1': 'new' });
+    // An event between the change and the last one moved is stale against the new holder's
+    // subscription, and recorded against it; one before the change, against the first holder's.
+    const after = events([
+      { event_id: 'y-b2', type: 'blocked_both', msisdn: '0913000009', at: '2024-03-04T12:00:00' },
+      { event_id: 'y-d0', type: 'device_changed', msisdn: '0913000009', at: '2024-02-20T10:00:00' },
+    ]);
+    expect(await apply(after)).toMatchObject({ accepted: 2, rejected: 0 });
+    expect(await outcomes(['y-b2', 'y-d0'])).toEqual([
+      { event_id: 'y-b2', outcome: 'stale', reject_code: null, subscription_id: current.id },
+      { event_id: 'y-d0', outcome: 'stale', reject_code: null, subscription_id: old.id },
+    ]);
+    expect((await numberRows('+84913000009'))[1]).toMatchObject({ status: 'active' });
+    await expectIdempotent(late, s);
+    await expectIdempotent(first, { accepted: 8, unchanged: 0, rejected: 0 });
   });
 
   it('refuses an event by the number\'s state once: the same file again gives the same refusal, whatever later lines changed', async () => {

@@ -135,6 +135,47 @@ async function insertSubscriptionFromEvent(client: pg.PoolClient, ring: KeyRing,
   return id;
 }
 
+/** The events that set a live subscription's block state (its `status`). */
+const BLOCK_STATES = "('blocked_outgoing', 'blocked_both', 'unblocked')";
+
+/**
+ * A holder change that arrives after events dated later than it (deltas come out of order): what
+ * the carrier reported about the number after `at` happened while the new holder held it, so it
+ * is the new holder's subscription's (DESIGN.md invariant 7: a number is not a person). Left on
+ * the old one, a SIM swapped the day after the change would be missing from the new holder's
+ * subscription, and the phone verification's "no SIM change within 72 h" check (issue 3) would
+ * pass for it; a block would be lost.
+ *
+ * The new subscription takes the old one's SIM and device changes dated after `at` (from an
+ * event or a full file: either way after the change), the state of the latest block or unblock
+ * applied after `at`, and those events (applied or stale, for the person's history); the old
+ * one keeps what its remaining events say, as of `at`.
+ */
+async function moveLaterEventsToNewHolder(client: pg.PoolClient, fromId: string, toId: string, at: string): Promise<void> {
+  await client.query(
+    `UPDATE subscriptions n SET
+       sim_changed_at = CASE WHEN o.sim_changed_at > $3 THEN o.sim_changed_at END,
+       device_changed_at = CASE WHEN o.device_changed_at > $3 THEN o.device_changed_at END,
+       status = coalesce((SELECT CASE e.type WHEN 'unblocked' THEN 'active' ELSE e.type END FROM subscription_events e
+                          WHERE e.subscription_id = o.id AND e.outcome = 'applied' AND e.at > $3 AND e.type IN ${BLOCK_STATES}
+                          ORDER BY e.at DESC, e.id DESC LIMIT 1), n.status),
+       last_event_at = greatest(n.last_event_at, o.last_event_at), updated_at = now()
+     FROM subscriptions o WHERE n.id = $2 AND o.id = $1`,
+    [fromId, toId, at],
+  );
+  await client.query('UPDATE subscription_events SET subscription_id = $2 WHERE subscription_id = $1 AND at > $3', [fromId, toId, at]);
+  await client.query(
+    `UPDATE subscriptions o SET
+       sim_changed_at = CASE WHEN o.sim_changed_at > $2 THEN (SELECT max(e.at) FROM subscription_events e
+         WHERE e.subscription_id = o.id AND e.outcome = 'applied' AND e.type = 'sim_changed') ELSE o.sim_changed_at END,
+       device_changed_at = CASE WHEN o.device_changed_at > $2 THEN (SELECT max(e.at) FROM subscription_events e
+         WHERE e.subscription_id = o.id AND e.outcome = 'applied' AND e.type = 'device_changed') ELSE o.device_changed_at END,
+       last_event_at = least(o.last_event_at, $2), updated_at = now()
+     WHERE o.id = $1`,
+    [fromId, at],
+  );
+}
+
 /**
  * Staleness is decided against the number's latest subscription at this carrier, live or ended
  * (issue 2 "Deltas": an event older than the last one applied to that subscription is recorded but
@@ -177,7 +218,9 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
     case 'holder_changed': {
       if (!live) return { kind: 'rejected', code: 'NO_LIVE_SUBSCRIPTION', field: 'msisdn' };
       await repo.endSubscriptions(client, [live.id], 'holder_changed', e.at);
-      return { kind: 'applied', subscriptionId: await insertSubscriptionFromEvent(client, ring, carrierId, e, runId), touched: live.id };
+      const id = await insertSubscriptionFromEvent(client, ring, carrierId, e, runId);
+      if (newestOf(live) > at) await moveLaterEventsToNewHolder(client, live.id, id, e.at);
+      return { kind: 'applied', subscriptionId: id, touched: live.id };
     }
     case 'terminated':
     case 'ported_out': {

@@ -295,12 +295,27 @@ export async function probeSubscriptions(db: pg.PoolClient, carrierId: number, k
 }
 
 /** Ends live subscriptions whose number now belongs to another holder (kept as history). */
-export async function endSubscriptions(db: pg.PoolClient, ids: readonly string[], reason: 'holder_changed' | 'terminated' | 'ported_out', at: string | null): Promise<void> {
+export async function endSubscriptions(db: pg.PoolClient, ids: readonly string[], reason: 'holder_changed' | 'terminated' | 'ported_out', at: string): Promise<void> {
   if (ids.length === 0) return;
   await db.query(
-    `UPDATE subscriptions SET status = 'terminated', ended_reason = $2, ended_at = coalesce($3::timestamptz, now()), updated_at = now()
+    `UPDATE subscriptions SET status = 'terminated', ended_reason = $2, ended_at = $3, updated_at = now()
      WHERE id = ANY($1::uuid[]) AND status <> 'terminated'`,
     [ids, reason, at],
+  );
+}
+
+/**
+ * Ends subscriptions each at its own time, a full file's change of holder: when the new holder's
+ * subscription began, but never before the old one began nor after now (a file's dates are the
+ * carrier's, and a new registration dated before the old one, or in the future, says nothing
+ * better about when the old holder lost the number).
+ */
+export async function endSubscriptionsAt(db: pg.PoolClient, ends: readonly { id: string; at: string }[], reason: 'holder_changed'): Promise<void> {
+  if (ends.length === 0) return;
+  await db.query(
+    `UPDATE subscriptions s SET status = 'terminated', ended_reason = $3, ended_at = least(now(), greatest(s.registered_at, e.at)), updated_at = now()
+     FROM unnest($1::uuid[], $2::timestamptz[]) AS e(id, at) WHERE s.id = e.id AND s.status <> 'terminated'`,
+    [ends.map((e) => e.id), ends.map((e) => e.at), reason],
   );
 }
 

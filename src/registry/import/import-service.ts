@@ -214,7 +214,7 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
   const seen = existing.size === 0 ? new Set<string>() : await repo.probeSeen(client, runId, [...existing.values()].map((list) => list[0]!.msisdn_bidx));
   const fresh: number[] = [];
   const updates: repo.SubscriptionUpdate[] = [];
-  const ended: string[] = [];
+  const ended: { id: string; at: string }[] = [];
   const unchangedKeys: Buffer[] = [];
   for (const i of unique) {
     const hex = hexKeys[i]!;
@@ -234,7 +234,12 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
         // invariant 7). A holder recorded where there was none, or none where there was one, is a
         // change of holder too: updating in place would hand the first holder's row, and the
         // bindings made through it, to whoever the number now belongs to.
-        ended.push(live.id);
+        // It ended when the new holder's subscription began (clamped to the old one's life by
+        // endSubscriptionsAt), not when this file happened to be imported: the person's view and
+        // the attribution of late delta events read that time.
+        const v = validateSubscriptionRecord(view.record(i));
+        if (!v.ok) throw new Error('a row valid in the worker is invalid here');
+        ended.push({ id: live.id, at: v.row.registeredAt });
         fresh.push(i);
       } else if (live.digest.equals(digest)) {
         unchangedKeys.push(Buffer.from(view.key(i)));
@@ -256,7 +261,7 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
       fresh.push(i);
     }
   }
-  await repo.endSubscriptions(client, ended, 'holder_changed', null);
+  await repo.endSubscriptionsAt(client, ended, 'holder_changed');
   await repo.copyInto(client, 'subscriptions', repo.SUBSCRIPTION_COPY_COLUMNS, copyTuplesOf(view, fresh));
   // Kept even if this batch is rolled back: a key too many only costs a probe.
   if (firstImport) for (const i of fresh) if (view.isTerminated(i)) firstImport.terminated.add(view.key(i));
@@ -265,7 +270,7 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
   // a new holder or a termination revokes them, a SIM changed after the binding flags them. The
   // rules read the rows as just stored; new rows cannot have bindings, so a first import skips this.
   if (ended.length > 0 || updates.length > 0) {
-    await applyRegistryStateToBindings(client, { subscriptionIds: [...ended, ...updates.map((u) => u.id)] });
+    await applyRegistryStateToBindings(client, { subscriptionIds: [...ended.map((e) => e.id), ...updates.map((u) => u.id)] });
   }
   await repo.insertSeen(client, runId, unchangedKeys);
   return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects, foundStored: existing.size > 0 };
