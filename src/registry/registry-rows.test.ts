@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { validatePersonRecord, validateSubscriptionRecord } from './registry-rows.ts';
+import { latestAcceptedTime, validatePersonRecord, validateSubscriptionRecord } from './registry-rows.ts';
 import { checkPersonalId, composePersonalId, isWellFormedPersonalId, PROVINCE_CODES } from './personal-id.ts';
 import { normaliseVietnameseMobile } from './phone-number.ts';
 import { nameMatchKey } from './name-match.ts';
 import { ageOn, parseCalendarDate, parseInstant } from './dates.ts';
 
 const TODAY = '2026-11-23';
+/** The hub's clock for the subscription cases: 2026-11-23 12:00 in Vietnam. */
+const NOT_AFTER = latestAcceptedTime(Date.parse('2026-11-23T12:00:00+07:00'));
 const person = { personal_id: '001090000123', full_name: 'Nguyễn Văn An', birth_date: '1990-05-01', sex: 'M', status: 'alive', died_on: '', guardian_personal_ids: '' };
 const sub = {
   msisdn: '0961234567', holder_personal_id: '001090000123', holder_full_name: 'Nguyễn Văn An', holder_birth_date: '1990-05-01',
@@ -99,13 +101,21 @@ describe('subscription rows: one precise reject code per problem', () => {
     ['bad status', { status: 'suspended' }, 'status', 'STATUS_UNKNOWN'],
     ['bad SIM change time', { sim_changed_at: 'soon' }, 'sim_changed_at', 'DATE_INVALID'],
     ['control character in name', { holder_full_name: 'An\u0001' }, 'holder_full_name', 'NAME_INVALID'],
+    ['registered more than a day ahead', { registered_at: '2026-11-24T12:00:01+07:00' }, 'registered_at', 'DATE_INVALID'],
+    ['SIM changed in 2099', { sim_changed_at: '2099-01-01T00:00:00' }, 'sim_changed_at', 'DATE_INVALID'],
+    ['device changed more than a day ahead', { device_changed_at: '2026-11-25T00:00:00' }, 'device_changed_at', 'DATE_INVALID'],
   ];
   it.each(cases)('%s', (_label, change, field, code) => {
-    expect(validateSubscriptionRecord({ ...sub, ...change })).toEqual({ ok: false, field, code });
+    expect(validateSubscriptionRecord({ ...sub, ...change }, NOT_AFTER)).toEqual({ ok: false, field, code });
+  });
+
+  it('accepts times up to a day ahead of the hub\'s clock (clocks and time zones)', () => {
+    const v = validateSubscriptionRecord({ ...sub, registered_at: '2026-11-24T12:00:00+07:00', sim_changed_at: '2026-11-24T05:00:00Z' }, NOT_AFTER);
+    expect(v.ok && v.row).toMatchObject({ registeredAt: '2026-11-24T05:00:00.000Z', simChangedAt: '2026-11-24T05:00:00.000Z' });
   });
 
   it('accepts a subscription without a holder (that is a junk category, not a reject)', () => {
-    const v = validateSubscriptionRecord({ ...sub, holder_personal_id: '', holder_full_name: '', holder_birth_date: '' });
+    const v = validateSubscriptionRecord({ ...sub, holder_personal_id: '', holder_full_name: '', holder_birth_date: '' }, NOT_AFTER);
     expect(v.ok && v.row).toMatchObject({ msisdn: '+84961234567', holderPersonalId: '', registeredAt: '2024-01-01T01:00:00.000Z' });
   });
 });

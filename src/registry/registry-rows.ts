@@ -6,7 +6,7 @@
 import { checkPersonalId, isWellFormedPersonalId, type Sex } from './personal-id.ts';
 import { normaliseVietnameseMobile } from './phone-number.ts';
 import { canonicalName, isPlausibleName } from './name-match.ts';
-import { parseCalendarDate, parseInstant } from './dates.ts';
+import { isoInstant, parseCalendarDate, parseInstantMs } from './dates.ts';
 import type { RejectCode } from './reject-codes.ts';
 
 export type RawRecord = Readonly<Record<string, string | undefined>>;
@@ -105,7 +105,27 @@ export function validatePersonRecord(record: RawRecord, today: string): Validate
   };
 }
 
-export function validateSubscriptionRecord(record: RawRecord): Validated<SubscriptionRow> {
+/**
+ * How far ahead of the hub's clock a registry time may be: a day, for clocks and time zones. A
+ * time beyond it is a typing error, and kept it would do lasting harm: a delta dated in 2099
+ * makes every later event of the number stale (older than the last one applied), and a SIM
+ * change in the future keeps the number inside the verification's SIM-change window for years.
+ */
+export const FUTURE_TOLERANCE_MS = 86_400_000;
+
+/** The latest registry time accepted now (`FUTURE_TOLERANCE_MS`); taken once per import run. */
+export function latestAcceptedTime(now = Date.now()): number {
+  return now + FUTURE_TOLERANCE_MS;
+}
+
+/** An ISO time no later than `notAfterMs`, as UTC ISO 8601; undefined when invalid or later. */
+export function parsePastInstant(raw: string, notAfterMs: number): string | undefined {
+  const ms = parseInstantMs(raw);
+  return ms === undefined || ms > notAfterMs ? undefined : isoInstant(ms);
+}
+
+/** `notAfterMs`: the latest time accepted (`latestAcceptedTime()` at the start of the run). */
+export function validateSubscriptionRecord(record: RawRecord, notAfterMs: number): Validated<SubscriptionRow> {
   for (const f of ['msisdn', 'channel', 'registered_at', 'status'] as const) if (value(record, f) === '') return fail(f, 'MISSING_FIELD');
   const msisdn = normaliseVietnameseMobile(value(record, 'msisdn'));
   if (!msisdn) return fail('msisdn', 'NOT_VIETNAMESE_MOBILE');
@@ -120,7 +140,7 @@ export function validateSubscriptionRecord(record: RawRecord): Validated<Subscri
   if (holderBirthDate === undefined) return fail('holder_birth_date', 'DATE_INVALID');
   const channel = value(record, 'channel');
   if (!(CHANNELS as readonly string[]).includes(channel)) return fail('channel', 'CHANNEL_UNKNOWN');
-  const registeredAt = parseInstant(value(record, 'registered_at'));
+  const registeredAt = parsePastInstant(value(record, 'registered_at'), notAfterMs);
   if (!registeredAt) return fail('registered_at', 'DATE_INVALID');
   const status = value(record, 'status');
   if (!(SUBSCRIPTION_STATUSES as readonly string[]).includes(status)) return fail('status', 'STATUS_UNKNOWN');
@@ -128,7 +148,7 @@ export function validateSubscriptionRecord(record: RawRecord): Validated<Subscri
   for (const f of ['sim_changed_at', 'device_changed_at'] as const) {
     const raw = value(record, f);
     if (raw === '') continue;
-    const t = parseInstant(raw);
+    const t = parsePastInstant(raw, notAfterMs);
     if (!t) return fail(f, 'DATE_INVALID');
     times[f] = t;
   }

@@ -93,7 +93,7 @@ describe('subscriber registry import', () => {
     expect(r.rows[0].n).toBe(3);
   });
 
-  it('ends a full file\'s replaced subscription within its own life: never before it began, never in the future', async () => {
+  it('ends a full file\'s replaced subscription within its own life: never before it began, never in the future; refuses times beyond a day ahead', async () => {
     const first = write('itel-end-1.csv', [
       H, `0912000101,${a},Võ Thị Hoa,1985-03-01,store,2024-05-01T10:00:00,active,,`, `0912000102,${a},Võ Thị Hoa,1985-03-01,store,2024-05-01T10:00:00,active,,`,
     ]);
@@ -101,9 +101,13 @@ describe('subscriber registry import', () => {
     const before = Date.now();
     const second = write('itel-end-2.csv', [
       H, `0912000101,${b},Hồ Văn Nam,1990-01-01,store,2024-01-01T10:00:00,active,,`, // dated before the old one began
-      `0912000102,${b},Hồ Văn Nam,1990-01-01,store,2099-01-01T10:00:00,active,,`, // dated in the future
+      // Dated ahead of the hub's clock, within the day allowed for clocks and time zones.
+      `0912000102,${b},Hồ Văn Nam,1990-01-01,store,${new Date(before + 12 * 3_600_000).toISOString()},active,,`,
+      `0912000101,${b},Hồ Văn Nam,1990-01-01,store,2099-01-01T10:00:00,active,,`, // beyond it: refused
     ]);
-    expect(await importSubs(second, 'itel')).toMatchObject({ accepted: 2, rejected: 0 });
+    const s = await importSubs(second, 'itel');
+    expect(s).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(readFileSync(s.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['4,registered_at,DATE_INVALID']);
     const endOf = async (msisdn: string) => (await db.pool.query(
       `SELECT ended_at FROM subscriptions WHERE msisdn_bidx = $1 AND ended_reason = 'holder_changed'`,
       [msisdnIndex(db.ring.currentBlindIndex.key, msisdn)],
@@ -129,13 +133,15 @@ describe('subscription deltas', () => {
       { event_id: 'v-9', type: 'teleported', msisdn: '0912000002', at: '2025-03-06T09:00:00+07:00' },
       { event_id: 'v-1', type: 'sim_changed', msisdn: '0912000002', at: '2025-03-01T09:00:00+07:00' }, // same id twice in the file
       { event_id: 'v-10', type: 'ported_out', msisdn: '0912000001', at: '2025-03-07T09:00:00+07:00' },
+      // A typing error in the year: applied, it would make every later event of the number stale.
+      { event_id: 'v-11', type: 'sim_changed', msisdn: '0912000002', at: '2099-03-01T09:00:00+07:00' },
     ];
     const path = join(dir, 'delta-1.ndjson');
     writeFileSync(path, events.map((e) => JSON.stringify(e)).join('\n') + '\nnot json\n');
     const s = await applyEvents(path);
-    expect(s).toMatchObject({ accepted: 7, unchanged: 0, rejected: 5 });
+    expect(s).toMatchObject({ accepted: 7, unchanged: 0, rejected: 6 });
     expect(readFileSync(s.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual([
-      '7,msisdn,NUMBER_ALREADY_ACTIVE', '8,msisdn,NO_LIVE_SUBSCRIPTION', '9,type,EVENT_TYPE_UNKNOWN', '10,event_id,DUPLICATE_KEY', '12,*,MALFORMED_ROW',
+      '7,msisdn,NUMBER_ALREADY_ACTIVE', '8,msisdn,NO_LIVE_SUBSCRIPTION', '9,type,EVENT_TYPE_UNKNOWN', '10,event_id,DUPLICATE_KEY', '12,at,DATE_INVALID', '13,*,MALFORMED_ROW',
     ]);
     const state = await db.pool.query(
       `SELECT status, sim_changed_at FROM subscriptions WHERE msisdn_bidx = $1 AND status <> 'terminated'`,

@@ -18,8 +18,8 @@ import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { normaliseVietnameseMobile } from './phone-number.ts';
 import { isWellFormedPersonalId } from './personal-id.ts';
 import { canonicalName } from './name-match.ts';
-import { parseCalendarDate, parseInstant } from './dates.ts';
-import { CHANNELS, hasControlCharacter, type Channel, type SubscriptionRow } from './registry-rows.ts';
+import { parseCalendarDate } from './dates.ts';
+import { CHANNELS, hasControlCharacter, latestAcceptedTime, parsePastInstant, type Channel, type SubscriptionRow } from './registry-rows.ts';
 import { msisdnIndex, sealSubscription, subscriptionIndexes } from './row-crypto.ts';
 import type { RejectCode, RowReject } from './reject-codes.ts';
 import { openChunkedSource } from './import/chunk-reader.ts';
@@ -54,7 +54,8 @@ export interface SubscriptionEvent {
 
 type Checked = { ok: true; event: SubscriptionEvent } | { ok: false; field: string; code: RejectCode };
 
-export function validateEvent(record: Readonly<Record<string, string | undefined>>): Checked {
+/** `notAfterMs`: the latest time accepted (registry-rows.ts latestAcceptedTime, taken at the start of the run). */
+export function validateEvent(record: Readonly<Record<string, string | undefined>>, notAfterMs: number): Checked {
   const v = (f: string) => (record[f] ?? '').trim();
   for (const f of ['event_id', 'type', 'msisdn', 'at']) if (v(f) === '') return { ok: false, field: f, code: 'MISSING_FIELD' };
   if (!/^[A-Za-z0-9._:-]{1,128}$/.test(v('event_id'))) return { ok: false, field: 'event_id', code: 'MALFORMED_ROW' };
@@ -62,7 +63,7 @@ export function validateEvent(record: Readonly<Record<string, string | undefined
   if (!(EVENT_TYPES as readonly string[]).includes(type)) return { ok: false, field: 'type', code: 'EVENT_TYPE_UNKNOWN' };
   const msisdn = normaliseVietnameseMobile(v('msisdn'));
   if (!msisdn) return { ok: false, field: 'msisdn', code: 'NOT_VIETNAMESE_MOBILE' };
-  const at = parseInstant(v('at'));
+  const at = parsePastInstant(v('at'), notAfterMs);
   if (!at) return { ok: false, field: 'at', code: 'DATE_INVALID' };
   let holderPersonalId = '';
   let holderFullName = '';
@@ -280,6 +281,7 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
     const run = await beginImportRun(client, pool, ring, { kind: 'subscription_events', carrierId, carrierSlug: options.carrier, path: options.path, sha256, totalBytes });
     runId = run.runId;
     const { resumedAfter, progress } = run;
+    const notAfterMs = latestAcceptedTime();
     await options.onRunStarted?.({ runId, resumedAfterLine: resumedAfter });
     const chunked = await openChunkedSource({ path: options.path, open: options.open, fields: EVENT_FIELDS, required: [], onBytes: (b) => (progress.bytes = b) });
     // Deltas are applied one by one in file order, so they are parsed here rather than in workers.
@@ -319,7 +321,7 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
         lastLine = item.line;
         if (item.malformed) rejects.push({ line: item.line, ...item.malformed });
         else {
-          const checked = validateEvent(item.record);
+          const checked = validateEvent(item.record, notAfterMs);
           if (!checked.ok) rejects.push({ line: item.line, field: checked.field, code: checked.code });
           else {
             const e = checked.event;

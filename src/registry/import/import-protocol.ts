@@ -35,6 +35,8 @@ export interface SourceItem {
 export interface WorkerBatch {
   seq: number;
   today: string;
+  /** The latest registry time accepted (registry-rows.ts latestAcceptedTime), in ms since the epoch. */
+  notAfterMs: number;
   startLine: number;
   /** Whole records (chunk-reader.ts), transferred. */
   bytes: Uint8Array;

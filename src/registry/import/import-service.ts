@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import type pg from 'pg';
 import type { KeyRing } from '../../kernel/crypto/key-ring.ts';
-import { validatePersonRecord, validateSubscriptionRecord, vietnamToday, POPULATION_FIELDS, POPULATION_REQUIRED, SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED } from '../registry-rows.ts';
+import { latestAcceptedTime, validatePersonRecord, validateSubscriptionRecord, vietnamToday, POPULATION_FIELDS, POPULATION_REQUIRED, SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED } from '../registry-rows.ts';
 import { personIndexes, sealPerson, sealSubscription, subscriptionIndexes } from '../row-crypto.ts';
 import type { RowReject } from '../reject-codes.ts';
 import { openChunkedSource, formatOf } from './chunk-reader.ts';
@@ -203,7 +203,7 @@ function sameHolder(row: Buffer | null, stored: Buffer | null): boolean {
  * rows are terminated: the probe, about 4 µs of the server's CPU per row (docs/benchmarks.md), is
  * made for those only.
  */
-async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: string, carrierId: number, view: BatchView,
+async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: string, carrierId: number, view: BatchView, notAfterMs: number,
   firstImport: { terminated: KeyFilter; probeAll: boolean } | undefined): Promise<BatchOutcome> {
   const rejects: RowReject[] = [];
   const { keep: unique, hex: hexKeys, packed } = firstOccurrences(view, 'msisdn', rejects);
@@ -237,14 +237,14 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
         // It ended when the new holder's subscription began (clamped to the old one's life by
         // endSubscriptionsAt), not when this file happened to be imported: the person's view and
         // the attribution of late delta events read that time.
-        const v = validateSubscriptionRecord(view.record(i));
+        const v = validateSubscriptionRecord(view.record(i), notAfterMs);
         if (!v.ok) throw new Error('a row valid in the worker is invalid here');
         ended.push({ id: live.id, at: v.row.registeredAt });
         fresh.push(i);
       } else if (live.digest.equals(digest)) {
         unchangedKeys.push(Buffer.from(view.key(i)));
       } else {
-        const v = validateSubscriptionRecord(view.record(i));
+        const v = validateSubscriptionRecord(view.record(i), notAfterMs);
         if (!v.ok) throw new Error('a row valid in the worker is invalid here');
         const row = v.row;
         const ix = subscriptionIndexes(ring.currentBlindIndex.key, row);
@@ -315,6 +315,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
       blindIndexKey: ring.currentBlindIndex.key, blindIndexVersion: ring.currentBlindIndex.version,
     });
     const today = vietnamToday();
+    const notAfterMs = latestAcceptedTime();
     const inFlight: { promise: Promise<WorkerResult>; endLine: number }[] = [];
     // Enough chunks in flight to keep every worker busy while the database merges one.
     const maxInFlight = Math.max(2, options.workers * 2);
@@ -334,7 +335,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
       try {
         const outcome = kind === 'population'
           ? await mergePersons(client, ring, currentRunId, view, today, probeAll)
-          : await mergeSubscriptions(client, ring, currentRunId, carrierId!, view, terminatedFilter && { terminated: terminatedFilter, probeAll });
+          : await mergeSubscriptions(client, ring, currentRunId, carrierId!, view, notAfterMs, terminatedFilter && { terminated: terminatedFilter, probeAll });
         const rejects = [...view.result.rejects, ...outcome.rejects];
         await repo.insertRejects(client, currentRunId, rejects);
         await repo.advanceRun(client, currentRunId, {
@@ -371,7 +372,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
     for await (const chunk of source.chunks) {
       // Chunks wholly committed by an interrupted run of this file are not even sent.
       if (chunk.endLine <= resumedAfter) continue;
-      const promise = workers.submit({ seq: seq++, today, startLine: chunk.startLine, bytes: chunk.bytes });
+      const promise = workers.submit({ seq: seq++, today, notAfterMs, startLine: chunk.startLine, bytes: chunk.bytes });
       // Keep the promise from being reported unhandled while it waits its turn.
       promise.catch(() => undefined);
       inFlight.push({ promise, endLine: chunk.endLine });

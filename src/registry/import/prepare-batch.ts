@@ -58,7 +58,7 @@ export function createBatchPreparer(init: WorkerInit): BatchPreparer {
           tuples.tuple(PERSON_COPY_COLUMNS.length).uuid(id).bytea(ix.pidBidx).bytea(ix.matchBidx).bytea(ix.digest).int4(bidx.version)
             .bytea(sealPerson(data, id, v.row)).int4(data.version).text(v.row.status).uuid(init.runId).int8(item.line);
         } else {
-          const v = validateSubscriptionRecord(item.record);
+          const v = validateSubscriptionRecord(item.record, batch.notAfterMs);
           if (!v.ok) {
             rejects.push({ line: item.line, field: v.field, code: v.code });
             continue;
