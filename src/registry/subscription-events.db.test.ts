@@ -93,7 +93,7 @@ describe('subscriber registry import', () => {
     expect(r.rows[0].n).toBe(3);
   });
 
-  it('ends a full file\'s replaced subscription within its own life: never before it began, never in the future; refuses times beyond a day ahead', async () => {
+  it('ends a full file\'s replaced subscription when the new one began, never in the future; refuses an earlier holder and times beyond a day ahead', async () => {
     const first = write('itel-end-1.csv', [
       H, `0912000101,${a},Võ Thị Hoa,1985-03-01,store,2024-05-01T10:00:00,active,,`, `0912000102,${a},Võ Thị Hoa,1985-03-01,store,2024-05-01T10:00:00,active,,`,
     ]);
@@ -106,13 +106,14 @@ describe('subscriber registry import', () => {
       `0912000101,${b},Hồ Văn Nam,1990-01-01,store,2099-01-01T10:00:00,active,,`, // beyond it: refused
     ]);
     const s = await importSubs(second, 'itel');
-    expect(s).toMatchObject({ accepted: 2, rejected: 1 });
-    expect(readFileSync(s.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['4,registered_at,DATE_INVALID']);
+    expect(s).toMatchObject({ accepted: 1, rejected: 2 });
     const endOf = async (msisdn: string) => (await db.pool.query(
       `SELECT ended_at FROM subscriptions WHERE msisdn_bidx = $1 AND ended_reason = 'holder_changed'`,
       [msisdnIndex(db.ring.currentBlindIndex.key, msisdn)],
     )).rows.map((r) => r.ended_at as Date);
-    expect((await endOf('+84912000101')).map((d) => d.toISOString())).toEqual(['2024-05-01T03:00:00.000Z']);
+    // The holder registered before the live subscription began is an earlier one: refused, nothing ended.
+    expect(readFileSync(s.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['2,registered_at,OLDER_THAN_STORED', '4,registered_at,DATE_INVALID']);
+    expect(await endOf('+84912000101')).toEqual([]);
     const [future] = await endOf('+84912000102');
     expect(future!.getTime()).toBeGreaterThanOrEqual(before - 1000);
     expect(future!.getTime()).toBeLessThanOrEqual(Date.now());
@@ -379,5 +380,71 @@ describe('deltas older than a termination', () => {
     expect((await numberRows('+84913000003')).map((r) => [r.status, r.sim_changed_at])).toEqual([['terminated', null]]);
     const again = await expectIdempotent(path, s);
     expect(rejectsOf(again)).toEqual(rejectsOf(s));
+  });
+});
+
+describe('a full file older than the deltas applied since', () => {
+  const carrier = 'gmobile';
+  const row = (msisdn: string, pid: string, name: string, birth: string, registered: string, sim = '') =>
+    `${msisdn},${pid},${name},${birth},store,${registered},active,${sim},`;
+  async function numberState(msisdn: string) {
+    const r = await db.pool.query(
+      `SELECT s.status, s.ended_reason, s.registered_at, s.sim_changed_at FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id
+       WHERE c.slug = $1 AND s.msisdn_bidx = $2 ORDER BY s.registered_at`,
+      [carrier, msisdnIndex(db.ring.currentBlindIndex.key, msisdn)],
+    );
+    return r.rows.map((s) => [s.status, s.ended_reason, s.registered_at.toISOString().slice(0, 10), s.sim_changed_at?.toISOString().slice(0, 10) ?? null]);
+  }
+
+  it('never undoes a holder change, revives a terminated number, or erases a SIM change', async () => {
+    const A = [a, 'Võ Thị Hoa', '1985-03-01'] as const;
+    const old = write('gmobile-old.csv', [
+      H,
+      row('0914000001', ...A, '2024-01-01T10:00:00'),
+      row('0914000002', ...A, '2024-01-01T10:00:00'),
+      row('0914000003', ...A, '2024-01-01T10:00:00'),
+    ]);
+    expect(await importSubs(old, carrier)).toMatchObject({ accepted: 3, rejected: 0 });
+    const deltas = join(dir, 'gmobile-deltas.ndjson');
+    writeFileSync(deltas, [
+      { event_id: 'g-h1', type: 'holder_changed', msisdn: '0914000001', at: '2024-06-01T10:00:00', holder_personal_id: b, holder_full_name: 'Hồ Văn Nam', holder_birth_date: '1990-01-01' },
+      { event_id: 'g-t2', type: 'terminated', msisdn: '0914000002', at: '2024-06-01T10:00:00' },
+      { event_id: 'g-s3', type: 'sim_changed', msisdn: '0914000003', at: '2024-06-01T10:00:00' },
+    ].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    expect(await applyEvents(deltas, carrier)).toMatchObject({ accepted: 3, rejected: 0 });
+    const after = { 1: await numberState('+84914000001'), 2: await numberState('+84914000002'), 3: await numberState('+84914000003') };
+    expect(after[1]).toEqual([['terminated', 'holder_changed', '2024-01-01', null], ['active', null, '2024-06-01', null]]);
+    expect(after[2]).toEqual([['terminated', 'terminated', '2024-01-01', null]]);
+    expect(after[3]).toEqual([['active', null, '2024-01-01', '2024-06-01']]);
+
+    // The same old file again: each row is identical to a stored subscription, nothing changes.
+    expect(await importSubs(old, carrier)).toMatchObject({ accepted: 0, unchanged: 2, rejected: 1 });
+    expect(readFileSync(old + '.rejects', 'utf8').trim().split('\n').slice(1)).toEqual(['2,registered_at,OLDER_THAN_STORED']);
+    // An old file with the first holder's name corrected: no row of it undoes a delta.
+    const corrected = write('gmobile-corrected.csv', [
+      H,
+      row('0914000001', a, 'Võ Thị Hoà', '1985-03-01', '2024-01-01T10:00:00'),
+      row('0914000002', a, 'Võ Thị Hoà', '1985-03-01', '2024-01-01T10:00:00'),
+      row('0914000003', a, 'Võ Thị Hoà', '1985-03-01', '2024-01-01T10:00:00'),
+    ]);
+    const s = await importSubs(corrected, carrier);
+    expect(s).toMatchObject({ accepted: 1, unchanged: 0, rejected: 2 });
+    expect(readFileSync(s.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['2,registered_at,OLDER_THAN_STORED', '3,registered_at,OLDER_THAN_STORED']);
+    expect(await numberState('+84914000001')).toEqual(after[1]);
+    expect(await numberState('+84914000002')).toEqual(after[2]);
+    // Updated in place (the name), the SIM change the delta reported kept.
+    expect(await numberState('+84914000003')).toEqual(after[3]);
+
+    // Newer than what is stored: the terminated number registered again, a later holder change.
+    const newer = write('gmobile-newer.csv', [
+      H,
+      row('0914000001', a, 'Võ Thị Hoa', '1985-03-01', '2024-09-01T10:00:00'),
+      row('0914000002', b, 'Hồ Văn Nam', '1990-01-01', '2024-09-01T10:00:00'),
+    ]);
+    expect(await importSubs(newer, carrier)).toMatchObject({ accepted: 2, rejected: 0 });
+    expect((await numberState('+84914000001')).map((r) => r.slice(0, 3))).toEqual([
+      ['terminated', 'holder_changed', '2024-01-01'], ['terminated', 'holder_changed', '2024-06-01'], ['active', null, '2024-09-01'],
+    ]);
+    expect((await numberState('+84914000002')).map((r) => r.slice(0, 3))).toEqual([['terminated', 'terminated', '2024-01-01'], ['active', null, '2024-09-01']]);
   });
 });

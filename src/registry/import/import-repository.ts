@@ -254,6 +254,9 @@ export interface ExistingSubscription {
   digest: Buffer;
   status: string;
   import_run_id: string | null;
+  registered_at: Date;
+  /** The latest delta event applied to it (NULL when none). */
+  last_event_at: Date | null;
 }
 
 /**
@@ -270,7 +273,7 @@ export interface ExistingSubscription {
  * inserts into its own part of it (docs/benchmarks.md: number first made every insert a random
  * page of the whole index, 31 to 52 µs of server CPU per row at 4m).
  */
-export const PROBE_SUBSCRIPTIONS_SQL = `SELECT s.id, s.msisdn_bidx, s.holder_bidx, s.digest, s.status, s.import_run_id
+export const PROBE_SUBSCRIPTIONS_SQL = `SELECT s.id, s.msisdn_bidx, s.holder_bidx, s.digest, s.status, s.import_run_id, s.registered_at, s.last_event_at
      FROM ${packedKeyPositions('$2')} AS i
      CROSS JOIN LATERAL (SELECT * FROM subscriptions WHERE carrier_id = $1 AND msisdn_bidx = ${packedKeyAt('$2', 'i')} OFFSET 0) s
      ORDER BY s.registered_at DESC, s.id DESC`;
@@ -340,7 +343,11 @@ export async function updateSubscriptions(db: pg.PoolClient, runId: string, rows
   await db.query(
     `UPDATE subscriptions s SET holder_bidx = u.holder_bidx, holder_match_bidx = u.holder_match_bidx, digest = u.digest,
        bidx_version = u.bidx_version, sealed = u.sealed, dek_version = u.dek_version, channel = u.channel,
-       registered_at = u.registered_at, status = u.status, sim_changed_at = u.sim_changed_at, device_changed_at = u.device_changed_at,
+       registered_at = u.registered_at, status = u.status,
+       -- A SIM or device change the hub knows of is never erased nor moved back by a row (an
+       -- older file imported again, or one written before a delta): fail closed, the number stays
+       -- inside the verification's SIM-change window (issue 3) until the time has really passed.
+       sim_changed_at = greatest(s.sim_changed_at, u.sim_changed_at), device_changed_at = greatest(s.device_changed_at, u.device_changed_at),
        ended_at = CASE WHEN u.status = 'terminated' THEN coalesce(s.ended_at, now()) ELSE NULL END,
        ended_reason = CASE WHEN u.status = 'terminated' THEN coalesce(s.ended_reason, 'terminated') ELSE NULL END,
        import_run_id = $1, import_line = u.line, updated_at = now()

@@ -228,6 +228,16 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
     const live = history.find((e) => e.status !== 'terminated');
     if (live) {
       if (!sameHolder(holder, live.holder_bidx)) {
+        const v = validateSubscriptionRecord(view.record(i), notAfterMs);
+        if (!v.ok) throw new Error('a row valid in the worker is invalid here');
+        // A holder registered before the live subscription began is not the number's next holder
+        // but an earlier one: the row is older than what is stored (an old file imported again,
+        // or one written before a delta's holder change). Taken, it would end the current
+        // holder's subscription and revoke the bindings made through it.
+        if (Date.parse(v.row.registeredAt) < live.registered_at.getTime()) {
+          rejects.push({ line: view.line(i), field: 'registered_at', code: 'OLDER_THAN_STORED' });
+          continue;
+        }
         // A new holder of the number is a new subscription: end the old one, keep it as history
         // (issue 2: "a holder change ... is a new subscription of a new holder: keep the history,
         // never merge the two"), and revoke the bindings made through it below (DESIGN.md
@@ -237,8 +247,6 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
         // It ended when the new holder's subscription began (clamped to the old one's life by
         // endSubscriptionsAt), not when this file happened to be imported: the person's view and
         // the attribution of late delta events read that time.
-        const v = validateSubscriptionRecord(view.record(i), notAfterMs);
-        if (!v.ok) throw new Error('a row valid in the worker is invalid here');
         ended.push({ id: live.id, at: v.row.registeredAt });
         fresh.push(i);
       } else if (live.digest.equals(digest)) {
@@ -258,6 +266,21 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
     } else if (history.some((e) => e.digest.equals(digest))) {
       unchangedKeys.push(Buffer.from(view.key(i)));
     } else {
+      // Every subscription of the number has ended. A live row starts a new one only if it was
+      // registered after the latest one's registration and last event (a delta's termination
+      // among them): otherwise it describes that subscription or an earlier one, and taking it
+      // would revive a terminated number (as a `registered` delta older than the termination
+      // revives nothing). A full file's termination has no time of its own; its registration is
+      // what is known.
+      const latest = history[0];
+      if (latest && !view.isTerminated(i)) {
+        const v = validateSubscriptionRecord(view.record(i), notAfterMs);
+        if (!v.ok) throw new Error('a row valid in the worker is invalid here');
+        if (Date.parse(v.row.registeredAt) <= Math.max(latest.registered_at.getTime(), latest.last_event_at?.getTime() ?? 0)) {
+          rejects.push({ line: view.line(i), field: 'registered_at', code: 'OLDER_THAN_STORED' });
+          continue;
+        }
+      }
       fresh.push(i);
     }
   }
