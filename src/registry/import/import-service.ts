@@ -226,7 +226,11 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
     const digest = view.digest(i);
     const holder = view.holder(i);
     const live = history.find((e) => e.status !== 'terminated');
-    if (live) {
+    if (history.some((e) => e.digest.equals(digest))) {
+      // Identical to a stored subscription of the number, the live one or an earlier one (an old
+      // file imported again): nothing to do, whatever happened to the number since.
+      unchangedKeys.push(Buffer.from(view.key(i)));
+    } else if (live) {
       if (!sameHolder(holder, live.holder_bidx)) {
         const v = validateSubscriptionRecord(view.record(i), notAfterMs);
         if (!v.ok) throw new Error('a row valid in the worker is invalid here');
@@ -243,14 +247,11 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
         // never merge the two"), and revoke the bindings made through it below (DESIGN.md
         // invariant 7). A holder recorded where there was none, or none where there was one, is a
         // change of holder too: updating in place would hand the first holder's row, and the
-        // bindings made through it, to whoever the number now belongs to.
-        // It ended when the new holder's subscription began (clamped to the old one's life by
-        // endSubscriptionsAt), not when this file happened to be imported: the person's view and
-        // the attribution of late delta events read that time.
+        // bindings made through it, to whoever the number now belongs to. The old one ended when
+        // the new holder's began (clamped to its own life by endSubscriptionsAt), not when this
+        // file happened to be imported: the person's view and late delta events read that time.
         ended.push({ id: live.id, at: v.row.registeredAt });
         fresh.push(i);
-      } else if (live.digest.equals(digest)) {
-        unchangedKeys.push(Buffer.from(view.key(i)));
       } else {
         const v = validateSubscriptionRecord(view.record(i), notAfterMs);
         if (!v.ok) throw new Error('a row valid in the worker is invalid here');
@@ -263,8 +264,6 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
           simChangedAt: row.simChangedAt || null, deviceChangedAt: row.deviceChangedAt || null, line: view.line(i),
         });
       }
-    } else if (history.some((e) => e.digest.equals(digest))) {
-      unchangedKeys.push(Buffer.from(view.key(i)));
     } else {
       // Every subscription of the number has ended. A live row starts a new one only if it was
       // registered after the latest one's registration and last event (a delta's termination
