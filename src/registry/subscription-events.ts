@@ -283,12 +283,25 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
     const { resumedAfter, progress } = run;
     const notAfterMs = latestAcceptedTime();
     await options.onRunStarted?.({ runId, resumedAfterLine: resumedAfter });
-    const chunked = await openChunkedSource({ path: options.path, open: options.open, fields: EVENT_FIELDS, required: [], onBytes: (b) => (progress.bytes = b) });
+    const chunked = await openChunkedSource({ path: options.path, open: options.open, fields: EVENT_FIELDS, required: [] });
     // Deltas are applied one by one in file order, so they are parsed here rather than in workers.
     const decoder = new TextDecoder('utf-8');
+    /**
+     * The bytes up to the end of the event being applied: at a commit, those of the events it
+     * commits (the progress reported), not the reader's read-ahead of up to a chunk.
+     */
+    let appliedBytes = 0;
     async function* events(): AsyncGenerator<SourceItem> {
       for await (const chunk of chunked.chunks) {
-        for (const { item } of parseChunk(decoder.decode(chunk.bytes), chunk.startLine, 'ndjson', [], EVENT_FIELDS)) yield item;
+        const chunkStart = chunk.endByte - chunk.bytes.length;
+        // Where each of the chunk's lines ends, by its index in the chunk (a record is one line).
+        const lineEnds: number[] = [];
+        for (let i = chunk.bytes.indexOf(0x0a); i !== -1; i = chunk.bytes.indexOf(0x0a, i + 1)) lineEnds.push(i + 1);
+        for (const { item } of parseChunk(decoder.decode(chunk.bytes), chunk.startLine, 'ndjson', [], EVENT_FIELDS)) {
+          appliedBytes = chunkStart + (lineEnds[item.line - chunk.startLine] ?? chunk.bytes.length);
+          yield item;
+        }
+        appliedBytes = chunk.endByte;
       }
     }
     const source = events();
@@ -305,6 +318,7 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
       await repo.insertRejects(client, currentRunId, rejects);
       await repo.advanceRun(client, currentRunId, { checkpointLine: lastLine, rowsRead: counters.rows, accepted: counters.accepted, unchanged: counters.unchanged, rejected: rejects.length });
       await client.query('COMMIT');
+      progress.bytes = appliedBytes;
       progress.rowsRead += counters.rows;
       progress.accepted += counters.accepted;
       progress.unchanged += counters.unchanged;

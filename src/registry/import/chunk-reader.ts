@@ -29,6 +29,11 @@ export interface Chunk {
   endLine: number;
   /** Whole records, ending with a line break (or the end of the file). */
   bytes: Uint8Array;
+  /**
+   * The offset in the source just after the chunk: the progress made once it is committed. The
+   * reader reads ahead of the chunks in flight, so its own count of bytes read is not.
+   */
+  endByte: number;
 }
 
 export interface ChunkedSource {
@@ -96,6 +101,8 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
   };
 
   let line = 1;
+  /** Bytes of the source handed out so far: the header, then every chunk yielded. */
+  let offset = 0;
   let header: string[] = [];
   if (format === 'csv') {
     // The header: the first line.
@@ -114,6 +121,7 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
     header = columns.map((h) => h.trim());
     checkHeader(header, options.fields, options.required);
     line += countLines(headerBytes);
+    offset += headerBytes.length;
     carry = cut === -1 ? Buffer.alloc(0) : carry.subarray(cut);
   }
 
@@ -134,7 +142,8 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
       carry = carry.subarray(cut);
       const breaks = countLines(bytes);
       const endLine = line + breaks - (bytes[bytes.length - 1] === 0x0a ? 1 : 0);
-      yield { startLine: line, endLine, bytes };
+      offset += cut;
+      yield { startLine: line, endLine, bytes, endByte: offset };
       line += breaks;
     }
   }

@@ -355,3 +355,28 @@ describe('carriers', () => {
     expect((await db.pool.query('SELECT count(*)::int AS n FROM subscriptions WHERE carrier_id = $1', [id])).rows[0].n).toBe(1);
   });
 });
+
+describe('import progress', () => {
+  it('reports as progress the bytes committed, never those read ahead: 100 % comes with the last commit', async () => {
+    // Rows of one length, so the bytes committed say how many rows are: header + rows x length.
+    const rows = Array.from({ length: 40 }, (_, i) => `${composePersonalId('025', 1980, 'M', 500 + i)},Đỗ Văn Bảo,1980-01-01,M,alive,,`);
+    expect(new Set(rows.map((r) => Buffer.byteLength(r))).size).toBe(1);
+    const path = write('progress.csv', [HEADER, ...rows]);
+    const rowBytes = Buffer.byteLength(rows[0]!) + 1;
+    const events: { bytes: number; totalBytes: number; rowsRead: number }[] = [];
+    await importRegistry({
+      pool: db.pool, ring: db.ring, kind: 'population', path, rejectsPath: path + '.rejects.csv', workers: 2, chunkBytes: 64,
+      // Read 100 bytes at a time, so the file makes many chunks, several in flight at once.
+      open: () => {
+        const bytes = readFileSync(path);
+        return Readable.from(Array.from({ length: Math.ceil(bytes.length / 100) }, (_, i) => bytes.subarray(i * 100, i * 100 + 100)));
+      },
+      onProgress: (p) => events.push({ bytes: p.bytes, totalBytes: p.totalBytes, rowsRead: p.rowsRead }),
+    });
+    expect(events.length).toBeGreaterThan(3);
+    const total = statSync(path).size;
+    for (const e of events.slice(0, -1)) expect(e.bytes).toBe(HEADER.length + 1 + e.rowsRead * rowBytes);
+    expect(events.slice(0, -2).every((e) => e.bytes < total)).toBe(true);
+    expect(events.at(-1)).toEqual({ bytes: total, totalBytes: total, rowsRead: 40 });
+  });
+});

@@ -309,7 +309,6 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
   }
   const sha256 = options.sha256 ?? (await fileSha256(options.path));
   const fields = kind === 'population' ? POPULATION_FIELDS : SUBSCRIPTION_FIELDS;
-  let bytesRead = 0;
   // Opening reads and checks the CSV header: a file refused whole never starts a run.
   const source = await openChunkedSource({
     path: options.path,
@@ -317,9 +316,6 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
     fields,
     required: kind === 'population' ? POPULATION_REQUIRED : SUBSCRIPTION_REQUIRED,
     chunkBytes: options.chunkBytes,
-    onBytes: (b) => {
-      bytesRead = b;
-    },
   });
   const client = await pool.connect();
   let runId: string | undefined;
@@ -338,7 +334,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
     });
     const today = vietnamToday();
     const notAfterMs = latestAcceptedTime();
-    const inFlight: { promise: Promise<WorkerResult>; endLine: number }[] = [];
+    const inFlight: { promise: Promise<WorkerResult>; endLine: number; endByte: number }[] = [];
     // Enough chunks in flight to keep every worker busy while the database merges one.
     const maxInFlight = Math.max(2, options.workers * 2);
     let seq = 0;
@@ -383,7 +379,8 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
         outcome = await mergeBatch(view, head.endLine, true);
       }
       probeNext = kind !== 'population' || outcome.foundStored;
-      progress.bytes = bytesRead;
+      // The bytes committed, not those read ahead: the bar reaches 100 % with the last commit.
+      progress.bytes = head.endByte;
       progress.rowsRead += view.result.recordsRead;
       progress.accepted += outcome.accepted;
       progress.unchanged += outcome.unchanged;
@@ -393,11 +390,14 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
 
     for await (const chunk of source.chunks) {
       // Chunks wholly committed by an interrupted run of this file are not even sent.
-      if (chunk.endLine <= resumedAfter) continue;
+      if (chunk.endLine <= resumedAfter) {
+        progress.bytes = chunk.endByte;
+        continue;
+      }
       const promise = workers.submit({ seq: seq++, today, notAfterMs, startLine: chunk.startLine, bytes: chunk.bytes });
       // Keep the promise from being reported unhandled while it waits its turn.
       promise.catch(() => undefined);
-      inFlight.push({ promise, endLine: chunk.endLine });
+      inFlight.push({ promise, endLine: chunk.endLine, endByte: chunk.endByte });
       while (inFlight.length >= maxInFlight) await commitNext();
     }
     while (inFlight.length > 0) await commitNext();
