@@ -136,47 +136,6 @@ async function insertSubscriptionFromEvent(client: pg.PoolClient, ring: KeyRing,
   return id;
 }
 
-/** The events that set a live subscription's block state (its `status`). */
-const BLOCK_STATES = "('blocked_outgoing', 'blocked_both', 'unblocked')";
-
-/**
- * A holder change that arrives after events dated later than it (deltas come out of order): what
- * the carrier reported about the number after `at` happened while the new holder held it, so it
- * is the new holder's subscription's (DESIGN.md invariant 7: a number is not a person). Left on
- * the old one, a SIM swapped the day after the change would be missing from the new holder's
- * subscription, and the phone verification's "no SIM change within 72 h" check (issue 3) would
- * pass for it; a block would be lost.
- *
- * The new subscription takes the old one's SIM and device changes dated after `at` (from an
- * event or a full file: either way after the change), the state of the latest block or unblock
- * applied after `at`, and those events (applied or stale, for the person's history); the old
- * one keeps what its remaining events say, as of `at`.
- */
-async function moveLaterEventsToNewHolder(client: pg.PoolClient, fromId: string, toId: string, at: string): Promise<void> {
-  await client.query(
-    `UPDATE subscriptions n SET
-       sim_changed_at = CASE WHEN o.sim_changed_at > $3 THEN o.sim_changed_at END,
-       device_changed_at = CASE WHEN o.device_changed_at > $3 THEN o.device_changed_at END,
-       status = coalesce((SELECT CASE e.type WHEN 'unblocked' THEN 'active' ELSE e.type END FROM subscription_events e
-                          WHERE e.subscription_id = o.id AND e.outcome = 'applied' AND e.at > $3 AND e.type IN ${BLOCK_STATES}
-                          ORDER BY e.at DESC, e.id DESC LIMIT 1), n.status),
-       last_event_at = greatest(n.last_event_at, o.last_event_at), updated_at = now()
-     FROM subscriptions o WHERE n.id = $2 AND o.id = $1`,
-    [fromId, toId, at],
-  );
-  await client.query('UPDATE subscription_events SET subscription_id = $2 WHERE subscription_id = $1 AND at > $3', [fromId, toId, at]);
-  await client.query(
-    `UPDATE subscriptions o SET
-       sim_changed_at = CASE WHEN o.sim_changed_at > $2 THEN (SELECT max(e.at) FROM subscription_events e
-         WHERE e.subscription_id = o.id AND e.outcome = 'applied' AND e.type = 'sim_changed') ELSE o.sim_changed_at END,
-       device_changed_at = CASE WHEN o.device_changed_at > $2 THEN (SELECT max(e.at) FROM subscription_events e
-         WHERE e.subscription_id = o.id AND e.outcome = 'applied' AND e.type = 'device_changed') ELSE o.device_changed_at END,
-       last_event_at = least(o.last_event_at, $2), updated_at = now()
-     WHERE o.id = $1`,
-    [fromId, at],
-  );
-}
-
 /**
  * Staleness is decided against the number's latest subscription at this carrier, live or ended
  * (issue 2 "Deltas": an event older than the last one applied to that subscription is recorded but
@@ -205,22 +164,35 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
   // subscription if it happened after that subscription's registration, even when a block, a
   // SIM or a device change dated after it was applied first: the number stopped being this
   // holder's at `at` (DESIGN.md invariant 7; fail closed), and leaving it live would keep every
-  // binding made through it verified. Anything else is stale once older than the latest change.
+  // binding made through it verified. So does a SIM or device change: it is a fact about the
+  // number at `at`, not a state a newer event replaces, and a swap dropped as stale behind a later
+  // unblock would leave the number eligible inside the SIM-change window (issue 3) and its
+  // bindings verified. It sets the later of the two times. Anything else (a block or unblock, a
+  // registration) is stale once older than the latest change; except that a registration after
+  // the end of the number's latest subscription starts the next one even if events dated after
+  // it were applied to the ended one first (a termination that arrived late): those events were
+  // the new subscription's, and move to it.
   const ending = e.type === 'terminated' || e.type === 'ported_out' || e.type === 'holder_changed';
-  const since = ending && live ? live.registered_at.getTime() : latest ? newestOf(latest) : -Infinity;
+  const change = e.type === 'sim_changed' || e.type === 'device_changed';
+  const starting = e.type === 'registered' || e.type === 'ported_in';
+  const since = (ending || change) && live ? live.registered_at.getTime()
+    : starting && !live && latest?.ended_at ? latest.ended_at.getTime()
+      : latest ? newestOf(latest) : -Infinity;
   if (latest && at < since) return { kind: 'stale', subscriptionId: heldAt(r.rows, at) };
 
   switch (e.type) {
     case 'registered':
     case 'ported_in': {
       if (live) return { kind: 'rejected', code: 'NUMBER_ALREADY_ACTIVE', field: 'msisdn' };
-      return { kind: 'applied', subscriptionId: await insertSubscriptionFromEvent(client, ring, carrierId, e, runId) };
+      const id = await insertSubscriptionFromEvent(client, ring, carrierId, e, runId);
+      if (latest && newestOf(latest) > at) await repo.handOverLaterChanges(client, latest.id, id, e.at);
+      return { kind: 'applied', subscriptionId: id };
     }
     case 'holder_changed': {
       if (!live) return { kind: 'rejected', code: 'NO_LIVE_SUBSCRIPTION', field: 'msisdn' };
       await repo.endSubscriptions(client, [live.id], 'holder_changed', e.at);
       const id = await insertSubscriptionFromEvent(client, ring, carrierId, e, runId);
-      if (newestOf(live) > at) await moveLaterEventsToNewHolder(client, live.id, id, e.at);
+      if (newestOf(live) > at) await repo.handOverLaterChanges(client, live.id, id, e.at);
       return { kind: 'applied', subscriptionId: id, touched: live.id };
     }
     case 'terminated':
@@ -237,10 +209,10 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
         blocked_outgoing: "status = 'blocked_outgoing'",
         blocked_both: "status = 'blocked_both'",
         unblocked: "status = 'active'",
-        sim_changed: 'sim_changed_at = $2',
-        device_changed: 'device_changed_at = $2',
+        sim_changed: 'sim_changed_at = greatest(sim_changed_at, $2)',
+        device_changed: 'device_changed_at = greatest(device_changed_at, $2)',
       };
-      await client.query(`UPDATE subscriptions SET ${set[e.type]}, last_event_at = $2, updated_at = now() WHERE id = $1`, [live.id, e.at]);
+      await client.query(`UPDATE subscriptions SET ${set[e.type]}, last_event_at = greatest(last_event_at, $2), updated_at = now() WHERE id = $1`, [live.id, e.at]);
       return { kind: 'applied', subscriptionId: live.id, ...(e.type === 'sim_changed' ? { touched: live.id } : {}) };
     }
   }

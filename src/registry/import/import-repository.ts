@@ -322,6 +322,59 @@ export async function endSubscriptionsAt(db: pg.PoolClient, ends: readonly { id:
   );
 }
 
+/** The number's live subscription at the carrier, if any. */
+export async function liveSubscriptionId(db: pg.PoolClient, carrierId: number, msisdnBidx: Buffer): Promise<string | undefined> {
+  const r = await db.query<{ id: string }>(`SELECT id FROM subscriptions WHERE carrier_id = $1 AND msisdn_bidx = $2 AND status <> 'terminated'`, [carrierId, msisdnBidx]);
+  return r.rows[0]?.id;
+}
+
+/** The events that set a live subscription's block state (its `status`). */
+const BLOCK_EVENTS = "('blocked_outgoing', 'blocked_both', 'unblocked')";
+/** A live status's rank, least restrictive first (SQL: the position in this array). */
+const BLOCK_RANK = "ARRAY['active', 'blocked_outgoing', 'blocked_both']";
+
+/**
+ * What happened to a number after a new holder's subscription began, reported against the old
+ * one because the change of holder arrived after it (a late `holder_changed` delta, a full file
+ * naming a new holder, a registration after a termination that arrived late): it is the new
+ * subscription's (DESIGN.md invariant 7: a number is not a person). Left on the old one, a SIM
+ * swapped after the change would be missing from the new holder's subscription, and the phone
+ * verification's "no SIM change within 72 h" check (issue 3) would pass for it.
+ *
+ * The new subscription (`toId`) takes the old one's SIM and device change times dated after `at`
+ * (the later of those and its own), the block state of the latest block or unblock applied to the
+ * old one after `at` when more restrictive than its own (fail closed: a file row's `active` may
+ * predate the block), and those events (applied or stale, for the person's history). The old one
+ * keeps what its remaining events say, as of `at`.
+ */
+export async function handOverLaterChanges(db: pg.PoolClient, fromId: string, toId: string, at: string): Promise<void> {
+  await db.query(
+    `UPDATE subscriptions n SET
+       sim_changed_at = greatest(n.sim_changed_at, CASE WHEN o.sim_changed_at > $3 THEN o.sim_changed_at END),
+       device_changed_at = greatest(n.device_changed_at, CASE WHEN o.device_changed_at > $3 THEN o.device_changed_at END),
+       status = CASE WHEN n.status = 'terminated' THEN n.status ELSE (
+         SELECT CASE WHEN array_position(${BLOCK_RANK}, b.state) > array_position(${BLOCK_RANK}, n.status) THEN b.state ELSE n.status END
+         FROM (SELECT coalesce((SELECT CASE e.type WHEN 'unblocked' THEN 'active' ELSE e.type END FROM subscription_events e
+                                WHERE e.subscription_id = o.id AND e.outcome = 'applied' AND e.at > $3 AND e.type IN ${BLOCK_EVENTS}
+                                ORDER BY e.at DESC, e.id DESC LIMIT 1), 'active') AS state) b) END,
+       last_event_at = CASE WHEN o.last_event_at > $3 THEN greatest(n.last_event_at, o.last_event_at) ELSE n.last_event_at END,
+       updated_at = now()
+     FROM subscriptions o WHERE n.id = $2 AND o.id = $1`,
+    [fromId, toId, at],
+  );
+  await db.query('UPDATE subscription_events SET subscription_id = $2 WHERE subscription_id = $1 AND at > $3', [fromId, toId, at]);
+  await db.query(
+    `UPDATE subscriptions o SET
+       sim_changed_at = CASE WHEN o.sim_changed_at > $2 THEN (SELECT max(e.at) FROM subscription_events e
+         WHERE e.subscription_id = o.id AND e.outcome = 'applied' AND e.type = 'sim_changed') ELSE o.sim_changed_at END,
+       device_changed_at = CASE WHEN o.device_changed_at > $2 THEN (SELECT max(e.at) FROM subscription_events e
+         WHERE e.subscription_id = o.id AND e.outcome = 'applied' AND e.type = 'device_changed') ELSE o.device_changed_at END,
+       last_event_at = least(o.last_event_at, $2), updated_at = now()
+     WHERE o.id = $1`,
+    [fromId, at],
+  );
+}
+
 export interface SubscriptionUpdate {
   id: string;
   holderBidx: Buffer | null;
@@ -343,7 +396,17 @@ export async function updateSubscriptions(db: pg.PoolClient, runId: string, rows
   await db.query(
     `UPDATE subscriptions s SET holder_bidx = u.holder_bidx, holder_match_bidx = u.holder_match_bidx, digest = u.digest,
        bidx_version = u.bidx_version, sealed = u.sealed, dek_version = u.dek_version, channel = u.channel,
-       registered_at = u.registered_at, status = u.status,
+       registered_at = u.registered_at,
+       -- A row never lifts a block that a delta set (the latest block event applied to the
+       -- subscription is the block it is in): the file may predate it, and an unblocked number
+       -- is eligible for verification again. An "unblocked" delta lifts it; a termination in a
+       -- row always applies.
+       status = CASE WHEN u.status <> 'terminated' AND s.status <> 'terminated'
+                      AND array_position(${BLOCK_RANK}, s.status) > array_position(${BLOCK_RANK}, u.status)
+                      AND s.status = (SELECT e.type FROM subscription_events e
+                                      WHERE e.subscription_id = s.id AND e.outcome = 'applied' AND e.type IN ${BLOCK_EVENTS}
+                                      ORDER BY e.at DESC, e.id DESC LIMIT 1)
+                 THEN s.status ELSE u.status END,
        -- A SIM or device change the hub knows of is never erased nor moved back by a row (an
        -- older file imported again, or one written before a delta): fail closed, the number stays
        -- inside the verification's SIM-change window (issue 3) until the time has really passed.

@@ -214,7 +214,7 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
   const seen = existing.size === 0 ? new Set<string>() : await repo.probeSeen(client, runId, [...existing.values()].map((list) => list[0]!.msisdn_bidx));
   const fresh: number[] = [];
   const updates: repo.SubscriptionUpdate[] = [];
-  const ended: { id: string; at: string }[] = [];
+  const ended: { id: string; at: string; msisdnBidx: Buffer }[] = [];
   const unchangedKeys: Buffer[] = [];
   for (const i of unique) {
     const hex = hexKeys[i]!;
@@ -250,7 +250,7 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
         // bindings made through it, to whoever the number now belongs to. The old one ended when
         // the new holder's began (clamped to its own life by endSubscriptionsAt), not when this
         // file happened to be imported: the person's view and late delta events read that time.
-        ended.push({ id: live.id, at: v.row.registeredAt });
+        ended.push({ id: live.id, at: v.row.registeredAt, msisdnBidx: live.msisdn_bidx });
         fresh.push(i);
       } else {
         const v = validateSubscriptionRecord(view.record(i), notAfterMs);
@@ -285,6 +285,12 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
   }
   await repo.endSubscriptionsAt(client, ended, 'holder_changed');
   await repo.copyInto(client, 'subscriptions', repo.SUBSCRIPTION_COPY_COLUMNS, copyTuplesOf(view, fresh));
+  // What a delta reported against the old holder's subscription after the new holder's began
+  // (a SIM swap, a block) is the new holder's (repo.handOverLaterChanges). Rare: a change of holder.
+  for (const e of ended) {
+    const next = await repo.liveSubscriptionId(client, carrierId, e.msisdnBidx);
+    if (next) await repo.handOverLaterChanges(client, e.id, next, e.at);
+  }
   // Kept even if this batch is rolled back: a key too many only costs a probe.
   if (firstImport) for (const i of fresh) if (view.isTerminated(i)) firstImport.terminated.add(view.key(i));
   await repo.updateSubscriptions(client, runId, updates);
