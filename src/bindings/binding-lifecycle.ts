@@ -61,6 +61,16 @@ export function flagBindingsOfSubscriptionsForReverification(db: Db, subscriptio
 }
 
 /**
+ * Verified bindings made through these subscriptions need re-verification: the number was ported
+ * in at another carrier under another holder while these are still live (the donor's `ported_out`
+ * not received yet). Who holds the SIM is unknown until the registries agree; the binding is not
+ * revoked on one carrier's word, and the number verifies no one meanwhile (phone-eligibility.ts).
+ */
+export function flagBindingsOfContestedSubscriptions(db: Db, subscriptionIds: readonly string[]): Promise<number> {
+  return transition(db, 'a.subscription_id', subscriptionIds, 'needs_reverification', 'ported_in_elsewhere', 'account.needs_reverification', `('verified')`);
+}
+
+/**
  * After a batch of registry updates: applies the rules to the subscriptions and persons it
  * touched, from their stored state (a terminated subscription revokes; a SIM changed after the
  * binding was verified flags; a deceased person revokes). Cheap when nothing is bound to them.

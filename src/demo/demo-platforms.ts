@@ -158,7 +158,7 @@ export async function demoEligibleNumbers(pool: pg.Pool, ring: KeyRing, n: numbe
   const r = await pool.query<{ id: string; sealed: Buffer; dek_version: number; person_id: string; p_sealed: Buffer; p_dek: number }>(
     `SELECT s.id, s.sealed, s.dek_version, p.id AS person_id, p.sealed AS p_sealed, p.dek_version AS p_dek
      FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
-     WHERE s.status = 'active' AND p.status = 'alive'
+     WHERE s.status = 'active' AND p.status = 'alive' AND s.holder_match_bidx IS NOT DISTINCT FROM p.match_bidx
        AND (s.sim_changed_at IS NULL OR s.sim_changed_at < now() - interval '72 hours')
        AND (s.device_changed_at IS NULL OR s.device_changed_at < now() - interval '72 hours')
        AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr WHERE rr.subscription_id = s.id

@@ -29,7 +29,7 @@ import * as repo from './import/import-repository.ts';
 import { fileSha256 } from './import/import-service.ts';
 import { beginImportRun, completeImportRun, failImportRun, releaseImportLocks, type ImportProgress, type ImportSummary } from './import/import-runs.ts';
 import { RegistryError } from './registry-errors.ts';
-import { applyRegistryStateToBindings } from '../bindings/binding-lifecycle.ts';
+import { applyRegistryStateToBindings, flagBindingsOfContestedSubscriptions } from '../bindings/binding-lifecycle.ts';
 
 export const EVENT_TYPES = [
   'registered', 'holder_changed', 'blocked_outgoing', 'blocked_both', 'unblocked', 'terminated', 'sim_changed', 'device_changed', 'ported_out', 'ported_in',
@@ -186,6 +186,15 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
       if (live) return { kind: 'rejected', code: 'NUMBER_ALREADY_ACTIVE', field: 'msisdn' };
       const id = await insertSubscriptionFromEvent(client, ring, carrierId, e, runId);
       if (latest && newestOf(latest) > at) await repo.handOverLaterChanges(client, latest.id, id, e.at);
+      // The number still live at another carrier under another holder: the donor's port-out has
+      // not arrived. The bindings made through it are re-checked (DESIGN.md invariant 7).
+      const contested = await client.query<{ id: string }>(
+        `SELECT s.id FROM carriers c
+         JOIN LATERAL (SELECT s.id, s.holder_bidx FROM subscriptions s WHERE s.carrier_id = c.id AND s.msisdn_bidx = $2 AND s.status <> 'terminated') s ON true
+         WHERE c.id <> $1 AND s.holder_bidx IS DISTINCT FROM (SELECT holder_bidx FROM subscriptions WHERE id = $3)`,
+        [carrierId, bidx, id],
+      );
+      if (contested.rows.length > 0) await flagBindingsOfContestedSubscriptions(client, contested.rows.map((row) => row.id));
       return { kind: 'applied', subscriptionId: id };
     }
     case 'holder_changed': {

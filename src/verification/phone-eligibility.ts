@@ -13,8 +13,8 @@ import { msisdnIndex } from '../registry/row-crypto.ts';
 import { LATEST_COMPLETED_RUN_SQL } from '../registry/reconciliation/reconciliation-repository.ts';
 
 export const INELIGIBILITY_REASONS = [
-  'no_subscription', 'subscription_not_active', 'no_holder', 'holder_not_found', 'holder_deceased', 'junk_sim',
-  'recent_sim_change', 'recent_device_change', 'account_limit',
+  'no_subscription', 'number_contested', 'subscription_not_active', 'no_holder', 'holder_not_found', 'holder_deceased',
+  'holder_data_mismatch', 'junk_sim', 'recent_sim_change', 'recent_device_change', 'account_limit',
 ] as const;
 export type IneligibilityReason = (typeof INELIGIBILITY_REASONS)[number];
 
@@ -31,6 +31,10 @@ export interface EligibilityCandidate {
   device_changed_at: Date | null;
   person_id: string | null;
   person_status: string | null;
+  /** The holder's name or birth date, as the carrier has them, differ from the population registry's. */
+  mismatched: boolean;
+  /** The number is live at another carrier under another holder (or none). */
+  contested: boolean;
   flagged: boolean;
 }
 
@@ -50,14 +54,27 @@ export interface EligibilityCandidate {
  * anew on every call: 0.8 ms of planning per verification against 0.2 ms of execution in the issue 3
  * benchmark. Hidden, custom and generic plans cost the same, and the prepared statement keeps its
  * generic plan (verification-plans.db.test.ts).
+ *
+ * Two checks do not wait for a reconciliation run (adversarial review of issues 2 and 3): a
+ * subscription created or changed since the latest run is in no category yet.
+ * - `mismatched`: the holder's name and birth date compared with the registry's, as the
+ *   reconciliation's HOLDER_DATA_MISMATCH compares them (the same keyed index), so a number
+ *   registered under someone's ID number with another name never verifies that person.
+ * - `contested`: the number is live at several carriers (a port whose donor's `ported_out` has not
+ *   arrived yet) and they do not name the same holder. Which one holds the SIM is unknown, and the
+ *   code would reach the new holder while binding the old one: no one is verified until the
+ *   registries agree.
  */
 export const ELIGIBILITY_CANDIDATE_SQL = `SELECT s.id, s.status, s.holder_bidx, s.sim_changed_at, s.device_changed_at, p.id AS person_id, p.status AS person_status,
+             s.holder_match_bidx IS DISTINCT FROM p.match_bidx AS mismatched,
+             first_value(s.holder_bidx) OVER holders IS DISTINCT FROM last_value(s.holder_bidx) OVER holders AS contested,
              EXISTS (SELECT 1 FROM reconciliation_results rr
                      WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
                        AND rr.subscription_id = s.id) AS flagged
            FROM carriers c
            JOIN LATERAL (SELECT * FROM subscriptions s WHERE s.carrier_id = c.id AND s.msisdn_bidx = ANY(((SELECT $1::bytea[]))::bytea[]) AND s.status <> 'terminated') s ON true
            LEFT JOIN persons p ON p.pid_bidx = s.holder_bidx
+           WINDOW holders AS (ORDER BY s.holder_bidx NULLS FIRST ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
            ORDER BY (s.status = 'active') DESC, s.registered_at DESC
            LIMIT 1`;
 
@@ -72,10 +89,12 @@ export function eligibilityOf(
 ): Eligibility {
   const no = (reason: IneligibilityReason): Eligibility => ({ eligible: false, reason, msisdnBidx, bidxVersion });
   if (!s || s.id === null) return no('no_subscription');
+  if (s.contested) return no('number_contested');
   if (s.status !== 'active') return no('subscription_not_active');
   if (!s.holder_bidx) return no('no_holder');
   if (!s.person_id) return no('holder_not_found');
   if (s.person_status !== 'alive') return no('holder_deceased');
+  if (s.mismatched) return no('holder_data_mismatch');
   if (s.flagged) return no('junk_sim');
   const cutoff = (options.now ?? new Date()).getTime() - options.simChangeWindowHours * 3_600_000;
   if (s.sim_changed_at && s.sim_changed_at.getTime() > cutoff) return no('recent_sim_change');

@@ -99,12 +99,13 @@ const CONSUME_CODE_SQL = `UPDATE verifications SET consumed_at = now() WHERE id 
 
 /**
  * The verification's holder ($3) if still eligible through its subscription ($2), share-locked:
- * the same living holder, the subscription active, no SIM or device change in the last $4 hours,
- * no junk-SIM category in the latest reconciliation. `from` adds relations to the FROM list.
+ * the same living holder, the subscription active, its holder's name and birth date those of the
+ * registry (phone-eligibility.ts `mismatched`), no SIM or device change in the last $4 hours, no
+ * junk-SIM category in the latest reconciliation. `from` adds relations to the FROM list.
  */
 function eligibleHolderSql(from = ''): string {
   return `SELECT p.sealed, p.dek_version FROM ${from}subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
-             WHERE s.id = $2 AND s.status = 'active' AND p.id = $3 AND p.status = 'alive'
+             WHERE s.id = $2 AND s.status = 'active' AND p.id = $3 AND p.status = 'alive' AND s.holder_match_bidx IS NOT DISTINCT FROM p.match_bidx
                AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => $4))
                AND (s.device_changed_at IS NULL OR s.device_changed_at <= now() - make_interval(hours => $4))
                AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr

@@ -147,7 +147,8 @@ describe('eligibility: one answer for every reason, and no code sent', () => {
     ['holder deceased', N.deceased, 'holder_deceased'],
     ['SIM changed within 72 h', N.simChanged, 'recent_sim_change'],
     ['device changed within 72 h', N.deviceChanged, 'recent_device_change'],
-    ['in a junk-SIM category of the latest reconciliation', N.mismatch, 'junk_sim'],
+    ['holder\'s name and birth date not the registry\'s (checked without waiting for a reconciliation)', N.mismatch, 'holder_data_mismatch'],
+    ['in a junk-SIM category of the latest reconciliation', N.onlineBeyondLimit, 'junk_sim'],
   ];
   const bodies: string[] = [];
   for (const [what, phone, reason] of cases) {

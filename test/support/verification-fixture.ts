@@ -27,6 +27,8 @@ export const N = {
   deviceChanged: '+84912000009',
   mismatch: '+84912000010',
   oldSimChange: '+84912000011',
+  /** The fourth number its holder registered online at one carrier: ONLINE_BEYOND_LIMIT once reconciled. */
+  onlineBeyondLimit: '+84912000023',
   unknown: '+84912999999',
 } as const;
 
@@ -41,6 +43,7 @@ export const PEOPLE = {
   minor: '001315000002',
   deceased: '001085000003',
   adultB: '001205000004',
+  online: '001092000005',
 } as const;
 
 export async function seedVerificationRegistry(pool: pg.Pool, ring: KeyRing): Promise<void> {
@@ -52,9 +55,10 @@ export async function seedVerificationRegistry(pool: pg.Pool, ring: KeyRing): Pr
       `${PEOPLE.minor},Trần Thị Bình,2015-03-01,F,alive,,${PEOPLE.adult}`,
       `${PEOPLE.deceased},Lê Văn Cường,1985-01-01,M,deceased,2024-02-02,`,
       `${PEOPLE.adultB},Phạm Minh Đức,2005-01-01,M,alive,,`,
+      `${PEOPLE.online},Võ Văn Em,1992-06-01,M,alive,,`,
     ].join('\n') + '\n');
-    const sub = (msisdn: string, pid: string, name: string, birth: string, status = 'active', sim = '', device = '') =>
-      `${msisdn},${pid},${name},${birth},store,2020-01-01T00:00:00Z,${status},${sim},${device}`;
+    const sub = (msisdn: string, pid: string, name: string, birth: string, status = 'active', sim = '', device = '', channel = 'store', registered = '2020-01-01T00:00:00Z') =>
+      `${msisdn},${pid},${name},${birth},${channel},${registered},${status},${sim},${device}`;
     writeFileSync(join(dir, 'vinaphone.csv'), [
       'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status,sim_changed_at,device_changed_at',
       sub(N.adult, PEOPLE.adult, 'Nguyen Van An', '1990-05-01'),
@@ -71,6 +75,7 @@ export async function seedVerificationRegistry(pool: pg.Pool, ring: KeyRing): Pr
       sub(N.noHolder, '', '', ''),
       sub(N.holderUnknown, '001090999999', 'Someone Else', '1990-01-01'),
       sub(N.mismatch, PEOPLE.adultB, 'Totally Different Name', '2005-01-01'),
+      ...[0, 1, 2, 3].map((i) => sub(`+8491200002${i}`, PEOPLE.online, 'Vo Van Em', '1992-06-01', 'active', '', '', 'online', `2021-0${i + 1}-01T00:00:00Z`)),
     ].join('\n') + '\n');
     for (const [kind, file, carrier] of [['population', 'population.csv', undefined], ['subscriptions', 'vinaphone.csv', 'vinaphone']] as const) {
       const summary = await importRegistry({ pool, ring, kind, carrier, path: join(dir, file), rejectsPath: join(dir, `${file}.rejects`), workers: 1 });
