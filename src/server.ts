@@ -40,6 +40,7 @@ import { oidcClientRoutes } from './oidc/oidc-client-routes.ts';
 import { oidcProviderHolder } from './oidc/oidc-provider.ts';
 import { mountOidcProvider } from './kernel/http/mount-oidc-provider.ts';
 import { requestLogRecord } from './kernel/http/request-log.ts';
+import { markOptionalBodies } from './kernel/http/optional-body.ts';
 import { hostedFlowRoutes } from './oidc/hosted-flow-routes.ts';
 import { endMinoritiesDaily } from './bindings/minor-accounts.ts';
 import { demoRelyingPartyRoutes } from './demo/demo-relying-party.ts';
@@ -164,6 +165,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   });
 
   await app.register(fastifySwagger, {
+    // Routes whose body may be left out say so (optional-body.ts); the plugin marks every body required.
+    transformObject: markOptionalBodies,
     openapi: {
       openapi: '3.1.0',
       info: { title: 'idbind', version: VERSION, description: 'Identity-verification hub: registries, junk-SIM reconciliation.' },
