@@ -39,6 +39,8 @@ import { webhookRoutes } from './events/webhook-routes.ts';
 import { oidcClientRoutes } from './oidc/oidc-client-routes.ts';
 import { oidcProviderHolder } from './oidc/oidc-provider.ts';
 import { mountOidcProvider } from './kernel/http/mount-oidc-provider.ts';
+import { requestLogRecord } from './kernel/http/request-log.ts';
+import { markOptionalBodies } from './kernel/http/optional-body.ts';
 import { hostedFlowRoutes } from './oidc/hosted-flow-routes.ts';
 import { endMinoritiesDaily } from './bindings/minor-accounts.ts';
 import { demoRelyingPartyRoutes } from './demo/demo-relying-party.ts';
@@ -61,8 +63,8 @@ export const VERSION = '0.1.0';
 export const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
 
 export interface ServerOptions {
-  /** pino logger options, or false for none (tests). */
-  logger?: boolean | { level: string };
+  /** pino logger options, or false for none (tests); `stream`: where the log goes (default stdout). */
+  logger?: boolean | { level: string; stream?: { write(line: string): void } };
   /** How often to look for pending key work, in ms (0: never). */
   keyWorkIntervalMs?: number;
   /** How often to expire verifications, prune counters and check for SMS pumping, in ms (0: never). */
@@ -121,7 +123,12 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   const app = Fastify({
     logger: options.logger === undefined || options.logger === false
       ? false
-      : { ...(typeof options.logger === 'object' ? options.logger : {}), redact: ['req.headers.authorization', 'req.headers.cookie'] },
+      : {
+        ...(typeof options.logger === 'object' ? options.logger : {}),
+        redact: ['req.headers.authorization', 'req.headers.cookie'],
+        // No query value reaches the log, on any route: `?to=+84...` is a phone number.
+        serializers: { req: requestLogRecord },
+      },
     bodyLimit: 1024 * 1024,
     // The client's address (the per-IP rate limit) comes from X-Forwarded-For only through the
     // proxies the operator names (IDBIND_TRUST_PROXY); otherwise it is the TCP peer.
@@ -158,6 +165,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   });
 
   await app.register(fastifySwagger, {
+    // Routes whose body may be left out say so (optional-body.ts); the plugin marks every body required.
+    transformObject: markOptionalBodies,
     openapi: {
       openapi: '3.1.0',
       info: { title: 'idbind', version: VERSION, description: 'Identity-verification hub: registries, junk-SIM reconciliation.' },

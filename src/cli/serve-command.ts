@@ -5,10 +5,11 @@
  * Ctrl-C closes the server, then stops the embedded database cleanly.
  */
 import { parseArgs } from 'node:util';
+import { join } from 'node:path';
 import { leaveShutdownSignalsToCaller } from '../kernel/db/embedded-server.ts';
 import { openHub } from '../hub.ts';
 import { buildServer } from '../server.ts';
-import { registryIsEmpty, seedDemoRegistry } from '../demo/demo-seed.ts';
+import { keepDemoRegistryPrivate, registryIsEmpty, seedDemoRegistry } from '../demo/demo-seed.ts';
 import { DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
 import { smsTemplateWarning } from '../verification/sms/sms-text.ts';
 import { EXIT_OK, UsageError, type Command } from './command.ts';
@@ -55,6 +56,8 @@ export const serveCommand: Command = {
       if (mode === 'demo' && (await registryIsEmpty(hub.pool))) {
         await seedDemoRegistry({ pool: hub.pool, ring, dataDir: hub.config.dataDir, workers: hub.config.workers, log });
       }
+      // A data directory seeded by an earlier version kept its demo registry files readable by all.
+      if (mode === 'demo') keepDemoRegistryPrivate(hub.config.dataDir);
       let platforms: DemoPlatform[] = [];
       let numbers: string[] = [];
       if (mode === 'demo') {
@@ -72,6 +75,9 @@ export const serveCommand: Command = {
         const rps = DEMO_RELYING_PARTIES.filter((d) => platforms.some((p) => p.name === d.name && p.oidc_client_id));
         if (rps.length > 0) ctx.stdout.write(`"Sign in with idbind" as a demo platform: ${rps.map((d) => `${url}/demo/rp/${d.slug}/start`).join(' , ')}\n`);
         if (numbers.length > 0) ctx.stdout.write(`demo numbers that can verify: ${numbers.join(', ')} (codes appear at ${url}/v1/dev/sms-outbox?to=NUMBER)\n`);
+        // Where the generated admin token is (never the token: a terminal's scrollback and a CI log
+        // keep what is printed), for the admin API walkthroughs (docs/carriers.md).
+        if ((ctx.env.IDBIND_ADMIN_TOKEN ?? '') === '') ctx.stdout.write(`admin API token (Authorization: Bearer ...): in ${join(hub.config.dataDir, 'demo-admin.token')}\n`);
       }
       ctx.stdout.write('Press Ctrl-C to stop.\n');
     } catch (e) {

@@ -10,6 +10,7 @@ import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import type { OutboundPolicy } from '../kernel/http/outbound-http.ts';
 import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { absentBodyIsEmpty, optionalBodyInDocument } from '../kernel/http/optional-body.ts';
 import { providerGuard, providerOf } from './provider-auth.ts';
 import {
   apiKeys, createProvider, getProvider, listProviders, providerView, rotateApiKey, rotateWebhookSecret, updateProvider, webhookSecrets,
@@ -62,7 +63,13 @@ const UpdateBody = Type.Object({
 
 const Overlap = Type.Object({
   overlap_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 24 * 3600, description: 'How long the previous credential keeps working (default 86400)' })),
-}, { additionalProperties: false });
+}, { additionalProperties: false, description: 'Optional: no body is {}, the default overlap of 24 hours' });
+
+/**
+ * A rotation's body is optional (docs/platforms.md: the overlap defaults to 24 h): no body is
+ * `{}`, a body sent is checked by Overlap, and the OpenAPI document says the body may be left out.
+ */
+const optionalOverlap = { preValidation: absentBodyIsEmpty, config: { swaggerTransform: optionalBodyInDocument(Overlap) } };
 
 const KeyInfo = Type.Object({ id: Type.String(), hint: Type.String(), created_at: Type.String(), expires_at: Type.Union([Type.String(), Type.Null()]) });
 
@@ -121,11 +128,12 @@ export async function providerAdminRoutes(app: FastifyInstance, deps: ProviderRo
   r.post('/v1/admin/providers/:id/api-keys', {
     schema: {
       tags: ['providers'], summary: "Issue a new API key for a provider (e.g. a lost key); the old ones expire after the overlap", security: adminSecurity,
-      params: Type.Object({ id: Type.String({ maxLength: 64 }) }), body: Type.Optional(Overlap),
+      params: Type.Object({ id: Type.String({ maxLength: 64 }) }), body: Overlap,
       response: { 201: Type.Object({ api_key: Type.String(), previous_keys_expire_at: Type.Union([Type.String(), Type.Null()]) }), 401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA },
     },
+    ...optionalOverlap,
   }, async (req, reply) => {
-    const out = await rotateApiKey(deps.pool, req.params.id, req.body?.overlap_seconds);
+    const out = await rotateApiKey(deps.pool, req.params.id, req.body.overlap_seconds);
     return reply.status(201).send({ api_key: out.apiKey, previous_keys_expire_at: out.previousExpireAt?.toISOString() ?? null });
   });
 }
@@ -161,21 +169,23 @@ export async function providerSelfRoutes(app: FastifyInstance, deps: ProviderRou
 
   r.post('/v1/provider/api-keys', {
     schema: {
-      tags: ['provider console'], summary: 'Rotate the API key: a new key, the old ones kept for the overlap', security: providerSecurity, body: Type.Optional(Overlap),
+      tags: ['provider console'], summary: 'Rotate the API key: a new key, the old ones kept for the overlap', security: providerSecurity, body: Overlap,
       response: { 201: Type.Object({ api_key: Type.String(), previous_keys_expire_at: Type.Union([Type.String(), Type.Null()]) }), 401: PROBLEM_SCHEMA },
     },
+    ...optionalOverlap,
   }, async (req, reply) => {
-    const out = await rotateApiKey(deps.pool, providerOf(req).id, req.body?.overlap_seconds);
+    const out = await rotateApiKey(deps.pool, providerOf(req).id, req.body.overlap_seconds);
     return reply.status(201).send({ api_key: out.apiKey, previous_keys_expire_at: out.previousExpireAt?.toISOString() ?? null });
   });
 
   r.post('/v1/provider/webhook-secrets', {
     schema: {
-      tags: ['provider console'], summary: 'Rotate the webhook secret: deliveries are signed with both during the overlap', security: providerSecurity, body: Type.Optional(Overlap),
+      tags: ['provider console'], summary: 'Rotate the webhook secret: deliveries are signed with both during the overlap', security: providerSecurity, body: Overlap,
       response: { 201: Type.Object({ webhook_secret: Type.String(), previous_secrets_expire_at: Type.Union([Type.String(), Type.Null()]) }), 401: PROBLEM_SCHEMA },
     },
+    ...optionalOverlap,
   }, async (req, reply) => {
-    const out = await rotateWebhookSecret(deps.pool, await deps.ring(), providerOf(req).id, req.body?.overlap_seconds);
+    const out = await rotateWebhookSecret(deps.pool, await deps.ring(), providerOf(req).id, req.body.overlap_seconds);
     return reply.status(201).send({ webhook_secret: out.webhookSecret, previous_secrets_expire_at: out.previousExpireAt?.toISOString() ?? null });
   });
 }

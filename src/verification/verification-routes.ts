@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { Type } from 'typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { optionalBodyInDocument } from '../kernel/http/optional-body.ts';
 import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
 import { HttpError } from '../kernel/http/http-errors.ts';
 import { idempotencyKeyOf, requestHash, runIdempotent } from '../kernel/http/idempotency.ts';
@@ -116,7 +117,7 @@ export async function verificationRoutes(app: FastifyInstance, deps: Verificatio
     // The body is optional (a resend needs nothing but the id), which a body schema cannot say
     // in Fastify: the handler reads it, and the OpenAPI document describes it.
     config: {
-      swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, body: ResendBody }, url }),
+      swaggerTransform: optionalBodyInDocument(ResendBody),
     },
   }, async (req) => resendCode(deps, providerOf(req), req.params.id, { clientIp: optionalClientIp(req.body) ?? req.ip }));
 

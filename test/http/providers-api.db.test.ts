@@ -115,6 +115,41 @@ describe('credentials over time', () => {
     expect(secrets).toEqual([rot.json().webhook_secret, c.webhook_secret]);
   });
 
+  it('rotates with the default overlap of 24 hours when no body is sent, and still checks a body that is', async () => {
+    const c = (await create({ name: 'Bodiless', kind: 'platform' })).json();
+    let key = c.api_key as string;
+    const day = 24 * 3600_000;
+    // No body and no Content-Type, as `curl -X POST` sends it: the same as {}.
+    for (const url of ['/v1/provider/api-keys', '/v1/provider/webhook-secrets', `/v1/admin/providers/${c.provider.id}/api-keys`]) {
+      const headers = { authorization: `Bearer ${url.startsWith('/v1/admin') ? hub.adminToken : key}` };
+      const bare = await hub.app.inject({ method: 'POST', url, headers });
+      expect(bare.statusCode, url).toBe(201);
+      const body = bare.json();
+      const expiry = Date.parse(body.previous_keys_expire_at ?? body.previous_secrets_expire_at);
+      expect(expiry - Date.now(), url).toBeGreaterThan(day - 60_000);
+      expect(expiry - Date.now(), url).toBeLessThanOrEqual(day);
+      if (body.api_key) key = body.api_key;
+      const empty = await hub.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${url.startsWith('/v1/admin') ? hub.adminToken : key}` }, payload: {} });
+      expect(empty.statusCode, url).toBe(201);
+      if (empty.json().api_key) key = empty.json().api_key;
+      const wrong = await hub.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${url.startsWith('/v1/admin') ? hub.adminToken : key}` }, payload: { overlap: 60 } });
+      expect(wrong.statusCode, url).toBe(400);
+      expect(wrong.json().code, url).toBe('REQUEST_INVALID');
+    }
+  });
+
+  it('documents the rotation bodies, and the resend body, as optional', async () => {
+    const doc = (await hub.app.inject('/openapi.json')).json();
+    for (const path of ['/v1/provider/api-keys', '/v1/provider/webhook-secrets', '/v1/admin/providers/{id}/api-keys', '/v1/verifications/{id}/resend']) {
+      const body = doc.paths[path].post.requestBody;
+      expect(body.required, path).toBe(false);
+      expect(JSON.stringify(body), path).not.toContain('x-idbind-optional-body');
+    }
+    expect(doc.paths['/v1/provider/api-keys'].post.requestBody.content['application/json'].schema.properties).toHaveProperty('overlap_seconds');
+    // A body the client must send stays required.
+    expect(doc.paths['/v1/verifications/{id}/confirm'].post.requestBody.required).toBe(true);
+  });
+
   it('disables a provider: its calls are refused', async () => {
     const c = (await create({ name: 'Closing', kind: 'platform' })).json();
     const p = await hub.app.inject({ method: 'PATCH', url: `/v1/admin/providers/${c.provider.id}`, headers: admin, payload: { status: 'disabled' } });
