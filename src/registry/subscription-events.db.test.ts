@@ -232,7 +232,6 @@ describe('deltas older than a termination', () => {
     expect(await apply(first)).toMatchObject({ accepted: 2, rejected: 0 });
     const [ended] = await numberRows('+84913000001');
     const late = events([
-      { event_id: 'm-h1', type: 'holder_changed', msisdn: '0913000001', at: '2024-02-01T10:00:00', ...B },
       { event_id: 'm-b1', type: 'blocked_both', msisdn: '0913000001', at: '2024-02-05T10:00:00' },
       { event_id: 'm-d1', type: 'device_changed', msisdn: '0913000001', at: '2024-02-10T10:00:00' },
       { event_id: 'm-s1', type: 'sim_changed', msisdn: '0913000001', at: '2024-02-15T10:00:00' },
@@ -245,13 +244,13 @@ describe('deltas older than a termination', () => {
       { event_id: 'm-s2', type: 'sim_changed', msisdn: '0913000001', at: '2024-03-05T10:00:00' }, // after the end: nothing to apply it to
     ]);
     const s = await apply(late);
-    expect(s).toMatchObject({ accepted: 10, unchanged: 0, rejected: 1 });
-    expect(rejectsOf(s)).toEqual(['11,msisdn,NO_LIVE_SUBSCRIPTION']);
-    // One subscription, still terminated on 03-01 as it was: no revival, no new holder, no SIM change.
+    expect(s).toMatchObject({ accepted: 9, unchanged: 0, rejected: 1 });
+    expect(rejectsOf(s)).toEqual(['10,msisdn,NO_LIVE_SUBSCRIPTION']);
+    // One subscription, still terminated on 03-01 as it was: no revival, no SIM change.
     expect(await numberRows('+84913000001')).toEqual([ended]);
     expect(ended).toMatchObject({ status: 'terminated', ended_reason: 'terminated', sim_changed_at: null, device_changed_at: null });
     expect(ended.ended_at.toISOString()).toBe('2024-03-01T03:00:00.000Z');
-    const stale = ['m-h1', 'm-b1', 'm-d1', 'm-s1', 'm-r0', 'm-p0', 'm-t0', 'm-o0', 'm-u0'].sort();
+    const stale = ['m-b1', 'm-d1', 'm-s1', 'm-r0', 'm-p0', 'm-t0', 'm-o0', 'm-u0'].sort();
     expect(await outcomes(stale)).toEqual(stale.map((id) => ({ event_id: id, outcome: 'stale', reject_code: null, subscription_id: ended.id })));
     // Older than the number's first registration: stale, and held by no subscription.
     expect(await outcomes(['m-x0', 'm-s2'])).toEqual([
@@ -268,11 +267,55 @@ describe('deltas older than a termination', () => {
     // The late file once more, now that the number has a new holder: the same answers, nothing
     // recorded against the new holder's subscription, and the refused event refused again.
     const third = await expectIdempotent(late, s);
-    expect(rejectsOf(third)).toEqual(['11,msisdn,NO_LIVE_SUBSCRIPTION']);
+    expect(rejectsOf(third)).toEqual(['10,msisdn,NO_LIVE_SUBSCRIPTION']);
     // And an event from the first holder's time arriving only now belongs to the first holder's subscription.
     expect(await apply(events([{ event_id: 'm-d2', type: 'device_changed', msisdn: '0913000001', at: '2024-02-12T10:00:00' }]))).toMatchObject({ accepted: 1 });
     expect(await outcomes(['m-d2'])).toEqual([{ event_id: 'm-d2', outcome: 'stale', reject_code: null, subscription_id: ended.id }]);
     expect((await numberRows('+84913000001'))[1]).toMatchObject({ status: 'active', device_changed_at: null });
+  });
+
+  it('keeps the holder a late holder change reveals: inserted between, already ended, with what was reported after it', async () => {
+    // A's subscription, terminated on 03-01; a change of holder to B on 02-01 arrives after it.
+    const first = events([
+      { event_id: 'q-r1', type: 'registered', msisdn: '0913000010', at: '2024-01-01T10:00:00', ...A },
+      { event_id: 'q-s1', type: 'sim_changed', msisdn: '0913000010', at: '2024-02-10T10:00:00' }, // B's SIM, as it turns out
+      { event_id: 'q-t1', type: 'terminated', msisdn: '0913000010', at: '2024-03-01T10:00:00' },
+    ]);
+    expect(await apply(first)).toMatchObject({ accepted: 3, rejected: 0 });
+    const late = events([{ event_id: 'q-h1', type: 'holder_changed', msisdn: '0913000010', at: '2024-02-01T10:00:00', ...B }]);
+    const s = await apply(late);
+    expect(s).toMatchObject({ accepted: 1, rejected: 0 });
+    const [a1, b1] = await numberRows('+84913000010');
+    expect(a1).toMatchObject({ status: 'terminated', ended_reason: 'holder_changed', sim_changed_at: null });
+    expect(a1.ended_at.toISOString()).toBe('2024-02-01T03:00:00.000Z');
+    expect(b1).toMatchObject({ status: 'terminated', ended_reason: 'terminated' });
+    expect([b1.registered_at.toISOString(), b1.ended_at.toISOString(), b1.sim_changed_at.toISOString()])
+      .toEqual(['2024-02-01T03:00:00.000Z', '2024-03-01T03:00:00.000Z', '2024-02-10T03:00:00.000Z']);
+    expect((await outcomes(['q-s1', 'q-t1', 'q-h1'])).map((o) => [o.event_id, o.outcome, o.subscription_id === b1.id]))
+      .toEqual([['q-h1', 'applied', true], ['q-s1', 'applied', true], ['q-t1', 'applied', true]]);
+    await expectIdempotent(late, s);
+
+    // Two changes of holder in reverse order: C from 05-01, then B from 04-01 (known after C's).
+    const number = '0913000011';
+    const C = holderOf(composePersonalId('079', 1995, 'M', 13), 'Đinh Văn Chiến', '1995-01-01');
+    expect(await apply(events([
+      { event_id: 'q-r2', type: 'registered', msisdn: number, at: '2024-01-01T10:00:00', ...A },
+      { event_id: 'q-h3', type: 'holder_changed', msisdn: number, at: '2024-05-01T10:00:00', ...C },
+      { event_id: 'q-h2', type: 'holder_changed', msisdn: number, at: '2024-04-01T10:00:00', ...B },
+    ]))).toMatchObject({ accepted: 3, rejected: 0 });
+    const rows = await numberRows('+84913000011');
+    expect(rows.map((r) => [r.registered_at.toISOString().slice(0, 10), r.ended_at?.toISOString().slice(0, 10) ?? null, r.status, r.ended_reason]))
+      .toEqual([['2024-01-01', '2024-04-01', 'terminated', 'holder_changed'], ['2024-04-01', '2024-05-01', 'terminated', 'holder_changed'], ['2024-05-01', null, 'active', null]]);
+  });
+
+  it('counts a port-in as a SIM change at its time (a new SIM at the new carrier), a registration not', async () => {
+    const s = await apply(events([
+      { event_id: 'pi-1', type: 'ported_in', msisdn: '0913000012', at: '2024-06-01T10:00:00', ...A },
+      { event_id: 'pi-2', type: 'registered', msisdn: '0913000013', at: '2024-06-01T10:00:00', ...A },
+    ]));
+    expect(s).toMatchObject({ accepted: 2, rejected: 0 });
+    expect((await numberRows('+84913000012'))[0].sim_changed_at.toISOString()).toBe('2024-06-01T03:00:00.000Z');
+    expect((await numberRows('+84913000013'))[0].sim_changed_at).toBeNull();
   });
 
   it('applies a file whose termination precedes an older event and a re-registration, and the same file again changes nothing', async () => {

@@ -95,6 +95,7 @@ interface NumberRow {
   registered_at: Date;
   last_event_at: Date | null;
   ended_at: Date | null;
+  ended_reason: 'holder_changed' | 'terminated' | 'ported_out' | null;
 }
 
 /**
@@ -119,19 +120,28 @@ function heldAt(history: readonly NumberRow[], at: number): string | null {
   return s && (s.ended_at === null || s.ended_at.getTime() >= at) ? s.id : null;
 }
 
-async function insertSubscriptionFromEvent(client: pg.PoolClient, ring: KeyRing, carrierId: number, e: SubscriptionEvent, runId: string): Promise<string> {
+/**
+ * The subscription an event starts, live, or already ended (`ended`: a holder change that arrived
+ * after the next one, see applyEvent). A port-in is a new SIM at the new carrier, so it counts as
+ * a SIM change at its time: a number ported away from its holder (a known way to take over
+ * someone's number, as a SIM swap is) does not verify anyone within the SIM-change window (issue 3).
+ */
+async function insertSubscriptionFromEvent(client: pg.PoolClient, ring: KeyRing, carrierId: number, e: SubscriptionEvent, runId: string,
+  ended?: { at: Date; reason: string | null }): Promise<string> {
   const row: SubscriptionRow = {
     msisdn: e.msisdn, holderPersonalId: e.holderPersonalId, holderFullName: e.holderFullName, holderBirthDate: e.holderBirthDate,
-    channel: e.channel as Channel, registeredAt: e.at, status: 'active', simChangedAt: '', deviceChangedAt: '',
+    channel: e.channel as Channel, registeredAt: e.at, status: ended ? 'terminated' : 'active',
+    simChangedAt: e.type === 'ported_in' ? e.at : '', deviceChangedAt: '',
   };
   const id = uuidv7();
   const ix = subscriptionIndexes(ring.currentBlindIndex.key, row);
   await client.query(
     `INSERT INTO subscriptions (id, carrier_id, msisdn_bidx, holder_bidx, holder_match_bidx, digest, bidx_version, sealed, dek_version,
-       channel, registered_at, status, last_event_at, import_run_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $11, $12)`,
+       channel, registered_at, status, last_event_at, import_run_id, sim_changed_at, ended_at, ended_reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13, $11, $12, $14, $15, $16)`,
     [id, carrierId, ix.msisdnBidx, ix.holderBidx, ix.holderMatchBidx, ix.digest, ring.currentBlindIndex.version,
-      sealSubscription(ring.currentData, id, row), ring.currentData.version, row.channel, e.at, runId],
+      sealSubscription(ring.currentData, id, row), ring.currentData.version, row.channel, e.at, runId, row.status,
+      row.simChangedAt || null, ended?.at ?? null, ended ? (ended.reason ?? 'terminated') : null],
   );
   return id;
 }
@@ -153,7 +163,7 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
   // Every subscription ever held of the number at the carrier (a handful): subscriptions of one
   // number follow each other, so the newest registration is the latest one, and at most one is live.
   const r = await client.query<NumberRow>(
-    `SELECT id, status, registered_at, last_event_at, ended_at FROM subscriptions
+    `SELECT id, status, registered_at, last_event_at, ended_at, ended_reason FROM subscriptions
      WHERE carrier_id = $1 AND msisdn_bidx = $2 ORDER BY registered_at DESC, id DESC FOR UPDATE`,
     [carrierId, bidx],
   );
@@ -178,7 +188,20 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
   const since = (ending || change) && live ? live.registered_at.getTime()
     : starting && !live && latest?.ended_at ? latest.ended_at.getTime()
       : latest ? newestOf(latest) : -Infinity;
-  if (latest && at < since) return { kind: 'stale', subscriptionId: heldAt(r.rows, at) };
+  if (latest && at < since) {
+    // A holder change older than the next one (or than the end) of the subscription it ends,
+    // arriving after it: the number had a holder between the two that the history would lose
+    // (issue 2: "keep the history, never merge the two"). That holder's subscription is inserted,
+    // already ended as the one it interrupts ended, and takes what was reported after its start.
+    const held = r.rows.find((h) => h.registered_at.getTime() < at);
+    if (e.type === 'holder_changed' && held?.ended_at && held.ended_at.getTime() > at) {
+      const id = await insertSubscriptionFromEvent(client, ring, carrierId, e, runId, { at: held.ended_at, reason: held.ended_reason });
+      await client.query(`UPDATE subscriptions SET ended_at = $2, ended_reason = 'holder_changed', updated_at = now() WHERE id = $1`, [held.id, e.at]);
+      await repo.handOverLaterChanges(client, held.id, id, e.at);
+      return { kind: 'applied', subscriptionId: id, touched: held.id };
+    }
+    return { kind: 'stale', subscriptionId: heldAt(r.rows, at) };
+  }
 
   switch (e.type) {
     case 'registered':
