@@ -28,6 +28,9 @@ Options:
   --rejects FILE     where to write the rejects, mode 0600, replacing any file there (default:
                      DATA_DIR/rejects/population.<file name>.rejects.csv, or
                      DATA_DIR/rejects/<subscriptions|subscription-events>.<carrier>.<file name>.rejects.csv)
+  --correct-deaths   population only: let rows record as alive people stored as deceased (a
+                     corrected death). Without it such a row is rejected (DECEASED_IN_REGISTRY):
+                     an older file imported again must not bring anyone back
   --json             print {"accepted","unchanged","rejected","rejects_file",...} on stdout
   -h, --help         this help
 
@@ -41,7 +44,7 @@ export const importCommand: Command = {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { carrier: { type: 'string' }, rejects: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { carrier: { type: 'string' }, rejects: { type: 'string' }, 'correct-deaths': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     });
     if (values.help) {
       ctx.stdout.write(HELP + '\n');
@@ -54,6 +57,7 @@ export const importCommand: Command = {
     if (!file || rest.length > 0) throw new UsageError('give exactly one FILE');
     if (what !== 'population' && !values.carrier) throw new UsageError(`import ${what} needs --carrier NAME`);
     if (what === 'population' && values.carrier) throw new UsageError('--carrier goes with subscriptions and subscription-events only');
+    if (what !== 'population' && values['correct-deaths']) throw new UsageError('--correct-deaths goes with population only');
     if (values.carrier !== undefined && !/^[a-z0-9][a-z0-9-]{0,31}$/.test(values.carrier)) {
       throw new UsageError('--carrier must be a slug: lowercase letters, digits and -, at most 32 characters');
     }
@@ -71,7 +75,7 @@ export const importCommand: Command = {
         ? await applySubscriptionEvents({ pool: hub.pool, ring, carrier: values.carrier!, path, rejectsPath, onProgress })
         : await importRegistry({
           pool: hub.pool, ring, kind: what === 'population' ? 'population' : 'subscriptions', carrier: values.carrier, path, rejectsPath,
-          workers: hub.config.workers, onProgress,
+          workers: hub.config.workers, onProgress, correctDeaths: values['correct-deaths'] === true,
         });
     } finally {
       bar.finish();

@@ -24,6 +24,7 @@ export const REJECT_CODES = {
   EVENT_ID_REUSED: 'this event id was applied before with different content',
   NO_LIVE_SUBSCRIPTION: 'the event needs a live subscription of this number at this carrier and there is none',
   NUMBER_ALREADY_ACTIVE: 'a registration for a number that already has a live subscription at this carrier',
+  DECEASED_IN_REGISTRY: 'a population row records as alive a person stored as deceased (an older file?); taken only by `idbind import population --correct-deaths`',
   OLDER_THAN_STORED: 'a full file\'s row older than what is stored for its number: another holder registered before the live subscription began, or a live row for a number whose subscriptions have all ended, registered no later than the latest one\'s registration or last event; nothing changed',
 } as const;
 

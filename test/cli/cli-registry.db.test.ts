@@ -162,6 +162,7 @@ describe('idbind CLI on generated registries', () => {
       expect(r.stdout).toMatch(/^Usage:/m);
     }
     expect(idbind(['import', 'subscriptions', 'x.csv']).status).toBe(2);
+    expect(idbind(['import', 'subscriptions', '--carrier', 'viettel', '--correct-deaths', 'x.csv']).status).toBe(2);
     expect(idbind(['import', 'population', 'x.txt']).status).toBe(1);
     expect(idbind(['frobnicate']).status).toBe(2);
     expect(idbind(['keys', 'rotate']).status).toBe(2);

@@ -208,10 +208,11 @@ export interface ExistingPerson {
   pid_bidx: Buffer;
   digest: Buffer;
   import_run_id: string | null;
+  status: string;
 }
 
 /** The stored persons of a batch: $1 their blind indexes packed by packKeys. */
-export const PROBE_PERSONS_SQL = `SELECT id, pid_bidx, digest, import_run_id FROM persons WHERE pid_bidx = ANY(${packedKeysSql('$1')})`;
+export const PROBE_PERSONS_SQL = `SELECT id, pid_bidx, digest, import_run_id, status FROM persons WHERE pid_bidx = ANY(${packedKeysSql('$1')})`;
 
 export async function probePersons(db: pg.PoolClient, keys: Buffer): Promise<Map<string, ExistingPerson>> {
   if (keys.length === 0) return new Map();

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { importRegistry } from './import-service.ts';
 import { composePersonalId } from '../personal-id.ts';
+import { findPersonIdByPersonalId } from '../registry-lookup.ts';
 
 let db: TestDatabase;
 let dir: string;
@@ -378,5 +379,31 @@ describe('import progress', () => {
     for (const e of events.slice(0, -1)) expect(e.bytes).toBe(HEADER.length + 1 + e.rowsRead * rowBytes);
     expect(events.slice(0, -2).every((e) => e.bytes < total)).toBe(true);
     expect(events.at(-1)).toEqual({ bytes: total, totalBytes: total, rowsRead: 40 });
+  });
+});
+
+describe('deaths', () => {
+  it('refuses to bring a deceased person back from a row (an older file), unless told it is a correction', async () => {
+    const pid = composePersonalId('031', 1970, 'M', 77);
+    const alive = write('death-1.csv', [HEADER, `${pid},Phan Văn Tâm,1970-02-02,M,alive,,`]);
+    const dead = write('death-2.csv', [HEADER, `${pid},Phan Văn Tâm,1970-02-02,M,deceased,2025-01-01,`]);
+    expect(await run(alive)).toMatchObject({ accepted: 1 });
+    expect(await run(dead)).toMatchObject({ accepted: 1, rejected: 0 });
+    const status = async () => {
+      const id = await findPersonIdByPersonalId(db.pool, db.ring, pid);
+      return (await db.pool.query('SELECT status FROM persons WHERE id = $1', [id])).rows.map((r) => r.status);
+    };
+    expect(await status()).toEqual(['deceased']);
+    // The older file again: refused, still deceased.
+    const again = await run(alive);
+    expect(again).toMatchObject({ accepted: 0, unchanged: 0, rejected: 1 });
+    expect(readFileSync(again.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['2,status,DECEASED_IN_REGISTRY']);
+    expect(await status()).toEqual(['deceased']);
+    // A corrected death, said so.
+    const corrected = await importRegistry({
+      pool: db.pool, ring: db.ring, kind: 'population', path: alive, rejectsPath: alive + '.rejects.csv', workers: 1, correctDeaths: true,
+    });
+    expect(corrected).toMatchObject({ accepted: 1, rejected: 0 });
+    expect(await status()).toEqual(['alive']);
   });
 });

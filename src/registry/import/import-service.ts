@@ -50,6 +50,13 @@ export interface ImportOptions {
   sha256?: string;
   /** Called once the run is open, new or resumed, before any row is read (carrier jobs record the run). */
   onRunStarted?: (run: { runId: string; resumedAfterLine: number }) => Promise<void> | void;
+  /**
+   * Population only (`idbind import population --correct-deaths`): a row may record as alive a
+   * person stored as deceased. Off by default, fail closed: such a row is far more often an older
+   * file imported again than a corrected death, and taken it would make the numbers the person
+   * held verify whoever holds them now. A correction is a deliberate act.
+   */
+  correctDeaths?: boolean;
 }
 
 export async function fileSha256(path: string): Promise<string> {
@@ -146,7 +153,7 @@ function copyTuplesOf(view: BatchView, fresh: number[]): Uint8Array {
  * earlier in the file, makes the COPY fail, and the caller then merges the batch again with its
  * probe (an in-file duplicate is then rejected as such, a stored row compared as always).
  */
-async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string, view: BatchView, today: string, probe: boolean): Promise<BatchOutcome> {
+async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string, view: BatchView, today: string, probe: boolean, correctDeaths: boolean): Promise<BatchOutcome> {
   const rejects: RowReject[] = [];
   const { keep: unique, hex: hexKeys, packed } = firstOccurrences(view, 'personal_id', rejects);
   const existing = probe ? await repo.probePersons(client, packed) : new Map<string, repo.ExistingPerson>();
@@ -164,6 +171,10 @@ async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string,
       // Re-seal under the stored row's id: the associated data names the row.
       const v = validatePersonRecord(view.record(i), today);
       if (!v.ok) throw new Error('a row valid in the worker is invalid here');
+      if (e.status === 'deceased' && v.row.status === 'alive' && !correctDeaths) {
+        rejects.push({ line: view.line(i), field: 'status', code: 'DECEASED_IN_REGISTRY' });
+        continue;
+      }
       const ix = personIndexes(ring.currentBlindIndex.key, v.row);
       updates.push({
         id: e.id, matchBidx: ix.matchBidx, digest: ix.digest, bidxVersion: ring.currentBlindIndex.version,
@@ -358,7 +369,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
       await client.query('BEGIN');
       try {
         const outcome = kind === 'population'
-          ? await mergePersons(client, ring, currentRunId, view, today, probeAll)
+          ? await mergePersons(client, ring, currentRunId, view, today, probeAll, options.correctDeaths === true)
           : await mergeSubscriptions(client, ring, currentRunId, carrierId!, view, notAfterMs, terminatedFilter && { terminated: terminatedFilter, probeAll });
         const rejects = [...view.result.rejects, ...outcome.rejects];
         await repo.insertRejects(client, currentRunId, rejects);
