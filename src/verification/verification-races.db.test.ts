@@ -37,7 +37,9 @@ afterAll(async () => {
 async function setAdultStatus(status: 'alive' | 'deceased', i: number): Promise<void> {
   const file = join(dir, `population-${i}-${status}.csv`);
   writeFileSync(file, `personal_id,full_name,birth_date,sex,status,died_on\n${PEOPLE.adult},Nguyễn Văn An,1990-05-01,M,${status},${status === 'deceased' ? '2026-01-01' : ''}\n`);
-  await importRegistry({ pool: db.pool, ring: db.ring, kind: 'population', path: file, rejectsPath: `${file}.rejects`, workers: 1 });
+  // Each round brings the person back first: a correction, said so (DECEASED_IN_REGISTRY otherwise).
+  const summary = await importRegistry({ pool: db.pool, ring: db.ring, kind: 'population', path: file, rejectsPath: `${file}.rejects`, workers: 1, correctDeaths: status === 'alive' });
+  expect(summary.rejected).toBe(0);
 }
 
 describe('confirming a code while the population registry records the death', () => {
