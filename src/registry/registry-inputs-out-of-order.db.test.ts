@@ -185,6 +185,18 @@ describe('registry state machine, adversarial', () => {
     expect.soft(await accountStatus(ctx, a)).not.toBe('verified');
   });
 
+  it('a full file listing the number under another holder at another carrier flags the bindings made through the first, and the number verifies no one', async () => {
+    const n = '+84912300009';
+    await importSubs(ctx, [subRow(n, X)]);
+    const a = await bind(ctx, X, n, 'ported-file');
+    // vinaphone's registry is in the hub already (not its first import); its next file has the number under Y.
+    await importSubs(ctx, [subRow('+84912300030', Z)], 'vinaphone');
+    const s = await importSubs(ctx, [subRow(n, Y, { registered: hoursAgo(200) })], 'vinaphone');
+    expect(s).toMatchObject({ accepted: 1, rejected: 0 });
+    expect(await accountStatus(ctx, a)).toBe('needs_reverification');
+    expect(await eligibility(ctx, n)).toMatchObject({ eligible: false, reason: 'number_contested' });
+  });
+
   it('a termination arriving after a later event does not make the next holder\'s registration stale', async () => {
     const n = '+84912300005';
     await importSubs(ctx, [subRow(n, X)]);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
@@ -488,5 +489,64 @@ describe('a full file older than the deltas applied since', () => {
       ['terminated', 'holder_changed', '2024-01-01'], ['terminated', 'holder_changed', '2024-06-01'], ['active', null, '2024-09-01'],
     ]);
     expect((await numberState('+84914000002')).map((r) => r.slice(0, 3))).toEqual([['terminated', 'terminated', '2024-01-01'], ['active', null, '2024-09-01']]);
+  });
+});
+
+describe('deltas and full files, more orders', () => {
+  const carrier = 'reddi';
+  const A = { holder_personal_id: a, holder_full_name: 'Võ Thị Hoa', holder_birth_date: '1985-03-01', channel: 'store' };
+  let n = 0;
+  const deltas = (list: Record<string, string>[]) => {
+    const path = join(dir, `more-${n++}.ndjson`);
+    writeFileSync(path, list.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    return applyEvents(path, carrier);
+  };
+  async function rows(msisdn: string) {
+    const r = await db.pool.query(
+      `SELECT s.status, s.ended_reason, s.registered_at FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id
+       WHERE c.slug = $1 AND s.msisdn_bidx = $2 ORDER BY s.registered_at, s.id`,
+      [carrier, msisdnIndex(db.ring.currentBlindIndex.key, msisdn)],
+    );
+    return r.rows.map((x) => [x.status, x.ended_reason]);
+  }
+
+  it('applies a block that arrives after a later device change (a SIM or device change says nothing about blocks)', async () => {
+    expect(await deltas([
+      { event_id: 'mo-r1', type: 'registered', msisdn: '0916000001', at: '2024-01-01T10:00:00', ...A },
+      { event_id: 'mo-d1', type: 'device_changed', msisdn: '0916000001', at: '2024-02-01T10:05:00' },
+      { event_id: 'mo-b1', type: 'blocked_both', msisdn: '0916000001', at: '2024-02-01T10:00:00' },
+      { event_id: 'mo-u0', type: 'unblocked', msisdn: '0916000001', at: '2024-01-15T10:00:00' }, // older than the block: stale
+    ])).toMatchObject({ accepted: 4, rejected: 0 });
+    expect(await rows('+84916000001')).toEqual([['blocked_both', null]]);
+    const r = await db.pool.query(`SELECT event_id, outcome FROM subscription_events WHERE event_id IN ('mo-b1', 'mo-u0') ORDER BY event_id`);
+    expect(r.rows).toEqual([{ event_id: 'mo-b1', outcome: 'applied' }, { event_id: 'mo-u0', outcome: 'stale' }]);
+  });
+
+  it('takes a terminated row of a subscription a delta ended as unchanged, so an event before the end revives nothing', async () => {
+    const live = write('reddi-1.csv', [H, `0916000002,${a},Võ Thị Hoa,1985-03-01,store,2024-01-01T10:00:00,active,,`]);
+    expect(await importSubs(live, carrier)).toMatchObject({ accepted: 1 });
+    expect(await deltas([{ event_id: 'mo-t2', type: 'terminated', msisdn: '0916000002', at: '2024-06-01T10:00:00' }])).toMatchObject({ accepted: 1 });
+    // The carrier's next file lists it terminated: the same subscription, nothing new stored.
+    const ended = write('reddi-2.csv', [H, `0916000002,${a},Võ Thị Hoa,1985-03-01,store,2024-01-01T10:00:00,terminated,,`]);
+    expect(await importSubs(ended, carrier)).toMatchObject({ accepted: 0, unchanged: 1, rejected: 0 });
+    expect(await rows('+84916000002')).toEqual([['terminated', 'terminated']]);
+    // A registration dated before the termination is stale, not a new subscription.
+    expect(await deltas([{ event_id: 'mo-r2', type: 'registered', msisdn: '0916000002', at: '2024-03-01T10:00:00', ...A }])).toMatchObject({ accepted: 1 });
+    expect(await rows('+84916000002')).toEqual([['terminated', 'terminated']]);
+  });
+
+  it('remembers a refused row as seen: a later row of the same number in the file is a duplicate, not taken instead', async () => {
+    const first = write('reddi-3.csv', [H, `0916000003,${b},Hồ Văn Nam,1990-01-01,store,2024-05-01T10:00:00,active,,`]);
+    expect(await importSubs(first, carrier)).toMatchObject({ accepted: 1 });
+    // Line 2 names an earlier holder (refused); line 3, the same number again, must not replace it.
+    const second = write('reddi-4.csv', [
+      H, `0916000003,${a},Võ Thị Hoa,1985-03-01,store,2024-01-01T10:00:00,active,,`, `0916000003,${a},Võ Thị Hoa,1985-03-01,store,2024-09-01T10:00:00,active,,`,
+    ]);
+    // Read a line at a time, so that the two rows are merged in two batches.
+    const open = () => Readable.from(readFileSync(second, 'utf8').split(/(?<=\n)/).map((line) => Buffer.from(line)));
+    const s = await importRegistry({ pool: db.pool, ring: db.ring, kind: 'subscriptions', carrier, path: second, rejectsPath: second + '.rejects', workers: 1, chunkBytes: 16, open });
+    expect(s).toMatchObject({ accepted: 0, rejected: 2 });
+    expect(readFileSync(s.rejects_file, 'utf8').trim().split('\n').slice(1)).toEqual(['2,registered_at,OLDER_THAN_STORED', '3,msisdn,DUPLICATE_KEY']);
+    expect(await rows('+84916000003')).toEqual([['active', null]]);
   });
 });

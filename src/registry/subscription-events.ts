@@ -185,9 +185,14 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
   const ending = e.type === 'terminated' || e.type === 'ported_out' || e.type === 'holder_changed';
   const change = e.type === 'sim_changed' || e.type === 'device_changed';
   const starting = e.type === 'registered' || e.type === 'ported_in';
+  // A block or unblock is replaced only by a later block or unblock: a SIM or device change dated
+  // after it says nothing about it, and dropping a block as stale behind one would leave the
+  // number active (and eligible once the SIM-change window has passed).
+  const blockState = e.type === 'blocked_outgoing' || e.type === 'blocked_both' || e.type === 'unblocked';
   const since = (ending || change) && live ? live.registered_at.getTime()
-    : starting && !live && latest?.ended_at ? latest.ended_at.getTime()
-      : latest ? newestOf(latest) : -Infinity;
+    : blockState && live ? Math.max(live.registered_at.getTime(), (await repo.lastBlockEventAt(client, live.id)) ?? -Infinity)
+      : starting && !live && latest?.ended_at ? latest.ended_at.getTime()
+        : latest ? newestOf(latest) : -Infinity;
   if (latest && at < since) {
     // A holder change older than the next one (or than the end) of the subscription it ends,
     // arriving after it: the number had a holder between the two that the history would lose
@@ -209,15 +214,7 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
       if (live) return { kind: 'rejected', code: 'NUMBER_ALREADY_ACTIVE', field: 'msisdn' };
       const id = await insertSubscriptionFromEvent(client, ring, carrierId, e, runId);
       if (latest && newestOf(latest) > at) await repo.handOverLaterChanges(client, latest.id, id, e.at);
-      // The number still live at another carrier under another holder: the donor's port-out has
-      // not arrived. The bindings made through it are re-checked (DESIGN.md invariant 7).
-      const contested = await client.query<{ id: string }>(
-        `SELECT s.id FROM carriers c
-         JOIN LATERAL (SELECT s.id, s.holder_bidx FROM subscriptions s WHERE s.carrier_id = c.id AND s.msisdn_bidx = $2 AND s.status <> 'terminated') s ON true
-         WHERE c.id <> $1 AND s.holder_bidx IS DISTINCT FROM (SELECT holder_bidx FROM subscriptions WHERE id = $3)`,
-        [carrierId, bidx, id],
-      );
-      if (contested.rows.length > 0) await flagBindingsOfContestedSubscriptions(client, contested.rows.map((row) => row.id));
+      await flagBindingsOfContestedSubscriptions(client, await repo.contestedSubscriptions(client, [id]));
       return { kind: 'applied', subscriptionId: id };
     }
     case 'holder_changed': {
@@ -225,6 +222,7 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
       await repo.endSubscriptions(client, [live.id], 'holder_changed', e.at);
       const id = await insertSubscriptionFromEvent(client, ring, carrierId, e, runId);
       if (newestOf(live) > at) await repo.handOverLaterChanges(client, live.id, id, e.at);
+      await flagBindingsOfContestedSubscriptions(client, await repo.contestedSubscriptions(client, [id]));
       return { kind: 'applied', subscriptionId: id, touched: live.id };
     }
     case 'terminated':

@@ -101,7 +101,8 @@ const CONSUME_CODE_SQL = `UPDATE verifications SET consumed_at = now() WHERE id 
  * The verification's holder ($3) if still eligible through its subscription ($2), share-locked:
  * the same living holder, the subscription active, its holder's name and birth date those of the
  * registry (phone-eligibility.ts `mismatched`), no SIM or device change in the last $4 hours, no
- * junk-SIM category in the latest reconciliation. `from` adds relations to the FROM list.
+ * junk-SIM category in the latest reconciliation, and the number live at no other carrier under
+ * another holder (`contested`: a port-in committed between the start and the confirmation). `from` adds relations to the FROM list.
  */
 function eligibleHolderSql(from = ''): string {
   return `SELECT p.sealed, p.dek_version FROM ${from}subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
@@ -111,6 +112,10 @@ function eligibleHolderSql(from = ''): string {
                AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr
                                WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
                                  AND rr.subscription_id = s.id)
+               AND NOT EXISTS (SELECT 1 FROM carriers c
+                               JOIN LATERAL (SELECT o.holder_bidx FROM subscriptions o
+                                             WHERE o.carrier_id = c.id AND o.msisdn_bidx = s.msisdn_bidx AND o.status <> 'terminated' AND o.id <> s.id) o ON true
+                               WHERE o.holder_bidx IS DISTINCT FROM s.holder_bidx)
              FOR SHARE OF s, p`;
 }
 

@@ -258,6 +258,8 @@ export interface ExistingSubscription {
   registered_at: Date;
   /** The latest delta event applied to it (NULL when none). */
   last_event_at: Date | null;
+  sim_changed_at: Date | null;
+  device_changed_at: Date | null;
 }
 
 /**
@@ -274,7 +276,7 @@ export interface ExistingSubscription {
  * inserts into its own part of it (docs/benchmarks.md: number first made every insert a random
  * page of the whole index, 31 to 52 µs of server CPU per row at 4m).
  */
-export const PROBE_SUBSCRIPTIONS_SQL = `SELECT s.id, s.msisdn_bidx, s.holder_bidx, s.digest, s.status, s.import_run_id, s.registered_at, s.last_event_at
+export const PROBE_SUBSCRIPTIONS_SQL = `SELECT s.id, s.msisdn_bidx, s.holder_bidx, s.digest, s.status, s.import_run_id, s.registered_at, s.last_event_at, s.sim_changed_at, s.device_changed_at
      FROM ${packedKeyPositions('$2')} AS i
      CROSS JOIN LATERAL (SELECT * FROM subscriptions WHERE carrier_id = $1 AND msisdn_bidx = ${packedKeyAt('$2', 'i')} OFFSET 0) s
      ORDER BY s.registered_at DESC, s.id DESC`;
@@ -328,6 +330,45 @@ export async function liveSubscriptionId(db: pg.PoolClient, carrierId: number, m
   const r = await db.query<{ id: string }>(`SELECT id FROM subscriptions WHERE carrier_id = $1 AND msisdn_bidx = $2 AND status <> 'terminated'`, [carrierId, msisdnBidx]);
   return r.rows[0]?.id;
 }
+
+/** When the latest block or unblock applied to a subscription happened (ms), if any. */
+export async function lastBlockEventAt(db: pg.PoolClient, subscriptionId: string): Promise<number | undefined> {
+  const r = await db.query<{ at: Date | null }>(
+    `SELECT max(at) AS at FROM subscription_events WHERE subscription_id = $1 AND outcome = 'applied' AND type IN ${BLOCK_EVENTS}`,
+    [subscriptionId],
+  );
+  return r.rows[0]?.at?.getTime();
+}
+
+/**
+ * The live subscriptions, at other carriers, of the numbers of these new subscriptions, under
+ * another holder (or none): a port whose donor's `ported_out` has not arrived, or a number one of
+ * the two registries has wrong. Who holds the SIM is unknown; the bindings made through those
+ * subscriptions are re-checked (binding-lifecycle.ts flagBindingsOfContestedSubscriptions) and
+ * the number verifies no one meanwhile (phone-eligibility.ts). One probe of the (carrier,
+ * number) index per carrier and subscription.
+ */
+export async function contestedSubscriptions(db: pg.PoolClient, newIds: readonly string[]): Promise<string[]> {
+  if (newIds.length === 0) return [];
+  const r = await db.query<{ id: string }>(`${CONTESTED_SQL} WHERE n.id = ANY($1::uuid[]) AND ${CONTESTED_WHERE}`, [newIds]);
+  return r.rows.map((row) => row.id);
+}
+
+/** contestedSubscriptions for the new live rows a full-file run (`$1`) just stored at a carrier (`$2`) for these numbers (`$3`). */
+export async function contestedByImportedRows(db: pg.PoolClient, runId: string, carrierId: number, msisdnBidxs: readonly Buffer[]): Promise<string[]> {
+  if (msisdnBidxs.length === 0) return [];
+  const r = await db.query<{ id: string }>(
+    `${CONTESTED_SQL} WHERE n.carrier_id = $2 AND n.msisdn_bidx = ANY($3::bytea[]) AND n.import_run_id = $1 AND ${CONTESTED_WHERE}`,
+    [runId, carrierId, msisdnBidxs],
+  );
+  return r.rows.map((row) => row.id);
+}
+
+const CONTESTED_SQL = `SELECT o.id FROM subscriptions n
+     JOIN carriers c ON c.id <> n.carrier_id
+     JOIN LATERAL (SELECT o.id, o.holder_bidx FROM subscriptions o
+                   WHERE o.carrier_id = c.id AND o.msisdn_bidx = n.msisdn_bidx AND o.status <> 'terminated') o ON true`;
+const CONTESTED_WHERE = `n.status <> 'terminated' AND o.holder_bidx IS DISTINCT FROM n.holder_bidx`;
 
 /** The events that set a live subscription's block state (its `status`). */
 const BLOCK_EVENTS = "('blocked_outgoing', 'blocked_both', 'unblocked')";

@@ -25,7 +25,7 @@ import { INDEX_BYTES, type RegistryKind, type SourceItem, type WorkerResult } fr
 import { KeyFilter } from './key-filter.ts';
 import * as repo from './import-repository.ts';
 import { RegistryError } from '../registry-errors.ts';
-import { applyRegistryStateToBindings, revokeBindingsOfPersons } from '../../bindings/binding-lifecycle.ts';
+import { applyRegistryStateToBindings, flagBindingsOfContestedSubscriptions, revokeBindingsOfPersons } from '../../bindings/binding-lifecycle.ts';
 import { beginImportRun, completeImportRun, failImportRun, releaseImportLocks, type ImportProgress, type ImportSummary } from './import-runs.ts';
 
 export type { ImportProgress, ImportSummary } from './import-runs.ts';
@@ -161,6 +161,7 @@ async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string,
   const fresh: number[] = [];
   const updates: repo.PersonUpdate[] = [];
   const unchangedKeys: Buffer[] = [];
+  const refusedKeys: Buffer[] = [];
   for (const i of unique) {
     const hex = hexKeys[i]!;
     const e = existing.get(hex);
@@ -173,6 +174,8 @@ async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string,
       if (!v.ok) throw new Error('a row valid in the worker is invalid here');
       if (e.status === 'deceased' && v.row.status === 'alive' && !correctDeaths) {
         rejects.push({ line: view.line(i), field: 'status', code: 'DECEASED_IN_REGISTRY' });
+        // Seen, as mergeSubscriptions' refused rows: a later row of this person is a DUPLICATE_KEY.
+        refusedKeys.push(Buffer.from(view.key(i)));
         continue;
       }
       const ix = personIndexes(ring.currentBlindIndex.key, v.row);
@@ -189,7 +192,7 @@ async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string,
   // can carry a new death: a first import (all rows new) never pays for this.
   const died = updates.filter((u) => u.status === 'deceased').map((u) => u.id);
   if (died.length > 0) await revokeBindingsOfPersons(client, died, 'deceased');
-  await repo.insertSeen(client, runId, unchangedKeys);
+  await repo.insertSeen(client, runId, [...unchangedKeys, ...refusedKeys]);
   return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects, foundStored: existing.size > 0 };
 }
 
@@ -225,8 +228,15 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
   const seen = existing.size === 0 ? new Set<string>() : await repo.probeSeen(client, runId, [...existing.values()].map((list) => list[0]!.msisdn_bidx));
   const fresh: number[] = [];
   const updates: repo.SubscriptionUpdate[] = [];
-  const ended: { id: string; at: string; msisdnBidx: Buffer }[] = [];
+  const ended: { id: string; at: string; msisdnBidx: Buffer; laterChanges: boolean }[] = [];
   const unchangedKeys: Buffer[] = [];
+  // A row refused here is remembered as seen too, as an unchanged one is: a later row of the same
+  // number in this file is then a DUPLICATE_KEY, as the format says, not taken in its place.
+  const refusedKeys: Buffer[] = [];
+  const refuse = (i: number, field: string, code: RowReject['code']) => {
+    rejects.push({ line: view.line(i), field, code });
+    refusedKeys.push(Buffer.from(view.key(i)));
+  };
   for (const i of unique) {
     const hex = hexKeys[i]!;
     const history = existing.get(hex) ?? [];
@@ -250,7 +260,7 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
         // or one written before a delta's holder change). Taken, it would end the current
         // holder's subscription and revoke the bindings made through it.
         if (Date.parse(v.row.registeredAt) < live.registered_at.getTime()) {
-          rejects.push({ line: view.line(i), field: 'registered_at', code: 'OLDER_THAN_STORED' });
+          refuse(i, 'registered_at', 'OLDER_THAN_STORED');
           continue;
         }
         // A new holder of the number is a new subscription: end the old one, keep it as history
@@ -261,7 +271,10 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
         // bindings made through it, to whoever the number now belongs to. The old one ended when
         // the new holder's began (clamped to its own life by endSubscriptionsAt), not when this
         // file happened to be imported: the person's view and late delta events read that time.
-        ended.push({ id: live.id, at: v.row.registeredAt, msisdnBidx: live.msisdn_bidx });
+        // Only if something was reported after the new registration is there anything to hand over.
+        const start = Date.parse(v.row.registeredAt);
+        const laterChanges = [live.last_event_at, live.sim_changed_at, live.device_changed_at].some((t) => t !== null && t.getTime() > start);
+        ended.push({ id: live.id, at: v.row.registeredAt, msisdnBidx: live.msisdn_bidx, laterChanges });
         fresh.push(i);
       } else {
         const v = validateSubscriptionRecord(view.record(i), notAfterMs);
@@ -282,12 +295,30 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
       // would revive a terminated number (as a `registered` delta older than the termination
       // revives nothing). A full file's termination has no time of its own; its registration is
       // what is known.
+      //
+      // A terminated row is history. The same holder's subscription registered at the same time
+      // is one stored already (ended, perhaps by a delta): unchanged. One registered before the
+      // latest is an earlier subscription the hub did not have: kept. One registered after the
+      // latest's last event or end is a later one, already over: kept. Between the two it
+      // contradicts what is stored and, inserted without an end, would become the latest
+      // subscription and let an event older than the stored end start a new one: refused.
       const latest = history[0];
-      if (latest && !view.isTerminated(i)) {
+      if (latest) {
         const v = validateSubscriptionRecord(view.record(i), notAfterMs);
         if (!v.ok) throw new Error('a row valid in the worker is invalid here');
-        if (Date.parse(v.row.registeredAt) <= Math.max(latest.registered_at.getTime(), latest.last_event_at?.getTime() ?? 0)) {
-          rejects.push({ line: view.line(i), field: 'registered_at', code: 'OLDER_THAN_STORED' });
+        const registered = Date.parse(v.row.registeredAt);
+        const newest = Math.max(latest.registered_at.getTime(), latest.last_event_at?.getTime() ?? 0);
+        if (view.isTerminated(i)) {
+          if (history.some((h) => sameHolder(holder, h.holder_bidx) && h.registered_at.getTime() === registered)) {
+            unchangedKeys.push(Buffer.from(view.key(i)));
+            continue;
+          }
+          if (registered >= latest.registered_at.getTime() && registered <= newest) {
+            refuse(i, 'registered_at', 'OLDER_THAN_STORED');
+            continue;
+          }
+        } else if (registered <= newest) {
+          refuse(i, 'registered_at', 'OLDER_THAN_STORED');
           continue;
         }
       }
@@ -299,8 +330,17 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
   // What a delta reported against the old holder's subscription after the new holder's began
   // (a SIM swap, a block) is the new holder's (repo.handOverLaterChanges). Rare: a change of holder.
   for (const e of ended) {
+    if (!e.laterChanges) continue;
     const next = await repo.liveSubscriptionId(client, carrierId, e.msisdnBidx);
     if (next) await repo.handOverLaterChanges(client, e.id, next, e.at);
+  }
+  // A new live row for a number another carrier still has live under another holder (a port in
+  // whose donor's port-out has not arrived): the bindings made through the other carrier's
+  // subscription are re-checked, as for a `ported_in` delta. Not on a carrier's first import:
+  // it would cost a probe per carrier and row of millions, at a time when nothing is ported yet.
+  if (!firstImport && fresh.length > 0) {
+    const keys = fresh.filter((i) => !view.isTerminated(i)).map((i) => Buffer.from(view.key(i)));
+    await flagBindingsOfContestedSubscriptions(client, await repo.contestedByImportedRows(client, runId, carrierId, keys));
   }
   // Kept even if this batch is rolled back: a key too many only costs a probe.
   if (firstImport) for (const i of fresh) if (view.isTerminated(i)) firstImport.terminated.add(view.key(i));
@@ -311,7 +351,7 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
   if (ended.length > 0 || updates.length > 0) {
     await applyRegistryStateToBindings(client, { subscriptionIds: [...ended.map((e) => e.id), ...updates.map((u) => u.id)] });
   }
-  await repo.insertSeen(client, runId, unchangedKeys);
+  await repo.insertSeen(client, runId, [...unchangedKeys, ...refusedKeys]);
   return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects, foundStored: existing.size > 0 };
 }
 
