@@ -109,12 +109,16 @@ export async function beginImportRun(
   };
 }
 
-/** Marks the run completed, writes its rejects file and records the run as one access entry. */
-export async function completeImportRun(client: pg.PoolClient, run: ImportRun, rejectsPath: string, actor: string): Promise<ImportSummary> {
+/**
+ * Marks the run completed, writes its rejects file and records the run as one access entry;
+ * `detail` adds to the entry what the run was allowed to do (a population import correcting
+ * deaths), so the regulator's audit shows it.
+ */
+export async function completeImportRun(client: pg.PoolClient, run: ImportRun, rejectsPath: string, actor: string, detail: Record<string, unknown> = {}): Promise<ImportSummary> {
   await repo.finishRun(client, run.runId);
   writeRejectsFile(rejectsPath, await repo.readRejects(client, run.runId));
   const final = await repo.readRun(client, run.runId);
-  await recordBatchAccess(client, { purpose: run.kind === 'subscription_events' ? 'subscription_events_import' : 'registry_import', actor, runId: run.runId, detail: { accepted: Number(final.accepted) } });
+  await recordBatchAccess(client, { purpose: run.kind === 'subscription_events' ? 'subscription_events_import' : 'registry_import', actor, runId: run.runId, detail: { accepted: Number(final.accepted), ...detail } });
   return {
     run_id: run.runId,
     accepted: Number(final.accepted),

@@ -405,5 +405,8 @@ describe('deaths', () => {
     });
     expect(corrected).toMatchObject({ accepted: 1, rejected: 0 });
     expect(await status()).toEqual(['alive']);
+    // The run's access record says it was allowed to correct deaths (the regulator's audit).
+    const audit = await db.pool.query(`SELECT detail FROM access_records WHERE run_id IN ($1, $2) ORDER BY id`, [again.run_id, corrected.run_id]);
+    expect(audit.rows.map((r) => r.detail)).toEqual([{ accepted: 0 }, { accepted: 1, correct_deaths: true }]);
   });
 });

@@ -461,7 +461,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
     progress.bytes = totalBytes;
     options.onProgress?.({ ...progress });
 
-    return await completeImportRun(client, run, options.rejectsPath, options.actor ?? 'cli');
+    return await completeImportRun(client, run, options.rejectsPath, options.actor ?? 'cli', options.correctDeaths ? { correct_deaths: true } : {});
   } catch (e) {
     await failImportRun(client, runId, e);
     throw e;
