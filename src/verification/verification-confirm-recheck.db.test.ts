@@ -5,77 +5,61 @@
  * and birth date are the registry's, and no other carrier has the number live under another
  * holder (a port-in committed meanwhile: the code went to the new holder's SIM).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
-import { N, PEOPLE, seedVerificationRegistry } from '../../test/support/verification-fixture.ts';
-import { loadConfig } from '../kernel/config/config.ts';
+import { N, PEOPLE, openVerificationTestbed, type VerificationTestbed } from '../../test/support/verification-fixture.ts';
 import { importRegistry } from '../registry/import/import-service.ts';
 import { applySubscriptionEvents } from '../registry/subscription-events.ts';
-import { createProvider, type Provider } from '../providers/provider-service.ts';
-import { outboxSmsGateway, readOutbox } from './sms/sms-outbox.ts';
-import { confirmCode, startVerification, type VerificationDeps } from './verification-service.ts';
+import { readOutbox } from './sms/sms-outbox.ts';
+import { confirmCode, startVerification } from './verification-service.ts';
 
-let db: TestDatabase;
-let dir: string;
-let deps: VerificationDeps;
-let provider: Provider;
-
+let bed: VerificationTestbed;
 beforeAll(async () => {
-  db = await createTestDatabase();
-  dir = mkdtempSync(join(tmpdir(), 'idbind-recheck-'));
-  await seedVerificationRegistry(db.pool, db.ring);
-  const config = loadConfig({ mode: 'demo', env: { IDBIND_DATA_DIR: dir }, warn: () => undefined });
-  deps = { pool: db.pool, ring: async () => db.ring, config: config.verification, smsTemplate: config.sms.template, sms: outboxSmsGateway(db.pool, async () => db.ring) };
-  provider = (await createProvider(db.pool, db.ring, { allowLoopback: false }, { name: 'Recheck Net', kind: 'platform', limits: { accountsPerPerson: 100 } })).provider;
+  bed = await openVerificationTestbed('Recheck Net');
 });
-afterAll(async () => {
-  await db.drop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(async () => bed.close());
 
 async function started(ref: string, phone: string): Promise<{ id: string; code: string }> {
-  const s = await startVerification(deps, provider, { accountRef: ref, phone, clientIp: '127.0.0.1' });
-  const code = (await readOutbox(db.pool, db.ring, phone)).at(-1)!.text.match(/\b\d{6}\b/)![0];
+  const s = await startVerification(bed.deps, bed.provider, { accountRef: ref, phone, clientIp: '127.0.0.1' });
+  const code = (await readOutbox(bed.db.pool, bed.db.ring, phone)).at(-1)!.text.match(/\b\d{6}\b/)![0];
   return { id: s.id, code };
 }
 
 async function boundAccounts(ref: string): Promise<number> {
-  const r = await db.pool.query(`SELECT count(*)::int AS n FROM accounts WHERE provider_id = $1 AND account_ref = $2 AND status = 'verified'`, [provider.id, ref]);
+  const r = await bed.db.pool.query(`SELECT count(*)::int AS n FROM accounts WHERE provider_id = $1 AND account_ref = $2 AND status = 'verified'`, [bed.provider.id, ref]);
   return r.rows[0].n;
 }
 
 describe('the confirmation re-checks the number', () => {
   it('binds no one when the number was ported in at another carrier for another holder after the code was sent', async () => {
     const v = await started('recheck-port', N.adult2);
-    const file = join(dir, 'port.ndjson');
+    const file = join(bed.dir, 'port.ndjson');
     writeFileSync(file, JSON.stringify({
       event_id: 'recheck-p1', type: 'ported_in', msisdn: N.adult2, at: new Date(Date.now() - 60_000).toISOString(),
       holder_personal_id: PEOPLE.adultB, holder_full_name: 'Pham Minh Duc', holder_birth_date: '2005-01-01', channel: 'store',
     }) + '\n');
-    expect(await applySubscriptionEvents({ pool: db.pool, ring: db.ring, carrier: 'mobifone', path: file, rejectsPath: `${file}.rejects` })).toMatchObject({ accepted: 1 });
-    await expect(confirmCode(deps, provider, v.id, v.code)).rejects.toMatchObject({ code: 'NUMBER_NOT_ELIGIBLE' });
+    expect(await applySubscriptionEvents({ pool: bed.db.pool, ring: bed.db.ring, carrier: 'mobifone', path: file, rejectsPath: `${file}.rejects` })).toMatchObject({ accepted: 1 });
+    await expect(confirmCode(bed.deps, bed.provider, v.id, v.code)).rejects.toMatchObject({ code: 'NUMBER_NOT_ELIGIBLE' });
     expect(await boundAccounts('recheck-port')).toBe(0);
   });
 
   it('binds no one when the carrier corrected the holder\'s name to one the population registry does not have', async () => {
     const v = await started('recheck-name', N.adult3);
-    const file = join(dir, 'vinaphone-name.csv');
+    const file = join(bed.dir, 'vinaphone-name.csv');
     writeFileSync(file, [
       'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status,sim_changed_at,device_changed_at',
       `${N.adult3},${PEOPLE.adult},Nguyen Van Anh,1990-05-01,store,2020-01-01T00:00:00Z,active,,`,
     ].join('\n') + '\n');
-    expect(await importRegistry({ pool: db.pool, ring: db.ring, kind: 'subscriptions', carrier: 'vinaphone', path: file, rejectsPath: `${file}.rejects`, workers: 1 }))
+    expect(await importRegistry({ pool: bed.db.pool, ring: bed.db.ring, kind: 'subscriptions', carrier: 'vinaphone', path: file, rejectsPath: `${file}.rejects`, workers: 1 }))
       .toMatchObject({ accepted: 1, rejected: 0 });
-    await expect(confirmCode(deps, provider, v.id, v.code)).rejects.toMatchObject({ code: 'NUMBER_NOT_ELIGIBLE' });
+    await expect(confirmCode(bed.deps, bed.provider, v.id, v.code)).rejects.toMatchObject({ code: 'NUMBER_NOT_ELIGIBLE' });
     expect(await boundAccounts('recheck-name')).toBe(0);
   });
 
   it('binds when nothing changed (the same checks pass)', async () => {
     const v = await started('recheck-ok', N.adult);
-    await expect(confirmCode(deps, provider, v.id, v.code)).resolves.toMatchObject({ status: 'verified' });
+    await expect(confirmCode(bed.deps, bed.provider, v.id, v.code)).resolves.toMatchObject({ status: 'verified' });
     expect(await boundAccounts('recheck-ok')).toBe(1);
   });
 });

@@ -4,35 +4,27 @@
  * person: either the confirmation sees the death and binds nothing, or the population batch
  * waits for it and revokes the new binding in its own transaction.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
-import { N, PEOPLE, seedVerificationRegistry } from '../../test/support/verification-fixture.ts';
-import { loadConfig } from '../kernel/config/config.ts';
+import type { TestDatabase } from '../../test/support/database.ts';
+import { N, PEOPLE, openVerificationTestbed, type VerificationTestbed } from '../../test/support/verification-fixture.ts';
 import { importRegistry } from '../registry/import/import-service.ts';
 import { createProvider, type Provider } from '../providers/provider-service.ts';
-import { outboxSmsGateway, readOutbox } from './sms/sms-outbox.ts';
+import { readOutbox } from './sms/sms-outbox.ts';
 import { confirmCode, startVerification, type VerificationDeps } from './verification-service.ts';
 
+let bed: VerificationTestbed;
 let db: TestDatabase;
 let dir: string;
 let deps: VerificationDeps;
 let provider: Provider;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  dir = mkdtempSync(join(tmpdir(), 'idbind-race-'));
-  await seedVerificationRegistry(db.pool, db.ring);
-  const config = loadConfig({ mode: 'demo', env: { IDBIND_DATA_DIR: dir, IDBIND_LIMIT_NUMBER_PER_HOUR: '1000', IDBIND_LIMIT_NUMBER_PER_DAY: '1000' }, warn: () => undefined });
-  deps = { pool: db.pool, ring: async () => db.ring, config: config.verification, smsTemplate: config.sms.template, sms: outboxSmsGateway(db.pool, async () => db.ring) };
-  provider = (await createProvider(db.pool, db.ring, { allowLoopback: false }, { name: 'Race Net', kind: 'platform', limits: { accountsPerPerson: 100 } })).provider;
+  bed = await openVerificationTestbed('Race Net', { IDBIND_LIMIT_NUMBER_PER_HOUR: '1000', IDBIND_LIMIT_NUMBER_PER_DAY: '1000' });
+  ({ db, dir, deps, provider } = bed);
 });
-afterAll(async () => {
-  await db.drop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(async () => bed.close());
 
 async function setAdultStatus(status: 'alive' | 'deceased', i: number): Promise<void> {
   const file = join(dir, `population-${i}-${status}.csv`);

@@ -9,6 +9,11 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { KeyRing } from '../../src/kernel/crypto/key-ring.ts';
 import { importRegistry } from '../../src/registry/import/import-service.ts';
+import { loadConfig } from '../../src/kernel/config/config.ts';
+import { createProvider, type Provider } from '../../src/providers/provider-service.ts';
+import { outboxSmsGateway } from '../../src/verification/sms/sms-outbox.ts';
+import type { VerificationDeps } from '../../src/verification/verification-service.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
 
 const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
 
@@ -84,4 +89,35 @@ export async function seedVerificationRegistry(pool: pg.Pool, ring: KeyRing): Pr
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A database seeded with this registry, the verification service's dependencies (demo mode: the
+ * SMS outbox) and one platform allowed 100 accounts per person, for tests that call the service
+ * directly. `env` adds configuration (limits raised for a test that spends them).
+ */
+export interface VerificationTestbed {
+  db: TestDatabase;
+  dir: string;
+  deps: VerificationDeps;
+  provider: Provider;
+  close(): Promise<void>;
+}
+
+export async function openVerificationTestbed(name: string, env: Record<string, string> = {}): Promise<VerificationTestbed> {
+  const db = await createTestDatabase();
+  const dir = mkdtempSync(join(tmpdir(), 'idbind-vbed-'));
+  await seedVerificationRegistry(db.pool, db.ring);
+  const config = loadConfig({ mode: 'demo', env: { IDBIND_DATA_DIR: dir, ...env }, warn: () => undefined });
+  const deps: VerificationDeps = {
+    pool: db.pool, ring: async () => db.ring, config: config.verification, smsTemplate: config.sms.template, sms: outboxSmsGateway(db.pool, async () => db.ring),
+  };
+  const provider = (await createProvider(db.pool, db.ring, { allowLoopback: false }, { name, kind: 'platform', limits: { accountsPerPerson: 100 } })).provider;
+  return {
+    db, dir, deps, provider,
+    async close() {
+      await db.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

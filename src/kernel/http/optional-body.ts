@@ -12,9 +12,9 @@ import type { SwaggerTransform, SwaggerTransformObject } from '@fastify/swagger'
 /** The marker a route's OpenAPI body schema carries until `markOptionalBodies` takes it off. */
 const OPTIONAL_BODY = 'x-idbind-optional-body';
 
-/** preValidation hook: no body (no Content-Type, nothing sent) is the empty object. */
+/** preValidation hook: no body (no Content-Type, nothing sent, or JSON `null`) is the empty object. */
 export function absentBodyIsEmpty(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  if (request.body === undefined) request.body = {};
+  if (request.body === undefined || request.body === null) request.body = {};
   done();
 }
 

@@ -77,7 +77,6 @@ export interface ReadChunksOptions {
   fields: readonly string[];
   required: readonly string[];
   chunkBytes?: number;
-  onBytes?: (bytes: number) => void;
 }
 
 export async function openChunkedSource(options: ReadChunksOptions): Promise<ChunkedSource> {
@@ -85,7 +84,6 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
   const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
   const stream = options.open ? options.open() : createReadStream(options.path, { highWaterMark: 256 * 1024 });
   const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let bytesRead = 0;
   let carry: Buffer = Buffer.alloc(0);
   let eof = false;
   const pull = async (): Promise<boolean> => {
@@ -94,8 +92,6 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
       eof = true;
       return false;
     }
-    bytesRead += next.value.length;
-    options.onBytes?.(bytesRead);
     carry = carry.length === 0 ? next.value : Buffer.concat([carry, next.value]);
     return true;
   };

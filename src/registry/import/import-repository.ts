@@ -372,6 +372,16 @@ const CONTESTED_WHERE = `n.status <> 'terminated' AND o.holder_bidx IS DISTINCT 
 
 /** The events that set a live subscription's block state (its `status`). */
 const BLOCK_EVENTS = "('blocked_outgoing', 'blocked_both', 'unblocked')";
+
+/**
+ * SQL: the type of the latest block or unblock applied to the subscription `subscription` (a
+ * column or parameter), dated after `after` when given; NULL when none.
+ */
+function latestBlockEventSql(subscription: string, after?: string): string {
+  return `(SELECT e.type FROM subscription_events e
+           WHERE e.subscription_id = ${subscription} AND e.outcome = 'applied' AND e.type IN ${BLOCK_EVENTS}${after ? ` AND e.at > ${after}` : ''}
+           ORDER BY e.at DESC, e.id DESC LIMIT 1)`;
+}
 /** A live status's rank, least restrictive first (SQL: the position in this array). */
 const BLOCK_RANK = "ARRAY['active', 'blocked_outgoing', 'blocked_both']";
 
@@ -394,11 +404,9 @@ export async function handOverLaterChanges(db: pg.PoolClient, fromId: string, to
     `UPDATE subscriptions n SET
        sim_changed_at = greatest(n.sim_changed_at, CASE WHEN o.sim_changed_at > $3 THEN o.sim_changed_at END),
        device_changed_at = greatest(n.device_changed_at, CASE WHEN o.device_changed_at > $3 THEN o.device_changed_at END),
-       status = CASE WHEN n.status = 'terminated' THEN n.status ELSE (
-         SELECT CASE WHEN array_position(${BLOCK_RANK}, b.state) > array_position(${BLOCK_RANK}, n.status) THEN b.state ELSE n.status END
-         FROM (SELECT coalesce((SELECT CASE e.type WHEN 'unblocked' THEN 'active' ELSE e.type END FROM subscription_events e
-                                WHERE e.subscription_id = o.id AND e.outcome = 'applied' AND e.at > $3 AND e.type IN ${BLOCK_EVENTS}
-                                ORDER BY e.at DESC, e.id DESC LIMIT 1), 'active') AS state) b) END,
+       -- The later block, if more restrictive (an unblock, none, or a terminated row: no rank, kept).
+       status = (SELECT CASE WHEN array_position(${BLOCK_RANK}, l.type) > array_position(${BLOCK_RANK}, n.status) THEN l.type ELSE n.status END
+                 FROM (SELECT ${latestBlockEventSql('o.id', '$3')} AS type) l),
        last_event_at = CASE WHEN o.last_event_at > $3 THEN greatest(n.last_event_at, o.last_event_at) ELSE n.last_event_at END,
        updated_at = now()
      FROM subscriptions o WHERE n.id = $2 AND o.id = $1`,
@@ -445,9 +453,7 @@ export async function updateSubscriptions(db: pg.PoolClient, runId: string, rows
        -- row always applies.
        status = CASE WHEN u.status <> 'terminated' AND s.status <> 'terminated'
                       AND array_position(${BLOCK_RANK}, s.status) > array_position(${BLOCK_RANK}, u.status)
-                      AND s.status = (SELECT e.type FROM subscription_events e
-                                      WHERE e.subscription_id = s.id AND e.outcome = 'applied' AND e.type IN ${BLOCK_EVENTS}
-                                      ORDER BY e.at DESC, e.id DESC LIMIT 1)
+                      AND s.status = ${latestBlockEventSql('s.id')}
                  THEN s.status ELSE u.status END,
        -- A SIM or device change the hub knows of is never erased nor moved back by a row (an
        -- older file imported again, or one written before a delta): fail closed, the number stays
