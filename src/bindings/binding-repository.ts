@@ -1,6 +1,7 @@
 /** SQL of accounts, bindings and pseudonyms. */
 import type pg from 'pg';
 import { outboxCtes } from '../events/outbox.ts';
+import { liveElsewhereUnderAnotherHolderSql } from '../registry/registry-lookup.ts';
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -56,6 +57,11 @@ export async function lockPseudonym(client: pg.PoolClient, personId: string, pro
   return r.rows[0]!.pseudonym;
 }
 
+/** Share-locks a subscription until the transaction ends (a binding through it; bindAccount). */
+export async function lockSubscription(client: pg.PoolClient, subscriptionId: string): Promise<void> {
+  await client.query({ name: 'lock_subscription', text: 'SELECT 1 FROM subscriptions WHERE id = $1 FOR SHARE', values: [subscriptionId] });
+}
+
 /**
  * Removes the person's pseudonym at the provider that the caller's transaction has just created
  * (lockPseudonym's statement answered a new row) when nothing was bound after all: a pseudonym
@@ -95,12 +101,13 @@ export interface BoundAccount {
  * detail, $13 the accounts-per-person limit, $14 the verification completed by this binding (or
  * NULL), $15 the access detail of the age check when the limit refuses (with $14 only).
  */
-export const BIND_ACCOUNT_SQL = `WITH allowed AS (SELECT (${otherLiveAccountsSql('$4::uuid', '$2::uuid', '$3::text')}) < $13::int AS ok),
+export const BIND_ACCOUNT_SQL = `WITH allowed AS (SELECT (${otherLiveAccountsSql('$4::uuid', '$2::uuid', '$3::text')}) < $13::int AS below_limit,
+                            NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = $5::uuid AND ${liveElsewhereUnderAnotherHolderSql('s')}) AS uncontested),
      changed AS (
        INSERT INTO accounts AS a (id, provider_id, account_ref, person_id, subscription_id, method, level, status, status_reason, sequence, verified_at, status_since, pseudonym,
                                   minor, guardian_person_id, guardian_consent_at)
        SELECT $1, $2, $3, $4, $5, $6, $7, 'verified', 'verified', 1, now(), now(), $9, $10::uuid IS NOT NULL, $10, CASE WHEN $10::uuid IS NULL THEN NULL ELSE now() END
-       FROM allowed WHERE allowed.ok
+       FROM allowed WHERE allowed.below_limit AND allowed.uncontested
        ON CONFLICT (provider_id, account_ref) DO UPDATE SET person_id = EXCLUDED.person_id, subscription_id = EXCLUDED.subscription_id, pseudonym = EXCLUDED.pseudonym,
          method = EXCLUDED.method, level = EXCLUDED.level, status = 'verified', status_reason = 'verified', sequence = a.sequence + 1,
          verified_at = now(), status_since = now(), minor = EXCLUDED.minor, guardian_person_id = EXCLUDED.guardian_person_id, guardian_consent_at = EXCLUDED.guardian_consent_at
@@ -110,29 +117,38 @@ export const BIND_ACCOUNT_SQL = `WITH allowed AS (SELECT (${otherLiveAccountsSql
        INSERT INTO access_records (person_id, purpose, actor, detail) SELECT c.person_id, 'account_binding', $11, $12::jsonb FROM changed c
      ),
      refused_access AS (
-       INSERT INTO access_records (person_id, purpose, actor, detail) SELECT $4, 'age_check', $11, $15::jsonb FROM allowed WHERE NOT allowed.ok AND $14::uuid IS NOT NULL
+       INSERT INTO access_records (person_id, purpose, actor, detail) SELECT $4, 'age_check', $11, $15::jsonb FROM allowed WHERE NOT allowed.below_limit AND allowed.uncontested AND $14::uuid IS NOT NULL
      ),
      finished AS (
-       UPDATE verifications v SET status = CASE WHEN allowed.ok THEN 'verified' ELSE 'failed' END, failure = CASE WHEN allowed.ok THEN NULL ELSE 'account_limit' END,
+       UPDATE verifications v SET status = CASE WHEN allowed.below_limit AND allowed.uncontested THEN 'verified' ELSE 'failed' END,
+         failure = CASE WHEN NOT allowed.uncontested THEN 'not_eligible_at_confirm' WHEN NOT allowed.below_limit THEN 'account_limit' END,
          account_id = coalesce((SELECT c.id FROM changed c), v.account_id), completed_at = now(), sealed = NULL, dek_version = NULL
        FROM allowed WHERE v.id = $14::uuid AND v.status = 'code_sent'
      )
-     SELECT id, account_ref, level, sequence, verified_at FROM changed`;
+     SELECT c.id, c.account_ref, c.level, c.sequence, c.verified_at, allowed.below_limit, allowed.uncontested FROM allowed LEFT JOIN changed c ON true`;
 
 /**
  * Binds (or re-binds) the account, writes its `account.verified` event and the person's
  * `account_binding` access record (DESIGN.md invariant 4), in one statement, if the person has
- * fewer than `accountsPerPerson` other live accounts at the provider; undefined otherwise, with
- * nothing bound (and, with `verification`, only its completion and its access record written).
- * The caller holds the person's pseudonym row at the provider locked (lockPseudonym) in an
- * earlier statement of its transaction: every binder of the person at the provider locks
- * it before binding, so the count, taken with this statement's snapshot, sees every binding
- * committed before the lock was granted and none can commit before ours does.
+ * fewer than `accountsPerPerson` other live accounts at the provider and the number it was proved
+ * through is not contested; otherwise binds nothing and says why (`refused`). The caller holds
+ * the person's pseudonym row at the provider locked (lockPseudonym) in an earlier statement of its
+ * transaction: every binder of the person at the provider locks it before binding, so the count,
+ * taken with this statement's snapshot, sees every binding committed before the lock was granted
+ * and none can commit before ours does.
+ *
+ * Contested number (registry-lookup.ts liveElsewhereUnderAnotherHolderSql): the caller also holds
+ * the subscription share-locked since an earlier statement, and a carrier's port-in locks the
+ * donor's subscription before it flags that subscription's bindings
+ * (import-repository.ts contestedSubscriptions). Whichever commits first, the other sees it: a
+ * port-in that held the lock first is visible to this later statement's snapshot (refused), and
+ * one that waited for ours flags the binding we made. The confirmation's own re-check cannot see
+ * it: its snapshot is taken before it waits for the lock.
  *
  * With `verification`, the same statement completes the phone verification that proved the
- * number: `verified` with this account, or `failed` (`account_limit`) with an `age_check` access
- * record, since the birth date was read for the age check and nothing was bound. One round trip
- * of the confirmation instead of four (issue 3 benchmark, docs/benchmarks.md).
+ * number: `verified` with this account, or `failed` (`account_limit`, with an `age_check` access
+ * record since the birth date was read for the age check; or `not_eligible_at_confirm`). One round
+ * trip of the confirmation instead of four (issue 3 benchmark, docs/benchmarks.md).
  */
 export async function bindAccount(client: pg.PoolClient, b: {
   id: string; providerId: string; accountRef: string; personId: string; subscriptionId: string | null; method: Method; level: Level; pseudonym: string;
@@ -141,15 +157,18 @@ export async function bindAccount(client: pg.PoolClient, b: {
   /** The person's access record: who bound (`provider:<id>`) and what (no personal field). */
   access: { actor: string; detail: Record<string, unknown> };
   verification?: { id: string; ageCheckDetail: Record<string, unknown> };
-}): Promise<BoundAccount | undefined> {
-  const r = await client.query<BoundAccount>({
+}): Promise<{ bound: BoundAccount } | { refused: 'account_limit' | 'number_contested' }> {
+  const r = await client.query<{ [K in keyof BoundAccount]: BoundAccount[K] | null } & { below_limit: boolean; uncontested: boolean }>({
     name: 'bind_account',
     text: BIND_ACCOUNT_SQL,
     values: [b.id, b.providerId, b.accountRef, b.personId, b.subscriptionId, b.method, b.level, 'account.verified', b.pseudonym, b.guardianPersonId,
       b.access.actor, JSON.stringify(b.access.detail), b.accountsPerPerson, b.verification?.id ?? null,
       b.verification ? JSON.stringify(b.verification.ageCheckDetail) : null],
   });
-  return r.rows[0];
+  const { below_limit, uncontested, ...row } = r.rows[0]!;
+  if (!uncontested) return { refused: 'number_contested' };
+  if (!below_limit || row.id === null) return { refused: 'account_limit' };
+  return { bound: row as BoundAccount };
 }
 
 /** Unbinds a live or revoked account (the platform closed it) and writes `account.unbound`. */

@@ -14,6 +14,7 @@ import { uuidv7 } from '../kernel/ids.ts';
 import type { Provider } from '../providers/provider-service.ts';
 import * as repo from './binding-repository.ts';
 import { BindingError } from './binding-errors.ts';
+import { VerificationError } from '../verification/verification-errors.ts';
 import { recordPersonAccess } from '../access/access-records.ts';
 import type { AccountStatusCache } from './account-status-cache.ts';
 
@@ -152,13 +153,21 @@ export async function bindAccountInTransaction(client: pg.PoolClient, provider: 
    */
   guardianPersonId?: string | null;
 }): Promise<BindResult> {
+  // The number's subscription share-locked before the binding's statement, so that a port-in
+  // elsewhere either is seen by it or sees the binding (bindAccount, "Contested number").
+  if (b.subscriptionId) await repo.lockSubscription(client, b.subscriptionId);
   const pseudonym = await repo.lockPseudonym(client, b.personId, provider.id, newPseudonym());
   const bound = await repo.bindAccount(client, {
     id: uuidv7(), providerId: provider.id, accountRef: b.accountRef, personId: b.personId, subscriptionId: b.subscriptionId, method: b.method, level: b.level,
     pseudonym, guardianPersonId: b.guardianPersonId ?? null, accountsPerPerson: provider.limits.accountsPerPerson,
     access: bindingAccess(provider, b),
   });
-  if (!bound) throw new BindingError('ACCOUNT_LIMIT_REACHED', `limit ${provider.limits.accountsPerPerson}`);
+  if ('refused' in bound) {
+    // Contested: the number is live at another carrier under another holder (a port-in since the
+    // code was confirmed); the caller's transaction rolls back, pseudonym included.
+    if (bound.refused === 'number_contested') throw new VerificationError('NUMBER_NOT_ELIGIBLE');
+    throw new BindingError('ACCOUNT_LIMIT_REACHED', `limit ${provider.limits.accountsPerPerson}`);
+  }
   if (b.guardianPersonId) {
     // The guardian's consent is theirs to see too (DESIGN.md invariant 4).
     await recordPersonAccess(client, {
@@ -166,5 +175,5 @@ export async function bindAccountInTransaction(client: pg.PoolClient, provider: 
       detail: { provider: provider.name, as: 'guardian', method: b.method, verification_id: b.viaVerification },
     });
   }
-  return { account_id: bound.id, account_ref: bound.account_ref, status: 'verified', level: bound.level, pseudonym, verified_at: bound.verified_at.toISOString() };
+  return { account_id: bound.bound.id, account_ref: bound.bound.account_ref, status: 'verified', level: bound.bound.level, pseudonym, verified_at: bound.bound.verified_at.toISOString() };
 }

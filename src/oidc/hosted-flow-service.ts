@@ -40,6 +40,7 @@ import { recordPersonAccess } from '../access/access-records.ts';
 import { bindAccountInTransaction, newPseudonym } from '../bindings/binding-service.ts';
 import { lockPseudonym } from '../bindings/binding-repository.ts';
 import { BindingError } from '../bindings/binding-errors.ts';
+import { VerificationError } from '../verification/verification-errors.ts';
 import { findProvider } from '../providers/provider-repository.ts';
 import { providerFromRow, type Provider as Platform } from '../providers/provider-service.ts';
 import {
@@ -437,7 +438,8 @@ async function finish(deps: HostedFlowDeps, uid: string, platform: Platform, fro
         });
       }
     } catch (e) {
-      if (!(e instanceof BindingError)) throw e;
+      // Refused: the accounts-per-person limit, or a number contested since its code was confirmed.
+      if (!(e instanceof BindingError) && !(e instanceof VerificationError && e.code === 'NUMBER_NOT_ELIGIBLE')) throw e;
       await client.query('ROLLBACK TO SAVEPOINT bind');
       await changeFlow(client, uid, [flow.stage], { error_code: e.code, error_detail: null });
       await client.query('COMMIT');

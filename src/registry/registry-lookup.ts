@@ -7,6 +7,21 @@ import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { msisdnIndex, personalIdIndex } from './row-crypto.ts';
 
+/**
+ * SQL: true when the number of subscription `s` (an alias in scope) is live at another carrier
+ * under another holder (or none): a port whose donor's `ported_out` has not arrived, or one of the
+ * two registries wrong. Which holder has the SIM is unknown, so such a number binds no one
+ * (phone-eligibility.ts `contested`). One probe of the (carrier, number) index per carrier. A
+ * live row at the same carrier is another subscription only if it is not `s` itself (the live
+ * number is unique per carrier).
+ */
+export function liveElsewhereUnderAnotherHolderSql(s: string): string {
+  return `EXISTS (SELECT 1 FROM carriers c
+                  JOIN LATERAL (SELECT o.holder_bidx FROM subscriptions o
+                                WHERE o.carrier_id = c.id AND o.msisdn_bidx = ${s}.msisdn_bidx AND o.status <> 'terminated' AND o.id <> ${s}.id) o ON true
+                  WHERE o.holder_bidx IS DISTINCT FROM ${s}.holder_bidx)`;
+}
+
 export interface LiveSubscriptionRef {
   id: string;
   carrier: string;

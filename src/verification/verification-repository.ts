@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { hitSql, type HitRow } from '../kernel/db/rate-counters.ts';
 import { LATEST_COMPLETED_RUN_SQL } from '../registry/reconciliation/reconciliation-repository.ts';
 import { otherLiveAccountsSql } from '../bindings/binding-repository.ts';
+import { liveElsewhereUnderAnotherHolderSql } from '../registry/registry-lookup.ts';
 import { ELIGIBILITY_CANDIDATE_SQL, type EligibilityCandidate } from './phone-eligibility.ts';
 
 type Db = pg.Pool | pg.PoolClient;
@@ -112,10 +113,7 @@ function eligibleHolderSql(from = ''): string {
                AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr
                                WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
                                  AND rr.subscription_id = s.id)
-               AND NOT EXISTS (SELECT 1 FROM carriers c
-                               JOIN LATERAL (SELECT o.holder_bidx FROM subscriptions o
-                                             WHERE o.carrier_id = c.id AND o.msisdn_bidx = s.msisdn_bidx AND o.status <> 'terminated' AND o.id <> s.id) o ON true
-                               WHERE o.holder_bidx IS DISTINCT FROM s.holder_bidx)
+               AND NOT ${liveElsewhereUnderAnotherHolderSql('s')}
              FOR SHARE OF s, p`;
 }
 

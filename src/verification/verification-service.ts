@@ -530,8 +530,13 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
           // the person's to see (recordAgeCheck's entry, written by the same statement).
           verification: { id: counted.id, ageCheckDetail: { provider: provider.name, verification_id: counted.id } },
         });
-        if (bound) {
-          result = { account_ref: bound.account_ref, status: 'verified', level: bound.level, pseudonym: r.holder.pseudonym, verified_at: bound.verified_at.toISOString() };
+        if ('bound' in bound) {
+          result = { account_ref: bound.bound.account_ref, status: 'verified', level: bound.bound.level, pseudonym: r.holder.pseudonym, verified_at: bound.bound.verified_at.toISOString() };
+        } else if (bound.refused === 'number_contested') {
+          // A port-in committed while this confirmation waited for the subscription's lock
+          // (bindAccount): the code may have reached the new holder. Nothing bound, so no pseudonym.
+          if (r.holder.pseudonymCreated) await forgetNewPseudonym(client, counted.person_id!, provider.id);
+          failure = new VerificationError('NUMBER_NOT_ELIGIBLE');
         } else {
           // The person has proved control of the number: the precise answer is theirs to see.
           failure = new BindingError('ACCOUNT_LIMIT_REACHED', `limit ${provider.limits.accountsPerPerson}`);

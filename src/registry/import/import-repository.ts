@@ -350,7 +350,7 @@ export async function lastBlockEventAt(db: pg.PoolClient, subscriptionId: string
  */
 export async function contestedSubscriptions(db: pg.PoolClient, newIds: readonly string[]): Promise<string[]> {
   if (newIds.length === 0) return [];
-  const r = await db.query<{ id: string }>(`${CONTESTED_SQL} WHERE n.id = ANY($1::uuid[]) AND ${CONTESTED_WHERE}`, [newIds]);
+  const r = await db.query<{ id: string }>(`${CONTESTED_SQL} WHERE n.id = ANY($1::uuid[]) AND ${CONTESTED_WHERE} ${LOCK_CONTESTED}`, [newIds]);
   return r.rows.map((row) => row.id);
 }
 
@@ -358,7 +358,7 @@ export async function contestedSubscriptions(db: pg.PoolClient, newIds: readonly
 export async function contestedByImportedRows(db: pg.PoolClient, runId: string, carrierId: number, msisdnBidxs: readonly Buffer[]): Promise<string[]> {
   if (msisdnBidxs.length === 0) return [];
   const r = await db.query<{ id: string }>(
-    `${CONTESTED_SQL} WHERE n.carrier_id = $2 AND n.msisdn_bidx = ANY($3::bytea[]) AND n.import_run_id = $1 AND ${CONTESTED_WHERE}`,
+    `${CONTESTED_SQL} WHERE n.carrier_id = $2 AND n.msisdn_bidx = ANY($3::bytea[]) AND n.import_run_id = $1 AND ${CONTESTED_WHERE} ${LOCK_CONTESTED}`,
     [runId, carrierId, msisdnBidxs],
   );
   return r.rows.map((row) => row.id);
@@ -369,6 +369,15 @@ const CONTESTED_SQL = `SELECT o.id FROM subscriptions n
      JOIN LATERAL (SELECT o.id, o.holder_bidx FROM subscriptions o
                    WHERE o.carrier_id = c.id AND o.msisdn_bidx = n.msisdn_bidx AND o.status <> 'terminated') o ON true`;
 const CONTESTED_WHERE = `n.status <> 'terminated' AND o.holder_bidx IS DISTINCT FROM n.holder_bidx`;
+/**
+ * The contested subscriptions are locked until the import's transaction ends, in this statement,
+ * before their bindings are flagged in the next one: a confirmation binding through one of them
+ * holds it share-locked from its re-check to its commit, so either this waits and the flagging's
+ * later snapshot sees the new binding, or the confirmation waits and its binding statement sees
+ * this port-in (binding-repository.ts bindAccount, "Contested number"). Ordered by id, so two
+ * imports lock in the same order. No key is changed: FOR NO KEY UPDATE.
+ */
+const LOCK_CONTESTED = `ORDER BY o.id FOR NO KEY UPDATE OF o`;
 
 /** The events that set a live subscription's block state (its `status`). */
 const BLOCK_EVENTS = "('blocked_outgoing', 'blocked_both', 'unblocked')";
