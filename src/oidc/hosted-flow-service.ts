@@ -46,7 +46,7 @@ import { providerFromRow, type Provider as Platform } from '../providers/provide
 import {
   confirmCodeIdentity, GUARDIAN_AGE, MAX_SENDS, parsePhone, RESEND_INTERVAL_SECONDS, resendCode, startVerification, type VerificationDeps,
 } from '../verification/verification-service.ts';
-import { findVerification } from '../verification/verification-repository.ts';
+import { findVerification, lockEligibleHolder } from '../verification/verification-repository.ts';
 import type { EidBroker, EidCookie } from './eid/eid-broker.ts';
 import { EidError } from './eid/eid-errors.ts';
 import {
@@ -432,6 +432,10 @@ async function finish(deps: HostedFlowDeps, uid: string, platform: Platform, fro
         await lockPseudonym(client, personId, platform.id, newPseudonym());
         bound = { account_id: null };
       } else {
+        if (flow.subject_subscription_id
+          && !(await lockEligibleHolder(client, flow.subject_subscription_id, personId, deps.verification.config.simChangeWindowHours))) {
+          throw new VerificationError('NUMBER_NOT_ELIGIBLE');
+        }
         bound = await bindAccountInTransaction(client, platform, {
           accountRef: flow.account_ref, personId, subscriptionId: flow.subject_subscription_id, method: flow.subject_method!, level: flow.subject_level!,
           viaVerification: flow.verification_id ?? flow.id, guardianPersonId: flow.guardian_person_id,

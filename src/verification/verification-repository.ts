@@ -105,16 +105,30 @@ const CONSUME_CODE_SQL = `UPDATE verifications SET consumed_at = now() WHERE id 
  * junk-SIM category in the latest reconciliation, and the number live at no other carrier under
  * another holder (`contested`: a port-in committed between the start and the confirmation). `from` adds relations to the FROM list.
  */
-function eligibleHolderSql(from = ''): string {
+function eligibleHolderSql(from = '', p = { subscription: '$2', person: '$3', hours: '$4' }): string {
   return `SELECT p.sealed, p.dek_version FROM ${from}subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
-             WHERE s.id = $2 AND s.status = 'active' AND p.id = $3 AND p.status = 'alive' AND s.holder_match_bidx IS NOT DISTINCT FROM p.match_bidx
-               AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => $4))
-               AND (s.device_changed_at IS NULL OR s.device_changed_at <= now() - make_interval(hours => $4))
+             WHERE s.id = ${p.subscription} AND s.status = 'active' AND p.id = ${p.person} AND p.status = 'alive' AND s.holder_match_bidx IS NOT DISTINCT FROM p.match_bidx
+               AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => ${p.hours}))
+               AND (s.device_changed_at IS NULL OR s.device_changed_at <= now() - make_interval(hours => ${p.hours}))
                AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr
                                WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
                                  AND rr.subscription_id = s.id)
                AND NOT ${liveElsewhereUnderAnotherHolderSql('s')}
              FOR SHARE OF s, p`;
+}
+
+/**
+ * The hosted flow binds minutes after the code was confirmed (consent, guardians): the holder is
+ * re-checked as the confirmation re-checks it, and share-locked until the binding commits, so a
+ * SIM change, death or port reported meanwhile either is seen here or sees the binding.
+ */
+export async function lockEligibleHolder(client: pg.PoolClient, subscriptionId: string, personId: string, simChangeWindowHours: number): Promise<boolean> {
+  const r = await client.query({
+    name: 'lock_eligible_holder',
+    text: eligibleHolderSql('', { subscription: '$1', person: '$2', hours: '$3' }),
+    values: [subscriptionId, personId, simChangeWindowHours],
+  });
+  return r.rows.length > 0;
 }
 
 export const CONSUME_AND_RECHECK_SQL = `WITH c AS (${CONSUME_CODE_SQL})

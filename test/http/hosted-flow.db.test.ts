@@ -20,6 +20,7 @@ import { findPersonIdByPersonalId } from '../../src/registry/registry-lookup.ts'
 import { listClaimConsents, withdrawClaimConsent } from '../../src/oidc/claim-consent-service.ts';
 import { startReconciliation } from '../../src/registry/reconciliation/reconciliation-service.ts';
 import { importRegistry } from '../../src/registry/import/import-service.ts';
+import { applySubscriptionEvents } from '../../src/registry/subscription-events.ts';
 import { exportJWK, generateKeyPair } from 'jose';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -329,6 +330,24 @@ describe('statutory claims with consent', () => {
     expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
     const rows = await hub.hub.pool.query(`SELECT count(*)::int AS n FROM accounts WHERE provider_id = $1 AND account_ref = 'stat-user-3'`, [statutory.id]);
     expect(rows.rows[0].n).toBe(1);
+  });
+});
+
+describe('the registries change between the code and the binding', () => {
+  it('a SIM change reported while the person reads the consent binds no one (NUMBER_NOT_ELIGIBLE)', async () => {
+    const s = await authorize(statutory, 'stat-user-sim', { scope: 'openid profile' });
+    const after = await byPhone(s, many(2));
+    expect(after.body).toMatchObject({ stage: 'consent' });
+    const dir = mkdtempSync(join(tmpdir(), 'idbind-flow-sim-'));
+    const file = join(dir, 'sim.ndjson');
+    writeFileSync(file, JSON.stringify({ event_id: 'flow-sim-1', type: 'sim_changed', msisdn: many(2), at: new Date(Date.now() - 60_000).toISOString() }) + '\n');
+    expect(await applySubscriptionEvents({ pool: hub.hub.pool, ring: await hub.hub.ring(), carrier: 'vinaphone', path: file, rejectsPath: `${file}.rejects` }))
+      .toMatchObject({ accepted: 1 });
+    const agreed = await s.browser.api(s.uid, '/consent', { agree: true });
+    expect(agreed.status).toBe(422);
+    expect(agreed.body).toMatchObject({ code: 'NUMBER_NOT_ELIGIBLE' });
+    expect(await accountOf(statutory, 'stat-user-sim')).toMatchObject({ status: 'unverified' });
+    expect((await s.browser.api(s.uid)).body).toMatchObject({ stage: 'consent', error: { code: 'NUMBER_NOT_ELIGIBLE' } });
   });
 });
 
