@@ -30,7 +30,8 @@ Options:
                      DATA_DIR/rejects/<subscriptions|subscription-events>.<carrier>.<file name>.rejects.csv)
   --correct-deaths   population only: let rows record as alive people stored as deceased (a
                      corrected death). Without it such a row is rejected (DECEASED_IN_REGISTRY):
-                     an older file imported again must not bring anyone back
+                     an older file imported again must not bring anyone back. An interrupted
+                     run resumes only with the same setting; with the other, the file starts over
   --json             print {"accepted","unchanged","rejected","rejects_file",...} on stdout
   -h, --help         this help
 

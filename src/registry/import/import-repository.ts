@@ -69,12 +69,13 @@ export async function tryLockBlindIndexShared(client: pg.PoolClient): Promise<bo
   return r.rows[0]!.ok;
 }
 
-export async function findResumableRun(db: pg.PoolClient, kind: ImportKind, carrierId: number | null, sha256: string): Promise<ImportRunRow | undefined> {
+/** The interrupted run of this file with these options (migration 0029), if any. */
+export async function findResumableRun(db: pg.PoolClient, kind: ImportKind, carrierId: number | null, sha256: string, options: ImportRunOptions): Promise<ImportRunRow | undefined> {
   const r = await db.query<ImportRunRow>(
     `SELECT id, status, checkpoint_line, rows_read, accepted, unchanged, rejected FROM import_runs
-     WHERE kind = $1 AND carrier_id IS NOT DISTINCT FROM $2 AND source_sha256 = $3 AND status IN ('running', 'failed')
+     WHERE kind = $1 AND carrier_id IS NOT DISTINCT FROM $2 AND source_sha256 = $3 AND status IN ('running', 'failed') AND options = $4::jsonb
      ORDER BY started_at DESC LIMIT 1`,
-    [kind, carrierId, sha256],
+    [kind, carrierId, sha256, JSON.stringify(options)],
   );
   return r.rows[0];
 }
@@ -90,12 +91,21 @@ export async function abandonOtherRuns(db: pg.PoolClient, kind: ImportKind, carr
   );
 }
 
+/**
+ * What a run was allowed to do, stored with it (migration 0029). Only options that change what
+ * the run writes belong here: a run is resumed only with the same ones.
+ */
+export interface ImportRunOptions {
+  /** Population: rows may record as alive people stored as deceased (`idbind import population --correct-deaths`). */
+  correct_deaths?: true;
+}
+
 export async function createRun(
-  db: pg.PoolClient, run: { id: string; kind: ImportKind; carrierId: number | null; sourceName: string; sha256: string; bytes: number },
+  db: pg.PoolClient, run: { id: string; kind: ImportKind; carrierId: number | null; sourceName: string; sha256: string; bytes: number; options: ImportRunOptions },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO import_runs (id, kind, carrier_id, source_name, source_sha256, source_bytes, status) VALUES ($1, $2, $3, $4, $5, $6, 'running')`,
-    [run.id, run.kind, run.carrierId, run.sourceName, run.sha256, run.bytes],
+    `INSERT INTO import_runs (id, kind, carrier_id, source_name, source_sha256, source_bytes, status, options) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7::jsonb)`,
+    [run.id, run.kind, run.carrierId, run.sourceName, run.sha256, run.bytes, JSON.stringify(run.options)],
   );
 }
 

@@ -63,15 +63,19 @@ export function writeRejectsFile(path: string, rejects: readonly RowReject[]): v
 
 /**
  * Takes the locks and opens the run: resumes the interrupted run of the same file (same SHA-256)
- * after its last committed line, or starts a new one. Rows still on an older blind-index version
- * are re-indexed first, so every probe by blind index finds them.
+ * and the same options after its last committed line, or starts a new one. An interrupted run
+ * with other options (a population import begun without `--correct-deaths`, run again with it) is
+ * abandoned and the file read again from its first line: a run applies its whole file in one mode,
+ * and its access record says which. Rows still on an older blind-index version are re-indexed
+ * first, so every probe by blind index finds them.
  */
 export async function beginImportRun(
   client: pg.PoolClient,
   pool: pg.Pool,
   ring: KeyRing,
-  source: { kind: repo.ImportKind; carrierId: number | null; carrierSlug?: string; path: string; sha256: string; totalBytes: number },
+  source: { kind: repo.ImportKind; carrierId: number | null; carrierSlug?: string; path: string; sha256: string; totalBytes: number; options?: repo.ImportRunOptions },
 ): Promise<ImportRun> {
+  const options = source.options ?? {};
   // Full files and deltas of one carrier never interleave: they share the carrier's lock.
   const lockKind = source.kind === 'subscription_events' ? 'subscriptions' : source.kind;
   if (!(await repo.tryLockRegistry(client, lockKind, source.carrierId))) {
@@ -83,7 +87,7 @@ export async function beginImportRun(
     throw new RegistryError('KEY_ROTATION_RUNNING', 'a key rotation is switching versions; try again shortly');
   }
   await completePendingReindex(pool, ring);
-  const resumable = await repo.findResumableRun(client, source.kind, source.carrierId, source.sha256);
+  const resumable = await repo.findResumableRun(client, source.kind, source.carrierId, source.sha256, options);
   let runId: string;
   let resumedAfter = 0;
   if (resumable) {
@@ -93,7 +97,7 @@ export async function beginImportRun(
   } else {
     runId = uuidv7();
     await repo.createRun(client, {
-      id: runId, kind: source.kind, carrierId: source.carrierId, sourceName: basename(source.path), sha256: source.sha256, bytes: source.totalBytes,
+      id: runId, kind: source.kind, carrierId: source.carrierId, sourceName: basename(source.path), sha256: source.sha256, bytes: source.totalBytes, options,
     });
   }
   await repo.abandonOtherRuns(client, source.kind, source.carrierId, runId);

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
-import { importRegistry } from './import-service.ts';
+import { fileSha256, importRegistry } from './import-service.ts';
 import { composePersonalId } from '../personal-id.ts';
 import { findPersonIdByPersonalId } from '../registry-lookup.ts';
 
@@ -408,5 +408,30 @@ describe('deaths', () => {
     // The run's access record says it was allowed to correct deaths (the regulator's audit).
     const audit = await db.pool.query(`SELECT detail FROM access_records WHERE run_id IN ($1, $2) ORDER BY id`, [again.run_id, corrected.run_id]);
     expect(audit.rows.map((r) => r.detail)).toEqual([{ accepted: 0 }, { accepted: 1, correct_deaths: true }]);
+  });
+
+  it('an interrupted run is not resumed with --correct-deaths (nor one with it without): the file is read again in one mode', async () => {
+    const pid = composePersonalId('031', 1971, 'F', 78);
+    const other = composePersonalId('031', 1972, 'M', 79);
+    expect(await run(write('mode-0.csv', [HEADER, `${pid},Phan Thị Hoa,1971-02-02,F,deceased,2025-01-01,`]))).toMatchObject({ accepted: 1 });
+    const correction = write('mode-1.csv', [HEADER, `${pid},Phan Thị Hoa,1971-02-02,F,alive,,`, `${other},Lý Văn Hùng,1972-03-03,M,alive,,`]);
+    // A run of this file without the option, interrupted after its first row (line 2) was refused.
+    const interrupted = '0195f000-0000-7000-8000-000000000001';
+    await db.pool.query(
+      `INSERT INTO import_runs (id, kind, source_name, source_sha256, source_bytes, status, checkpoint_line, rows_read, rejected)
+       VALUES ($1, 'population', 'mode-1.csv', $2, $3, 'failed', 2, 1, 1)`,
+      [interrupted, await fileSha256(correction), statSync(correction).size]);
+    await db.pool.query(`INSERT INTO import_rejects (run_id, line, field, code) VALUES ($1, 2, 'status', 'DECEASED_IN_REGISTRY')`, [interrupted]);
+    const corrected = await importRegistry({
+      pool: db.pool, ring: db.ring, kind: 'population', path: correction, rejectsPath: correction + '.rejects.csv', workers: 1, correctDeaths: true,
+    });
+    expect(corrected).toMatchObject({ resumed_after_line: 0, accepted: 2, rejected: 0 });
+    const id = await findPersonIdByPersonalId(db.pool, db.ring, pid);
+    expect((await db.pool.query('SELECT status FROM persons WHERE id = $1', [id])).rows).toEqual([{ status: 'alive' }]);
+    const runs = await db.pool.query(`SELECT id, status, options FROM import_runs WHERE source_sha256 = $1 ORDER BY started_at`, [await fileSha256(correction)]);
+    expect(runs.rows).toEqual([
+      { id: interrupted, status: 'abandoned', options: {} },
+      { id: corrected.run_id, status: 'completed', options: { correct_deaths: true } },
+    ]);
   });
 });

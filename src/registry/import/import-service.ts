@@ -379,7 +379,9 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
   let workers: ImportWorkerPool | undefined;
   try {
     const carrierId = kind === 'subscriptions' ? await repo.findOrCreateCarrier(client, options.carrier ?? '') : null;
-    const run = await beginImportRun(client, pool, ring, { kind, carrierId, carrierSlug: options.carrier, path: options.path, sha256, totalBytes });
+    const run = await beginImportRun(client, pool, ring, {
+      kind, carrierId, carrierSlug: options.carrier, path: options.path, sha256, totalBytes, options: options.correctDeaths ? { correct_deaths: true } : {},
+    });
     runId = run.runId;
     const { resumedAfter, progress } = run;
     await options.onRunStarted?.({ runId, resumedAfterLine: resumedAfter });
