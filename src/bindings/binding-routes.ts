@@ -8,7 +8,7 @@ import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
-import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { errorHandler, PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
 import { HttpError } from '../kernel/http/http-errors.ts';
 import { providerGuard, providerOf } from '../providers/provider-auth.ts';
 import type { Provider } from '../providers/provider-service.ts';
@@ -148,6 +148,10 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
     },
     // The NDJSON stream cannot be JSON-validated: the handler checks JSON bodies itself.
     validatorCompiler: () => () => true,
+    // A JSON body over the byte limit holds more refs than JSON takes (10,000 of the longest fit
+    // in it): the same answer as too many refs, which says to send NDJSON.
+    errorHandler: (error, req, reply) => errorHandler(
+      (error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? new BindingError('BULK_TOO_LARGE', `at most ${BULK_JSON_MAX} refs as JSON`) : error, req, reply),
     // The OpenAPI document names each media type with its own schema (the validating schema above
     // can only say "JSON or a string").
     config: {

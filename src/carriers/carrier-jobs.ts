@@ -14,14 +14,18 @@
  * (carrier_jobs_one_active); a CLI import of the same carrier holds the registry's import lock,
  * and the job then fails with IMPORT_ALREADY_RUNNING.
  *
- * Recovery assumes one hub process per data directory (the uploads live there).
+ * The hub process that receives or runs a job holds the job's advisory lock (holdJob) on a
+ * connection of its own until the job ends, so that the recovery of another hub process sharing
+ * the database (a rolling deploy, a second process with its own data directory) leaves it alone:
+ * only a job whose holder is gone is resumed or failed. Recovery assumes the uploads of a stopped
+ * hub are in the data directory of the process that recovers them.
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type pg from 'pg';
+import pg from 'pg';
 import type { Config } from '../kernel/config/config.ts';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { AppError } from '../kernel/errors.ts';
@@ -34,7 +38,6 @@ import { applySubscriptionEvents } from '../registry/subscription-events.ts';
 import type { ImportProgress, ImportSummary } from '../registry/import/import-runs.ts';
 import { checkHeader } from '../registry/import/chunk-reader.ts';
 import { parseCsvFields } from '../registry/import/record-parser.ts';
-import { tryLockRegistry } from '../registry/import/import-repository.ts';
 import { SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED } from '../registry/registry-rows.ts';
 import { REGISTRY_ERRORS, RegistryError } from '../registry/registry-errors.ts';
 import { CARRIER_ERRORS, CarrierError } from './carrier-errors.ts';
@@ -61,6 +64,47 @@ export interface CarrierJobDeps {
 
 export function uploadsDir(dataDir: string): string {
   return join(dataDir, 'uploads');
+}
+
+// ---- ownership ----
+
+/** The advisory lock (first key) a hub process holds on each job it receives or runs; the second key is the job id's hashtext. */
+export const LOCK_CARRIER_JOB = 72_029;
+
+/** A job's advisory lock held on a connection of its own (not the pool's: an upload may take minutes). */
+export interface JobHold {
+  release(): Promise<void>;
+}
+
+/**
+ * Takes the job's lock: waits for it with `wait` (a job just created, whose key only a hash
+ * collision could hold), else answers undefined when another session holds it (a live hub
+ * process is receiving or running the job).
+ */
+export async function holdJob(pool: pg.Pool, jobId: string, wait = false): Promise<JobHold | undefined> {
+  const client = new pg.Client({ ...pool.options, application_name: pool.options.application_name ?? 'idbind-carrier-job' });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const r = await client.query<{ ok: boolean }>(
+      wait ? 'SELECT pg_advisory_lock($1, hashtext($2)) IS NOT NULL AS ok' : 'SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_CARRIER_JOB, jobId]);
+    if (!r.rows[0]!.ok) {
+      await client.end();
+      return undefined;
+    }
+  } catch (e) {
+    await client.end().catch(() => undefined);
+    throw e;
+  }
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      // Ending the session releases its locks.
+      await client.end().catch(() => undefined);
+    },
+  };
 }
 
 // ---- views ----
@@ -210,9 +254,12 @@ export async function acceptUpload(
   if (upload.declaredBytes !== undefined && upload.declaredBytes > limit) throw new HttpError('PAYLOAD_TOO_LARGE', `an upload is at most ${limit} bytes`);
   const id = uuidv7();
   const uploadName = `${id}.${upload.format}`;
+  // Held from before the job exists until it ends (runJob): another hub's recovery never takes it.
+  const hold = await holdJob(deps.pool, id, true);
   try {
     await repo.insertJob(deps.pool, { id, providerId: provider.id, kind: upload.kind, format: upload.format, uploadName });
   } catch (e) {
+    await hold?.release();
     if (!isUniqueViolation(e, repo.ONE_ACTIVE_CONSTRAINT)) throw e;
     const open = await repo.activeJobId(deps.pool, provider.id);
     throw new AppError('IMPORT_ALREADY_RUNNING', REGISTRY_ERRORS.IMPORT_ALREADY_RUNNING, 'a job of this carrier is queued or running; poll it, then upload again', { job_id: open ?? null });
@@ -227,9 +274,10 @@ export async function acceptUpload(
   } catch (e) {
     await rm(path, { force: true });
     await repo.deleteUnuploadedJob(deps.pool, id);
+    await hold?.release();
     throw e;
   }
-  startJob(deps, id);
+  startJob(deps, id, hold);
   return jobView((await repo.findJob(deps.pool, provider.id, id))!);
 }
 
@@ -269,7 +317,15 @@ function errorCode(e: unknown): string {
  * attempt was interrupted), records the outcome, and deletes the file and its rejects file (the
  * rejects stay in the database, served by GET /v1/carrier/jobs/{id}/rejects).
  */
-export async function runJob(deps: CarrierJobDeps, jobId: string): Promise<void> {
+export async function runJob(deps: CarrierJobDeps, jobId: string, hold?: JobHold): Promise<void> {
+  try {
+    await runClaimedJob(deps, jobId);
+  } finally {
+    await hold?.release();
+  }
+}
+
+async function runClaimedJob(deps: CarrierJobDeps, jobId: string): Promise<void> {
   const job = await repo.claimJob(deps.pool, jobId);
   if (!job) return;
   const path = join(uploadsDir(deps.config.dataDir), job.upload_name ?? '');
@@ -299,40 +355,36 @@ export async function runJob(deps: CarrierJobDeps, jobId: string): Promise<void>
   }
 }
 
-export function startJob(deps: CarrierJobDeps, jobId: string): void {
-  const work = runJob(deps, jobId).catch((e: unknown) => deps.onJobError?.(jobId, { name: (e as Error).name, code: '' }));
+export function startJob(deps: CarrierJobDeps, jobId: string, hold?: JobHold): void {
+  const work = runJob(deps, jobId, hold).catch((e: unknown) => deps.onJobError?.(jobId, { name: (e as Error).name, code: '' }));
   deps.track(work);
 }
 
-/** True when no import of the carrier's registry is running anywhere (its lock is free). */
-async function carrierImportIdle(pool: pg.Pool, carrierId: number): Promise<boolean> {
-  const client = await pool.connect();
-  try {
-    return await tryLockRegistry(client, 'subscriptions', carrierId);
-  } finally {
-    await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
-    client.release();
-  }
-}
-
 /**
- * At start: every job left open by a stopped hub is resumed, or failed visibly when it cannot be
- * (its upload was cut off, or its file is gone). A job whose carrier's import lock is held is
- * being run by someone else and is left alone. Returns the jobs resumed and failed.
+ * At start: every job left open whose hub process is gone (nobody holds its lock, holdJob) is
+ * resumed, or failed visibly when it cannot be (its upload was cut off, or its file is gone). A
+ * job another live hub process holds is left to it. A job resumed while a CLI import holds its
+ * carrier's registry fails with IMPORT_ALREADY_RUNNING, as an upload then does: it never stays
+ * open, which would refuse the carrier's every upload. Returns the jobs resumed and failed.
  */
 export async function recoverCarrierJobs(deps: CarrierJobDeps): Promise<{ resumed: string[]; failed: string[] }> {
   const resumed: string[] = [];
   const failed: string[] = [];
   for (const job of await repo.unfinishedJobs(deps.pool)) {
+    const hold = await holdJob(deps.pool, job.id);
+    if (!hold) continue;
     const path = job.upload_name ? join(uploadsDir(deps.config.dataDir), job.upload_name) : '';
     if (!job.uploaded_at || !path || !existsSync(path)) {
-      if (path) await rm(path, { force: true });
-      await repo.failJob(deps.pool, job.id, 'CARRIER_JOB_INTERRUPTED');
+      try {
+        if (path) await rm(path, { force: true });
+        await repo.failJob(deps.pool, job.id, 'CARRIER_JOB_INTERRUPTED');
+      } finally {
+        await hold.release();
+      }
       failed.push(job.id);
       continue;
     }
-    if (!(await carrierImportIdle(deps.pool, job.carrier_id))) continue;
-    startJob(deps, job.id);
+    startJob(deps, job.id, hold);
     resumed.push(job.id);
   }
   return { resumed, failed };

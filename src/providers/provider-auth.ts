@@ -34,3 +34,14 @@ export function providerOf(request: FastifyRequest): Provider {
   if (!request.provider) throw new ProviderError('API_KEY_INVALID');
   return request.provider;
 }
+
+/**
+ * For the routes that manage a provider's credentials and webhook (rotate the API key or the
+ * webhook secret, read the secret, move the URL): only the current key, never one in its
+ * rotation overlap. The overlap is for a deployment still rolling; whoever holds a key being
+ * rotated away (often because it leaked) must not mint a key of its own, end the new one with
+ * overlap 0, or take the webhooks (API_KEY_RETIRING).
+ */
+export async function currentKeyGuard(request: FastifyRequest): Promise<void> {
+  if (providerOf(request).keyRetiring) throw new ProviderError('API_KEY_RETIRING');
+}

@@ -4,6 +4,7 @@ import { defineErrors, errorClass } from '../kernel/errors.ts';
 export const PROVIDER_ERRORS = defineErrors({
   API_KEY_INVALID: { status: 401, title: 'A valid provider API key is required' },
   PROVIDER_DISABLED: { status: 403, title: 'The provider is disabled' },
+  API_KEY_RETIRING: { status: 403, title: 'A key in its rotation overlap cannot manage credentials or the webhook; use the current key' },
   PROVIDER_KIND_FORBIDDEN: { status: 403, title: 'This route is not for this kind of provider' },
   PROVIDER_NOT_FOUND: { status: 404, title: 'No such provider' },
   PROVIDER_NAME_TAKEN: { status: 409, title: 'A provider with this name exists' },

@@ -11,7 +11,7 @@ import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import type { OutboundPolicy } from '../kernel/http/outbound-http.ts';
 import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
 import { absentBodyIsEmpty, optionalBodyInDocument } from '../kernel/http/optional-body.ts';
-import { providerGuard, providerOf } from './provider-auth.ts';
+import { currentKeyGuard, providerGuard, providerOf } from './provider-auth.ts';
 import {
   apiKeys, createProvider, getProvider, listProviders, providerView, rotateApiKey, rotateWebhookSecret, updateProvider, webhookSecrets,
 } from './provider-service.ts';
@@ -153,24 +153,27 @@ export async function providerSelfRoutes(app: FastifyInstance, deps: ProviderRou
   });
 
   r.put('/v1/provider/webhook', {
+    onRequest: currentKeyGuard,
     schema: {
       tags: ['provider console'], summary: 'Set (or clear, with null) the webhook URL; refused when it resolves to a private address', security: providerSecurity,
       body: Type.Object({ url: Type.Union([Type.String({ maxLength: 2048 }), Type.Null()]) }, { additionalProperties: false }),
-      response: { 200: ProviderSchema, 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA },
+      response: { 200: ProviderSchema, 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA },
     },
   }, async (req) => providerView(await updateProvider(deps.pool, deps.outbound, providerOf(req).id, { webhookUrl: req.body.url })));
 
   r.get('/v1/provider/webhook-secret', {
+    onRequest: currentKeyGuard,
     schema: {
       tags: ['provider console'], summary: 'The current webhook signing secret (and older ones still in their overlap)', security: providerSecurity,
-      response: { 200: Type.Object({ secrets: Type.Array(Type.String()) }), 401: PROBLEM_SCHEMA },
+      response: { 200: Type.Object({ secrets: Type.Array(Type.String()) }), 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
     },
   }, async (req) => ({ secrets: await webhookSecrets(deps.pool, await deps.ring(), providerOf(req).id) }));
 
   r.post('/v1/provider/api-keys', {
+    onRequest: currentKeyGuard,
     schema: {
       tags: ['provider console'], summary: 'Rotate the API key: a new key, the old ones kept for the overlap', security: providerSecurity, body: Overlap,
-      response: { 201: Type.Object({ api_key: Type.String(), previous_keys_expire_at: Type.Union([Type.String(), Type.Null()]) }), 401: PROBLEM_SCHEMA },
+      response: { 201: Type.Object({ api_key: Type.String(), previous_keys_expire_at: Type.Union([Type.String(), Type.Null()]) }), 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
     },
     ...optionalOverlap,
   }, async (req, reply) => {
@@ -179,9 +182,10 @@ export async function providerSelfRoutes(app: FastifyInstance, deps: ProviderRou
   });
 
   r.post('/v1/provider/webhook-secrets', {
+    onRequest: currentKeyGuard,
     schema: {
       tags: ['provider console'], summary: 'Rotate the webhook secret: deliveries are signed with both during the overlap', security: providerSecurity, body: Overlap,
-      response: { 201: Type.Object({ webhook_secret: Type.String(), previous_secrets_expire_at: Type.Union([Type.String(), Type.Null()]) }), 401: PROBLEM_SCHEMA },
+      response: { 201: Type.Object({ webhook_secret: Type.String(), previous_secrets_expire_at: Type.Union([Type.String(), Type.Null()]) }), 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
     },
     ...optionalOverlap,
   }, async (req, reply) => {

@@ -29,6 +29,12 @@ export interface Provider {
   limits: { verificationsPerMinute: number; smsPerDay: number; accountsPerPerson: number };
   status: 'active' | 'disabled';
   createdAt: Date;
+  /**
+   * Set on the provider of an authenticated call when the calling key is in its rotation overlap
+   * (it has an expiry: the newest key never has one). Such a key still calls the API, but cannot
+   * manage the credentials or the webhook (credentialGuard, provider-auth.ts).
+   */
+  keyRetiring?: boolean;
 }
 
 export function providerFromRow(r: repo.ProviderRow): Provider {
@@ -269,7 +275,7 @@ export async function authenticateApiKey(pool: pg.Pool, key: string): Promise<Pr
   if (hit) return checkActive(hit);
   const load = async () => {
     const row = await repo.findProviderByKeyHash(pool, Buffer.from(hash, 'base64'));
-    return row ? { providerId: row.id, value: providerFromRow(row), validForMs: row.key_valid_ms ?? Infinity } : undefined;
+    return row ? { providerId: row.id, value: { ...providerFromRow(row), keyRetiring: row.key_expires_at !== null }, validForMs: row.key_valid_ms ?? Infinity } : undefined;
   };
   const provider = cache ? await cache.get(hash, load) : (await load())?.value;
   if (!provider) throw new ProviderError('API_KEY_INVALID');
