@@ -32,7 +32,7 @@ export interface Provider {
   /**
    * Set on the provider of an authenticated call when the calling key is in its rotation overlap
    * (it has an expiry: the newest key never has one). Such a key still calls the API, but cannot
-   * manage the credentials or the webhook (credentialGuard, provider-auth.ts).
+   * manage the credentials or the webhook (currentKeyGuard, provider-auth.ts).
    */
   keyRetiring?: boolean;
 }

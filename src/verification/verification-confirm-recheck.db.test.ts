@@ -8,11 +8,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { N, PEOPLE, openVerificationTestbed, type VerificationTestbed } from '../../test/support/verification-fixture.ts';
+import { N, PEOPLE, many, openVerificationTestbed, type VerificationTestbed } from '../../test/support/verification-fixture.ts';
 import { importRegistry } from '../registry/import/import-service.ts';
 import { applySubscriptionEvents } from '../registry/subscription-events.ts';
 import { readOutbox } from './sms/sms-outbox.ts';
-import { confirmCode, startVerification } from './verification-service.ts';
+import { confirmCode, resendCode, startVerification } from './verification-service.ts';
 
 let bed: VerificationTestbed;
 beforeAll(async () => {
@@ -61,5 +61,34 @@ describe('the confirmation re-checks the number', () => {
     const v = await started('recheck-ok', N.adult);
     await expect(confirmCode(bed.deps, bed.provider, v.id, v.code)).resolves.toMatchObject({ status: 'verified' });
     expect(await boundAccounts('recheck-ok')).toBe(1);
+  });
+});
+
+describe('a resend re-checks the number before a new code leaves', () => {
+  it('sends no code to a number terminated since the start, and ends the verification (NUMBER_NOT_ELIGIBLE)', async () => {
+    const phone = many(0);
+    const v = await started('recheck-resend', phone);
+    const row = await bed.db.pool.query<{ subscription_id: string }>('SELECT subscription_id FROM verifications WHERE id = $1', [v.id]);
+    const file = join(bed.dir, 'resend-terminated.ndjson');
+    writeFileSync(file, JSON.stringify({ event_id: 'recheck-r1', type: 'terminated', msisdn: phone, at: new Date(Date.now() - 1_000).toISOString() }) + '\n');
+    expect(await applySubscriptionEvents({ pool: bed.db.pool, ring: bed.db.ring, carrier: 'vinaphone', path: file, rejectsPath: `${file}.rejects` })).toMatchObject({ accepted: 1 });
+    expect(row.rows).toHaveLength(1);
+    // Past the resend's minimum interval.
+    await bed.db.pool.query(`UPDATE verifications SET last_sent_at = now() - interval '31 seconds' WHERE id = $1`, [v.id]);
+    const before = (await readOutbox(bed.db.pool, bed.db.ring, phone)).length;
+    await expect(resendCode(bed.deps, bed.provider, v.id, { clientIp: '192.0.2.1' })).rejects.toMatchObject({ code: 'NUMBER_NOT_ELIGIBLE' });
+    expect((await readOutbox(bed.db.pool, bed.db.ring, phone)).length).toBe(before);
+    expect((await bed.db.pool.query('SELECT status, failure FROM verifications WHERE id = $1', [v.id])).rows).toEqual([{ status: 'failed', failure: 'not_eligible_at_resend' }]);
+    // The code already sent no longer binds either.
+    await expect(confirmCode(bed.deps, bed.provider, v.id, v.code)).rejects.toMatchObject({ code: 'NUMBER_NOT_ELIGIBLE' });
+  });
+
+  it('sends a new code while the number still verifies', async () => {
+    const phone = many(1);
+    const v = await started('recheck-resend-ok', phone);
+    await bed.db.pool.query(`UPDATE verifications SET last_sent_at = now() - interval '31 seconds' WHERE id = $1`, [v.id]);
+    const before = (await readOutbox(bed.db.pool, bed.db.ring, phone)).length;
+    await resendCode(bed.deps, bed.provider, v.id, { clientIp: '192.0.2.1' });
+    expect((await readOutbox(bed.db.pool, bed.db.ring, phone)).length).toBe(before + 1);
   });
 });

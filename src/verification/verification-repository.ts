@@ -118,6 +118,19 @@ function eligibleHolderSql(from = '', p = { subscription: '$2', person: '$3', ho
 }
 
 /**
+ * Whether the verification's holder would still pass the confirmation's re-check (no lock: a
+ * resend decides only whether a new code may leave; the confirmation re-checks under lock).
+ */
+export async function holderStillEligible(db: Db, subscriptionId: string, personId: string, simChangeWindowHours: number): Promise<boolean> {
+  const r = await db.query({
+    name: 'holder_still_eligible',
+    text: eligibleHolderSql('', { subscription: '$1', person: '$2', hours: '$3' }).replace(/\s*FOR SHARE OF s, p$/, ''),
+    values: [subscriptionId, personId, simChangeWindowHours],
+  });
+  return r.rows.length > 0;
+}
+
+/**
  * The hosted flow binds minutes after the code was confirmed (consent, guardians): the holder is
  * re-checked as the confirmation re-checks it, and share-locked until the binding commits, so a
  * SIM change, death or port reported meanwhile either is seen here or sees the binding.

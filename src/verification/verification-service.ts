@@ -13,6 +13,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type pg from 'pg';
+import { clientNetwork } from '../kernel/http/client-network.ts';
 import type { VerificationConfig } from '../kernel/config/config.ts';
 import { associatedData, openBytes, openRecord, sealBytes } from '../kernel/crypto/envelope.ts';
 import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
@@ -104,13 +105,14 @@ function bucketId(ring: KeyRing, label: string, value: string | Buffer): string 
 }
 
 /**
- * The per-client-IP bucket, one per provider and address. Per provider, because the address is
+ * The per-client-IP bucket, one per provider and client (an IPv4 address or an IPv6 /64). Per provider, because the address is
  * either the one a platform vouches for (`client_ip`) or its own server's: one platform's traffic
  * (or a platform naming someone else's address) must never use up another platform's limit. The
  * per-number and per-prefix limits are the ones shared by every provider.
  */
 function ipBucket(ring: KeyRing, provider: Provider, clientIp: string): string {
-  return `verify:ip:${bucketId(ring, 'ip', `${provider.id}|${clientIp}`)}`;
+  // One client, one bucket: IPv4 however written, IPv6 by its /64 (client-network.ts).
+  return `verify:ip:${bucketId(ring, 'ip', `${provider.id}|${clientNetwork(clientIp)}`)}`;
 }
 
 async function outcome(deps: VerificationDeps, provider: Provider, name: string, reason = ''): Promise<void> {
@@ -296,7 +298,7 @@ function closedError(row: repo.VerificationRow, maxAttempts: number): Verificati
   if (row.status === 'guardian_required') return new VerificationError('GUARDIAN_REQUIRED');
   if (row.status === 'expired' || isExpired(row)) return new VerificationError('CODE_EXPIRED');
   if ((row.status === 'failed' && row.failure === 'too_many_attempts') || row.attempts >= maxAttempts) return new VerificationError('TOO_MANY_ATTEMPTS');
-  if (row.status === 'failed' && row.failure === 'not_eligible_at_confirm') return new VerificationError('NUMBER_NOT_ELIGIBLE');
+  if (row.status === 'failed' && (row.failure === 'not_eligible_at_confirm' || row.failure === 'not_eligible_at_resend')) return new VerificationError('NUMBER_NOT_ELIGIBLE');
   return new VerificationError('VERIFICATION_COMPLETED');
 }
 
@@ -315,6 +317,14 @@ export async function resendCode(deps: VerificationDeps, provider: Provider, id:
   const waited = row.last_sent_at ? (Date.now() - row.last_sent_at.getTime()) / 1000 : Infinity;
   if (waited < RESEND_INTERVAL_SECONDS) {
     throw new VerificationError('RESEND_TOO_SOON', undefined, { retry_after: Math.ceil(RESEND_INTERVAL_SECONDS - waited) });
+  }
+  // A message goes only to a number the person still holds (DESIGN.md): terminated, swapped or
+  // ported since the start, no new code; the verification ends as a confirmation would end it.
+  if (!row.subscription_id || !row.person_id
+    || !(await repo.holderStillEligible(deps.pool, row.subscription_id, row.person_id, deps.config.simChangeWindowHours))) {
+    await repo.finishVerification(deps.pool, row.id, 'failed', 'not_eligible_at_resend');
+    await outcome(deps, provider, 'failed', 'number_not_eligible');
+    throw new VerificationError('NUMBER_NOT_ELIGIBLE');
   }
   const numberKey = row.msisdn_bidx.toString('base64url');
   const c = deps.config;

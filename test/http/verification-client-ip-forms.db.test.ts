@@ -1,5 +1,5 @@
 /**
- * Review of issue 3 "Abuse: rate limits ... per client IP": the per-IP bucket must count one
+ * Issue 3 "Abuse: rate limits ... per client IP": the per-IP bucket must count one
  * client once, whatever the textual form of its address, and an IPv6 client by its /64 (the
  * smallest block a subscriber is given: one end user holds 2^64 addresses and can take a fresh
  * one per request).

@@ -1,5 +1,5 @@
 /**
- * Review of issue 3 "Status: bulk POST /v1/accounts/status (up to 10,000 refs; beyond that an
+ * Issue 3 "Status: bulk POST /v1/accounts/status (up to 10,000 refs; beyond that an
  * application/x-ndjson request answered by an application/x-ndjson stream)" at its limits.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

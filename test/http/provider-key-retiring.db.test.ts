@@ -1,5 +1,5 @@
 /**
- * Review of issue 3 "API credentials ... rotatable with overlap": the overlap lets the old key
+ * Issue 3 "API credentials ... rotatable with overlap": the overlap lets the old key
  * keep *calling the API* while a deployment rolls. It must not let the retiring key manage the
  * credentials: otherwise whoever holds a key being rotated away (the reason to rotate is often a
  * suspected leak) mints a fresh key of its own and, with overlap 0, kills the new one, or takes
