@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import { blindIndex } from '../kernel/crypto/blind-index.ts';
 import { associatedData, openBytes, openRecord, sealBytes, sealRecord } from '../kernel/crypto/envelope.ts';
-import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
+import { dataKeyFor, KeyRingError, type KeyRing } from '../kernel/crypto/key-ring.ts';
 import { msisdnIndex, personIndexes, subscriptionIndexes } from './row-crypto.ts';
 import { personFromSealedFields, type PersonStatus, type SubscriptionRow, type Channel, type SubscriptionStatus } from './registry-rows.ts';
 
@@ -126,7 +126,7 @@ const LIVE_CODES = `completed_at IS NULL AND status = 'code_sent' AND code_hmac 
 
 type Mode = 'reencrypt' | 'reindex';
 
-async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mode: Mode, onProgress?: (p: MigrationProgress) => void): Promise<number> {
+async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mode: Mode, onProgress?: (p: MigrationProgress) => void, skipLocked = true): Promise<number> {
   const spec = TABLES[table];
   if (mode === 'reindex' && spec.indexColumns.length === 0) return 0;
   // With a single key version not retired, every row already uses it (a version is retired only
@@ -144,7 +144,7 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
       await client.query('BEGIN');
       const r = await client.query<Row>(
         `SELECT id::text AS id, sealed, dek_version${spec.extraColumns} FROM ${table}
-         WHERE id > $1 AND ${column} <> $2 AND sealed IS NOT NULL ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+         WHERE id > $1 AND ${column} <> $2 AND sealed IS NOT NULL ORDER BY id LIMIT ${BATCH} FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
         [lastId, target],
       );
       rows = r.rows;
@@ -199,10 +199,37 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
   return done;
 }
 
-/** Re-indexes every row still on an older blind-index version; returns how many it changed. */
-export async function completePendingReindex(pool: pg.Pool, ring: KeyRing, onProgress?: (p: MigrationProgress) => void): Promise<number> {
+/**
+ * Fails when `ring` is not the key table's current versions: a process that loaded its ring before
+ * a rotation (an import hashing its file first, say) would write rows under the old versions,
+ * probe by an index no row carries any more, and seal under a key that may already be destroyed.
+ * Batch jobs call completePendingReindex with the key-version lock held shared, so the versions
+ * cannot change after this check.
+ */
+export async function assertRingCurrent(db: pg.Pool | pg.PoolClient, ring: KeyRing): Promise<void> {
+  const r = await db.query<{ purpose: string; version: number }>(`SELECT purpose, version FROM key_versions WHERE state = 'current'`);
+  const current = new Map(r.rows.map((x) => [x.purpose, x.version]));
+  if (current.get('data') !== ring.currentData.version || current.get('blind_index') !== ring.currentBlindIndex.version) {
+    throw new KeyRingError('the key ring is out of date: a key rotation made new versions current after this process loaded its keys; run again');
+  }
+}
+
+/**
+ * Re-indexes every row still on an older blind-index version; returns how many it changed.
+ *
+ * By default (`skipLocked: false`) it waits for rows other transactions hold locked instead of
+ * skipping them: an import or reconciliation calls it before it starts so that every row carries
+ * the current version, and a row skipped here (one a binding share-locks, say) would be missed by
+ * the job's probes and joins (a person imported a second time as a new row). The background key
+ * work passes `skipLocked: true`: what it skips, it finds on its next pass, and retirement counts it.
+ * The ring must be current (assertRingCurrent).
+ */
+export async function completePendingReindex(
+  pool: pg.Pool, ring: KeyRing, onProgress?: (p: MigrationProgress) => void, options: { skipLocked?: boolean } = {},
+): Promise<number> {
+  await assertRingCurrent(pool, ring);
   let n = 0;
-  for (const table of SEALED_TABLES) n += await migrateTable(pool, ring, table, 'reindex', onProgress);
+  for (const table of SEALED_TABLES) n += await migrateTable(pool, ring, table, 'reindex', onProgress, options.skipLocked ?? false);
   return n;
 }
 
