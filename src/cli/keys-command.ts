@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { openHub } from '../hub.ts';
-import { addKeyVersion, completeKeyWork, keyStatus, rotateMasterKey } from '../keys/key-rotation-service.ts';
+import { addKeyVersion, completeKeyWork, keyStatus, retirementGraceLeft, rotateMasterKey } from '../keys/key-rotation-service.ts';
 import { createProgressBar, formatCount } from './progress.ts';
 import { EXIT_OK, UsageError, type Command } from './command.ts';
 
@@ -87,7 +87,19 @@ export const keysCommand: Command = {
       }
       const ring = await hub.ring({ fresh: true });
       const bar = createProgressBar(ctx.stderr, 'keys');
-      const result = await completeKeyWork(hub.pool, ring, 'cli', (p) => bar.update(0, 0, `${p.mode} ${p.table}: ${formatCount(p.done)} rows`));
+      const progress = (p: { mode: string; table: string; done: number }) => bar.update(0, 0, `${p.mode} ${p.table}: ${formatCount(p.done)} rows`);
+      const result = await completeKeyWork(hub.pool, ring, 'cli', progress);
+      // A replaced version is destroyed only once every process has had time to stop writing with
+      // it (KEY_RETIRE_GRACE_MS); wait for that, then take a last pass for what they wrote meanwhile.
+      const left = await retirementGraceLeft(hub.pool);
+      if (left > 0) {
+        bar.update(0, 0, `waiting ${Math.ceil(left / 1000)} s for running processes to take the new key before retiring the old one`);
+        await new Promise((r) => setTimeout(r, left));
+        const last = await completeKeyWork(hub.pool, await hub.ring({ fresh: true }), 'cli', progress);
+        result.reencrypted += last.reencrypted;
+        result.reindexed += last.reindexed;
+        result.retired.push(...last.retired);
+      }
       bar.finish();
       out(
         `re-encrypted ${formatCount(result.reencrypted)} and re-indexed ${formatCount(result.reindexed)} rows; retired ${result.retired.map((k) => `${k.purpose} v${k.version}`).join(', ') || 'nothing'}\n`,

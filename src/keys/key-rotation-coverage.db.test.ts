@@ -64,7 +64,7 @@ describe('key rotation coverage', () => {
     await addKeyVersion(db.pool, db.master, 'data');
     const ring = await loadKeyRing(db.pool, [db.master]);
     expect((await keyStatus(db.pool, [db.master])).pending.reencrypt_rows).toBe(4); // 2 secrets, 1 message, 1 open verification
-    const result = await completeKeyWork(db.pool, ring, 'test');
+    const result = await completeKeyWork(db.pool, ring, 'test', undefined, { retireGraceMs: 0 });
     expect(result).toMatchObject({ reencrypted: 4, retired: [{ purpose: 'data', version: 1 }] });
     const versions = await db.pool.query(
       `SELECT dek_version AS v FROM webhook_secrets UNION ALL SELECT dek_version FROM sms_outbox UNION ALL SELECT dek_version FROM verifications WHERE sealed IS NOT NULL`,
@@ -82,7 +82,7 @@ describe('key rotation coverage', () => {
   it('re-indexes the outbox and open verifications, and keeps the old blind-index key while a code under it can be confirmed', async () => {
     await addKeyVersion(db.pool, db.master, 'blind_index');
     const ring = await loadKeyRing(db.pool, [db.master]);
-    const result = await completeKeyWork(db.pool, ring, 'test');
+    const result = await completeKeyWork(db.pool, ring, 'test', undefined, { retireGraceMs: 0 });
     expect(result).toMatchObject({ reindexed: 2, retired: [] }); // the message and the open verification
     const status = await keyStatus(db.pool, [db.master]);
     expect(status.pending).toEqual({ reencrypt_rows: 0, reindex_rows: 0, open_codes: 1 });
@@ -95,7 +95,7 @@ describe('key rotation coverage', () => {
 
     // Once the code has expired (a completed verification never counted), the version is retired.
     await db.pool.query(`UPDATE verifications SET code_expires_at = now() - interval '2 minutes' WHERE id = $1`, [openId]);
-    expect(await retireUnusedKeys(db.pool)).toEqual([{ purpose: 'blind_index', version: 1 }]);
+    expect(await retireUnusedKeys(db.pool, { graceMs: 0 })).toEqual([{ purpose: 'blind_index', version: 1 }]);
     const after = await loadKeyRing(db.pool, [db.master]);
     expect(after.blindIndex.map((k) => k.version)).toEqual([2]);
     expect(await readOutbox(db.pool, after, number)).toMatchObject([{ to: number, text: 'Your code: 123456' }]);

@@ -52,7 +52,7 @@ describe('key rotation', () => {
     const ring = await loadKeyRing(db.pool, [db.master]);
     const status = await keyStatus(db.pool, [db.master]);
     expect(status.pending.reencrypt_rows).toBe(2);
-    const result = await completeKeyWork(db.pool, ring, 'test');
+    const result = await completeKeyWork(db.pool, ring, 'test', undefined, { retireGraceMs: 0 });
     expect(result).toMatchObject({ reencrypted: 2, reindexed: 0, retired: [{ purpose: 'data', version: 1 }] });
     const after = await db.pool.query('SELECT sealed, dek_version FROM persons');
     expect(after.rows[0].dek_version).toBe(2);
@@ -76,7 +76,7 @@ describe('key rotation', () => {
     expect(await findLiveSubscriptionsByMsisdn(db.pool, ring, '+84981234567')).toHaveLength(1);
     // The old version cannot be retired while rows use it.
     expect(await retireUnusedKeys(db.pool)).toEqual([]);
-    const result = await completeKeyWork(db.pool, ring, 'test');
+    const result = await completeKeyWork(db.pool, ring, 'test', undefined, { retireGraceMs: 0 });
     expect(result).toMatchObject({ reindexed: 2, retired: [{ purpose: 'blind_index', version: 1 }] });
     const ring2 = await loadKeyRing(db.pool, [db.master]);
     expect(ring2.blindIndex.map((k) => k.version)).toEqual([2]);

@@ -18,7 +18,7 @@ import type pg from 'pg';
 import { unwrapKey, wrapKey, type MasterKey } from '../kernel/crypto/master-keys.ts';
 import { wrapLabel, type KeyPurpose, type KeyRing, type KeyRow as RingKeyRow } from '../kernel/crypto/key-ring.ts';
 import { LOCK_BLIND_INDEX_VERSION } from '../registry/import/import-repository.ts';
-import { completePendingReencryption, completePendingReindex, keyUsage, keyVersionInUse, type MigrationProgress } from '../registry/reindex.ts';
+import { assertRingCurrent, completePendingReencryption, completePendingReindex, keyUsage, keyVersionInUse, type MigrationProgress } from '../registry/reindex.ts';
 import { recordBatchAccess } from '../access/access-records.ts';
 import { uuidv7 } from '../kernel/ids.ts';
 import { KeyError } from './key-errors.ts';
@@ -121,14 +121,35 @@ export async function addKeyVersion(pool: pg.Pool, master: MasterKey, purpose: K
 }
 
 /**
- * Retires (destroys) every `previous` key that no row uses any more (reindex.ts keyVersionInUse:
- * every sealed table, every blind index, every one-time code that can still be confirmed), so a
- * retirement never strands a record, a webhook secret or an open code. Returns the versions
- * retired. Runs under the exclusive lock so no batch job can be writing with a version being retired.
+ * How long a version stays after the rotation that replaced it before it may be destroyed. Every
+ * process re-reads the key table within RING_RECHECK_MS (src/hub.ts), but until then, and for the
+ * rest of a request that loaded its ring just before the switch, it still seals and indexes under
+ * the old version; retiring it meanwhile would strand what it writes (a sealed value no key opens).
+ * Rows written so late are found by the pass that follows the grace, like any other.
  */
-export async function retireUnusedKeys(pool: pg.Pool): Promise<{ purpose: KeyPurpose; version: number }[]> {
+export const KEY_RETIRE_GRACE_MS = 60_000;
+
+export interface RetireOptions {
+  /** Default KEY_RETIRE_GRACE_MS; tests pass 0. */
+  graceMs?: number;
+}
+
+/**
+ * Retires (destroys) every `previous` key that no row uses any more (reindex.ts keyVersionInUse:
+ * every sealed table, every blind index, every one-time code that can still be confirmed) and that
+ * was replaced at least `graceMs` ago, so a retirement never strands a record, a webhook secret or
+ * an open code. Returns the versions retired. Runs under the exclusive lock so no batch job can be
+ * writing with a version being retired.
+ */
+export async function retireUnusedKeys(pool: pg.Pool, options: RetireOptions = {}): Promise<{ purpose: KeyPurpose; version: number }[]> {
+  const graceMs = options.graceMs ?? KEY_RETIRE_GRACE_MS;
   return withExclusiveKeyLock(pool, async (client) => {
-    const prev = await client.query<{ purpose: KeyPurpose; version: number }>(`SELECT purpose, version FROM key_versions WHERE state = 'previous'`);
+    const prev = await client.query<{ purpose: KeyPurpose; version: number }>(
+      `SELECT k.purpose, k.version FROM key_versions k
+       WHERE k.state = 'previous'
+         AND (SELECT min(n.created_at) FROM key_versions n WHERE n.purpose = k.purpose AND n.version > k.version) <= now() - make_interval(secs => $1)`,
+      [graceMs / 1000],
+    );
     const retired: { purpose: KeyPurpose; version: number }[] = [];
     for (const k of prev.rows) {
       if (await keyVersionInUse(client, k.purpose, k.version)) continue;
@@ -137,6 +158,17 @@ export async function retireUnusedKeys(pool: pg.Pool): Promise<{ purpose: KeyPur
     }
     return retired;
   });
+}
+
+/** Milliseconds until every `previous` key is past its retirement grace (0: all are). */
+export async function retirementGraceLeft(pool: pg.Pool, graceMs = KEY_RETIRE_GRACE_MS): Promise<number> {
+  const r = await pool.query<{ ms: number | null }>(
+    `SELECT max(extract(epoch FROM (n.superseded_at + make_interval(secs => $1) - now())) * 1000)::float8 AS ms
+     FROM (SELECT (SELECT min(n.created_at) FROM key_versions n WHERE n.purpose = k.purpose AND n.version > k.version) AS superseded_at
+           FROM key_versions k WHERE k.state = 'previous') n`,
+    [graceMs / 1000],
+  );
+  return Math.max(0, Math.ceil(r.rows[0]!.ms ?? 0));
 }
 
 /** True when a rotation left work to do (a `previous` key exists). Cheap: reads the key table only. */
@@ -149,13 +181,18 @@ export async function hasPendingKeyWork(pool: pg.Pool): Promise<boolean> {
  * Finishes any pending re-encryption and re-indexing, then retires unused versions. Resumable:
  * interrupted, it is simply run again (`idbind keys resume`, or the server's background task).
  */
-export async function completeKeyWork(pool: pg.Pool, ring: KeyRing, actor: string, onProgress?: (p: MigrationProgress & { mode: string }) => void) {
+export async function completeKeyWork(
+  pool: pg.Pool, ring: KeyRing, actor: string, onProgress?: (p: MigrationProgress & { mode: string }) => void,
+  options: { retireGraceMs?: number } = {},
+) {
+  // A ring from before a rotation would re-encrypt towards a version no longer current.
+  await assertRingCurrent(pool, ring);
   const reencrypted = await completePendingReencryption(pool, ring, (p) => onProgress?.({ ...p, mode: 'reencrypt' }));
-  const reindexed = await completePendingReindex(pool, ring, (p) => onProgress?.({ ...p, mode: 'reindex' }));
+  const reindexed = await completePendingReindex(pool, ring, (p) => onProgress?.({ ...p, mode: 'reindex' }), { skipLocked: true });
   if (reencrypted + reindexed > 0) {
     await recordBatchAccess(pool, { purpose: 'key_rotation', actor, runId: uuidv7(), detail: { reencrypted, reindexed } });
   }
-  const retired = await retireUnusedKeys(pool).catch((e: unknown) => {
+  const retired: { purpose: KeyPurpose; version: number }[] = await retireUnusedKeys(pool, { graceMs: options.retireGraceMs }).catch((e: unknown) => {
     if (e instanceof KeyError && e.code === 'KEY_ROTATION_BLOCKED') return [];
     throw e;
   });

@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import { blindIndex } from '../kernel/crypto/blind-index.ts';
 import { associatedData, openBytes, openRecord, sealBytes, sealRecord } from '../kernel/crypto/envelope.ts';
-import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
+import { dataKeyFor, KeyRingError, type KeyRing } from '../kernel/crypto/key-ring.ts';
 import { msisdnIndex, personIndexes, subscriptionIndexes } from './row-crypto.ts';
 import { personFromSealedFields, type PersonStatus, type SubscriptionRow, type Channel, type SubscriptionStatus } from './registry-rows.ts';
 
@@ -60,7 +60,8 @@ interface TableSpec {
 
 const TABLES: Record<SealedTable, TableSpec> = {
   persons: {
-    idType: 'uuid', sealedAs: 'record', extraColumns: ', status', indexColumns: ['pid_bidx', 'match_bidx', 'digest'],
+    // pid_bidx as stored: the key of the subscriptions a batch of persons re-indexes with it (migrateTable).
+    idType: 'uuid', sealedAs: 'record', extraColumns: ', status, pid_bidx', indexColumns: ['pid_bidx', 'match_bidx', 'digest'],
     reindex(row, fields, bidx) {
       const ix = personIndexes(bidx, personFromSealedFields(fields, row.status as PersonStatus));
       return { pid_bidx: ix.pidBidx, match_bidx: ix.matchBidx, digest: ix.digest };
@@ -126,7 +127,45 @@ const LIVE_CODES = `completed_at IS NULL AND status = 'code_sent' AND code_hmac 
 
 type Mode = 'reencrypt' | 'reindex';
 
-async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mode: Mode, onProgress?: (p: MigrationProgress) => void): Promise<number> {
+/** Re-encrypts or re-indexes these rows of `table` (selected FOR UPDATE) under the current keys. */
+async function migrateRows(client: pg.PoolClient, ring: KeyRing, table: SealedTable, mode: Mode, rows: readonly Row[]): Promise<void> {
+  const spec = TABLES[table];
+  const ids: string[] = [];
+  const sealedOut: Buffer[] = [];
+  const indexCols: Record<string, (Buffer | null)[]> = Object.fromEntries(spec.indexColumns.map((c) => [c, []]));
+  for (const row of rows) {
+    const ad = associatedData(table, 'sealed', row.id);
+    const key = dataKeyFor(ring, row.dek_version);
+    const plain = spec.sealedAs === 'bytes' ? openBytes(key, row.sealed, ad) : undefined;
+    const fields = plain ? [plain.toString('utf8')] : openRecord(key, row.sealed, ad);
+    ids.push(row.id);
+    if (mode === 'reencrypt') {
+      sealedOut.push(plain
+        ? sealBytes(ring.currentData.key, ring.currentData.version, plain, ad)
+        : sealRecord(ring.currentData.key, ring.currentData.version, fields, ad));
+    } else {
+      const ix = spec.reindex!(row, fields, ring.currentBlindIndex.key);
+      for (const c of spec.indexColumns) indexCols[c]!.push(ix[c] ?? null);
+    }
+  }
+  const idType = spec.idType;
+  if (mode === 'reencrypt') {
+    await client.query(
+      `UPDATE ${table} t SET sealed = u.sealed, dek_version = $3 FROM unnest($1::${idType}[], $2::bytea[]) AS u(id, sealed) WHERE t.id = u.id`,
+      [ids, sealedOut, ring.currentData.version],
+    );
+  } else {
+    const cols = spec.indexColumns;
+    const sets = cols.map((c) => `${c} = u.${c}`).join(', ');
+    const params = cols.map((_, i) => `$${i + 2}::bytea[]`).join(', ');
+    await client.query(
+      `UPDATE ${table} t SET ${sets}, bidx_version = $${cols.length + 2} FROM unnest($1::${idType}[], ${params}) AS u(id, ${cols.join(', ')}) WHERE t.id = u.id`,
+      [ids, ...cols.map((c) => indexCols[c]), ring.currentBlindIndex.version],
+    );
+  }
+}
+
+async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mode: Mode, onProgress?: (p: MigrationProgress) => void, skipLocked = true): Promise<number> {
   const spec = TABLES[table];
   if (mode === 'reindex' && spec.indexColumns.length === 0) return 0;
   // With a single key version not retired, every row already uses it (a version is retired only
@@ -137,6 +176,7 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
   const target = mode === 'reencrypt' ? ring.currentData.version : ring.currentBlindIndex.version;
   let lastId = spec.idType === 'bigint' ? '0' : '00000000-0000-0000-0000-000000000000';
   let done = 0;
+  let coupled = 0;
   for (;;) {
     const client = await pool.connect();
     let rows: Row[];
@@ -144,7 +184,7 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
       await client.query('BEGIN');
       const r = await client.query<Row>(
         `SELECT id::text AS id, sealed, dek_version${spec.extraColumns} FROM ${table}
-         WHERE id > $1 AND ${column} <> $2 AND sealed IS NOT NULL ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+         WHERE id > $1 AND ${column} <> $2 AND sealed IS NOT NULL ORDER BY id LIMIT ${BATCH} FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
         [lastId, target],
       );
       rows = r.rows;
@@ -152,38 +192,22 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
         await client.query('COMMIT');
         break;
       }
-      const ids: string[] = [];
-      const sealedOut: Buffer[] = [];
-      const indexCols: Record<string, (Buffer | null)[]> = Object.fromEntries(spec.indexColumns.map((c) => [c, []]));
-      for (const row of rows) {
-        const ad = associatedData(table, 'sealed', row.id);
-        const key = dataKeyFor(ring, row.dek_version);
-        const plain = spec.sealedAs === 'bytes' ? openBytes(key, row.sealed, ad) : undefined;
-        const fields = plain ? [plain.toString('utf8')] : openRecord(key, row.sealed, ad);
-        ids.push(row.id);
-        if (mode === 'reencrypt') {
-          sealedOut.push(plain
-            ? sealBytes(ring.currentData.key, ring.currentData.version, plain, ad)
-            : sealRecord(ring.currentData.key, ring.currentData.version, fields, ad));
-        } else {
-          const ix = spec.reindex!(row, fields, ring.currentBlindIndex.key);
-          for (const c of spec.indexColumns) indexCols[c]!.push(ix[c] ?? null);
-        }
-      }
-      const idType = spec.idType;
-      if (mode === 'reencrypt') {
-        await client.query(
-          `UPDATE ${table} t SET sealed = u.sealed, dek_version = $3 FROM unnest($1::${idType}[], $2::bytea[]) AS u(id, sealed) WHERE t.id = u.id`,
-          [ids, sealedOut, ring.currentData.version],
+      await migrateRows(client, ring, table, mode, rows);
+      // Persons and the live subscriptions they hold are joined by blind index (pid_bidx =
+      // holder_bidx, match_bidx = holder_match_bidx: eligibility, the binding's re-check, the
+      // person's own view). Re-indexed in separate transactions, a reader would see one side under
+      // the new version and the other under the old, and every holder would look unregistered
+      // until the subscriptions pass caught up; so a persons batch re-indexes, in its own
+      // transaction, the live subscriptions its persons hold (by the subscriptions_holder index).
+      // The subscriptions pass then takes the rest (no registered holder, or terminated).
+      if (mode === 'reindex' && table === 'persons') {
+        const held = await client.query<Row>(
+          `SELECT id::text AS id, sealed, dek_version${TABLES.subscriptions.extraColumns} FROM subscriptions
+           WHERE holder_bidx = ANY($1::bytea[]) AND status <> 'terminated' AND bidx_version <> $2 ORDER BY id FOR UPDATE`,
+          [rows.map((x) => x.pid_bidx as Buffer), target],
         );
-      } else {
-        const cols = spec.indexColumns;
-        const sets = cols.map((c) => `${c} = u.${c}`).join(', ');
-        const params = cols.map((_, i) => `$${i + 2}::bytea[]`).join(', ');
-        await client.query(
-          `UPDATE ${table} t SET ${sets}, bidx_version = $${cols.length + 2} FROM unnest($1::${idType}[], ${params}) AS u(id, ${cols.join(', ')}) WHERE t.id = u.id`,
-          [ids, ...cols.map((c) => indexCols[c]), ring.currentBlindIndex.version],
-        );
+        if (held.rows.length > 0) await migrateRows(client, ring, 'subscriptions', mode, held.rows);
+        coupled += held.rows.length;
       }
       await client.query('COMMIT');
     } catch (e) {
@@ -196,13 +220,45 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
     lastId = rows[rows.length - 1]!.id;
     onProgress?.({ table, done });
   }
-  return done;
+  return done + coupled;
 }
 
-/** Re-indexes every row still on an older blind-index version; returns how many it changed. */
-export async function completePendingReindex(pool: pg.Pool, ring: KeyRing, onProgress?: (p: MigrationProgress) => void): Promise<number> {
+/**
+ * Fails when `ring` is not the key table's current versions: a process that loaded its ring before
+ * a rotation (an import hashing its file first, say) would write rows under the old versions,
+ * probe by an index no row carries any more, and seal under a key that may already be destroyed.
+ * Batch jobs call completePendingReindex with the key-version lock held shared, so the versions
+ * cannot change after this check.
+ */
+export async function assertRingCurrent(db: pg.Pool | pg.PoolClient, ring: KeyRing): Promise<void> {
+  const r = await db.query<{ purpose: string; version: number }>(`SELECT purpose, version FROM key_versions WHERE state = 'current'`);
+  const current = new Map(r.rows.map((x) => [x.purpose, x.version]));
+  if (current.get('data') !== ring.currentData.version || current.get('blind_index') !== ring.currentBlindIndex.version) {
+    throw new KeyRingError('the key ring is out of date: a key rotation made new versions current after this process loaded its keys; run again');
+  }
+}
+
+/**
+ * Re-indexes every row still on an older blind-index version; returns how many it changed.
+ *
+ * By default (`skipLocked: false`) it waits for rows other transactions hold locked instead of
+ * skipping them: an import or reconciliation calls it before it starts so that every row carries
+ * the current version, and a row skipped here (one a binding share-locks, say) would be missed by
+ * the job's probes and joins (a person imported a second time as a new row). The background key
+ * work passes `skipLocked: true`: what it skips, it finds on its next pass, and retirement counts it.
+ * The ring must be current (assertRingCurrent).
+ */
+export async function completePendingReindex(
+  pool: pg.Pool, ring: KeyRing, onProgress?: (p: MigrationProgress) => void, options: { skipLocked?: boolean } = {},
+): Promise<number> {
+  const client = await pool.connect();
+  try {
+    await assertRingCurrent(client, ring);
+  } finally {
+    client.release();
+  }
   let n = 0;
-  for (const table of SEALED_TABLES) n += await migrateTable(pool, ring, table, 'reindex', onProgress);
+  for (const table of SEALED_TABLES) n += await migrateTable(pool, ring, table, 'reindex', onProgress, options.skipLocked ?? false);
   return n;
 }
 

@@ -1,0 +1,117 @@
+/**
+ * Adversarial review of key rotation (issue 2): what a rotation racing other work must not do.
+ * Each test builds its own database.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
+import { loadKeyRing, type KeyRing } from '../kernel/crypto/key-ring.ts';
+import { importRegistry } from '../registry/import/import-service.ts';
+import { composePersonalId } from '../registry/personal-id.ts';
+import { completePendingReindex } from '../registry/reindex.ts';
+import { ELIGIBILITY_CANDIDATE_SQL, eligibilityOf, numberKeys, type EligibilityCandidate } from '../verification/phone-eligibility.ts';
+import { outboxSmsGateway, readOutbox } from '../verification/sms/sms-outbox.ts';
+import { addKeyVersion, completeKeyWork } from './key-rotation-service.ts';
+
+const pid = composePersonalId('031', 1975, 'F', 77);
+const PERSONS = `personal_id,full_name,birth_date,sex,status\n${pid},Bùi Thị Mai,1975-06-01,F,alive\n`;
+const SUBS = `msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status\n0981234567,${pid},Bùi Thị Mai,1975-06-01,store,2022-01-01,active\n`;
+
+let db: TestDatabase | undefined;
+let dir: string | undefined;
+afterEach(async () => {
+  await db?.drop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  db = undefined;
+  dir = undefined;
+});
+
+async function setup(withSubscriptions: boolean): Promise<TestDatabase> {
+  db = await createTestDatabase();
+  dir = mkdtempSync(join(tmpdir(), 'idbind-keys-review-'));
+  writeFileSync(join(dir, 'p.csv'), PERSONS);
+  writeFileSync(join(dir, 's.csv'), SUBS);
+  await importPersons(db.ring);
+  if (withSubscriptions) {
+    await importRegistry({ pool: db.pool, ring: db.ring, kind: 'subscriptions', carrier: 'viettel', path: join(dir, 's.csv'), rejectsPath: join(dir, 'r2'), workers: 1 });
+  }
+  return db;
+}
+
+function importPersons(ring: KeyRing) {
+  return importRegistry({ pool: db!.pool, ring, kind: 'population', path: join(dir!, 'p.csv'), rejectsPath: join(dir!, `r-${Math.random()}`), workers: 1 });
+}
+
+async function personCount(): Promise<number> {
+  return (await db!.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM persons')).rows[0]!.n;
+}
+
+describe('key rotation racing other work', () => {
+  it('an import started while a row is locked still finds that row (the start re-index does not skip it)', async () => {
+    await setup(false);
+    await addKeyVersion(db!.pool, db!.master, 'blind_index');
+    const ring = await loadKeyRing(db!.pool, [db!.master]);
+    // A hosted flow's binding share-locks the person (verification-repository.ts lockEligibleHolder).
+    const holder = await db!.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM persons FOR SHARE');
+      const running = importPersons(ring);
+      await new Promise((r) => setTimeout(r, 300));
+      await holder.query('COMMIT');
+      await running;
+    } finally {
+      holder.release();
+    }
+    // The same person, imported again: still one row, not a duplicate under the new index.
+    expect(await personCount()).toBe(1);
+    await expect(completeKeyWork(db!.pool, ring, 'test', undefined, { retireGraceMs: 0 })).resolves.toMatchObject({ retired: [{ purpose: 'blind_index', version: 1 }] });
+  });
+
+  it('a phone verification is eligible half-way through a blind-index re-index (persons done, subscriptions not)', async () => {
+    await setup(true);
+    await addKeyVersion(db!.pool, db!.master, 'blind_index');
+    const ring = await loadKeyRing(db!.pool, [db!.master]);
+    // Interrupted (crash, or a row skipped while locked) after the persons table.
+    await expect(completePendingReindex(db!.pool, ring, (p) => {
+      if (p.table === 'persons') throw new Error('interrupted');
+    })).rejects.toThrow('interrupted');
+    // (Before the fix: persons on v2, the subscription on v1, and its holder not found by the join.)
+    const v = await db!.pool.query<{ v: number }>(`SELECT bidx_version AS v FROM persons`);
+    expect(v.rows).toEqual([{ v: 2 }]);
+    const keys = numberKeys(ring, '+84981234567');
+    const r = await db!.pool.query<EligibilityCandidate>(ELIGIBILITY_CANDIDATE_SQL, [keys]);
+    const e = eligibilityOf(r.rows[0], keys[0]!, ring.currentBlindIndex.version, { simChangeWindowHours: 24 });
+    expect(e).toMatchObject({ eligible: true });
+  });
+
+  it('an import whose process loaded its key ring before a rotation does not write under the old (retired) version', async () => {
+    await setup(false);
+    const stale = db!.ring; // loaded, say, before hashing a large file
+    await addKeyVersion(db!.pool, db!.master, 'blind_index');
+    const fresh = await loadKeyRing(db!.pool, [db!.master]);
+    await completeKeyWork(db!.pool, fresh, 'test', undefined, { retireGraceMs: 0 });
+    // The import refuses: its ring is stale (it would probe by, and write, a retired version).
+    await expect(importPersons(stale)).rejects.toThrow(/key ring is out of date/);
+    expect(await personCount()).toBe(1);
+    const versions = await db!.pool.query<{ v: number }>('SELECT DISTINCT bidx_version AS v FROM persons');
+    expect(versions.rows.map((x) => x.v)).toEqual([2]);
+  });
+
+  it('a data key is not destroyed while a process that loaded the ring before the rotation can still seal under it', async () => {
+    await setup(false);
+    const stale = db!.ring; // the server's ring, trusted for RING_RECHECK_MS (src/hub.ts)
+    await addKeyVersion(db!.pool, db!.master, 'data');
+    const fresh = await loadKeyRing(db!.pool, [db!.master]);
+    // Nothing left under v1, but v1 was replaced a moment ago: kept for the grace (KEY_RETIRE_GRACE_MS).
+    expect(await completeKeyWork(db!.pool, fresh, 'cli')).toMatchObject({ reencrypted: 1, retired: [] });
+    // The server, still on its ring, writes a row sealed under v1 just after the CLI finished.
+    await outboxSmsGateway(db!.pool, async () => stale).send('+84912345678', 'Your code: 123456');
+    // Once the grace has passed, the next pass re-encrypts that row, then retires v1.
+    expect(await completeKeyWork(db!.pool, fresh, 'server', undefined, { retireGraceMs: 0 })).toMatchObject({ reencrypted: 1, retired: [{ purpose: 'data', version: 1 }] });
+    const after = await loadKeyRing(db!.pool, [db!.master]);
+    await expect(readOutbox(db!.pool, after, '+84912345678')).resolves.toMatchObject([{ to: '+84912345678' }]);
+  });
+});
