@@ -1,6 +1,7 @@
 /**
- * Adversarial review of key rotation (issue 2): what a rotation racing other work must not do.
- * Each test builds its own database.
+ * Key rotation racing other work (issue 2 "idbind keys", DESIGN.md invariant 2): a re-index half
+ * done, an import starting while a row is locked or with a key ring loaded before the rotation, a
+ * server still sealing under a key just replaced. Each test builds its own database.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
