@@ -129,6 +129,9 @@ export async function addKeyVersion(pool: pg.Pool, master: MasterKey, purpose: K
  */
 export const KEY_RETIRE_GRACE_MS = 60_000;
 
+/** SQL: when the `previous` key `k` was replaced (its successor's creation), where its grace starts. */
+const SUPERSEDED_AT_SQL = '(SELECT min(n.created_at) FROM key_versions n WHERE n.purpose = k.purpose AND n.version > k.version)';
+
 export interface RetireOptions {
   /** Default KEY_RETIRE_GRACE_MS; tests pass 0. */
   graceMs?: number;
@@ -147,7 +150,7 @@ export async function retireUnusedKeys(pool: pg.Pool, options: RetireOptions = {
     const prev = await client.query<{ purpose: KeyPurpose; version: number }>(
       `SELECT k.purpose, k.version FROM key_versions k
        WHERE k.state = 'previous'
-         AND (SELECT min(n.created_at) FROM key_versions n WHERE n.purpose = k.purpose AND n.version > k.version) <= now() - make_interval(secs => $1)`,
+         AND ${SUPERSEDED_AT_SQL} <= now() - make_interval(secs => $1)`,
       [graceMs / 1000],
     );
     const retired: { purpose: KeyPurpose; version: number }[] = [];
@@ -164,7 +167,7 @@ export async function retireUnusedKeys(pool: pg.Pool, options: RetireOptions = {
 export async function retirementGraceLeft(pool: pg.Pool, graceMs = KEY_RETIRE_GRACE_MS): Promise<number> {
   const r = await pool.query<{ ms: number | null }>(
     `SELECT max(extract(epoch FROM (n.superseded_at + make_interval(secs => $1) - now())) * 1000)::float8 AS ms
-     FROM (SELECT (SELECT min(n.created_at) FROM key_versions n WHERE n.purpose = k.purpose AND n.version > k.version) AS superseded_at
+     FROM (SELECT ${SUPERSEDED_AT_SQL} AS superseded_at
            FROM key_versions k WHERE k.state = 'previous') n`,
     [graceMs / 1000],
   );

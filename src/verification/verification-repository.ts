@@ -105,7 +105,7 @@ const CONSUME_CODE_SQL = `UPDATE verifications SET consumed_at = now() WHERE id 
  * junk-SIM category in the latest reconciliation, and the number live at no other carrier under
  * another holder (`contested`: a port-in committed between the start and the confirmation). `from` adds relations to the FROM list.
  */
-function eligibleHolderSql(from = '', p = { subscription: '$2', person: '$3', hours: '$4' }): string {
+function eligibleHolderSql(from = '', p = { subscription: '$2', person: '$3', hours: '$4' }, lock = true): string {
   return `SELECT p.sealed, p.dek_version FROM ${from}subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
              WHERE s.id = ${p.subscription} AND s.status = 'active' AND p.id = ${p.person} AND p.status = 'alive' AND s.holder_match_bidx IS NOT DISTINCT FROM p.match_bidx
                AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => ${p.hours}))
@@ -114,7 +114,7 @@ function eligibleHolderSql(from = '', p = { subscription: '$2', person: '$3', ho
                                WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
                                  AND rr.subscription_id = s.id)
                AND NOT ${liveElsewhereUnderAnotherHolderSql('s')}
-             FOR SHARE OF s, p`;
+             ${lock ? 'FOR SHARE OF s, p' : ''}`;
 }
 
 /**
@@ -124,7 +124,7 @@ function eligibleHolderSql(from = '', p = { subscription: '$2', person: '$3', ho
 export async function holderStillEligible(db: Db, subscriptionId: string, personId: string, simChangeWindowHours: number): Promise<boolean> {
   const r = await db.query({
     name: 'holder_still_eligible',
-    text: eligibleHolderSql('', { subscription: '$1', person: '$2', hours: '$3' }).replace(/\s*FOR SHARE OF s, p$/, ''),
+    text: eligibleHolderSql('', { subscription: '$1', person: '$2', hours: '$3' }, false),
     values: [subscriptionId, personId, simChangeWindowHours],
   });
   return r.rows.length > 0;

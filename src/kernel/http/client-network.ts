@@ -4,9 +4,10 @@
  *
  * - an IPv4 address as such, also when written in its IPv4-mapped IPv6 form (`::ffff:192.0.2.10`,
  *   `::ffff:c000:20a`; RFC 4291 section 2.5.5.2);
- * - an IPv6 address by its /64, its four first groups in one form (`2001:db8:0:0::/64`): a subscriber is given at
- *   least a /64 (RFC 6177) and may use any of its 2^64 addresses, a fresh one per request if it
- *   likes, so counting single addresses would give it endless limits. A zone (`%eth0`) is dropped.
+ * - an IPv6 address by its /64, its first four groups in one form (`2001:db8:0:0::/64`): a
+ *   subscriber is given at least a /64 (RFC 6177) and may use any of its 2^64 addresses, a fresh
+ *   one per request if it likes, so counting single addresses would give it endless limits. A
+ *   zone (`%eth0`) is dropped.
  *
  * Anything else (not an IP address) is returned unchanged: the caller has validated it already.
  */
