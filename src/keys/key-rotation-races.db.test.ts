@@ -14,6 +14,7 @@ import { composePersonalId } from '../registry/personal-id.ts';
 import { completePendingReindex } from '../registry/reindex.ts';
 import { ELIGIBILITY_CANDIDATE_SQL, eligibilityOf, numberKeys, type EligibilityCandidate } from '../verification/phone-eligibility.ts';
 import { outboxSmsGateway, readOutbox } from '../verification/sms/sms-outbox.ts';
+import { holderStillEligible } from '../verification/verification-repository.ts';
 import { addKeyVersion, completeKeyWork } from './key-rotation-service.ts';
 
 const pid = composePersonalId('031', 1975, 'F', 77);
@@ -114,5 +115,46 @@ describe('key rotation racing other work', () => {
     expect(await completeKeyWork(db!.pool, fresh, 'server', undefined, { retireGraceMs: 0 })).toMatchObject({ reencrypted: 1, retired: [{ purpose: 'data', version: 1 }] });
     const after = await loadKeyRing(db!.pool, [db!.master]);
     await expect(readOutbox(db!.pool, after, '+84912345678')).resolves.toMatchObject([{ to: '+84912345678' }]);
+  });
+
+  it('a number live at two carriers under two holders stays contested half-way through a blind-index re-index', async () => {
+    // A port in flight (DESIGN.md invariant 5): the recipient's file names a new holder while the
+    // donor's port-out has not arrived. Neither holder verifies through the number until the
+    // registries agree, and a re-index that moved one carrier's row but not the other's must not
+    // make the donor's row look uncontested (its holder would bind an account the new holder's SIM
+    // confirmed).
+    db = await createTestDatabase();
+    dir = mkdtempSync(join(tmpdir(), 'idbind-keys-review-'));
+    const other = composePersonalId('001', 1990, 'M', 12);
+    writeFileSync(join(dir, 'p.csv'), `${PERSONS}${other},Trần Văn Nam,1990-03-04,M,alive\n`);
+    writeFileSync(join(dir, 's.csv'), SUBS);
+    writeFileSync(join(dir, 'm.csv'), `msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status\n0981234567,${other},Trần Văn Nam,1990-03-04,store,2024-05-01,active\n`);
+    await importPersons(db.ring);
+    await importRegistry({ pool: db.pool, ring: db.ring, kind: 'subscriptions', carrier: 'viettel', path: join(dir, 's.csv'), rejectsPath: join(dir, 'r2'), workers: 1 });
+    await importRegistry({ pool: db.pool, ring: db.ring, kind: 'subscriptions', carrier: 'mobifone', path: join(dir, 'm.csv'), rejectsPath: join(dir, 'r3'), workers: 1 });
+    const donor = (await db.pool.query<{ s: string; p: string }>(
+      `SELECT s.id AS s, p.id AS p FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id JOIN persons p ON p.pid_bidx = s.holder_bidx WHERE c.slug = 'viettel'`)).rows[0]!;
+    expect(await holderStillEligible(db.pool, donor.s, donor.p, 24)).toBe(false);
+
+    await addKeyVersion(db.pool, db.master, 'blind_index');
+    const ring = await loadKeyRing(db.pool, [db.master]);
+    // Interrupted after the first batch of one person: the donor's holder, imported first.
+    await expect(completePendingReindex(db.pool, ring, (p) => {
+      if (p.table === 'persons') throw new Error('interrupted');
+    }, { batchSize: 1 })).rejects.toThrow('interrupted');
+    const versions = await db.pool.query<{ slug: string; v: number }>(
+      `SELECT c.slug, s.bidx_version AS v FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id ORDER BY c.slug`);
+    // Every live row of a number moves with the others (before the fix: mobifone 1, viettel 2).
+    expect(versions.rows).toEqual([{ slug: 'mobifone', v: 2 }, { slug: 'viettel', v: 2 }]);
+    expect(await holderStillEligible(db.pool, donor.s, donor.p, 24)).toBe(false);
+    const keys = numberKeys(ring, '+84981234567');
+    const r = await db.pool.query<EligibilityCandidate>(ELIGIBILITY_CANDIDATE_SQL, [keys]);
+    expect(eligibilityOf(r.rows[0], keys[0]!, ring.currentBlindIndex.version, { simChangeWindowHours: 24 })).toMatchObject({ eligible: false, reason: 'number_contested' });
+    // The new holder, moved with the recipient's row, is still found by its own subscription.
+    const recipient = (await db.pool.query<{ v: number }>(
+      `SELECT p.bidx_version AS v FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id JOIN persons p ON p.pid_bidx = s.holder_bidx WHERE c.slug = 'mobifone'`)).rows;
+    expect(recipient).toEqual([{ v: 2 }]);
+    // Finishing the work leaves one version, and v1 is retired.
+    await expect(completeKeyWork(db.pool, ring, 'test', undefined, { retireGraceMs: 0 })).resolves.toMatchObject({ retired: [{ purpose: 'blind_index', version: 1 }] });
   });
 });

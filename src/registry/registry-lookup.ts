@@ -13,7 +13,9 @@ import { msisdnIndex, personalIdIndex } from './row-crypto.ts';
  * two registries wrong. Which holder has the SIM is unknown, so such a number binds no one
  * (phone-eligibility.ts `contested`). One probe of the (carrier, number) index per carrier. A
  * live row at the same carrier is another subscription only if it is not `s` itself (the live
- * number is unique per carrier).
+ * number is unique per carrier). The indexes compared are of one version: imports bring every row
+ * up to date first, and a blind-index re-index moves the live rows of a number together
+ * (reindex.ts reindexLinkedRows).
  */
 export function liveElsewhereUnderAnotherHolderSql(s: string): string {
   return `EXISTS (SELECT 1 FROM carriers c

@@ -68,7 +68,8 @@ const TABLES: Record<SealedTable, TableSpec> = {
     },
   },
   subscriptions: {
-    idType: 'uuid', sealedAs: 'record', extraColumns: ', channel, registered_at, status, sim_changed_at, device_changed_at',
+    // msisdn_bidx and holder_bidx as stored: the keys of the rows a batch re-indexes with it (reindexLinkedRows).
+    idType: 'uuid', sealedAs: 'record', extraColumns: ', channel, registered_at, status, sim_changed_at, device_changed_at, msisdn_bidx, holder_bidx',
     indexColumns: ['msisdn_bidx', 'holder_bidx', 'holder_match_bidx', 'digest'],
     reindex(row, fields, bidx) {
       const s: SubscriptionRow = {
@@ -165,7 +166,79 @@ async function migrateRows(client: pg.PoolClient, ring: KeyRing, table: SealedTa
   }
 }
 
-async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mode: Mode, onProgress?: (p: MigrationProgress) => void, skipLocked = true): Promise<number> {
+/**
+ * Re-indexes, in the caller's transaction, every row on an older version linked to rows it has just
+ * re-indexed, and returns how many. Rows whose blind indexes are compared with each other's must
+ * change version together, or a reader sees one side under the new version and the other under the
+ * old, and the comparison fails:
+ * - a person and the live subscriptions it holds (pid_bidx = holder_bidx, match_bidx =
+ *   holder_match_bidx: eligibility, the binding's re-check, the person's own view). Re-indexed apart,
+ *   every holder would look unregistered until the subscriptions pass caught up;
+ * - the live rows of one number at every carrier (msisdn_bidx across carriers: a number contested
+ *   by a port in flight, registry-lookup.ts liveElsewhereUnderAnotherHolderSql). Re-indexed apart,
+ *   the donor's row would look uncontested and its holder verify through a SIM the port gave to
+ *   someone else.
+ * The links are followed until nothing linked is left on an older version: the persons holding a
+ * moved subscription (`holders`), the live subscriptions of a moved person (`persons`, their
+ * pid_bidx before the move, by the subscriptions_holder index) and the other live rows of a moved
+ * subscription's number (`numbers`, one probe of the (carrier, number) index per carrier). Rows are
+ * locked and waited for, never skipped: a linked row left behind is the split this prevents.
+ */
+async function reindexLinkedRows(
+  client: pg.PoolClient, ring: KeyRing, target: number, seed: { persons: Buffer[]; numbers: Buffer[]; holders: Buffer[] },
+): Promise<number> {
+  let { persons, numbers, holders } = seed;
+  let moved = 0;
+  const subscriptionColumns = `id::text AS id, sealed, dek_version${TABLES.subscriptions.extraColumns}`;
+  const moveSubscriptions = async (rows: Row[]) => {
+    if (rows.length === 0) return;
+    await migrateRows(client, ring, 'subscriptions', 'reindex', rows);
+    moved += rows.length;
+    numbers = numbers.concat(rows.map((x) => x.msisdn_bidx as Buffer));
+    holders = holders.concat(rows.flatMap((x) => (x.holder_bidx ? [x.holder_bidx as Buffer] : [])));
+  };
+  while (persons.length + numbers.length + holders.length > 0) {
+    if (holders.length > 0) {
+      const r = await client.query<Row>(
+        `SELECT id::text AS id, sealed, dek_version${TABLES.persons.extraColumns} FROM persons
+         WHERE pid_bidx = ANY($1::bytea[]) AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id FOR UPDATE`,
+        [holders, target],
+      );
+      holders = [];
+      if (r.rows.length > 0) {
+        await migrateRows(client, ring, 'persons', 'reindex', r.rows);
+        moved += r.rows.length;
+        persons = persons.concat(r.rows.map((x) => x.pid_bidx as Buffer));
+      }
+    }
+    if (persons.length > 0) {
+      const r = await client.query<Row>(
+        `SELECT ${subscriptionColumns} FROM subscriptions
+         WHERE holder_bidx = ANY($1::bytea[]) AND status <> 'terminated' AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id FOR UPDATE`,
+        [persons, target],
+      );
+      persons = [];
+      await moveSubscriptions(r.rows);
+    }
+    if (numbers.length > 0) {
+      const r = await client.query<Row>(
+        `SELECT ${subscriptionColumns} FROM subscriptions
+         WHERE id IN (SELECT s.id FROM carriers c
+                      JOIN LATERAL (SELECT s.id FROM subscriptions s
+                                    WHERE s.carrier_id = c.id AND s.msisdn_bidx = ANY($1::bytea[]) AND s.status <> 'terminated') s ON true)
+           AND status <> 'terminated' AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id FOR UPDATE`,
+        [numbers, target],
+      );
+      numbers = [];
+      await moveSubscriptions(r.rows);
+    }
+  }
+  return moved;
+}
+
+async function migrateTable(
+  pool: pg.Pool, ring: KeyRing, table: SealedTable, mode: Mode, onProgress?: (p: MigrationProgress) => void, skipLocked = true, batchSize = BATCH,
+): Promise<number> {
   const spec = TABLES[table];
   if (mode === 'reindex' && spec.indexColumns.length === 0) return 0;
   // With a single key version not retired, every row already uses it (a version is retired only
@@ -184,7 +257,7 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
       await client.query('BEGIN');
       const r = await client.query<Row>(
         `SELECT id::text AS id, sealed, dek_version${spec.extraColumns} FROM ${table}
-         WHERE id > $1 AND ${column} <> $2 AND sealed IS NOT NULL ORDER BY id LIMIT ${BATCH} FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
+         WHERE id > $1 AND ${column} <> $2 AND sealed IS NOT NULL ORDER BY id LIMIT ${batchSize} FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
         [lastId, target],
       );
       rows = r.rows;
@@ -193,21 +266,13 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
         break;
       }
       await migrateRows(client, ring, table, mode, rows);
-      // Persons and the live subscriptions they hold are joined by blind index (pid_bidx =
-      // holder_bidx, match_bidx = holder_match_bidx: eligibility, the binding's re-check, the
-      // person's own view). Re-indexed in separate transactions, a reader would see one side under
-      // the new version and the other under the old, and every holder would look unregistered
-      // until the subscriptions pass caught up; so a persons batch re-indexes, in its own
-      // transaction, the live subscriptions its persons hold (by the subscriptions_holder index).
-      // The subscriptions pass then takes the rest (no registered holder, or terminated).
       if (mode === 'reindex' && table === 'persons') {
-        const held = await client.query<Row>(
-          `SELECT id::text AS id, sealed, dek_version${TABLES.subscriptions.extraColumns} FROM subscriptions
-           WHERE holder_bidx = ANY($1::bytea[]) AND status <> 'terminated' AND bidx_version <> $2 ORDER BY id FOR UPDATE`,
-          [rows.map((x) => x.pid_bidx as Buffer), target],
-        );
-        if (held.rows.length > 0) await migrateRows(client, ring, 'subscriptions', mode, held.rows);
-        coupled += held.rows.length;
+        coupled += await reindexLinkedRows(client, ring, target, { persons: rows.map((x) => x.pid_bidx as Buffer), numbers: [], holders: [] });
+      } else if (mode === 'reindex' && table === 'subscriptions') {
+        const live = rows.filter((x) => x.status !== 'terminated');
+        coupled += await reindexLinkedRows(client, ring, target, {
+          persons: [], numbers: live.map((x) => x.msisdn_bidx as Buffer), holders: live.flatMap((x) => (x.holder_bidx ? [x.holder_bidx as Buffer] : [])),
+        });
       }
       await client.query('COMMIT');
     } catch (e) {
@@ -249,7 +314,7 @@ export async function assertRingCurrent(db: pg.Pool | pg.PoolClient, ring: KeyRi
  * The ring must be current (assertRingCurrent).
  */
 export async function completePendingReindex(
-  pool: pg.Pool, ring: KeyRing, onProgress?: (p: MigrationProgress) => void, options: { skipLocked?: boolean } = {},
+  pool: pg.Pool, ring: KeyRing, onProgress?: (p: MigrationProgress) => void, options: { skipLocked?: boolean; batchSize?: number } = {},
 ): Promise<number> {
   const client = await pool.connect();
   try {
@@ -258,7 +323,7 @@ export async function completePendingReindex(
     client.release();
   }
   let n = 0;
-  for (const table of SEALED_TABLES) n += await migrateTable(pool, ring, table, 'reindex', onProgress, options.skipLocked ?? false);
+  for (const table of SEALED_TABLES) n += await migrateTable(pool, ring, table, 'reindex', onProgress, options.skipLocked ?? false, options.batchSize);
   return n;
 }
 
