@@ -53,8 +53,9 @@ export interface Config {
   readonly workers: number;
   /**
    * `IDBIND_OUTBOUND_ALLOW_LOOPBACK` (`1` to allow; default: allowed in demo mode only): whether
-   * webhook and SMS-gateway URLs may resolve to loopback addresses. Private and link-local
-   * addresses are refused always (DESIGN.md "Conventions": outbound HTTP). For tests and demos.
+   * webhook and SMS-gateway URLs may resolve to loopback addresses, and use plain http to those
+   * (never to any other host). Private and link-local addresses are refused always (DESIGN.md
+   * "Conventions": outbound HTTP). For tests and demos.
    */
   readonly outboundAllowLoopback: boolean;
   /** Phone verification (issue 3); see VerificationConfig. */

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { forbiddenAddressReason, postOutbound, validateOutboundUrl } from './outbound-http.ts';
+import { forbiddenAddressReason, guardedLookup, postOutbound, validateOutboundUrl } from './outbound-http.ts';
 
 describe('outbound HTTP', () => {
   it('refuses loopback and private IP literals at connection time unless loopback is allowed', async () => {
@@ -35,6 +35,21 @@ describe('outbound HTTP', () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     }
+  });
+
+  it('sends plain http only to loopback, even where loopback is allowed (demos and tests)', async () => {
+    const lo = { allowLoopback: true };
+    // A public address over plain http would carry signed events and codes in clear text.
+    await expect(validateOutboundUrl('http://93.184.216.34/hook', lo)).rejects.toThrow(/https/);
+    await expect(validateOutboundUrl('http://[2606:2800:220:1::1]/hook', lo)).rejects.toThrow(/https/);
+    await expect(postOutbound(new URL('http://93.184.216.34/hook'), '{}', {}, lo)).rejects.toMatchObject({ code: 'EOUTBOUNDFORBIDDEN', message: expect.stringMatching(/https/) });
+    // At connection time too (the socket's lookup): a name resolving to a public address is refused.
+    expect(forbiddenAddressReason('93.184.216.34', { ...lo, plainHttp: true })).toMatch(/https/);
+    expect(forbiddenAddressReason('93.184.216.34', lo)).toBeUndefined();
+    const local = await new Promise<NodeJS.ErrnoException | null>((r) => guardedLookup({ ...lo, plainHttp: true })('localhost', {}, (e) => r(e)));
+    expect(local).toBeNull();
+    await expect(validateOutboundUrl('http://127.0.0.1:9/hook', lo)).resolves.toBeInstanceOf(URL);
+    await expect(validateOutboundUrl('https://93.184.216.34/hook', lo)).resolves.toBeInstanceOf(URL);
   });
 
   it('refuses IPv6 forms that embed IPv4 addresses', () => {

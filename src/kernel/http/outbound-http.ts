@@ -23,6 +23,12 @@ export class OutboundUrlError extends Error {
 export interface OutboundPolicy {
   /** Allow 127.0.0.0/8 and ::1 (demo and test configuration only). */
   allowLoopback: boolean;
+  /**
+   * The request is plain http: only a loopback destination may take it (where loopback is
+   * allowed), so that demo configuration never sends signed events or SMS texts in clear text
+   * across a network. Set by this module for its http agent and checks.
+   */
+  plainHttp?: boolean;
 }
 
 // Never reachable: RFC 1918, CGNAT (RFC 6598), link-local (RFC 3927, RFC 4291), unique local
@@ -52,6 +58,7 @@ export function forbiddenAddressReason(address: string, policy: OutboundPolicy):
   }
   if (LOOPBACK.check(a, family)) return policy.allowLoopback ? undefined : 'a loopback address';
   if (FORBIDDEN.check(a, family)) return 'a private, link-local or reserved address';
+  if (policy.plainHttp) return 'not a loopback address, and only loopback takes plain http: use https';
   return undefined;
 }
 
@@ -72,9 +79,9 @@ export function guardedLookup(policy: OutboundPolicy): LookupFunction {
 }
 
 /**
- * Checks a URL a provider registers: http(s) only (plain http only where loopback is allowed, that
- * is in demos and tests), no credentials in it, and a host that resolves only to public
- * addresses.
+ * Checks a URL a provider registers: http(s) only (plain http only to a loopback address where
+ * loopback is allowed, that is in demos and tests), no credentials in it, and a host that resolves
+ * only to public addresses.
  */
 export async function validateOutboundUrl(raw: string, policy: OutboundPolicy): Promise<URL> {
   let url: URL;
@@ -92,7 +99,7 @@ export async function validateOutboundUrl(raw: string, policy: OutboundPolicy): 
     : await new Promise<string[]>((resolve, reject) =>
       dnsLookup(host, { all: true }, (err, list) => (err ? reject(new OutboundUrlError('the host name does not resolve')) : resolve(list.map((a) => a.address)))));
   for (const a of addresses) {
-    const reason = forbiddenAddressReason(a, policy);
+    const reason = forbiddenAddressReason(a, { ...policy, plainHttp: url.protocol === 'http:' });
     if (reason) throw new OutboundUrlError(`the host resolves to ${reason}`);
   }
   return url;
@@ -111,7 +118,7 @@ function agentFor(protocol: string, policy: OutboundPolicy): http.Agent {
   const k = `${protocol}${policy.allowLoopback ? '+lo' : ''}`;
   let agent = agents.get(k);
   if (!agent) {
-    const options = { keepAlive: true, maxSockets: 256, lookup: guardedLookup(policy) };
+    const options = { keepAlive: true, maxSockets: 256, lookup: guardedLookup({ ...policy, plainHttp: protocol === 'http:' }) };
     agent = protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
     agents.set(k, agent);
   }
@@ -126,7 +133,7 @@ export function postOutbound(url: URL, body: string, headers: Record<string, str
   // Node skips the socket's lookup when the host is an IP literal: check those here.
   const literal = url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(literal)) {
-    const reason = forbiddenAddressReason(literal, policy);
+    const reason = forbiddenAddressReason(literal, { ...policy, plainHttp: url.protocol === 'http:' });
     if (reason) return Promise.reject(Object.assign(new OutboundUrlError(`the host is ${reason}`), { code: 'EOUTBOUNDFORBIDDEN' }));
   }
   return new Promise((resolve, reject) => {
