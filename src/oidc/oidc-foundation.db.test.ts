@@ -11,6 +11,9 @@ import { ensureSigningKey, listSigningKeys, loadSigningKeys, rotateSigningKey } 
 import { clientForOidc, createOidcClient, rotateClientSecret, updateOidcClient } from './oidc-client-service.ts';
 import { postgresAdapterFactory } from './oidc-adapter.ts';
 import { OidcError } from './oidc-errors.ts';
+import { createOidcProvider, oidcProviderHolder } from './oidc-provider.ts';
+import { addKeyVersion, completeKeyWork } from '../keys/key-rotation-service.ts';
+import { loadKeyRing, type KeyRing } from '../kernel/crypto/key-ring.ts';
 
 let db: TestDatabase;
 let platform: Provider;
@@ -102,5 +105,28 @@ describe('storage adapter', () => {
     expect(await sessions.find('s-1')).toMatchObject({ accountId: 'x' });
     await db.pool.query(`UPDATE oidc_payloads SET expires_at = now() - interval '1 second' WHERE id = 's-1'`);
     expect(await sessions.find('s-1')).toBeUndefined();
+  });
+});
+
+describe('cookie keys', () => {
+  it('follow a blind-index rotation in a running process, so that processes started before and after it read each other\'s cookies', async () => {
+    let ring: KeyRing = db.ring;
+    const deps = { pool: db.pool, ring: async () => ring, publicUrl: opts.publicUrl };
+    const running = oidcProviderHolder(deps, 0);
+    const provider = await running();
+    const before = [...(provider.keys as string[])];
+    await addKeyVersion(db.pool, db.master, 'blind_index');
+    ring = await loadKeyRing(db.pool, [db.master]);
+    // A process started now signs with the new key and still verifies the old one's cookies.
+    const started = (await createOidcProvider(deps)).keys as string[];
+    expect(started).toHaveLength(2);
+    expect(started[1]).toBe(before[0]);
+    // The process started before the rotation follows, without a restart.
+    expect(await running()).toBe(provider);
+    expect(provider.keys).toEqual(started);
+    // Once the old key is retired, nothing signs or verifies with it.
+    await completeKeyWork(db.pool, ring, 'test', undefined, { retireGraceMs: 0 });
+    ring = await loadKeyRing(db.pool, [db.master]);
+    expect((await running()).keys).toEqual([started[0]]);
   });
 });

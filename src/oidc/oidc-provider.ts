@@ -130,7 +130,10 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<Provid
 
 /**
  * The provider of this process, rebuilt when the published signing keys change (a rotation by
- * any process is noticed within `recheckMs`).
+ * any process is noticed within `recheckMs`). Its cookie keys follow the blind-index keys they
+ * derive from within the same time: a process started before a rotation would otherwise sign
+ * with a key the processes started after it no longer know once it is retired, and lose their
+ * users' interactions half-way (several hub processes behind one address).
  */
 export function oidcProviderHolder(deps: OidcProviderDeps, recheckMs = 5_000): () => Promise<Provider> {
   let current: { provider: Provider; stamp: string } | undefined;
@@ -142,7 +145,11 @@ export function oidcProviderHolder(deps: OidcProviderDeps, recheckMs = 5_000): (
     building = (async () => {
       const stamp = await signingKeysStamp(deps.pool);
       checkedAt = Date.now();
-      if (current && current.stamp === stamp) return current.provider;
+      if (current && current.stamp === stamp) {
+        // oidc-provider (Koa) reads `keys` when a request first touches its cookies.
+        current.provider.keys = cookieKeys(await deps.ring());
+        return current.provider;
+      }
       const provider = await createOidcProvider(deps);
       current = { provider, stamp: await signingKeysStamp(deps.pool) };
       return provider;
