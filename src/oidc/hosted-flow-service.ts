@@ -445,7 +445,16 @@ async function finish(deps: HostedFlowDeps, uid: string, platform: Platform, fro
       // Refused: the accounts-per-person limit, or a number contested since its code was confirmed.
       if (!(e instanceof BindingError) && !(e instanceof VerificationError && e.code === 'NUMBER_NOT_ELIGIBLE')) throw e;
       await client.query('ROLLBACK TO SAVEPOINT bind');
-      await changeFlow(client, uid, [flow.stage], { error_code: e.code, error_detail: null });
+      // A number no longer eligible cannot become so by trying again: the person starts over at the
+      // choice of method (another number, or eID), with nothing of the verification kept (the
+      // number, a guardian's approval, a consent given for this binding).
+      await changeFlow(client, uid, [flow.stage], e.code === 'NUMBER_NOT_ELIGIBLE'
+        ? {
+          stage: 'choose_method', role: 'subject', verification_id: null, subject_person_id: null, subject_method: null, subject_level: null,
+          subject_subscription_id: null, guardian_person_id: null, guardian_method: null, consent_id: null, phone_hint: null, sealed: null,
+          dek_version: null, error_code: e.code, error_detail: null,
+        }
+        : { error_code: e.code, error_detail: null });
       await client.query('COMMIT');
       throw e;
     }

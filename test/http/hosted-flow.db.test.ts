@@ -347,7 +347,14 @@ describe('the registries change between the code and the binding', () => {
     expect(agreed.status).toBe(422);
     expect(agreed.body).toMatchObject({ code: 'NUMBER_NOT_ELIGIBLE' });
     expect(await accountOf(statutory, 'stat-user-sim')).toMatchObject({ status: 'unverified' });
-    expect((await s.browser.api(s.uid)).body).toMatchObject({ stage: 'consent', error: { code: 'NUMBER_NOT_ELIGIBLE' } });
+    // Back at the choice of method, nothing of that verification kept: another number binds.
+    expect((await s.browser.api(s.uid)).body).toMatchObject({ stage: 'choose_method', role: 'subject', methods: ['phone', 'eid'], error: { code: 'NUMBER_NOT_ELIGIBLE' } });
+    const row = await hub.hub.pool.query('SELECT subject_person_id, subject_subscription_id, verification_id, consent_id, sealed FROM hosted_flows WHERE uid = $1', [s.uid]);
+    expect(row.rows[0]).toEqual({ subject_person_id: null, subject_subscription_id: null, verification_id: null, consent_id: null, sealed: null });
+    expect((await byPhone(s, many(3))).body).toMatchObject({ stage: 'consent' });
+    const done = await s.browser.api(s.uid, '/consent', { agree: true });
+    expect(done.body).toMatchObject({ redirect_url: expect.any(String) });
+    expect(await accountOf(statutory, 'stat-user-sim')).toMatchObject({ status: 'verified' });
   });
 });
 
