@@ -17,7 +17,7 @@ import { clientNetwork } from '../kernel/http/client-network.ts';
 import type { VerificationConfig } from '../kernel/config/config.ts';
 import { associatedData, openBytes, openRecord, sealBytes } from '../kernel/crypto/envelope.ts';
 import { dataKeyFor, type KeyRing } from '../kernel/crypto/key-ring.ts';
-import { countHits, firstExceeded, refundHits, type HitRow, type Limit } from '../kernel/db/rate-counters.ts';
+import { countHits, firstExceeded, refundHits, type HitRow, type Limit, type LimitResult } from '../kernel/db/rate-counters.ts';
 import { rateLeases } from '../kernel/db/rate-leases.ts';
 import { uuidv7 } from '../kernel/ids.ts';
 import type { Metrics } from '../kernel/metrics.ts';
@@ -115,6 +115,27 @@ function ipBucket(ring: KeyRing, provider: Provider, clientIp: string): string {
   return `verify:ip:${bucketId(ring, 'ip', `${provider.id}|${clientNetwork(clientIp)}`)}`;
 }
 
+/** The number prefix's limit, shared by every provider against SMS pumping. */
+function prefixLimit(c: VerificationConfig, prefix: string): Limit {
+  return { bucket: `verify:prefix:${prefix}`, windowSeconds: 60, max: c.prefixPerMinute, label: 'number_prefix' };
+}
+
+/**
+ * Takes the buckets that are the provider's alone, before any shared one: its limit per minute,
+ * then its share of the number's prefix. A provider refused by either spends nothing that other
+ * providers depend on (the prefix, the number, the client IP, the SMS budget), so hammering or a
+ * busy range cannot exhaust them for the others. Answers the refusal, if any.
+ */
+async function takeOwnLimits(deps: VerificationDeps, provider: Provider, prefix: string | null): Promise<LimitResult | undefined> {
+  const leases = rateLeases(deps.pool);
+  const own = await leases.take({ bucket: `verify:provider:${provider.id}`, windowSeconds: 60, max: provider.limits.verificationsPerMinute, label: 'provider' });
+  // A share that is the whole limit is the shared bucket's to answer (IDBIND_LIMIT_PREFIX_SHARE_PERCENT=100).
+  if (own || prefix === null || deps.config.prefixPerProviderPerMinute >= deps.config.prefixPerMinute) return own;
+  return leases.take({
+    bucket: `verify:prefix-share:${provider.id}:${prefix}`, windowSeconds: 60, max: deps.config.prefixPerProviderPerMinute, label: 'number_prefix_share',
+  });
+}
+
 async function outcome(deps: VerificationDeps, provider: Provider, name: string, reason = ''): Promise<void> {
   deps.metrics?.verificationOutcomes.inc({ outcome: name });
   if (deps.stats) deps.stats.countOutcome(provider.id, name, reason);
@@ -188,10 +209,7 @@ export async function startVerification(
   // budget) are hot rows: they are leased in blocks, never past their limit across all hub
   // processes (src/kernel/db/rate-leases.ts). The number's own buckets are not hot and stay exact.
   const leases = rateLeases(deps.pool);
-  // The provider's own limit first: a provider over it is refused without taking from the
-  // buckets it shares with every other provider (number, prefix, IP), so it cannot exhaust them
-  // for the others by hammering.
-  const own = await leases.take({ bucket: `verify:provider:${provider.id}`, windowSeconds: 60, max: provider.limits.verificationsPerMinute, label: 'provider' });
+  const own = await takeOwnLimits(deps, provider, prefix);
   if (own) {
     await outcome(deps, provider, 'rate_limited', own.label);
     throw rateLimited(own);
@@ -201,7 +219,7 @@ export async function startVerification(
   // bucket of a request was counted), and the first refused, in this order, is the answer.
   const hot = leases.takeAll([
     { bucket: ipBucket(ring, provider, input.clientIp), windowSeconds: 60, max: c.ipPerMinute, label: 'client_ip' },
-    { bucket: `verify:prefix:${prefix}`, windowSeconds: 60, max: c.prefixPerMinute, label: 'number_prefix' },
+    prefixLimit(c, prefix),
   ]);
   const keys = numberKeys(ring, e164);
   const numberKey = keys[0]!.toString('base64url');
@@ -328,19 +346,21 @@ export async function resendCode(deps: VerificationDeps, provider: Provider, id:
   }
   const numberKey = row.msisdn_bidx.toString('base64url');
   const c = deps.config;
-  // The same buckets as a start's: the shared hot ones leased, the number's exact.
+  // The same buckets as a start's, in the same order: the provider's own first, so that a resend
+  // they refuse spends nothing shared; then the shared hot ones leased, the number's exact.
   const leases = rateLeases(deps.pool);
+  const own = await takeOwnLimits(deps, provider, row.number_prefix);
+  if (own) throw rateLimited(own);
   const perNumber: Limit[] = [
     { bucket: `verify:number-h:${numberKey}`, windowSeconds: 3600, max: c.numberPerHour, label: 'number' },
     { bucket: `verify:number-d:${numberKey}`, windowSeconds: 86_400, max: c.numberPerDay, label: 'number' },
   ];
   const [hot, exact] = await Promise.all([
     leases.takeAll([
-      { bucket: `verify:provider:${provider.id}`, windowSeconds: 60, max: provider.limits.verificationsPerMinute, label: 'provider' },
       { bucket: ipBucket(ring, provider, input.clientIp), windowSeconds: 60, max: c.ipPerMinute, label: 'client_ip' },
       // Every code sent counts for its number range, resends too: otherwise each start could send
       // three codes into a range for one hit, tripling the SMS-pumping limit.
-      ...(row.number_prefix ? [{ bucket: `verify:prefix:${row.number_prefix}`, windowSeconds: 60, max: c.prefixPerMinute, label: 'number_prefix' }] : []),
+      ...(row.number_prefix ? [prefixLimit(c, row.number_prefix)] : []),
     ]),
     countHits(deps.pool, perNumber),
   ]);

@@ -173,7 +173,8 @@ describe('resends', () => {
     const own = await createTestDatabase();
     try {
       await seedVerificationRegistry(own.pool, own.ring);
-      const d = deps({ IDBIND_LIMIT_PREFIX_PER_MINUTE: '2' }, own);
+      // The whole range to one provider: its share (verification-prefix-share.db.test.ts) would refuse first.
+      const d = deps({ IDBIND_LIMIT_PREFIX_PER_MINUTE: '2', IDBIND_LIMIT_PREFIX_SHARE_PERCENT: '100' }, own);
       const p = (await createProvider(own.pool, own.ring, { allowLoopback: false }, { name: 'Range Net', kind: 'platform', limits: { accountsPerPerson: 100 } })).provider;
       answer = 204;
       await awayFromMinuteEnd();

@@ -108,6 +108,17 @@ describe('configuration fails closed', () => {
     }
   });
 
+  it("gives one provider half of a number prefix's limit by default, a share of 1 to 100 percent when told", () => {
+    const env = { IDBIND_MASTER_KEY: key() };
+    expect(loadConfig({ mode: 'production', env }).verification).toMatchObject({ prefixPerMinute: 600, prefixSharePercent: 50, prefixPerProviderPerMinute: 300 });
+    expect(loadConfig({ mode: 'production', env: { ...env, IDBIND_LIMIT_PREFIX_PER_MINUTE: '9', IDBIND_LIMIT_PREFIX_SHARE_PERCENT: '25' } }).verification.prefixPerProviderPerMinute).toBe(2);
+    expect(loadConfig({ mode: 'production', env: { ...env, IDBIND_LIMIT_PREFIX_PER_MINUTE: '1' } }).verification.prefixPerProviderPerMinute).toBe(1);
+    expect(loadConfig({ mode: 'production', env: { ...env, IDBIND_LIMIT_PREFIX_SHARE_PERCENT: '100' } }).verification.prefixPerProviderPerMinute).toBe(600);
+    for (const bad of ['0', '101', 'half']) {
+      expect(() => loadConfig({ mode: 'production', env: { ...env, IDBIND_LIMIT_PREFIX_SHARE_PERCENT: bad } }), bad).toThrow(/IDBIND_LIMIT_PREFIX_SHARE_PERCENT/);
+    }
+  });
+
   it('keeps every reconciliation run\'s results unless a retention of at least one run is set', () => {
     const env = { IDBIND_MASTER_KEY: key() };
     expect(loadConfig({ mode: 'production', env }).reconciliationKeepRuns).toBeUndefined();

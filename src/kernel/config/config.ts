@@ -220,6 +220,18 @@ export interface VerificationConfig {
   readonly numberAttemptsPerDay: number;
   /** `IDBIND_LIMIT_PREFIX_PER_MINUTE` (default 600): verifications per number prefix (+84 and 3 digits) per minute. */
   readonly prefixPerMinute: number;
+  /**
+   * `IDBIND_LIMIT_PREFIX_SHARE_PERCENT` (default 50, 1 to 100): the share of `prefixPerMinute` one
+   * provider may spend in a number prefix per minute. The prefix limit is a ceiling shared by every
+   * provider against SMS pumping; without a share, one provider (abusive, compromised or merely
+   * busy) could spend it all and rate-limit every other platform's users in that range. 50 is the
+   * largest share that still leaves every other provider together at least as much as any one,
+   * while the few large platforms that carry most sign-ups keep the most headroom (300 a minute
+   * per range by default). 100 turns the share off (no bucket of its own is counted).
+   */
+  readonly prefixSharePercent: number;
+  /** Derived: `prefixPerMinute` times `prefixSharePercent`, rounded down, at least 1. */
+  readonly prefixPerProviderPerMinute: number;
   /** `IDBIND_LIMIT_IP_PER_MINUTE` (default 1200): verifications started per client IP per minute. */
   readonly ipPerMinute: number;
   /** `IDBIND_CODE_ATTEMPTS` is fixed: 5 wrong codes per verification (issue 3). */
@@ -473,6 +485,8 @@ export function loadConfig(options: LoadConfigOptions): Config {
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
   }
+  const prefixPerMinute = intFrom(env, 'IDBIND_LIMIT_PREFIX_PER_MINUTE', 600, 1, 1_000_000_000);
+  const prefixSharePercent = intFrom(env, 'IDBIND_LIMIT_PREFIX_SHARE_PERCENT', 50, 1, 100);
   const publicUrl = (env.IDBIND_PUBLIC_URL && env.IDBIND_PUBLIC_URL !== '' ? env.IDBIND_PUBLIC_URL : `http://${host}:${port}`).replace(/\/+$/, '');
   return Object.freeze({
     mode: options.mode,
@@ -495,7 +509,9 @@ export function loadConfig(options: LoadConfigOptions): Config {
       numberPerHour: intFrom(env, 'IDBIND_LIMIT_NUMBER_PER_HOUR', 5, 1, 1_000_000_000),
       numberPerDay: intFrom(env, 'IDBIND_LIMIT_NUMBER_PER_DAY', 10, 1, 1_000_000_000),
       numberAttemptsPerDay: intFrom(env, 'IDBIND_LIMIT_NUMBER_ATTEMPTS_PER_DAY', 15, 1, 1_000_000_000),
-      prefixPerMinute: intFrom(env, 'IDBIND_LIMIT_PREFIX_PER_MINUTE', 600, 1, 1_000_000_000),
+      prefixPerMinute,
+      prefixSharePercent,
+      prefixPerProviderPerMinute: Math.max(1, Math.floor((prefixPerMinute * prefixSharePercent) / 100)),
       ipPerMinute: intFrom(env, 'IDBIND_LIMIT_IP_PER_MINUTE', 1200, 1, 1_000_000_000),
       codeAttempts: 5,
       codeTtlSeconds: 300,

@@ -6,9 +6,9 @@
  * A bucket name must never carry a personal value in clear: a number's bucket is named by its
  * keyed blind index.
  *
- * The hot buckets every request shares (a provider's, a client IP's, a number prefix's, a daily
- * SMS budget) are leased in blocks instead (rate-leases.ts); this exact per-hit count stays for
- * the per-number budgets.
+ * The hot buckets every request shares (a provider's, its share of a number prefix, a client IP's,
+ * a number prefix's, a daily SMS budget) are leased in blocks instead (rate-leases.ts); this exact
+ * per-hit count stays for the per-number budgets.
  */
 import type pg from 'pg';
 

@@ -3,11 +3,11 @@
  * DESIGN.md "HTTP": rate limits per provider and per number; docs/benchmarks.md, issue 3).
  *
  * Why: every verification start hits the same few rows of `rate_counters` (the provider's bucket,
- * the client IP's, the number prefix's, the provider's daily SMS budget). Counting each hit with
- * its own `INSERT ... ON CONFLICT DO UPDATE` (rate-counters.ts `hitLimits`) makes those rows
- * pathological under load: every update queues on the previous one's row lock and WAL flush and
- * walks the HOT chain of dead versions the previous updates left. They were three quarters of
- * PostgreSQL's execution time per verification.
+ * its share of the number prefix, the client IP's, the number prefix's, the provider's daily SMS
+ * budget). Counting each hit with its own `INSERT ... ON CONFLICT DO UPDATE` (rate-counters.ts
+ * `hitLimits`) makes those rows pathological under load: every update queues on the previous
+ * one's row lock and WAL flush and walks the HOT chain of dead versions the previous updates
+ * left. They were three quarters of PostgreSQL's execution time per verification.
  *
  * What: a process takes a block of N hits from the bucket's PostgreSQL counter in one statement
  * (`count += min(N, max - count)`, never past `max`) and hands them out in memory, one per hit.
@@ -31,7 +31,8 @@
  *   answers "no tokens left" the process refuses every hit of that bucket in memory until the
  *   window ends, without a statement, so hammering a closed limit costs the database nothing.
  * - **Order of buckets** is the caller's, as with `hitLimits`: a request refused by a bucket
- *   taken earlier (the provider's own) never takes from the later, shared ones.
+ *   taken earlier (the provider's own, its share of a prefix) never takes from the later, shared
+ *   ones: the caller awaits those first.
  *
  * Per-number and per-verification budgets (attempts, a code's consumption) are security budgets
  * on rows that are not hot: they stay exact, counted by `hitLimits` and conditional updates.
