@@ -190,12 +190,13 @@ async function reindexLinkedRows(
   let { persons, numbers, holders } = seed;
   let moved = 0;
   const subscriptionColumns = `id::text AS id, sealed, dek_version${TABLES.subscriptions.extraColumns}`;
-  const moveSubscriptions = async (rows: Row[]) => {
+  // `byHolder`: rows found as the live subscriptions of persons just moved, whose holders need no lookup.
+  const moveSubscriptions = async (rows: Row[], byHolder: boolean) => {
     if (rows.length === 0) return;
     await migrateRows(client, ring, 'subscriptions', 'reindex', rows);
     moved += rows.length;
     numbers = numbers.concat(rows.map((x) => x.msisdn_bidx as Buffer));
-    holders = holders.concat(rows.flatMap((x) => (x.holder_bidx ? [x.holder_bidx as Buffer] : [])));
+    if (!byHolder) holders = holders.concat(rows.flatMap((x) => (x.holder_bidx ? [x.holder_bidx as Buffer] : [])));
   };
   while (persons.length + numbers.length + holders.length > 0) {
     if (holders.length > 0) {
@@ -218,7 +219,7 @@ async function reindexLinkedRows(
         [persons, target],
       );
       persons = [];
-      await moveSubscriptions(r.rows);
+      await moveSubscriptions(r.rows, true);
     }
     if (numbers.length > 0) {
       const r = await client.query<Row>(
@@ -230,7 +231,7 @@ async function reindexLinkedRows(
         [numbers, target],
       );
       numbers = [];
-      await moveSubscriptions(r.rows);
+      await moveSubscriptions(r.rows, false);
     }
   }
   return moved;
