@@ -6,7 +6,7 @@
  *
  * A CSV file's first line is its header; the format is chosen by the file name's ending.
  */
-import { createReadStream } from 'node:fs';
+import { accessSync, constants, createReadStream, statSync, type Stats } from 'node:fs';
 import { RegistryError } from '../registry-errors.ts';
 import { parseCsvFields, type SourceFormat } from './record-parser.ts';
 
@@ -14,6 +14,30 @@ export class SourceFormatError extends RegistryError {
   constructor(detail: string) {
     super('IMPORT_FORMAT_INVALID', detail);
   }
+}
+
+/**
+ * The size of the file to import, once it is known to be a regular file this process can read;
+ * otherwise a precise IMPORT_FILE_NOT_FOUND before anything starts. A directory used to get
+ * through the check (stat succeeds on one) and fail as an unexpected EISDIR with a stack trace;
+ * a named pipe would be read to its end for the file's SHA-256 and then found empty.
+ */
+export function inputFileSize(path: string): number {
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new RegistryError('IMPORT_FILE_NOT_FOUND', code === 'ENOENT' || code === 'ENOTDIR' ? 'the input file does not exist' : 'the input file cannot be read');
+  }
+  if (st.isDirectory()) throw new RegistryError('IMPORT_FILE_NOT_FOUND', 'the input file is a directory, not a file');
+  if (!st.isFile()) throw new RegistryError('IMPORT_FILE_NOT_FOUND', 'the input file is not a regular file');
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw new RegistryError('IMPORT_FILE_NOT_FOUND', 'the input file cannot be read (permission denied)');
+  }
+  return st.size;
 }
 
 export function formatOf(path: string): SourceFormat {
