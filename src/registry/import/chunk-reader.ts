@@ -133,6 +133,13 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
       if (carry.length > MAX_CARRY) throw new SourceFormatError('the header row never ends');
     }
     const headerBytes = cut === -1 ? carry : carry.subarray(0, cut);
+    // Not UTF-8 (docs/formats.md): a UTF-16 file (its byte-order mark, or the NUL byte of every
+    // ASCII character) or a legacy 8-bit encoding (bytes no UTF-8 decoder takes) would otherwise
+    // be reported as unknown columns, and the engineer sent looking for a missing header row.
+    const utf16 = (headerBytes[0] === 0xff && headerBytes[1] === 0xfe) || (headerBytes[0] === 0xfe && headerBytes[1] === 0xff) || headerBytes.includes(0);
+    if (utf16 || headerBytes.toString('utf8').includes('\uFFFD')) {
+      throw new SourceFormatError(`the header row is not UTF-8 text${utf16 ? ' (the file looks like UTF-16)' : ''}: registry files are UTF-8`);
+    }
     let headerText = headerBytes.toString('utf8').replace(/^\uFEFF/, '').replace(/\r?\n$/, '');
     if (headerText.trim() === '') throw new SourceFormatError('the file is empty: a CSV file starts with a header row');
     headerText = headerText.replace(/\r$/, '');
