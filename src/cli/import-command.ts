@@ -4,7 +4,8 @@
  * row was taken, 3 when some were rejected, 1 on failure; `--json` prints the summary.
  */
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { mkdirSync, statSync, type Stats } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { openHub } from '../hub.ts';
 import { importRegistry, type ImportProgress, type ImportSummary } from '../registry/import/import-service.ts';
 import { defaultRejectsPath } from '../registry/import/import-runs.ts';
@@ -37,6 +38,35 @@ Options:
 
 Exit status: 0 every row taken, 3 some rows rejected, 1 failure, 2 usage error.
 Formats: docs/formats.md.`;
+
+/** What is at `path`, or undefined when nothing is (a path under a file is nothing, too). */
+function statIfAny(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses, before anything is imported, a rejects path the rejects cannot be written to: they are
+ * written at the end of the run, so a directory there (or a path under a file) used to be found
+ * out only after every row was committed, as an unexpected failure, exit 1. And the input file
+ * itself: it would be replaced by the rejects. A device (/dev/stdout) is written as it is.
+ */
+function checkRejectsPath(rejectsPath: string, inputPath: string): void {
+  const existing = statIfAny(rejectsPath);
+  if (existing?.isDirectory()) throw new UsageError(`--rejects: ${rejectsPath} is a directory; name the rejects file`);
+  const input = statIfAny(inputPath);
+  if (existing && input && existing.dev === input.dev && existing.ino === input.ino) {
+    throw new UsageError('--rejects names the input file, which the rejects would replace; name another file');
+  }
+  try {
+    mkdirSync(dirname(rejectsPath), { recursive: true });
+  } catch {
+    throw new UsageError(`--rejects: the directory of ${rejectsPath} cannot be created`);
+  }
+}
 
 export const importCommand: Command = {
   name: 'import',
@@ -72,6 +102,7 @@ export const importCommand: Command = {
       const ring = await hub.ring();
       const kind = what === 'subscription-events' ? 'subscription_events' : what === 'population' ? 'population' : 'subscriptions';
       const rejectsPath = values.rejects ? resolve(ctx.cwd, values.rejects) : defaultRejectsPath(hub.config.dataDir, { kind, carrier: values.carrier }, path);
+      checkRejectsPath(rejectsPath, path);
       summary = what === 'subscription-events'
         ? await applySubscriptionEvents({ pool: hub.pool, ring, carrier: values.carrier!, path, rejectsPath, onProgress })
         : await importRegistry({

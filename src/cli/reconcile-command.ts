@@ -3,6 +3,7 @@
  * run; `idbind reconcile prune --keep-runs N`: retention of older runs' results (migration 0025).
  */
 import { parseArgs } from 'node:util';
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { openHub } from '../hub.ts';
 import { pruneReconciliationResults, startReconciliation, writeActionLists, type PrunedRun, type RunStep } from '../registry/reconciliation/reconciliation-service.ts';
@@ -95,6 +96,16 @@ export const reconcileCommand: Command = {
     }
     if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
     const keepRunsOption = keepRunsOf(values['keep-runs'], false);
+    // The action lists are written after the run: a DIR that cannot be one used to fail only then,
+    // as an unexpected failure, with the run recorded and no list written.
+    const outDir = values.out === undefined ? undefined : resolve(ctx.cwd, values.out);
+    if (outDir !== undefined) {
+      try {
+        mkdirSync(outDir, { recursive: true });
+      } catch {
+        throw new UsageError(`--out: ${outDir} is not a directory and cannot be made one`);
+      }
+    }
     const hub = await openHub({ mode: 'production', env: ctx.env, cwd: ctx.cwd, log: (m) => ctx.stderr.write(`warning: ${m}\n`) });
     try {
       const ring = await hub.ring();
@@ -107,7 +118,7 @@ export const reconcileCommand: Command = {
       const handle = await startReconciliation(hub.pool, ring, 'cli', { onStep });
       const run = await handle.done;
       let files: Record<string, string> | undefined;
-      if (values.out) files = await writeActionLists(hub.pool, ring, run.run_id, resolve(ctx.cwd, values.out), 'cli');
+      if (outDir !== undefined) files = await writeActionLists(hub.pool, ring, run.run_id, outDir, 'cli');
       // Retention after the action lists are written, so that a run never prunes what it was
       // asked to write (the new run is the most recent, hence kept either way).
       const keepRuns = keepRunsOption ?? hub.config.reconciliationKeepRuns;

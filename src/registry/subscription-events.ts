@@ -9,7 +9,6 @@
  * Runs under the same import_runs bookkeeping as file imports: resumable from the last committed
  * batch, rejects written with line, field and code only.
  */
-import { statSync } from 'node:fs';
 import type pg from 'pg';
 import { uuidv7 } from '../kernel/ids.ts';
 import { blindIndex } from '../kernel/crypto/blind-index.ts';
@@ -22,7 +21,7 @@ import { parseCalendarDate } from './dates.ts';
 import { CHANNELS, hasControlCharacter, latestAcceptedTime, parsePastInstant, type Channel, type SubscriptionRow } from './registry-rows.ts';
 import { msisdnIndex, sealSubscription, subscriptionIndexes } from './row-crypto.ts';
 import type { RejectCode, RowReject } from './reject-codes.ts';
-import { openChunkedSource } from './import/chunk-reader.ts';
+import { inputFileSize, openChunkedSource } from './import/chunk-reader.ts';
 import { parseChunk } from './import/record-parser.ts';
 import type { SourceItem } from './import/import-protocol.ts';
 import * as repo from './import/import-repository.ts';
@@ -268,12 +267,7 @@ export interface ApplyEventsOptions {
 export async function applySubscriptionEvents(options: ApplyEventsOptions): Promise<ImportSummary> {
   const { pool, ring } = options;
   if (!options.path.endsWith('.ndjson')) throw new RegistryError('IMPORT_FORMAT_INVALID', 'delta files are NDJSON: the file name must end in .ndjson');
-  let totalBytes: number;
-  try {
-    totalBytes = statSync(options.path).size;
-  } catch {
-    throw new RegistryError('IMPORT_FILE_NOT_FOUND', 'the input file cannot be read');
-  }
+  const totalBytes = inputFileSize(options.path);
   const sha256 = options.sha256 ?? (await fileSha256(options.path));
   const batchSize = options.batchSize ?? 500;
   const client = await pool.connect();

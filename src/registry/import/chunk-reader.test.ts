@@ -49,3 +49,26 @@ describe('openChunkedSource', () => {
     }
   });
 });
+
+describe('a CSV header that is not UTF-8', () => {
+  // A UTF-16 export (Excel's "Unicode" text, Windows tools) or a Windows-1258 header used to be
+  // reported as unknown columns, asking whether the header row was missing: the engineer looked
+  // for a missing header, not for the encoding the format requires (docs/formats.md: UTF-8).
+  it('is refused as not UTF-8, naming the encoding, not as unknown columns', async () => {
+    const header = 'a,b\r\n1,x\r\n';
+    const utf16le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(header, 'utf16le')]);
+    const utf16be = Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(header, 'utf16le').swap16()]);
+    const latin1 = Buffer.from('a,b\xe1\n1,x\n', 'latin1');
+    for (const [name, bytes] of [['le.csv', utf16le], ['be.csv', utf16be], ['latin1.csv', latin1]] as const) {
+      const path = join(dir, name);
+      writeFileSync(path, bytes);
+      await expect(openChunkedSource({ path, fields: ['a', 'b'], required: ['a', 'b'] }), name).rejects.toThrow(/not UTF-8/);
+    }
+  });
+
+  it('takes a UTF-8 header with a byte-order mark, as before', async () => {
+    const path = join(dir, 'bom.csv');
+    writeFileSync(path, '\uFEFFa,b\n1,x\n');
+    expect((await openChunkedSource({ path, fields: ['a', 'b'], required: ['a', 'b'] })).header).toEqual(['a', 'b']);
+  });
+});

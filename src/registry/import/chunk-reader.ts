@@ -6,7 +6,7 @@
  *
  * A CSV file's first line is its header; the format is chosen by the file name's ending.
  */
-import { createReadStream } from 'node:fs';
+import { accessSync, constants, createReadStream, statSync, type Stats } from 'node:fs';
 import { RegistryError } from '../registry-errors.ts';
 import { parseCsvFields, type SourceFormat } from './record-parser.ts';
 
@@ -14,6 +14,30 @@ export class SourceFormatError extends RegistryError {
   constructor(detail: string) {
     super('IMPORT_FORMAT_INVALID', detail);
   }
+}
+
+/**
+ * The size of the file to import, once it is known to be a regular file this process can read;
+ * otherwise a precise IMPORT_FILE_NOT_FOUND before anything starts. A directory used to get
+ * through the check (stat succeeds on one) and fail as an unexpected EISDIR with a stack trace;
+ * a named pipe would be read to its end for the file's SHA-256 and then found empty.
+ */
+export function inputFileSize(path: string): number {
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new RegistryError('IMPORT_FILE_NOT_FOUND', code === 'ENOENT' || code === 'ENOTDIR' ? 'the input file does not exist' : 'the input file cannot be read');
+  }
+  if (st.isDirectory()) throw new RegistryError('IMPORT_FILE_NOT_FOUND', 'the input file is a directory, not a file');
+  if (!st.isFile()) throw new RegistryError('IMPORT_FILE_NOT_FOUND', 'the input file is not a regular file');
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw new RegistryError('IMPORT_FILE_NOT_FOUND', 'the input file cannot be read (permission denied)');
+  }
+  return st.size;
 }
 
 export function formatOf(path: string): SourceFormat {
@@ -109,6 +133,13 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
       if (carry.length > MAX_CARRY) throw new SourceFormatError('the header row never ends');
     }
     const headerBytes = cut === -1 ? carry : carry.subarray(0, cut);
+    // Not UTF-8 (docs/formats.md): a UTF-16 file (its byte-order mark, or the NUL byte of every
+    // ASCII character) or a legacy 8-bit encoding (bytes no UTF-8 decoder takes) would otherwise
+    // be reported as unknown columns, and the engineer sent looking for a missing header row.
+    const utf16 = (headerBytes[0] === 0xff && headerBytes[1] === 0xfe) || (headerBytes[0] === 0xfe && headerBytes[1] === 0xff) || headerBytes.includes(0);
+    if (utf16 || headerBytes.toString('utf8').includes('\uFFFD')) {
+      throw new SourceFormatError(`the header row is not UTF-8 text${utf16 ? ' (the file looks like UTF-16)' : ''}: registry files are UTF-8`);
+    }
     let headerText = headerBytes.toString('utf8').replace(/^\uFEFF/, '').replace(/\r?\n$/, '');
     if (headerText.trim() === '') throw new SourceFormatError('the file is empty: a CSV file starts with a header row');
     headerText = headerText.replace(/\r$/, '');

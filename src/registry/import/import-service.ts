@@ -12,19 +12,18 @@
  * file resumes after the last committed line; a second import of the same file changes nothing.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import type pg from 'pg';
 import type { KeyRing } from '../../kernel/crypto/key-ring.ts';
 import { latestAcceptedTime, validatePersonRecord, validateSubscriptionRecord, vietnamToday, POPULATION_FIELDS, POPULATION_REQUIRED, SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED } from '../registry-rows.ts';
 import { personIndexes, sealPerson, sealSubscription, subscriptionIndexes } from '../row-crypto.ts';
 import type { RowReject } from '../reject-codes.ts';
-import { openChunkedSource, formatOf } from './chunk-reader.ts';
+import { openChunkedSource, formatOf, inputFileSize } from './chunk-reader.ts';
 import { parseRecord, type SourceFormat } from './record-parser.ts';
 import { ImportWorkerPool } from './worker-pool.ts';
 import { INDEX_BYTES, type RegistryKind, type SourceItem, type WorkerResult } from './import-protocol.ts';
 import { KeyFilter } from './key-filter.ts';
 import * as repo from './import-repository.ts';
-import { RegistryError } from '../registry-errors.ts';
 import { applyRegistryStateToBindings, flagBindingsOfContestedSubscriptions, revokeBindingsOfPersons } from '../../bindings/binding-lifecycle.ts';
 import { beginImportRun, completeImportRun, failImportRun, releaseImportLocks, type ImportProgress, type ImportSummary } from './import-runs.ts';
 
@@ -358,12 +357,7 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
 export async function importRegistry(options: ImportOptions): Promise<ImportSummary> {
   const { pool, ring, kind } = options;
   formatOf(options.path);
-  let totalBytes: number;
-  try {
-    totalBytes = statSync(options.path).size;
-  } catch {
-    throw new RegistryError('IMPORT_FILE_NOT_FOUND', 'the input file cannot be read');
-  }
+  const totalBytes = inputFileSize(options.path);
   const sha256 = options.sha256 ?? (await fileSha256(options.path));
   const fields = kind === 'population' ? POPULATION_FIELDS : SUBSCRIPTION_FIELDS;
   // Opening reads and checks the CSV header: a file refused whole never starts a run.
