@@ -41,4 +41,13 @@ describe('idbind command dispatch', () => {
     expect(await main(['reconcile', 'prune', '--keep-runs', 'none'], usage.ctx)).toBe(2);
     expect(usage.text.err).toContain("Run 'idbind reconcile --help'");
   });
+
+  it('reports a database it cannot reach in one line, without a stack or the URL\'s password', async () => {
+    const r = context();
+    r.ctx.env = { DATABASE_URL: 'postgres://idbind:s3cret@127.0.0.1:1/idbind', IDBIND_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') } as never;
+    expect(await main(['migrate', '--json'], r.ctx)).toBe(1);
+    expect(r.text.err).toMatch(/^idbind migrate: DATABASE_UNREACHABLE: cannot connect to the database at 127\.0\.0\.1:1 \(DATABASE_URL\): connection refused\n$/);
+    expect(JSON.parse(r.text.out)).toEqual({ error: { code: 'DATABASE_UNREACHABLE', message: expect.stringContaining('connection refused') } });
+    expect(r.text.err + r.text.out).not.toContain('s3cret');
+  });
 });

@@ -52,6 +52,40 @@ function isExpected(e: unknown): e is Error {
   return e instanceof AppError || e instanceof ConfigError || (e instanceof Error && /Error$/.test(e.name) && e.name !== 'Error' && e.name !== 'TypeError');
 }
 
+const DATABASE_FAILURES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused', ENOTFOUND: 'the host name does not resolve', EAI_AGAIN: 'the host name does not resolve',
+  ETIMEDOUT: 'the connection timed out', EHOSTUNREACH: 'the host is unreachable', ECONNRESET: 'the connection was reset',
+  // PostgreSQL's own refusals (SQLSTATE): wrong password, no such database, no such role or pg_hba.conf.
+  '28P01': 'password authentication failed', '28000': 'the server refused the connection (role or pg_hba.conf)', '3D000': 'the database does not exist',
+};
+
+/**
+ * A failure to reach the PostgreSQL server of DATABASE_URL, as one line naming the host and port
+ * and why (never the URL: it may carry a password); undefined for anything else.
+ */
+function databaseUnreachable(e: unknown, env: NodeJS.ProcessEnv): string | undefined {
+  if (!env.DATABASE_URL) return undefined;
+  let url: URL;
+  try {
+    url = new URL(env.DATABASE_URL);
+  } catch {
+    return undefined;
+  }
+  const port = Number(url.port || 5432);
+  // Node tries every address of a name and reports them together (AggregateError).
+  const errors = e instanceof AggregateError ? e.errors : [e];
+  for (const err of errors) {
+    const x = err as { code?: unknown; port?: unknown; severity?: unknown };
+    const why = typeof x.code === 'string' ? DATABASE_FAILURES[x.code] : undefined;
+    if (!why) continue;
+    const isServerRefusal = typeof x.severity === 'string';
+    if (isServerRefusal || x.port === port || x.code === 'ENOTFOUND' || x.code === 'EAI_AGAIN') {
+      return `cannot connect to the database at ${url.hostname}:${port} (DATABASE_URL): ${why}`;
+    }
+  }
+  return undefined;
+}
+
 export async function main(argv: string[], ctx: CommandContext = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }): Promise<number> {
   const [name, ...args] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
@@ -83,6 +117,12 @@ export async function main(argv: string[], ctx: CommandContext = { stdout: proce
     if (isExpected(e)) {
       ctx.stderr.write(`idbind ${name}: ${e instanceof AppError ? `${e.code}: ` : ''}${e.message}\n`);
       failure(e instanceof AppError ? e.code : e instanceof ConfigError ? 'CONFIG_INVALID' : e.name, e.message);
+      return EXIT_FAILURE;
+    }
+    const unreachable = databaseUnreachable(e, ctx.env);
+    if (unreachable) {
+      ctx.stderr.write(`idbind ${name}: DATABASE_UNREACHABLE: ${unreachable}\n`);
+      failure('DATABASE_UNREACHABLE', unreachable);
       return EXIT_FAILURE;
     }
     ctx.stderr.write(`idbind ${name}: unexpected failure: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
