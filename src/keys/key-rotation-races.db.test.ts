@@ -157,4 +157,30 @@ describe('key rotation racing other work', () => {
     // Finishing the work leaves one version, and v1 is retired.
     await expect(completeKeyWork(db.pool, ring, 'test', undefined, { retireGraceMs: 0 })).resolves.toMatchObject({ retired: [{ purpose: 'blind_index', version: 1 }] });
   });
+
+  it('the background re-index never waits for a row a binding holds locked: it leaves that batch to its next pass', async () => {
+    await setup(true);
+    await addKeyVersion(db!.pool, db!.master, 'blind_index');
+    const ring = await loadKeyRing(db!.pool, [db!.master]);
+    // A confirmation share-locks the subscription until its binding commits (binding-repository.ts
+    // lockSubscription): a re-index waiting for it there, holding the person the confirmation
+    // locks next, is a deadlock, and a wait of the confirmation's length for every batch.
+    const binding = await db!.pool.connect();
+    try {
+      await binding.query('BEGIN');
+      await binding.query('SELECT id FROM subscriptions FOR SHARE');
+      const pass = completePendingReindex(db!.pool, ring, undefined, { skipLocked: true });
+      const first = await Promise.race([pass, new Promise((r) => setTimeout(() => r('waiting'), 3000))]);
+      expect(first).not.toBe('waiting');
+      // Nothing of the batch moved: the person stays with its subscription on v1.
+      const v = await db!.pool.query<{ v: number }>('SELECT bidx_version AS v FROM persons UNION ALL SELECT bidx_version FROM subscriptions');
+      expect(v.rows).toEqual([{ v: 1 }, { v: 1 }]);
+      await binding.query('COMMIT');
+    } finally {
+      binding.release();
+    }
+    await completePendingReindex(db!.pool, ring, undefined, { skipLocked: true });
+    const v = await db!.pool.query<{ v: number }>('SELECT bidx_version AS v FROM persons UNION ALL SELECT bidx_version FROM subscriptions');
+    expect(v.rows).toEqual([{ v: 2 }, { v: 2 }]);
+  });
 });

@@ -31,6 +31,8 @@ export interface MigrationProgress {
 }
 
 const BATCH = 2000;
+/** SQLSTATE of a `NOWAIT` lock that another transaction holds. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 interface Row {
   id: string;
@@ -181,13 +183,17 @@ async function migrateRows(client: pg.PoolClient, ring: KeyRing, table: SealedTa
  * The links are followed until nothing linked is left on an older version: the persons holding a
  * moved subscription (`holders`), the live subscriptions of a moved person (`persons`, their
  * pid_bidx before the move, by the subscriptions_holder index) and the other live rows of a moved
- * subscription's number (`numbers`, one probe of the (carrier, number) index per carrier). Rows are
- * locked and waited for, never skipped: a linked row left behind is the split this prevents.
+ * subscription's number (`numbers`, one probe of the (carrier, number) index per carrier). A linked
+ * row is never skipped: left behind, it is the split this prevents. Batch jobs wait for it
+ * (`wait`); the background work does not (NOWAIT: LOCK_NOT_AVAILABLE), and its caller leaves the
+ * whole batch to the next pass rather than hold a person while a confirmation holds that person's
+ * subscription and waits for the person (a deadlock), or make a confirmation wait for a batch.
  */
 async function reindexLinkedRows(
-  client: pg.PoolClient, ring: KeyRing, target: number, seed: { persons: Buffer[]; numbers: Buffer[]; holders: Buffer[] },
+  client: pg.PoolClient, ring: KeyRing, target: number, seed: { persons: Buffer[]; numbers: Buffer[]; holders: Buffer[] }, wait: boolean,
 ): Promise<number> {
   let { persons, numbers, holders } = seed;
+  const lock = wait ? 'FOR UPDATE' : 'FOR UPDATE NOWAIT';
   let moved = 0;
   const subscriptionColumns = `id::text AS id, sealed, dek_version${TABLES.subscriptions.extraColumns}`;
   // `byHolder`: rows found as the live subscriptions of persons just moved, whose holders need no lookup.
@@ -202,7 +208,7 @@ async function reindexLinkedRows(
     if (holders.length > 0) {
       const r = await client.query<Row>(
         `SELECT id::text AS id, sealed, dek_version${TABLES.persons.extraColumns} FROM persons
-         WHERE pid_bidx = ANY($1::bytea[]) AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id FOR UPDATE`,
+         WHERE pid_bidx = ANY($1::bytea[]) AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id ${lock}`,
         [holders, target],
       );
       holders = [];
@@ -215,7 +221,7 @@ async function reindexLinkedRows(
     if (persons.length > 0) {
       const r = await client.query<Row>(
         `SELECT ${subscriptionColumns} FROM subscriptions
-         WHERE holder_bidx = ANY($1::bytea[]) AND status <> 'terminated' AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id FOR UPDATE`,
+         WHERE holder_bidx = ANY($1::bytea[]) AND status <> 'terminated' AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id ${lock}`,
         [persons, target],
       );
       persons = [];
@@ -227,7 +233,7 @@ async function reindexLinkedRows(
          WHERE id IN (SELECT s.id FROM carriers c
                       JOIN LATERAL (SELECT s.id FROM subscriptions s
                                     WHERE s.carrier_id = c.id AND s.msisdn_bidx = ANY($1::bytea[]) AND s.status <> 'terminated') s ON true)
-           AND status <> 'terminated' AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id FOR UPDATE`,
+           AND status <> 'terminated' AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id ${lock}`,
         [numbers, target],
       );
       numbers = [];
@@ -253,7 +259,7 @@ async function migrateTable(
   let coupled = 0;
   for (;;) {
     const client = await pool.connect();
-    let rows: Row[];
+    let rows: Row[] = [];
     try {
       await client.query('BEGIN');
       const r = await client.query<Row>(
@@ -267,18 +273,24 @@ async function migrateTable(
         break;
       }
       await migrateRows(client, ring, table, mode, rows);
+      let linked = 0;
       if (mode === 'reindex' && table === 'persons') {
-        coupled += await reindexLinkedRows(client, ring, target, { persons: rows.map((x) => x.pid_bidx as Buffer), numbers: [], holders: [] });
+        linked = await reindexLinkedRows(client, ring, target, { persons: rows.map((x) => x.pid_bidx as Buffer), numbers: [], holders: [] }, !skipLocked);
       } else if (mode === 'reindex' && table === 'subscriptions') {
         const live = rows.filter((x) => x.status !== 'terminated');
-        coupled += await reindexLinkedRows(client, ring, target, {
+        linked = await reindexLinkedRows(client, ring, target, {
           persons: [], numbers: live.map((x) => x.msisdn_bidx as Buffer), holders: live.flatMap((x) => (x.holder_bidx ? [x.holder_bidx as Buffer] : [])),
-        });
+        }, !skipLocked);
       }
       await client.query('COMMIT');
+      coupled += linked;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
+      // A linked row locked by another transaction (background work only): this batch is left
+      // whole to the next pass, as the rows SKIP LOCKED leaves (reindexLinkedRows).
+      if (!(skipLocked && (e as { code?: string }).code === LOCK_NOT_AVAILABLE && rows.length > 0)) throw e;
+      lastId = rows[rows.length - 1]!.id;
+      continue;
     } finally {
       client.release();
     }
