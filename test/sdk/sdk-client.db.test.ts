@@ -526,3 +526,33 @@ describe('delivery detail and event polling', () => {
     expect(calls.map((x) => x.status)).toEqual([502, 200, 502, 200]);
   });
 });
+
+describe('the OpenID client settings (GET/PUT /v1/provider/oidc-client, POST .../secret)', () => {
+  it('answers OIDC_CLIENT_NOT_FOUND before the first PUT, creates the client with its secret once, changes it, and rotates the secret', async () => {
+    const own = new IdbindClient({ baseUrl: hub.url, apiKey: await createPlatform('SDK OIDC Net'), retry: { minDelayMs: 10 } });
+    const none = await failure(() => own.getOidcClient());
+    expect([none.code, none.status]).toEqual(['OIDC_CLIENT_NOT_FOUND', 404]);
+    expect((await failure(() => own.rotateOidcClientSecret())).code).toBe('OIDC_CLIENT_NOT_FOUND');
+
+    const created = await own.setOidcClient({ redirectUris: ['https://sdk-oidc.example/callback'] });
+    expect(created).toMatchObject({ redirect_uris: ['https://sdk-oidc.example/callback'], require_par: expect.any(Boolean), token_endpoint_auth_method: 'client_secret_basic' });
+    expect(created.client_secret).toEqual(expect.any(String));
+    expect(created.issuer).toEqual(expect.any(String));
+
+    const read = await own.getOidcClient();
+    expect(read.client_id).toBe(created.client_id);
+    expect(read.client_secret).toBeUndefined();
+
+    const changed = await own.setOidcClient({ requirePar: true, refreshTokens: true });
+    expect(changed).toMatchObject({ redirect_uris: ['https://sdk-oidc.example/callback'], require_par: true, refresh_tokens: true });
+    expect(changed.client_secret).toBeUndefined();
+
+    const refused = await failure(() => own.setOidcClient({ redirectUris: ['https://sdk-oidc.example/cb#fragment'] }));
+    expect([refused.code, refused.status]).toEqual(['OIDC_CLIENT_INVALID', 400]);
+    expect(refused.detail).toContain('fragment');
+
+    const { client_secret: secret } = await own.rotateOidcClientSecret();
+    expect(secret).toEqual(expect.any(String));
+    expect(secret).not.toBe(created.client_secret);
+  });
+});

@@ -7,13 +7,15 @@
  * repeated with the same Idempotency-Key, so the hub answers the repeat with the first answer and
  * sends one SMS. Confirming a code is never repeated (a second try would spend an attempt, or
  * find the code used); after a lost answer it reads the verification instead and returns its
- * result when the first try did bind. Rotations, resends, test events and replays are never
- * repeated (a repeated replay could send the event once more).
+ * result when the first try did bind. Rotations, resends, test events, replays and OpenID
+ * client changes are never repeated (a repeated replay could send the event once more; a
+ * repeated client creation would answer without its secret).
  */
 import { IdbindError } from './errors.js';
 import { isBulkLineError, ndjsonBody, readNdjson } from './ndjson.js';
 import type {
-  AccountStatus, BindResult, BulkStatusLine, EventPage, ListDeliveriesOptions, ListEventsOptions, Provider, ProviderInfo, RotatedApiKey,
+  AccountStatus, BindResult, BulkStatusLine, EventPage, ListDeliveriesOptions, ListEventsOptions, OidcClient, OidcClientSettings, Provider, ProviderInfo,
+  RotatedApiKey, RotatedOidcClientSecret,
   ResendCodeOptions, RotatedWebhookSecret, RotationOptions, StartedVerification, StartVerificationInput, TestEventSent, Verification, VerificationStats,
   WebhookDeliveryDetail, WebhookDeliveryPage, ReplayedWebhookDelivery, WebhookReplayResult, WebhookReplaySelection,
 } from './types.js';
@@ -262,6 +264,34 @@ export class IdbindClient {
       () => this.#json<VerificationStats>({ method: 'GET', path: '/v1/provider/verification-stats', query: { days: options.days } }),
       transient,
     );
+  }
+
+  // ---- OpenID client ----------------------------------------------------------------------
+
+  /** `GET /v1/provider/oidc-client`: the platform's OpenID client, without its secret (`OIDC_CLIENT_NOT_FOUND` before the first {@link setOidcClient}). */
+  getOidcClient(): Promise<OidcClient> {
+    return this.#withRetry(() => this.#json<OidcClient>({ method: 'GET', path: '/v1/provider/oidc-client' }), transient);
+  }
+
+  /**
+   * `PUT /v1/provider/oidc-client`: changes the settings given; the first call creates the client
+   * and its answer carries `client_secret`, this once. A refused setting is `OIDC_CLIENT_INVALID`
+   * with a `detail` naming it. Never repeated: a repeat of a creation whose answer was lost would
+   * answer without the secret (rotate it then).
+   */
+  setOidcClient(settings: OidcClientSettings): Promise<OidcClient> {
+    const body: Record<string, unknown> = {};
+    if (settings.redirectUris !== undefined) body.redirect_uris = settings.redirectUris;
+    if (settings.requirePar !== undefined) body.require_par = settings.requirePar;
+    if (settings.tokenEndpointAuthMethod !== undefined) body.token_endpoint_auth_method = settings.tokenEndpointAuthMethod;
+    if (settings.jwks !== undefined) body.jwks = settings.jwks;
+    if (settings.refreshTokens !== undefined) body.refresh_tokens = settings.refreshTokens;
+    return this.#json<OidcClient>({ method: 'PUT', path: '/v1/provider/oidc-client', json: body });
+  }
+
+  /** `POST /v1/provider/oidc-client/secret`: a new client secret, answered this once; the old one stops at once. Never repeated. */
+  rotateOidcClientSecret(): Promise<RotatedOidcClientSecret> {
+    return this.#json<RotatedOidcClientSecret>({ method: 'POST', path: '/v1/provider/oidc-client/secret' });
   }
 
   // ---- Webhooks ---------------------------------------------------------------------------

@@ -163,6 +163,50 @@ export interface RotationOptions {
   overlapSeconds?: number;
 }
 
+/** How the platform's backend authenticates at the token endpoint. */
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'private_key_jwt';
+
+/** A JSON Web Key Set of the platform's public keys (`private_key_jwt`); private members are refused. */
+export interface PublicJwks {
+  keys: Array<Record<string, unknown>>;
+}
+
+/**
+ * `GET`/`PUT /v1/provider/oidc-client`: the platform's OpenID Connect client ("Sign in with
+ * idbind", hosted verification). Discovery is at `${issuer}/.well-known/openid-configuration`.
+ */
+export interface OidcClient {
+  client_id: string;
+  issuer: string;
+  redirect_uris: string[];
+  require_par: boolean;
+  token_endpoint_auth_method: TokenEndpointAuthMethod;
+  jwks: PublicJwks | null;
+  refresh_tokens: boolean;
+  /** Only in the answer of the PUT that created the client: shown this once, store it now. */
+  client_secret?: string;
+}
+
+/**
+ * Input of {@link IdbindClient.setOidcClient}: only the settings given change. The first call
+ * creates the client and needs `redirectUris`.
+ */
+export interface OidcClientSettings {
+  /** 1 to 20 absolute https URLs, without fragment or credentials. */
+  redirectUris?: string[];
+  /** Pushed authorization requests (RFC 9126) only. */
+  requirePar?: boolean;
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /** Needed for `private_key_jwt`; null removes them. */
+  jwks?: PublicJwks | null;
+  refreshTokens?: boolean;
+}
+
+/** `POST /v1/provider/oidc-client/secret`: the new client secret, shown this once; the old one stopped. */
+export interface RotatedOidcClientSecret {
+  client_secret: string;
+}
+
 /** One day (Vietnam time) of `GET /v1/provider/verification-stats`. */
 export interface VerificationStatsDay {
   /** `YYYY-MM-DD`. */
