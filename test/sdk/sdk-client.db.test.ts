@@ -556,3 +556,21 @@ describe('the OpenID client settings (GET/PUT /v1/provider/oidc-client, POST ...
     expect(secret).not.toBe(created.client_secret);
   });
 });
+
+describe('account refs that are URL dot segments ("." and "..", valid refs)', () => {
+  it('reads "." and ".." instead of asking for another URL (fetch resolves /v1/accounts/.. to /v1/), and refuses to unbind them in words', async () => {
+    const own = new IdbindClient({ baseUrl: hub.url, apiKey: await createPlatform('SDK Dots Net'), retry: { minDelayMs: 10 } });
+    const started = await own.startVerification({ accountRef: '..', phone: many(12) });
+    const bound = await own.confirmCode(started.id, await lastCode(many(12)));
+    expect(bound).toMatchObject({ account_ref: '..', status: 'verified' });
+
+    expect(await own.getAccount('..')).toEqual({ account_ref: '..', status: 'verified', level: 'low', pseudonym: bound.pseudonym, since: expect.any(String), minor: false });
+    expect(await own.getAccount('.')).toEqual({ account_ref: '.', status: 'unverified', level: null, pseudonym: null, since: null, minor: false });
+
+    // No URL can name these refs: say so, rather than the NOT_FOUND of "DELETE /v1/".
+    const refused = await failure(() => own.unbindAccount('..'));
+    expect(refused.code).toBe('REQUEST_INVALID');
+    expect(refused.detail).toContain('dot segment');
+    expect((await own.getAccount('..')).status).toBe('verified');
+  });
+});

@@ -153,8 +153,17 @@ export class IdbindClient {
 
   // ---- Accounts ---------------------------------------------------------------------------
 
-  /** `GET /v1/accounts/{ref}`: status, level, pseudonym and since when. Unknown accounts are `unverified`. */
-  getAccount(accountRef: string): Promise<AccountStatus> {
+  /**
+   * `GET /v1/accounts/{ref}`: status, level, pseudonym and since when. Unknown accounts are `unverified`.
+   * The refs `.` and `..` (valid refs, but URL dot segments that fetch resolves away, `%2E` too)
+   * are read through the bulk status instead.
+   */
+  async getAccount(accountRef: string): Promise<AccountStatus> {
+    if (isDotSegment(accountRef)) {
+      const [status] = await this.getAccounts([accountRef]);
+      if (!status) throw new IdbindError({ code: 'UNEXPECTED_RESPONSE', status: 200, title: 'The bulk status answered no account' });
+      return status;
+    }
     return this.#withRetry(() => this.#json<AccountStatus>({ method: 'GET', path: `/v1/accounts/${encodeURIComponent(accountRef)}` }), transient);
   }
 
@@ -220,6 +229,13 @@ export class IdbindClient {
    * an account it never knew is `ACCOUNT_NOT_FOUND`.
    */
   async unbindAccount(accountRef: string): Promise<void> {
+    if (isDotSegment(accountRef)) {
+      // fetch would send DELETE /v1/ (RFC 3986 5.2.4, WHATWG URL "single-dot"/"double-dot" segments), and the hub has no other unbind route.
+      throw new IdbindError({
+        code: 'REQUEST_INVALID', status: 0, title: 'This account ref cannot be unbound through the API',
+        detail: `"${accountRef}" is a URL dot segment, which no URL can carry as DELETE /v1/accounts/{ref}; choose account refs other than "." and ".."`,
+      });
+    }
     await this.#withRetry(() => this.#json<null>({ method: 'DELETE', path: `/v1/accounts/${encodeURIComponent(accountRef)}` }), transient);
   }
 
@@ -458,6 +474,11 @@ export class IdbindClient {
       clearTimeout(timer);
     }
   }
+}
+
+/** `.` and `..` are removed from a URL path by every URL parser, percent-encoded (`%2E`) or not. */
+function isDotSegment(accountRef: string): boolean {
+  return accountRef === '.' || accountRef === '..';
 }
 
 function overlapBody(options: RotationOptions): Record<string, number> {
