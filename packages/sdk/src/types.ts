@@ -358,3 +358,44 @@ export interface TestEvent {
 }
 
 export type WebhookEvent = AccountEvent | TestEvent;
+
+/** How an upload is written: `csv` (registry only) or `ndjson` (docs/formats.md of the hub). */
+export type CarrierUploadFormat = 'csv' | 'ndjson';
+
+/** A file to upload: text, bytes, a Blob, or a stream (sent as it is read, in constant memory). */
+export type CarrierUploadBody = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array>;
+
+/** `POST /v1/carrier/registry` and `/v1/carrier/deltas`: the file is stored and queued; poll `location`. */
+export interface CarrierJobAccepted {
+  job_id: string;
+  status: 'queued';
+  location: string;
+}
+
+/** A carrier's upload job (`GET /v1/carrier/jobs/{id}`). */
+export interface CarrierJob {
+  job_id: string;
+  /** `subscriptions`: a full registry; `subscription_events`: a delta file. */
+  kind: 'subscriptions' | 'subscription_events';
+  format: CarrierUploadFormat;
+  status: 'queued' | 'running' | 'completed' | 'failed';
+  bytes_total: number;
+  bytes_done: number;
+  /** Rows so far while running, the totals once completed. */
+  summary: { accepted: number; unchanged: number; rejected: number } | null;
+  /** Why a failed job failed (a code of the hub's docs/errors.md). */
+  error: { code: string; title: string } | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  location: string;
+  /** URL path of the rejects CSV (`line,field,code`, never a value). */
+  rejects: string;
+}
+
+/** `GET /v1/carrier/action-list`: the latest completed run's list, as a CSV stream (`msisdn,category`). */
+export interface ActionListDownload {
+  /** The reconciliation run it comes from (`Reconciliation-Run-Id`). */
+  runId: string;
+  csv: ReadableStream<Uint8Array>;
+}
