@@ -15,6 +15,7 @@
  *
  * Without Chromium these tests fail (see test/support/browser.ts) unless IDBIND_SKIP_BROWSER=1.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -24,6 +25,7 @@ import { N, seedVerificationRegistry } from '../support/verification-fixture.ts'
 import { startReceiver, type Receiver } from '../http/webhooks-receiver.ts';
 import { startWebhookDispatcher, type WebhookDispatcher } from '../../src/events/webhook-dispatcher.ts';
 import { webhookRoutes } from '../../src/events/webhook-routes.ts';
+import { insertTestEvent } from '../../src/events/webhook-repository.ts';
 import { verifyWebhook } from '../../packages/sdk/src/index.ts';
 
 const SCREENSHOTS = '.tmp';
@@ -515,6 +517,65 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     await page.keyboard.press('Enter');
     await page.getByTestId('platform-page').waitFor();
     expect(await text(page, 'provider-name')).toBe('Sen Social');
+  });
+
+  it('pages through the delivery log beyond its newest 20 rows, to the oldest delivery', async () => {
+    const providerId = (await json<{ provider: { id: string } }>(hub, '/v1/provider', senSocialKey)).body.provider.id;
+    // More deliveries than one page shows (test events straight into the outbox: the API allows 10 a minute).
+    const inserted: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      const id = randomUUID();
+      await insertTestEvent(hub.hub.pool, providerId, id);
+      inserted.push(id);
+    }
+    const all: string[] = [];
+    for (let cursor: string | null = null; ;) {
+      const q: string = cursor ? `&cursor=${cursor}` : '';
+      const page1 = (await json<{ deliveries: { event_id: string }[]; next_cursor: string | null }>(hub, `/v1/webhooks/deliveries?limit=500${q}`, senSocialKey)).body;
+      all.push(...page1.deliveries.map((d) => d.event_id));
+      if (!page1.next_cursor) break;
+      cursor = page1.next_cursor;
+    }
+    expect(all.length).toBeGreaterThan(25);
+
+    await page.getByTestId('refresh-deliveries').click();
+    const rows = page.getByTestId('delivery-row');
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(20);
+    const more = page.getByTestId('deliveries-more');
+    while ((await more.count()) > 0) {
+      const shown = await rows.count();
+      await more.click();
+      await expect.poll(() => rows.count(), { timeout: 10_000 }).toBeGreaterThan(shown);
+    }
+    // Every delivery, newest first, each once; the oldest (the first test event) is reachable.
+    const shownIds = await page.locator('[data-testid="delivery-row"] td:nth-child(6) code').allTextContents();
+    expect(shownIds).toEqual(all);
+    for (const id of inserted) expect(shownIds).toContain(id);
+    expect(await text(page, 'deliveries-table')).toContain(`${all.length} lần gửi`);
+    // A refresh starts again from the newest page.
+    await page.getByTestId('refresh-deliveries').click();
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(20);
+  });
+
+  it('says in words that a key in its rotation overlap cannot manage the webhook, and which key to use', async () => {
+    const rotated = (await json<{ api_key: string }>(hub, '/v1/provider/api-keys', senSocialKey, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ overlap_seconds: 3600 }),
+    })).body.api_key;
+    // Signed in with the previous key, still live for an hour (another tab, a colleague's rotation).
+    await page.getByTestId('platform-sign-out').click();
+    await page.getByTestId('platform-key-input').fill(senSocialKey);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('platform-page').waitFor();
+    await page.getByTestId('show-secret').click();
+    const error = page.locator('[data-code="API_KEY_RETIRING"]');
+    await error.waitFor({ timeout: 10_000 });
+    expect(await error.textContent()).toContain('đang trong thời gian chuyển tiếp');
+
+    await page.getByTestId('platform-sign-out').click();
+    await page.getByTestId('platform-key-input').fill(rotated);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('platform-page').waitFor();
+    senSocialKey = rotated;
   });
 
   it('reads in English and fits a 375 px screen', async () => {

@@ -67,6 +67,34 @@ describe('verifyWebhook', () => {
     expect(await verifyWebhook({ secret, headers: shouting, body })).toEqual(payload);
   });
 
+  it("takes the Headers of another fetch implementation (the undici package, node-fetch), not only the global class", async () => {
+    // Such a class is not `instanceof globalThis.Headers` and keeps its entries out of its own
+    // enumerable properties; TypeScript accepts it as Headers all the same.
+    class ForeignHeaders implements Headers {
+      readonly #inner: Headers;
+      constructor(init: Record<string, string>) {
+        this.#inner = new Headers(init);
+      }
+      append(name: string, value: string) { this.#inner.append(name, value); }
+      delete(name: string) { this.#inner.delete(name); }
+      get(name: string) { return this.#inner.get(name); }
+      getSetCookie() { return this.#inner.getSetCookie(); }
+      has(name: string) { return this.#inner.has(name); }
+      set(name: string, value: string) { this.#inner.set(name, value); }
+      forEach(callback: (value: string, key: string, parent: Headers) => void) { this.#inner.forEach((v, k) => callback(v, k, this)); }
+      entries() { return this.#inner.entries(); }
+      keys() { return this.#inner.keys(); }
+      values() { return this.#inner.values(); }
+      [Symbol.iterator]() { return this.#inner[Symbol.iterator](); }
+    }
+    const secret = newSecret();
+    const payload = accountEvent();
+    const { body, headers } = signed(secret, payload);
+    const foreign = new ForeignHeaders(headers);
+    expect(foreign instanceof Headers).toBe(false);
+    expect(await verifyWebhook({ secret, headers: foreign, body })).toEqual(payload);
+  });
+
   it('refuses a wrong secret', async () => {
     const { body, headers } = signed(newSecret(), accountEvent());
     expect(await refusal(verifyWebhook({ secret: newSecret(), headers, body }))).toBe('SIGNATURE_MISMATCH');

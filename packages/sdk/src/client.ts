@@ -7,13 +7,16 @@
  * repeated with the same Idempotency-Key, so the hub answers the repeat with the first answer and
  * sends one SMS. Confirming a code is never repeated (a second try would spend an attempt, or
  * find the code used); after a lost answer it reads the verification instead and returns its
- * result when the first try did bind. Rotations, resends, test events and replays are never
- * repeated (a repeated replay could send the event once more).
+ * result when the first try did bind. Rotations, resends, test events, replays and OpenID
+ * client changes are never repeated (a repeated replay could send the event once more; a
+ * repeated client creation would answer without its secret).
  */
 import { IdbindError } from './errors.js';
 import { isBulkLineError, ndjsonBody, readNdjson } from './ndjson.js';
 import type {
-  AccountStatus, BindResult, BulkStatusLine, EventPage, ListDeliveriesOptions, ListEventsOptions, Provider, ProviderInfo, RotatedApiKey,
+  ActionListDownload, CarrierJob, CarrierJobAccepted, CarrierUploadBody, CarrierUploadFormat,
+  AccountStatus, BindResult, BulkStatusLine, EventPage, ListDeliveriesOptions, ListEventsOptions, OidcClient, OidcClientSettings, Provider, ProviderInfo,
+  RotatedApiKey, RotatedOidcClientSecret,
   ResendCodeOptions, RotatedWebhookSecret, RotationOptions, StartedVerification, StartVerificationInput, TestEventSent, Verification, VerificationStats,
   WebhookDeliveryDetail, WebhookDeliveryPage, ReplayedWebhookDelivery, WebhookReplayResult, WebhookReplaySelection,
 } from './types.js';
@@ -151,8 +154,17 @@ export class IdbindClient {
 
   // ---- Accounts ---------------------------------------------------------------------------
 
-  /** `GET /v1/accounts/{ref}`: status, level, pseudonym and since when. Unknown accounts are `unverified`. */
-  getAccount(accountRef: string): Promise<AccountStatus> {
+  /**
+   * `GET /v1/accounts/{ref}`: status, level, pseudonym and since when. Unknown accounts are `unverified`.
+   * The refs `.` and `..` (valid refs, but URL dot segments that fetch resolves away, `%2E` too)
+   * are read through the bulk status instead.
+   */
+  async getAccount(accountRef: string): Promise<AccountStatus> {
+    if (isDotSegment(accountRef)) {
+      const [status] = await this.getAccounts([accountRef]);
+      if (!status) throw new IdbindError({ code: 'UNEXPECTED_RESPONSE', status: 200, title: 'The bulk status answered no account' });
+      return status;
+    }
     return this.#withRetry(() => this.#json<AccountStatus>({ method: 'GET', path: `/v1/accounts/${encodeURIComponent(accountRef)}` }), transient);
   }
 
@@ -218,6 +230,13 @@ export class IdbindClient {
    * an account it never knew is `ACCOUNT_NOT_FOUND`.
    */
   async unbindAccount(accountRef: string): Promise<void> {
+    if (isDotSegment(accountRef)) {
+      // fetch would send DELETE /v1/ (RFC 3986 5.2.4, WHATWG URL "single-dot"/"double-dot" segments), and the hub has no other unbind route.
+      throw new IdbindError({
+        code: 'REQUEST_INVALID', status: 0, title: 'This account ref cannot be unbound through the API',
+        detail: `"${accountRef}" is a URL dot segment, which no URL can carry as DELETE /v1/accounts/{ref}; choose account refs other than "." and ".."`,
+      });
+    }
     await this.#withRetry(() => this.#json<null>({ method: 'DELETE', path: `/v1/accounts/${encodeURIComponent(accountRef)}` }), transient);
   }
 
@@ -262,6 +281,34 @@ export class IdbindClient {
       () => this.#json<VerificationStats>({ method: 'GET', path: '/v1/provider/verification-stats', query: { days: options.days } }),
       transient,
     );
+  }
+
+  // ---- OpenID client ----------------------------------------------------------------------
+
+  /** `GET /v1/provider/oidc-client`: the platform's OpenID client, without its secret (`OIDC_CLIENT_NOT_FOUND` before the first {@link setOidcClient}). */
+  getOidcClient(): Promise<OidcClient> {
+    return this.#withRetry(() => this.#json<OidcClient>({ method: 'GET', path: '/v1/provider/oidc-client' }), transient);
+  }
+
+  /**
+   * `PUT /v1/provider/oidc-client`: changes the settings given; the first call creates the client
+   * and its answer carries `client_secret`, this once. A refused setting is `OIDC_CLIENT_INVALID`
+   * with a `detail` naming it. Never repeated: a repeat of a creation whose answer was lost would
+   * answer without the secret (rotate it then).
+   */
+  setOidcClient(settings: OidcClientSettings): Promise<OidcClient> {
+    const body: Record<string, unknown> = {};
+    if (settings.redirectUris !== undefined) body.redirect_uris = settings.redirectUris;
+    if (settings.requirePar !== undefined) body.require_par = settings.requirePar;
+    if (settings.tokenEndpointAuthMethod !== undefined) body.token_endpoint_auth_method = settings.tokenEndpointAuthMethod;
+    if (settings.jwks !== undefined) body.jwks = settings.jwks;
+    if (settings.refreshTokens !== undefined) body.refresh_tokens = settings.refreshTokens;
+    return this.#json<OidcClient>({ method: 'PUT', path: '/v1/provider/oidc-client', json: body });
+  }
+
+  /** `POST /v1/provider/oidc-client/secret`: a new client secret, answered this once; the old one stops at once. Never repeated. */
+  rotateOidcClientSecret(): Promise<RotatedOidcClientSecret> {
+    return this.#json<RotatedOidcClientSecret>({ method: 'POST', path: '/v1/provider/oidc-client/secret' });
   }
 
   // ---- Webhooks ---------------------------------------------------------------------------
@@ -330,7 +377,71 @@ export class IdbindClient {
     return this.#json<WebhookReplayResult>({ method: 'POST', path: '/v1/webhooks/replay', json: body });
   }
 
+  // ---- Carriers ---------------------------------------------------------------------------
+
+  /**
+   * `POST /v1/carrier/registry`: the carrier's full subscriber registry (CSV or NDJSON), processed
+   * as a job; poll it with {@link getCarrierJob}. Refused at once: `IMPORT_FORMAT_INVALID` (a
+   * wrong CSV header), `IMPORT_ALREADY_RUNNING` (one job per carrier), `UNSUPPORTED_MEDIA_TYPE`,
+   * `PAYLOAD_TOO_LARGE`. The client's timeout is not applied to the upload itself (files run to
+   * 2 GiB); pass `timeoutMs` to bound it. Never repeated (a stream cannot be read twice; upload
+   * the file again, and its import resumes after the last committed batch).
+   */
+  uploadRegistry(body: CarrierUploadBody, options: { format: CarrierUploadFormat; timeoutMs?: number }): Promise<CarrierJobAccepted> {
+    return this.#upload('/v1/carrier/registry', body, options.format, options.timeoutMs);
+  }
+
+  /** `POST /v1/carrier/deltas`: a delta file of subscription events (NDJSON), processed as a job; as {@link uploadRegistry}. */
+  uploadDeltas(body: CarrierUploadBody, options: { timeoutMs?: number } = {}): Promise<CarrierJobAccepted> {
+    return this.#upload('/v1/carrier/deltas', body, 'ndjson', options.timeoutMs);
+  }
+
+  /** `GET /v1/carrier/jobs`: the carrier's jobs, newest first (1 to 500, hub default 50). */
+  listCarrierJobs(options: { limit?: number } = {}): Promise<{ jobs: CarrierJob[] }> {
+    return this.#withRetry(() => this.#json<{ jobs: CarrierJob[] }>({ method: 'GET', path: '/v1/carrier/jobs', query: { limit: options.limit } }), transient);
+  }
+
+  /** `GET /v1/carrier/jobs/{id}`: status, progress (`bytes_done` of `bytes_total`), summary, error; `CARRIER_JOB_NOT_FOUND` (404). */
+  getCarrierJob(jobId: string): Promise<CarrierJob> {
+    return this.#withRetry(() => this.#json<CarrierJob>({ method: 'GET', path: `/v1/carrier/jobs/${encodeURIComponent(jobId)}` }), transient);
+  }
+
+  /** `GET /v1/carrier/jobs/{id}/rejects`: the rejected rows as a CSV stream (`line,field,code`; never a value). */
+  async getCarrierJobRejects(jobId: string): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.#withRetry(() => this.#download(`/v1/carrier/jobs/${encodeURIComponent(jobId)}/rejects`), transient);
+    return bodyOf(response);
+  }
+
+  /**
+   * `GET /v1/carrier/action-list`: the carrier's action list of the latest completed
+   * reconciliation run, as a CSV stream (`msisdn,category`), with its run id.
+   * `ACTION_LIST_NOT_AVAILABLE` (404) before any run has completed.
+   */
+  async downloadActionList(): Promise<ActionListDownload> {
+    const response = await this.#withRetry(() => this.#download('/v1/carrier/action-list'), transient);
+    return { runId: response.headers.get('reconciliation-run-id') ?? '', csv: bodyOf(response) };
+  }
+
   // ---- Plumbing ---------------------------------------------------------------------------
+
+  /** One upload try: the body as it is, its Content-Type from the format, a timer only when asked. */
+  #upload(path: string, body: CarrierUploadBody, format: CarrierUploadFormat, timeoutMs: number | undefined): Promise<CarrierJobAccepted> {
+    const contentType = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8';
+    const call: Call = { method: 'POST', path, headers: { 'content-type': contentType } };
+    return this.#send(call, body as BodyInit, async (response) => {
+      try {
+        return (await response.json()) as CarrierJobAccepted;
+      } catch (cause) {
+        throw new IdbindError({ code: 'UNEXPECTED_RESPONSE', status: response.status, title: 'The answer is not JSON', cause });
+      }
+    }, true, new AbortController(), timeoutMs ?? 0);
+  }
+
+  /** One GET whose body the caller streams (a CSV): the timeout covers the headers only. */
+  #download(path: string): Promise<Response> {
+    return this.#send({ method: 'GET', path, headers: { accept: 'text/csv, application/problem+json' } }, undefined, async (response) => response, false);
+  }
+
 
   /** Runs `attempt`, repeating it while `retryable` says so, with capped exponential backoff. */
   async #withRetry<T>(attempt: () => Promise<T>, retryable: (error: IdbindError) => boolean): Promise<T> {
@@ -376,6 +487,7 @@ export class IdbindClient {
    */
   async #send<T>(
     call: Call, body: BodyInit | undefined, read: (response: Response) => Promise<T>, timeBody = true, controller = new AbortController(),
+    timeoutMs = this.#timeoutMs,
   ): Promise<T> {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) query.set(k, String(v));
@@ -385,12 +497,13 @@ export class IdbindClient {
     if (typeof body === 'string') headers['content-type'] ??= 'application/json';
     const where = `${call.method} ${call.path}`;
     let timedOut = false;
-    const timer = setTimeout(() => {
+    // 0: no timer (an upload of a large file runs as long as it takes, unless the caller bounds it).
+    const timer = timeoutMs > 0 ? setTimeout(() => {
       timedOut = true;
       controller.abort();
-    }, this.#timeoutMs);
+    }, timeoutMs) : undefined;
     const failed = (cause: unknown) => timedOut
-      ? new IdbindError({ code: 'TIMEOUT', status: 0, title: `No answer within ${this.#timeoutMs} ms`, detail: where, cause })
+      ? new IdbindError({ code: 'TIMEOUT', status: 0, title: `No answer within ${timeoutMs} ms`, detail: where, cause })
       : new IdbindError({ code: 'NETWORK_ERROR', status: 0, title: 'The hub could not be reached', detail: where, cause });
     const init: RequestInit & { duplex?: 'half' } = { method: call.method, headers, body, signal: controller.signal };
     // A streamed request body needs half duplex (Fetch standard, "duplex"); Node refuses it otherwise.
@@ -428,6 +541,16 @@ export class IdbindClient {
       clearTimeout(timer);
     }
   }
+}
+
+/** `.` and `..` are removed from a URL path by every URL parser, percent-encoded (`%2E`) or not. */
+function isDotSegment(accountRef: string): boolean {
+  return accountRef === '.' || accountRef === '..';
+}
+
+function bodyOf(response: Response): ReadableStream<Uint8Array> {
+  if (!response.body) throw new IdbindError({ code: 'UNEXPECTED_RESPONSE', status: response.status, title: 'The answer has no body' });
+  return response.body;
 }
 
 function overlapBody(options: RotationOptions): Record<string, number> {

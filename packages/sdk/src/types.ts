@@ -163,6 +163,50 @@ export interface RotationOptions {
   overlapSeconds?: number;
 }
 
+/** How the platform's backend authenticates at the token endpoint. */
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'private_key_jwt';
+
+/** A JSON Web Key Set of the platform's public keys (`private_key_jwt`); private members are refused. */
+export interface PublicJwks {
+  keys: Array<Record<string, unknown>>;
+}
+
+/**
+ * `GET`/`PUT /v1/provider/oidc-client`: the platform's OpenID Connect client ("Sign in with
+ * idbind", hosted verification). Discovery is at `${issuer}/.well-known/openid-configuration`.
+ */
+export interface OidcClient {
+  client_id: string;
+  issuer: string;
+  redirect_uris: string[];
+  require_par: boolean;
+  token_endpoint_auth_method: TokenEndpointAuthMethod;
+  jwks: PublicJwks | null;
+  refresh_tokens: boolean;
+  /** Only in the answer of the PUT that created the client: shown this once, store it now. */
+  client_secret?: string;
+}
+
+/**
+ * Input of {@link IdbindClient.setOidcClient}: only the settings given change. The first call
+ * creates the client and needs `redirectUris`.
+ */
+export interface OidcClientSettings {
+  /** 1 to 20 absolute https URLs, without fragment or credentials. */
+  redirectUris?: string[];
+  /** Pushed authorization requests (RFC 9126) only. */
+  requirePar?: boolean;
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /** Needed for `private_key_jwt`; null removes them. */
+  jwks?: PublicJwks | null;
+  refreshTokens?: boolean;
+}
+
+/** `POST /v1/provider/oidc-client/secret`: the new client secret, shown this once; the old one stopped. */
+export interface RotatedOidcClientSecret {
+  client_secret: string;
+}
+
 /** One day (Vietnam time) of `GET /v1/provider/verification-stats`. */
 export interface VerificationStatsDay {
   /** `YYYY-MM-DD`. */
@@ -314,3 +358,44 @@ export interface TestEvent {
 }
 
 export type WebhookEvent = AccountEvent | TestEvent;
+
+/** How an upload is written: `csv` (registry only) or `ndjson` (docs/formats.md of the hub). */
+export type CarrierUploadFormat = 'csv' | 'ndjson';
+
+/** A file to upload: text, bytes, a Blob, or a stream (sent as it is read, in constant memory). */
+export type CarrierUploadBody = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array>;
+
+/** `POST /v1/carrier/registry` and `/v1/carrier/deltas`: the file is stored and queued; poll `location`. */
+export interface CarrierJobAccepted {
+  job_id: string;
+  status: 'queued';
+  location: string;
+}
+
+/** A carrier's upload job (`GET /v1/carrier/jobs/{id}`). */
+export interface CarrierJob {
+  job_id: string;
+  /** `subscriptions`: a full registry; `subscription_events`: a delta file. */
+  kind: 'subscriptions' | 'subscription_events';
+  format: CarrierUploadFormat;
+  status: 'queued' | 'running' | 'completed' | 'failed';
+  bytes_total: number;
+  bytes_done: number;
+  /** Rows so far while running, the totals once completed. */
+  summary: { accepted: number; unchanged: number; rejected: number } | null;
+  /** Why a failed job failed (a code of the hub's docs/errors.md). */
+  error: { code: string; title: string } | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  location: string;
+  /** URL path of the rejects CSV (`line,field,code`, never a value). */
+  rejects: string;
+}
+
+/** `GET /v1/carrier/action-list`: the latest completed run's list, as a CSV stream (`msisdn,category`). */
+export interface ActionListDownload {
+  /** The reconciliation run it comes from (`Reconciliation-Run-Id`). */
+  runId: string;
+  csv: ReadableStream<Uint8Array>;
+}

@@ -48,7 +48,10 @@ export class WebhookVerificationError extends Error {
   }
 }
 
-/** Request headers as Node (`req.headers`), Fetch (`request.headers`) or a plain object give them. */
+/**
+ * Request headers as Node (`req.headers`), Fetch (`request.headers`, of any fetch implementation:
+ * the global one, the undici package, node-fetch...) or a plain object give them.
+ */
 export type WebhookHeaders = Headers | Record<string, string | string[] | undefined>;
 
 export interface VerifyWebhookOptions {
@@ -66,7 +69,11 @@ export interface VerifyWebhookOptions {
 }
 
 function header(headers: WebhookHeaders, name: string): string | undefined {
-  if (typeof Headers !== 'undefined' && headers instanceof Headers) return headers.get(name) ?? undefined;
+  // Duck-typed, not `instanceof Headers`: a Headers object of another fetch implementation (the
+  // undici package, node-fetch) is not an instance of the global class, and its entries are not
+  // own properties, so it would read as having no headers at all. A plain record's `get` member
+  // would be a header's string value, never a function.
+  if (typeof (headers as { get?: unknown }).get === 'function') return (headers as Headers).get(name) ?? undefined;
   const record = headers as Record<string, string | string[] | undefined>;
   // Node lower-cases incoming names; a hand-built object may not have.
   const key = Object.keys(record).find((k) => k.toLowerCase() === name);

@@ -22,6 +22,10 @@
  * not empty, which the panel asks the hub (`status=dead`, one row) since a dead delivery may be
  * older than the rows shown. One replay at a time: every replay button waits for the call in
  * flight. The answer says how many were queued, and the log is read again.
+ *
+ * The log shows the newest 20 deliveries; "Show older deliveries" reads the next page with the
+ * hub's `next_cursor` (`GET /v1/webhooks/deliveries?cursor=...`) and adds it below, down to the
+ * oldest, so that no delivery is out of the console's reach. A refresh starts again from the newest.
  */
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { IdbindError, type IdbindClient, type Provider, type RotatedWebhookSecret, type TestEventSent, type WebhookDelivery } from '../../api/sdk.ts';
@@ -38,8 +42,15 @@ interface WebhookSettingsProps {
   onError(error: unknown): void;
 }
 
-/** `hasDead`: the hub's dead-letter list is not empty (the dead ones may be older than the rows shown). */
-type Deliveries = { state: 'loading' } | { state: 'ready'; deliveries: WebhookDelivery[]; hasDead: boolean } | { state: 'missing' } | { state: 'failed'; error: unknown };
+/**
+ * `hasDead`: the hub's dead-letter list is not empty (the dead ones may be older than the rows shown).
+ * `nextCursor`: where the older deliveries start (the hub's `next_cursor`); null once the oldest is shown.
+ */
+type Deliveries =
+  | { state: 'loading' }
+  | { state: 'ready'; deliveries: WebhookDelivery[]; hasDead: boolean; nextCursor: string | null }
+  | { state: 'missing' }
+  | { state: 'failed'; error: unknown };
 
 /** What a replay answered: one delivery re-queued, or how many dead ones. */
 type Replayed = { one: string } | { dead: number };
@@ -55,6 +66,7 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
   const { t, formatDateTime, formatNumber } = useI18n();
   const k = t.platform;
   const ids = { heading: useId(), url: useId(), urlError: useId(), log: useId(), replayHint: useId() };
+  const [older, setOlder] = useState<{ busy: boolean; error: unknown }>({ busy: false, error: null });
   const [url, setUrl] = useState(provider.webhook_url ?? '');
   const [saving, setSaving] = useState(false);
   /** Which message the last save earned: kept as a key so that it follows a change of language. */
@@ -88,7 +100,8 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
       ]);
       if (seq !== loadSeq.current) return;
       const hasDead = dead.deliveries.length > 0 || page.deliveries.some((d) => d.status === 'dead');
-      setDeliveries({ state: 'ready', deliveries: page.deliveries, hasDead });
+      setDeliveries({ state: 'ready', deliveries: page.deliveries, hasDead, nextCursor: page.next_cursor });
+      setOlder({ busy: false, error: null });
     } catch (failure) {
       if (seq !== loadSeq.current) return;
       if (isMissingRoute(failure)) setDeliveries({ state: 'missing' });
@@ -102,6 +115,27 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
   useEffect(() => {
     void loadDeliveries();
   }, [loadDeliveries]);
+
+  /** Adds the next (older) page below the rows shown; dropped if the log was read again meanwhile. */
+  const loadOlder = async (cursor: string) => {
+    const seq = loadSeq.current;
+    setOlder({ busy: true, error: null });
+    try {
+      const page = await client.listWebhookDeliveries({ limit: DELIVERY_LIMIT, cursor });
+      if (seq !== loadSeq.current) return;
+      setDeliveries((d) => {
+        if (d.state !== 'ready') return d;
+        const shown = new Set(d.deliveries.map((x) => x.event_id));
+        const added = page.deliveries.filter((x) => !shown.has(x.event_id));
+        return { ...d, deliveries: [...d.deliveries, ...added], nextCursor: page.next_cursor, hasDead: d.hasDead || added.some((x) => x.status === 'dead') };
+      });
+      setOlder({ busy: false, error: null });
+    } catch (failure) {
+      if (seq !== loadSeq.current) return;
+      setOlder({ busy: false, error: failure });
+      onError(failure);
+    }
+  };
 
   /** Reads the provider again (its `webhook_disabled_at` changes on the hub's side, after a 410 Gone). */
   const refreshProvider = useCallback(async () => {
@@ -377,7 +411,7 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
         ) : deliveries.deliveries.length === 0 ? (
           <p className="empty">{provider.webhook_url ? k.noDeliveries : k.noDeliveriesNoUrl}</p>
         ) : (
-          <ScrollTable caption={k.deliveriesCaption(DELIVERY_LIMIT)} testId="deliveries-table">
+          <ScrollTable caption={k.deliveriesCaption(deliveries.deliveries.length)} testId="deliveries-table">
             <thead>
               <tr>
                 <th scope="col">{k.deliveryCreated}</th>
@@ -428,6 +462,21 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
             </tbody>
           </ScrollTable>
         )}
+        {deliveries.state === 'ready' && deliveries.nextCursor ? (
+          <div className="form-actions">
+            <button
+              type="button"
+              className="button subtle"
+              disabled={older.busy}
+              aria-busy={older.busy}
+              onClick={() => void loadOlder(deliveries.nextCursor!)}
+              data-testid="deliveries-more"
+            >
+              {older.busy ? k.loadingOlderDeliveries : k.olderDeliveries}
+            </button>
+          </div>
+        ) : null}
+        {older.error ? <ConsoleError context={k.olderDeliveriesFailed} error={older.error} testId="deliveries-more-error" /> : null}
       </div>
     </section>
   );
