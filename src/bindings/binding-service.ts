@@ -20,7 +20,12 @@ import type { AccountStatusCache } from './account-status-cache.ts';
 
 export type { AccountStatus, Level, Method } from './binding-repository.ts';
 
-export const ACCOUNT_REF_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
+/**
+ * A platform's account ref (issue 3: 1 to 128 characters of `A-Za-z0-9._:-`), except `.` and `..`:
+ * URL dot segments, which every URL parser removes from a path (RFC 3986 5.2.4), `%2E` too, so
+ * no `GET` or `DELETE /v1/accounts/{ref}` could name such an account once bound.
+ */
+export const ACCOUNT_REF_PATTERN = '^(?!\\.{1,2}$)[A-Za-z0-9._:-]{1,128}$';
 const ACCOUNT_REF = new RegExp(ACCOUNT_REF_PATTERN);
 
 export function isAccountRef(s: string): boolean {

@@ -97,7 +97,7 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<Provid
     extraParams: {
       // The platform's account, bound by the completed flow exactly as the phone API binds it.
       account_ref(_ctx: KoaContextWithOIDC, value: string | undefined) {
-        if (value === undefined || !isAccountRef(value)) throw new errors.InvalidRequest('account_ref: the platform\'s account id, 1 to 128 characters of A-Za-z0-9._:-');
+        if (value === undefined || !isAccountRef(value)) throw new errors.InvalidRequest('account_ref: the platform\'s account id, 1 to 128 characters of A-Za-z0-9._:-, not . or ..');
       },
     },
     findAccount: deps.findAccount ?? findAccountFor(deps),

@@ -154,17 +154,9 @@ export class IdbindClient {
 
   // ---- Accounts ---------------------------------------------------------------------------
 
-  /**
-   * `GET /v1/accounts/{ref}`: status, level, pseudonym and since when. Unknown accounts are `unverified`.
-   * The refs `.` and `..` (valid refs, but URL dot segments that fetch resolves away, `%2E` too)
-   * are read through the bulk status instead.
-   */
+  /** `GET /v1/accounts/{ref}`: status, level, pseudonym and since when. Unknown accounts are `unverified`. */
   async getAccount(accountRef: string): Promise<AccountStatus> {
-    if (isDotSegment(accountRef)) {
-      const [status] = await this.getAccounts([accountRef]);
-      if (!status) throw new IdbindError({ code: 'UNEXPECTED_RESPONSE', status: 200, title: 'The bulk status answered no account' });
-      return status;
-    }
+    refuseDotSegment(accountRef);
     return this.#withRetry(() => this.#json<AccountStatus>({ method: 'GET', path: `/v1/accounts/${encodeURIComponent(accountRef)}` }), transient);
   }
 
@@ -230,13 +222,7 @@ export class IdbindClient {
    * an account it never knew is `ACCOUNT_NOT_FOUND`.
    */
   async unbindAccount(accountRef: string): Promise<void> {
-    if (isDotSegment(accountRef)) {
-      // fetch would send DELETE /v1/ (RFC 3986 5.2.4, WHATWG URL "single-dot"/"double-dot" segments), and the hub has no other unbind route.
-      throw new IdbindError({
-        code: 'REQUEST_INVALID', status: 0, title: 'This account ref cannot be unbound through the API',
-        detail: `"${accountRef}" is a URL dot segment, which no URL can carry as DELETE /v1/accounts/{ref}; choose account refs other than "." and ".."`,
-      });
-    }
+    refuseDotSegment(accountRef);
     await this.#withRetry(() => this.#json<null>({ method: 'DELETE', path: `/v1/accounts/${encodeURIComponent(accountRef)}` }), transient);
   }
 
@@ -543,9 +529,18 @@ export class IdbindClient {
   }
 }
 
-/** `.` and `..` are removed from a URL path by every URL parser, percent-encoded (`%2E`) or not. */
-function isDotSegment(accountRef: string): boolean {
-  return accountRef === '.' || accountRef === '..';
+/**
+ * `.` and `..` are not account refs (the hub refuses them): every URL parser removes them from a
+ * path, `%2E` too (RFC 3986 5.2.4), so `GET /v1/accounts/..` would ask for `GET /v1/`. Refused
+ * here in words rather than sent as another request.
+ */
+function refuseDotSegment(accountRef: string): void {
+  if (accountRef === '.' || accountRef === '..') {
+    throw new IdbindError({
+      code: 'REQUEST_INVALID', status: 0, title: 'Not an account ref',
+      detail: `"${accountRef}" is a URL dot segment, which no URL can carry; account refs are 1 to 128 characters of A-Za-z0-9._:- other than "." and ".."`,
+    });
+  }
 }
 
 function bodyOf(response: Response): ReadableStream<Uint8Array> {
