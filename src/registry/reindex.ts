@@ -183,32 +183,40 @@ async function migrateRows(client: pg.PoolClient, ring: KeyRing, table: SealedTa
  * The links are followed until nothing linked is left on an older version: the persons holding a
  * moved subscription (`holders`), the live subscriptions of a moved person (`persons`, their
  * pid_bidx before the move, by the subscriptions_holder index) and the other live rows of a moved
- * subscription's number (`numbers`, one probe of the (carrier, number) index per carrier). A linked
+ * subscription's number (`numbers`, one probe of the (carrier, number) index per carrier, for the
+ * numbers `sharedNumbers` lists: live at more than one carrier when the pass began). A linked
  * row is never skipped: left behind, it is the split this prevents. Batch jobs wait for it
  * (`wait`); the background work does not (NOWAIT: LOCK_NOT_AVAILABLE), and its caller leaves the
  * whole batch to the next pass rather than hold a person while a confirmation holds that person's
  * subscription and waits for the person (a deadlock), or make a confirmation wait for a batch.
  */
 async function reindexLinkedRows(
-  client: pg.PoolClient, ring: KeyRing, target: number, seed: { persons: Buffer[]; numbers: Buffer[]; holders: Buffer[] }, wait: boolean,
+  client: pg.PoolClient, ring: KeyRing, target: number, seed: { persons: Buffer[]; numbers: Buffer[]; holders: Buffer[] },
+  options: { wait: boolean; sharedNumbers: ReadonlySet<string> },
 ): Promise<number> {
-  let { persons, numbers, holders } = seed;
-  const lock = wait ? 'FOR UPDATE' : 'FOR UPDATE NOWAIT';
+  const { wait, sharedNumbers } = options;
+  // Only numbers live at several carriers have other rows to move (sharedNumbers): no probe for the rest.
+  const shared = (keys: Buffer[]) => keys.filter((k) => sharedNumbers.has(k.toString('hex')));
+  let { persons, holders } = seed;
+  let numbers = shared(seed.numbers);
+  const nowait = wait ? '' : ' NOWAIT';
   let moved = 0;
   const subscriptionColumns = `id::text AS id, sealed, dek_version${TABLES.subscriptions.extraColumns}`;
+  // The same columns of the lateral `s` below.
+  const lateralColumns = `s.id::text AS id, ${`sealed, dek_version${TABLES.subscriptions.extraColumns}`.split(', ').map((c) => `s.${c}`).join(', ')}`;
   // `byHolder`: rows found as the live subscriptions of persons just moved, whose holders need no lookup.
   const moveSubscriptions = async (rows: Row[], byHolder: boolean) => {
     if (rows.length === 0) return;
     await migrateRows(client, ring, 'subscriptions', 'reindex', rows);
     moved += rows.length;
-    numbers = numbers.concat(rows.map((x) => x.msisdn_bidx as Buffer));
+    numbers = numbers.concat(shared(rows.map((x) => x.msisdn_bidx as Buffer)));
     if (!byHolder) holders = holders.concat(rows.flatMap((x) => (x.holder_bidx ? [x.holder_bidx as Buffer] : [])));
   };
   while (persons.length + numbers.length + holders.length > 0) {
     if (holders.length > 0) {
       const r = await client.query<Row>(
         `SELECT id::text AS id, sealed, dek_version${TABLES.persons.extraColumns} FROM persons
-         WHERE pid_bidx = ANY($1::bytea[]) AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id ${lock}`,
+         WHERE pid_bidx = ANY($1::bytea[]) AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id FOR UPDATE${nowait}`,
         [holders, target],
       );
       holders = [];
@@ -221,7 +229,7 @@ async function reindexLinkedRows(
     if (persons.length > 0) {
       const r = await client.query<Row>(
         `SELECT ${subscriptionColumns} FROM subscriptions
-         WHERE holder_bidx = ANY($1::bytea[]) AND status <> 'terminated' AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id ${lock}`,
+         WHERE holder_bidx = ANY($1::bytea[]) AND status <> 'terminated' AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id FOR UPDATE${nowait}`,
         [persons, target],
       );
       persons = [];
@@ -229,11 +237,11 @@ async function reindexLinkedRows(
     }
     if (numbers.length > 0) {
       const r = await client.query<Row>(
-        `SELECT ${subscriptionColumns} FROM subscriptions
-         WHERE id IN (SELECT s.id FROM carriers c
-                      JOIN LATERAL (SELECT s.id FROM subscriptions s
-                                    WHERE s.carrier_id = c.id AND s.msisdn_bidx = ANY($1::bytea[]) AND s.status <> 'terminated') s ON true)
-           AND status <> 'terminated' AND bidx_version <> $2 AND sealed IS NOT NULL ORDER BY id ${lock}`,
+        // Per carrier, a probe of the (carrier, number) index per number: never a scan of the table.
+        `SELECT ${lateralColumns} FROM carriers c
+         JOIN LATERAL (SELECT * FROM subscriptions s
+                       WHERE s.carrier_id = c.id AND s.msisdn_bidx = ANY($1::bytea[]) AND s.status <> 'terminated' AND s.bidx_version <> $2 AND s.sealed IS NOT NULL) s ON true
+         ORDER BY s.id FOR UPDATE OF s${nowait}`,
         [numbers, target],
       );
       numbers = [];
@@ -243,9 +251,17 @@ async function reindexLinkedRows(
   return moved;
 }
 
-async function migrateTable(
-  pool: pg.Pool, ring: KeyRing, table: SealedTable, mode: Mode, onProgress?: (p: MigrationProgress) => void, skipLocked = true, batchSize = BATCH,
-): Promise<number> {
+interface MigrateOptions {
+  onProgress?: (p: MigrationProgress) => void;
+  /** Skip rows other transactions hold locked, and never wait for a linked row (background work). */
+  skipLocked?: boolean;
+  batchSize?: number;
+  /** Re-index: sharedLiveNumbers of the pass. */
+  sharedNumbers?: ReadonlySet<string>;
+}
+
+async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mode: Mode, options: MigrateOptions = {}): Promise<number> {
+  const { onProgress, skipLocked = true, batchSize = BATCH, sharedNumbers = new Set<string>() } = options;
   const spec = TABLES[table];
   if (mode === 'reindex' && spec.indexColumns.length === 0) return 0;
   // With a single key version not retired, every row already uses it (a version is retired only
@@ -275,12 +291,12 @@ async function migrateTable(
       await migrateRows(client, ring, table, mode, rows);
       let linked = 0;
       if (mode === 'reindex' && table === 'persons') {
-        linked = await reindexLinkedRows(client, ring, target, { persons: rows.map((x) => x.pid_bidx as Buffer), numbers: [], holders: [] }, !skipLocked);
+        linked = await reindexLinkedRows(client, ring, target, { persons: rows.map((x) => x.pid_bidx as Buffer), numbers: [], holders: [] }, { wait: !skipLocked, sharedNumbers });
       } else if (mode === 'reindex' && table === 'subscriptions') {
         const live = rows.filter((x) => x.status !== 'terminated');
         linked = await reindexLinkedRows(client, ring, target, {
           persons: [], numbers: live.map((x) => x.msisdn_bidx as Buffer), holders: live.flatMap((x) => (x.holder_bidx ? [x.holder_bidx as Buffer] : [])),
-        }, !skipLocked);
+        }, { wait: !skipLocked, sharedNumbers });
       }
       await client.query('COMMIT');
       coupled += linked;
@@ -335,15 +351,35 @@ export async function completePendingReindex(
   } finally {
     client.release();
   }
+  // A single version not retired: nothing can be pending (migrateTable's own early return).
+  if (ring.blindIndex.length <= 1) return 0;
   let n = 0;
-  for (const table of SEALED_TABLES) n += await migrateTable(pool, ring, table, 'reindex', onProgress, options.skipLocked ?? false, options.batchSize);
+  const sharedNumbers = await sharedLiveNumbers(pool, ring.currentBlindIndex.version);
+  for (const table of SEALED_TABLES) {
+    n += await migrateTable(pool, ring, table, 'reindex', { onProgress, skipLocked: options.skipLocked ?? false, batchSize: options.batchSize, sharedNumbers });
+  }
   return n;
+}
+
+/**
+ * The numbers (their index on an older version, hex) live at more than one carrier: a port in
+ * flight, whose rows reindexLinkedRows moves together. One aggregate per pass instead of probing
+ * every carrier for every live number of every batch. A number becoming shared during the pass
+ * needs no more: imports (the only writers of registry rows) bring every row up to date before
+ * they start, so rows they add are on the current version already.
+ */
+async function sharedLiveNumbers(pool: pg.Pool, target: number): Promise<Set<string>> {
+  const r = await pool.query<{ n: Buffer }>(
+    `SELECT msisdn_bidx AS n FROM subscriptions WHERE status <> 'terminated' AND bidx_version <> $1 GROUP BY msisdn_bidx HAVING count(*) > 1`,
+    [target],
+  );
+  return new Set(r.rows.map((x) => x.n.toString('hex')));
 }
 
 /** Re-encrypts every sealed record still under an older data key; returns how many it changed. */
 export async function completePendingReencryption(pool: pg.Pool, ring: KeyRing, onProgress?: (p: MigrationProgress) => void): Promise<number> {
   let n = 0;
-  for (const table of SEALED_TABLES) n += await migrateTable(pool, ring, table, 'reencrypt', onProgress);
+  for (const table of SEALED_TABLES) n += await migrateTable(pool, ring, table, 'reencrypt', { onProgress });
   return n;
 }
 
