@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { openHub } from '../hub.ts';
 import { pruneReconciliationResults, startReconciliation, writeActionLists, type PrunedRun, type RunStep } from '../registry/reconciliation/reconciliation-service.ts';
 import { CATEGORIES } from '../registry/reconciliation/categories.ts';
+import { RegistryError } from '../registry/registry-errors.ts';
 import { formatCount } from './progress.ts';
 import { EXIT_OK, UsageError, type Command, type CommandContext } from './command.ts';
 
@@ -32,7 +33,8 @@ Options:
                   (and "pruned_runs" when retention ran)
   --out DIR       write one action list per carrier, DIR/<carrier>.csv ("msisdn,category"; mode 0600)
   --keep-runs N   after the run, delete the per-subscription results of all but the N most recent
-                  completed runs (default: IDBIND_RECONCILIATION_KEEP_RUNS; unset keeps them all)
+                  completed runs (default: IDBIND_RECONCILIATION_KEEP_RUNS; unset keeps them all);
+                  skipped with a warning if another run has started meanwhile
   -h, --help      this help
 
 prune: retention on demand. Deletes the per-subscription results of every run but the N most
@@ -122,7 +124,18 @@ export const reconcileCommand: Command = {
       // Retention after the action lists are written, so that a run never prunes what it was
       // asked to write (the new run is the most recent, hence kept either way).
       const keepRuns = keepRunsOption ?? hub.config.reconciliationKeepRuns;
-      const pruned = keepRuns === undefined ? undefined : await pruneReconciliationResults(hub.pool, { keepRuns });
+      let pruned: PrunedRun[] | undefined;
+      if (keepRuns !== undefined) {
+        try {
+          pruned = await pruneReconciliationResults(hub.pool, { keepRuns });
+        } catch (e) {
+          // Another run took the lock once this one had let it go (the admin API's, say). This run
+          // and its action lists are done: failing now would lose its summary for a retention that
+          // the next run (or `idbind reconcile prune`) does anyway, as the admin API does.
+          if (!(e instanceof RegistryError && e.code === 'RECONCILIATION_ALREADY_RUNNING')) throw e;
+          ctx.stderr.write(`warning: retention did not run (RECONCILIATION_ALREADY_RUNNING: another reconciliation started); the next run applies it\n`);
+        }
+      }
       if (values.json) {
         ctx.stdout.write(JSON.stringify({
           run_id: run.run_id, subscriptions: run.subscriptions, categories: run.categories, by_carrier: run.by_carrier,
