@@ -186,4 +186,28 @@ describe('key rotation racing other work', () => {
     const v = await db!.pool.query<{ v: number }>('SELECT bidx_version AS v FROM persons UNION ALL SELECT bidx_version FROM subscriptions');
     expect(v.rows).toEqual([{ v: 2 }, { v: 2 }]);
   });
+
+  it('a batch job\'s start re-index backs off from a confirmation\'s locks instead of deadlocking with it', async () => {
+    await setup(true);
+    await addKeyVersion(db!.pool, db!.master, 'blind_index');
+    const ring = await loadKeyRing(db!.pool, [db!.master]);
+    // A confirmation share-locks the subscription, then the person (verification-repository.ts
+    // eligibleHolderSql, FOR SHARE OF s, p); the re-index locks the person, then its subscription.
+    const confirmation = await db!.pool.connect();
+    try {
+      await confirmation.query('BEGIN');
+      await confirmation.query('SELECT id FROM subscriptions FOR SHARE');
+      const reindex = completePendingReindex(db!.pool, ring);
+      const outcome = reindex.then(() => 'done', (e: { code?: string }) => e.code ?? 'failed');
+      await new Promise((r) => setTimeout(r, 300));
+      // Before: both waited for each other until PostgreSQL aborted one (40P01), maybe this one.
+      await expect(confirmation.query('SELECT id FROM persons FOR SHARE')).resolves.toMatchObject({ rowCount: 1 });
+      await confirmation.query('COMMIT');
+      expect(await outcome).toBe('done');
+    } finally {
+      confirmation.release();
+    }
+    const v = await db!.pool.query<{ v: number }>('SELECT bidx_version AS v FROM persons UNION ALL SELECT bidx_version FROM subscriptions');
+    expect(v.rows).toEqual([{ v: 2 }, { v: 2 }]);
+  });
 });

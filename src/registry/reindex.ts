@@ -31,8 +31,17 @@ export interface MigrationProgress {
 }
 
 const BATCH = 2000;
-/** SQLSTATE of a `NOWAIT` lock that another transaction holds. */
+/** SQLSTATE of a lock not granted at once (`NOWAIT`) or within `lock_timeout`. */
 const LOCK_NOT_AVAILABLE = '55P03';
+/** SQLSTATE of the transaction PostgreSQL aborts to break a deadlock. */
+const DEADLOCK_DETECTED = '40P01';
+/**
+ * How long a batch job's re-index waits for one lock before it lets go of its batch and tries it
+ * again. A confirmation holds its subscription, then asks for the person (FOR SHARE OF s, p), while
+ * the re-index holds the person and asks for the subscription: waiting longer than PostgreSQL's
+ * deadlock_timeout (1 s) would end in a deadlock, and PostgreSQL may abort the confirmation.
+ */
+const BATCH_JOB_LOCK_TIMEOUT = '200ms';
 
 interface Row {
   id: string;
@@ -186,9 +195,10 @@ async function migrateRows(client: pg.PoolClient, ring: KeyRing, table: SealedTa
  * subscription's number (`numbers`, one probe of the (carrier, number) index per carrier, for the
  * numbers `sharedNumbers` lists: live at more than one carrier when the pass began). A linked
  * row is never skipped: left behind, it is the split this prevents. Batch jobs wait for it
- * (`wait`); the background work does not (NOWAIT: LOCK_NOT_AVAILABLE), and its caller leaves the
- * whole batch to the next pass rather than hold a person while a confirmation holds that person's
- * subscription and waits for the person (a deadlock), or make a confirmation wait for a batch.
+ * (`wait`, up to BATCH_JOB_LOCK_TIMEOUT, then their caller tries the batch again); the background
+ * work does not (NOWAIT: LOCK_NOT_AVAILABLE), and its caller leaves the whole batch to the next
+ * pass. Neither holds a person long while a confirmation holds that person's subscription and
+ * waits for the person (a deadlock), nor makes a confirmation wait long for a batch.
  */
 async function reindexLinkedRows(
   client: pg.PoolClient, ring: KeyRing, target: number, seed: { persons: Buffer[]; numbers: Buffer[]; holders: Buffer[] },
@@ -278,6 +288,7 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
     let rows: Row[] = [];
     try {
       await client.query('BEGIN');
+      if (!skipLocked) await client.query(`SET LOCAL lock_timeout = '${BATCH_JOB_LOCK_TIMEOUT}'`);
       const r = await client.query<Row>(
         `SELECT id::text AS id, sealed, dek_version${spec.extraColumns} FROM ${table}
          WHERE id > $1 AND ${column} <> $2 AND sealed IS NOT NULL ORDER BY id LIMIT ${batchSize} FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
@@ -302,11 +313,20 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
       coupled += linked;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
-      // A linked row locked by another transaction (background work only): this batch is left
-      // whole to the next pass, as the rows SKIP LOCKED leaves (reindexLinkedRows).
-      if (!(skipLocked && (e as { code?: string }).code === LOCK_NOT_AVAILABLE && rows.length > 0)) throw e;
-      lastId = rows[rows.length - 1]!.id;
-      continue;
+      const code = (e as { code?: string }).code;
+      if (skipLocked && code === LOCK_NOT_AVAILABLE && rows.length > 0) {
+        // A linked row locked by another transaction (background work): this batch is left whole
+        // to the next pass, as the rows SKIP LOCKED leaves (reindexLinkedRows).
+        lastId = rows[rows.length - 1]!.id;
+        continue;
+      }
+      if (!skipLocked && (code === LOCK_NOT_AVAILABLE || code === DEADLOCK_DETECTED)) {
+        // A batch job must not leave rows behind: the same batch again, once the other
+        // transaction (a confirmation: milliseconds) had time to finish.
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+        continue;
+      }
+      throw e;
     } finally {
       client.release();
     }
