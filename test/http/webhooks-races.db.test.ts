@@ -1,0 +1,121 @@
+/**
+ * Webhook delivery under races (adversarial review of issue 3 "Webhooks"): replays, URL and
+ * secret changes and other processes acting while a delivery is in flight. Real PostgreSQL, real
+ * HTTP receivers on 127.0.0.1, the dispatcher's scheduling clock moved forward instead of waiting.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createProvider } from '../../src/providers/provider-service.ts';
+import { outboxCtes } from '../../src/events/outbox.ts';
+import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhook-dispatcher.ts';
+import { replayDeliveries, replayDelivery } from '../../src/events/webhook-service.ts';
+import { startReceiver, type Receiver } from './webhooks-receiver.ts';
+
+let db: TestDatabase;
+const receivers: Receiver[] = [];
+const dispatchers: WebhookDispatcher[] = [];
+
+let clock = Date.now() + 1000;
+const now = () => new Date(clock);
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterEach(async () => {
+  await Promise.all(dispatchers.splice(0).map((d) => d.stop()));
+  await Promise.all(receivers.splice(0).map((r) => r.close()));
+  await db.pool.query(`UPDATE webhook_deliveries SET status = 'dead' WHERE status = 'pending'`);
+});
+afterAll(async () => db.drop());
+
+async function receiver(): Promise<Receiver> {
+  const r = await startReceiver();
+  receivers.push(r);
+  return r;
+}
+
+function dispatcher(options: Partial<WebhookDispatcherOptions> = {}): WebhookDispatcher {
+  const d = startWebhookDispatcher({ pool: db.pool, ring: async () => db.ring, outbound: { allowLoopback: true }, intervalMs: 0, now, ...options });
+  dispatchers.push(d);
+  return d;
+}
+
+async function waitUntil(cond: () => boolean, ms: number, everyMs = 10): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, everyMs));
+}
+
+const platformName = () => `p-${randomBytes(8).toString('hex').replace(/\d/g, (d) => 'ghijklmnop'[Number(d)]!)}`;
+
+async function platform(webhookUrl: string) {
+  return createProvider(db.pool, db.ring, { allowLoopback: true }, { name: platformName(), kind: 'platform', webhookUrl });
+}
+
+let refCounter = 0;
+/** n bound accounts of the provider, then unbound through the outbox SQL: n events and n pending deliveries. */
+async function emit(providerId: string, n: number): Promise<string[]> {
+  const refs = Array.from({ length: n }, () => `race-${++refCounter}`);
+  await db.pool.query(
+    `INSERT INTO accounts (id, provider_id, account_ref, method, level, status, status_reason, verified_at)
+     SELECT gen_random_uuid(), $1, r, 'phone', 'low', 'verified', 'verified', now() FROM unnest($2::text[]) r`,
+    [providerId, refs],
+  );
+  const r = await db.pool.query<{ id: string }>(
+    `WITH changed AS (
+       UPDATE accounts a SET status = 'unbound', status_reason = 'account_closed', sequence = a.sequence + 1, status_since = now()
+       WHERE a.provider_id = $1 AND a.account_ref = ANY($2::text[]) RETURNING a.*
+     ),${outboxCtes('$3')}
+     SELECT id FROM ev`,
+    [providerId, refs, 'account.unbound'],
+  );
+  clock = Math.max(clock, Date.now() + 1000);
+  return r.rows.map((x) => x.id);
+}
+
+async function delivery(eventId: string) {
+  const r = await db.pool.query<{ status: string; attempts: number; next_attempt_at: Date; schedule_start: number }>(
+    'SELECT status, attempts, next_attempt_at, schedule_start FROM webhook_deliveries WHERE event_id = $1',
+    [eventId],
+  );
+  return r.rows[0]!;
+}
+
+describe('replays while a delivery is in flight', () => {
+  // The hub's loop works as drain() does: a pass waits for its requests in flight before the
+  // kick of a replay starts the next one, so an attempt hanging until its timeout ends (and is
+  // recorded) before the replayed delivery is claimed again.
+  it('keeps a replay made while the last attempt of the schedule is in flight: that attempt failing does not dead-letter it', async () => {
+    const rec = await receiver();
+    rec.answer = () => (rec.requests.length === 1 ? -1 : 204); // the first request never gets an answer
+    const { provider } = await platform(rec.url);
+    const [id] = await emit(provider.id, 1);
+    // A schedule of one attempt: the first failure is the last.
+    const d = dispatcher({ retryDelaysMs: [], timeoutMs: 400 });
+    const drained = d.drain();
+    await waitUntil(() => rec.requests.length === 1, 5000);
+    expect(rec.requests).toHaveLength(1);
+    // The platform replays the event while that attempt is still waiting for an answer.
+    expect(await replayDelivery(db.pool, provider.id, id!)).toEqual({ event_id: id, status: 'pending' });
+    await drained;
+    // The replay, accepted after the attempt began, stands: the event is sent again and delivered.
+    expect(await delivery(id!)).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(rec.requests.map((q) => q.headers['webhook-id'])).toEqual([id, id]);
+  });
+
+  it('keeps a bulk replay by time range made while a failing attempt is in flight: the delivery is due at once, not on the old schedule', async () => {
+    const rec = await receiver();
+    rec.answer = () => (rec.requests.length === 1 ? -1 : 204);
+    const { provider } = await platform(rec.url);
+    const [id] = await emit(provider.id, 1);
+    const d = dispatcher({ retryDelaysMs: [10 * 3600_000], timeoutMs: 400 });
+    const drained = d.drain();
+    await waitUntil(() => rec.requests.length === 1, 5000);
+    // Replayed by time range while the first attempt hangs.
+    expect(await replayDeliveries(db.pool, provider.id, { since: new Date(Date.now() - 60_000).toISOString() })).toEqual({ requeued: 1 });
+    await drained;
+    // Sent again at once (the replay), not in 10 hours (the failed attempt's schedule).
+    expect(await delivery(id!)).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(rec.requests).toHaveLength(2);
+  });
+});
