@@ -117,13 +117,18 @@ export const RECORD_ATTEMPTS_SQL = `WITH r AS (
              last_attempt_at = r.at, last_status_code = r.status_code, last_error = r.error,
              delivered_at = CASE WHEN r.outcome = 'delivered' THEN r.at + r.duration_ms * interval '1 millisecond' ELSE d.delivered_at END
            FROM r
-           WHERE d.event_id = ANY($1::uuid[]) AND d.event_id = r.event_id AND d.status NOT IN ('delivered', 'dead') AND (r.outcome = 'delivered' OR d.attempts = r.attempt)`;
+           WHERE d.event_id = ANY($1::uuid[]) AND d.event_id = r.event_id AND d.status NOT IN ('delivered', 'dead')
+             AND (r.outcome = 'delivered' OR (d.attempts = r.attempt AND d.schedule_start < r.attempt))`;
 
 /**
  * Writes a batch of attempts to the log and their deliveries' new state, in one statement
  * (unnest). A failed attempt changes its delivery only while the delivery's attempt count is
- * still this attempt's (a later claim, after a lease ran out, owns it otherwise); a success
- * always wins over a pending state, since the receiver has the event.
+ * still this attempt's (a later claim, after a lease ran out, owns it otherwise) and the delivery
+ * was not replayed since this attempt was claimed (a replay sets schedule_start to the attempt
+ * count, this one included): a replay accepted while an attempt was in flight stands, due at once
+ * with its fresh schedule, instead of being undone by that attempt's failure (dead-lettered
+ * after the last attempt of the old schedule, or put back hours away). A success always wins
+ * over a pending state, since the receiver has the event.
  *
  * Planned on every call like the claim, and the deliveries are found by primary key
  * (`event_id = ANY($1)`) and by nothing else. A pending delivery is written `NOT IN ('delivered',
