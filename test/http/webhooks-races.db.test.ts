@@ -119,3 +119,32 @@ describe('replays while a delivery is in flight', () => {
     expect(rec.requests).toHaveLength(2);
   });
 });
+
+describe('a hanging endpoint and events that arrive meanwhile', () => {
+  // Another platform's event committed while the hanging endpoint's requests wait for their
+  // timeout: the kick of its binding must start its delivery at once, not after that timeout.
+  for (const [label, backlog] of [['a few requests in flight (fewer than its share)', 2], ['a backlog beyond its share', 12]] as const) {
+    it(`delivers another provider's new event at once while a hanging endpoint has ${label}`, async () => {
+      const hanging = await receiver();
+      hanging.answer = -1;
+      const healthy = await receiver();
+      const slow = await platform(hanging.url);
+      const fine = await platform(healthy.url);
+      const d = dispatcher({ concurrency: 8, perProviderConcurrency: 3, timeoutMs: 5000, intervalMs: 60_000 });
+      await new Promise((r) => setTimeout(r, 100)); // its first pass found nothing
+      await emit(slow.provider.id, backlog);
+      d.kick();
+      await waitUntil(() => hanging.requests.length === Math.min(backlog, 3), 3000);
+      expect(hanging.requests).toHaveLength(Math.min(backlog, 3));
+      // Now the healthy platform's account changes, and this process kicks its dispatcher.
+      const started = Date.now();
+      const [id] = await emit(fine.provider.id, 1);
+      d.kick();
+      await waitUntil(() => healthy.requests.length >= 1, 4000);
+      expect(healthy.requests.map((q) => q.headers['webhook-id'])).toEqual([id]);
+      // Well before the hanging requests' 5 s timeout.
+      expect(Date.now() - started).toBeLessThan(1500);
+      await hanging.close(); // ends the hanging requests, so that stopping the dispatcher is quick
+    });
+  }
+});
