@@ -298,6 +298,16 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
    * else within 100 ms.
    */
   async function pass(shouldStop: () => boolean): Promise<void> {
+    // A kick while this pass waits for requests in flight (deliveries of another provider were
+    // committed meanwhile): claim again at once. Waiting for the requests instead let a hanging
+    // endpoint's timeout (15 s) hold up every other provider's new events.
+    let kickedHere = false;
+    const onKick = () => {
+      kickedHere = true;
+      const w = released;
+      released = undefined;
+      w?.();
+    };
     let results: AttemptResult[] = [];
     let chain: Promise<void> = Promise.resolve();
     let flushTimer: NodeJS.Timeout | undefined;
@@ -369,11 +379,14 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
         .then(async (batch): Promise<Claim> => ({ ok: true, batch, keys: batch.length > 0 ? await keysOf(batch) : new Map(), skipped: skip }))
         .catch((error: unknown): Claim => ({ ok: false, error }));
     };
+    passKicks.add(onKick);
     try {
       while (!shouldStop()) {
         // Claim again only when there is room: a free request slot and no more than a batch
         // waiting, so claimed deliveries never wait long enough for their lease to run out.
         while (active >= concurrency || queuedTotal >= batchSize) await waitRelease();
+        // A kick from here on may be for a change this claim does not see: it claims again.
+        kickedHere = false;
         const c = await claim();
         if (!c.ok) throw c.error;
         for (const d of c.batch) {
@@ -385,14 +398,20 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
         pump();
         if (c.batch.length === 0) {
           // Nothing due outside the providers left out of the claim (enough of theirs waiting):
-          // done, unless there were such providers (they may have more due). Then claim again
-          // once one of them is down to less than half a share waiting (not after every
-          // request: that would be a claim per delivery), or at once if their requests all ended.
-          if (c.skipped.length === 0) break;
-          while (active > 0 && !c.skipped.some((p) => waiting(p) < refillBelow)) await waitRelease();
+          // done once the requests in flight have ended, unless there were such providers (they
+          // may have more due). Then claim again once one of them is down to less than half a
+          // share waiting (not after every request: that would be a claim per delivery), or at
+          // once if their requests all ended. A kick since the claim began claims again at once.
+          if (c.skipped.length === 0) {
+            while (active > 0 && !kickedHere && !shouldStop()) await waitRelease();
+            if (!kickedHere) break;
+          } else {
+            while (active > 0 && !c.skipped.some((p) => waiting(p) < refillBelow) && !kickedHere && !shouldStop()) await waitRelease();
+          }
         }
       }
     } finally {
+      passKicks.delete(onKick);
       // Claimed deliveries are attempted even when the pass stops or a claim failed (else they
       // would wait for their lease to end).
       for (;;) {
@@ -406,6 +425,8 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
 
   let stopped = false;
   let kicked = false;
+  /** The kick listeners of the passes running (each wakes its pass while it waits for requests). */
+  const passKicks = new Set<() => void>();
   let wake: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
   const passes = new Set<Promise<void>>();
@@ -439,6 +460,7 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
   const kick = () => {
     kicked = true;
     wake?.();
+    for (const k of passKicks) k();
   };
   return {
     kick,
@@ -466,6 +488,7 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
       stopped = true;
       clearTimeout(soon);
       wake?.();
+      for (const k of passKicks) k();
       await loop;
       await Promise.all([...passes]);
     },
