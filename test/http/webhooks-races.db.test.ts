@@ -147,4 +147,25 @@ describe('a hanging endpoint and events that arrive meanwhile', () => {
       await hanging.close(); // ends the hanging requests, so that stopping the dispatcher is quick
     });
   }
+
+  it("delivers another process's new event by the next poll, not after a hanging endpoint's timeout", async () => {
+    const hanging = await receiver();
+    hanging.answer = -1;
+    const healthy = await receiver();
+    const slow = await platform(hanging.url);
+    const fine = await platform(healthy.url);
+    const d = dispatcher({ concurrency: 8, perProviderConcurrency: 3, timeoutMs: 5000, intervalMs: 200 });
+    await emit(slow.provider.id, 2);
+    d.kick();
+    await waitUntil(() => hanging.requests.length === 2, 3000);
+    expect(hanging.requests).toHaveLength(2);
+    // A change committed by another process (no kick here: with the status cache off, the poll finds it).
+    const started = Date.now();
+    const [id] = await emit(fine.provider.id, 1);
+    await waitUntil(() => healthy.requests.length >= 1, 4000);
+    expect(healthy.requests.map((q) => q.headers['webhook-id'])).toEqual([id]);
+    // Within about the poll interval, not the hanging requests' 5 s timeout.
+    expect(Date.now() - started).toBeLessThan(1500);
+    await hanging.close();
+  });
 });
