@@ -299,8 +299,8 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
    */
   async function pass(shouldStop: () => boolean): Promise<void> {
     // A kick while this pass waits for requests in flight (deliveries of another provider were
-    // committed meanwhile): claim again at once. Waiting for the requests instead let a hanging
-    // endpoint's timeout (15 s) hold up every other provider's new events.
+    // committed meanwhile), or the poll interval passing: claim again. Waiting for the requests
+    // instead let a hanging endpoint's timeout (15 s) hold up every other provider's events.
     let kickedHere = false;
     const onKick = () => {
       kickedHere = true;
@@ -401,12 +401,19 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
           // done once the requests in flight have ended, unless there were such providers (they
           // may have more due). Then claim again once one of them is down to less than half a
           // share waiting (not after every request: that would be a claim per delivery), or at
-          // once if their requests all ended. A kick since the claim began claims again at once.
-          if (c.skipped.length === 0) {
-            while (active > 0 && !kickedHere && !shouldStop()) await waitRelease();
-            if (!kickedHere) break;
-          } else {
-            while (active > 0 && !c.skipped.some((p) => waiting(p) < refillBelow) && !kickedHere && !shouldStop()) await waitRelease();
+          // once if their requests all ended. A kick since the claim began claims again at once,
+          // and so does the poll interval (another process's changes, retries coming due), as
+          // it would between passes.
+          const poll = intervalMs > 0 && active > 0 ? setTimeout(onKick, intervalMs) : undefined;
+          try {
+            if (c.skipped.length === 0) {
+              while (active > 0 && !kickedHere && !shouldStop()) await waitRelease();
+              if (!kickedHere) break;
+            } else {
+              while (active > 0 && !c.skipped.some((p) => waiting(p) < refillBelow) && !kickedHere && !shouldStop()) await waitRelease();
+            }
+          } finally {
+            clearTimeout(poll);
           }
         }
       }
