@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { createProvider } from '../../src/providers/provider-service.ts';
+import { createProvider, rotateWebhookSecret, webhookSecrets } from '../../src/providers/provider-service.ts';
 import { outboxCtes } from '../../src/events/outbox.ts';
 import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhook-dispatcher.ts';
 import { replayDeliveries, replayDelivery } from '../../src/events/webhook-service.ts';
@@ -167,5 +167,19 @@ describe('a hanging endpoint and events that arrive meanwhile', () => {
     // Within about the poll interval, not the hanging requests' 5 s timeout.
     expect(Date.now() - started).toBeLessThan(1500);
     await hanging.close();
+  });
+});
+
+describe('secret rotation', () => {
+  it('leaves one live secret after two rotations without overlap made at the same time (a client repeating a rotation that timed out)', async () => {
+    const rec = await receiver();
+    const { provider } = await platform(rec.url);
+    for (let round = 0; round < 5; round++) {
+      const rotated = await Promise.all([0, 1, 2].map(() => rotateWebhookSecret(db.pool, db.ring, provider.id, 0)));
+      const live = await webhookSecrets(db.pool, db.ring, provider.id);
+      // Only the last rotation's secret signs: each rotation expires every other secret at once.
+      expect(live).toHaveLength(1);
+      expect(rotated.map((r) => r.webhookSecret)).toContain(live[0]);
+    }
   });
 });
