@@ -4,9 +4,11 @@
  * HTTP receivers on 127.0.0.1, the dispatcher's scheduling clock moved forward instead of waiting.
  */
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { createProvider, rotateWebhookSecret, webhookSecrets } from '../../src/providers/provider-service.ts';
+import { createProvider, rotateWebhookSecret, updateProvider, webhookSecrets } from '../../src/providers/provider-service.ts';
 import { outboxCtes } from '../../src/events/outbox.ts';
 import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhook-dispatcher.ts';
 import { replayDeliveries, replayDelivery } from '../../src/events/webhook-service.ts';
@@ -181,5 +183,52 @@ describe('secret rotation', () => {
       expect(live).toHaveLength(1);
       expect(rotated.map((r) => r.webhookSecret)).toContain(live[0]);
     }
+  });
+});
+
+/** An endpoint that holds every request until release(status) answers them all. */
+async function heldEndpoint() {
+  const held: http.ServerResponse[] = [];
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => held.push(res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    held,
+    release(status: number) {
+      for (const res of held.splice(0)) res.writeHead(status).end();
+    },
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+describe('the webhook URL changed while a delivery is in flight', () => {
+  it('retries at the new URL a delivery whose request to the replaced URL answers 410 Gone, instead of dead-lettering it', async () => {
+    const old = await heldEndpoint();
+    const next = await receiver();
+    const { provider } = await platform(old.url);
+    const [id] = await emit(provider.id, 1);
+    const d = dispatcher({ random: () => 0.5 });
+    const drained = d.drain();
+    await waitUntil(() => old.held.length === 1, 5000);
+    // The platform moves its endpoint, and the old one now answers that it is gone.
+    await updateProvider(db.pool, { allowLoopback: true }, provider.id, { webhookUrl: next.url });
+    old.release(410);
+    await drained;
+    await old.close();
+    // The 410 spoke for the replaced URL only: the provider's endpoint stays enabled, and the
+    // delivery is retried (at the URL the provider has now), not dead.
+    expect((await db.pool.query('SELECT webhook_disabled_at FROM providers WHERE id = $1', [provider.id])).rows[0].webhook_disabled_at).toBeNull();
+    expect(await delivery(id!)).toMatchObject({ status: 'pending', attempts: 1 });
+    clock += 5000;
+    await d.drain();
+    expect(await delivery(id!)).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(next.requests.map((q) => q.headers['webhook-id'])).toEqual([id]);
   });
 });
