@@ -29,7 +29,8 @@
  * - A 410 Gone means the receiver wants no more (Standard Webhooks 1.0.0 "Delivery success and
  *   failure"): the delivery is dead-lettered at once and the provider's endpoint disabled; while
  *   it is disabled, every delivery to it is dead-lettered at once, without a request, kept for a
- *   replay once the provider sets its webhook URL again.
+ *   replay once the provider sets its webhook URL again. A 410 from a URL the provider has
+ *   replaced since the claim disables nothing and is retried, at the provider's URL then.
  * - A provider without a webhook URL (removed after the event was written) or disabled at attempt
  *   time: the attempt fails without a request, is logged as such, and follows the same schedule,
  *   so the delivery ends dead-lettered and visible rather than pending for ever; a replay after
@@ -47,7 +48,7 @@ import { forbiddenAddressReason, OutboundUrlError, postOutbound, type OutboundPo
 import { invalidateAuthCache, webhookSecrets } from '../providers/provider-service.ts';
 import { disableWebhookEndpoint } from '../providers/provider-repository.ts';
 import { webhookHeaders, webhookSecretKey } from './webhook-signing.ts';
-import { claimDueDeliveries, recordAttempts, type AttemptResult, type ClaimedDelivery } from './webhook-repository.ts';
+import { claimDueDeliveries, recordAttempts, webhookUrlIs, type AttemptResult, type ClaimedDelivery } from './webhook-repository.ts';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -254,17 +255,27 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
           const res: OutboundResponse = await postOutbound(url, d.body, headers, outbound, timeoutMs);
           statusCode = res.status;
           ok = res.status >= 200 && res.status < 300;
+          let moved = false;
           if (res.status === 410) {
-            gone = true;
             // Only the URL that answered is disabled; a failure to record it is retried by the next 410.
             // This process's cached providers are dropped, so the platform's own view
-            // (GET /v1/provider, the console) shows the endpoint disabled at once.
-            await disableWebhookEndpoint(pool, d.provider_id, d.webhook_url).then(() => invalidateAuthCache(pool), (e: unknown) => {
-              log?.warn({ provider_id: d.provider_id, err: { name: (e as Error).name } }, 'the webhook endpoint could not be disabled after 410 Gone');
-            });
+            // (GET /v1/provider, the console) shows the endpoint disabled at once. When the
+            // provider has set another URL since the claim, the 410 spoke for the replaced URL
+            // only: the delivery is retried (at the provider's URL then), not dead-lettered.
+            const url = d.webhook_url;
+            gone = await disableWebhookEndpoint(pool, d.provider_id, url)
+              .then(async (disabled) => {
+                if (disabled) invalidateAuthCache(pool);
+                return disabled || await webhookUrlIs(pool, d.provider_id, url);
+              })
+              .catch((e: unknown) => {
+                log?.warn({ provider_id: d.provider_id, err: { name: (e as Error).name } }, 'the webhook endpoint could not be disabled after 410 Gone');
+                return true;
+              });
+            moved = !gone;
           }
           if (!ok) {
-            error = describeStatus(res.status);
+            error = moved ? 'HTTP 410 Gone from a webhook URL replaced since: retried at the current one' : describeStatus(res.status);
             askedDelayMs = retryAfterDelayMs(res.status, res.retryAfter, Date.now(), maxAskedDelayMs);
           }
         }

@@ -335,6 +335,12 @@ export async function insertTestEvent(db: Db, providerId: string, eventId: strin
   return r.rows[0];
 }
 
+/** Whether the provider's webhook URL is still `url` (a 410 Gone speaks only for the URL that answered). */
+export async function webhookUrlIs(db: Db, providerId: string, url: string): Promise<boolean> {
+  const r = await db.query<{ same: boolean }>('SELECT webhook_url = $2 AS same FROM providers WHERE id = $1', [providerId, url]);
+  return r.rows[0]?.same === true;
+}
+
 /** Whether the provider's webhook endpoint can receive: no URL, disabled by a 410 Gone, or enabled. */
 export async function webhookEndpointState(db: Db, providerId: string): Promise<'none' | 'disabled' | 'enabled'> {
   const r = await db.query<{ state: 'none' | 'disabled' | 'enabled' }>(
