@@ -150,6 +150,34 @@ describe('a hanging endpoint and events that arrive meanwhile', () => {
     });
   }
 
+  it('delivers another provider\'s new event at once while two hanging endpoints have backlogs (their shares fill every slot)', async () => {
+    const h1 = await receiver();
+    h1.answer = -1;
+    const h2 = await receiver();
+    h2.answer = -1;
+    const healthy = await receiver();
+    const a = await platform(h1.url);
+    const b = await platform(h2.url);
+    const fine = await platform(healthy.url);
+    // The default share: half the slots each, so two hanging providers could hold all of them.
+    const d = dispatcher({ concurrency: 8, timeoutMs: 5000, intervalMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    await emit(a.provider.id, 20);
+    await emit(b.provider.id, 20);
+    d.kick();
+    await waitUntil(() => h1.requests.length + h2.requests.length >= 7, 3000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h1.requests.length + h2.requests.length).toBeGreaterThanOrEqual(7);
+    const started = Date.now();
+    const [id] = await emit(fine.provider.id, 1);
+    d.kick();
+    await waitUntil(() => healthy.requests.length >= 1, 8000);
+    expect(healthy.requests.map((q) => q.headers['webhook-id'])).toEqual([id]);
+    expect(Date.now() - started).toBeLessThan(1500);
+    await h1.close();
+    await h2.close();
+  });
+
   it("delivers another process's new event by the next poll, not after a hanging endpoint's timeout", async () => {
     const hanging = await receiver();
     hanging.answer = -1;
