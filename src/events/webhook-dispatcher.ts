@@ -25,7 +25,9 @@
  *   1.0.0 "Delivery success and failure" recommends; the schedule is never shortened.
  * - Fair across providers: at most `perProviderConcurrency` requests in flight to one provider,
  *   and claims that serve providers oldest due delivery first, each up to its share, so one
- *   provider's backlog or hanging endpoint never delays another's events.
+ *   provider's backlog or hanging endpoint never delays another's events; an eighth of the
+ *   slots is kept for providers with nothing in flight, so that two hanging endpoints, each with
+ *   its share of half the slots, do not hold them all.
  * - A 410 Gone means the receiver wants no more (Standard Webhooks 1.0.0 "Delivery success and
  *   failure"): the delivery is dead-lettered at once and the provider's endpoint disabled; while
  *   it is disabled, every delivery to it is dead-lettered at once, without a request, kept for a
@@ -192,6 +194,11 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
   const concurrency = options.concurrency ?? 128;
   const batchSize = options.batchSize ?? 256;
   const perProvider = Math.max(1, Math.min(concurrency, options.perProviderConcurrency ?? Math.ceil(concurrency / 2)));
+  // Slots kept for providers with no request in flight (an eighth, at least one): the others
+  // share the rest. With the share at half the slots, two hanging endpoints took every slot and
+  // each other provider's events waited for their timeouts; now it takes reserve + 2 of them.
+  const reserved = Math.max(1, Math.floor(concurrency / 8));
+  const shared = Math.max(1, concurrency - reserved);
   const timeoutMs = options.timeoutMs ?? 15_000;
   // A claimed delivery may wait for every earlier one of its batch and of the batch before it
   // (claimed ahead) to time out, then time out itself.
@@ -361,7 +368,10 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
     const pump = (): void => {
       for (const [provider, q] of queued) {
         if (active >= concurrency) return;
-        while (q.length > 0 && active < concurrency && (inFlight.get(provider) ?? 0) < perProvider) {
+        // A provider's first request in flight may take any free slot; its further ones only
+        // the slots outside the reserve, so that endpoints hanging until the timeout, each with
+        // its share, never hold every slot: a provider with nothing in flight still starts one.
+        while (q.length > 0 && active < concurrency && (inFlight.get(provider) ?? 0) < perProvider && ((inFlight.get(provider) ?? 0) === 0 || active < shared)) {
           const { d, keys } = q.shift()!;
           queuedTotal--;
           active++;
@@ -381,13 +391,18 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
       }
     };
 
-    type Claim = { ok: true; batch: ClaimedDelivery[]; keys: Keys; skipped: string[] } | { ok: false; error: unknown };
+    type Claim = { ok: true; batch: ClaimedDelivery[]; keys: Keys; skipped: string[]; reserveOnly: boolean } | { ok: false; error: unknown };
     // Settled into a value, so that a failure surfaces where it is awaited and never as an
     // unhandled rejection. The secrets are opened once per claimed batch.
     const claim = (): Promise<Claim> => {
-      const skip = [...queued.keys()].filter((p) => waiting(p) >= refillBelow);
-      return claimDueDeliveries(pool, now(), batchSize, leaseMs, perProvider, skip)
-        .then(async (batch): Promise<Claim> => ({ ok: true, batch, keys: batch.length > 0 ? await keysOf(batch) : new Map(), skipped: skip }))
+      // The shared slots all taken (endpoints hanging until the timeout, say): only the reserve
+      // is free, for providers with nothing in flight or waiting, one delivery each, no more
+      // than the free slots, so that everything claimed starts at once (none waits out its
+      // lease) and busy providers are not refilled meanwhile.
+      const reserveOnly = active >= shared;
+      const skip = reserveOnly ? [...new Set([...inFlight.keys(), ...queued.keys()])] : [...queued.keys()].filter((p) => waiting(p) >= refillBelow);
+      return claimDueDeliveries(pool, now(), reserveOnly ? concurrency - active : batchSize, leaseMs, reserveOnly ? 1 : perProvider, skip)
+        .then(async (batch): Promise<Claim> => ({ ok: true, batch, keys: batch.length > 0 ? await keysOf(batch) : new Map(), skipped: skip, reserveOnly }))
         .catch((error: unknown): Claim => ({ ok: false, error }));
     };
     passKicks.add(onKick);
@@ -417,7 +432,11 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
           // it would between passes.
           const poll = intervalMs > 0 && active > 0 ? setTimeout(onKick, intervalMs) : undefined;
           try {
-            if (c.skipped.length === 0) {
+            if (c.reserveOnly) {
+              // Claim again on a kick or the poll, or once shared slots are free (not on every
+              // request ending: that would be a claim per delivery).
+              while (active >= shared && !kickedHere && !shouldStop()) await waitRelease();
+            } else if (c.skipped.length === 0) {
               while (active > 0 && !kickedHere && !shouldStop()) await waitRelease();
               if (!kickedHere) break;
             } else {
