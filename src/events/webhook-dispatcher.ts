@@ -411,6 +411,18 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
         // Claim again only when there is room: a free request slot and no more than a batch
         // waiting, so claimed deliveries never wait long enough for their lease to run out.
         while (active >= concurrency || queuedTotal >= batchSize) await waitRelease();
+        if (active >= shared && !kickedHere) {
+          // Only the reserve is free: it is claimed for on a kick or the poll (a change, a
+          // retry come due), else when shared slots are free again; not after every claim or
+          // request ending (a claim per delivery when two busy providers fill the shared slots).
+          const poll = intervalMs > 0 ? setTimeout(onKick, intervalMs) : undefined;
+          try {
+            while (active >= shared && !kickedHere && !shouldStop()) await waitRelease();
+          } finally {
+            clearTimeout(poll);
+          }
+          continue;
+        }
         // A kick from here on may be for a change this claim does not see: it claims again.
         kickedHere = false;
         const c = await claim();
@@ -433,9 +445,8 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
           const poll = intervalMs > 0 && active > 0 ? setTimeout(onKick, intervalMs) : undefined;
           try {
             if (c.reserveOnly) {
-              // Claim again on a kick or the poll, or once shared slots are free (not on every
-              // request ending: that would be a claim per delivery).
-              while (active >= shared && !kickedHere && !shouldStop()) await waitRelease();
+              // Waits at the top of the loop (for a kick, the poll, or free shared slots).
+              continue;
             } else if (c.skipped.length === 0) {
               while (active > 0 && !kickedHere && !shouldStop()) await waitRelease();
               if (!kickedHere) break;
