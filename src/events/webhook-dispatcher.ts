@@ -25,11 +25,14 @@
  *   1.0.0 "Delivery success and failure" recommends; the schedule is never shortened.
  * - Fair across providers: at most `perProviderConcurrency` requests in flight to one provider,
  *   and claims that serve providers oldest due delivery first, each up to its share, so one
- *   provider's backlog or hanging endpoint never delays another's events.
+ *   provider's backlog or hanging endpoint never delays another's events; an eighth of the
+ *   slots is kept for providers with nothing in flight, so that two hanging endpoints, each with
+ *   its share of half the slots, do not hold them all.
  * - A 410 Gone means the receiver wants no more (Standard Webhooks 1.0.0 "Delivery success and
  *   failure"): the delivery is dead-lettered at once and the provider's endpoint disabled; while
  *   it is disabled, every delivery to it is dead-lettered at once, without a request, kept for a
- *   replay once the provider sets its webhook URL again.
+ *   replay once the provider sets its webhook URL again. A 410 from a URL the provider has
+ *   replaced since the claim disables nothing and is retried, at the provider's URL then.
  * - A provider without a webhook URL (removed after the event was written) or disabled at attempt
  *   time: the attempt fails without a request, is logged as such, and follows the same schedule,
  *   so the delivery ends dead-lettered and visible rather than pending for ever; a replay after
@@ -47,7 +50,7 @@ import { forbiddenAddressReason, OutboundUrlError, postOutbound, type OutboundPo
 import { invalidateAuthCache, webhookSecrets } from '../providers/provider-service.ts';
 import { disableWebhookEndpoint } from '../providers/provider-repository.ts';
 import { webhookHeaders, webhookSecretKey } from './webhook-signing.ts';
-import { claimDueDeliveries, recordAttempts, type AttemptResult, type ClaimedDelivery } from './webhook-repository.ts';
+import { claimDueDeliveries, recordAttempts, webhookUrlIs, type AttemptResult, type ClaimedDelivery } from './webhook-repository.ts';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -191,6 +194,11 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
   const concurrency = options.concurrency ?? 128;
   const batchSize = options.batchSize ?? 256;
   const perProvider = Math.max(1, Math.min(concurrency, options.perProviderConcurrency ?? Math.ceil(concurrency / 2)));
+  // Slots kept for providers with no request in flight (an eighth, at least one): the others
+  // share the rest. With the share at half the slots, two hanging endpoints took every slot and
+  // each other provider's events waited for their timeouts; now it takes reserve + 2 of them.
+  const reserved = Math.max(1, Math.floor(concurrency / 8));
+  const shared = Math.max(1, concurrency - reserved);
   const timeoutMs = options.timeoutMs ?? 15_000;
   // A claimed delivery may wait for every earlier one of its batch and of the batch before it
   // (claimed ahead) to time out, then time out itself.
@@ -254,17 +262,27 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
           const res: OutboundResponse = await postOutbound(url, d.body, headers, outbound, timeoutMs);
           statusCode = res.status;
           ok = res.status >= 200 && res.status < 300;
+          let moved = false;
           if (res.status === 410) {
-            gone = true;
             // Only the URL that answered is disabled; a failure to record it is retried by the next 410.
             // This process's cached providers are dropped, so the platform's own view
-            // (GET /v1/provider, the console) shows the endpoint disabled at once.
-            await disableWebhookEndpoint(pool, d.provider_id, d.webhook_url).then(() => invalidateAuthCache(pool), (e: unknown) => {
-              log?.warn({ provider_id: d.provider_id, err: { name: (e as Error).name } }, 'the webhook endpoint could not be disabled after 410 Gone');
-            });
+            // (GET /v1/provider, the console) shows the endpoint disabled at once. When the
+            // provider has set another URL since the claim, the 410 spoke for the replaced URL
+            // only: the delivery is retried (at the provider's URL then), not dead-lettered.
+            const url = d.webhook_url;
+            gone = await disableWebhookEndpoint(pool, d.provider_id, url)
+              .then(async (disabled) => {
+                if (disabled) invalidateAuthCache(pool);
+                return disabled || await webhookUrlIs(pool, d.provider_id, url);
+              })
+              .catch((e: unknown) => {
+                log?.warn({ provider_id: d.provider_id, err: { name: (e as Error).name } }, 'the webhook endpoint could not be disabled after 410 Gone');
+                return true;
+              });
+            moved = !gone;
           }
           if (!ok) {
-            error = describeStatus(res.status);
+            error = moved ? 'HTTP 410 Gone from a webhook URL replaced since: retried at the current one' : describeStatus(res.status);
             askedDelayMs = retryAfterDelayMs(res.status, res.retryAfter, Date.now(), maxAskedDelayMs);
           }
         }
@@ -298,6 +316,16 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
    * else within 100 ms.
    */
   async function pass(shouldStop: () => boolean): Promise<void> {
+    // A kick while this pass waits for requests in flight (deliveries of another provider were
+    // committed meanwhile), or the poll interval passing: claim again. Waiting for the requests
+    // instead let a hanging endpoint's timeout (15 s) hold up every other provider's events.
+    let kickedHere = false;
+    const onKick = () => {
+      kickedHere = true;
+      const w = released;
+      released = undefined;
+      w?.();
+    };
     let results: AttemptResult[] = [];
     let chain: Promise<void> = Promise.resolve();
     let flushTimer: NodeJS.Timeout | undefined;
@@ -340,7 +368,10 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
     const pump = (): void => {
       for (const [provider, q] of queued) {
         if (active >= concurrency) return;
-        while (q.length > 0 && active < concurrency && (inFlight.get(provider) ?? 0) < perProvider) {
+        // A provider's first request in flight may take any free slot; its further ones only
+        // the slots outside the reserve, so that endpoints hanging until the timeout, each with
+        // its share, never hold every slot: a provider with nothing in flight still starts one.
+        while (q.length > 0 && active < concurrency && (inFlight.get(provider) ?? 0) < perProvider && ((inFlight.get(provider) ?? 0) === 0 || active < shared)) {
           const { d, keys } = q.shift()!;
           queuedTotal--;
           active++;
@@ -360,20 +391,40 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
       }
     };
 
-    type Claim = { ok: true; batch: ClaimedDelivery[]; keys: Keys; skipped: string[] } | { ok: false; error: unknown };
+    type Claim = { ok: true; batch: ClaimedDelivery[]; keys: Keys; skipped: string[]; reserveOnly: boolean } | { ok: false; error: unknown };
     // Settled into a value, so that a failure surfaces where it is awaited and never as an
     // unhandled rejection. The secrets are opened once per claimed batch.
     const claim = (): Promise<Claim> => {
-      const skip = [...queued.keys()].filter((p) => waiting(p) >= refillBelow);
-      return claimDueDeliveries(pool, now(), batchSize, leaseMs, perProvider, skip)
-        .then(async (batch): Promise<Claim> => ({ ok: true, batch, keys: batch.length > 0 ? await keysOf(batch) : new Map(), skipped: skip }))
+      // The shared slots all taken (endpoints hanging until the timeout, say): only the reserve
+      // is free, for providers with nothing in flight or waiting, one delivery each, no more
+      // than the free slots, so that everything claimed starts at once (none waits out its
+      // lease) and busy providers are not refilled meanwhile.
+      const reserveOnly = active >= shared;
+      const skip = reserveOnly ? [...new Set([...inFlight.keys(), ...queued.keys()])] : [...queued.keys()].filter((p) => waiting(p) >= refillBelow);
+      return claimDueDeliveries(pool, now(), reserveOnly ? concurrency - active : batchSize, leaseMs, reserveOnly ? 1 : perProvider, skip)
+        .then(async (batch): Promise<Claim> => ({ ok: true, batch, keys: batch.length > 0 ? await keysOf(batch) : new Map(), skipped: skip, reserveOnly }))
         .catch((error: unknown): Claim => ({ ok: false, error }));
     };
+    passKicks.add(onKick);
     try {
       while (!shouldStop()) {
         // Claim again only when there is room: a free request slot and no more than a batch
         // waiting, so claimed deliveries never wait long enough for their lease to run out.
         while (active >= concurrency || queuedTotal >= batchSize) await waitRelease();
+        if (active >= shared && !kickedHere) {
+          // Only the reserve is free: it is claimed for on a kick or the poll (a change, a
+          // retry come due), else when shared slots are free again; not after every claim or
+          // request ending (a claim per delivery when two busy providers fill the shared slots).
+          const poll = intervalMs > 0 ? setTimeout(onKick, intervalMs) : undefined;
+          try {
+            while (active >= shared && !kickedHere && !shouldStop()) await waitRelease();
+          } finally {
+            clearTimeout(poll);
+          }
+          continue;
+        }
+        // A kick from here on may be for a change this claim does not see: it claims again.
+        kickedHere = false;
         const c = await claim();
         if (!c.ok) throw c.error;
         for (const d of c.batch) {
@@ -385,14 +436,30 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
         pump();
         if (c.batch.length === 0) {
           // Nothing due outside the providers left out of the claim (enough of theirs waiting):
-          // done, unless there were such providers (they may have more due). Then claim again
-          // once one of them is down to less than half a share waiting (not after every
-          // request: that would be a claim per delivery), or at once if their requests all ended.
-          if (c.skipped.length === 0) break;
-          while (active > 0 && !c.skipped.some((p) => waiting(p) < refillBelow)) await waitRelease();
+          // done once the requests in flight have ended, unless there were such providers (they
+          // may have more due). Then claim again once one of them is down to less than half a
+          // share waiting (not after every request: that would be a claim per delivery), or at
+          // once if their requests all ended. A kick since the claim began claims again at once,
+          // and so does the poll interval (another process's changes, retries coming due), as
+          // it would between passes.
+          const poll = intervalMs > 0 && active > 0 ? setTimeout(onKick, intervalMs) : undefined;
+          try {
+            if (c.reserveOnly) {
+              // Waits at the top of the loop (for a kick, the poll, or free shared slots).
+              continue;
+            } else if (c.skipped.length === 0) {
+              while (active > 0 && !kickedHere && !shouldStop()) await waitRelease();
+              if (!kickedHere) break;
+            } else {
+              while (active > 0 && !c.skipped.some((p) => waiting(p) < refillBelow) && !kickedHere && !shouldStop()) await waitRelease();
+            }
+          } finally {
+            clearTimeout(poll);
+          }
         }
       }
     } finally {
+      passKicks.delete(onKick);
       // Claimed deliveries are attempted even when the pass stops or a claim failed (else they
       // would wait for their lease to end).
       for (;;) {
@@ -406,6 +473,8 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
 
   let stopped = false;
   let kicked = false;
+  /** The kick listeners of the passes running (each wakes its pass while it waits for requests). */
+  const passKicks = new Set<() => void>();
   let wake: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
   const passes = new Set<Promise<void>>();
@@ -439,6 +508,7 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
   const kick = () => {
     kicked = true;
     wake?.();
+    for (const k of passKicks) k();
   };
   return {
     kick,
@@ -466,6 +536,7 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
       stopped = true;
       clearTimeout(soon);
       wake?.();
+      for (const k of passKicks) k();
       await loop;
       await Promise.all([...passes]);
     },

@@ -117,13 +117,18 @@ export const RECORD_ATTEMPTS_SQL = `WITH r AS (
              last_attempt_at = r.at, last_status_code = r.status_code, last_error = r.error,
              delivered_at = CASE WHEN r.outcome = 'delivered' THEN r.at + r.duration_ms * interval '1 millisecond' ELSE d.delivered_at END
            FROM r
-           WHERE d.event_id = ANY($1::uuid[]) AND d.event_id = r.event_id AND d.status NOT IN ('delivered', 'dead') AND (r.outcome = 'delivered' OR d.attempts = r.attempt)`;
+           WHERE d.event_id = ANY($1::uuid[]) AND d.event_id = r.event_id AND d.status NOT IN ('delivered', 'dead')
+             AND (r.outcome = 'delivered' OR (d.attempts = r.attempt AND d.schedule_start < r.attempt))`;
 
 /**
  * Writes a batch of attempts to the log and their deliveries' new state, in one statement
  * (unnest). A failed attempt changes its delivery only while the delivery's attempt count is
- * still this attempt's (a later claim, after a lease ran out, owns it otherwise); a success
- * always wins over a pending state, since the receiver has the event.
+ * still this attempt's (a later claim, after a lease ran out, owns it otherwise) and the delivery
+ * was not replayed since this attempt was claimed (a replay sets schedule_start to the attempt
+ * count, this one included): a replay accepted while an attempt was in flight stands, due at once
+ * with its fresh schedule, instead of being undone by that attempt's failure (dead-lettered
+ * after the last attempt of the old schedule, or put back hours away). A success always wins
+ * over a pending state, since the receiver has the event.
  *
  * Planned on every call like the claim, and the deliveries are found by primary key
  * (`event_id = ANY($1)`) and by nothing else. A pending delivery is written `NOT IN ('delivered',
@@ -328,6 +333,12 @@ export async function insertTestEvent(db: Db, providerId: string, eventId: strin
     [providerId, eventId, TEST_EVENT_TYPE],
   );
   return r.rows[0];
+}
+
+/** Whether the provider's webhook URL is still `url` (a 410 Gone speaks only for the URL that answered). */
+export async function webhookUrlIs(db: Db, providerId: string, url: string): Promise<boolean> {
+  const r = await db.query<{ same: boolean }>('SELECT webhook_url = $2 AS same FROM providers WHERE id = $1', [providerId, url]);
+  return r.rows[0]?.same === true;
 }
 
 /** Whether the provider's webhook endpoint can receive: no URL, disabled by a 410 Gone, or enabled. */

@@ -145,6 +145,17 @@ export async function insertWebhookSecret(db: Db, s: { id: string; providerId: s
   await db.query('INSERT INTO webhook_secrets (id, provider_id, sealed, dek_version) VALUES ($1, $2, $3, $4)', [s.id, s.providerId, s.sealed, s.dekVersion]);
 }
 
+/**
+ * Serialises the webhook secret rotations of a provider (taken first in the rotation's
+ * transaction): without it, rotations at the same time each expired the secrets committed before
+ * them but not each other's new secret, which stayed live without expiry (an overlap of 0 then
+ * left several secrets signing). FOR NO KEY UPDATE: it does not wait for, nor hold up, rows that
+ * merely reference the provider (events, deliveries, secrets).
+ */
+export async function lockWebhookSecretRotation(db: Db, providerId: string): Promise<void> {
+  await db.query('SELECT 1 FROM providers WHERE id = $1 FOR NO KEY UPDATE', [providerId]);
+}
+
 export async function expireOtherWebhookSecrets(db: Db, providerId: string, keepId: string, overlapSeconds: number): Promise<Date | null> {
   const r = await db.query<{ expires_at: Date }>(
     `UPDATE webhook_secrets SET expires_at = least(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $3))

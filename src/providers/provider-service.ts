@@ -214,6 +214,7 @@ export async function rotateWebhookSecret(pool: pg.Pool, ring: KeyRing, provider
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
+    await repo.lockWebhookSecretRotation(client, providerId);
     await repo.insertWebhookSecret(client, { id, providerId, ...sealWebhookSecret(ring, id, webhookSecret) });
     const previousExpireAt = await repo.expireOtherWebhookSecrets(client, providerId, id, overlapSeconds);
     await client.query('COMMIT');
