@@ -146,13 +146,14 @@ export async function insertWebhookSecret(db: Db, s: { id: string; providerId: s
 }
 
 /**
- * Serialises the webhook secret rotations of a provider (taken first in the rotation's
- * transaction): without it, rotations at the same time each expired the secrets committed before
- * them but not each other's new secret, which stayed live without expiry (an overlap of 0 then
- * left several secrets signing). FOR NO KEY UPDATE: it does not wait for, nor hold up, rows that
- * merely reference the provider (events, deliveries, secrets).
+ * Serialises the credential rotations of a provider, API keys and webhook secrets (taken first in
+ * the rotation's transaction): without it, rotations at the same time each expired the
+ * credentials committed before them but not each other's new one, which stayed live without
+ * expiry (an overlap of 0 then left several secrets signing, or several keys working). FOR NO KEY
+ * UPDATE: it does not wait for, nor hold up, rows that merely reference the provider (events,
+ * deliveries, secrets, keys).
  */
-export async function lockWebhookSecretRotation(db: Db, providerId: string): Promise<void> {
+export async function lockCredentialRotation(db: Db, providerId: string): Promise<void> {
   await db.query('SELECT 1 FROM providers WHERE id = $1 FOR NO KEY UPDATE', [providerId]);
 }
 

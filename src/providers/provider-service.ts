@@ -194,6 +194,7 @@ export async function rotateApiKey(pool: pg.Pool, providerId: string, overlapSec
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
+    await repo.lockCredentialRotation(client, providerId);
     await repo.insertApiKey(client, { id, providerId, hash: apiKeyHash(apiKey), hint: apiKeyHint(apiKey) });
     const previousExpireAt = await repo.expireOtherApiKeys(client, providerId, id, overlapSeconds);
     await client.query('COMMIT');
@@ -214,7 +215,7 @@ export async function rotateWebhookSecret(pool: pg.Pool, ring: KeyRing, provider
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await repo.lockWebhookSecretRotation(client, providerId);
+    await repo.lockCredentialRotation(client, providerId);
     await repo.insertWebhookSecret(client, { id, providerId, ...sealWebhookSecret(ring, id, webhookSecret) });
     const previousExpireAt = await repo.expireOtherWebhookSecrets(client, providerId, id, overlapSeconds);
     await client.query('COMMIT');

@@ -106,6 +106,21 @@ describe('credentials over time', () => {
     expect((await hub.app.inject({ url: '/v1/provider', headers: { authorization: `Bearer ${now.json().api_key}` } })).statusCode).toBe(200);
   });
 
+  it('leaves one working API key after rotations without overlap made at the same time (a client repeating a rotation that timed out)', async () => {
+    const c = (await create({ name: 'Hasty Rotator', kind: 'platform' })).json();
+    for (let round = 0; round < 5; round++) {
+      const answers = await Promise.all([0, 1, 2].map(() =>
+        hub.app.inject({ method: 'POST', url: `/v1/admin/providers/${c.provider.id}/api-keys`, headers: admin, payload: { overlap_seconds: 0 } })));
+      expect(answers.map((a) => a.statusCode)).toEqual([201, 201, 201]);
+      const working = [];
+      for (const a of answers) {
+        if ((await hub.app.inject({ url: '/v1/provider', headers: { authorization: `Bearer ${a.json().api_key}` } })).statusCode === 200) working.push(a);
+      }
+      // Each rotation ends every other key at once: only the last one's key still works.
+      expect(working).toHaveLength(1);
+    }
+  });
+
   it('rotates the webhook secret keeping the old one during the overlap', async () => {
     const c = (await create({ name: 'Secretive', kind: 'platform' })).json();
     const h = { authorization: `Bearer ${c.api_key}` };
