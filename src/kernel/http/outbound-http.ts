@@ -139,6 +139,8 @@ export function postOutbound(url: URL, body: string, headers: Record<string, str
   return new Promise((resolve, reject) => {
     const client = url.protocol === 'https:' ? https : http;
     let settled = false;
+    /** Resolves with the status once the response has begun (set in the response callback). */
+    let answered: (() => void) | undefined;
     const settle = (f: () => void) => {
       if (settled) return;
       settled = true;
@@ -151,10 +153,12 @@ export function postOutbound(url: URL, body: string, headers: Record<string, str
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'idbind', ...headers },
     }, (res) => {
       // The status is the answer. At most 1 KiB of the body is read (for delivery logs); a
-      // receiver that trickles its body cannot hold the request past the deadline.
+      // receiver that trickles its body cannot hold the request past the deadline, and its
+      // status, received in time, still stands then.
       let start = '';
       const retryAfter = typeof res.headers['retry-after'] === 'string' ? res.headers['retry-after'] : undefined;
       const done = () => settle(() => resolve({ status: res.statusCode ?? 0, bodyStart: start, retryAfter }));
+      answered = done;
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
         start += d.slice(0, 1024 - start.length);
@@ -168,7 +172,10 @@ export function postOutbound(url: URL, body: string, headers: Record<string, str
     });
     // A hard deadline over the whole exchange (an idle-socket timeout would let a slow receiver
     // keep the request open forever, byte by byte).
-    const deadline = setTimeout(() => req.destroy(new OutboundUrlError(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    const deadline = setTimeout(() => {
+      answered?.();
+      req.destroy(new OutboundUrlError(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
     req.on('error', (e) => settle(() => reject(e)));
     req.end(body);
   });
