@@ -4,91 +4,25 @@
  * Standard Webhooks reference library. The dispatcher's scheduling clock is moved forward instead
  * of waiting for the retry schedule.
  */
-import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase } from '../support/database.ts';
 import { explainNodes, type PlanNode } from '../support/query-plans.ts';
 import { authenticateApiKey, createProvider, rotateWebhookSecret, updateProvider } from '../../src/providers/provider-service.ts';
 import { outboxCtes } from '../../src/events/outbox.ts';
 import { unbindAccount } from '../../src/bindings/binding-repository.ts';
-import { KICK_SOON_MS, startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhook-dispatcher.ts';
+import { KICK_SOON_MS } from '../../src/events/webhook-dispatcher.ts';
 import { CLAIM_DUE_SQL, RECORD_ATTEMPTS_SQL, claimDueDeliveries, recordAttempts } from '../../src/events/webhook-repository.ts';
 import { disableWebhookEndpoint } from '../../src/providers/provider-repository.ts';
 import { replayDelivery, sendTestEvent } from '../../src/events/webhook-service.ts';
-import { startReceiver, type Receiver } from './webhooks-receiver.ts';
+import type { Receiver } from './webhooks-receiver.ts';
+import { platformName, waitUntil, webhookTestbed } from './webhooks-testbed.ts';
 
-let db: TestDatabase;
-const receivers: Receiver[] = [];
-const dispatchers: WebhookDispatcher[] = [];
-
-// One scheduling clock for the file, only ever moved forward (leases of earlier tests stay past).
-// New deliveries are due at the database's now(), so `emit` keeps the clock ahead of real time.
-let clock = Date.now() + 1000;
-const now = () => new Date(clock);
-const advance = (ms: number) => {
-  clock += ms;
-};
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await Promise.all(dispatchers.splice(0).map((d) => d.stop()));
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
-  // Each test owns its deliveries: whatever it left pending must not reach the next test's dispatcher.
-  await db.pool.query(`UPDATE webhook_deliveries SET status = 'dead' WHERE status = 'pending'`);
-});
-afterAll(async () => db.drop());
-
-async function receiver(): Promise<Receiver> {
-  const r = await startReceiver();
-  receivers.push(r);
-  return r;
-}
-
-function dispatcher(options: Partial<WebhookDispatcherOptions> = {}): WebhookDispatcher {
-  const d = startWebhookDispatcher({ pool: db.pool, ring: async () => db.ring, outbound: { allowLoopback: true }, intervalMs: 0, now, ...options });
-  dispatchers.push(d);
-  return d;
-}
-
-/** Polls until `cond` holds or `ms` have passed (the assertion after it says which). */
-async function waitUntil(cond: () => boolean, ms: number, everyMs = 20): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, everyMs));
-}
-
-async function platform(webhookUrl: string) {
-  return createProvider(db.pool, db.ring, { allowLoopback: true }, { name: platformName(), kind: 'platform', webhookUrl });
-}
-
-// Letters only: a provider name may not hold a run of six digits (it goes into SMS texts).
-const platformName = () => `p-${randomBytes(8).toString('hex').replace(/\d/g, (d) => 'ghijklmnop'[Number(d)]!)}`;
-
-let refCounter = 0;
-/** n bound accounts of the provider, then unbound by one statement through the outbox SQL: n events and n pending deliveries. */
-async function emit(providerId: string, n: number): Promise<string[]> {
-  const refs = Array.from({ length: n }, () => `acct-${++refCounter}`);
-  await db.pool.query(
-    `INSERT INTO accounts (id, provider_id, account_ref, method, level, status, status_reason, verified_at)
-     SELECT gen_random_uuid(), $1, r, 'phone', 'low', 'verified', 'verified', now() FROM unnest($2::text[]) r`,
-    [providerId, refs],
-  );
-  const r = await db.pool.query<{ id: string }>(
-    `WITH changed AS (
-       UPDATE accounts a SET status = 'unbound', status_reason = 'account_closed', sequence = a.sequence + 1, status_since = now()
-       WHERE a.provider_id = $1 AND a.account_ref = ANY($2::text[]) RETURNING a.*
-     ),${outboxCtes('$3')}
-     SELECT id FROM ev`,
-    [providerId, refs, 'account.unbound'],
-  );
-  clock = Math.max(clock, Date.now() + 1000);
-  return r.rows.map((x) => x.id);
-}
+const tb = webhookTestbed();
+const { receiver, dispatcher, platform, emit, now, advance } = tb;
 
 async function deliveries(providerId: string) {
-  const r = await db.pool.query<{ event_id: string; status: string; attempts: number; next_attempt_at: Date; last_error: string | null; last_status_code: number | null }>(
+  const r = await tb.db.pool.query<{ event_id: string; status: string; attempts: number; next_attempt_at: Date; last_error: string | null; last_status_code: number | null }>(
     'SELECT event_id, status, attempts, next_attempt_at, last_error, last_status_code FROM webhook_deliveries WHERE provider_id = $1',
     [providerId],
   );
@@ -96,7 +30,7 @@ async function deliveries(providerId: string) {
 }
 
 async function attemptLog(eventId: string) {
-  const r = await db.pool.query<{ attempt: number; status_code: number | null; error: string | null; duration_ms: number; at: Date }>(
+  const r = await tb.db.pool.query<{ attempt: number; status_code: number | null; error: string | null; duration_ms: number; at: Date }>(
     'SELECT attempt, status_code, error, duration_ms, at FROM webhook_attempts WHERE event_id = $1 ORDER BY id',
     [eventId],
   );
@@ -110,13 +44,13 @@ describe('delivery', () => {
     const rec = await receiver();
     const { provider, webhookSecret } = await platform(rec.url);
     const ids = await emit(provider.id, 20);
-    const one = await unbindAccount(db.pool, provider.id, 'never-bound');
+    const one = await unbindAccount(tb.db.pool, provider.id, 'never-bound');
     expect(one).toBe(false);
     const stats = await dispatcher().drain();
     expect(stats).toMatchObject({ attempts: 20, delivered: 20, failed: 0 });
     expect(rec.requests).toHaveLength(20);
     const wh = new Webhook(webhookSecret);
-    const stored = new Map((await db.pool.query<{ id: string; body: string }>('SELECT id, payload::text AS body FROM events WHERE provider_id = $1', [provider.id])).rows.map((r) => [r.id, r.body]));
+    const stored = new Map((await tb.db.pool.query<{ id: string; body: string }>('SELECT id, payload::text AS body FROM events WHERE provider_id = $1', [provider.id])).rows.map((r) => [r.id, r.body]));
     for (const q of rec.requests) {
       const id = q.headers['webhook-id'] as string;
       expect(q.path).toBe('/hooks');
@@ -140,7 +74,7 @@ describe('delivery', () => {
     const d = dispatcher({ random: () => 1 }); // jitter at its top: delays are +10%
     await rec.down();
     const first = await emit(provider.id, 40);
-    const t0 = clock;
+    const t0 = tb.clock();
     expect(await d.drain()).toMatchObject({ attempts: 40, delivered: 0, failed: 40 });
     let rows = await deliveries(provider.id);
     expect(rows.every((r) => r.status === 'pending' && r.attempts === 1 && r.last_error === 'connection refused')).toBe(true);
@@ -153,8 +87,8 @@ describe('delivery', () => {
     const second = await emit(provider.id, 10); // more events during the outage
     expect(await d.drain()).toMatchObject({ attempts: 50, failed: 50 });
     rows = await deliveries(provider.id);
-    expect(rows.filter((r) => r.attempts === 2).map((r) => r.next_attempt_at.getTime() - clock)).toEqual(Array(40).fill(330_000));
-    expect(rows.filter((r) => r.attempts === 1).map((r) => r.next_attempt_at.getTime() - clock)).toEqual(Array(10).fill(5500));
+    expect(rows.filter((r) => r.attempts === 2).map((r) => r.next_attempt_at.getTime() - tb.clock())).toEqual(Array(40).fill(330_000));
+    expect(rows.filter((r) => r.attempts === 1).map((r) => r.next_attempt_at.getTime() - tb.clock())).toEqual(Array(10).fill(5500));
 
     // Back up, but answering 503 to the first request of every fifth event after reading it:
     // the receiver saw those, the hub did not learn it, so they come again with the same id.
@@ -197,7 +131,7 @@ describe('delivery', () => {
     const gaps = log.slice(1).map((a, i) => a.at.getTime() - log[i]!.at.getTime());
     expect(gaps).toEqual([5600, 335_500, 1_980_000]);
     // The log never holds the payload: no account reference appears in any error.
-    const errors = (await db.pool.query<{ error: string }>('SELECT error FROM webhook_attempts WHERE provider_id = $1 AND error IS NOT NULL', [provider.id])).rows;
+    const errors = (await tb.db.pool.query<{ error: string }>('SELECT error FROM webhook_attempts WHERE provider_id = $1 AND error IS NOT NULL', [provider.id])).rows;
     expect(errors.length).toBeGreaterThan(0);
     expect(errors.filter((e) => /acct-|account_ref|\{/.test(e.error))).toEqual([]);
   });
@@ -207,7 +141,7 @@ describe('delivery', () => {
     const { provider } = await platform(rec.url);
     const ids = await emit(provider.id, 30);
     // A "process" claims everything and dies before sending anything.
-    const claimed = await claimDueDeliveries(db.pool, now(), 1000, 60_000);
+    const claimed = await claimDueDeliveries(tb.db.pool, now(), 1000, 60_000);
     expect(claimed.map((c) => c.event_id).sort()).toEqual([...ids].sort());
     const d = dispatcher();
     expect((await d.drain()).attempts).toBe(0); // leased: nobody else takes them
@@ -230,7 +164,7 @@ describe('delivery', () => {
     expect(sa.delivered + sb.delivered + sc.delivered).toBe(600);
     expect(rec.requests).toHaveLength(600);
     expect(uniqueIds(rec).size).toBe(600);
-    const n = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_attempts WHERE event_id = ANY($1::uuid[])', [ids]);
+    const n = await tb.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_attempts WHERE event_id = ANY($1::uuid[])', [ids]);
     expect(n.rows[0]!.n).toBe(600);
   });
 
@@ -240,7 +174,7 @@ describe('delivery', () => {
     const { provider, webhookSecret } = await platform(rec.url);
     const [id] = await emit(provider.id, 1);
     const d = dispatcher({ random: () => 0 }); // jitter at its bottom: delays are -10%, the shortest schedule
-    const start = clock;
+    const start = tb.clock();
     let attempts = 0;
     for (;;) {
       const s = await d.drain();
@@ -248,7 +182,7 @@ describe('delivery', () => {
       const [row] = await deliveries(provider.id);
       if (row!.status !== 'pending') break;
       expect(s.attempts).toBe(1);
-      clock = Math.max(clock, row!.next_attempt_at.getTime());
+      tb.advanceTo(row!.next_attempt_at.getTime());
     }
     const [dead] = await deliveries(provider.id);
     expect(dead).toMatchObject({ status: 'dead', attempts: 8, last_status_code: 500, last_error: 'HTTP 500' });
@@ -264,7 +198,7 @@ describe('delivery', () => {
     expect(rec.requests).toHaveLength(8);
 
     rec.answer = 200;
-    await replayDelivery(db.pool, provider.id, id!);
+    await replayDelivery(tb.db.pool, provider.id, id!);
     expect(await d.drain()).toMatchObject({ attempts: 1, delivered: 1 });
     const [after] = await deliveries(provider.id);
     expect(after).toMatchObject({ status: 'delivered', attempts: 9 });
@@ -291,7 +225,7 @@ describe('delivery', () => {
     const byName = await platform(`http://localhost:${rec.port}/hooks`);
     const privateNet = await platform(rec.url);
     // A URL the registration check would refuse, as if the rules changed after it was stored.
-    await db.pool.query(`UPDATE providers SET webhook_url = 'http://10.255.255.1/hooks' WHERE id = $1`, [privateNet.provider.id]);
+    await tb.db.pool.query(`UPDATE providers SET webhook_url = 'http://10.255.255.1/hooks' WHERE id = $1`, [privateNet.provider.id]);
     const [a] = await emit(byIp.provider.id, 1);
     const [b] = await emit(byName.provider.id, 1);
     const [c] = await emit(privateNet.provider.id, 1);
@@ -312,7 +246,7 @@ describe('delivery', () => {
   it('signs with both secrets during a rotation overlap, and with the new one only after it', async () => {
     const rec = await receiver();
     const { provider, webhookSecret: previous } = await platform(rec.url);
-    const { webhookSecret: current } = await rotateWebhookSecret(db.pool, db.ring, provider.id, 3600);
+    const { webhookSecret: current } = await rotateWebhookSecret(tb.db.pool, tb.db.ring, provider.id, 3600);
     await emit(provider.id, 1);
     const d = dispatcher();
     await d.drain();
@@ -321,7 +255,7 @@ describe('delivery', () => {
     expect(new Webhook(current).verify(during.body, during.headers as Record<string, string>)).toBeTruthy();
     expect(new Webhook(previous).verify(during.body, during.headers as Record<string, string>)).toBeTruthy();
 
-    const { webhookSecret: third } = await rotateWebhookSecret(db.pool, db.ring, provider.id, 0);
+    const { webhookSecret: third } = await rotateWebhookSecret(tb.db.pool, tb.db.ring, provider.id, 0);
     await emit(provider.id, 1);
     await d.drain();
     const after = rec.requests[1]!;
@@ -334,16 +268,16 @@ describe('delivery', () => {
     const rec = await receiver();
     const { provider } = await platform(rec.url);
     const [id] = await emit(provider.id, 1);
-    await db.pool.query('UPDATE providers SET webhook_url = NULL WHERE id = $1', [provider.id]);
+    await tb.db.pool.query('UPDATE providers SET webhook_url = NULL WHERE id = $1', [provider.id]);
     const d = dispatcher({ retryDelaysMs: [1000], jitter: 0 });
     await d.drain();
     expect((await deliveries(provider.id))[0]).toMatchObject({ status: 'pending', last_error: 'no webhook URL is set', last_status_code: null });
     advance(1000);
     await d.drain();
     expect((await deliveries(provider.id))[0]).toMatchObject({ status: 'dead', attempts: 2 });
-    await expect(replayDelivery(db.pool, provider.id, id!)).rejects.toMatchObject({ code: 'WEBHOOK_URL_NOT_SET' });
-    await db.pool.query('UPDATE providers SET webhook_url = $2 WHERE id = $1', [provider.id, rec.url]);
-    await replayDelivery(db.pool, provider.id, id!);
+    await expect(replayDelivery(tb.db.pool, provider.id, id!)).rejects.toMatchObject({ code: 'WEBHOOK_URL_NOT_SET' });
+    await tb.db.pool.query('UPDATE providers SET webhook_url = $2 WHERE id = $1', [provider.id, rec.url]);
+    await replayDelivery(tb.db.pool, provider.id, id!);
     expect(await d.drain()).toMatchObject({ delivered: 1 });
     expect(rec.requests.map((q) => q.headers['webhook-id'])).toEqual([id]);
     expect((await attemptLog(id!)).map((a) => a.error)).toEqual(['no webhook URL is set', 'no webhook URL is set', null]);
@@ -353,30 +287,30 @@ describe('delivery', () => {
     const rec = await receiver();
     const { provider, apiKey } = await platform(rec.url);
     // The platform's calls authenticate through a short cache of providers, warm from here on.
-    expect((await authenticateApiKey(db.pool, apiKey)).webhookDisabledAt).toBeNull();
+    expect((await authenticateApiKey(tb.db.pool, apiKey)).webhookDisabledAt).toBeNull();
     rec.answer = 410;
     const [first] = await emit(provider.id, 1);
     const d = dispatcher();
     expect(await d.drain()).toMatchObject({ attempts: 1, failed: 1, dead: 1 });
     expect((await deliveries(provider.id))[0]).toMatchObject({ status: 'dead', last_status_code: 410 });
-    const disabledAt = (await db.pool.query('SELECT webhook_disabled_at FROM providers WHERE id = $1', [provider.id])).rows[0].webhook_disabled_at;
+    const disabledAt = (await tb.db.pool.query('SELECT webhook_disabled_at FROM providers WHERE id = $1', [provider.id])).rows[0].webhook_disabled_at;
     expect(disabledAt).toBeInstanceOf(Date);
     // The platform's own view (GET /v1/provider, the console) shows it at once, not after the cache's 5 s.
-    expect((await authenticateApiKey(db.pool, apiKey)).webhookDisabledAt).toEqual(disabledAt);
+    expect((await authenticateApiKey(tb.db.pool, apiKey)).webhookDisabledAt).toEqual(disabledAt);
 
     const [second] = await emit(provider.id, 1);
     expect(await d.drain()).toMatchObject({ attempts: 1, dead: 1 });
     expect(rec.requests).toHaveLength(1); // nothing sent to a disabled endpoint
     expect((await attemptLog(second!))[0]!.error).toMatch(/disabled: it answered 410 Gone/);
-    await expect(replayDelivery(db.pool, provider.id, first!)).rejects.toMatchObject({ code: 'WEBHOOK_ENDPOINT_DISABLED' });
-    await expect(sendTestEvent(db.pool, provider.id)).rejects.toMatchObject({ code: 'WEBHOOK_ENDPOINT_DISABLED' });
+    await expect(replayDelivery(tb.db.pool, provider.id, first!)).rejects.toMatchObject({ code: 'WEBHOOK_ENDPOINT_DISABLED' });
+    await expect(sendTestEvent(tb.db.pool, provider.id)).rejects.toMatchObject({ code: 'WEBHOOK_ENDPOINT_DISABLED' });
 
     // The platform fixes its endpoint and sets the same URL again: enabled; a replay of the dead ones delivers them.
     rec.answer = 204;
-    const updated = await updateProvider(db.pool, { allowLoopback: true }, provider.id, { webhookUrl: rec.url });
+    const updated = await updateProvider(tb.db.pool, { allowLoopback: true }, provider.id, { webhookUrl: rec.url });
     expect(updated.webhookDisabledAt).toBeNull();
-    await replayDelivery(db.pool, provider.id, first!);
-    await replayDelivery(db.pool, provider.id, second!);
+    await replayDelivery(tb.db.pool, provider.id, first!);
+    await replayDelivery(tb.db.pool, provider.id, second!);
     expect(await d.drain()).toMatchObject({ delivered: 2 });
     expect(new Set(rec.requests.slice(1).map((q) => q.headers['webhook-id']))).toEqual(new Set([first, second]));
   });
@@ -385,11 +319,11 @@ describe('delivery', () => {
     const gone = await receiver();
     const next = await receiver();
     const { provider } = await platform(gone.url);
-    await updateProvider(db.pool, { allowLoopback: true }, provider.id, { webhookUrl: next.url }); // after the claim read gone.url
-    expect(await disableWebhookEndpoint(db.pool, provider.id, gone.url)).toBe(false);
-    expect((await db.pool.query('SELECT webhook_disabled_at FROM providers WHERE id = $1', [provider.id])).rows[0].webhook_disabled_at).toBeNull();
-    expect(await disableWebhookEndpoint(db.pool, provider.id, next.url)).toBe(true);
-    expect(await disableWebhookEndpoint(db.pool, provider.id, next.url)).toBe(false); // once
+    await updateProvider(tb.db.pool, { allowLoopback: true }, provider.id, { webhookUrl: next.url }); // after the claim read gone.url
+    expect(await disableWebhookEndpoint(tb.db.pool, provider.id, gone.url)).toBe(false);
+    expect((await tb.db.pool.query('SELECT webhook_disabled_at FROM providers WHERE id = $1', [provider.id])).rows[0].webhook_disabled_at).toBeNull();
+    expect(await disableWebhookEndpoint(tb.db.pool, provider.id, next.url)).toBe(true);
+    expect(await disableWebhookEndpoint(tb.db.pool, provider.id, next.url)).toBe(false); // once
   });
 
   it('gives up on an attempt that gets no answer within the timeout, and logs it as a timeout', async () => {
@@ -410,8 +344,8 @@ describe('delivery', () => {
     await platform(rec.url);
     const busy = await platform(rec.url);
     await emit(busy.provider.id, 20_000);
-    await db.pool.query('ANALYZE webhook_deliveries');
-    const c = await db.pool.connect();
+    await tb.db.pool.query('ANALYZE webhook_deliveries');
+    const c = await tb.db.pool.connect();
     try {
       // The hub's named statement is planned for its values at first, then maybe generically.
       for (const mode of ['force_custom_plan', 'force_generic_plan']) {
@@ -454,7 +388,7 @@ describe('delivery', () => {
          SELECT count(*) FROM ev`,
         [provider.id, 'account.revoked'],
       );
-      clock = Math.max(clock, Date.now() + 1000); // the new deliveries are due
+      tb.advanceTo(Date.now() + 1000); // the new deliveries are due
       // Scans of the two tables and of their indexes (a bitmap index scan names only its index).
       const scans = (nodes: PlanNode[]) => nodes.filter((n) => n['Relation Name'] === 'events' || n['Relation Name'] === 'webhook_deliveries'
         || n['Index Name']?.startsWith('events_') || n['Index Name']?.startsWith('webhook_deliveries_'));
@@ -485,11 +419,11 @@ describe('delivery', () => {
     const rec = await receiver();
     const { provider } = await platform(rec.url);
     const [id] = await emit(provider.id, 1);
-    const [claimed] = await claimDueDeliveries(db.pool, now(), 1, 60_000);
+    const [claimed] = await claimDueDeliveries(tb.db.pool, now(), 1, 60_000);
     expect(claimed?.event_id).toBe(id);
     // Another transaction holds the platform's row as strongly as PostgreSQL can.
-    const holder = await db.pool.connect();
-    const writer = await db.pool.connect();
+    const holder = await tb.db.pool.connect();
+    const writer = await tb.db.pool.connect();
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM providers WHERE id = $1 FOR UPDATE', [provider.id]);
@@ -539,7 +473,7 @@ describe('delivery', () => {
       [plain!]: { status: 500, headers: { 'retry-after': '900' } },
     };
     rec.answer = (q) => answers[q.headers['webhook-id'] as string]!;
-    const t0 = clock;
+    const t0 = tb.clock();
     expect(await dispatcher({ random: () => 0.5 }).drain()).toMatchObject({ attempts: 3, failed: 3 });
     const by = new Map((await deliveries(provider.id)).map((r) => [r.event_id, r]));
     expect(by.get(throttled!)!.next_attempt_at.getTime() - t0).toBe(120_000);
@@ -581,7 +515,7 @@ describe('delivery', () => {
     const { provider } = await platform(rec.url);
     let claims = 0;
     // The pool as the dispatcher sees it, counting its claim statements.
-    const counting = new Proxy(db.pool, {
+    const counting = new Proxy(tb.db.pool, {
       get(target, prop, receiverObj) {
         if (prop !== 'query') return Reflect.get(target, prop, receiverObj) as unknown;
         return (config: unknown, values?: unknown) => {

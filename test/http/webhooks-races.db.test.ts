@@ -3,80 +3,18 @@
  * secret changes and other processes acting while a delivery is in flight. Real PostgreSQL, real
  * HTTP receivers on 127.0.0.1, the dispatcher's scheduling clock moved forward instead of waiting.
  */
-import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { createProvider, rotateWebhookSecret, updateProvider, webhookSecrets } from '../../src/providers/provider-service.ts';
-import { outboxCtes } from '../../src/events/outbox.ts';
-import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhook-dispatcher.ts';
+import { describe, expect, it } from 'vitest';
+import { rotateWebhookSecret, updateProvider, webhookSecrets } from '../../src/providers/provider-service.ts';
 import { replayDeliveries, replayDelivery } from '../../src/events/webhook-service.ts';
-import { startReceiver, type Receiver } from './webhooks-receiver.ts';
+import { waitUntil, webhookTestbed } from './webhooks-testbed.ts';
 
-let db: TestDatabase;
-const receivers: Receiver[] = [];
-const dispatchers: WebhookDispatcher[] = [];
-
-let clock = Date.now() + 1000;
-const now = () => new Date(clock);
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await Promise.all(dispatchers.splice(0).map((d) => d.stop()));
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
-  await db.pool.query(`UPDATE webhook_deliveries SET status = 'dead' WHERE status = 'pending'`);
-});
-afterAll(async () => db.drop());
-
-async function receiver(): Promise<Receiver> {
-  const r = await startReceiver();
-  receivers.push(r);
-  return r;
-}
-
-function dispatcher(options: Partial<WebhookDispatcherOptions> = {}): WebhookDispatcher {
-  const d = startWebhookDispatcher({ pool: db.pool, ring: async () => db.ring, outbound: { allowLoopback: true }, intervalMs: 0, now, ...options });
-  dispatchers.push(d);
-  return d;
-}
-
-async function waitUntil(cond: () => boolean, ms: number, everyMs = 10): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, everyMs));
-}
-
-const platformName = () => `p-${randomBytes(8).toString('hex').replace(/\d/g, (d) => 'ghijklmnop'[Number(d)]!)}`;
-
-async function platform(webhookUrl: string) {
-  return createProvider(db.pool, db.ring, { allowLoopback: true }, { name: platformName(), kind: 'platform', webhookUrl });
-}
-
-let refCounter = 0;
-/** n bound accounts of the provider, then unbound through the outbox SQL: n events and n pending deliveries. */
-async function emit(providerId: string, n: number): Promise<string[]> {
-  const refs = Array.from({ length: n }, () => `race-${++refCounter}`);
-  await db.pool.query(
-    `INSERT INTO accounts (id, provider_id, account_ref, method, level, status, status_reason, verified_at)
-     SELECT gen_random_uuid(), $1, r, 'phone', 'low', 'verified', 'verified', now() FROM unnest($2::text[]) r`,
-    [providerId, refs],
-  );
-  const r = await db.pool.query<{ id: string }>(
-    `WITH changed AS (
-       UPDATE accounts a SET status = 'unbound', status_reason = 'account_closed', sequence = a.sequence + 1, status_since = now()
-       WHERE a.provider_id = $1 AND a.account_ref = ANY($2::text[]) RETURNING a.*
-     ),${outboxCtes('$3')}
-     SELECT id FROM ev`,
-    [providerId, refs, 'account.unbound'],
-  );
-  clock = Math.max(clock, Date.now() + 1000);
-  return r.rows.map((x) => x.id);
-}
+const tb = webhookTestbed();
+const { receiver, dispatcher, platform, emit, advance } = tb;
 
 async function delivery(eventId: string) {
-  const r = await db.pool.query<{ status: string; attempts: number; next_attempt_at: Date; schedule_start: number }>(
+  const r = await tb.db.pool.query<{ status: string; attempts: number; next_attempt_at: Date; schedule_start: number }>(
     'SELECT status, attempts, next_attempt_at, schedule_start FROM webhook_deliveries WHERE event_id = $1',
     [eventId],
   );
@@ -98,7 +36,7 @@ describe('replays while a delivery is in flight', () => {
     await waitUntil(() => rec.requests.length === 1, 5000);
     expect(rec.requests).toHaveLength(1);
     // The platform replays the event while that attempt is still waiting for an answer.
-    expect(await replayDelivery(db.pool, provider.id, id!)).toEqual({ event_id: id, status: 'pending' });
+    expect(await replayDelivery(tb.db.pool, provider.id, id!)).toEqual({ event_id: id, status: 'pending' });
     await drained;
     // The replay, accepted after the attempt began, stands: the event is sent again and delivered.
     expect(await delivery(id!)).toMatchObject({ status: 'delivered', attempts: 2 });
@@ -114,7 +52,7 @@ describe('replays while a delivery is in flight', () => {
     const drained = d.drain();
     await waitUntil(() => rec.requests.length === 1, 5000);
     // Replayed by time range while the first attempt hangs.
-    expect(await replayDeliveries(db.pool, provider.id, { since: new Date(Date.now() - 60_000).toISOString() })).toEqual({ requeued: 1 });
+    expect(await replayDeliveries(tb.db.pool, provider.id, { since: new Date(Date.now() - 60_000).toISOString() })).toEqual({ requeued: 1 });
     await drained;
     // Sent again at once (the replay), not in 10 hours (the failed attempt's schedule).
     expect(await delivery(id!)).toMatchObject({ status: 'delivered', attempts: 2 });
@@ -205,8 +143,8 @@ describe('secret rotation', () => {
     const rec = await receiver();
     const { provider } = await platform(rec.url);
     for (let round = 0; round < 5; round++) {
-      const rotated = await Promise.all([0, 1, 2].map(() => rotateWebhookSecret(db.pool, db.ring, provider.id, 0)));
-      const live = await webhookSecrets(db.pool, db.ring, provider.id);
+      const rotated = await Promise.all([0, 1, 2].map(() => rotateWebhookSecret(tb.db.pool, tb.db.ring, provider.id, 0)));
+      const live = await webhookSecrets(tb.db.pool, tb.db.ring, provider.id);
       // Only the last rotation's secret signs: each rotation expires every other secret at once.
       expect(live).toHaveLength(1);
       expect(rotated.map((r) => r.webhookSecret)).toContain(live[0]);
@@ -246,15 +184,15 @@ describe('the webhook URL changed while a delivery is in flight', () => {
     const drained = d.drain();
     await waitUntil(() => old.held.length === 1, 5000);
     // The platform moves its endpoint, and the old one now answers that it is gone.
-    await updateProvider(db.pool, { allowLoopback: true }, provider.id, { webhookUrl: next.url });
+    await updateProvider(tb.db.pool, { allowLoopback: true }, provider.id, { webhookUrl: next.url });
     old.release(410);
     await drained;
     await old.close();
     // The 410 spoke for the replaced URL only: the provider's endpoint stays enabled, and the
     // delivery is retried (at the URL the provider has now), not dead.
-    expect((await db.pool.query('SELECT webhook_disabled_at FROM providers WHERE id = $1', [provider.id])).rows[0].webhook_disabled_at).toBeNull();
+    expect((await tb.db.pool.query('SELECT webhook_disabled_at FROM providers WHERE id = $1', [provider.id])).rows[0].webhook_disabled_at).toBeNull();
     expect(await delivery(id!)).toMatchObject({ status: 'pending', attempts: 1 });
-    clock += 5000;
+    advance(5000);
     await d.drain();
     expect(await delivery(id!)).toMatchObject({ status: 'delivered', attempts: 2 });
     expect(next.requests.map((q) => q.headers['webhook-id'])).toEqual([id]);
