@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { openHub } from '../hub.ts';
 import { addKeyVersion, completeKeyWork, keyStatus, retirementGraceLeft, rotateMasterKey } from '../keys/key-rotation-service.ts';
+import { CURRENT_NAME_RULE } from '../kernel/crypto/key-ring.ts';
 import { createProgressBar, formatCount } from './progress.ts';
 import { EXIT_OK, UsageError, type Command } from './command.ts';
 
@@ -63,9 +64,15 @@ export const keysCommand: Command = {
           'data keys:',
           ...s.data_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${k.master_key_id ? `, wrapped by ${k.master_key_id}` : ''}`),
           'blind-index keys:',
-          ...s.blind_index_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${k.master_key_id ? `, wrapped by ${k.master_key_id}` : ''}`),
+          ...s.blind_index_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${k.master_key_id ? `, wrapped by ${k.master_key_id}` : ''}${k.name_rule ? `, name rule ${k.name_rule}` : ''}`),
           `pending: ${formatCount(s.pending.reencrypt_rows)} rows to re-encrypt, ${formatCount(s.pending.reindex_rows)} to re-index`,
         ];
+        // A version made before the latest name rule (migration 0030) keeps folding names its way
+        // until a rotation re-indexes every row under a new version (docs/keys.md "Name rules").
+        const current = s.blind_index_keys.find((k) => k.state === 'current');
+        if (current?.name_rule && current.name_rule < CURRENT_NAME_RULE) {
+          lines.push(`names are matched by rule ${current.name_rule}; \`idbind keys rotate --blind-index\` applies rule ${CURRENT_NAME_RULE} (Ð and full-width letters; docs/keys.md "Name rules")`);
+        }
         out(lines.join('\n') + '\n', s);
         return EXIT_OK;
       }

@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { unwrapKey, wrapKey, type MasterKey } from '../kernel/crypto/master-keys.ts';
-import { wrapLabel, type KeyPurpose, type KeyRing, type KeyRow as RingKeyRow } from '../kernel/crypto/key-ring.ts';
+import { nameRuleFor, wrapLabel, type KeyPurpose, type KeyRing, type KeyRow as RingKeyRow } from '../kernel/crypto/key-ring.ts';
 import { LOCK_BLIND_INDEX_VERSION } from '../registry/import/import-repository.ts';
 import { assertRingCurrent, completePendingReencryption, completePendingReindex, keyUsage, keyVersionInUse, type MigrationProgress } from '../registry/reindex.ts';
 import { recordBatchAccess } from '../access/access-records.ts';
@@ -31,7 +31,8 @@ interface KeyRow extends RingKeyRow {
 export interface KeyStatus {
   master_keys: { id: string; configured: boolean; current: boolean; wraps: number }[];
   data_keys: { version: number; state: string; master_key_id: string | null; rows: number; created_at: string; retired_at: string | null }[];
-  blind_index_keys: { version: number; state: string; master_key_id: string | null; rows: number; created_at: string; retired_at: string | null }[];
+  /** `name_rule`: how names are folded for this version's match indexes (migration 0030). */
+  blind_index_keys: { version: number; state: string; master_key_id: string | null; rows: number; created_at: string; retired_at: string | null; name_rule: number | null }[];
   /**
    * `open_codes`: one-time codes still open under a blind-index version that is not current; they
    * cannot be re-keyed (the code is not stored) and hold that version back until they expire.
@@ -40,7 +41,7 @@ export interface KeyStatus {
 }
 
 export async function keyStatus(pool: pg.Pool, masterKeys: readonly MasterKey[]): Promise<KeyStatus> {
-  const keys = await pool.query<KeyRow>('SELECT purpose, version, wrapped, master_key_id, state, created_at, retired_at FROM key_versions ORDER BY purpose, version');
+  const keys = await pool.query<KeyRow>('SELECT purpose, version, wrapped, master_key_id, state, name_rule, created_at, retired_at FROM key_versions ORDER BY purpose, version');
   const usage = await keyUsage(pool);
   const rowsFor = (kind: 'data' | 'blind_index', version: number) => usage.filter((u) => u.kind === kind && u.version === version).reduce((a, u) => a + u.rows, 0);
   const current = (p: KeyPurpose) => keys.rows.find((k) => k.purpose === p && k.state === 'current')?.version;
@@ -54,7 +55,7 @@ export async function keyStatus(pool: pg.Pool, masterKeys: readonly MasterKey[])
   return {
     master_keys: [...ids].map((id) => ({ id, configured: masterKeys.some((m) => m.id === id), current: masterKeys[0]?.id === id, wraps: wrapCount.get(id) ?? 0 })),
     data_keys: describe('data'),
-    blind_index_keys: describe('blind_index'),
+    blind_index_keys: describe('blind_index').map((k) => ({ ...k, name_rule: keys.rows.find((r) => r.purpose === 'blind_index' && r.version === k.version)?.name_rule ?? null })),
     pending: {
       reencrypt_rows: usage.filter((u) => u.kind === 'data' && u.version !== current('data')).reduce((a, u) => a + u.rows, 0),
       reindex_rows: usage.filter((u) => u.kind === 'blind_index' && u.table !== 'verification_codes' && u.version !== current('blind_index')).reduce((a, u) => a + u.rows, 0),
@@ -89,7 +90,7 @@ export async function rotateMasterKey(pool: pg.Pool, masterKeys: readonly Master
   const current = masterKeys[0]!;
   const byId = new Map(masterKeys.map((m) => [m.id, m]));
   return withExclusiveKeyLock(pool, async (client) => {
-    const rows = await client.query<KeyRow>(`SELECT purpose, version, wrapped, master_key_id, state FROM key_versions WHERE state <> 'retired' FOR UPDATE`);
+    const rows = await client.query<KeyRow>(`SELECT purpose, version, wrapped, master_key_id, state, name_rule FROM key_versions WHERE state <> 'retired' FOR UPDATE`);
     const stale = rows.rows.filter((r) => r.master_key_id !== current.id);
     if (stale.length === 0) {
       throw new KeyError('MASTER_KEY_NOT_NEW', `every key is wrapped by ${current.id}; to rotate, put the new key first in IDBIND_MASTER_KEYS (new:...,old:...)`);
@@ -113,8 +114,8 @@ export async function addKeyVersion(pool: pg.Pool, master: MasterKey, purpose: K
     const max = await client.query<{ v: number }>('SELECT coalesce(max(version), 0) AS v FROM key_versions WHERE purpose = $1', [purpose]);
     const version = max.rows[0]!.v + 1;
     await client.query(`UPDATE key_versions SET state = 'previous' WHERE purpose = $1 AND state = 'current'`, [purpose]);
-    await client.query(`INSERT INTO key_versions (purpose, version, wrapped, master_key_id, state) VALUES ($1, $2, $3, $4, 'current')`, [
-      purpose, version, wrapKey(master, randomBytes(32), wrapLabel(purpose, version)), master.id,
+    await client.query(`INSERT INTO key_versions (purpose, version, wrapped, master_key_id, state, name_rule) VALUES ($1, $2, $3, $4, 'current', $5)`, [
+      purpose, version, wrapKey(master, randomBytes(32), wrapLabel(purpose, version)), master.id, nameRuleFor(purpose),
     ]);
     return version;
   });

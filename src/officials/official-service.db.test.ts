@@ -96,7 +96,8 @@ describe('invitations', () => {
 
   it('is still found under the previous blind-index key during a rotation', async () => {
     const { official, invitation } = await newOfficial();
-    const rotated: KeyRing = { ...db.ring, currentBlindIndex: { version: 99, key: randomBytes(32) }, blindIndex: [{ version: 99, key: randomBytes(32) }, ...db.ring.blindIndex] };
+    const newer = { version: 99, key: randomBytes(32), nameRule: 2 as const };
+    const rotated: KeyRing = { ...db.ring, currentBlindIndex: newer, blindIndex: [newer, ...db.ring.blindIndex] };
     expect((await consumeInvitation(db.pool, rotated, tokenOf(invitation.url))).officialId).toBe(official.id);
   });
 

@@ -41,6 +41,27 @@ describe('name keys', () => {
     }
   });
 
+  it('rule 2 folds Ð/ð (U+00D0/U+00F0) as đ and full-width letters as plain ones; rule 1 did not', () => {
+    expect(nameMatchKey('\u00d0ẶNG THỊ HOA', 2)).toBe(nameMatchKey('Đặng Thị Hoa', 2));
+    expect(nameMatchKey('\u00f0ặng thị hoa', 2)).toBe('dang thi hoa');
+    expect(nameMatchKey('ＮＧＵＹＥＮ\u3000ＴＨＩ ＬＡＮ', 2)).toBe('nguyen thi lan');
+    expect(nameMatchKey('Nguyễn Thị Lan')).toBe(nameMatchKey('Nguyễn Thị Lan', 2));
+    expect(nameMatchKey('\u00d0ẶNG THỊ HOA', 1)).toBe('ðang thi hoa');
+    expect(nameMatchKey('ＮＧＵＹＥＮ', 1)).toBe('ｎｇｕｙｅｎ');
+    expect(() => nameMatchKey('An', 3 as never)).toThrow(RangeError);
+  });
+
+  it('under each rule, the fast path equals the definition, Ð, ð and full-width letters included', () => {
+    const random = seeded(13);
+    const extra = ['\u00d0', '\u00f0', 'Ｎ', 'ｇ', '\uff21', '\u0301', '\u00a0', 'ﬁ'];
+    for (const rule of [1, 2] as const) {
+      for (let i = 0; i < 10_000; i++) {
+        const s = randomName(random, extra);
+        expect(nameMatchKey(s, rule)).toBe(nameMatchKeySlow(s, rule));
+      }
+    }
+  });
+
   it('fall back to the definitions for decomposed marks, tabs, other spaces and other scripts', () => {
     const random = seeded(11);
     const extra = ['\u0301', '\u0323', '\t', '\u00a0', '\u3000', 'Ω', 'ß', 'İ', 'ǅ', '\u1e9b', '-', "'"];

@@ -2,15 +2,41 @@
  * Name comparison for reconciliation (issue 2, HOLDER_DATA_MISMATCH): Unicode normalisation, case
  * folding, collapsed spaces, and Vietnamese letters reduced to their base Latin letters, so that
  * "NGUYEN VAN AN" matches "Nguyễn Văn An" while "Nguyễn Văn Anh" does not.
+ *
+ * Two rules exist, because the match index of a name is a blind index (DESIGN.md invariant 2) and
+ * every row of one blind-index key version must be folded by the same rule, or a person and a
+ * subscription written at different times would stop matching. Each blind-index key version
+ * records its rule (`key_versions.name_rule`, migration 0030); a new version takes the latest, and
+ * a rotation (`idbind keys rotate --blind-index`) re-indexes every row under it (docs/keys.md).
+ *
+ * - Rule 1: NFD, marks removed, đ/Đ as d, lower case, single spaces, trimmed.
+ * - Rule 2 (CURRENT_NAME_RULE): rule 1 with compatibility decomposition (NFKD: full-width
+ *   "ＮＧＵＹＥＮ" and other compatibility forms are their plain letters) and Ð/ð (U+00D0/U+00F0,
+ *   the Icelandic eth, which looks exactly like Đ and which legacy code-page conversions and some
+ *   keyboards write for it) as d. Under rule 1 such a holder never matched the registry's "Đ" and
+ *   was reported as HOLDER_DATA_MISMATCH: a junk SIM for a real, correctly registered person.
  */
+import { CURRENT_NAME_RULE, type NameRule } from '../kernel/crypto/key-ring.ts';
+
+export { CURRENT_NAME_RULE, type NameRule };
+
 const COMBINING_MARKS = /\p{M}+/gu;
 
-/** The definition: NFD, marks removed, đ as d, lower case, single spaces, trimmed. */
-export function nameMatchKeySlow(name: string): string {
+/** The definitions of the rules above. */
+export function nameMatchKeySlow(name: string, rule: NameRule = CURRENT_NAME_RULE): string {
+  if (rule === 1) {
+    return name
+      .normalize('NFD')
+      .replace(COMBINING_MARKS, '')
+      .replace(/[đĐ]/g, 'd')
+      .toLowerCase()
+      .replace(/\s+/g, ' ')
+      .trim();
+  }
   return name
-    .normalize('NFD')
+    .normalize('NFKD')
     .replace(COMBINING_MARKS, '')
-    .replace(/[đĐ]/g, 'd')
+    .replace(/[đĐðÐ]/g, 'd')
     .toLowerCase()
     .replace(/\s+/g, ' ')
     .trim();
@@ -27,18 +53,23 @@ export function canonicalNameSlow(name: string): string {
 // alone, and such a string is already NFC. So each letter's result is computed once, here, from
 // the definitions above, and any other character (a combining mark, a tab, another script) sends
 // the whole name through the definitions. Equivalence is tested in name-match.test.ts.
-const FOLD = new Map<number, string>();
+const FOLDS = { 1: new Map<number, string>(), 2: new Map<number, string>() } satisfies Record<NameRule, Map<number, string>>;
 const NFC_STABLE = new Set<number>();
 for (const [from, to] of [[0x41, 0x5a], [0x61, 0x7a], [0xc0, 0x24f], [0x1e00, 0x1eff]] as const) {
   for (let cp = from; cp <= to; cp++) {
     const ch = String.fromCodePoint(cp);
     if (ch.normalize('NFC') === ch) NFC_STABLE.add(cp);
-    const folded = nameMatchKeySlow(ch);
-    if (/^[a-z]$/.test(folded) && ch.normalize('NFC') === ch) FOLD.set(cp, folded);
+    for (const rule of [1, 2] as const) {
+      const folded = nameMatchKeySlow(ch, rule);
+      if (/^[a-z]$/.test(folded) && ch.normalize('NFC') === ch) FOLDS[rule].set(cp, folded);
+    }
   }
 }
 
-export function nameMatchKey(name: string): string {
+/** A name as the match index of a blind-index key version folds it, by that version's rule. */
+export function nameMatchKey(name: string, rule: NameRule = CURRENT_NAME_RULE): string {
+  const FOLD = FOLDS[rule];
+  if (!FOLD) throw new RangeError(`unknown name rule ${String(rule)}`);
   let out = '';
   let space = false;
   for (let i = 0; i < name.length; i++) {
@@ -48,7 +79,7 @@ export function nameMatchKey(name: string): string {
       continue;
     }
     const f = FOLD.get(cp);
-    if (f === undefined) return nameMatchKeySlow(name);
+    if (f === undefined) return nameMatchKeySlow(name, rule);
     if (space) out += ' ';
     space = false;
     out += f;

@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import { blindIndex } from '../kernel/crypto/blind-index.ts';
 import { associatedData, openBytes, openRecord, sealBytes, sealRecord } from '../kernel/crypto/envelope.ts';
-import { dataKeyFor, KeyRingError, type KeyRing } from '../kernel/crypto/key-ring.ts';
+import { dataKeyFor, KeyRingError, type BlindIndexKey, type KeyRing } from '../kernel/crypto/key-ring.ts';
 import { msisdnIndex, personIndexes, subscriptionIndexes } from './row-crypto.ts';
 import { personFromSealedFields, type PersonStatus, type SubscriptionRow, type Channel, type SubscriptionStatus } from './registry-rows.ts';
 
@@ -66,7 +66,7 @@ interface TableSpec {
   /** Blind-index columns, recomputed on re-index under the current key; none: no blind index. */
   indexColumns: readonly string[];
   /** The blind-index columns of one row, recomputed from its opened fields under `bidx`. */
-  reindex?(row: Row, fields: string[], bidx: Buffer): Record<string, Buffer | null>;
+  reindex?(row: Row, fields: string[], bidx: BlindIndexKey): Record<string, Buffer | null>;
 }
 
 const TABLES: Record<SealedTable, TableSpec> = {
@@ -98,8 +98,8 @@ const TABLES: Record<SealedTable, TableSpec> = {
     idType: 'bigint', sealedAs: 'record', extraColumns: ', type, at', indexColumns: ['msisdn_bidx', 'digest'],
     reindex(row, fields, bidx) {
       return {
-        msisdn_bidx: msisdnIndex(bidx, fields[0] ?? ''),
-        digest: blindIndex(bidx, 'subscription_event.digest', [row.type, iso(row.at), ...fields].join('\u001f')),
+        msisdn_bidx: msisdnIndex(bidx.key, fields[0] ?? ''),
+        digest: blindIndex(bidx.key, 'subscription_event.digest', [row.type, iso(row.at), ...fields].join('\u001f')),
       };
     },
   },
@@ -108,7 +108,7 @@ const TABLES: Record<SealedTable, TableSpec> = {
   // Demo SMS outbox (src/verification/sms/sms-outbox.ts): [to, text], found by the number's index.
   sms_outbox: {
     idType: 'uuid', sealedAs: 'record', extraColumns: '', indexColumns: ['to_bidx'],
-    reindex: (_row, fields, bidx) => ({ to_bidx: msisdnIndex(bidx, fields[0] ?? '') }),
+    reindex: (_row, fields, bidx) => ({ to_bidx: msisdnIndex(bidx.key, fields[0] ?? '') }),
   },
   // An open verification's number (src/verification/verification-service.ts), sealed while a code
   // may be resent and NULL once completed; its msisdn_bidx is the number's index (phone-eligibility.ts).
@@ -116,7 +116,7 @@ const TABLES: Record<SealedTable, TableSpec> = {
   // looked up by it, and such a dead index is exactly what retiring a key is for.
   verifications: {
     idType: 'uuid', sealedAs: 'bytes', extraColumns: '', indexColumns: ['msisdn_bidx'],
-    reindex: (_row, fields, bidx) => ({ msisdn_bidx: msisdnIndex(bidx, fields[0] ?? '') }),
+    reindex: (_row, fields, bidx) => ({ msisdn_bidx: msisdnIndex(bidx.key, fields[0] ?? '') }),
   },
   // An OpenID client's secret (src/oidc/oidc-client-service.ts): sealed, no index.
   oidc_clients: { idType: 'uuid', sealedAs: 'bytes', extraColumns: '', indexColumns: [] },
@@ -156,7 +156,7 @@ async function migrateRows(client: pg.PoolClient, ring: KeyRing, table: SealedTa
         ? sealBytes(ring.currentData.key, ring.currentData.version, plain, ad)
         : sealRecord(ring.currentData.key, ring.currentData.version, fields, ad));
     } else {
-      const ix = spec.reindex!(row, fields, ring.currentBlindIndex.key);
+      const ix = spec.reindex!(row, fields, ring.currentBlindIndex);
       for (const c of spec.indexColumns) indexCols[c]!.push(ix[c] ?? null);
     }
   }

@@ -6,7 +6,7 @@
  */
 import { blindIndex } from '../kernel/crypto/blind-index.ts';
 import { associatedData, openRecord, sealRecord } from '../kernel/crypto/envelope.ts';
-import { dataKeyFor, type KeyRing, type VersionedKey } from '../kernel/crypto/key-ring.ts';
+import { dataKeyFor, type BlindIndexKey, type KeyRing, type VersionedKey } from '../kernel/crypto/key-ring.ts';
 import { nameMatchKey } from './name-match.ts';
 import {
   personCanonical, personSealedFields, subscriptionCanonical, subscriptionSealedFields,
@@ -18,9 +18,12 @@ export interface RowKeys {
   blindIndex: VersionedKey;
 }
 
-/** Name and birth date as reconciliation compares them, keyed (never stored in clear). */
-export function matchIndex(bidx: Buffer, fullName: string, birthDate: string): Buffer {
-  return blindIndex(bidx, 'person.match', `${nameMatchKey(fullName)}|${birthDate}`);
+/**
+ * Name and birth date as reconciliation compares them, keyed (never stored in clear), the name
+ * folded by the rule of the key's version (name-match.ts: every row of a version by one rule).
+ */
+export function matchIndex(bidx: BlindIndexKey, fullName: string, birthDate: string): Buffer {
+  return blindIndex(bidx.key, 'person.match', `${nameMatchKey(fullName, bidx.nameRule)}|${birthDate}`);
 }
 
 export function personalIdIndex(bidx: Buffer, personalId: string): Buffer {
@@ -37,11 +40,11 @@ export interface PersonCrypto {
   digest: Buffer;
 }
 
-export function personIndexes(bidx: Buffer, p: PersonRow): PersonCrypto {
+export function personIndexes(bidx: BlindIndexKey, p: PersonRow): PersonCrypto {
   return {
-    pidBidx: personalIdIndex(bidx, p.personalId),
+    pidBidx: personalIdIndex(bidx.key, p.personalId),
     matchBidx: matchIndex(bidx, p.fullName, p.birthDate),
-    digest: blindIndex(bidx, 'person.digest', personCanonical(p)),
+    digest: blindIndex(bidx.key, 'person.digest', personCanonical(p)),
   };
 }
 
@@ -56,13 +59,13 @@ export interface SubscriptionCrypto {
   digest: Buffer;
 }
 
-export function subscriptionIndexes(bidx: Buffer, s: SubscriptionRow): SubscriptionCrypto {
+export function subscriptionIndexes(bidx: BlindIndexKey, s: SubscriptionRow): SubscriptionCrypto {
   const hasHolder = s.holderPersonalId !== '';
   return {
-    msisdnBidx: msisdnIndex(bidx, s.msisdn),
-    holderBidx: hasHolder ? personalIdIndex(bidx, s.holderPersonalId) : null,
+    msisdnBidx: msisdnIndex(bidx.key, s.msisdn),
+    holderBidx: hasHolder ? personalIdIndex(bidx.key, s.holderPersonalId) : null,
     holderMatchBidx: hasHolder ? matchIndex(bidx, s.holderFullName, s.holderBirthDate) : null,
-    digest: blindIndex(bidx, 'subscription.digest', subscriptionCanonical(s)),
+    digest: blindIndex(bidx.key, 'subscription.digest', subscriptionCanonical(s)),
   };
 }
 

@@ -133,7 +133,7 @@ async function insertSubscriptionFromEvent(client: pg.PoolClient, ring: KeyRing,
     simChangedAt: e.type === 'ported_in' ? e.at : '', deviceChangedAt: '',
   };
   const id = uuidv7();
-  const ix = subscriptionIndexes(ring.currentBlindIndex.key, row);
+  const ix = subscriptionIndexes(ring.currentBlindIndex, row);
   await client.query(
     `INSERT INTO subscriptions (id, carrier_id, msisdn_bidx, holder_bidx, holder_match_bidx, digest, bidx_version, sealed, dek_version,
        channel, registered_at, status, last_event_at, import_run_id, sim_changed_at, ended_at, ended_reason)

@@ -15,13 +15,27 @@ export interface VersionedKey {
   readonly key: Buffer;
 }
 
+/**
+ * The rules by which a name is folded before its match index is computed
+ * (src/registry/name-match.ts). A blind-index key version keeps the rule it was created with
+ * (`key_versions.name_rule`), so that every match index of one version compares with every other;
+ * a new version takes CURRENT_NAME_RULE, and re-indexing under it applies the new rule to every row.
+ */
+export type NameRule = 1 | 2;
+export const CURRENT_NAME_RULE: NameRule = 2;
+
+export interface BlindIndexKey extends VersionedKey {
+  /** The name rule of this version's match indexes. */
+  readonly nameRule: NameRule;
+}
+
 export interface KeyRing {
   readonly currentData: VersionedKey;
   /** Every data key not retired, by version. */
   readonly data: ReadonlyMap<number, Buffer>;
-  readonly currentBlindIndex: VersionedKey;
+  readonly currentBlindIndex: BlindIndexKey;
   /** Every blind-index key not retired, current first. */
-  readonly blindIndex: readonly VersionedKey[];
+  readonly blindIndex: readonly BlindIndexKey[];
 }
 
 export class KeyRingError extends Error {
@@ -42,17 +56,24 @@ export interface KeyRow {
   wrapped: Buffer | null;
   master_key_id: string | null;
   state: 'current' | 'previous' | 'retired';
+  /** Blind-index keys only: the name rule of its match indexes (migration 0030). */
+  name_rule: number | null;
+}
+
+/** The name rule a new key version of `purpose` records: the latest for a blind-index key. */
+export function nameRuleFor(purpose: KeyPurpose): NameRule | null {
+  return purpose === 'blind_index' ? CURRENT_NAME_RULE : null;
 }
 
 /** Creates version 1 of each key purpose if the database has none (first start). */
 export async function ensureInitialKeys(pool: pg.Pool, master: MasterKey): Promise<void> {
   for (const purpose of ['data', 'blind_index'] as const) {
     await pool.query(
-      `INSERT INTO key_versions (purpose, version, wrapped, master_key_id, state)
-       SELECT $1, 1, $2, $3, 'current'
+      `INSERT INTO key_versions (purpose, version, wrapped, master_key_id, state, name_rule)
+       SELECT $1, 1, $2, $3, 'current', $4
        WHERE NOT EXISTS (SELECT 1 FROM key_versions WHERE purpose = $1)
        ON CONFLICT DO NOTHING`,
-      [purpose, wrapKey(master, randomBytes(32), wrapLabel(purpose, 1)), master.id],
+      [purpose, wrapKey(master, randomBytes(32), wrapLabel(purpose, 1)), master.id, nameRuleFor(purpose)],
     );
   }
 }
@@ -62,13 +83,13 @@ export async function loadKeyRing(pool: pg.Pool, masterKeys: readonly MasterKey[
   if (!current) throw new KeyRingError('no master key configured');
   await ensureInitialKeys(pool, current);
   const rows = await pool.query<KeyRow>(
-    "SELECT purpose, version, wrapped, master_key_id, state FROM key_versions WHERE state <> 'retired' ORDER BY purpose, version DESC",
+    "SELECT purpose, version, wrapped, master_key_id, state, name_rule FROM key_versions WHERE state <> 'retired' ORDER BY purpose, version DESC",
   );
   const byId = new Map(masterKeys.map((k) => [k.id, k]));
   const data = new Map<number, Buffer>();
-  const blindIndex: VersionedKey[] = [];
+  const blindIndex: BlindIndexKey[] = [];
   let currentData: VersionedKey | undefined;
-  let currentBlindIndex: VersionedKey | undefined;
+  let currentBlindIndex: BlindIndexKey | undefined;
   for (const row of rows.rows) {
     const master = byId.get(row.master_key_id ?? '');
     if (!master || !row.wrapped) {
@@ -81,7 +102,12 @@ export async function loadKeyRing(pool: pg.Pool, masterKeys: readonly MasterKey[
       data.set(row.version, key);
       if (row.state === 'current') currentData = { version: row.version, key };
     } else {
-      const vk = { version: row.version, key };
+      // Fail closed on a rule this code does not know (a key made by a newer hub): folding names by
+      // another rule would make every holder of that version look mismatched (DESIGN.md invariant 5).
+      if (row.name_rule !== 1 && row.name_rule !== 2) {
+        throw new KeyRingError(`blind-index key v${row.version} uses name rule ${String(row.name_rule)}, which this version of idbind does not know; upgrade idbind`);
+      }
+      const vk: BlindIndexKey = { version: row.version, key, nameRule: row.name_rule };
       if (row.state === 'current') {
         currentBlindIndex = vk;
         blindIndex.unshift(vk);

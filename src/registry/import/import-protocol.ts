@@ -5,6 +5,7 @@
  */
 import type { RawRecord } from '../registry-rows.ts';
 import type { RejectCode, RowReject } from '../reject-codes.ts';
+import type { NameRule } from '../../kernel/crypto/key-ring.ts';
 
 export type RegistryKind = 'population' | 'subscriptions';
 
@@ -23,6 +24,8 @@ export interface WorkerInit {
   dataKeyVersion: number;
   blindIndexKey: Uint8Array;
   blindIndexVersion: number;
+  /** The name rule of that version (key-ring.ts BlindIndexKey): how match indexes fold names. */
+  blindIndexNameRule: NameRule;
 }
 
 export interface SourceItem {

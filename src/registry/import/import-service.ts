@@ -177,7 +177,7 @@ async function mergePersons(client: pg.PoolClient, ring: KeyRing, runId: string,
         refusedKeys.push(Buffer.from(view.key(i)));
         continue;
       }
-      const ix = personIndexes(ring.currentBlindIndex.key, v.row);
+      const ix = personIndexes(ring.currentBlindIndex, v.row);
       updates.push({
         id: e.id, matchBidx: ix.matchBidx, digest: ix.digest, bidxVersion: ring.currentBlindIndex.version,
         sealed: sealPerson(ring.currentData, e.id, v.row), dekVersion: ring.currentData.version, status: v.row.status, line: view.line(i),
@@ -279,7 +279,7 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
         const v = validateSubscriptionRecord(view.record(i), notAfterMs);
         if (!v.ok) throw new Error('a row valid in the worker is invalid here');
         const row = v.row;
-        const ix = subscriptionIndexes(ring.currentBlindIndex.key, row);
+        const ix = subscriptionIndexes(ring.currentBlindIndex, row);
         updates.push({
           id: live.id, holderBidx: ix.holderBidx, holderMatchBidx: ix.holderMatchBidx, digest: ix.digest,
           bidxVersion: ring.currentBlindIndex.version, sealed: sealSubscription(ring.currentData, live.id, row),
@@ -383,7 +383,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
     workers = new ImportWorkerPool(options.workers, {
       kind, format: source.format, header: source.header, fields, skipThroughLine: resumedAfter, runId, carrierId: carrierId ?? 0,
       dataKey: ring.currentData.key, dataKeyVersion: ring.currentData.version,
-      blindIndexKey: ring.currentBlindIndex.key, blindIndexVersion: ring.currentBlindIndex.version,
+      blindIndexKey: ring.currentBlindIndex.key, blindIndexVersion: ring.currentBlindIndex.version, blindIndexNameRule: ring.currentBlindIndex.nameRule,
     });
     const today = vietnamToday();
     const notAfterMs = latestAcceptedTime();

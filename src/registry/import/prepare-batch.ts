@@ -18,7 +18,7 @@ export interface BatchPreparer {
 
 export function createBatchPreparer(init: WorkerInit): BatchPreparer {
   const data = { version: init.dataKeyVersion, key: Buffer.from(init.dataKey) };
-  const bidx = { version: init.blindIndexVersion, key: Buffer.from(init.blindIndexKey) };
+  const bidx = { version: init.blindIndexVersion, key: Buffer.from(init.blindIndexKey), nameRule: init.blindIndexNameRule };
   const decoder = new TextDecoder('utf-8');
   return {
     prepare(batch) {
@@ -51,7 +51,7 @@ export function createBatchPreparer(init: WorkerInit): BatchPreparer {
             rejects.push({ line: item.line, field: v.field, code: v.code });
             continue;
           }
-          const ix = personIndexes(bidx.key, v.row);
+          const ix = personIndexes(bidx, v.row);
           keys.set(ix.pidBidx, count * INDEX_BYTES);
           digests.set(ix.digest, count * INDEX_BYTES);
           // In the order of PERSON_COPY_COLUMNS.
@@ -64,7 +64,7 @@ export function createBatchPreparer(init: WorkerInit): BatchPreparer {
             continue;
           }
           const row = v.row;
-          const ix = subscriptionIndexes(bidx.key, row);
+          const ix = subscriptionIndexes(bidx, row);
           keys.set(ix.msisdnBidx, count * INDEX_BYTES);
           digests.set(ix.digest, count * INDEX_BYTES);
           if (ix.holderBidx) {
