@@ -117,8 +117,8 @@ export const RECORD_ATTEMPTS_SQL = `WITH r AS (
              last_attempt_at = r.at, last_status_code = r.status_code, last_error = r.error,
              delivered_at = CASE WHEN r.outcome = 'delivered' THEN r.at + r.duration_ms * interval '1 millisecond' ELSE d.delivered_at END
            FROM r
-           WHERE d.event_id = ANY($1::uuid[]) AND d.event_id = r.event_id AND d.status NOT IN ('delivered', 'dead')
-             AND (r.outcome = 'delivered' OR (d.attempts = r.attempt AND d.schedule_start < r.attempt))`;
+           WHERE d.event_id = ANY($1::uuid[]) AND d.event_id = r.event_id AND d.status <> 'delivered'
+             AND (r.outcome = 'delivered' OR (d.status <> 'dead' AND d.attempts = r.attempt AND d.schedule_start < r.attempt))`;
 
 /**
  * Writes a batch of attempts to the log and their deliveries' new state, in one statement
@@ -128,11 +128,13 @@ export const RECORD_ATTEMPTS_SQL = `WITH r AS (
  * count, this one included): a replay accepted while an attempt was in flight stands, due at once
  * with its fresh schedule, instead of being undone by that attempt's failure (dead-lettered
  * after the last attempt of the old schedule, or put back hours away). A success always wins
- * over a pending state, since the receiver has the event.
+ * over a pending or dead state, since the receiver has the event: an attempt that outlived its
+ * lease and succeeded after a later claim's last attempt dead-lettered the delivery takes it off
+ * the dead-letter list (issue 3: a dead letter is what the receiver never got).
  *
  * Planned on every call like the claim, and the deliveries are found by primary key
- * (`event_id = ANY($1)`) and by nothing else. A pending delivery is written `NOT IN ('delivered',
- * 'dead')` (the same rows: the column's CHECK allows only the three states) because with
+ * (`event_id = ANY($1)`) and by nothing else. A pending delivery is written `<> 'delivered'` and
+ * `<> 'dead'` (the same rows: the column's CHECK allows only the three states) because with
  * `status = 'pending'` the planner could use 0016's partial index of pending deliveries, whose
  * predicate that matches: the update read every pending delivery through it (30,000 rows for a
  * batch of 256 in a young outbox; webhooks-delivery.db.test.ts, "young outbox").

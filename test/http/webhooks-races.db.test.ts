@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { rotateWebhookSecret, updateProvider, webhookSecrets } from '../../src/providers/provider-service.ts';
 import { replayDeliveries, replayDelivery } from '../../src/events/webhook-service.ts';
+import { claimDueDeliveries, recordAttempts, type AttemptResult } from '../../src/events/webhook-repository.ts';
 import { waitUntil, webhookTestbed } from './webhooks-testbed.ts';
 
 const tb = webhookTestbed();
@@ -57,6 +58,32 @@ describe('replays while a delivery is in flight', () => {
     // Sent again at once (the replay), not in 10 hours (the failed attempt's schedule).
     expect(await delivery(id!)).toMatchObject({ status: 'delivered', attempts: 2 });
     expect(rec.requests).toHaveLength(2);
+  });
+});
+
+describe('an attempt that outlives its lease', () => {
+  it('marks delivered a dead-lettered delivery whose stale attempt then succeeds: the receiver has the event, so it is not on the dead-letter list', async () => {
+    const rec = await receiver();
+    const { provider } = await platform(rec.url);
+    const [id] = await emit(provider.id, 1);
+    const t0 = new Date();
+    const [first] = await claimDueDeliveries(tb.db.pool, t0, 1, 1000);
+    expect(first).toMatchObject({ event_id: id, attempts: 1 });
+    // Its lease runs out while it hangs; another pass claims the delivery again, and that attempt,
+    // the schedule's last, fails: the delivery is dead-lettered.
+    const [second] = await claimDueDeliveries(tb.db.pool, new Date(t0.getTime() + 5000), 1, 1000);
+    expect(second).toMatchObject({ event_id: id, attempts: 2 });
+    const result = (attempt: number, outcome: AttemptResult['outcome'], statusCode: number | null): AttemptResult => ({
+      eventId: id!, providerId: provider.id, attempt, statusCode, error: outcome === 'delivered' ? null : 'http_503', durationMs: 5, at: new Date(), outcome, nextAttemptAt: null,
+    });
+    await recordAttempts(tb.db.pool, [result(2, 'dead', 503)]);
+    expect(await delivery(id!)).toMatchObject({ status: 'dead' });
+    // Then the first attempt's answer arrives: a 2xx. The receiver has the event.
+    await recordAttempts(tb.db.pool, [result(1, 'delivered', 204)]);
+    expect(await delivery(id!)).toMatchObject({ status: 'delivered' });
+    // A stale failure never revives or re-kills anything: the delivered state stands.
+    await recordAttempts(tb.db.pool, [result(1, 'dead', 503)]);
+    expect(await delivery(id!)).toMatchObject({ status: 'delivered' });
   });
 });
 
