@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { KeyRing } from '../../kernel/crypto/key-ring.ts';
 import { latestAcceptedTime, validatePersonRecord, validateSubscriptionRecord, vietnamToday, POPULATION_FIELDS, POPULATION_REQUIRED, SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED } from '../registry-rows.ts';
@@ -76,6 +77,11 @@ interface BatchOutcome {
  * A batch merged without probing some of its keys met a stored one: the unique index of people's
  * personal IDs (mergePersons) or of a carrier's live numbers (mergeSubscriptions) refused it.
  */
+/** SQLSTATE of the transaction PostgreSQL aborts to break a deadlock. */
+const DEADLOCK_DETECTED = '40P01';
+/** How many times a batch aborted by a deadlock is merged again before the run fails (resumable). */
+const DEADLOCK_RETRIES = 5;
+
 function isUnprobedKeyConflict(e: unknown): boolean {
   const pe = e as { code?: string; constraint?: string };
   return pe.code === '23505' && (pe.constraint === 'persons_pid_bidx' || pe.constraint === 'subscriptions_live_number');
@@ -425,11 +431,26 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
       const view = new BatchView(await head.promise, shape);
       let outcome: BatchOutcome & { rejectsTotal: number };
       const probeAll = kind === 'population' ? probeNext : terminatedFilter === undefined;
+      // A batch PostgreSQL aborted to break a deadlock is merged again: its transaction was rolled
+      // back whole, so it is as if it never ran (DESIGN.md invariant 6: nothing lost, nothing
+      // doubled). Two carriers' imports can deadlock on a ported number: each holds its own new
+      // rows and locks the other's live row of that number (repo.contestedByImportedRows); the
+      // other side goes on, and this one waits a moment before trying again.
+      const merge = async (probe: boolean): Promise<BatchOutcome & { rejectsTotal: number }> => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await mergeBatch(view, head.endLine, probe);
+          } catch (e) {
+            if ((e as { code?: string }).code !== DEADLOCK_DETECTED || attempt > DEADLOCK_RETRIES) throw e;
+            await delay(attempt * 50 + Math.floor(Math.random() * 100));
+          }
+        }
+      };
       try {
-        outcome = await mergeBatch(view, head.endLine, probeAll);
+        outcome = await merge(probeAll);
       } catch (e) {
         if (probeAll || !isUnprobedKeyConflict(e)) throw e;
-        outcome = await mergeBatch(view, head.endLine, true);
+        outcome = await merge(true);
       }
       probeNext = kind !== 'population' || outcome.foundStored;
       // The bytes committed, not those read ahead: the bar reaches 100 % with the last commit.
