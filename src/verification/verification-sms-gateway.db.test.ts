@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
-import { many, seedVerificationRegistry } from '../../test/support/verification-fixture.ts';
+import { many, N, seedVerificationRegistry } from '../../test/support/verification-fixture.ts';
 import { loadConfig } from '../kernel/config/config.ts';
 import { createPool } from '../kernel/db/pool.ts';
 import { createMetrics, type Metrics } from '../kernel/metrics.ts';
@@ -103,6 +103,73 @@ describe("a gateway failure on the provider's last SMS of the day", () => {
     expect((await startVerification(d, p, { accountRef: 'slot-2', phone: many(1), clientIp: '10.2.0.1' })).status).toBe('code_sent');
     expect(received.get(many(1))).toHaveLength(1);
     await expect(startVerification(d, p, { accountRef: 'slot-3', phone: many(2), clientIp: '10.2.0.1' })).rejects.toMatchObject({ code: 'SMS_BUDGET_EXHAUSTED' });
+  });
+});
+
+describe('a gateway that took the message but gave no answer', () => {
+  it("counts it against the number's limit: a gateway that drops connections cannot be used to flood a number", async () => {
+    const d = deps({ IDBIND_LIMIT_NUMBER_PER_HOUR: '2' });
+    const p = await platform('Flood Net');
+    mode = 'drop';
+    const answers: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      answers.push(await startVerification(d, p, { accountRef: `flood-${i}`, phone: N.adult3, clientIp: '10.2.0.2' })
+        .then(() => 'code_sent', (e: { code: string }) => e.code));
+    }
+    // The gateway had every message in hand and may have sent each: a number gets at most its
+    // two an hour, whatever the gateway answers.
+    expect(received.get(N.adult3)!.length).toBeLessThanOrEqual(2);
+    expect(answers.slice(0, 2)).toEqual(['SMS_GATEWAY_UNAVAILABLE', 'SMS_GATEWAY_UNAVAILABLE']);
+    expect(answers.slice(2)).toEqual(['RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED']);
+  });
+
+  it("counts it against the provider's daily SMS budget", async () => {
+    const d = deps();
+    const p = await platform('Drop Budget Net', { smsPerDay: 2 });
+    mode = 'drop';
+    for (let i = 0; i < 4; i++) {
+      await startVerification(d, p, { accountRef: `dropb-${i}`, phone: many(3 + i), clientIp: '10.2.0.3' }).catch(() => undefined);
+    }
+    const taken = [3, 4, 5, 6].reduce((n, i) => n + (received.get(many(i))?.length ?? 0), 0);
+    expect(taken).toBeLessThanOrEqual(2);
+    expect(await count(`sms:provider:${p.id}`)).toBe(2);
+  });
+});
+
+describe('a gateway that took the message but gave no answer, on a resend', () => {
+  it('counts the resend as sent: the new code stands, and the number and the budget keep the hit', async () => {
+    const d = deps();
+    const p = await platform('Drop Resend Net', { smsPerDay: 10 });
+    mode = 204;
+    const s = await startVerification(d, p, { accountRef: 'dropr', phone: many(7), clientIp: '10.2.0.6' });
+    await db.pool.query(`UPDATE verifications SET last_sent_at = last_sent_at - interval '31 seconds' WHERE id = $1`, [s.id]);
+    const numberBefore = await count('verify:number-h:%');
+    mode = 'drop';
+    await expect(resendCode(d, p, s.id, { clientIp: '10.2.0.6' })).rejects.toMatchObject({ code: 'SMS_GATEWAY_UNAVAILABLE' });
+    expect(received.get(many(7))).toHaveLength(2);
+    const row = await db.pool.query('SELECT sends FROM verifications WHERE id = $1', [s.id]);
+    expect(row.rows[0]).toEqual({ sends: 2 });
+    expect(await count('verify:number-h:%')).toBe(numberBefore + 1);
+    expect(await count(`sms:provider:${p.id}`)).toBe(2);
+    // The person may well hold the new code: it is the one that confirms.
+    mode = 204;
+    expect(await confirmCode(d, p, s.id, codeOf(received.get(many(7))!.at(-1)!))).toMatchObject({ status: 'verified' });
+  });
+});
+
+describe('a gateway that takes the message and never answers', () => {
+  it('is given up after the timeout, with the SMS counted as possibly sent', { timeout: 30_000 }, async () => {
+    const d = deps();
+    d.sms = httpSmsGateway({ url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/sms`, authorization: undefined, template: d.smsTemplate }, { allowLoopback: true }, { timeoutMs: 300 });
+    const p = await platform('Hang Net', { smsPerDay: 5 });
+    mode = 'hang';
+    const t0 = Date.now();
+    await expect(startVerification(d, p, { accountRef: 'hang', phone: many(8), clientIp: '10.2.0.7' })).rejects.toMatchObject({ code: 'SMS_GATEWAY_UNAVAILABLE' });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(received.get(many(8))).toHaveLength(1);
+    expect(await count(`sms:provider:${p.id}`)).toBe(1);
+    expect(d.logged.map((l) => l.fields.cause)).toEqual([expect.stringMatching(/no answer/)]);
+    mode = 204;
   });
 });
 
