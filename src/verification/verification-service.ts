@@ -525,12 +525,13 @@ export async function confirmCodeIdentity(deps: VerificationDeps, provider: Prov
   } finally {
     client.release();
   }
+  // The right code was typed (confirmCode says why this counts either way).
+  if (counted.number_prefix) await prefixCount(deps, counted.number_prefix, 'confirmed');
   if (!eligible) {
     await outcome(deps, provider, 'failed', 'number_not_eligible');
     throw new VerificationError('NUMBER_NOT_ELIGIBLE');
   }
   await outcome(deps, provider, 'confirmed');
-  if (counted.number_prefix) await prefixCount(deps, counted.number_prefix, 'confirmed');
   return { verificationId: counted.id, personId: counted.person_id!, subscriptionId: counted.subscription_id!, e164: e164! };
 }
 
@@ -597,12 +598,15 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
   } finally {
     client.release();
   }
+  // The right code was typed: it reached a person, whatever the binding then answered (a minor,
+  // the accounts limit, a number no longer eligible). SMS pumping is codes nobody types; a range
+  // of minors must not look like it.
+  if (counted.number_prefix) await prefixCount(deps, counted.number_prefix, 'confirmed');
   if (failure) {
     await outcome(deps, provider, 'failed', failure.code.toLowerCase());
     throw failure;
   }
   await outcome(deps, provider, 'confirmed');
-  if (counted.number_prefix) await prefixCount(deps, counted.number_prefix, 'confirmed');
   deps.onBindingChange?.();
   return result!;
 }
