@@ -227,3 +227,34 @@ describe('what a failure tells, and to whom', () => {
     expect(await confirmCode(d, p, s.id, codeOf(received.get(many(18))!.at(-1)!))).toMatchObject({ status: 'verified' });
   });
 });
+
+describe('parallel starts and resends into one number range, across two processes', () => {
+  it('never get more messages to the gateway than the range allows a minute', async () => {
+    // Its own database: the range's bucket is shared by every test of this file.
+    const own = await createTestDatabase();
+    const ownOther = createPool(own.url, 8);
+    try {
+      await seedVerificationRegistry(own.pool, own.ring);
+      const env = { IDBIND_LIMIT_PREFIX_PER_MINUTE: '6', IDBIND_LIMIT_PREFIX_SHARE_PERCENT: '100', IDBIND_LIMIT_NUMBER_PER_HOUR: '1000', IDBIND_LIMIT_NUMBER_PER_DAY: '1000' };
+      const procs = [{ ...deps(env, own.pool), ring: async () => own.ring }, { ...deps(env, ownOther), ring: async () => own.ring }];
+      const p = (await createProvider(own.pool, own.ring, { allowLoopback: false }, { name: 'Range Race Net', kind: 'platform', limits: { accountsPerPerson: 100 } })).provider;
+      const left = 60_000 - (Date.now() % 60_000);
+      if (left < 5000) await new Promise((r) => setTimeout(r, left + 100));
+      mode = 204;
+      const phones = [0, 1, 2].map((i) => many(i));
+      const before = phones.reduce((n, ph) => n + (received.get(ph)?.length ?? 0), 0);
+      // Three verifications started, their resends made due, then 20 starts and 6 resends at once.
+      const first = await Promise.all(phones.map((ph, i) => startVerification(procs[i % 2]!, p, { accountRef: `rr-${i}`, phone: ph, clientIp: '10.2.2.1' })));
+      await own.pool.query(`UPDATE verifications SET last_sent_at = last_sent_at - interval '31 seconds' WHERE id = ANY($1::uuid[])`, [first.map((s) => s.id)]);
+      await Promise.allSettled([
+        ...Array.from({ length: 20 }, (_, i) => startVerification(procs[i % 2]!, p, { accountRef: `rr-s${i}`, phone: phones[i % 3]!, clientIp: `10.2.2.${i + 2}` })),
+        ...Array.from({ length: 6 }, (_, i) => resendCode(procs[i % 2]!, p, first[i % 3]!.id, { clientIp: '10.2.2.1' })),
+      ]);
+      const taken = phones.reduce((n, ph) => n + (received.get(ph)?.length ?? 0), 0) - before;
+      expect(taken).toBe(6);
+    } finally {
+      await ownOther.end();
+      await own.drop();
+    }
+  });
+});
