@@ -155,11 +155,28 @@ function rateLimited(limit: { label: string; retryAfterSeconds: number }): Verif
 /** Seconds a platform is told to wait after the gateway refused a message. */
 export const SMS_RETRY_AFTER_SECONDS = 30;
 
+/**
+ * SMS_GATEWAY_UNAVAILABLE errors of a message the gateway may have sent (it took the request and
+ * gave no answer): the callers keep every budget it took, as for a message sent.
+ */
+const mayHaveBeenSent = new WeakSet<Error>();
+
 async function sendCode(deps: VerificationDeps, provider: Provider, e164: string, code: string): Promise<void> {
   if (!deps.sms) throw new VerificationError('SMS_GATEWAY_UNAVAILABLE', 'no SMS gateway is configured (IDBIND_SMS_URL)');
   try {
     await deps.sms.send(e164, codeText(deps.smsTemplate, provider.name, code));
   } catch (e) {
+    if (e instanceof SmsSendError && e.maybeSent) {
+      // A timeout or a dropped connection after the request went: the gateway may have sent the
+      // text. Refunding it would let a slow or failing gateway carry any number of texts to one
+      // number past its limits (SMS bombing) and a provider past its daily budget (issue 3
+      // "Abuse"), so it counts as sent, for the number's range too.
+      deps.warn?.('the SMS gateway did not answer for a code', { provider: provider.id, cause: e.message });
+      await prefixCount(deps, numberPrefix(e164), 'sent');
+      const err = new VerificationError('SMS_GATEWAY_UNAVAILABLE', 'the SMS gateway did not answer: the SMS may have been sent, and counts against the limits; try again shortly', { retry_after: SMS_RETRY_AFTER_SECONDS });
+      mayHaveBeenSent.add(err);
+      throw err;
+    }
     if (e instanceof SmsSendError) {
       // The cause (the gateway's status, or why it was unreachable) is the operator's to see; the
       // platform learns that nothing was sent and nothing counted (the callers refund the budgets).
@@ -173,7 +190,7 @@ async function sendCode(deps: VerificationDeps, provider: Provider, e164: string
 
 /** Whether an error means the gateway refused the message: it never reached the person. */
 function notSent(e: unknown): boolean {
-  return e instanceof VerificationError && e.code === 'SMS_GATEWAY_UNAVAILABLE';
+  return e instanceof VerificationError && e.code === 'SMS_GATEWAY_UNAVAILABLE' && !mayHaveBeenSent.has(e);
 }
 
 /**
@@ -508,12 +525,13 @@ export async function confirmCodeIdentity(deps: VerificationDeps, provider: Prov
   } finally {
     client.release();
   }
+  // The right code was typed (confirmCode says why this counts either way).
+  if (counted.number_prefix) await prefixCount(deps, counted.number_prefix, 'confirmed');
   if (!eligible) {
     await outcome(deps, provider, 'failed', 'number_not_eligible');
     throw new VerificationError('NUMBER_NOT_ELIGIBLE');
   }
   await outcome(deps, provider, 'confirmed');
-  if (counted.number_prefix) await prefixCount(deps, counted.number_prefix, 'confirmed');
   return { verificationId: counted.id, personId: counted.person_id!, subscriptionId: counted.subscription_id!, e164: e164! };
 }
 
@@ -580,12 +598,15 @@ export async function confirmCode(deps: VerificationDeps, provider: Provider, id
   } finally {
     client.release();
   }
+  // The right code was typed: it reached a person, whatever the binding then answered (a minor,
+  // the accounts limit, a number no longer eligible). SMS pumping is codes nobody types; a range
+  // of minors must not look like it.
+  if (counted.number_prefix) await prefixCount(deps, counted.number_prefix, 'confirmed');
   if (failure) {
     await outcome(deps, provider, 'failed', failure.code.toLowerCase());
     throw failure;
   }
   await outcome(deps, provider, 'confirmed');
-  if (counted.number_prefix) await prefixCount(deps, counted.number_prefix, 'confirmed');
   deps.onBindingChange?.();
   return result!;
 }

@@ -139,13 +139,24 @@ export class RateLeases {
    * window it was counted in (never below zero), where any process can lease it again: the limit
    * is still never exceeded, since the hit given back was never used. A window that has ended is
    * left alone.
+   *
+   * This process's bucket is opened again when it was marked full for that window: the lease
+   * that took the last hit closed it in memory until the window's end, so without this a refund
+   * of a day's last SMS (the gateway refused it) was never leased again, and a gateway outage
+   * under parallel load closed a provider's daily budget for the day with nothing sent. The next
+   * hit leases from the database, which answers whether the refund is still there.
    */
   async refund(limit: Limit, window: Date): Promise<void> {
     this.statements++;
-    await this.db.query(
+    const r = await this.db.query(
       'UPDATE rate_counters SET count = count - 1 WHERE bucket = $1 AND window_start = $2 AND count > 0',
       [limit.bucket, window],
     );
+    const b = this.buckets.get(limit.bucket);
+    if ((r.rowCount ?? 0) > 0 && b && b.windowStart?.getTime() === window.getTime() && b.closedUntil > performance.now()) {
+      b.closedUntil = 0;
+      b.remaining = Math.max(b.remaining, 1);
+    }
   }
 
   /** Whether a hit would be granted now, without spending it (a token may be leased and kept). */

@@ -148,6 +148,24 @@ describe("an operator's template (IDBIND_SMS_TEMPLATE)", () => {
     expect(codeText(ucs2, long, '222222')).toBe(`222222 là mã xác minh ${long} của bạn`);
   });
 
+  it('gets the name folded when the template is GSM-7 with extension characters ([, ], €, ...)', () => {
+    // [ and ] are GSM-7 (the extension table, two septets each): the text must stay GSM-7, as
+    // smsTemplateWarning (which counts them so) tells the operator it does.
+    const template = '{code} [{platform}] code';
+    expect(smsTemplateWarning(template)).toBeUndefined();
+    const text = codeText(template, long, '444444');
+    expect(text).toBe(`444444 [${gsm7PlatformName(long)}] code`);
+    expect([...text].every((c) => GSM7.has(c) || '[]'.includes(c))).toBe(true);
+  });
+
+  it('keeps the code its own 6-digit run when the name touches it', () => {
+    for (const [template, name] of [['{code}{platform}', '7 Net'], ['{platform}{code}', 'Net 7'], ['{platform}{code}{platform}', '１ Net ２'], ['{code}{platform}', '٣ Net']] as const) {
+      const text = codeText(template, name, '555555');
+      expect(text.match(/\d+/g)!.filter((run) => run.length >= 6), `${template} ${name}: ${text}`).toEqual(['555555']);
+      expect(text, template).toMatch(/\b555555\b/);
+    }
+  });
+
   it('replaces the placeholders in one pass', () => {
     expect(codeText('{platform}: {code} – {code}', 'A{code}B', '333333')).toBe('A{code}B: 333333 – 333333');
   });

@@ -112,7 +112,9 @@ let lastTemplateIsGsm7 = false;
 function templateIsGsm7(template: string): boolean {
   if (template !== lastTemplate) {
     lastTemplate = template;
-    lastTemplateIsGsm7 = isGsm7Basic(shape(template).fixed);
+    // The extension table is GSM-7 too (two septets a character, as smsTemplateWarning counts
+    // them): a template with "[" or "€" must get the name folded, or the name makes it UCS-2.
+    lastTemplateIsGsm7 = gsm7Length(shape(template).fixed) !== undefined;
   }
   return lastTemplateIsGsm7;
 }
@@ -127,7 +129,15 @@ export function codeText(template: string, platform: string, code: string): stri
   let name: string;
   if (template === DEFAULT_SMS_TEMPLATE) name = cut(gsm7PlatformName(platform), DEFAULT_NAME_BUDGET);
   else name = templateIsGsm7(template) ? gsm7PlatformName(platform) : platform;
-  return template.replace(/\{platform\}|\{code\}/g, (m) => (m === '{code}' ? code : name));
+  return template.replace(/\{platform\}|\{code\}/g, (m: string, at: number) => {
+    if (m === '{code}') return code;
+    // A name that touches the code ("{code}{platform}") is kept apart from it by a space where
+    // its edge is a digit: the code must stay the only 6-digit number (issue 3), not "1234567".
+    let n = name;
+    if (template.endsWith('{code}', at) && /^\p{Nd}/u.test(n)) n = ` ${n}`;
+    if (template.startsWith('{code}', at + m.length) && /\p{Nd}$/u.test(n)) n = `${n} `;
+    return n;
+  });
 }
 
 /**
