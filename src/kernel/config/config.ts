@@ -372,6 +372,8 @@ function smsTemplate(env: NodeJS.ProcessEnv): string {
   // The code must be the only 6-digit number in the text, and the person must see who asks.
   if (!t.includes('{code}') || !t.includes('{platform}')) throw new ConfigError('IDBIND_SMS_TEMPLATE must contain {code} and {platform}');
   if (/\d{6}/.test(t.replaceAll('{code}', ''))) throw new ConfigError('IDBIND_SMS_TEMPLATE must not contain another 6-digit number');
+  // A digit (or a second code) against the code makes a longer run: "{code}1" reads as 7 digits.
+  if (/\d\{code\}|\{code\}(\d|\{code\})/.test(t)) throw new ConfigError('IDBIND_SMS_TEMPLATE must not put a digit beside {code}');
   return t;
 }
 
