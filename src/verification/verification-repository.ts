@@ -1,6 +1,6 @@
 /** SQL of verification sessions, their statistics and the SMS-pumping counters. */
 import type pg from 'pg';
-import { hitSql, type HitRow } from '../kernel/db/rate-counters.ts';
+import { hitSql, windowStartSql, type HitRow } from '../kernel/db/rate-counters.ts';
 import { LATEST_COMPLETED_RUN_SQL } from '../registry/reconciliation/reconciliation-repository.ts';
 import { otherLiveAccountsSql } from '../bindings/binding-repository.ts';
 import { liveElsewhereUnderAnotherHolderSql } from '../registry/registry-lookup.ts';
@@ -86,7 +86,7 @@ export const COUNT_ATTEMPT_WITHIN_BUDGET_SQL = `WITH v AS (SELECT msisdn_bidx FR
               WHERE id = $1 AND provider_id = $2 AND status = 'code_sent' AND consumed_at IS NULL AND code_expires_at > now() AND msisdn_bidx IS NOT NULL),
         hit AS (INSERT INTO rate_counters AS rc (bucket, window_start, count)
                 SELECT 'otp:number-d:' || rtrim(translate(encode(v.msisdn_bidx, 'base64'), '+/' || chr(10), '-_'), '='),
-                       to_timestamp(floor(extract(epoch FROM now()) / 86400) * 86400), 1
+                       ${windowStartSql('86400')}, 1
                 FROM v
                 ON CONFLICT (bucket, window_start) DO UPDATE SET count = rc.count + 1
                 RETURNING count, extract(epoch FROM now() - window_start)::float8 AS elapsed),

@@ -65,12 +65,24 @@ export async function refundHits(db: pg.Pool | pg.PoolClient, hits: readonly Pic
   );
 }
 
+const VIETNAM_OFFSET_SECONDS = 25_200;
+
+/**
+ * SQL: the start of the fixed window of `seconds` (an SQL expression) holding now. Windows are
+ * counted from midnight in Vietnam (UTC+07:00, no daylight saving), so a day's budget (a
+ * provider's SMS per day, a number's starts and typed codes per day; issue 3 "Abuse") is the
+ * Vietnamese calendar day, as the verification statistics' days are, rather than a day starting
+ * at 07:00 there. Minute and hour windows fall where they did: 25,200 s is a whole number of both.
+ */
+export const windowStartSql = (seconds: string): string =>
+  `to_timestamp(floor((extract(epoch FROM now()) + ${VIETNAM_OFFSET_SECONDS}) / ${seconds}) * ${seconds} - ${VIETNAM_OFFSET_SECONDS})`;
+
 /**
  * The counting statement of `hitLimits` (its parameters: the buckets, their window seconds and
  * the cost), for a caller that counts hits in a CTE of a statement doing other work too.
  */
 export const hitSql = (buckets: string, windows: string, cost: string): string => `INSERT INTO rate_counters AS rc (bucket, window_start, count)
-           SELECT b, to_timestamp(floor(extract(epoch FROM now()) / w) * w), ${cost} FROM unnest(${buckets}::text[], ${windows}::int[]) AS t(b, w)
+           SELECT b, ${windowStartSql('w')}, ${cost} FROM unnest(${buckets}::text[], ${windows}::int[]) AS t(b, w)
            ON CONFLICT (bucket, window_start) DO UPDATE SET count = rc.count + EXCLUDED.count
            RETURNING bucket, count, extract(epoch FROM now() - window_start)::float8 AS elapsed, window_start`;
 

@@ -39,7 +39,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
-import type { Limit, LimitResult } from './rate-counters.ts';
+import { windowStartSql, type Limit, type LimitResult } from './rate-counters.ts';
 
 /** The largest block a process takes at once. */
 export const MAX_BLOCK = 256;
@@ -204,7 +204,7 @@ export class RateLeases {
     this.statements++;
     const r = await this.db.query<{ granted: number | null; count: number | null; left_ms: number; window_start: Date }>({
       name: 'rate_counters_lease',
-      text: `WITH w AS (SELECT now() AS now, to_timestamp(floor(extract(epoch FROM now()) / $2::int) * $2::int) AS start),
+      text: `WITH w AS (SELECT now() AS now, ${windowStartSql('$2::int')} AS start),
                   up AS (
                     INSERT INTO rate_counters AS rc (bucket, window_start, count, granted)
                     SELECT $1::text, w.start, greatest(0, least($3::int, $4::int)), greatest(0, least($3::int, $4::int)) FROM w
