@@ -98,8 +98,19 @@ export const serveCommand: Command = {
       leaveShutdownSignalsToCaller();
     });
     ctx.stderr.write('stopping...\n');
+    // A second Ctrl-C (or SIGTERM) while stopping ends the process at once (exit status 130): the
+    // embedded server, in a process group of its own (embedded-server.ts), is then sent its fast
+    // shutdown as this process exits, instead of outliving it as Node's default action would let it.
+    const now = () => {
+      ctx.stderr.write('stopping at once\n');
+      process.exit(130);
+    };
+    process.once('SIGINT', now);
+    process.once('SIGTERM', now);
     await running.close();
     await hub.close();
+    process.off('SIGINT', now);
+    process.off('SIGTERM', now);
     ctx.stderr.write('stopped\n');
     return EXIT_OK;
   },

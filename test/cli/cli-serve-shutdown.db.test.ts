@@ -115,7 +115,8 @@ describe('idbind serve stopped with Ctrl-C', () => {
     process.kill(-served.child.pid!, 'SIGINT');
     await new Promise((r) => setTimeout(r, 20));
     process.kill(-served.child.pid!, 'SIGINT');
-    await served.exited;
+    expect(await served.exited).toBe(130);
+    expect(served.out()).toContain('stopping at once');
     expect(await postmasterGone(pid), served.out()).toBe(true);
     // The data directory is fit for the next start.
     const again = await serve();
