@@ -117,7 +117,9 @@ function trustProxyOption(trust: Hub['config']['trustProxy']): boolean | string[
   return [...trust];
 }
 
-const API_PREFIXES = ['/v1/', '/oidc/', '/log/', '/openapi.json', '/docs/', '/healthz', '/readyz', '/metrics'];
+// Never the web app's page. /demo/ and /dev/ are demo mode's (demo relying parties, test eID):
+// outside it they must be absent, a 404, not a page that looks like them (issue 2).
+const API_PREFIXES = ['/v1/', '/oidc/', '/log/', '/openapi.json', '/docs/', '/healthz', '/readyz', '/metrics', '/demo/', '/dev/'];
 
 export async function buildServer(hub: Hub, options: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
