@@ -7,10 +7,10 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { leaveShutdownSignalsToCaller } from '../kernel/db/embedded-server.ts';
-import { openHub } from '../hub.ts';
+import { HubStartError, openHub } from '../hub.ts';
 import { buildServer } from '../server.ts';
 import { keepDemoRegistryPrivate, registryIsEmpty, seedDemoRegistry } from '../demo/demo-seed.ts';
-import { DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
+import { DEMO_PLATFORM_NAMES, DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
 import { smsTemplateWarning } from '../verification/sms/sms-text.ts';
 import { EXIT_OK, UsageError, type Command } from './command.ts';
 
@@ -46,12 +46,20 @@ export const serveCommand: Command = {
     const env = { ...ctx.env, ...(values.host ? { IDBIND_HOST: values.host } : {}), ...(values.port ? { IDBIND_PORT: values.port } : {}) };
     const mode = values.demo ? 'demo' : 'production';
     const log = (m: string) => ctx.stderr.write(`${m}\n`);
-    const hub = await openHub({ mode, env, cwd: ctx.cwd, requireAdminToken: true, log: (m) => log(`warning: ${m}`) });
+    const hub = await openHub({ mode, env, cwd: ctx.cwd, requireAdminToken: true, refuseDemoMasterKey: mode === 'production', log: (m) => log(`warning: ${m}`) });
     // Once per start: an operator's SMS template that can take more than one part costs more per code.
     const smsWarning = smsTemplateWarning(hub.config.sms.template);
     if (smsWarning) log(`warning: ${smsWarning}`);
     let app: Awaited<ReturnType<typeof buildServer>> | undefined;
     try {
+      if (mode === 'production') {
+        // The demo platforms' API keys and client secrets are in the demo's files and were printed
+        // at each demo start: a database that holds them is a demo's, whatever its master key now.
+        const demo = await hub.pool.query<{ name: string }>('SELECT name FROM providers WHERE name = ANY($1::text[]) ORDER BY name', [DEMO_PLATFORM_NAMES]);
+        if (demo.rows.length > 0) {
+          throw new HubStartError(`the database holds the demo platforms (${demo.rows.map((r) => r.name).join(', ')}): it was seeded by \`idbind serve --demo\`, and production mode does not serve demo data; run the demo, or use a new database`);
+        }
+      }
       const ring = await hub.ring();
       if (mode === 'demo' && (await registryIsEmpty(hub.pool))) {
         await seedDemoRegistry({ pool: hub.pool, ring, dataDir: hub.config.dataDir, workers: hub.config.workers, log });

@@ -274,6 +274,13 @@ export interface LoadConfigOptions {
   requireMasterKeys?: boolean;
   /** Only `serve` needs the admin token. */
   requireAdminToken?: boolean;
+  /**
+   * `idbind serve` in production mode: refuse a master key that is the demo's generated one
+   * (`demo-master.key` in the data directory). The other commands may use it on a demo's data
+   * (the hint below says how); a production server must not serve demo data under a key kept in
+   * clear beside it (issue 2: production mode has no generated keys and no demo data).
+   */
+  refuseDemoMasterKey?: boolean;
   /** Called with warnings (demo key generation). */
   warn?: (message: string) => void;
 }
@@ -472,6 +479,18 @@ export function loadConfig(options: LoadConfigOptions): Config {
       ? ` (this data directory belongs to a demo: to use it from the CLI, set IDBIND_MASTER_KEY_FILE=${demoKey})`
       : ' (or run the demo: idbind serve --demo)';
     throw new ConfigError(`no master key: set IDBIND_MASTER_KEY (base64 of 32 random bytes), IDBIND_MASTER_KEYS or IDBIND_MASTER_KEY_FILE${hint}`);
+  }
+  if (options.refuseDemoMasterKey && options.mode === 'production' && masterKeys !== undefined) {
+    const demoKeyFile = join(dataDir, 'demo-master.key');
+    let demoKeys: MasterKey[] = [];
+    try {
+      demoKeys = existsSync(demoKeyFile) ? parseMasterKeys(readFileSync(demoKeyFile, 'utf8'), demoKeyFile) : [];
+    } catch {
+      // Not a key this hub generated: nothing to compare with.
+    }
+    if (masterKeys.some((k) => demoKeys.some((d) => d.key.equals(k.key)))) {
+      throw new ConfigError(`the master key is the demo's generated key (${demoKeyFile}): production mode does not serve demo data; run \`idbind serve --demo\`, or use a new data directory with a key of your own`);
+    }
   }
   const adminToken = loadAdminToken(env, options.mode, dataDir);
   if (options.requireAdminToken && adminToken === undefined) {
