@@ -29,6 +29,25 @@ Options:
 
 Production mode requires IDBIND_MASTER_KEY (or _KEYS / _KEY_FILE) and IDBIND_ADMIN_TOKEN.`;
 
+/** Why a listen failed, for the address errors an operator fixes by configuration. */
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: 'the address is in use (another process holds it; choose another with --port or IDBIND_PORT)',
+  EACCES: 'permission denied (a port below 1024 needs privileges; choose another with --port or IDBIND_PORT)',
+  EADDRNOTAVAIL: 'no such address on this machine (IDBIND_HOST)',
+  ENOTFOUND: 'the host name does not resolve (IDBIND_HOST)',
+};
+
+/** Listens, or fails with one line naming the address and the setting (issue 2: a clear error). */
+async function listen(app: Awaited<ReturnType<typeof buildServer>>, host: string, port: number): Promise<string> {
+  try {
+    return await app.listen({ host, port });
+  } catch (e) {
+    const why = LISTEN_FAILURES[String((e as NodeJS.ErrnoException).code)];
+    if (why) throw new HubStartError(`cannot listen on ${host}:${port}: ${why}`);
+    throw e;
+  }
+}
+
 export const serveCommand: Command = {
   name: 'serve',
   help: HELP,
@@ -73,7 +92,7 @@ export const serveCommand: Command = {
         numbers = await demoEligibleNumbers(hub.pool, ring, 3);
       }
       app = await buildServer(hub, { logger: { level: hub.config.logLevel } });
-      const address = await app.listen({ host: hub.config.host, port: hub.config.port });
+      const address = await listen(app, hub.config.host, hub.config.port);
       const url = hub.config.publicUrl.endsWith(`:${hub.config.port}`) && hub.config.port === 0 ? address : hub.config.publicUrl;
       ctx.stdout.write(`idbind ${mode === 'demo' ? '(demo mode) ' : ''}is running\n  web app:       ${url}/\n  API reference: ${url}/docs/api\n  OpenAPI:       ${url}/openapi.json\n`);
       if (platforms.length > 0) {
