@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, chmodSync, statSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, chmodSync, statSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -14,6 +14,15 @@ afterAll(async () => {
   for (const s of started.reverse()) await s.stop().catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 });
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 async function query(url: string, sql: string, appName = 'idbind-test'): Promise<pg.QueryResult> {
   const c = new pg.Client({ connectionString: url, application_name: appName });
@@ -72,6 +81,30 @@ describe('embedded PostgreSQL', () => {
     expect(fresh.owned).toBe(true);
     expect((await query(fresh.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
   });
+
+  it('starts after a crash whose postmaster.pid names a pid another process has since taken (a reboot, a container restart)', async () => {
+    const sub = mkdtempSync(join(dir, 'stale-'));
+    chmodSync(sub, 0o755);
+    const pidFile = join(sub, 'pg', 'postmaster.pid');
+    const first = await startEmbeddedServer({ dataDir: sub });
+    await query(first.url, 'CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)');
+    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    process.kill(pid, 'SIGKILL'); // a crash: the lock file stays
+    for (let i = 0; i < 100 && isRunning(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    // Its pid now belongs to something else (here: a sleeper; after a reboot, any process).
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const lines = readFileSync(pidFile, 'utf8').split('\n');
+      lines[0] = String(other.pid);
+      writeFileSync(pidFile, lines.join('\n'));
+      const again = await startEmbeddedServer({ dataDir: sub });
+      expect(again.owned).toBe(true);
+      expect((await query(again.url, 'SELECT n FROM kept')).rows[0].n).toBe(1);
+      await again.stop();
+    } finally {
+      other.kill('SIGKILL');
+    }
+  }, 60_000);
 
   /**
    * Runs the owner of test/support/embedded-shutdown-child.ts; `ready` runs once it serves, then
