@@ -158,10 +158,30 @@ function readPostmasterPid(clusterDir: string): { pid: number; port: number } | 
   if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port)) return undefined;
   try {
     process.kill(pid, 0);
-    return { pid, port };
   } catch {
     return undefined; // stale pid file: PostgreSQL removes it itself at next start
   }
+  if (!isPostgres(pid)) {
+    // A crash left the file and its pid now belongs to another process (after a reboot or a
+    // container restart pids are handed out again): the file is stale, but PostgreSQL, seeing
+    // the pid alive, would refuse to start ("lock file already exists"), and adopting it would
+    // wait for a server that is not there. Only when the system says what the process is.
+    rmSync(file, { force: true });
+    return undefined;
+  }
+  return { pid, port };
+}
+
+/** Whether a live pid is a PostgreSQL process; true where the system cannot tell (no /proc). */
+function isPostgres(pid: number): boolean {
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return true;
+  }
+  const program = cmdline.split('\0')[0] ?? '';
+  return /(^|\/)postgres(:|$)/.test(program) || program.startsWith('postgres:');
 }
 
 async function waitUntilAccepting(url: string, attempts = 50): Promise<void> {
@@ -202,7 +222,11 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
   const running = readPostmasterPid(clusterDir);
   if (running) {
     const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${running.port}/${DATABASE}`;
-    await waitUntilAccepting(url);
+    try {
+      await waitUntilAccepting(url);
+    } catch {
+      throw new EmbeddedServerError(`${join(clusterDir, 'postmaster.pid')} names process ${running.pid}, which does not answer on port ${running.port}: if no PostgreSQL runs on this data directory, remove that file`);
+    }
     // Owned by a live process (this one included, through another handle): adopt it, never stop it.
     if (isAlive(readOwnerPid(ownerFile))) return { url, owned: false, stop: async () => undefined };
     // Its owner gave it up (it stopped while others were connected) or died: take it over.
