@@ -28,6 +28,8 @@ export interface OpenHubOptions {
   /** `idbind migrate` needs no master key; everything that touches personal data does. */
   requireMasterKeys?: boolean;
   requireAdminToken?: boolean;
+  /** `idbind serve` in production: refuse the demo's generated master key (config.ts). */
+  refuseDemoMasterKey?: boolean;
   /** Apply pending migrations (default), or refuse to run with an error naming `idbind migrate`. */
   migrations?: 'apply' | 'require';
   log?: (line: string) => void;
@@ -50,6 +52,7 @@ export async function openHub(options: OpenHubOptions): Promise<Hub> {
     cwd: options.cwd,
     requireMasterKeys: options.requireMasterKeys,
     requireAdminToken: options.requireAdminToken,
+    refuseDemoMasterKey: options.refuseDemoMasterKey,
     warn: options.log,
   });
   let embedded: EmbeddedServer | undefined;

@@ -11,7 +11,7 @@ import pg from 'pg';
 import fastifySwagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import type { Hub } from './hub.ts';
-import { migrationStatus } from './kernel/db/migrations.ts';
+import { MigrationError, migrationStatus } from './kernel/db/migrations.ts';
 import { adminOrStaffGuard } from './officials/staff-admin-guard.ts';
 import { errorHandler, notFoundHandler, sendProblem, problemOf } from './kernel/http/problem.ts';
 import { HTTP_ERRORS } from './kernel/http/http-errors.ts';
@@ -117,7 +117,9 @@ function trustProxyOption(trust: Hub['config']['trustProxy']): boolean | string[
   return [...trust];
 }
 
-const API_PREFIXES = ['/v1/', '/oidc/', '/log/', '/openapi.json', '/docs/', '/healthz', '/readyz', '/metrics'];
+// Never the web app's page. /demo/ and /dev/ are demo mode's (demo relying parties, test eID):
+// outside it they must be absent, a 404, not a page that looks like them (issue 2).
+const API_PREFIXES = ['/v1/', '/oidc/', '/log/', '/openapi.json', '/docs/', '/healthz', '/readyz', '/metrics', '/demo/', '/dev/'];
 
 export async function buildServer(hub: Hub, options: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -188,8 +190,10 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       const status = await migrationStatus(hub.pool);
       if (status.pending.length > 0) return sendProblem(reply, problemOf('NOT_READY', 503, HTTP_ERRORS.NOT_READY.title, `${status.pending.length} migration(s) pending`));
       return { status: 'ready' };
-    } catch {
-      return sendProblem(reply, problemOf('NOT_READY', 503, HTTP_ERRORS.NOT_READY.title, 'database unreachable'));
+    } catch (e) {
+      // A schema changed or migrated by a newer idbind is a reason of its own, not an unreachable database.
+      const detail = e instanceof MigrationError ? e.message : 'database unreachable';
+      return sendProblem(reply, problemOf('NOT_READY', 503, HTTP_ERRORS.NOT_READY.title, detail));
     }
   });
   app.get('/metrics', {

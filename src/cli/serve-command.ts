@@ -7,10 +7,10 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { leaveShutdownSignalsToCaller } from '../kernel/db/embedded-server.ts';
-import { openHub } from '../hub.ts';
+import { HubStartError, openHub } from '../hub.ts';
 import { buildServer } from '../server.ts';
 import { keepDemoRegistryPrivate, registryIsEmpty, seedDemoRegistry } from '../demo/demo-seed.ts';
-import { DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
+import { DEMO_PLATFORM_NAMES, DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
 import { smsTemplateWarning } from '../verification/sms/sms-text.ts';
 import { EXIT_OK, UsageError, type Command } from './command.ts';
 
@@ -29,6 +29,25 @@ Options:
 
 Production mode requires IDBIND_MASTER_KEY (or _KEYS / _KEY_FILE) and IDBIND_ADMIN_TOKEN.`;
 
+/** Why a listen failed, for the address errors an operator fixes by configuration. */
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: 'the address is in use (another process holds it; choose another with --port or IDBIND_PORT)',
+  EACCES: 'permission denied (a port below 1024 needs privileges; choose another with --port or IDBIND_PORT)',
+  EADDRNOTAVAIL: 'no such address on this machine (IDBIND_HOST)',
+  ENOTFOUND: 'the host name does not resolve (IDBIND_HOST)',
+};
+
+/** Listens, or fails with one line naming the address and the setting (issue 2: a clear error). */
+async function listen(app: Awaited<ReturnType<typeof buildServer>>, host: string, port: number): Promise<string> {
+  try {
+    return await app.listen({ host, port });
+  } catch (e) {
+    const why = LISTEN_FAILURES[String((e as NodeJS.ErrnoException).code)];
+    if (why) throw new HubStartError(`cannot listen on ${host}:${port}: ${why}`);
+    throw e;
+  }
+}
+
 export const serveCommand: Command = {
   name: 'serve',
   help: HELP,
@@ -46,12 +65,20 @@ export const serveCommand: Command = {
     const env = { ...ctx.env, ...(values.host ? { IDBIND_HOST: values.host } : {}), ...(values.port ? { IDBIND_PORT: values.port } : {}) };
     const mode = values.demo ? 'demo' : 'production';
     const log = (m: string) => ctx.stderr.write(`${m}\n`);
-    const hub = await openHub({ mode, env, cwd: ctx.cwd, requireAdminToken: true, log: (m) => log(`warning: ${m}`) });
+    const hub = await openHub({ mode, env, cwd: ctx.cwd, requireAdminToken: true, refuseDemoMasterKey: mode === 'production', log: (m) => log(`warning: ${m}`) });
     // Once per start: an operator's SMS template that can take more than one part costs more per code.
     const smsWarning = smsTemplateWarning(hub.config.sms.template);
     if (smsWarning) log(`warning: ${smsWarning}`);
     let app: Awaited<ReturnType<typeof buildServer>> | undefined;
     try {
+      if (mode === 'production') {
+        // The demo platforms' API keys and client secrets are in the demo's files and were printed
+        // at each demo start: a database that holds them is a demo's, whatever its master key now.
+        const demo = await hub.pool.query<{ name: string }>('SELECT name FROM providers WHERE name = ANY($1::text[]) ORDER BY name', [DEMO_PLATFORM_NAMES]);
+        if (demo.rows.length > 0) {
+          throw new HubStartError(`the database holds the demo platforms (${demo.rows.map((r) => r.name).join(', ')}): it was seeded by \`idbind serve --demo\`, and production mode does not serve demo data; run the demo, or use a new database`);
+        }
+      }
       const ring = await hub.ring();
       if (mode === 'demo' && (await registryIsEmpty(hub.pool))) {
         await seedDemoRegistry({ pool: hub.pool, ring, dataDir: hub.config.dataDir, workers: hub.config.workers, log });
@@ -65,7 +92,7 @@ export const serveCommand: Command = {
         numbers = await demoEligibleNumbers(hub.pool, ring, 3);
       }
       app = await buildServer(hub, { logger: { level: hub.config.logLevel } });
-      const address = await app.listen({ host: hub.config.host, port: hub.config.port });
+      const address = await listen(app, hub.config.host, hub.config.port);
       const url = hub.config.publicUrl.endsWith(`:${hub.config.port}`) && hub.config.port === 0 ? address : hub.config.publicUrl;
       ctx.stdout.write(`idbind ${mode === 'demo' ? '(demo mode) ' : ''}is running\n  web app:       ${url}/\n  API reference: ${url}/docs/api\n  OpenAPI:       ${url}/openapi.json\n`);
       if (platforms.length > 0) {
@@ -98,8 +125,19 @@ export const serveCommand: Command = {
       leaveShutdownSignalsToCaller();
     });
     ctx.stderr.write('stopping...\n');
+    // A second Ctrl-C (or SIGTERM) while stopping ends the process at once (exit status 130): the
+    // embedded server, in a process group of its own (embedded-server.ts), is then sent its fast
+    // shutdown as this process exits, instead of outliving it as Node's default action would let it.
+    const now = () => {
+      ctx.stderr.write('stopping at once\n');
+      process.exit(130);
+    };
+    process.once('SIGINT', now);
+    process.once('SIGTERM', now);
     await running.close();
     await hub.close();
+    process.off('SIGINT', now);
+    process.off('SIGTERM', now);
     ctx.stderr.write('stopped\n');
     return EXIT_OK;
   },

@@ -47,6 +47,9 @@ const DEMO_PLATFORMS = [
   { name: 'Mekong Domains', kind: 'registrar', profile: 'minimal', slug: 'mekong-domains', oidc: false },
 ] as const;
 
+/** The demo platforms' names: a database that holds one was seeded by a demo (serve-command.ts refuses it in production). */
+export const DEMO_PLATFORM_NAMES: readonly string[] = DEMO_PLATFORMS.map((d) => d.name);
+
 /** The demo platforms that sign people in through the demo relying party, by URL slug. */
 export const DEMO_RELYING_PARTIES: readonly { name: string; slug: string; profile: 'minimal' | 'statutory' }[] =
   DEMO_PLATFORMS.filter((d) => d.oidc).map((d) => ({ name: d.name, slug: d.slug, profile: d.profile }));

@@ -29,6 +29,31 @@ describe('configuration fails closed', () => {
     expect(() => loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEYS: `a:${key()},a:${key()}` } })).toThrow(/twice/);
   });
 
+  it('refuses a malformed public URL, log level or loopback switch, naming the variable', () => {
+    const prod = (env: NodeJS.ProcessEnv) => () => loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key(), IDBIND_DATA_DIR: dir(), ...env } });
+    expect(prod({ IDBIND_PUBLIC_URL: 'not a url' })).toThrow(/IDBIND_PUBLIC_URL/);
+    expect(prod({ IDBIND_PUBLIC_URL: 'ftp://hub.example' })).toThrow(/IDBIND_PUBLIC_URL/);
+    expect(prod({ IDBIND_PUBLIC_URL: 'https://hub.example/?x=1' })).toThrow(/IDBIND_PUBLIC_URL/);
+    expect(prod({ IDBIND_PUBLIC_URL: 'https://user:pw@hub.example' })).toThrow(/IDBIND_PUBLIC_URL/);
+    expect(prod({ IDBIND_PUBLIC_URL: 'https://hub.example/idbind/' })().publicUrl).toBe('https://hub.example/idbind');
+    // pino knows these; anything else failed only once the database was open, as an unexpected failure.
+    expect(prod({ IDBIND_LOG_LEVEL: 'verbose' })).toThrow(/IDBIND_LOG_LEVEL/);
+    expect(prod({ IDBIND_LOG_LEVEL: 'debug' })().logLevel).toBe('debug');
+    // `true` was taken silently as "not allowed": a switch says 1 or 0, like IDBIND_EID_ALLOW_INSECURE.
+    expect(prod({ IDBIND_OUTBOUND_ALLOW_LOOPBACK: 'true' })).toThrow(/IDBIND_OUTBOUND_ALLOW_LOOPBACK/);
+    expect(prod({ IDBIND_OUTBOUND_ALLOW_LOOPBACK: '0' })().outboundAllowLoopback).toBe(false);
+  });
+
+  it('refuses an SMS gateway setting without its URL, and plain http to any host but loopback', () => {
+    const prod = (env: NodeJS.ProcessEnv) => () => loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key(), IDBIND_DATA_DIR: dir(), ...env } });
+    // A half configuration is a mistake, never a default (as for the eID variables).
+    expect(prod({ IDBIND_SMS_AUTHORIZATION: 'Bearer abc' })).toThrow(/IDBIND_SMS_AUTHORIZATION is set but IDBIND_SMS_URL is not/);
+    // Outbound HTTP refuses it at every send (DESIGN.md "Conventions"): every code would fail, so the start does.
+    expect(prod({ IDBIND_SMS_URL: 'http://sms.example/send' })).toThrow(/IDBIND_SMS_URL must be https/);
+    expect(prod({ IDBIND_SMS_URL: 'https://sms.example/send' })().sms.url).toBe('https://sms.example/send');
+    expect(prod({ IDBIND_SMS_URL: 'http://127.0.0.1:9/sms', IDBIND_OUTBOUND_ALLOW_LOOPBACK: '1' })().sms.url).toBe('http://127.0.0.1:9/sms');
+  });
+
   it('never echoes key material in an error', () => {
     const bad = 'c2VjcmV0LXNlY3JldA==';
     try {

@@ -45,14 +45,17 @@ export interface Config {
    * then choose the address it is limited under (fail closed, DESIGN.md invariant 5).
    */
   readonly trustProxy: false | number | readonly string[];
-  /** `IDBIND_PUBLIC_URL`: the URL users reach the hub at (default `http://host:port`). */
+  /**
+   * `IDBIND_PUBLIC_URL`: the URL users reach the hub at (default `http://host:port`): http(s),
+   * an optional path, no query, fragment or credentials; trailing slashes dropped.
+   */
   readonly publicUrl: string;
-  /** `IDBIND_LOG_LEVEL` (default `info`). Logs never carry a personal field. */
+  /** `IDBIND_LOG_LEVEL` (default `info`; fatal, error, warn, info, debug, trace or silent). Logs never carry a personal field. */
   readonly logLevel: string;
   /** `IDBIND_WORKERS` (default: available cores): worker threads for bulk cryptography. */
   readonly workers: number;
   /**
-   * `IDBIND_OUTBOUND_ALLOW_LOOPBACK` (`1` to allow; default: allowed in demo mode only): whether
+   * `IDBIND_OUTBOUND_ALLOW_LOOPBACK` (`1` to allow, `0` not to; default: allowed in demo mode only): whether
    * webhook and SMS-gateway URLs may resolve to loopback addresses, and use plain http to those
    * (never to any other host). Private and link-local addresses are refused always (DESIGN.md
    * "Conventions": outbound HTTP). For tests and demos.
@@ -241,8 +244,8 @@ export interface VerificationConfig {
 }
 
 /**
- * `IDBIND_SMS_URL`: the HTTP SMS gateway (POST, JSON `{"to", "text"}`); `IDBIND_SMS_AUTHORIZATION`:
- * the `Authorization` header sent to it; `IDBIND_SMS_TEMPLATE`: the text, with `{platform}` and
+ * `IDBIND_SMS_URL`: the HTTP SMS gateway (POST, JSON `{"to", "text"}`; https, or plain http to
+ * loopback only); `IDBIND_SMS_AUTHORIZATION` (only with the URL): the `Authorization` header sent to it; `IDBIND_SMS_TEMPLATE`: the text, with `{platform}` and
  * `{code}` (default: Vietnamese without diacritics then English, one GSM-7 part; an own template
  * is used as given, with a warning at start when it can take more than one part). In demo mode
  * without `IDBIND_SMS_URL`, messages go to the local outbox (`GET /v1/dev/sms-outbox`).
@@ -274,6 +277,13 @@ export interface LoadConfigOptions {
   requireMasterKeys?: boolean;
   /** Only `serve` needs the admin token. */
   requireAdminToken?: boolean;
+  /**
+   * `idbind serve` in production mode: refuse a master key that is the demo's generated one
+   * (`demo-master.key` in the data directory). The other commands may use it on a demo's data
+   * (the hint below says how); a production server must not serve demo data under a key kept in
+   * clear beside it (issue 2: production mode has no generated keys and no demo data).
+   */
+  refuseDemoMasterKey?: boolean;
   /** Called with warnings (demo key generation). */
   warn?: (message: string) => void;
 }
@@ -363,7 +373,53 @@ function smsUrl(env: NodeJS.ProcessEnv): string | undefined {
     throw new ConfigError('IDBIND_SMS_URL must be an http:// or https:// URL');
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('IDBIND_SMS_URL must be an http:// or https:// URL');
+  // Outbound HTTP takes plain http to loopback only (DESIGN.md "Conventions"; outbound-http.ts
+  // refuses anything else at every send): such a URL would fail every code, so it fails the start.
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw new ConfigError('IDBIND_SMS_URL must be https:// (plain http:// only to a loopback address, for tests and demos)');
+  }
   return url.toString();
+}
+
+/** A host name that names the loopback interface itself (the sends check the resolved addresses again). */
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+/** `IDBIND_SMS_AUTHORIZATION` only with `IDBIND_SMS_URL`: a half configuration is a mistake, never a default (as for the eID). */
+function smsAuthorization(env: NodeJS.ProcessEnv, url: string | undefined): string | undefined {
+  const raw = env.IDBIND_SMS_AUTHORIZATION;
+  if (raw === undefined || raw === '') return undefined;
+  if (url === undefined) throw new ConfigError('IDBIND_SMS_AUTHORIZATION is set but IDBIND_SMS_URL is not: set the gateway URL, or unset it');
+  return raw;
+}
+
+/** `IDBIND_PUBLIC_URL`: an http(s) origin with an optional path; it names the OpenID issuer, redirect URIs and links. */
+function publicUrlFrom(raw: string | undefined, host: string, port: number): string {
+  if (raw === undefined || raw === '') return `http://${host}:${port}`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('IDBIND_PUBLIC_URL must be an http:// or https:// URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('IDBIND_PUBLIC_URL must be an http:// or https:// URL');
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new ConfigError('IDBIND_PUBLIC_URL must have no query, fragment or credentials');
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+/** pino's levels (IDBIND_LOG_LEVEL): anything else made the logger throw once the database was already open. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** A 1/0 switch: anything else (`true`, `yes`) is refused rather than silently read as off. */
+function switchFrom(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw !== '0' && raw !== '1') throw new ConfigError(`${name} must be 1 or 0`);
+  return raw === '1';
 }
 
 function smsTemplate(env: NodeJS.ProcessEnv): string {
@@ -475,6 +531,18 @@ export function loadConfig(options: LoadConfigOptions): Config {
       : ' (or run the demo: idbind serve --demo)';
     throw new ConfigError(`no master key: set IDBIND_MASTER_KEY (base64 of 32 random bytes), IDBIND_MASTER_KEYS or IDBIND_MASTER_KEY_FILE${hint}`);
   }
+  if (options.refuseDemoMasterKey && options.mode === 'production' && masterKeys !== undefined) {
+    const demoKeyFile = join(dataDir, 'demo-master.key');
+    let demoKeys: MasterKey[] = [];
+    try {
+      demoKeys = existsSync(demoKeyFile) ? parseMasterKeys(readFileSync(demoKeyFile, 'utf8'), demoKeyFile) : [];
+    } catch {
+      // Not a key this hub generated: nothing to compare with.
+    }
+    if (masterKeys.some((k) => demoKeys.some((d) => d.key.equals(k.key)))) {
+      throw new ConfigError(`the master key is the demo's generated key (${demoKeyFile}): production mode does not serve demo data; run \`idbind serve --demo\`, or use a new data directory with a key of your own`);
+    }
+  }
   const adminToken = loadAdminToken(env, options.mode, dataDir);
   if (options.requireAdminToken && adminToken === undefined) {
     throw new ConfigError('no admin token: set IDBIND_ADMIN_TOKEN (at least 32 characters)');
@@ -489,7 +557,10 @@ export function loadConfig(options: LoadConfigOptions): Config {
   }
   const prefixPerMinute = intFrom(env, 'IDBIND_LIMIT_PREFIX_PER_MINUTE', 600, 1, 1_000_000_000);
   const prefixSharePercent = intFrom(env, 'IDBIND_LIMIT_PREFIX_SHARE_PERCENT', 50, 1, 100);
-  const publicUrl = (env.IDBIND_PUBLIC_URL && env.IDBIND_PUBLIC_URL !== '' ? env.IDBIND_PUBLIC_URL : `http://${host}:${port}`).replace(/\/+$/, '');
+  const publicUrl = publicUrlFrom(env.IDBIND_PUBLIC_URL, host, port);
+  const logLevel = env.IDBIND_LOG_LEVEL && env.IDBIND_LOG_LEVEL !== '' ? env.IDBIND_LOG_LEVEL : 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`IDBIND_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const sms = smsUrl(env);
   return Object.freeze({
     mode: options.mode,
     dataDir,
@@ -501,11 +572,9 @@ export function loadConfig(options: LoadConfigOptions): Config {
     port,
     trustProxy: trustProxyFrom(env.IDBIND_TRUST_PROXY),
     publicUrl,
-    logLevel: env.IDBIND_LOG_LEVEL && env.IDBIND_LOG_LEVEL !== '' ? env.IDBIND_LOG_LEVEL : 'info',
+    logLevel,
     workers: intFrom(env, 'IDBIND_WORKERS', Math.max(1, availableParallelism()), 1, 64),
-    outboundAllowLoopback: env.IDBIND_OUTBOUND_ALLOW_LOOPBACK === undefined || env.IDBIND_OUTBOUND_ALLOW_LOOPBACK === ''
-      ? options.mode === 'demo'
-      : env.IDBIND_OUTBOUND_ALLOW_LOOPBACK === '1',
+    outboundAllowLoopback: switchFrom(env, 'IDBIND_OUTBOUND_ALLOW_LOOPBACK') ?? options.mode === 'demo',
     verification: Object.freeze({
       simChangeWindowHours: intFrom(env, 'IDBIND_SIM_CHANGE_WINDOW_HOURS', 72, 0, 24 * 365),
       numberPerHour: intFrom(env, 'IDBIND_LIMIT_NUMBER_PER_HOUR', 5, 1, 1_000_000_000),
@@ -519,8 +588,8 @@ export function loadConfig(options: LoadConfigOptions): Config {
       codeTtlSeconds: 300,
     }),
     sms: Object.freeze({
-      url: smsUrl(env),
-      authorization: env.IDBIND_SMS_AUTHORIZATION && env.IDBIND_SMS_AUTHORIZATION !== '' ? env.IDBIND_SMS_AUTHORIZATION : undefined,
+      url: sms,
+      authorization: smsAuthorization(env, sms),
       template: smsTemplate(env),
     }),
     eid: loadEidConfig(env, options.mode, dataDir, publicUrl),

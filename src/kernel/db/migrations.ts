@@ -69,6 +69,14 @@ export async function migrationStatus(pool: pg.Pool): Promise<MigrationStatus> {
       throw new MigrationError(`migration ${m.version}_${m.name} was changed after it was applied; restore the original file`);
     }
   }
+  // A schema this code does not know (a newer idbind migrated the database, then an older one
+  // was started on it): refused, never served (DESIGN.md invariant 5, fail closed).
+  const known = new Set(migrations.map((m) => m.version));
+  const unknown = await pool.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations WHERE NOT (version = ANY($1::int[])) ORDER BY version', [[...known]]);
+  if (unknown.rows.length > 0) {
+    const first = unknown.rows[0]!;
+    throw new MigrationError(`the database has migration ${String(first.version).padStart(4, '0')}_${first.name}, which this version of idbind does not know: it was migrated by a newer idbind; run that version`);
+  }
   return { applied: [...applied.keys()], pending: migrations.filter((m) => !applied.has(m.version)) };
 }
 
