@@ -10,6 +10,7 @@ import { leaveShutdownSignalsToCaller } from '../kernel/db/embedded-server.ts';
 import { HubStartError, openHub } from '../hub.ts';
 import { buildServer } from '../server.ts';
 import { keepDemoRegistryPrivate, registryIsEmpty, seedDemoRegistry } from '../demo/demo-seed.ts';
+import { claimDeploymentMode } from '../demo/deployment-mode.ts';
 import { DEMO_PLATFORM_NAMES, DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
 import { smsTemplateWarning } from '../verification/sms/sms-text.ts';
 import { EXIT_OK, UsageError, type Command } from './command.ts';
@@ -71,12 +72,22 @@ export const serveCommand: Command = {
     if (smsWarning) log(`warning: ${smsWarning}`);
     let app: Awaited<ReturnType<typeof buildServer>> | undefined;
     try {
+      // A database keeps the mode of its first start (migration 0031): a production database
+      // served with --demo would get the demo platforms, whose keys the demo prints, and the
+      // demo's session endpoint, which hands out the admin token.
+      const recorded = await claimDeploymentMode(hub.pool, mode);
+      if (recorded === 'production' && mode === 'demo') {
+        throw new HubStartError('the database is a production one (first served without --demo, or holding registry data or providers without the demo platforms): --demo would add demo platforms and demo endpoints to it; serve it without --demo, or run the demo on a new database');
+      }
       if (mode === 'production') {
         // The demo platforms' API keys and client secrets are in the demo's files and were printed
         // at each demo start: a database that holds them is a demo's, whatever its master key now.
         const demo = await hub.pool.query<{ name: string }>('SELECT name FROM providers WHERE name = ANY($1::text[]) ORDER BY name', [DEMO_PLATFORM_NAMES]);
         if (demo.rows.length > 0) {
           throw new HubStartError(`the database holds the demo platforms (${demo.rows.map((r) => r.name).join(', ')}): it was seeded by \`idbind serve --demo\`, and production mode does not serve demo data; run the demo, or use a new database`);
+        }
+        if (recorded === 'demo') {
+          throw new HubStartError('the database was first served by `idbind serve --demo`: production mode does not serve a demo\'s data; run the demo, or use a new database');
         }
       }
       const ring = await hub.ring();
