@@ -144,7 +144,7 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
         BulkJsonBody,
         Type.Unsafe<NodeJS.ReadableStream>({ type: 'string', description: 'application/x-ndjson stream' }),
       ]),
-      response: { 200: Type.Union([BulkJsonAnswer, Type.String({ description: 'application/x-ndjson' })]), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 413: PROBLEM_SCHEMA },
+      response: { 200: Type.Union([BulkJsonAnswer, Type.String({ description: 'application/x-ndjson' })]), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 413: PROBLEM_SCHEMA, 415: PROBLEM_SCHEMA },
     },
     // JSON or NDJSON, as sent, and nothing else (invariant 5: bad input gets a precise error):
     // the hub decodes no content coding, so a compressed body would be read as text, every
