@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import client from 'prom-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
 import { createProvider, type Provider } from '../providers/provider-service.ts';
 import { importRegistry } from '../registry/import/import-service.ts';
@@ -384,6 +384,48 @@ describe('account status cache', () => {
       return view;
     });
     expect(t.cache.size).toBe(0);
+  });
+});
+
+describe('account status cache: maximum age (rule 3)', () => {
+  /**
+   * The second line of defence should a notification ever be missed: the listener is told
+   * nothing here (a change to the row itself would notify), so only the age can end the entry.
+   */
+  async function missedChange(t: ReturnType<typeof newCache>): Promise<{ a: string; stale: () => Promise<boolean> }> {
+    const a = ref('aged');
+    await insertAccounts([a]);
+    await t.cache.sync();
+    let status: 'verified' | 'revoked' = 'verified';
+    const load = async () => ({ ...(await fresh(a)), status });
+    await t.cache.getOne(platform.id, a, load); // stored
+    status = 'revoked'; // what the database would now answer, unannounced
+    return { a, stale: async () => (await t.cache.getOne(platform.id, a, load)).status === 'verified' };
+  }
+
+  it('serves an entry no longer than the maximum age', async () => {
+    const t = newCache({ maxAgeMs: 300 });
+    t.cache.start();
+    await t.cache.waitUntilListening(5_000);
+    const { stale } = await missedChange(t);
+    expect(await stale()).toBe(true); // within the age: a hit
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await stale()).toBe(false);
+  });
+
+  it('serves an entry no longer than the maximum age when the wall clock steps back (NTP, a resumed VM)', async () => {
+    const t = newCache({ maxAgeMs: 300 });
+    t.cache.start();
+    await t.cache.waitUntilListening(5_000);
+    const { stale } = await missedChange(t);
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    try {
+      vi.setSystemTime(Date.now() - 3_600_000); // an hour back
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await stale()).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

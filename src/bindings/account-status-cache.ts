@@ -179,6 +179,15 @@ const PREFILL_SQL = `SELECT a.id, a.provider_id, a.account_ref, a.status, a.leve
 const PREFILL_CHUNK = 1_000;
 const NO_SLOT = -1;
 
+/**
+ * The clock of the maximum age (rule 3), in ms: monotonic, so that a wall clock stepped back
+ * (NTP, a resumed VM) cannot keep an entry beyond the maximum age, nor one stepped forward end
+ * them all at once.
+ */
+function monotonicNow(): number {
+  return performance.now();
+}
+
 type PrefillRow = AccountStatusRow & { id: string; provider_id: string };
 
 export class AccountStatusCache {
@@ -191,7 +200,7 @@ export class AccountStatusCache {
   private flags = new Uint8Array(0);
   /** `since` in ms since the epoch, NaN for null. */
   private since = new Float64Array(0);
-  /** Date.now() after which the entry is not served (rule 3). */
+  /** monotonicNow() after which the entry is not served (rule 3). */
   private expires = new Float64Array(0);
   /** The LRU list (head: most recently used) and the free list (through `next`). */
   private prev = new Int32Array(0);
@@ -299,7 +308,7 @@ export class AccountStatusCache {
       this.counters.bypass?.inc();
       return load();
     }
-    const now = Date.now();
+    const now = monotonicNow();
     const slot = this.lookup(providerId, accountRef, now);
     if (slot !== NO_SLOT) {
       this.counters.hit?.inc();
@@ -326,7 +335,7 @@ export class AccountStatusCache {
       this.counters.bypass?.inc(accountRefs.length);
       return load(accountRefs);
     }
-    const now = Date.now();
+    const now = monotonicNow();
     const found = new Map<string, AccountStatusView>();
     const missing: string[] = [];
     for (const ref of accountRefs) {
@@ -620,7 +629,7 @@ export class AccountStatusCache {
         // invalidated is remembered and not stored; a flush or (dis)connection ends the epoch.
         const spoiled = new Set<string>();
         this.prefillSpoiled = spoiled;
-        const startedAt = Date.now();
+        const startedAt = monotonicNow();
         let rows: PrefillRow[];
         try {
           rows = (await options.db.query<PrefillRow>(cursor === undefined

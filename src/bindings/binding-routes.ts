@@ -144,7 +144,18 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
         BulkJsonBody,
         Type.Unsafe<NodeJS.ReadableStream>({ type: 'string', description: 'application/x-ndjson stream' }),
       ]),
-      response: { 200: Type.Union([BulkJsonAnswer, Type.String({ description: 'application/x-ndjson' })]), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 413: PROBLEM_SCHEMA },
+      response: { 200: Type.Union([BulkJsonAnswer, Type.String({ description: 'application/x-ndjson' })]), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 413: PROBLEM_SCHEMA, 415: PROBLEM_SCHEMA },
+    },
+    // JSON or NDJSON, as sent, and nothing else (invariant 5: bad input gets a precise error):
+    // the hub decodes no content coding, so a compressed body would be read as text, every
+    // NDJSON line answered REQUEST_INVALID; and text/plain has a parser hub-wide, not a use here.
+    preParsing: async (req, _reply, payload) => {
+      const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+      const type = req.headers['content-type']?.split(';')[0]!.trim().toLowerCase();
+      if ((encoding && encoding !== 'identity') || (type !== undefined && type !== 'application/json' && type !== 'application/x-ndjson')) {
+        throw new HttpError('UNSUPPORTED_MEDIA_TYPE', 'application/json or application/x-ndjson, without a content coding');
+      }
+      return payload;
     },
     // The NDJSON stream cannot be JSON-validated: the handler checks JSON bodies itself.
     validatorCompiler: () => () => true,
