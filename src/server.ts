@@ -132,6 +132,12 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
         serializers: { req: requestLogRecord },
       },
     bodyLimit: 1024 * 1024,
+    // Issue 3: an account ref is up to 128 characters, and GET/DELETE /v1/accounts/{ref} must take
+    // every one (the router's default is 100, counted before percent-decoding: a ':' may come as
+    // %3A, three characters); a longer one is bad input, refused by the route's schema as a problem.
+    routerOptions: { maxParamLength: 3 * 128 },
+    // The router's own refusals (a malformed URL, a parameter still too long) as problems too.
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
     // The client's address (the per-IP rate limit) comes from X-Forwarded-For only through the
     // proxies the operator names (IDBIND_TRUST_PROXY); otherwise it is the TCP peer.
     trustProxy: trustProxyOption(hub.config.trustProxy),
