@@ -25,6 +25,7 @@
  * millisecond or two after the commit. A change made through the cache's own pool also clears it
  * at once, after its commit (provider-service.ts invalidateAuthCache).
  */
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { NotificationListener } from '../kernel/db/notification-listener.ts';
 
@@ -116,7 +117,7 @@ export class ProviderAuthCache<T> {
   peek(keyHash: string): T | undefined {
     if (!this.listening) return undefined;
     const hit = this.entries.get(keyHash);
-    return hit && hit.until > Date.now() ? hit.value : undefined;
+    return hit && hit.until > performance.now() ? hit.value : undefined;
   }
 
   /**
@@ -124,7 +125,9 @@ export class ProviderAuthCache<T> {
    * the key stays valid (ms, Infinity without expiry), or undefined for an unknown key (never cached).
    */
   async get(keyHash: string, load: () => Promise<{ providerId: string; value: T; validForMs: number } | undefined>): Promise<T | undefined> {
-    const now = Date.now();
+    // A monotonic clock: a wall clock stepped back (NTP, a resumed VM) would keep a key past the
+    // end of its overlap for as long as the step (rule 3).
+    const now = performance.now();
     if (this.listening) {
       const hit = this.entries.get(keyHash);
       if (hit && hit.until > now) return hit.value;

@@ -6,7 +6,7 @@
  * the hub's listener is down its cache is not trusted. Waits are bounded polls, never sleeps.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestHub, type TestHub } from '../support/hub.ts';
 import { apiKeyHashBase64 } from '../../src/providers/provider-credentials.ts';
 import { authCacheOf, rotateApiKey, updateProvider } from '../../src/providers/provider-service.ts';
@@ -98,6 +98,26 @@ describe('the API key cache of a running hub', () => {
     const ended = Date.now() - t0;
     expect(ended).toBeGreaterThanOrEqual(1_800);
     expect(ended).toBeLessThan(3_000); // the cache's own 5 s lifetime would have taken longer
+  });
+
+  it('ends a key\'s overlap on time even when the wall clock steps back (a monotonic clock)', async () => {
+    const p = await createPlatform('Clock Stepped');
+    await until('listening', () => cache().isListening);
+    const heard = cache().notifications;
+    await rotateApiKey(cli, p.id, 1);
+    await until('the rotation heard', () => cache().notifications > heard);
+    expect((await call(p.key)).statusCode).toBe(200);
+    expect(cache().peek(apiKeyHashBase64(p.key))).toBeDefined(); // cached until the key's expiry, a second away
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    try {
+      vi.setSystemTime(Date.now() - 3_600_000); // NTP or a resumed VM: an hour back
+      await new Promise((r) => setTimeout(r, 1_500));
+      const after = await call(p.key);
+      expect(after.statusCode).toBe(401);
+      expect(after.json().code).toBe('API_KEY_INVALID');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('trusts nothing cached while its listener is down: a rotation nobody heard is refused at once', async () => {
