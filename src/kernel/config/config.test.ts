@@ -78,6 +78,14 @@ describe('configuration fails closed', () => {
   it('requires an admin token of at least 32 characters for serve', () => {
     expect(() => loadConfig({ mode: 'production', requireAdminToken: true, env: { IDBIND_MASTER_KEY: key() } })).toThrow(/IDBIND_ADMIN_TOKEN/);
     expect(() => loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key(), IDBIND_ADMIN_TOKEN: 'short' } })).toThrow(/32 characters/);
+    // Long enough, but not a token: spaces, a repeated character, two characters alternating.
+    for (const token of [' '.repeat(40), 'a'.repeat(40), 'ab'.repeat(20), `${'x'.repeat(31)} y`]) {
+      expect(() => loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key(), IDBIND_ADMIN_TOKEN: token } }), JSON.stringify(token)).toThrow(/IDBIND_ADMIN_TOKEN/);
+    }
+    // What the README's command, base64url and `openssl rand -hex 32` print are taken.
+    for (const token of [randomBytes(32).toString('base64'), randomBytes(32).toString('base64url'), randomBytes(32).toString('hex')]) {
+      expect(loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key(), IDBIND_ADMIN_TOKEN: token } }).adminToken).toBe(token);
+    }
   });
 
   it('takes a metrics token of at least 32 characters, none by default', () => {

@@ -24,7 +24,10 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** Master keys (see master-keys.ts); the first is current. */
   readonly masterKeys: readonly MasterKey[];
-  /** `IDBIND_ADMIN_TOKEN` (at least 32 characters): bearer token of the regulator's admin API. */
+  /**
+   * `IDBIND_ADMIN_TOKEN`: bearer token of the regulator's admin API; at least 32 characters of a
+   * bearer token's alphabet (RFC 6750 b64token), at least 10 of them distinct.
+   */
   readonly adminToken: string | undefined;
   /**
    * `IDBIND_METRICS_TOKEN` (at least 32 characters): bearer token a Prometheus scraper presents at
@@ -352,6 +355,11 @@ function loadAdminToken(env: NodeJS.ProcessEnv, mode: Mode, dataDir: string): st
   const token = env.IDBIND_ADMIN_TOKEN;
   if (token !== undefined && token !== '') {
     if (token.length < 32) throw new ConfigError('IDBIND_ADMIN_TOKEN must be at least 32 characters');
+    // A bearer token (RFC 6750 b64token: what `base64`, `openssl rand -hex` and the like print), and
+    // not a long run of a few characters that passes the length alone ("aaaa...", spaces): it opens
+    // the regulator's API, so a guessable one fails the start (DESIGN.md invariant 5).
+    if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) throw new ConfigError('IDBIND_ADMIN_TOKEN must be a bearer token: letters, digits and - . _ ~ + / (then = padding), no spaces');
+    if (new Set(token).size < 10) throw new ConfigError('IDBIND_ADMIN_TOKEN is too repetitive to be random: use at least 32 random bytes, e.g. head -c 32 /dev/urandom | base64');
     return token;
   }
   if (mode !== 'demo') return undefined;
