@@ -329,8 +329,10 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   statsTimer.unref();
   app.addHook('onClose', async () => {
     clearInterval(statsTimer);
-    // On Ctrl-C the embedded PostgreSQL receives the signal too and may already be stopping: the
-    // last second of counts is then lost, which must not turn a clean stop into a failure.
+    // The embedded PostgreSQL runs in a process group of its own and is stopped after this
+    // (embedded-server.ts spawnPostmaster), so a Ctrl-C no longer stops it first; a database that
+    // is gone anyway (an external server shut down with the hub) loses the last second of counts,
+    // which must not turn a clean stop into a failure.
     await stats.flush().catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'the last statistics were not written'));
   });
   const verification: VerificationDeps = {
