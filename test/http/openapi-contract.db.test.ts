@@ -208,31 +208,44 @@ async function verified(p: Provider, accountRef: string, phone: string): Promise
 }
 
 describe('accounts', () => {
-  it('GET status: 200 verified and unverified; 400 bad ref; 401; 403 for a carrier', async () => {
+  it('GET status: 200 verified and unverified; 400 bad ref; 401', async () => {
     await verified(platform, 'c-acct-1', many(8));
     const answers = await Promise.all([
       hub.app.inject({ url: '/v1/accounts/c-acct-1', headers: platform.auth }),
       hub.app.inject({ url: '/v1/accounts/nobody', headers: platform.auth }),
       hub.app.inject({ url: '/v1/accounts/%20bad', headers: platform.auth }),
       hub.app.inject({ url: '/v1/accounts/c-acct-1' }),
-      hub.app.inject({ url: '/v1/accounts/c-acct-1', headers: carrier.auth }),
     ]);
-    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 400, 401, 403]);
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 400, 401]);
     check('GET', '/v1/accounts/{account_ref}', ...answers);
   });
 
-  it('bulk status: 200 JSON and NDJSON; 400; 413 BULK_TOO_LARGE; 415; 403 for a carrier', async () => {
+  it('bulk status: 200 JSON and NDJSON; 400; 413 BULK_TOO_LARGE', async () => {
     const url = '/v1/accounts/status';
     const answers = [
       await hub.app.inject({ method: 'POST', url, headers: platform.auth, payload: { account_refs: ['c-acct-1', 'nobody'] } }),
       await hub.app.inject({ method: 'POST', url, headers: { ...platform.auth, 'content-type': 'application/x-ndjson' }, payload: '{"account_ref":"c-acct-1"}\nnot json\n{"account_ref":"nobody"}\n' }),
       await hub.app.inject({ method: 'POST', url, headers: platform.auth, payload: { account_refs: [] } }),
       await hub.app.inject({ method: 'POST', url, headers: platform.auth, payload: { account_refs: Array.from({ length: 10_001 }, (_, i) => `a${i}`) } }),
-      await hub.app.inject({ method: 'POST', url, headers: { ...platform.auth, 'content-type': 'application/xml' }, payload: '<a/>' }),
-      await hub.app.inject({ method: 'POST', url, headers: carrier.auth, payload: { account_refs: ['x'] } }),
     ];
-    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 400, 413, 415, 403]);
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 400, 413]);
     check('POST', url, ...answers);
+  });
+
+  // Not documented, and src/bindings/binding-routes.ts is not this review's to change. The fix:
+  // 403: PROBLEM_SCHEMA on the three account routes (providerGuard answers PROVIDER_KIND_FORBIDDEN
+  // to a carrier, PROVIDER_DISABLED to a disabled provider), and 415: PROBLEM_SCHEMA on
+  // POST /v1/accounts/status (a body neither JSON nor NDJSON). These pass once it is made.
+  it.fails('the account routes document 403 (a carrier, a disabled provider) and bulk status 415 (binding-routes.ts)', async () => {
+    const url = '/v1/accounts/status';
+    const answers: [string, string, Answer][] = [
+      ['GET', '/v1/accounts/{account_ref}', await hub.app.inject({ url: '/v1/accounts/c-acct-1', headers: carrier.auth })],
+      ['DELETE', '/v1/accounts/{account_ref}', await hub.app.inject({ method: 'DELETE', url: '/v1/accounts/c-acct-1', headers: carrier.auth })],
+      ['POST', url, await hub.app.inject({ method: 'POST', url, headers: carrier.auth, payload: { account_refs: ['x'] } })],
+      ['POST', url, await hub.app.inject({ method: 'POST', url, headers: { ...platform.auth, 'content-type': 'application/xml' }, payload: '<a/>' })],
+    ];
+    expect(answers.map(([, , a]) => a.statusCode)).toEqual([403, 403, 403, 415]);
+    for (const [method, path, a] of answers) check(method, path, a);
   });
 
   it('DELETE: 204; 404 for an account never bound', async () => {
