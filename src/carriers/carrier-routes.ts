@@ -18,6 +18,7 @@ import type { Config } from '../kernel/config/config.ts';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { HttpError } from '../kernel/http/http-errors.ts';
 import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { csvResponse, withLocation } from '../kernel/http/responses.ts';
 import { providerGuard, providerOf } from '../providers/provider-auth.ts';
 import {
   acceptUpload, getJob, listJobs, openJobRejects, recoverCarrierJobs, DEFAULT_UPLOAD_LIMIT_BYTES, type CarrierJobDeps, type JobKind, type UploadFormat,
@@ -129,7 +130,7 @@ export async function carrierRoutes(app: FastifyInstance, deps: CarrierRouteDeps
         description: 'Content-Type `text/csv` or `application/x-ndjson` (UTF-8), at most 2 GiB. Answers 202 once the file is stored and its header checked; poll the job.',
         consumes: ['text/csv', 'application/x-ndjson'],
         body: Type.String({ format: 'binary' }),
-        response: { 202: Accepted, ...uploadErrors },
+        response: { 202: withLocation(Accepted, 'Stored; Location is the job, to poll'), ...uploadErrors },
       },
     }, upload('subscriptions', ['text/csv', 'application/x-ndjson']));
 
@@ -143,7 +144,7 @@ export async function carrierRoutes(app: FastifyInstance, deps: CarrierRouteDeps
         description: 'Content-Type `application/x-ndjson` (UTF-8), at most 2 GiB. Answers 202 once the file is stored; poll the job.',
         consumes: ['application/x-ndjson'],
         body: Type.String({ format: 'binary' }),
-        response: { 202: Accepted, ...uploadErrors },
+        response: { 202: withLocation(Accepted, 'Stored; Location is the job, to poll'), ...uploadErrors },
       },
     }, upload('subscription_events', ['application/x-ndjson']));
 
@@ -165,12 +166,12 @@ export async function carrierRoutes(app: FastifyInstance, deps: CarrierRouteDeps
     r.get('/v1/carrier/jobs/:id/rejects', {
       schema: {
         tags: ['carriers'], security, summary: "A job's rejected rows (CSV: line,field,code; never a value)",
-        params: JobParams, response: { 200: Type.String({ description: 'text/csv' }), ...authErrors, 404: PROBLEM_SCHEMA },
+        params: JobParams, response: { 200: csvResponse('The rejected rows: line,field,code'), ...authErrors, 404: PROBLEM_SCHEMA },
       },
     }, async (request, reply) => {
       const pieces = await openJobRejects(deps.pool, providerOf(request), request.params.id);
       reply.header('Content-Disposition', `attachment; filename="job-${request.params.id}.rejects.csv"`);
-      // A stream bypasses response serialization; the schema's string only documents the body.
+      // A stream bypasses response serialization; the schema only documents the body.
       return reply.type('text/csv; charset=utf-8').send(Readable.from(pieces) as unknown as string);
     });
 
@@ -178,7 +179,10 @@ export async function carrierRoutes(app: FastifyInstance, deps: CarrierRouteDeps
       schema: {
         tags: ['carriers'], security,
         summary: "The carrier's action list of the latest completed reconciliation run (CSV: msisdn,category); the run in Reconciliation-Run-Id",
-        response: { 200: Type.String({ description: 'text/csv' }), ...authErrors, 404: PROBLEM_SCHEMA },
+        response: {
+          200: csvResponse('The action list: msisdn,category', { 'Reconciliation-Run-Id': { type: 'string', description: 'The run the list is of' } }),
+          ...authErrors, 404: PROBLEM_SCHEMA,
+        },
       },
     }, async (request, reply) => {
       // The checks run before the first byte, so an error is still a problem document.

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
-import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { PROBLEM_RETRY_SCHEMA, PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
 import { providerGuard, providerOf } from '../providers/provider-auth.ts';
 import type { WebhookDispatcher } from './webhook-dispatcher.ts';
 import { eventsAfter, getDelivery, listDeliveries, replayDeliveries, replayDelivery, sendTestEvent, MAX_REPLAY } from './webhook-service.ts';
@@ -61,6 +61,7 @@ const AttemptSchema = Type.Object({
 const EventIdParams = Type.Object({ event_id: Type.String({ maxLength: 64 }) });
 const security = [{ apiKey: [] }];
 const tags = ['webhooks'];
+// Every route: 401 without a valid key, 403 for a disabled provider (PROVIDER_DISABLED).
 
 export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -74,7 +75,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
         cursor: Type.Optional(Type.String({ maxLength: 400, description: 'next_cursor of the previous page' })),
       }),
-      response: { 200: Type.Object({ deliveries: Type.Array(DeliverySchema), next_cursor: nullable(Type.String()) }), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA },
+      response: { 200: Type.Object({ deliveries: Type.Array(DeliverySchema), next_cursor: nullable(Type.String()) }), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
     },
   }, async (req) => listDeliveries(deps.pool, providerOf(req).id, req.query));
 
@@ -83,7 +84,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
       tags, security, summary: 'One delivery, its event and every attempt (status code, error, duration)', params: EventIdParams,
       response: {
         200: Type.Object({ ...DeliverySchema.properties, event: EventSchema, attempt_log: Type.Array(AttemptSchema) }),
-        401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA,
+        401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA,
       },
     },
   }, async (req) => getDelivery(deps.pool, providerOf(req).id, req.params.event_id));
@@ -91,7 +92,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
   r.post('/v1/webhooks/deliveries/:event_id/replay', {
     schema: {
       tags, security, summary: 'Re-queue one delivery (a dead one too) with a fresh retry schedule; the webhook-id stays the same', params: EventIdParams,
-      response: { 202: Type.Object({ event_id: Type.String(), status: Type.Literal('pending') }), 401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA },
+      response: { 202: Type.Object({ event_id: Type.String(), status: Type.Literal('pending') }), 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA },
     },
   }, async (req, reply) => {
     const out = await replayDelivery(deps.pool, providerOf(req).id, req.params.event_id);
@@ -108,7 +109,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
         until: Type.Optional(Type.String({ format: 'date-time' })),
         status: Type.Optional(Type.Literal('dead')),
       }, { additionalProperties: false }),
-      response: { 202: Type.Object({ requeued: Type.Integer() }), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA },
+      response: { 202: Type.Object({ requeued: Type.Integer() }), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA },
     },
   }, async (req, reply) => {
     const out = await replayDeliveries(deps.pool, providerOf(req).id, req.body);
@@ -119,7 +120,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
   r.post('/v1/webhooks/test', {
     schema: {
       tags, security, summary: 'Send a webhook.test event (no account data) to your webhook URL, through the same delivery path as account events',
-      response: { 202: Type.Object({ event_id: Type.String(), type: Type.String(), occurred_at: Type.String() }), 401: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA, 429: PROBLEM_SCHEMA },
+      response: { 202: Type.Object({ event_id: Type.String(), type: Type.String(), occurred_at: Type.String() }), 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA, 429: PROBLEM_RETRY_SCHEMA },
     },
   }, async (req, reply) => {
     const out = await sendTestEvent(deps.pool, providerOf(req).id);
@@ -135,7 +136,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
         after: Type.Optional(Type.String({ maxLength: 400 })),
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
       }),
-      response: { 200: Type.Object({ events: Type.Array(EventSchema), next_cursor: Type.String() }), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA },
+      response: { 200: Type.Object({ events: Type.Array(EventSchema), next_cursor: Type.String() }), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
     },
   }, async (req) => eventsAfter(deps.pool, providerOf(req).id, req.query));
 }

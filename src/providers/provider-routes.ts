@@ -10,6 +10,7 @@ import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import type { OutboundPolicy } from '../kernel/http/outbound-http.ts';
 import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { withLocation } from '../kernel/http/responses.ts';
 import { absentBodyIsEmpty, optionalBodyInDocument } from '../kernel/http/optional-body.ts';
 import { currentKeyGuard, providerGuard, providerOf } from './provider-auth.ts';
 import {
@@ -88,7 +89,7 @@ export async function providerAdminRoutes(app: FastifyInstance, deps: ProviderRo
     schema: {
       tags: ['providers'], summary: 'Create a provider; answers its API key and webhook secret, shown once', security: adminSecurity, body: CreateBody,
       response: {
-        201: Type.Object({ provider: ProviderSchema, api_key: Type.String(), webhook_secret: Type.String() }),
+        201: withLocation(Type.Object({ provider: ProviderSchema, api_key: Type.String(), webhook_secret: Type.String() }), 'Created; Location is the provider'),
         400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA,
       },
     },
@@ -145,7 +146,7 @@ export async function providerSelfRoutes(app: FastifyInstance, deps: ProviderRou
   r.get('/v1/provider', {
     schema: {
       tags: ['provider console'], summary: "The calling provider's profile, limits and live API keys (hints only)", security: providerSecurity,
-      response: { 200: Type.Object({ provider: ProviderSchema, api_keys: Type.Array(KeyInfo) }), 401: PROBLEM_SCHEMA },
+      response: { 200: Type.Object({ provider: ProviderSchema, api_keys: Type.Array(KeyInfo) }), 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
     },
   }, async (req) => {
     const p = providerOf(req);

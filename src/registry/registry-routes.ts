@@ -10,6 +10,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { csvResponse, withLocation } from '../kernel/http/responses.ts';
 import { registryStats } from './registry-stats.ts';
 import { getRun, listRuns, openActionList, pruneReconciliationResults, startReconciliation } from './reconciliation/reconciliation-service.ts';
 import { CATEGORIES } from './reconciliation/categories.ts';
@@ -71,7 +72,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
   r.post('/v1/admin/reconciliations', {
     schema: {
       tags: ['reconciliation'], summary: 'Start a junk-SIM reconciliation run (answers at once; poll the run)', security,
-      response: { 202: Type.Object({ run_id: Type.String(), status: Type.Literal('running') }), ...errors },
+      response: { 202: withLocation(Type.Object({ run_id: Type.String(), status: Type.Literal('running') }), 'Started; Location is the run, to poll'), ...errors },
     },
   }, async (_req, reply) => {
     const handle = await startReconciliation(deps.pool, await deps.ring(), 'admin-api');
@@ -109,14 +110,14 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
     schema: {
       tags: ['reconciliation'], summary: "A carrier's action list of a completed run (CSV: msisdn,category)", security,
       params: Type.Object({ run_id: Type.String({ maxLength: 64 }), carrier: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$' }) }),
-      response: { 200: Type.String({ description: 'text/csv' }), ...errors, 410: PROBLEM_SCHEMA },
+      response: { 200: csvResponse('The action list: msisdn,category'), ...errors, 410: PROBLEM_SCHEMA },
     },
   }, async (req, reply) => {
     // The checks run before the first byte, so an error is still a problem document; then the
     // list streams in constant memory.
     const pieces = await openActionList(deps.pool, await deps.ring(), req.params.run_id, req.params.carrier, 'admin-api');
     reply.header('Content-Disposition', `attachment; filename="${req.params.carrier}-${req.params.run_id}.csv"`);
-    // A stream bypasses response serialization; the schema's string only documents the body.
+    // A stream bypasses response serialization; the schema only documents the body.
     return reply.type('text/csv; charset=utf-8').send(Readable.from(pieces) as unknown as string);
   });
 }

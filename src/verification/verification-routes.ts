@@ -7,7 +7,8 @@ import { Type } from 'typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { absentBodyIsEmpty, optionalBodyInDocument } from '../kernel/http/optional-body.ts';
-import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { PROBLEM_RETRY_SCHEMA, PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { withLocation } from '../kernel/http/responses.ts';
 import { idempotencyKeyOf, requestHash, runIdempotent } from '../kernel/http/idempotency.ts';
 import { providerGuard, providerOf } from '../providers/provider-auth.ts';
 import { ACCOUNT_REF_PATTERN } from '../bindings/binding-service.ts';
@@ -55,7 +56,12 @@ const ClientIp = Type.Union([Type.String({ format: 'ipv4' }), Type.String({ form
 });
 const ResendBody = Type.Object({ client_ip: Type.Optional(ClientIp) }, { additionalProperties: false, description: 'Optional' });
 
-const errors = { 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA, 410: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA, 429: PROBLEM_SCHEMA, 503: PROBLEM_SCHEMA };
+// 403: a provider disabled, or not a platform or registrar. 413 and 415: a body over the server's
+// bodyLimit or not JSON (errorHandler). 429 and 503 say when to come back (Retry-After).
+const readErrors = { 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA };
+const errors = {
+  ...readErrors, 409: PROBLEM_SCHEMA, 410: PROBLEM_SCHEMA, 413: PROBLEM_SCHEMA, 415: PROBLEM_SCHEMA, 422: PROBLEM_SCHEMA, 429: PROBLEM_RETRY_SCHEMA, 503: PROBLEM_RETRY_SCHEMA,
+};
 
 export async function verificationRoutes(app: FastifyInstance, deps: VerificationDeps): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -73,7 +79,7 @@ export async function verificationRoutes(app: FastifyInstance, deps: Verificatio
         phone: Type.String({ minLength: 1, maxLength: 32, description: 'A Vietnamese mobile number' }),
         client_ip: Type.Optional(ClientIp),
       }, { additionalProperties: false }),
-      response: { 201: Started, ...errors },
+      response: { 201: withLocation(Started, 'The code is sent; Location is the verification (GET it to recover a lost reply)'), ...errors },
     },
     // The header is checked by the handler (IDEMPOTENCY_KEY_REQUIRED, a code of its own, rather
     // than a schema error), so the schema cannot mark it required; the OpenAPI document does, so
@@ -94,7 +100,7 @@ export async function verificationRoutes(app: FastifyInstance, deps: Verificatio
   });
 
   r.get('/v1/verifications/:id', {
-    schema: { tags: ['verification'], summary: 'A verification, with its result once verified (to recover a lost reply)', security, params: IdParams, response: { 200: VerificationSchema, ...errors } },
+    schema: { tags: ['verification'], summary: 'A verification, with its result once verified (to recover a lost reply)', security, params: IdParams, response: { 200: VerificationSchema, ...readErrors } },
   }, async (req) => getVerification(deps, providerOf(req), req.params.id));
 
   r.post('/v1/verifications/:id/resend', {
@@ -134,7 +140,7 @@ export async function verificationStatsRoutes(app: FastifyInstance, deps: { pool
     schema: {
       tags: ['provider console'], summary: 'Verifications started, confirmed and failed by reason, per day (Vietnam time)', security,
       querystring: Type.Object({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366, default: 30 })) }),
-      response: { 200: Type.Object({ days: Type.Array(DayStatsSchema) }), 401: PROBLEM_SCHEMA },
+      response: { 200: Type.Object({ days: Type.Array(DayStatsSchema) }), 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
     },
   }, async (req) => {
     await deps.stats?.flush();

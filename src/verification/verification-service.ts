@@ -152,6 +152,15 @@ function rateLimited(limit: { label: string; retryAfterSeconds: number }): Verif
   return new VerificationError('RATE_LIMITED', `limit: ${limit.label}`, { limit: limit.label, retry_after: limit.retryAfterSeconds });
 }
 
+/**
+ * Seconds until the fixed window of a rate_counters bucket ends: its windows are aligned on the
+ * epoch (`floor(epoch / window) * window`, rate-leases.ts), so a daily budget opens again at
+ * 00:00 UTC. For a refusal answered without the lease's own figure (`available` answers only yes or no).
+ */
+function secondsLeftInWindow(windowSeconds: number): number {
+  return Math.max(1, Math.ceil(windowSeconds - ((Date.now() / 1000) % windowSeconds)));
+}
+
 /** Seconds a platform is told to wait after the gateway refused a message. */
 export const SMS_RETRY_AFTER_SECONDS = 30;
 
@@ -261,7 +270,8 @@ export async function startVerification(
   const smsBudget: Limit = { bucket: `sms:provider:${provider.id}`, windowSeconds: 86_400, max: provider.limits.smsPerDay, label: 'sms_per_day' };
   if (!(await leases.available(smsBudget))) {
     await outcome(deps, provider, 'rate_limited', 'sms_per_day');
-    throw new VerificationError('SMS_BUDGET_EXHAUSTED');
+    // A 429 says when to come back (RFC 9110 section 10.2.3), as the refusal by takeCounted below does.
+    throw new VerificationError('SMS_BUDGET_EXHAUSTED', undefined, { retry_after: secondsLeftInWindow(smsBudget.windowSeconds) });
   }
   let reason: IneligibilityReason | undefined = eligibility.eligible ? undefined : eligibility.reason;
   if (eligibility.eligible && input.purpose !== 'identify' && checked.liveAccounts >= provider.limits.accountsPerPerson) {

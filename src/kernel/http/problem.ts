@@ -54,14 +54,34 @@ export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): F
   return sendProblem(reply, problemOf('NOT_FOUND', 404, HTTP_ERRORS.NOT_FOUND.title, `${request.method} ${request.url.split('?')[0]}`));
 }
 
-/** Schema of a problem document, for the OpenAPI description of error responses. */
-export const PROBLEM_SCHEMA = {
+/** Schema of a problem document's body. */
+const PROBLEM_BODY = {
   type: 'object',
-  description: 'RFC 9457 problem details; `code` is from the catalogue in docs/errors.md',
   properties: {
     type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, code: { type: 'string' }, detail: { type: 'string' },
   },
   required: ['type', 'title', 'status', 'code'],
   // RFC 9457 3.2 extension members (attempts_remaining, limit, retry_after, ...) pass through.
   additionalProperties: true,
+} as const;
+
+/**
+ * An error response, for a route's `schema.response`: keyed by media type, so that the OpenAPI
+ * document says application/problem+json (RFC 9457 section 3), the type `sendProblem` answers
+ * with, and Fastify serializes a problem with this schema (it picks the schema of the reply's
+ * media type). Documented as application/json, a generated client did not take the errors for
+ * the documented problem type.
+ */
+export const PROBLEM_SCHEMA = {
+  description: 'RFC 9457 problem details; `code` is from the catalogue in docs/errors.md',
+  content: { 'application/problem+json': { schema: PROBLEM_BODY } },
+} as const;
+
+/**
+ * The same for 429 and 503, which say when to come back: errorHandler sends Retry-After
+ * (RFC 9110 section 10.2.3, delay-seconds) from the error's `retry_after`.
+ */
+export const PROBLEM_RETRY_SCHEMA = {
+  ...PROBLEM_SCHEMA,
+  headers: { 'Retry-After': { type: 'integer', minimum: 1, description: 'Seconds to wait before trying again (also `retry_after` in the body)' } },
 } as const;
