@@ -129,7 +129,8 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
   r.get('/v1/accounts/:account_ref', {
     schema: {
       tags: ['accounts'], summary: "An account's status, level, pseudonym, since when, and whether it is a minor's (unknown accounts are `unverified`)", security, params: RefParams,
-      response: { 200: AccountStatusSchema, 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA },
+      // 403: a carrier or registrar key (PROVIDER_KIND_FORBIDDEN), a disabled provider (PROVIDER_DISABLED).
+      response: { 200: AccountStatusSchema, 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
     },
   }, async (req) => getAccountStatus(deps.pool, providerOf(req), req.params.account_ref, deps.statusCache));
 
@@ -144,7 +145,7 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
         BulkJsonBody,
         Type.Unsafe<NodeJS.ReadableStream>({ type: 'string', description: 'application/x-ndjson stream' }),
       ]),
-      response: { 200: Type.Union([BulkJsonAnswer, Type.String({ description: 'application/x-ndjson' })]), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 413: PROBLEM_SCHEMA, 415: PROBLEM_SCHEMA },
+      response: { 200: Type.Union([BulkJsonAnswer, Type.String({ description: 'application/x-ndjson' })]), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 413: PROBLEM_SCHEMA, 415: PROBLEM_SCHEMA },
     },
     // JSON or NDJSON, as sent, and nothing else (invariant 5: bad input gets a precise error):
     // the hub decodes no content coding, so a compressed body would be read as text, every
@@ -196,7 +197,7 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
   r.delete('/v1/accounts/:account_ref', {
     schema: {
       tags: ['accounts'], summary: 'Unbind an account (the platform closed it); emits account.unbound', security, params: RefParams,
-      response: { 204: Type.Null(), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA },
+      response: { 204: Type.Null(), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA },
     },
   }, async (req, reply) => {
     const provider = providerOf(req);

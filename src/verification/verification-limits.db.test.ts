@@ -78,8 +78,15 @@ describe('start limits across two processes', () => {
     expect(outcomes.filter((o) => o === 'started')).toHaveLength(4);
     expect(outcomes.filter((o) => o.startsWith('SMS_BUDGET_EXHAUSTED'))).toHaveLength(6);
     expect(await count(`sms:provider:${p.id}`)).toBe(4);
-    // A full budget answers before eligibility: an unknown number is not probed.
-    await expect(startVerification(processes[0]!, p, { accountRef: 'x', phone: N.unknown, clientIp: '10.0.0.4' })).rejects.toMatchObject({ code: 'SMS_BUDGET_EXHAUSTED' });
+    // A full budget answers before eligibility: an unknown number is not probed. It says when to
+    // come back: at the end of the day's window, midnight in Vietnam (rate-counters.ts windowStartSql).
+    const refused = await startVerification(processes[0]!, p, { accountRef: 'x', phone: N.unknown, clientIp: '10.0.0.4' }).then(() => undefined, (e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'SMS_BUDGET_EXHAUSTED' });
+    const midnight = await db.pool.query<{ s: number }>(
+      `SELECT extract(epoch FROM (date_trunc('day', now() AT TIME ZONE 'Asia/Ho_Chi_Minh') + interval '1 day') AT TIME ZONE 'Asia/Ho_Chi_Minh' - now())::float8 AS s`);
+    const retryAfter = (refused as { extensions?: { retry_after?: number } }).extensions?.retry_after;
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(Math.abs(retryAfter! - midnight.rows[0]!.s)).toBeLessThan(120); // the lease's drift margin is 106 s for a day
   });
 
   it('keep the per-number limits exact', async () => {

@@ -152,15 +152,6 @@ function rateLimited(limit: { label: string; retryAfterSeconds: number }): Verif
   return new VerificationError('RATE_LIMITED', `limit: ${limit.label}`, { limit: limit.label, retry_after: limit.retryAfterSeconds });
 }
 
-/**
- * Seconds until the fixed window of a rate_counters bucket ends: its windows are aligned on the
- * epoch (`floor(epoch / window) * window`, rate-leases.ts), so a daily budget opens again at
- * 00:00 UTC. For a refusal answered without the lease's own figure (`available` answers only yes or no).
- */
-function secondsLeftInWindow(windowSeconds: number): number {
-  return Math.max(1, Math.ceil(windowSeconds - ((Date.now() / 1000) % windowSeconds)));
-}
-
 /** Seconds a platform is told to wait after the gateway refused a message. */
 export const SMS_RETRY_AFTER_SECONDS = 30;
 
@@ -268,10 +259,12 @@ export async function startVerification(
   // A spent SMS budget answers before eligibility does: otherwise a provider past its budget could
   // still tell eligible numbers from others without a code ever reaching anyone.
   const smsBudget: Limit = { bucket: `sms:provider:${provider.id}`, windowSeconds: 86_400, max: provider.limits.smsPerDay, label: 'sms_per_day' };
-  if (!(await leases.available(smsBudget))) {
+  const budgetRefused = await leases.available(smsBudget);
+  if (budgetRefused) {
     await outcome(deps, provider, 'rate_limited', 'sms_per_day');
-    // A 429 says when to come back (RFC 9110 section 10.2.3), as the refusal by takeCounted below does.
-    throw new VerificationError('SMS_BUDGET_EXHAUSTED', undefined, { retry_after: secondsLeftInWindow(smsBudget.windowSeconds) });
+    // A 429 says when to come back (RFC 9110 section 10.2.3): the lease knows when the day's window
+    // ends (midnight in Vietnam, rate-counters.ts windowStartSql), as the refusal by takeCounted below does.
+    throw new VerificationError('SMS_BUDGET_EXHAUSTED', undefined, { retry_after: budgetRefused.retryAfterSeconds });
   }
   let reason: IneligibilityReason | undefined = eligibility.eligible ? undefined : eligibility.reason;
   if (eligibility.eligible && input.purpose !== 'identify' && checked.liveAccounts >= provider.limits.accountsPerPerson) {

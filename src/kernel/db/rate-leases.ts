@@ -159,12 +159,15 @@ export class RateLeases {
     }
   }
 
-  /** Whether a hit would be granted now, without spending it (a token may be leased and kept). */
-  async available(limit: Limit): Promise<boolean> {
+  /**
+   * Whether a hit would be granted now, without spending it (a token may be leased and kept):
+   * undefined when it would, the refusal (with the seconds until the window ends) otherwise.
+   */
+  async available(limit: Limit): Promise<LimitResult | undefined> {
     const refused = await this.take(limit);
-    if (refused) return false;
+    if (refused) return refused;
     this.bucket(limit).tokens++;
-    return true;
+    return undefined;
   }
 
   /** Tokens this process holds unused for a bucket (tests, diagnostics). */

@@ -8,6 +8,7 @@
  */
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { SwaggerTransform, SwaggerTransformObject } from '@fastify/swagger';
+import { addOperationIds } from './operation-ids.ts';
 
 /** The marker a route's OpenAPI body schema carries until `markOptionalBodies` takes it off. */
 const OPTIONAL_BODY = 'x-idbind-optional-body';
@@ -27,7 +28,10 @@ interface OpenApiOperation {
   requestBody?: { required?: boolean; content?: Record<string, { schema?: Record<string, unknown> }> };
 }
 
-/** The swagger plugin's `transformObject`: a marked request body is not required. */
+/**
+ * The swagger plugin's `transformObject`: a marked request body is not required, and every
+ * operation gets its `operationId` (operation-ids.ts).
+ */
 export const markOptionalBodies: SwaggerTransformObject = (document) => {
   if (!('openapiObject' in document)) return document.swaggerObject;
   const { openapiObject } = document;
@@ -41,5 +45,6 @@ export const markOptionalBodies: SwaggerTransformObject = (document) => {
       body!.required = false;
     }
   }
+  addOperationIds(openapiObject as Parameters<typeof addOperationIds>[0]);
   return openapiObject;
 };
