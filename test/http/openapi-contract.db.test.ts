@@ -83,6 +83,23 @@ describe('the document itself', () => {
     expect(doc.paths['/v1/accounts/{account_ref}']!.get!.operationId).toBe('getAccountsByAccountRef');
   });
 
+  it('documents on every operation the problems any route answers: 413 and 415 with a body, 401 with a credential, 403 with an API key', async () => {
+    const doc = contract.doc as OpenApiDocument;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const statuses = Object.keys((op as { responses?: Record<string, unknown> }).responses ?? {});
+        const schemes = (op.security ?? []).flatMap((s) => Object.keys(s));
+        if ((op as { requestBody?: unknown }).requestBody) expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(['413', '415']));
+        if (schemes.length > 0) expect(statuses, `${method} ${path}`).toContain('401');
+        if (schemes.includes('apiKey')) expect(statuses, `${method} ${path}`).toContain('403');
+      }
+    }
+    // And a route the review found answering 415 undocumented does answer it, as documented.
+    const r = await hub.app.inject({ method: 'POST', url: '/v1/admin/providers', headers: { authorization: `Bearer ${hub.adminToken}`, 'content-type': 'application/xml' }, payload: '<p/>' });
+    expect(r.statusCode).toBe(415);
+    expect(r.headers['content-type']).toContain('application/problem+json');
+  });
+
   it('documents every error response as application/problem+json (RFC 9457 section 3), the media type the hub answers with', () => {
     const wrongType: string[] = [];
     for (const [path, ops] of Object.entries(contract.doc.paths)) {

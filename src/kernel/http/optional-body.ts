@@ -8,7 +8,7 @@
  */
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { SwaggerTransform, SwaggerTransformObject } from '@fastify/swagger';
-import { addOperationIds } from './operation-ids.ts';
+import { addCommonProblems, addOperationIds } from './openapi-document.ts';
 
 /** The marker a route's OpenAPI body schema carries until `markOptionalBodies` takes it off. */
 const OPTIONAL_BODY = 'x-idbind-optional-body';
@@ -30,7 +30,7 @@ interface OpenApiOperation {
 
 /**
  * The swagger plugin's `transformObject`: a marked request body is not required, and every
- * operation gets its `operationId` (operation-ids.ts).
+ * operation gets its `operationId` and the problems any route answers (openapi-document.ts).
  */
 export const markOptionalBodies: SwaggerTransformObject = (document) => {
   if (!('openapiObject' in document)) return document.swaggerObject;
@@ -46,5 +46,6 @@ export const markOptionalBodies: SwaggerTransformObject = (document) => {
     }
   }
   addOperationIds(openapiObject as Parameters<typeof addOperationIds>[0]);
+  addCommonProblems(openapiObject as Parameters<typeof addCommonProblems>[0]);
   return openapiObject;
 };
