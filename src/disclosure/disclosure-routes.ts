@@ -6,7 +6,7 @@
 import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { PROBLEM_RETRY_SCHEMA, PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
 import { officialGuard, requireRole } from '../officials/official-auth.ts';
 import {
   approveRequest, extendSeal, getRequest, listRequests, rejectRequest, requestView, reviewRequest, submitRequest, viewRelease, type DisclosureDeps,
@@ -31,7 +31,7 @@ const RequestSchema = Type.Object({
   }), Type.Null()]),
   expires_at: Type.String(), created_at: Type.String(),
 });
-const errors = { 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA, 410: PROBLEM_SCHEMA, 429: PROBLEM_SCHEMA, 503: PROBLEM_SCHEMA };
+const errors = { 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA, 410: PROBLEM_SCHEMA, 429: PROBLEM_RETRY_SCHEMA, 503: PROBLEM_RETRY_SCHEMA };
 const tags = ['authority console'];
 const security = [{ officialSession: [] }];
 

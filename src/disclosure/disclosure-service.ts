@@ -198,13 +198,19 @@ export async function submitRequest(deps: DisclosureDeps, official: Official, in
     // Quotas: counted under a lock on the official's row so that parallel submissions cannot overshoot.
     await client.query('SELECT 1 FROM officials WHERE id = $1 FOR UPDATE', [official.id]);
     await client.query('SELECT 1 FROM authorities WHERE id = $1 FOR UPDATE', [official.authorityId]);
-    const counts = (await client.query<{ mine: number; authority: number }>(
-      `SELECT count(*) FILTER (WHERE requester_official_id = $1)::int AS mine, count(*)::int AS authority
+    // The quota is of the last 24 hours: a place frees when the oldest request counted leaves them,
+    // which the refusal says (Retry-After, RFC 9110 section 10.2.3). The locks keep each count at
+    // its quota, never past it, so the oldest is the one that frees it.
+    const counts = (await client.query<{ mine: number; authority: number; mine_frees_in: number | null; authority_frees_in: number | null }>(
+      `SELECT count(*) FILTER (WHERE requester_official_id = $1)::int AS mine, count(*)::int AS authority,
+              ceil(extract(epoch FROM min(created_at) FILTER (WHERE requester_official_id = $1) + interval '1 day' - now()))::int AS mine_frees_in,
+              ceil(extract(epoch FROM min(created_at) + interval '1 day' - now()))::int AS authority_frees_in
        FROM disclosure_requests WHERE requester_authority_id = $2 AND created_at > now() - interval '1 day'`,
       [official.id, official.authorityId],
     )).rows[0]!;
-    if (counts.mine >= c.officialPerDay) throw new DisclosureError('DISCLOSURE_QUOTA_EXCEEDED', `${c.officialPerDay} requests per official per day`);
-    if (counts.authority >= c.authorityPerDay) throw new DisclosureError('DISCLOSURE_QUOTA_EXCEEDED', `${c.authorityPerDay} requests per authority per day`);
+    const retryAfter = (seconds: number | null) => ({ retry_after: Math.max(1, seconds ?? 1) });
+    if (counts.mine >= c.officialPerDay) throw new DisclosureError('DISCLOSURE_QUOTA_EXCEEDED', `${c.officialPerDay} requests per official per day`, retryAfter(counts.mine_frees_in));
+    if (counts.authority >= c.authorityPerDay) throw new DisclosureError('DISCLOSURE_QUOTA_EXCEEDED', `${c.authorityPerDay} requests per authority per day`, retryAfter(counts.authority_frees_in));
 
     const account = (await client.query<{ id: string; person_id: string; pseudonym: string; account_ref: string }>(
       `SELECT a.id, a.person_id, a.pseudonym, a.account_ref FROM accounts a JOIN providers p ON p.id = a.provider_id

@@ -16,7 +16,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
-import { PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
+import { PROBLEM_RETRY_SCHEMA, PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
 import { hitLimits } from '../kernel/db/rate-counters.ts';
 import { VerificationError } from '../verification/verification-errors.ts';
 import {
@@ -168,7 +168,7 @@ export async function officialRoutes(scope: FastifyInstance, deps: OfficialRoute
     schema: {
       tags, summary: 'Passkey creation options for the official an invitation is for (the invitation is not used yet)',
       body: Type.Object({ token: Token }, { additionalProperties: false }),
-      response: { 200: WebAuthnOptions, 400: PROBLEM_SCHEMA, 429: PROBLEM_SCHEMA },
+      response: { 200: WebAuthnOptions, 400: PROBLEM_SCHEMA, 429: PROBLEM_RETRY_SCHEMA },
     },
   }, async (req, reply) => {
     reply.header('cache-control', 'no-store');
@@ -188,7 +188,7 @@ export async function officialRoutes(scope: FastifyInstance, deps: OfficialRoute
   });
 
   r.post('/v1/authority/sign-in/options', {
-    schema: { tags, summary: 'Passkey request options (a single-use challenge, valid 5 minutes)', response: { 200: WebAuthnOptions, 429: PROBLEM_SCHEMA } },
+    schema: { tags, summary: 'Passkey request options (a single-use challenge, valid 5 minutes)', response: { 200: WebAuthnOptions, 429: PROBLEM_RETRY_SCHEMA } },
   }, async (req, reply) => {
     reply.header('cache-control', 'no-store');
     await limitOptions(req);
