@@ -36,7 +36,7 @@ import { importRegistry } from '../registry/import/import-service.ts';
 import { openSealedUpload, uploadSealer, type UploadSealer } from './upload-encryption.ts';
 import { applySubscriptionEvents } from '../registry/subscription-events.ts';
 import type { ImportProgress, ImportSummary } from '../registry/import/import-runs.ts';
-import { checkHeader } from '../registry/import/chunk-reader.ts';
+import { checkHeader, checkHeaderEncoding, notUtf8Text } from '../registry/import/chunk-reader.ts';
 import { parseCsvFields } from '../registry/import/record-parser.ts';
 import { SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED } from '../registry/registry-rows.ts';
 import { REGISTRY_ERRORS, RegistryError } from '../registry/registry-errors.ts';
@@ -225,9 +225,17 @@ export function checkUploadStart(head: Buffer, complete: boolean, format: repo.U
   const first = text.trimStart()[0];
   if (first === undefined) throw new RegistryError('IMPORT_FORMAT_INVALID', 'the body is empty');
   if (format === 'ndjson') {
+    // A compressed or UTF-16 body was told it is not NDJSON, and to send CSV. A bad byte in a
+    // value is not checked here: it rejects that line only, as in the CLI.
+    const why = notUtf8Text(head, false);
+    if (why) throw new RegistryError('IMPORT_FORMAT_INVALID', `the body is not UTF-8 text (${why}): registry files are UTF-8`);
     if (first !== '{') throw new RegistryError('IMPORT_FORMAT_INVALID', 'the body is not NDJSON (one JSON object per line); send CSV as text/csv');
     return;
   }
+  // The CLI's check of the header row's bytes first (chunk-reader.ts): a UTF-16, 8-bit or
+  // compressed file was told it had unknown columns, "is the header row missing?".
+  const nlByte = head.indexOf(0x0a);
+  checkHeaderEncoding(nlByte === -1 ? head : head.subarray(0, nlByte + 1));
   if (first === '{' || first === '[') throw new RegistryError('IMPORT_FORMAT_INVALID', 'the body is JSON, not CSV; send NDJSON as application/x-ndjson');
   const nl = text.indexOf('\n');
   if (nl === -1 && !complete) throw new RegistryError('IMPORT_FORMAT_INVALID', `the header row is longer than ${HEAD_BYTES} bytes`);

@@ -181,7 +181,7 @@ describe('uploads cut off or left hanging', () => {
       const address = await live.listen({ port: 0, host: '127.0.0.1' });
       const { port } = new URL(address);
       const body = H + '\n' + `${row('0964000001', 0)}\n`.repeat(2000);
-      const socket = connect(port, '127.0.0.1');
+      const socket = connect(Number(port), '127.0.0.1');
       await new Promise<void>((res) => socket.once('connect', () => res()));
       socket.write(`POST /v1/carrier/registry HTTP/1.1\r\nHost: x\r\nAuthorization: ${c.auth.authorization}\r\nContent-Type: text/csv\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
       socket.write(body.slice(0, body.length / 2));
