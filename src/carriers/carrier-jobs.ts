@@ -47,6 +47,13 @@ export type { JobKind, UploadFormat } from './carrier-repository.ts';
 
 /** Largest upload taken (2 GiB): a national carrier's full registry as CSV is well below it. */
 export const DEFAULT_UPLOAD_LIMIT_BYTES = 2 * 1024 ** 3;
+/**
+ * How long an upload may send nothing before it is given up (5 minutes). The server has no
+ * request timeout (a 2 GiB file takes long on a slow link), and an upload holds its carrier's one
+ * open job from its first byte: a client gone without a FIN or RST (a NAT or load balancer that
+ * dropped the flow) would otherwise refuse every later upload of the carrier, 409, until a restart.
+ */
+export const DEFAULT_UPLOAD_IDLE_TIMEOUT_MS = 5 * 60_000;
 /** The start of an upload kept to check its format before the job is accepted. */
 const HEAD_BYTES = 64 * 1024;
 
@@ -58,6 +65,8 @@ export interface CarrierJobDeps {
   track: (work: Promise<unknown>) => void;
   /** Largest upload accepted, in bytes (default DEFAULT_UPLOAD_LIMIT_BYTES). */
   uploadLimitBytes?: number;
+  /** Longest silence of an upload's client, in ms (default DEFAULT_UPLOAD_IDLE_TIMEOUT_MS; tests lower it). */
+  uploadIdleTimeoutMs?: number;
   /** Told of a job's unexpected failure (its error name and code only: never a message). */
   onJobError?: (jobId: string, error: { name: string; code: string }) => void;
 }
@@ -157,11 +166,12 @@ export interface ReceivedUpload {
 
 /**
  * Streams a request body to `path` (created, mode 0600), in constant memory, hashing it on the
- * way. Past `limitBytes` it stops reading and fails with PAYLOAD_TOO_LARGE; the body is left to
- * the server to discard (the route closes the connection), never buffered. The caller deletes the
- * file on failure.
+ * way. Past `limitBytes` it stops reading and fails with PAYLOAD_TOO_LARGE; after `idleMs` without
+ * a byte from the client (not counting the waits for the disk) it fails with REQUEST_INVALID; the
+ * body is left to the server to discard (the route closes the connection), never buffered. The
+ * caller deletes the file on failure.
  */
-export function receiveUpload(body: Readable, path: string, limitBytes: number, sealer: UploadSealer): Promise<ReceivedUpload> {
+export function receiveUpload(body: Readable, path: string, limitBytes: number, sealer: UploadSealer, idleMs = DEFAULT_UPLOAD_IDLE_TIMEOUT_MS): Promise<ReceivedUpload> {
   return new Promise<ReceivedUpload>((resolve, reject) => {
     const hash = createHash('sha256');
     const head: Buffer[] = [];
@@ -169,10 +179,16 @@ export function receiveUpload(body: Readable, path: string, limitBytes: number, 
     let bytes = 0;
     let settled = false;
     let ended = false;
+    let idle: NodeJS.Timeout | undefined;
+    const waitForClient = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => fail(new HttpError('REQUEST_INVALID', `the upload stopped: no bytes for ${Math.round(idleMs / 1000)} s; upload the file again`)), idleMs);
+    };
     const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
     // Sealed on the way to disk (upload-encryption.ts): the plaintext never touches the file.
     out.write(sealer.header);
     const fail = (e: Error) => {
+      clearTimeout(idle);
       if (settled) return;
       settled = true;
       body.off('data', onData);
@@ -190,13 +206,21 @@ export function receiveUpload(body: Readable, path: string, limitBytes: number, 
         headBytes += part.length;
       }
       if (!out.write(sealer.update(chunk))) {
+        // Waiting for the disk is not the client's silence.
+        clearTimeout(idle);
         body.pause();
-        out.once('drain', () => body.resume());
-      }
+        out.once('drain', () => {
+          if (settled) return;
+          waitForClient();
+          body.resume();
+        });
+      } else waitForClient();
     };
+    waitForClient();
     body.on('data', onData);
     body.once('end', () => {
       ended = true;
+      clearTimeout(idle);
       if (!settled) out.end(sealer.final());
     });
     // A client that goes away mid-body: the stream closes without ending.
@@ -276,7 +300,7 @@ export async function acceptUpload(
   const path = join(dir, uploadName);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const received = await receiveUpload(upload.body, path, limit, uploadSealer(await deps.ring(), id));
+    const received = await receiveUpload(upload.body, path, limit, uploadSealer(await deps.ring(), id), deps.uploadIdleTimeoutMs);
     checkUploadStart(received.head, received.bytes <= HEAD_BYTES, upload.format);
     await repo.markUploaded(deps.pool, id, received.bytes, received.sha256);
   } catch (e) {

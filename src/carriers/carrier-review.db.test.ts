@@ -203,7 +203,7 @@ describe('uploads cut off or left hanging', () => {
 
   it('does not let an upload that stops sending hold the carrier\'s one job forever', async () => {
     const c = await carrier();
-    const quick = await buildApp({ uploadIdleTimeoutMs: 300 } as Partial<CarrierRouteDeps>);
+    const quick = await buildApp({ uploadIdleTimeoutMs: 300 });
     try {
       const stalled = new PassThrough();
       stalled.write(H + '\n' + row('0965000001', 0) + '\n');

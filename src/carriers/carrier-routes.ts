@@ -32,6 +32,8 @@ export interface CarrierRouteDeps {
   track: (work: Promise<unknown>) => void;
   /** Largest upload accepted, in bytes (default 2 GiB; tests lower it). */
   uploadLimitBytes?: number;
+  /** Longest silence of an upload's client, in ms (default 5 minutes; tests lower it). */
+  uploadIdleTimeoutMs?: number;
 }
 
 const Summary = Type.Object({ accepted: Type.Integer(), unchanged: Type.Integer(), rejected: Type.Integer() });
