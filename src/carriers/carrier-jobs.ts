@@ -364,6 +364,14 @@ async function runClaimedJob(deps: CarrierJobDeps, jobId: string): Promise<void>
   const rejectsPath = join(deps.config.dataDir, 'rejects', `carrier-job-${job.id}.rejects.csv`);
   const progress = progressWriter(deps.pool, job.id);
   try {
+    // A hub that died after the job's import completed and before the job did: the import's own
+    // totals are the job's. Importing the file again would start a new run that finds every row
+    // unchanged, and the job would report accepted 0 for a file that changed the registry.
+    const done = job.import_run_id ? await repo.completedRunSummary(deps.pool, job.import_run_id) : undefined;
+    if (done) {
+      await repo.completeJob(deps.pool, job.id, job.import_run_id!, done);
+      return;
+    }
     const ring = await deps.ring();
     const common = {
       pool: deps.pool, ring, carrier: job.carrier_slug, path, rejectsPath, sha256: job.source_sha256 ?? undefined,

@@ -104,6 +104,15 @@ export async function setImportRun(db: Db, id: string, runId: string): Promise<v
   await db.query('UPDATE carrier_jobs SET import_run_id = $2 WHERE id = $1', [id, runId]);
 }
 
+/** The totals of an import run that completed; undefined while it is open, failed or abandoned. */
+export async function completedRunSummary(db: Db, runId: string): Promise<JobSummary | undefined> {
+  const r = await db.query<{ accepted: string; unchanged: string; rejected: string }>(
+    `SELECT accepted, unchanged, rejected FROM import_runs WHERE id = $1 AND status = 'completed'`, [runId],
+  );
+  const row = r.rows[0];
+  return row && { accepted: Number(row.accepted), unchanged: Number(row.unchanged), rejected: Number(row.rejected) };
+}
+
 export async function recordProgress(db: Db, id: string, bytesDone: number, summary: JobSummary): Promise<void> {
   await db.query(
     `UPDATE carrier_jobs SET bytes_done = LEAST($2::bigint, bytes_total), summary = $3 WHERE id = $1 AND status = 'running'`,
