@@ -21,7 +21,7 @@
  * hub are in the data directory of the process that recovers them.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -427,7 +427,23 @@ export async function recoverCarrierJobs(deps: CarrierJobDeps): Promise<{ resume
     startJob(deps, job.id, hold);
     resumed.push(job.id);
   }
+  await removeEndedUploads(deps);
   return { resumed, failed };
+}
+
+/**
+ * Deletes the uploads whose job has ended or never was: a hub that died between a job's end and
+ * the deletion of its file left it (a whole registry, sealed, kept for nothing; docs/carriers.md
+ * "The uploaded file is deleted when its job ends"). The file of an open job, this process's or
+ * another's sharing the directory, is left: a job's row is written before its file, so a file
+ * listed here whose job is not open is never one being received.
+ */
+async function removeEndedUploads(deps: CarrierJobDeps): Promise<void> {
+  const dir = uploadsDir(deps.config.dataDir);
+  const names = existsSync(dir) ? readdirSync(dir).filter((n) => /^[0-9a-f-]{36}\.(csv|ndjson)$/.test(n)) : [];
+  if (names.length === 0) return;
+  const open = await repo.openUploadNames(deps.pool, names);
+  for (const name of names) if (!open.has(name)) await rm(join(dir, name), { force: true });
 }
 
 // ---- reading ----
