@@ -23,6 +23,7 @@ import { composePersonalId } from '../registry/personal-id.ts';
 import { carrierRoutes, type CarrierRouteDeps } from './carrier-routes.ts';
 import { uploadsDir } from './carrier-jobs.ts';
 import { openSealedUpload, uploadSealer } from './upload-encryption.ts';
+import { addKeyVersion, completeKeyWork, retireUnusedKeys } from '../keys/key-rotation-service.ts';
 
 let db: TestDatabase;
 let hub: Hub;
@@ -303,5 +304,37 @@ describe('a UTF-8 byte-order mark', () => {
     const ndjson = '\uFEFF' + JSON.stringify(line) + '\n';
     expect(await settled(b, (await upload(b, '/v1/carrier/registry', ndjson, { 'content-type': 'application/x-ndjson' })).json().job_id))
       .toMatchObject({ status: 'completed', summary: { accepted: 1, rejected: 0 } });
+  });
+});
+
+describe('a key rotation while a job waits', () => {
+  it('keeps the data key an open job\'s upload is sealed under, so the job still runs after the old key\'s retirement', async () => {
+    const c = await carrier();
+    const csv = [H, row('0960100001', 0), row('0960100002', 1)].join('\n') + '\n';
+    // A job whose file arrived, sealed under the current data key; the hub then stopped.
+    const jobId = randomUUID();
+    const dir = uploadsDir(dataDir);
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${jobId}.csv`);
+    const before = await hub.ring({ fresh: true });
+    const sealer = uploadSealer(before, jobId);
+    writeFileSync(file, Buffer.concat([sealer.header, sealer.update(Buffer.from(csv)), sealer.final()]), { mode: 0o600 });
+    await hub.pool.query(
+      `INSERT INTO carrier_jobs (id, provider_id, kind, format, status, bytes_total, upload_name, source_sha256, uploaded_at)
+       VALUES ($1, $2, 'subscriptions', 'csv', 'queued', $3, $4, $5, now())`,
+      [jobId, c.provider.id, Buffer.byteLength(csv), `${jobId}.csv`, createHash('sha256').update(csv).digest('hex')],
+    );
+    // Meanwhile the operator rotates the data key (`idbind keys rotate --data`), which re-encrypts and retires what nothing uses.
+    await addKeyVersion(hub.pool, hub.config.masterKeys[0]!, 'data');
+    const result = await completeKeyWork(hub.pool, await hub.ring({ fresh: true }), 'test', undefined, { retireGraceMs: 0 });
+    expect(result.retired).not.toContainEqual({ purpose: 'data', version: before.currentData.version });
+    const restarted = await buildApp();
+    try {
+      expect(await settled(c, jobId, restarted)).toMatchObject({ status: 'completed', summary: { accepted: 2, unchanged: 0, rejected: 0 } });
+    } finally {
+      await restarted.close();
+    }
+    // Once the job has ended, the old key goes.
+    expect((await retireUnusedKeys(hub.pool, { graceMs: 0 })).map((k) => k.version)).toContain(before.currentData.version);
   });
 });
