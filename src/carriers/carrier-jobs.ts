@@ -21,7 +21,7 @@
  * hub are in the data directory of the process that recovers them.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -36,7 +36,7 @@ import { importRegistry } from '../registry/import/import-service.ts';
 import { openSealedUpload, uploadSealer, type UploadSealer } from './upload-encryption.ts';
 import { applySubscriptionEvents } from '../registry/subscription-events.ts';
 import type { ImportProgress, ImportSummary } from '../registry/import/import-runs.ts';
-import { checkHeader } from '../registry/import/chunk-reader.ts';
+import { checkHeader, checkHeaderEncoding, notUtf8Text } from '../registry/import/chunk-reader.ts';
 import { parseCsvFields } from '../registry/import/record-parser.ts';
 import { SUBSCRIPTION_FIELDS, SUBSCRIPTION_REQUIRED } from '../registry/registry-rows.ts';
 import { REGISTRY_ERRORS, RegistryError } from '../registry/registry-errors.ts';
@@ -47,6 +47,13 @@ export type { JobKind, UploadFormat } from './carrier-repository.ts';
 
 /** Largest upload taken (2 GiB): a national carrier's full registry as CSV is well below it. */
 export const DEFAULT_UPLOAD_LIMIT_BYTES = 2 * 1024 ** 3;
+/**
+ * How long an upload may send nothing before it is given up (5 minutes). The server has no
+ * request timeout (a 2 GiB file takes long on a slow link), and an upload holds its carrier's one
+ * open job from its first byte: a client gone without a FIN or RST (a NAT or load balancer that
+ * dropped the flow) would otherwise refuse every later upload of the carrier, 409, until a restart.
+ */
+export const DEFAULT_UPLOAD_IDLE_TIMEOUT_MS = 5 * 60_000;
 /** The start of an upload kept to check its format before the job is accepted. */
 const HEAD_BYTES = 64 * 1024;
 
@@ -58,6 +65,8 @@ export interface CarrierJobDeps {
   track: (work: Promise<unknown>) => void;
   /** Largest upload accepted, in bytes (default DEFAULT_UPLOAD_LIMIT_BYTES). */
   uploadLimitBytes?: number;
+  /** Longest silence of an upload's client, in ms (default DEFAULT_UPLOAD_IDLE_TIMEOUT_MS; tests lower it). */
+  uploadIdleTimeoutMs?: number;
   /** Told of a job's unexpected failure (its error name and code only: never a message). */
   onJobError?: (jobId: string, error: { name: string; code: string }) => void;
 }
@@ -157,11 +166,12 @@ export interface ReceivedUpload {
 
 /**
  * Streams a request body to `path` (created, mode 0600), in constant memory, hashing it on the
- * way. Past `limitBytes` it stops reading and fails with PAYLOAD_TOO_LARGE; the body is left to
- * the server to discard (the route closes the connection), never buffered. The caller deletes the
- * file on failure.
+ * way. Past `limitBytes` it stops reading and fails with PAYLOAD_TOO_LARGE; after `idleMs` without
+ * a byte from the client (not counting the waits for the disk) it fails with REQUEST_INVALID; the
+ * body is left to the server to discard (the route closes the connection), never buffered. The
+ * caller deletes the file on failure.
  */
-export function receiveUpload(body: Readable, path: string, limitBytes: number, sealer: UploadSealer): Promise<ReceivedUpload> {
+export function receiveUpload(body: Readable, path: string, limitBytes: number, sealer: UploadSealer, idleMs = DEFAULT_UPLOAD_IDLE_TIMEOUT_MS): Promise<ReceivedUpload> {
   return new Promise<ReceivedUpload>((resolve, reject) => {
     const hash = createHash('sha256');
     const head: Buffer[] = [];
@@ -169,10 +179,16 @@ export function receiveUpload(body: Readable, path: string, limitBytes: number, 
     let bytes = 0;
     let settled = false;
     let ended = false;
+    let idle: NodeJS.Timeout | undefined;
+    const waitForClient = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => fail(new HttpError('REQUEST_INVALID', `the upload stopped: no bytes for ${Math.round(idleMs / 1000)} s; upload the file again`)), idleMs);
+    };
     const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
     // Sealed on the way to disk (upload-encryption.ts): the plaintext never touches the file.
     out.write(sealer.header);
     const fail = (e: Error) => {
+      clearTimeout(idle);
       if (settled) return;
       settled = true;
       body.off('data', onData);
@@ -190,13 +206,21 @@ export function receiveUpload(body: Readable, path: string, limitBytes: number, 
         headBytes += part.length;
       }
       if (!out.write(sealer.update(chunk))) {
+        // Waiting for the disk is not the client's silence.
+        clearTimeout(idle);
         body.pause();
-        out.once('drain', () => body.resume());
-      }
+        out.once('drain', () => {
+          if (settled) return;
+          waitForClient();
+          body.resume();
+        });
+      } else waitForClient();
     };
+    waitForClient();
     body.on('data', onData);
     body.once('end', () => {
       ended = true;
+      clearTimeout(idle);
       if (!settled) out.end(sealer.final());
     });
     // A client that goes away mid-body: the stream closes without ending.
@@ -225,9 +249,17 @@ export function checkUploadStart(head: Buffer, complete: boolean, format: repo.U
   const first = text.trimStart()[0];
   if (first === undefined) throw new RegistryError('IMPORT_FORMAT_INVALID', 'the body is empty');
   if (format === 'ndjson') {
+    // A compressed or UTF-16 body was told it is not NDJSON, and to send CSV. A bad byte in a
+    // value is not checked here: it rejects that line only, as in the CLI.
+    const why = notUtf8Text(head, false);
+    if (why) throw new RegistryError('IMPORT_FORMAT_INVALID', `the body is not UTF-8 text (${why}): registry files are UTF-8`);
     if (first !== '{') throw new RegistryError('IMPORT_FORMAT_INVALID', 'the body is not NDJSON (one JSON object per line); send CSV as text/csv');
     return;
   }
+  // The CLI's check of the header row's bytes first (chunk-reader.ts): a UTF-16, 8-bit or
+  // compressed file was told it had unknown columns, "is the header row missing?".
+  const nlByte = head.indexOf(0x0a);
+  checkHeaderEncoding(nlByte === -1 ? head : head.subarray(0, nlByte + 1));
   if (first === '{' || first === '[') throw new RegistryError('IMPORT_FORMAT_INVALID', 'the body is JSON, not CSV; send NDJSON as application/x-ndjson');
   const nl = text.indexOf('\n');
   if (nl === -1 && !complete) throw new RegistryError('IMPORT_FORMAT_INVALID', `the header row is longer than ${HEAD_BYTES} bytes`);
@@ -268,7 +300,7 @@ export async function acceptUpload(
   const path = join(dir, uploadName);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const received = await receiveUpload(upload.body, path, limit, uploadSealer(await deps.ring(), id));
+    const received = await receiveUpload(upload.body, path, limit, uploadSealer(await deps.ring(), id), deps.uploadIdleTimeoutMs);
     checkUploadStart(received.head, received.bytes <= HEAD_BYTES, upload.format);
     await repo.markUploaded(deps.pool, id, received.bytes, received.sha256);
   } catch (e) {
@@ -332,6 +364,14 @@ async function runClaimedJob(deps: CarrierJobDeps, jobId: string): Promise<void>
   const rejectsPath = join(deps.config.dataDir, 'rejects', `carrier-job-${job.id}.rejects.csv`);
   const progress = progressWriter(deps.pool, job.id);
   try {
+    // A hub that died after the job's import completed and before the job did: the import's own
+    // totals are the job's. Importing the file again would start a new run that finds every row
+    // unchanged, and the job would report accepted 0 for a file that changed the registry.
+    const done = job.import_run_id ? await repo.completedRunSummary(deps.pool, job.import_run_id) : undefined;
+    if (done) {
+      await repo.completeJob(deps.pool, job.id, job.import_run_id!, done);
+      return;
+    }
     const ring = await deps.ring();
     const common = {
       pool: deps.pool, ring, carrier: job.carrier_slug, path, rejectsPath, sha256: job.source_sha256 ?? undefined,
@@ -387,7 +427,23 @@ export async function recoverCarrierJobs(deps: CarrierJobDeps): Promise<{ resume
     startJob(deps, job.id, hold);
     resumed.push(job.id);
   }
+  await removeEndedUploads(deps);
   return { resumed, failed };
+}
+
+/**
+ * Deletes the uploads whose job has ended or never was: a hub that died between a job's end and
+ * the deletion of its file left it (a whole registry, sealed, kept for nothing; docs/carriers.md
+ * "The uploaded file is deleted when its job ends"). The file of an open job, this process's or
+ * another's sharing the directory, is left: a job's row is written before its file, so a file
+ * listed here whose job is not open is never one being received.
+ */
+async function removeEndedUploads(deps: CarrierJobDeps): Promise<void> {
+  const dir = uploadsDir(deps.config.dataDir);
+  const names = existsSync(dir) ? readdirSync(dir).filter((n) => /^[0-9a-f-]{36}\.(csv|ndjson)$/.test(n)) : [];
+  if (names.length === 0) return;
+  const open = await repo.openUploadNames(deps.pool, names);
+  for (const name of names) if (!open.has(name)) await rm(join(dir, name), { force: true });
 }
 
 // ---- reading ----

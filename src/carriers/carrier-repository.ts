@@ -100,8 +100,25 @@ export async function unfinishedJobs(db: Db): Promise<RunnableJob[]> {
   return r.rows;
 }
 
+/** Of these upload file names, those whose job is still open (queued or running). */
+export async function openUploadNames(db: Db, names: string[]): Promise<Set<string>> {
+  const r = await db.query<{ upload_name: string }>(
+    `SELECT upload_name FROM carrier_jobs WHERE upload_name = ANY($1::text[]) AND status IN ('queued', 'running')`, [names],
+  );
+  return new Set(r.rows.map((row) => row.upload_name));
+}
+
 export async function setImportRun(db: Db, id: string, runId: string): Promise<void> {
   await db.query('UPDATE carrier_jobs SET import_run_id = $2 WHERE id = $1', [id, runId]);
+}
+
+/** The totals of an import run that completed; undefined while it is open, failed or abandoned. */
+export async function completedRunSummary(db: Db, runId: string): Promise<JobSummary | undefined> {
+  const r = await db.query<{ accepted: string; unchanged: string; rejected: string }>(
+    `SELECT accepted, unchanged, rejected FROM import_runs WHERE id = $1 AND status = 'completed'`, [runId],
+  );
+  const row = r.rows[0];
+  return row && { accepted: Number(row.accepted), unchanged: Number(row.unchanged), rejected: Number(row.rejected) };
 }
 
 export async function recordProgress(db: Db, id: string, bytesDone: number, summary: JobSummary): Promise<void> {

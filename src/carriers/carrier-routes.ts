@@ -33,6 +33,8 @@ export interface CarrierRouteDeps {
   track: (work: Promise<unknown>) => void;
   /** Largest upload accepted, in bytes (default 2 GiB; tests lower it). */
   uploadLimitBytes?: number;
+  /** Longest silence of an upload's client, in ms (default 5 minutes; tests lower it). */
+  uploadIdleTimeoutMs?: number;
 }
 
 const Summary = Type.Object({ accepted: Type.Integer(), unchanged: Type.Integer(), rejected: Type.Integer() });
@@ -66,10 +68,19 @@ const JobParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 
 const FORMATS: Readonly<Record<string, UploadFormat>> = { 'text/csv': 'csv', 'application/x-ndjson': 'ndjson' };
 
-/** The upload's format from its Content-Type, which must be one the route takes (UTF-8 only). */
+/**
+ * The upload's format from its Content-Type, which must be one the route takes (UTF-8 only),
+ * without a content coding: the hub decodes none (as the bulk status route), so a gzip body would
+ * be stored whole and then refused as a CSV with unknown columns (DESIGN.md invariant 5: refuse
+ * with a clear error, here before the body is read).
+ */
 function formatOf(request: FastifyRequest, accepted: readonly string[]): UploadFormat {
   const [type = '', ...params] = (request.headers['content-type'] ?? '').split(';').map((p) => p.trim().toLowerCase());
   const charset = params.find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
+  const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity') {
+    throw new HttpError('UNSUPPORTED_MEDIA_TYPE', `send the file uncompressed (no Content-Encoding), as ${accepted.join(' or ')}`);
+  }
   if (!accepted.includes(type) || (charset !== undefined && charset !== 'utf-8')) {
     throw new HttpError('UNSUPPORTED_MEDIA_TYPE', `send ${accepted.join(' or ')} (UTF-8)`);
   }

@@ -446,6 +446,10 @@ export async function keyVersionInUse(db: pg.Pool | pg.PoolClient, purpose: 'dat
       checks.push(`EXISTS (SELECT 1 FROM ${table} WHERE bidx_version = $1${table === 'verifications' ? ' AND sealed IS NOT NULL' : ''})`);
     }
   }
+  // A carrier's upload waiting for its job, or being received, is sealed under a data key
+  // (src/carriers/upload-encryption.ts) that the file names and no row records: while any job is
+  // open no older data key goes, or the job could not open its file and the upload would be lost.
+  if (purpose === 'data') checks.push(`EXISTS (SELECT 1 FROM carrier_jobs WHERE status IN ('queued', 'running'))`);
   if (purpose === 'blind_index') checks.push(`EXISTS (SELECT 1 FROM verifications WHERE code_key_version = $1 AND ${LIVE_CODES})`);
   // An official's open invitation is an HMAC under its blind-index version: the version stays until the link is used or expires.
   if (purpose === 'blind_index') checks.push('EXISTS (SELECT 1 FROM official_invitations WHERE blind_index_version = $1 AND used_at IS NULL AND expires_at > now())');

@@ -82,6 +82,28 @@ export function checkHeader(header: string[], fields: readonly string[], require
   if (new Set(header).size !== header.length) throw new SourceFormatError('a column appears twice in the header');
 }
 
+/**
+ * Why bytes are not UTF-8 text at all: compressed (gzip's magic number), UTF-16 (its byte-order
+ * mark, or the NUL byte of every ASCII character), or, with `strict`, any byte no UTF-8 decoder
+ * takes (a legacy 8-bit encoding: the reason is then ''); undefined when they may be UTF-8.
+ */
+export function notUtf8Text(bytes: Uint8Array, strict: boolean): string | undefined {
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return 'the file is gzip-compressed; send it uncompressed';
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff) || bytes.includes(0)) return 'the file looks like UTF-16';
+  if (strict && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8').includes('\uFFFD')) return '';
+  return undefined;
+}
+
+/**
+ * A CSV header row that is not UTF-8 (docs/formats.md) would otherwise be reported as unknown
+ * columns, and the engineer sent looking for a missing header row. Shared by the CLI's reader and
+ * the carriers' upload check (src/carriers/carrier-jobs.ts), so both say the same.
+ */
+export function checkHeaderEncoding(headerBytes: Uint8Array): void {
+  const why = notUtf8Text(headerBytes, true);
+  if (why !== undefined) throw new SourceFormatError(`the header row is not UTF-8 text${why ? ` (${why})` : ''}: registry files are UTF-8`);
+}
+
 /** The offset just after the last (or, with `first`, the first) line break in `buf`; -1 if there is none. */
 function cutAfterLine(buf: Uint8Array, first = false): number {
   const i = first ? buf.indexOf(0x0a) : buf.lastIndexOf(0x0a);
@@ -133,13 +155,7 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
       if (carry.length > MAX_CARRY) throw new SourceFormatError('the header row never ends');
     }
     const headerBytes = cut === -1 ? carry : carry.subarray(0, cut);
-    // Not UTF-8 (docs/formats.md): a UTF-16 file (its byte-order mark, or the NUL byte of every
-    // ASCII character) or a legacy 8-bit encoding (bytes no UTF-8 decoder takes) would otherwise
-    // be reported as unknown columns, and the engineer sent looking for a missing header row.
-    const utf16 = (headerBytes[0] === 0xff && headerBytes[1] === 0xfe) || (headerBytes[0] === 0xfe && headerBytes[1] === 0xff) || headerBytes.includes(0);
-    if (utf16 || headerBytes.toString('utf8').includes('\uFFFD')) {
-      throw new SourceFormatError(`the header row is not UTF-8 text${utf16 ? ' (the file looks like UTF-16)' : ''}: registry files are UTF-8`);
-    }
+    checkHeaderEncoding(headerBytes);
     let headerText = headerBytes.toString('utf8').replace(/^\uFEFF/, '').replace(/\r?\n$/, '');
     if (headerText.trim() === '') throw new SourceFormatError('the file is empty: a CSV file starts with a header row');
     headerText = headerText.replace(/\r$/, '');
