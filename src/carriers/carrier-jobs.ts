@@ -273,6 +273,10 @@ function isUniqueViolation(e: unknown, constraint: string): boolean {
   return pe.code === '23505' && pe.constraint === constraint;
 }
 
+function alreadyRunning(openJobId: string | undefined): AppError {
+  return new AppError('IMPORT_ALREADY_RUNNING', REGISTRY_ERRORS.IMPORT_ALREADY_RUNNING, 'a job of this carrier is queued or running; poll it, then upload again', { job_id: openJobId ?? null });
+}
+
 /**
  * `POST /v1/carrier/registry` and `/v1/carrier/deltas`: takes the body as a new job of the
  * provider's carrier and starts it; answers once the body is stored and checked. Refuses a second
@@ -284,6 +288,11 @@ export async function acceptUpload(
   carrierOf(provider);
   const limit = deps.uploadLimitBytes ?? DEFAULT_UPLOAD_LIMIT_BYTES;
   if (upload.declaredBytes !== undefined && upload.declaredBytes > limit) throw new HttpError('PAYLOAD_TOO_LARGE', `an upload is at most ${limit} bytes`);
+  // A job already open refuses the upload from the pool, before a connection of its own is opened
+  // for the job's lock: a burst of uploads while one runs costs no connection each. The unique
+  // index below still decides between uploads racing past this check.
+  const alreadyOpen = await repo.activeJobId(deps.pool, provider.id);
+  if (alreadyOpen) throw alreadyRunning(alreadyOpen);
   const id = uuidv7();
   const uploadName = `${id}.${upload.format}`;
   // Held from before the job exists until it ends (runJob): another hub's recovery never takes it.
@@ -293,8 +302,7 @@ export async function acceptUpload(
   } catch (e) {
     await hold?.release();
     if (!isUniqueViolation(e, repo.ONE_ACTIVE_CONSTRAINT)) throw e;
-    const open = await repo.activeJobId(deps.pool, provider.id);
-    throw new AppError('IMPORT_ALREADY_RUNNING', REGISTRY_ERRORS.IMPORT_ALREADY_RUNNING, 'a job of this carrier is queued or running; poll it, then upload again', { job_id: open ?? null });
+    throw alreadyRunning(await repo.activeJobId(deps.pool, provider.id));
   }
   const dir = uploadsDir(deps.config.dataDir);
   const path = join(dir, uploadName);
