@@ -543,6 +543,22 @@ const en = {
   errorHttp: (status: number) => `The hub answered with an error (HTTP ${status}).`,
   errorCode: 'Error code',
   loadFailed: 'The figures could not be loaded.',
+  /**
+   * The hub's problems that the shell and the registries page meet, by stable code, in the page's
+   * words (shell/errors.tsx); a code not listed shows the hub's own title, so nothing is hidden.
+   */
+  problems: {
+    INTERNAL: 'The hub met an internal error. Try again in a moment; if it persists, give support the error code below.',
+    NOT_READY: 'The hub is not ready (it is starting, or cannot reach its database). Try again in a moment.',
+    ADMIN_TOKEN_INVALID: 'The hub refused the admin credential.',
+    NOT_FOUND: 'The hub has no such resource.',
+    RECONCILIATION_ALREADY_RUNNING: 'Another reconciliation is already running. This page follows it and shows its figures when it ends.',
+    RECONCILIATION_NOT_FOUND: 'The hub has no such reconciliation run.',
+    RECONCILIATION_NOT_COMPLETED: 'This reconciliation run has not completed, so it has no action lists.',
+    RECONCILIATION_RESULTS_PRUNED: "This run's action lists were deleted by retention (its counts remain). Use a newer run's.",
+    CARRIER_NOT_FOUND: 'The hub has no such carrier.',
+    KEY_ROTATION_RUNNING: 'A key rotation is switching versions. Try again shortly.',
+  } satisfies Record<string, string>,
 
   // The page.
   registriesTitle: 'Registries and junk SIMs',
@@ -1159,6 +1175,18 @@ const vi: Messages = {
   errorHttp: (status) => `Hệ thống trả về lỗi (HTTP ${status}).`,
   errorCode: 'Mã lỗi',
   loadFailed: 'Không tải được số liệu.',
+  problems: {
+    INTERNAL: 'Hệ thống gặp lỗi nội bộ. Vui lòng thử lại sau ít phút; nếu lỗi vẫn còn, hãy gửi mã lỗi bên dưới cho bộ phận hỗ trợ.',
+    NOT_READY: 'Hệ thống chưa sẵn sàng (đang khởi động hoặc chưa kết nối được cơ sở dữ liệu). Vui lòng thử lại sau ít phút.',
+    ADMIN_TOKEN_INVALID: 'Hệ thống từ chối thông tin xác thực quản trị.',
+    NOT_FOUND: 'Hệ thống không có tài nguyên này.',
+    RECONCILIATION_ALREADY_RUNNING: 'Đang có một lần đối soát khác chạy. Trang này sẽ theo dõi lần đó và hiển thị số liệu khi hoàn tất.',
+    RECONCILIATION_NOT_FOUND: 'Hệ thống không có lần đối soát này.',
+    RECONCILIATION_NOT_COMPLETED: 'Lần đối soát này chưa hoàn tất nên chưa có danh sách cần xử lý.',
+    RECONCILIATION_RESULTS_PRUNED: 'Danh sách cần xử lý của lần đối soát này đã bị xoá theo chính sách lưu giữ (số liệu tổng hợp vẫn còn). Hãy dùng danh sách của một lần đối soát mới hơn.',
+    CARRIER_NOT_FOUND: 'Hệ thống không có nhà mạng này.',
+    KEY_ROTATION_RUNNING: 'Đang chuyển phiên bản khoá. Vui lòng thử lại sau ít phút.',
+  },
 
   registriesTitle: 'Dữ liệu dân cư, thuê bao và SIM rác',
   registriesIntro:
