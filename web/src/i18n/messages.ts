@@ -631,6 +631,9 @@ const en = {
   } satisfies Record<RunStepCode, string>,
   runCompleted: 'The reconciliation has completed. The figures are up to date.',
   runFailed: 'The reconciliation failed.',
+  /** The newest run failed (after the latest completed one, if any): `step` is "Step 2 of 4: ..." or empty. */
+  newestRunFailed: (started: string, step: string) => `The reconciliation started at ${started} failed.${step ? ` ${step}` : ''}`,
+  figuresFromRun: (started: string) => `The figures below are from the latest completed run, started at ${started}.`,
   startFailed: 'The reconciliation could not be started.',
   seconds: (n: number) => `${n} s`,
   minutesSeconds: (m: number, s: number) => `${m} min ${s} s`,
@@ -1259,6 +1262,8 @@ const vi: Messages = {
   },
   runCompleted: 'Đối soát đã hoàn tất. Số liệu đã được cập nhật.',
   runFailed: 'Lần đối soát không thành công.',
+  newestRunFailed: (started, step) => `Lần đối soát bắt đầu lúc ${started} không thành công.${step ? ` ${step}` : ''}`,
+  figuresFromRun: (started) => `Số liệu bên dưới là của lần đối soát hoàn tất gần nhất, bắt đầu lúc ${started}.`,
   startFailed: 'Không thể bắt đầu đối soát.',
   seconds: (n) => `${n} giây`,
   minutesSeconds: (m, s) => `${m} phút ${s} giây`,
