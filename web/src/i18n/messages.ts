@@ -682,6 +682,8 @@ const en = {
     signIn: 'Sign in',
     signingIn: 'Checking…',
     signInFailed: 'The console could not sign you in.',
+    /** The key kept in this tab could not be checked (the hub unreachable or failing); it is kept. */
+    sessionCheckFailed: 'The console could not check the API key kept in this tab. You are still signed in: try again.',
     keyExpired: 'The hub no longer accepts the API key this tab was using (it may have been rotated or the platform disabled). Sign in again.',
     demoPlatformsTitle: 'Demo platforms',
     demoPlatformsIntro: 'This hub runs in demo mode with synthetic data: sign in as one of its demo platforms with one click.',
@@ -1310,6 +1312,7 @@ const vi: Messages = {
     signIn: 'Đăng nhập',
     signingIn: 'Đang kiểm tra…',
     signInFailed: 'Không thể đăng nhập bảng điều khiển.',
+    sessionCheckFailed: 'Bảng điều khiển chưa kiểm tra được khoá API lưu trong thẻ này. Bạn vẫn đang đăng nhập: hãy thử lại.',
     keyExpired: 'Hệ thống không còn chấp nhận khoá API mà thẻ này đang dùng (có thể khoá đã được đổi hoặc nền tảng đã bị vô hiệu hoá). Vui lòng đăng nhập lại.',
     demoPlatformsTitle: 'Nền tảng trình diễn',
     demoPlatformsIntro: 'Hệ thống đang chạy ở chế độ trình diễn với dữ liệu tổng hợp: bấm một lần để đăng nhập bằng một nền tảng trình diễn.',
