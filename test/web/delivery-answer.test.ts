@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { dictionary } from '../../web/src/i18n/messages.ts';
 import { deliveryAnswer } from '../../web/src/pages/platform/delivery-answer.ts';
+import { describeFailure } from '../../src/events/webhook-dispatcher.ts';
 
 const vi = dictionary.vi;
 const en = dictionary.en;
@@ -49,5 +50,15 @@ describe('deliveryAnswer', () => {
     });
     // On the English console it is simply English.
     expect(deliveryAnswer(failed('something new'), en)).toEqual({ text: 'something new' });
+  });
+
+  it("keeps up with the dispatcher's words: every network failure it describes reads in Vietnamese", () => {
+    const failures: unknown[] = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'CERT_HAS_EXPIRED', 'EPIPE']
+      .map((code) => Object.assign(new Error('x'), { code }));
+    failures.push(new Error('no code'));
+    for (const failure of failures) {
+      const answer = deliveryAnswer(failed(describeFailure(failure, 10_000)), vi);
+      expect(answer.lang, describeFailure(failure, 10_000)).toBeUndefined();
+    }
   });
 });
