@@ -543,6 +543,22 @@ const en = {
   errorHttp: (status: number) => `The hub answered with an error (HTTP ${status}).`,
   errorCode: 'Error code',
   loadFailed: 'The figures could not be loaded.',
+  /**
+   * The hub's problems that the shell and the registries page meet, by stable code, in the page's
+   * words (shell/errors.tsx); a code not listed shows the hub's own title, so nothing is hidden.
+   */
+  problems: {
+    INTERNAL: 'The hub met an internal error. Try again in a moment; if it persists, give support the error code below.',
+    NOT_READY: 'The hub is not ready (it is starting, or cannot reach its database). Try again in a moment.',
+    ADMIN_TOKEN_INVALID: 'The hub refused the admin credential.',
+    NOT_FOUND: 'The hub has no such resource.',
+    RECONCILIATION_ALREADY_RUNNING: 'Another reconciliation is already running. This page follows it and shows its figures when it ends.',
+    RECONCILIATION_NOT_FOUND: 'The hub has no such reconciliation run.',
+    RECONCILIATION_NOT_COMPLETED: 'This reconciliation run has not completed, so it has no action lists.',
+    RECONCILIATION_RESULTS_PRUNED: "This run's action lists were deleted by retention (its counts remain). Use a newer run's.",
+    CARRIER_NOT_FOUND: 'The hub has no such carrier.',
+    KEY_ROTATION_RUNNING: 'A key rotation is switching versions. Try again shortly.',
+  } satisfies Record<string, string>,
 
   // The page.
   registriesTitle: 'Registries and junk SIMs',
@@ -615,6 +631,9 @@ const en = {
   } satisfies Record<RunStepCode, string>,
   runCompleted: 'The reconciliation has completed. The figures are up to date.',
   runFailed: 'The reconciliation failed.',
+  /** The newest run failed (after the latest completed one, if any): `step` is "Step 2 of 4: ..." or empty. */
+  newestRunFailed: (started: string, step: string) => `The reconciliation started at ${started} failed.${step ? ` ${step}` : ''}`,
+  figuresFromRun: (started: string) => `The figures below are from the latest completed run, started at ${started}.`,
   startFailed: 'The reconciliation could not be started.',
   seconds: (n: number) => `${n} s`,
   minutesSeconds: (m: number, s: number) => `${m} min ${s} s`,
@@ -663,6 +682,8 @@ const en = {
     signIn: 'Sign in',
     signingIn: 'Checking…',
     signInFailed: 'The console could not sign you in.',
+    /** The key kept in this tab could not be checked (the hub unreachable or failing); it is kept. */
+    sessionCheckFailed: 'The console could not check the API key kept in this tab. You are still signed in: try again.',
     keyExpired: 'The hub no longer accepts the API key this tab was using (it may have been rotated or the platform disabled). Sign in again.',
     demoPlatformsTitle: 'Demo platforms',
     demoPlatformsIntro: 'This hub runs in demo mode with synthetic data: sign in as one of its demo platforms with one click.',
@@ -855,6 +876,27 @@ const en = {
     deliveryLastAnswer: 'Last answer',
     deliveryEventId: 'Event id (webhook-id)',
     deliveryStatusName: { pending: 'Pending', delivered: 'Delivered', dead: 'Given up (dead letter)' } satisfies Record<DeliveryStatus, string>,
+    /**
+     * The hub's reasons for a delivery that got no HTTP answer (src/events/webhook-dispatcher.ts),
+     * keyed by its exact words; delivery-answer.ts reads the parameterised ones.
+     */
+    deliveryReason: {
+      'connection refused': 'Connection refused',
+      'connection reset': 'Connection reset',
+      'connection timed out': 'Connection timed out',
+      'host unreachable': 'Host unreachable',
+      'the host name does not resolve': 'The host name does not resolve',
+      'no webhook URL is set': 'No webhook URL is set',
+      'the provider is disabled': 'The platform is disabled',
+      'the webhook URL is invalid': 'The webhook URL is invalid',
+      'the webhook secret could not be opened': 'The webhook secret could not be opened',
+      'no live webhook secret': 'No live webhook secret',
+      'the webhook endpoint is disabled: it answered 410 Gone; set the webhook URL again to enable it':
+        'The webhook endpoint is disabled (it answered 410 Gone); save the webhook URL again to enable it',
+    } satisfies Record<string, string>,
+    deliveryTimeout: (ms: string) => `No answer within ${ms} ms`,
+    deliveryTlsError: (code: string) => `TLS error (${code})`,
+    deliveryNetworkError: (code: string) => `Network error (${code})`,
     deliveryReplay: 'Replay',
     replayOne: 'Replay',
     replayOneLabel: (eventId: string) => `Replay the delivery of event ${eventId}`,
@@ -1159,6 +1201,18 @@ const vi: Messages = {
   errorHttp: (status) => `Hệ thống trả về lỗi (HTTP ${status}).`,
   errorCode: 'Mã lỗi',
   loadFailed: 'Không tải được số liệu.',
+  problems: {
+    INTERNAL: 'Hệ thống gặp lỗi nội bộ. Vui lòng thử lại sau ít phút; nếu lỗi vẫn còn, hãy gửi mã lỗi bên dưới cho bộ phận hỗ trợ.',
+    NOT_READY: 'Hệ thống chưa sẵn sàng (đang khởi động hoặc chưa kết nối được cơ sở dữ liệu). Vui lòng thử lại sau ít phút.',
+    ADMIN_TOKEN_INVALID: 'Hệ thống từ chối thông tin xác thực quản trị.',
+    NOT_FOUND: 'Hệ thống không có tài nguyên này.',
+    RECONCILIATION_ALREADY_RUNNING: 'Đang có một lần đối soát khác chạy. Trang này sẽ theo dõi lần đó và hiển thị số liệu khi hoàn tất.',
+    RECONCILIATION_NOT_FOUND: 'Hệ thống không có lần đối soát này.',
+    RECONCILIATION_NOT_COMPLETED: 'Lần đối soát này chưa hoàn tất nên chưa có danh sách cần xử lý.',
+    RECONCILIATION_RESULTS_PRUNED: 'Danh sách cần xử lý của lần đối soát này đã bị xoá theo chính sách lưu giữ (số liệu tổng hợp vẫn còn). Hãy dùng danh sách của một lần đối soát mới hơn.',
+    CARRIER_NOT_FOUND: 'Hệ thống không có nhà mạng này.',
+    KEY_ROTATION_RUNNING: 'Đang chuyển phiên bản khoá. Vui lòng thử lại sau ít phút.',
+  },
 
   registriesTitle: 'Dữ liệu dân cư, thuê bao và SIM rác',
   registriesIntro:
@@ -1231,6 +1285,8 @@ const vi: Messages = {
   },
   runCompleted: 'Đối soát đã hoàn tất. Số liệu đã được cập nhật.',
   runFailed: 'Lần đối soát không thành công.',
+  newestRunFailed: (started, step) => `Lần đối soát bắt đầu lúc ${started} không thành công.${step ? ` ${step}` : ''}`,
+  figuresFromRun: (started) => `Số liệu bên dưới là của lần đối soát hoàn tất gần nhất, bắt đầu lúc ${started}.`,
   startFailed: 'Không thể bắt đầu đối soát.',
   seconds: (n) => `${n} giây`,
   minutesSeconds: (m, s) => `${m} phút ${s} giây`,
@@ -1277,6 +1333,7 @@ const vi: Messages = {
     signIn: 'Đăng nhập',
     signingIn: 'Đang kiểm tra…',
     signInFailed: 'Không thể đăng nhập bảng điều khiển.',
+    sessionCheckFailed: 'Bảng điều khiển chưa kiểm tra được khoá API lưu trong thẻ này. Bạn vẫn đang đăng nhập: hãy thử lại.',
     keyExpired: 'Hệ thống không còn chấp nhận khoá API mà thẻ này đang dùng (có thể khoá đã được đổi hoặc nền tảng đã bị vô hiệu hoá). Vui lòng đăng nhập lại.',
     demoPlatformsTitle: 'Nền tảng trình diễn',
     demoPlatformsIntro: 'Hệ thống đang chạy ở chế độ trình diễn với dữ liệu tổng hợp: bấm một lần để đăng nhập bằng một nền tảng trình diễn.',
@@ -1465,6 +1522,23 @@ const vi: Messages = {
     deliveryLastAnswer: 'Phản hồi gần nhất',
     deliveryEventId: 'Mã sự kiện (webhook-id)',
     deliveryStatusName: { pending: 'Đang chờ', delivered: 'Đã gửi thành công', dead: 'Đã dừng (thư chết)' },
+    deliveryReason: {
+      'connection refused': 'Máy nhận từ chối kết nối',
+      'connection reset': 'Kết nối bị ngắt',
+      'connection timed out': 'Hết thời gian chờ kết nối',
+      'host unreachable': 'Không tới được máy nhận',
+      'the host name does not resolve': 'Không phân giải được tên miền',
+      'no webhook URL is set': 'Chưa đặt địa chỉ webhook',
+      'the provider is disabled': 'Nền tảng đã bị vô hiệu hoá',
+      'the webhook URL is invalid': 'Địa chỉ webhook không hợp lệ',
+      'the webhook secret could not be opened': 'Không mở được khoá bí mật webhook',
+      'no live webhook secret': 'Không có khoá bí mật webhook nào còn hiệu lực',
+      'the webhook endpoint is disabled: it answered 410 Gone; set the webhook URL again to enable it':
+        'Địa chỉ webhook đã bị tắt (máy nhận trả lời 410 Gone); hãy lưu lại địa chỉ webhook để bật lại',
+    },
+    deliveryTimeout: (ms) => `Không có phản hồi trong ${ms} ms`,
+    deliveryTlsError: (code) => `Lỗi TLS (${code})`,
+    deliveryNetworkError: (code) => `Lỗi mạng (${code})`,
     deliveryReplay: 'Gửi lại',
     replayOne: 'Gửi lại',
     replayOneLabel: (eventId) => `Gửi lại sự kiện ${eventId}`,

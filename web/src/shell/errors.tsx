@@ -1,7 +1,8 @@
 /**
- * Shows a failed request readably: the context ("The figures could not be loaded."), then the
- * hub's RFC 9457 problem `title` and `detail` as it sent them, and the stable error `code` for
- * support. Unreachable hub and non-problem errors get a sentence in the page's language.
+ * Shows a failed request readably: the context ("The figures could not be loaded."), then a
+ * sentence in the page's language for a problem `code` the app knows (`t.problems`), else the
+ * hub's RFC 9457 problem `title` and `detail` as it sent them (in English), and the stable error
+ * `code` for support. Unreachable hub and non-problem errors get a sentence in the page's language.
  */
 import type { ReactNode } from 'react';
 import { ApiError } from '../api/client.ts';
@@ -18,6 +19,9 @@ export function describeError(error: unknown, t: Messages): DescribedError {
   if (error instanceof ApiError) {
     if (error.status === 0) return { title: t.errorNetwork, detail: null, code: null };
     const problem = error.problem;
+    // A code the app knows reads in the page's language; the hub's title and detail are English.
+    const known = problem?.code ? (t.problems as Record<string, string | undefined>)[problem.code] : undefined;
+    if (known) return { title: known, detail: null, code: problem?.code ?? null };
     return {
       title: problem?.title ?? t.errorHttp(error.status),
       detail: problem?.detail ?? null,

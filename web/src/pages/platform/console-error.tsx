@@ -23,7 +23,8 @@ export function explainError(error: unknown, t: Messages): ExplainedError {
     return { sentence: described.title, detail: described.detail, code: described.code };
   }
   const p = t.platform.problems;
-  const known = (p as Record<string, string | undefined>)[error.code];
+  // The console's own sentences first, then the shell's (INTERNAL, NOT_READY, ...).
+  const known = (p as Record<string, string | undefined>)[error.code] ?? (t.problems as Record<string, string | undefined>)[error.code];
   let sentence = known ?? error.title;
   if (error.code === 'CODE_INVALID' && error.attempts_remaining !== undefined) sentence = `${sentence} ${t.platform.attemptsLeft(error.attempts_remaining)}`;
   if (error.retry_after !== undefined) sentence = `${sentence} ${t.platform.tryAgainIn(error.retry_after)}`;

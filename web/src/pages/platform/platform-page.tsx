@@ -14,6 +14,7 @@ import type { DemoSession } from '../../api/types.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useAuth } from '../../shell/auth.tsx';
 import { ErrorMessage } from '../../shell/errors.tsx';
+import { ConsoleError } from './console-error.tsx';
 import { Credentials } from './credentials.tsx';
 import { OidcClientSettingsSection } from './oidc-client-settings.tsx';
 import { PlatformSignIn } from './platform-sign-in.tsx';
@@ -64,6 +65,25 @@ export function PlatformPage() {
       <p className="loading" role="status">
         {t.loading}
       </p>
+    );
+  }
+  if (session.state.phase === 'failed') {
+    return (
+      <ConsoleError
+        context={k.sessionCheckFailed}
+        error={session.state.error}
+        testId="platform-session-error"
+        action={
+          <div className="form-actions">
+            <button type="button" className="button" onClick={session.retry}>
+              {t.retry}
+            </button>
+            <button type="button" className="button subtle" onClick={session.signOut}>
+              {k.signOut}
+            </button>
+          </div>
+        }
+      />
     );
   }
   if (session.state.phase === 'signedOut') {

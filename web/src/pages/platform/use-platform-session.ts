@@ -2,8 +2,10 @@
  * The platform console's sign-in: a platform signs in with its own API key, never the admin
  * token. The key is checked with the hub (`GET /v1/provider`) before it is kept, and kept in
  * sessionStorage only (gone when the tab closes). A key the hub stops accepting (rotated away,
- * provider disabled) signs the console out with a notice. After an API-key rotation the console
- * carries on with the new key.
+ * provider disabled) signs the console out with a notice. A kept key that the hub could not check
+ * (unreachable, 5xx) is neither dropped nor taken for refused: the console says so, with a retry,
+ * rather than showing the sign-in form as if the person had been signed out. After an API-key
+ * rotation the console carries on with the new key.
  */
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { IdbindClient, isIdbindError, type Provider, type ProviderInfo } from '../../api/sdk.ts';
@@ -13,6 +15,8 @@ const KEY_STORAGE = 'idbind.platformApiKey';
 export type PlatformSessionState =
   | { phase: 'checking' }
   | { phase: 'signedOut'; expired: boolean }
+  /** The kept key could not be checked (the hub unreachable or failing): `retry()` checks it again. */
+  | { phase: 'failed'; error: unknown }
   | { phase: 'ready'; apiKey: string; client: IdbindClient; info: ProviderInfo };
 
 export interface PlatformSession {
@@ -20,6 +24,8 @@ export interface PlatformSession {
   /** Checks `apiKey` with the hub; resolves once signed in, rejects with the hub's error otherwise. */
   signIn(apiKey: string): Promise<void>;
   signOut(): void;
+  /** Checks the kept key again, after `failed`. */
+  retry(): void;
   /** Continues with a rotated key (the old one is about to stop working). */
   replaceKey(apiKey: string): Promise<void>;
   /** Reloads the profile and key hints. */
@@ -59,6 +65,7 @@ async function open(apiKey: string): Promise<PlatformSessionState & { phase: 're
 
 export function usePlatformSession(): PlatformSession {
   const [state, setState] = useState<PlatformSessionState>(() => (stored() ? { phase: 'checking' } : { phase: 'signedOut', expired: false }));
+  const [attempt, setAttempt] = useState(0);
 
   useEffect(() => {
     const key = stored();
@@ -71,13 +78,21 @@ export function usePlatformSession(): PlatformSession {
       .catch((error: unknown) => {
         if (cancelled) return;
         // A key kept from earlier in this tab that no longer works: ask again, saying why.
-        const refused = isIdbindError(error, 'API_KEY_INVALID', 'PROVIDER_DISABLED');
-        if (refused) store(null);
-        setState({ phase: 'signedOut', expired: refused });
+        if (isIdbindError(error, 'API_KEY_INVALID', 'PROVIDER_DISABLED')) {
+          store(null);
+          setState({ phase: 'signedOut', expired: true });
+        } else {
+          setState({ phase: 'failed', error });
+        }
       });
     return () => {
       cancelled = true;
     };
+  }, [attempt]);
+
+  const retry = useCallback(() => {
+    setState({ phase: 'checking' });
+    setAttempt((n) => n + 1);
   }, []);
 
   const signIn = useCallback(async (apiKey: string) => {
@@ -114,7 +129,7 @@ export function usePlatformSession(): PlatformSession {
   }, []);
 
   return useMemo(
-    () => ({ state, signIn, signOut, replaceKey, refresh, updateProvider, handleError }),
-    [state, signIn, signOut, replaceKey, refresh, updateProvider, handleError],
+    () => ({ state, signIn, signOut, retry, replaceKey, refresh, updateProvider, handleError }),
+    [state, signIn, signOut, retry, replaceKey, refresh, updateProvider, handleError],
   );
 }

@@ -32,6 +32,7 @@ import { IdbindError, type IdbindClient, type Provider, type RotatedWebhookSecre
 import { useI18n } from '../../i18n/i18n.tsx';
 import { ScrollTable } from '../registries/scroll-table.tsx';
 import { ConsoleError, isMissingRoute } from './console-error.tsx';
+import { deliveryAnswer } from './delivery-answer.ts';
 import { RotateControl } from './rotate-control.tsx';
 import { SecretBox } from './secret-box.tsx';
 
@@ -438,7 +439,7 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
                     <span className={`status status-${d.status}`}>{k.deliveryStatusName[d.status]}</span>
                   </td>
                   <td className="num">{formatNumber(d.attempts)}</td>
-                  <td>{d.last_status_code !== null ? `HTTP ${d.last_status_code}` : (d.last_error ?? '–')}</td>
+                  <td lang={deliveryAnswer(d, t).lang}>{deliveryAnswer(d, t).text}</td>
                   <td>
                     <code className="nowrap">{d.event_id}</code>
                   </td>

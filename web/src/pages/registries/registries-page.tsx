@@ -2,10 +2,12 @@
  * The regulator's "Registries and junk SIMs" page (issue 2): registry sizes, the latest
  * reconciliation run per carrier and category, the trend across runs, the action-list downloads,
  * and the control that starts a new run. Figures come from the admin API; a failed load keeps the
- * figures already shown and says what went wrong.
+ * figures already shown and says what went wrong. When the newest run failed, the page says so
+ * (when it started, the step it stopped in) above the figures, which are the latest completed
+ * run's: otherwise a run that failed overnight would go unnoticed behind an older run's figures.
  */
 import { useId } from 'react';
-import { isCompleted, type CompletedRun } from '../../api/types.ts';
+import { isCompleted, type CompletedRun, type Run } from '../../api/types.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useAdminApi } from '../../shell/auth.tsx';
 import { ErrorMessage } from '../../shell/errors.tsx';
@@ -15,6 +17,21 @@ import { ReconcileControl } from './reconcile-control.tsx';
 import { RegistrySizes } from './registry-sizes.tsx';
 import { Trend } from './trend.tsx';
 import { useRegistriesData } from './use-registries-data.ts';
+
+/** The newest run failed: when it started, the step it stopped in, and whose figures are shown instead. */
+function NewestRunFailed({ run, latest }: { run: Run; latest: CompletedRun | null }) {
+  const { t, formatDateTime } = useI18n();
+  const stepName = run.step ? t.runStepName[run.step.code] : undefined;
+  const step = run.step && stepName ? t.runStep(run.step.number, run.step.of, stepName) : '';
+  return (
+    <div className="notice" data-testid="newest-run-failed" data-run-id={run.run_id}>
+      <p>
+        <strong>{t.newestRunFailed(formatDateTime(run.started_at), step)}</strong>
+      </p>
+      {latest ? <p>{t.figuresFromRun(formatDateTime(latest.started_at))}</p> : null}
+    </div>
+  );
+}
 
 export function RegistriesPage() {
   const { t } = useI18n();
@@ -64,6 +81,7 @@ export function RegistriesPage() {
           <section aria-labelledby={reconciliationId} className="section">
             <h2 id={reconciliationId}>{t.reconciliationTitle}</h2>
             <ReconcileControl api={api} running={running} onFinished={data.reload} />
+            {newest?.status === 'failed' ? <NewestRunFailed run={newest} latest={latest} /> : null}
             {latest ? <LatestRun run={latest} /> : <p className="empty">{t.noCompletedRun}</p>}
             <Trend runs={[...completed].reverse()} />
             <Downloads api={api} run={latest} />
