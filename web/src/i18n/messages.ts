@@ -601,7 +601,7 @@ const en = {
   noPreviousRun: 'This is the first completed run: there is no previous run to compare with.',
 
   trendTitle: 'Trend across runs',
-  trendRunCount: 'Completed runs',
+  trendRunCount: 'Completed runs shown (among the latest 50 runs)',
   trendChartTitle: 'Subscriptions to fix per category, run by run',
   trendChartDescription: 'Line chart: one line per category, one point per completed run, oldest on the left. The table below gives the same figures.',
   trendTableCaption: 'Count per category, one row per completed run, oldest first',
@@ -1254,7 +1254,7 @@ const vi: Messages = {
   noPreviousRun: 'Đây là lần đối soát hoàn tất đầu tiên nên chưa có lần trước để so sánh.',
 
   trendTitle: 'Diễn biến qua các lần đối soát',
-  trendRunCount: 'Số lần đối soát đã hoàn tất',
+  trendRunCount: 'Số lần đối soát đã hoàn tất được hiển thị (trong 50 lần gần nhất)',
   trendChartTitle: 'Số thuê bao cần xử lý theo nhóm qua từng lần đối soát',
   trendChartDescription:
     'Biểu đồ đường: mỗi nhóm một đường, mỗi lần đối soát hoàn tất một điểm, lần cũ nhất ở bên trái. Bảng bên dưới có cùng số liệu.',
