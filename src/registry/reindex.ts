@@ -289,6 +289,7 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
     try {
       await client.query('BEGIN');
       if (!skipLocked) await client.query(`SET LOCAL lock_timeout = '${BATCH_JOB_LOCK_TIMEOUT}'`);
+      await assertTargetCurrent(client, mode, target);
       const r = await client.query<Row>(
         `SELECT id::text AS id, sealed, dek_version${spec.extraColumns} FROM ${table}
          WHERE id > $1 AND ${column} <> $2 AND sealed IS NOT NULL ORDER BY id LIMIT ${batchSize} FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
@@ -335,6 +336,25 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
     onProgress?.({ table, done });
   }
   return done + coupled;
+}
+
+/**
+ * Fails, in a batch's transaction, when `target` is no longer the current version of its key, and
+ * keeps it current until the batch commits (FOR SHARE: a rotation's switch waits for the batch).
+ * The background pass holds no key-version lock and may run for hours, so a second rotation can
+ * happen under it (docs/keys.md); the ring it loaded would then re-index rows the new version's
+ * pass, or an import's start re-index, had already moved, back to the older version, behind the
+ * import's probes (a person imported twice), and seal rows under a data key that retirement may
+ * destroy as soon as its grace is over. It stops instead; its next pass loads the new ring.
+ */
+async function assertTargetCurrent(client: pg.PoolClient, mode: Mode, target: number): Promise<void> {
+  const r = await client.query<{ version: number }>(
+    `SELECT version FROM key_versions WHERE purpose = $1 AND state = 'current' FOR SHARE`,
+    [mode === 'reencrypt' ? 'data' : 'blind_index'],
+  );
+  if (r.rows[0]?.version !== target) {
+    throw new KeyRingError('the key ring is out of date: a key rotation made new versions current after this process loaded its keys; run again');
+  }
 }
 
 /**
