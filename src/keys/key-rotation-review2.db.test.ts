@@ -14,7 +14,9 @@ import { loadKeyRing, type KeyRing } from '../kernel/crypto/key-ring.ts';
 import { importRegistry } from '../registry/import/import-service.ts';
 import { composePersonalId } from '../registry/personal-id.ts';
 import { completePendingReencryption, completePendingReindex } from '../registry/reindex.ts';
-import { addKeyVersion } from './key-rotation-service.ts';
+import { createAuthority, createOfficial } from '../officials/official-service.ts';
+import { CURRENT_NAME_RULE } from '../registry/name-match.ts';
+import { addKeyVersion, completeKeyWork, keyStatus } from './key-rotation-service.ts';
 
 const pid = (n: number) => composePersonalId('031', 1975, 'F', n);
 const PERSONS = 'personal_id,full_name,birth_date,sex,status\n'
@@ -109,5 +111,32 @@ describe('key rotation, review 2', () => {
     const versions = await db!.pool.query<{ v: number }>('SELECT DISTINCT dek_version AS v FROM persons UNION SELECT DISTINCT dek_version FROM subscriptions');
     expect(versions.rows.map((x) => x.v)).toEqual([3]);
     expect(await pass.done).toMatchObject({ error: expect.objectContaining({ message: expect.stringMatching(/key ring is out of date/) }) });
+  });
+
+  it('keys status --json says which name rule a rotation would apply, as its text does', async () => {
+    await setup();
+    await db!.pool.query(`UPDATE key_versions SET name_rule = 1 WHERE purpose = 'blind_index'`);
+    const status = await keyStatus(db!.pool, [db!.master]);
+    expect(status.blind_index_keys).toEqual([expect.objectContaining({ version: 1, state: 'current', name_rule: 1 })]);
+    // Before the fix the JSON held the versions' rules but not the latest one, so a script could
+    // not tell that `keys rotate --blind-index` would change how names are matched.
+    expect(status).toMatchObject({ latest_name_rule: CURRENT_NAME_RULE });
+  });
+
+  it('keys status says what holds a replaced version back when no row uses it: an open invitation, an open carrier job', async () => {
+    await setup();
+    const authority = await createAuthority(db!.pool, { name: 'Cục Test', kind: 'regulator' });
+    await createOfficial(db!.pool, db!.ring, 'https://hub.example', { authorityId: authority.id, name: 'Cán bộ Test', roles: ['requester'] });
+    await db!.pool.query(`INSERT INTO providers (id, name, kind, carrier_id) VALUES (gen_random_uuid(), 'Viettel', 'carrier', (SELECT id FROM carriers WHERE slug = 'viettel'))`);
+    await db!.pool.query(`INSERT INTO carrier_jobs (id, provider_id, kind, format, status, bytes_total) SELECT gen_random_uuid(), id, 'subscriptions', 'csv', 'queued', 1 FROM providers`);
+    await addKeyVersion(db!.pool, db!.master, 'blind_index');
+    await addKeyVersion(db!.pool, db!.master, 'data');
+    const ring = await loadKeyRing(db!.pool, [db!.master]);
+    const result = await completeKeyWork(db!.pool, ring, 'test', undefined, { retireGraceMs: 0 });
+    expect(result.retired).toEqual([]);
+    const status = await keyStatus(db!.pool, [db!.master]);
+    // Both v1 are kept (keyVersionInUse), rightly; before the fix status showed them used by 0
+    // rows with nothing pending, and nothing said why they were not retired.
+    expect(status.pending).toMatchObject({ reencrypt_rows: 0, reindex_rows: 0, open_codes: 0, open_invitations: 1, open_carrier_jobs: 1 });
   });
 });
