@@ -4,6 +4,7 @@
  * versions across a rotation, and what `keys status` says. Each test builds its own database.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +48,18 @@ async function setup(): Promise<TestDatabase> {
 
 function importPersons(ring: KeyRing, onRunStarted?: () => Promise<void>) {
   return importRegistry({ pool: db!.pool, ring, kind: 'population', path: join(dir!, 'p.csv'), rejectsPath: join(dir!, `r-${Math.random()}`), workers: 1, onRunStarted });
+}
+
+/** `idbind keys status`, the real binary, on this database. */
+function keysStatusText(): string {
+  const bin = new URL('../../bin/idbind.js', import.meta.url).pathname;
+  const { PATH, HOME } = process.env;
+  const r = spawnSync(process.execPath, [bin, 'keys', 'status'], {
+    env: { PATH, HOME, DATABASE_URL: db!.url, IDBIND_MASTER_KEY: db!.master.key.toString('base64'), IDBIND_DATA_DIR: join(dir!, 'data') },
+    encoding: 'utf8', timeout: 60_000,
+  });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout;
 }
 
 async function personCount(): Promise<number> {
@@ -138,5 +151,6 @@ describe('key rotation, review 2', () => {
     // Both v1 are kept (keyVersionInUse), rightly; before the fix status showed them used by 0
     // rows with nothing pending, and nothing said why they were not retired.
     expect(status.pending).toMatchObject({ reencrypt_rows: 0, reindex_rows: 0, open_codes: 0, open_invitations: 1, open_carrier_jobs: 1 });
+    expect(keysStatusText()).toContain('older versions kept for: 1 open official invitation(s), 1 open carrier job(s)');
   });
 });

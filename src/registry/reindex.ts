@@ -137,6 +137,11 @@ const TABLES: Record<SealedTable, TableSpec> = {
 // `completed_at IS NULL`: an open session, by migration 0019's partial index.
 const LIVE_CODES = `completed_at IS NULL AND status = 'code_sent' AND code_hmac IS NOT NULL AND code_expires_at > now() - interval '1 minute'`;
 
+/** Carrier jobs whose sealed upload may still be opened; each holds back every older data key (keyVersionInUse). */
+export const OPEN_CARRIER_JOBS = `status IN ('queued', 'running')`;
+/** Officials' invitations that can still be used; each holds back its blind-index version (keyVersionInUse). */
+export const OPEN_INVITATIONS = 'used_at IS NULL AND expires_at > now()';
+
 type Mode = 'reencrypt' | 'reindex';
 
 /** Re-encrypts or re-indexes these rows of `table` (selected FOR UPDATE) under the current keys. */
@@ -469,10 +474,10 @@ export async function keyVersionInUse(db: pg.Pool | pg.PoolClient, purpose: 'dat
   // A carrier's upload waiting for its job, or being received, is sealed under a data key
   // (src/carriers/upload-encryption.ts) that the file names and no row records: while any job is
   // open no older data key goes, or the job could not open its file and the upload would be lost.
-  if (purpose === 'data') checks.push(`EXISTS (SELECT 1 FROM carrier_jobs WHERE status IN ('queued', 'running'))`);
+  if (purpose === 'data') checks.push(`EXISTS (SELECT 1 FROM carrier_jobs WHERE ${OPEN_CARRIER_JOBS})`);
   if (purpose === 'blind_index') checks.push(`EXISTS (SELECT 1 FROM verifications WHERE code_key_version = $1 AND ${LIVE_CODES})`);
   // An official's open invitation is an HMAC under its blind-index version: the version stays until the link is used or expires.
-  if (purpose === 'blind_index') checks.push('EXISTS (SELECT 1 FROM official_invitations WHERE blind_index_version = $1 AND used_at IS NULL AND expires_at > now())');
+  if (purpose === 'blind_index') checks.push(`EXISTS (SELECT 1 FROM official_invitations WHERE blind_index_version = $1 AND ${OPEN_INVITATIONS})`);
   const r = await db.query<{ used: boolean }>(`SELECT ${checks.join(' OR ')} AS used`, [version]);
   return r.rows[0]!.used;
 }
