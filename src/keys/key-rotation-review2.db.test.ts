@@ -17,6 +17,7 @@ import { composePersonalId } from '../registry/personal-id.ts';
 import { completePendingReencryption, completePendingReindex } from '../registry/reindex.ts';
 import { createAuthority, createOfficial } from '../officials/official-service.ts';
 import { CURRENT_NAME_RULE } from '../registry/name-match.ts';
+import { ELIGIBILITY_CANDIDATE_SQL, numberKeys, type EligibilityCandidate } from '../verification/phone-eligibility.ts';
 import { addKeyVersion, completeKeyWork, keyStatus } from './key-rotation-service.ts';
 
 const pid = (n: number) => composePersonalId('031', 1975, 'F', n);
@@ -152,5 +153,45 @@ describe('key rotation, review 2', () => {
     // rows with nothing pending, and nothing said why they were not retired.
     expect(status.pending).toMatchObject({ reencrypt_rows: 0, reindex_rows: 0, open_codes: 0, open_invitations: 1, open_carrier_jobs: 1 });
     expect(keysStatusText()).toContain('older versions kept for: 1 open official invitation(s), 1 open carrier job(s)');
+  });
+
+  it('half-way through a rotation from rule 1 to rule 2, each holder compares under one rule: a matching holder never looks mismatched', async () => {
+    await setup();
+    await db!.pool.query('TRUNCATE persons, subscriptions CASCADE');
+    await db!.pool.query(`UPDATE key_versions SET name_rule = 1 WHERE purpose = 'blind_index'`);
+    const old = await loadKeyRing(db!.pool, [db!.master]);
+    const ETH = '\u00d0';
+    writeFileSync(join(dir!, 'p.csv'), 'personal_id,full_name,birth_date,sex,status\n'
+      + `${pid(1)},Đặng Thị Hoa,1975-06-01,F,alive\n${pid(2)},Đỗ Thị Nam,1975-06-01,F,alive\n${pid(3)},Đinh Thị Lan,1975-06-01,F,alive\n`);
+    writeFileSync(join(dir!, 's.csv'), 'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status\n'
+      + `0981234561,${pid(1)},${ETH}ẶNG THỊ HOA,1975-06-01,store,2022-01-01,active\n`
+      + `0981234562,${pid(2)},ĐỖ THỊ NAM,1975-06-01,store,2022-01-01,active\n`
+      + `0981234563,${pid(3)},${ETH}inh Thị Lan,1975-06-01,store,2022-01-01,active\n`);
+    await importPersons(old);
+    await importRegistry({ pool: db!.pool, ring: old, kind: 'subscriptions', carrier: 'viettel', path: join(dir!, 's.csv'), rejectsPath: join(dir!, 'r-s2'), workers: 1 });
+    const mismatched = async (ring: KeyRing) => {
+      const out: boolean[] = [];
+      for (const n of [1, 2, 3]) {
+        const r = await db!.pool.query<EligibilityCandidate>(ELIGIBILITY_CANDIDATE_SQL, [numberKeys(ring, `+8498123456${n}`)]);
+        expect(r.rows[0]?.person_id, `holder ${n} found`).toBeTruthy();
+        out.push(r.rows[0]!.mismatched);
+      }
+      return out;
+    };
+    // Rule 1: the two holders written with Ð are mismatched, the plain one is not.
+    expect(await mismatched(old)).toEqual([true, false, true]);
+    await addKeyVersion(db!.pool, db!.master, 'blind_index');
+    const ring = await loadKeyRing(db!.pool, [db!.master]);
+    // Interrupted after the first person (with the subscription it holds) moved to v2, rule 2.
+    await expect(completePendingReindex(db!.pool, ring, () => { throw new Error('interrupted'); }, { batchSize: 1 })).rejects.toThrow('interrupted');
+    const versions = await db!.pool.query<{ v: number; n: number }>(
+      'SELECT bidx_version AS v, count(*)::int AS n FROM (SELECT bidx_version FROM persons UNION ALL SELECT bidx_version FROM subscriptions) x GROUP BY 1 ORDER BY 1');
+    expect(versions.rows).toEqual([{ v: 1, n: 4 }, { v: 2, n: 2 }]);
+    // Each pair compares under its own version's rule: the moved Ð holder matches, the others as before.
+    expect(await mismatched(ring)).toEqual([false, false, true]);
+    // An import run in the mixed state brings every row to rule 2 first, and finds every row.
+    expect(await importRegistry({ pool: db!.pool, ring, kind: 'subscriptions', carrier: 'viettel', path: join(dir!, 's.csv'), rejectsPath: join(dir!, 'r-s3'), workers: 1 }))
+      .toMatchObject({ accepted: 0, unchanged: 3 });
+    expect(await mismatched(ring)).toEqual([false, false, false]);
   });
 });
