@@ -5,7 +5,6 @@
 import { parseArgs } from 'node:util';
 import { openHub } from '../hub.ts';
 import { addKeyVersion, completeKeyWork, keyStatus, retirementGraceLeft, rotateMasterKey } from '../keys/key-rotation-service.ts';
-import { CURRENT_NAME_RULE } from '../kernel/crypto/key-ring.ts';
 import { createProgressBar, formatCount } from './progress.ts';
 import { EXIT_OK, UsageError, type Command } from './command.ts';
 
@@ -67,11 +66,19 @@ export const keysCommand: Command = {
           ...s.blind_index_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${k.master_key_id ? `, wrapped by ${k.master_key_id}` : ''}${k.name_rule ? `, name rule ${k.name_rule}` : ''}`),
           `pending: ${formatCount(s.pending.reencrypt_rows)} rows to re-encrypt, ${formatCount(s.pending.reindex_rows)} to re-index`,
         ];
+        // What keeps a replaced version although no row needs re-encrypting or re-indexing
+        // (keyVersionInUse); it goes by itself once these end or expire (docs/keys.md).
+        const held = [
+          s.pending.open_codes > 0 && `${formatCount(s.pending.open_codes)} open one-time code(s)`,
+          s.pending.open_invitations > 0 && `${formatCount(s.pending.open_invitations)} open official invitation(s)`,
+          s.pending.open_carrier_jobs > 0 && `${formatCount(s.pending.open_carrier_jobs)} open carrier job(s)`,
+        ].filter(Boolean);
+        if (held.length > 0) lines.push(`older versions kept for: ${held.join(', ')}`);
         // A version made before the latest name rule (migration 0030) keeps folding names its way
         // until a rotation re-indexes every row under a new version (docs/keys.md "Name rules").
         const current = s.blind_index_keys.find((k) => k.state === 'current');
-        if (current?.name_rule && current.name_rule < CURRENT_NAME_RULE) {
-          lines.push(`names are matched by rule ${current.name_rule}; \`idbind keys rotate --blind-index\` applies rule ${CURRENT_NAME_RULE} (Ð and full-width letters; docs/keys.md "Name rules")`);
+        if (current?.name_rule && current.name_rule < s.latest_name_rule) {
+          lines.push(`names are matched by rule ${current.name_rule}; \`idbind keys rotate --blind-index\` applies rule ${s.latest_name_rule} (Ð and full-width letters; docs/keys.md "Name rules")`);
         }
         out(lines.join('\n') + '\n', s);
         return EXIT_OK;

@@ -85,7 +85,7 @@ describe('key rotation coverage', () => {
     const result = await completeKeyWork(db.pool, ring, 'test', undefined, { retireGraceMs: 0 });
     expect(result).toMatchObject({ reindexed: 2, retired: [] }); // the message and the open verification
     const status = await keyStatus(db.pool, [db.master]);
-    expect(status.pending).toEqual({ reencrypt_rows: 0, reindex_rows: 0, open_codes: 1 });
+    expect(status.pending).toEqual({ reencrypt_rows: 0, reindex_rows: 0, open_codes: 1, open_invitations: 0, open_carrier_jobs: 0 });
     expect(status.blind_index_keys.find((k) => k.version === 1)).toMatchObject({ state: 'previous', rows: 1 });
     const v = await openVerification(ring);
     expect(v).toMatchObject({ bidx_version: 2, code_key_version: 1 });

@@ -16,9 +16,11 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { unwrapKey, wrapKey, type MasterKey } from '../kernel/crypto/master-keys.ts';
-import { nameRuleFor, wrapLabel, type KeyPurpose, type KeyRing, type KeyRow as RingKeyRow } from '../kernel/crypto/key-ring.ts';
+import { CURRENT_NAME_RULE, nameRuleFor, wrapLabel, type KeyPurpose, type KeyRing, type KeyRow as RingKeyRow, type NameRule } from '../kernel/crypto/key-ring.ts';
 import { LOCK_BLIND_INDEX_VERSION } from '../registry/import/import-repository.ts';
-import { assertRingCurrent, completePendingReencryption, completePendingReindex, keyUsage, keyVersionInUse, type MigrationProgress } from '../registry/reindex.ts';
+import {
+  assertRingCurrent, completePendingReencryption, completePendingReindex, keyUsage, keyVersionInUse, OPEN_CARRIER_JOBS, OPEN_INVITATIONS, type MigrationProgress,
+} from '../registry/reindex.ts';
 import { recordBatchAccess } from '../access/access-records.ts';
 import { uuidv7 } from '../kernel/ids.ts';
 import { KeyError } from './key-errors.ts';
@@ -33,11 +35,17 @@ export interface KeyStatus {
   data_keys: { version: number; state: string; master_key_id: string | null; rows: number; created_at: string; retired_at: string | null }[];
   /** `name_rule`: how names are folded for this version's match indexes (migration 0030). */
   blind_index_keys: { version: number; state: string; master_key_id: string | null; rows: number; created_at: string; retired_at: string | null; name_rule: number | null }[];
+  /** The rule a new blind-index version takes (`keys rotate --blind-index`); docs/keys.md "Name rules". */
+  latest_name_rule: NameRule;
   /**
    * `open_codes`: one-time codes still open under a blind-index version that is not current; they
    * cannot be re-keyed (the code is not stored) and hold that version back until they expire.
+   * `open_invitations`: officials' invitation links likewise, until used or expired (72 hours).
+   * `open_carrier_jobs`: carrier jobs whose sealed upload is still to be read, while an older data
+   * key is not retired; they hold every older data key back until they end. Without these a version
+   * kept by keyVersionInUse showed 0 rows and nothing pending, and nothing said why it stayed.
    */
-  pending: { reencrypt_rows: number; reindex_rows: number; open_codes: number };
+  pending: { reencrypt_rows: number; reindex_rows: number; open_codes: number; open_invitations: number; open_carrier_jobs: number };
 }
 
 export async function keyStatus(pool: pg.Pool, masterKeys: readonly MasterKey[]): Promise<KeyStatus> {
@@ -48,6 +56,11 @@ export async function keyStatus(pool: pg.Pool, masterKeys: readonly MasterKey[])
   const wrapCount = new Map<string, number>();
   for (const k of keys.rows) if (k.state !== 'retired' && k.master_key_id) wrapCount.set(k.master_key_id, (wrapCount.get(k.master_key_id) ?? 0) + 1);
   const ids = new Set([...masterKeys.map((m) => m.id), ...wrapCount.keys()]);
+  const invitations = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM official_invitations WHERE ${OPEN_INVITATIONS} AND blind_index_version IS DISTINCT FROM $1`, [current('blind_index') ?? null],
+  );
+  const olderData = keys.rows.some((k) => k.purpose === 'data' && k.state === 'previous');
+  const jobs = olderData ? await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM carrier_jobs WHERE ${OPEN_CARRIER_JOBS}`) : undefined;
   const describe = (p: KeyPurpose) => keys.rows.filter((k) => k.purpose === p).map((k) => ({
     version: k.version, state: k.state, master_key_id: k.master_key_id, rows: rowsFor(p, k.version),
     created_at: k.created_at.toISOString(), retired_at: k.retired_at?.toISOString() ?? null,
@@ -60,7 +73,10 @@ export async function keyStatus(pool: pg.Pool, masterKeys: readonly MasterKey[])
       reencrypt_rows: usage.filter((u) => u.kind === 'data' && u.version !== current('data')).reduce((a, u) => a + u.rows, 0),
       reindex_rows: usage.filter((u) => u.kind === 'blind_index' && u.table !== 'verification_codes' && u.version !== current('blind_index')).reduce((a, u) => a + u.rows, 0),
       open_codes: usage.filter((u) => u.table === 'verification_codes' && u.version !== current('blind_index')).reduce((a, u) => a + u.rows, 0),
+      open_invitations: invitations.rows[0]!.n,
+      open_carrier_jobs: jobs?.rows[0]!.n ?? 0,
     },
+    latest_name_rule: CURRENT_NAME_RULE,
   };
 }
 

@@ -137,6 +137,11 @@ const TABLES: Record<SealedTable, TableSpec> = {
 // `completed_at IS NULL`: an open session, by migration 0019's partial index.
 const LIVE_CODES = `completed_at IS NULL AND status = 'code_sent' AND code_hmac IS NOT NULL AND code_expires_at > now() - interval '1 minute'`;
 
+/** Carrier jobs whose sealed upload may still be opened; each holds back every older data key (keyVersionInUse). */
+export const OPEN_CARRIER_JOBS = `status IN ('queued', 'running')`;
+/** Officials' invitations that can still be used; each holds back its blind-index version (keyVersionInUse). */
+export const OPEN_INVITATIONS = 'used_at IS NULL AND expires_at > now()';
+
 type Mode = 'reencrypt' | 'reindex';
 
 /** Re-encrypts or re-indexes these rows of `table` (selected FOR UPDATE) under the current keys. */
@@ -289,6 +294,7 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
     try {
       await client.query('BEGIN');
       if (!skipLocked) await client.query(`SET LOCAL lock_timeout = '${BATCH_JOB_LOCK_TIMEOUT}'`);
+      await assertTargetCurrent(client, mode, target);
       const r = await client.query<Row>(
         `SELECT id::text AS id, sealed, dek_version${spec.extraColumns} FROM ${table}
          WHERE id > $1 AND ${column} <> $2 AND sealed IS NOT NULL ORDER BY id LIMIT ${batchSize} FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
@@ -335,6 +341,25 @@ async function migrateTable(pool: pg.Pool, ring: KeyRing, table: SealedTable, mo
     onProgress?.({ table, done });
   }
   return done + coupled;
+}
+
+/**
+ * Fails, in a batch's transaction, when `target` is no longer the current version of its key, and
+ * keeps it current until the batch commits (FOR SHARE: a rotation's switch waits for the batch).
+ * The background pass holds no key-version lock and may run for hours, so a second rotation can
+ * happen under it (docs/keys.md); the ring it loaded would then re-index rows the new version's
+ * pass, or an import's start re-index, had already moved, back to the older version, behind the
+ * import's probes (a person imported twice), and seal rows under a data key that retirement may
+ * destroy as soon as its grace is over. It stops instead; its next pass loads the new ring.
+ */
+async function assertTargetCurrent(client: pg.PoolClient, mode: Mode, target: number): Promise<void> {
+  const r = await client.query<{ version: number }>(
+    `SELECT version FROM key_versions WHERE purpose = $1 AND state = 'current' FOR SHARE`,
+    [mode === 'reencrypt' ? 'data' : 'blind_index'],
+  );
+  if (r.rows[0]?.version !== target) {
+    throw new KeyRingError('the key ring is out of date: a key rotation made new versions current after this process loaded its keys; run again');
+  }
 }
 
 /**
@@ -449,10 +474,10 @@ export async function keyVersionInUse(db: pg.Pool | pg.PoolClient, purpose: 'dat
   // A carrier's upload waiting for its job, or being received, is sealed under a data key
   // (src/carriers/upload-encryption.ts) that the file names and no row records: while any job is
   // open no older data key goes, or the job could not open its file and the upload would be lost.
-  if (purpose === 'data') checks.push(`EXISTS (SELECT 1 FROM carrier_jobs WHERE status IN ('queued', 'running'))`);
+  if (purpose === 'data') checks.push(`EXISTS (SELECT 1 FROM carrier_jobs WHERE ${OPEN_CARRIER_JOBS})`);
   if (purpose === 'blind_index') checks.push(`EXISTS (SELECT 1 FROM verifications WHERE code_key_version = $1 AND ${LIVE_CODES})`);
   // An official's open invitation is an HMAC under its blind-index version: the version stays until the link is used or expires.
-  if (purpose === 'blind_index') checks.push('EXISTS (SELECT 1 FROM official_invitations WHERE blind_index_version = $1 AND used_at IS NULL AND expires_at > now())');
+  if (purpose === 'blind_index') checks.push(`EXISTS (SELECT 1 FROM official_invitations WHERE blind_index_version = $1 AND ${OPEN_INVITATIONS})`);
   const r = await db.query<{ used: boolean }>(`SELECT ${checks.join(' OR ')} AS used`, [version]);
   return r.rows[0]!.used;
 }
