@@ -23,7 +23,7 @@ export { CURRENT_NAME_RULE, type NameRule };
 const COMBINING_MARKS = /\p{M}+/gu;
 
 /** The definitions of the rules above. */
-export function nameMatchKeySlow(name: string, rule: NameRule = CURRENT_NAME_RULE): string {
+export function nameMatchKeySlow(name: string, rule: NameRule): string {
   if (rule === 1) {
     return name
       .normalize('NFD')
@@ -67,7 +67,7 @@ for (const [from, to] of [[0x41, 0x5a], [0x61, 0x7a], [0xc0, 0x24f], [0x1e00, 0x
 }
 
 /** A name as the match index of a blind-index key version folds it, by that version's rule. */
-export function nameMatchKey(name: string, rule: NameRule = CURRENT_NAME_RULE): string {
+export function nameMatchKey(name: string, rule: NameRule): string {
   const FOLD = FOLDS[rule];
   if (!FOLD) throw new RangeError(`unknown name rule ${String(rule)}`);
   let out = '';

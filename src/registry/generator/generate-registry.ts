@@ -50,11 +50,18 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
 import { civilFromDays, parseCalendarDate } from '../dates.ts';
-import { nameMatchKey } from '../name-match.ts';
+import { CURRENT_NAME_RULE, nameMatchKey } from '../name-match.ts';
 import { PROVINCE_CODES, composePersonalId, type Sex } from '../personal-id.ts';
 import { CARRIERS, CARRIER_SLUGS, carrierNumberSpace, carrierSubPrefixes, type CarrierSlug } from './carrier-prefixes.ts';
 import { Permutation, WeightedTable, prngFor, type Prng } from './prng.ts';
 import { FAMILY_NAME_WEIGHTS, GIVEN_NAMES, NEAR_GIVEN_NAMES, fullName, randomName, type NameParts } from './vietnamese-names.ts';
+
+/**
+ * Names as the hub compares them, under the latest rule (name-match.ts). The generator's names are
+ * folded alike by every rule (plain Vietnamese letters and spaces), so what it plants as matching
+ * or mismatching holds under any blind-index version.
+ */
+const matchKey = (name: string): string => nameMatchKey(name, CURRENT_NAME_RULE);
 
 /** The reconciliation categories, in the order of the `--json` report. */
 export const JUNK_CATEGORIES = [
@@ -633,7 +640,7 @@ function registrationWindow(plan: RegistryPlan, person: Person | undefined): [nu
 function presentedName(rng: Prng, name: string): string {
   const u = rng.float();
   if (u < 0.78) return name;
-  if (u < 0.88) return nameMatchKey(name).toUpperCase();
+  if (u < 0.88) return matchKey(name).toUpperCase();
   if (u < 0.91) return name.toUpperCase();
   if (u < 0.95) return name.replace(/ /g, '  ');
   if (u < 0.98) return name.toLowerCase();
@@ -641,12 +648,12 @@ function presentedName(rng: Prng, name: string): string {
 }
 
 function otherGivenName(rng: Prng, person: Person): string {
-  const key = nameMatchKey(person.name.given);
+  const key = matchKey(person.name.given);
   const near = NEAR_GIVEN_NAMES[person.name.given];
-  if (near && nameMatchKey(near) !== key && rng.chance(0.6)) return near;
+  if (near && matchKey(near) !== key && rng.chance(0.6)) return near;
   for (;;) {
     const candidate = rng.pick(GIVEN_NAMES[person.sex]);
-    if (nameMatchKey(candidate) !== key) return candidate;
+    if (matchKey(candidate) !== key) return candidate;
   }
 }
 
@@ -666,9 +673,9 @@ function mismatchedHolder(rng: Prng, person: Person): { name: string; birthDate:
     const extra = rng.pick(['Minh', 'Ngọc', 'Thanh', 'Hoàng'].filter((m) => m !== first && m !== person.name.given));
     name = fullName({ ...person.name, middle: person.name.middle.length > 1 ? [first] : [first, extra] });
   } else if (u < 0.52) {
-    const key = nameMatchKey(person.name.family);
+    const key = matchKey(person.name.family);
     let family = person.name.family;
-    while (nameMatchKey(family) === key) family = rng.pick(familyNames);
+    while (matchKey(family) === key) family = rng.pick(familyNames);
     name = fullName({ ...person.name, family });
   } else if (u < 0.8) {
     const days = rng.int(1, 27);
@@ -676,7 +683,7 @@ function mismatchedHolder(rng: Prng, person: Person): { name: string; birthDate:
   } else {
     birthDay = shiftYears(birthDay, rng.chance(0.5) ? 1 : -1);
   }
-  if (nameMatchKey(name) === nameMatchKey(person.fullName) && birthDay === person.birthDay) {
+  if (matchKey(name) === matchKey(person.fullName) && birthDay === person.birthDay) {
     // Cannot happen by construction; fail loudly rather than plant a row that would match.
     throw new Error('planted mismatch matches');
   }

@@ -57,7 +57,9 @@ describe('Vietnamese names', () => {
   });
 
   it('pair near given names that differ under the reconciliation comparison', () => {
-    for (const [a, b] of Object.entries(NEAR_GIVEN_NAMES)) expect(nameMatchKey(a), `${a} / ${b}`).not.toBe(nameMatchKey(b));
+    for (const [a, b] of Object.entries(NEAR_GIVEN_NAMES)) {
+      for (const rule of [1, 2] as const) expect(nameMatchKey(a, rule), `${a} / ${b}`).not.toBe(nameMatchKey(b, rule));
+    }
     expect(NEAR_GIVEN_NAMES['An']).toBe('Anh');
   });
 });
