@@ -5,8 +5,9 @@
 import { parseArgs } from 'node:util';
 import { openHub } from '../hub.ts';
 import { addKeyVersion, completeKeyWork, keyStatus, retirementGraceLeft, rotateMasterKey } from '../keys/key-rotation-service.ts';
+import { KeyRingError } from '../kernel/crypto/key-ring.ts';
 import { createProgressBar, formatCount } from './progress.ts';
-import { EXIT_OK, UsageError, type Command } from './command.ts';
+import { EXIT_FAILURE, EXIT_OK, UsageError, type Command } from './command.ts';
 
 const HELP = `Usage:
   idbind keys status [--json]
@@ -55,7 +56,15 @@ export const keysCommand: Command = {
     const out = (human: string, json: unknown) => ctx.stdout.write(values.json ? JSON.stringify(json) + '\n' : human);
     try {
       if (sub === 'status') {
-        await hub.ring();
+        // The diagnostic still answers when the key ring does not load (a key wrapped by a master
+        // key missing from configuration): it shows which, instead of failing before it could.
+        let ringError: string | undefined;
+        try {
+          await hub.ring();
+        } catch (e) {
+          if (!(e instanceof KeyRingError)) throw e;
+          ringError = e.message;
+        }
         const s = await keyStatus(hub.pool, hub.config.masterKeys);
         const lines = [
           'master keys:',
@@ -79,6 +88,11 @@ export const keysCommand: Command = {
         const current = s.blind_index_keys.find((k) => k.state === 'current');
         if (current?.name_rule && current.name_rule < s.latest_name_rule) {
           lines.push(`names are matched by rule ${current.name_rule}; \`idbind keys rotate --blind-index\` applies rule ${s.latest_name_rule} (Ð and full-width letters; docs/keys.md "Name rules")`);
+        }
+        if (ringError) {
+          lines.push(`error: ${ringError}`);
+          out(lines.join('\n') + '\n', { ...s, error: ringError });
+          return EXIT_FAILURE;
         }
         out(lines.join('\n') + '\n', s);
         return EXIT_OK;

@@ -1,0 +1,52 @@
+/**
+ * `idbind keys status` is the operator's diagnostic (issue 2 "idbind keys status"; docs/keys.md): it
+ * answers even when the key ring cannot load, naming the master key that wraps stored keys and is
+ * missing from configuration, and exits 1, instead of failing before it could say so.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, randomMasterKey, type TestDatabase } from '../support/database.ts';
+
+const BIN = new URL('../../bin/idbind.js', import.meta.url).pathname;
+let db: TestDatabase;
+let dir: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase(); // its keys are wrapped by db.master
+  dir = mkdtempSync(join(tmpdir(), 'idbind-keys-status-'));
+});
+afterAll(async () => {
+  await db.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function keysStatus(masterKey: Buffer, json = false) {
+  const { PATH, HOME } = process.env;
+  return spawnSync(process.execPath, [BIN, 'keys', 'status', ...(json ? ['--json'] : [])], {
+    env: { PATH, HOME, DATABASE_URL: db.url, IDBIND_MASTER_KEY: masterKey.toString('base64'), IDBIND_DATA_DIR: dir },
+    encoding: 'utf8', timeout: 60_000,
+  });
+}
+
+describe('idbind keys status', () => {
+  it('answers with the configured master key, exit 0', () => {
+    const r = keysStatus(db.master.key);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`${db.master.id} (current): wraps 2 key(s)`);
+    expect(r.stdout).not.toContain('NOT CONFIGURED');
+  });
+
+  it('names the master key missing from configuration, and exits 1, when the ring cannot load', () => {
+    const other = randomMasterKey();
+    const r = keysStatus(other.key);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`${db.master.id} NOT CONFIGURED: wraps 2 key(s)`);
+    expect(r.stdout).toMatch(/^error: .*not configured/m);
+    const json = keysStatus(other.key, true);
+    expect(json.status).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: expect.stringContaining(db.master.id), master_keys: expect.arrayContaining([expect.objectContaining({ id: db.master.id, configured: false })]) });
+  });
+});
