@@ -78,6 +78,8 @@ export async function beginImportRun(
   const options = source.options ?? {};
   // Full files and deltas of one carrier never interleave: they share the carrier's lock.
   const lockKind = source.kind === 'subscription_events' ? 'subscriptions' : source.kind;
+  // A run killed while its statement runs or waits lets its locks go within a second.
+  await repo.watchClientConnection(client);
   if (!(await repo.tryLockRegistry(client, lockKind, source.carrierId))) {
     throw new RegistryError('IMPORT_ALREADY_RUNNING', source.kind === 'population'
       ? 'another import of the population registry is running'
@@ -156,4 +158,5 @@ export async function failImportRun(client: pg.PoolClient, runId: string | undef
 export async function releaseImportLocks(client: pg.PoolClient): Promise<void> {
   // Session advisory locks end with the session: release them before the connection is reused.
   await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+  await repo.unwatchClientConnection(client);
 }
