@@ -61,6 +61,27 @@ export async function tryLockRegistry(client: pg.PoolClient, kind: ImportKind, c
 }
 
 /**
+ * Has the server check every second that this session's client is still there, also while a
+ * statement runs or waits for a lock (client_connection_check_interval, PostgreSQL 14 and later;
+ * where the platform cannot, the setting is refused and the session goes on without it). Batch
+ * jobs take it before their advisory locks. A batch job killed (kill -9, a lost host) while its
+ * statement ran or waited kept its session, and with it the registry's or the reconciliation's
+ * lock, until that statement ended, since the server reads from the client only between
+ * statements: a lock wait behind a long transaction, or a reconciliation's classification of
+ * millions of rows, and every run started meanwhile was refused as "already running" though
+ * nothing ran. Now the session ends, its transaction rolled back and its locks released, within
+ * about a second of the client's death. `RESET` it before the connection goes back to a pool
+ * (unwatchClientConnection).
+ */
+export async function watchClientConnection(client: pg.PoolClient): Promise<void> {
+  await client.query(`SET client_connection_check_interval = '1s'`).catch(() => undefined);
+}
+
+export async function unwatchClientConnection(client: pg.PoolClient): Promise<void> {
+  await client.query('RESET client_connection_check_interval').catch(() => undefined);
+}
+
+/**
  * Batch jobs hold this shared lock for their whole run: a blind-index rotation (exclusive) cannot
  * change the current version under them, so all their keys are of one version.
  */

@@ -78,6 +78,8 @@ export async function beginImportRun(
   const options = source.options ?? {};
   // Full files and deltas of one carrier never interleave: they share the carrier's lock.
   const lockKind = source.kind === 'subscription_events' ? 'subscriptions' : source.kind;
+  // A run killed while its statement runs or waits lets its locks go within a second.
+  await repo.watchClientConnection(client);
   if (!(await repo.tryLockRegistry(client, lockKind, source.carrierId))) {
     throw new RegistryError('IMPORT_ALREADY_RUNNING', source.kind === 'population'
       ? 'another import of the population registry is running'
@@ -117,12 +119,27 @@ export async function beginImportRun(
  * Marks the run completed, writes its rejects file and records the run as one access entry;
  * `detail` adds to the entry what the run was allowed to do (a population import correcting
  * deaths), so the regulator's audit shows it.
+ *
+ * One transaction, the rejects file written before it commits (DESIGN.md invariant 6): an import
+ * killed between marking its run completed and recording it used to end completed without its
+ * access record (invariant 4) and, when killed before its rejects file, without that; run again,
+ * the file was a new run that found every row unchanged and reported "0 accepted". Killed now
+ * anywhere in this step, the run is still open at its last line: run again, it resumes with
+ * nothing left to read, writes the rejects file, records the run and reports the whole file.
  */
 export async function completeImportRun(client: pg.PoolClient, run: ImportRun, rejectsPath: string, actor: string, detail: Record<string, unknown> = {}): Promise<ImportSummary> {
-  await repo.finishRun(client, run.runId);
-  writeRejectsFile(rejectsPath, await repo.readRejects(client, run.runId));
-  const final = await repo.readRun(client, run.runId);
-  await recordBatchAccess(client, { purpose: run.kind === 'subscription_events' ? 'subscription_events_import' : 'registry_import', actor, runId: run.runId, detail: { accepted: Number(final.accepted), ...detail } });
+  await client.query('BEGIN');
+  let final: repo.ImportRunRow;
+  try {
+    await repo.finishRun(client, run.runId);
+    final = await repo.readRun(client, run.runId);
+    await recordBatchAccess(client, { purpose: run.kind === 'subscription_events' ? 'subscription_events_import' : 'registry_import', actor, runId: run.runId, detail: { accepted: Number(final.accepted), ...detail } });
+    writeRejectsFile(rejectsPath, await repo.readRejects(client, run.runId));
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
   return {
     run_id: run.runId,
     accepted: Number(final.accepted),
@@ -141,4 +158,5 @@ export async function failImportRun(client: pg.PoolClient, runId: string | undef
 export async function releaseImportLocks(client: pg.PoolClient): Promise<void> {
   // Session advisory locks end with the session: release them before the connection is reused.
   await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+  await repo.unwatchClientConnection(client);
 }

@@ -14,7 +14,7 @@ import type pg from 'pg';
 import { uuidv7 } from '../../kernel/ids.ts';
 import type { KeyRing } from '../../kernel/crypto/key-ring.ts';
 import { recordBatchAccess } from '../../access/access-records.ts';
-import { tryLockBlindIndexShared, findCarrier } from '../import/import-repository.ts';
+import { tryLockBlindIndexShared, findCarrier, unwatchClientConnection, watchClientConnection } from '../import/import-repository.ts';
 import { completePendingReindex } from '../reindex.ts';
 import { RegistryError } from '../registry-errors.ts';
 import { ONLINE_REGISTRATION_LIMIT } from './categories.ts';
@@ -78,6 +78,9 @@ export async function startReconciliation(pool: pg.Pool, ring: KeyRing, actor: s
   const client = await pool.connect();
   let runId: string;
   try {
+    // A run killed while it classifies (minutes at national scale) lets its lock go within a
+    // second, not when the statement ends (import-repository.ts watchClientConnection).
+    await watchClientConnection(client);
     if (!(await repo.tryLockReconciliation(client))) throw new RegistryError('RECONCILIATION_ALREADY_RUNNING', 'a reconciliation is already running');
     if (!(await tryLockBlindIndexShared(client))) throw new RegistryError('KEY_ROTATION_RUNNING', 'a key rotation is switching versions; try again shortly');
     await repo.failOrphanedRuns(client);
@@ -85,6 +88,7 @@ export async function startReconciliation(pool: pg.Pool, ring: KeyRing, actor: s
     await repo.createRun(client, runId);
   } catch (e) {
     await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+    await unwatchClientConnection(client);
     client.release();
     throw e;
   }
@@ -116,6 +120,7 @@ export async function startReconciliation(pool: pg.Pool, ring: KeyRing, actor: s
       throw e;
     } finally {
       await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+      await unwatchClientConnection(client);
       client.release();
     }
   })();
