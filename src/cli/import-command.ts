@@ -107,7 +107,7 @@ export const importCommand: Command = {
         ? await applySubscriptionEvents({ pool: hub.pool, ring, carrier: values.carrier!, path, rejectsPath, onProgress })
         : await importRegistry({
           pool: hub.pool, ring, kind: what === 'population' ? 'population' : 'subscriptions', carrier: values.carrier, path, rejectsPath,
-          workers: hub.config.workers, onProgress, correctDeaths: values['correct-deaths'] === true,
+          workers: hub.config.workers, chunkBytes: hub.config.importChunkBytes, onProgress, correctDeaths: values['correct-deaths'] === true,
         });
     } finally {
       bar.finish();

@@ -73,7 +73,8 @@ beforeAll(async () => {
   }
   dir = mkdtempSync(join(tmpdir(), 'idbind-kill-'));
   const { PATH, HOME } = process.env;
-  baseEnv = { PATH, HOME, IDBIND_MASTER_KEY: killed.master.key.toString('base64'), IDBIND_WORKERS: '2' };
+  // Batches of 32 KiB: a dozen thousand rows make as many batches as a national file's first megabytes.
+  baseEnv = { PATH, HOME, IDBIND_MASTER_KEY: killed.master.key.toString('base64'), IDBIND_WORKERS: '2', IDBIND_IMPORT_CHUNK_KIB: '32' };
 });
 afterAll(async () => {
   await killed?.drop();
@@ -157,7 +158,7 @@ function writeFiles(gen: string): Files {
   const ev: string[] = [JSON.stringify({ event_id: 'e-first', type: 'device_changed', msisdn: live[0], at: iso(T0) })];
   let id = 0;
   const event = (o: Record<string, string>) => ev.push(JSON.stringify({ event_id: `e-${id++}`, ...o }));
-  for (let j = 1; j < 2600; j++) {
+  for (let j = 1; j * 5 < live.length && j < 2600; j++) {
     const msisdn = live[j * 5]!;
     const at = T0 + j * 60_000;
     const h = holders[(j * 13) % holders.length]!;
@@ -297,7 +298,7 @@ describe('imports killed with SIGKILL at pseudo-random moments, run again until 
 
   beforeAll(() => {
     const gen = join(dir, 'gen');
-    expect(idbind(killed, 'k', ['generate', '--people', '60000', '--subscriptions', '72000', '--junk-rate', '0.03', '--seed', '5', '--out', gen]).status).toBe(0);
+    expect(idbind(killed, 'k', ['generate', '--people', '12000', '--subscriptions', '14400', '--junk-rate', '0.03', '--seed', '5', '--out', gen]).status).toBe(0);
     files = writeFiles(gen);
   }, 60_000);
 

@@ -78,6 +78,10 @@ describe('configuration fails closed', () => {
   it('requires an admin token of at least 32 characters for serve', () => {
     expect(() => loadConfig({ mode: 'production', requireAdminToken: true, env: { IDBIND_MASTER_KEY: key() } })).toThrow(/IDBIND_ADMIN_TOKEN/);
     expect(() => loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key(), IDBIND_ADMIN_TOKEN: 'short' } })).toThrow(/32 characters/);
+    // The import's chunk size, in KiB, within its range.
+    expect(loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key(), IDBIND_IMPORT_CHUNK_KIB: '32' } }).importChunkBytes).toBe(32 * 1024);
+    expect(loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key() } }).importChunkBytes).toBe(512 * 1024);
+    expect(() => loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key(), IDBIND_IMPORT_CHUNK_KIB: '8' } })).toThrow(/IDBIND_IMPORT_CHUNK_KIB/);
     // Long enough, but not a token: spaces, a repeated character, two characters alternating.
     for (const token of [' '.repeat(40), 'a'.repeat(40), 'ab'.repeat(20), `${'x'.repeat(31)} y`]) {
       expect(() => loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key(), IDBIND_ADMIN_TOKEN: token } }), JSON.stringify(token)).toThrow(/IDBIND_ADMIN_TOKEN/);

@@ -58,6 +58,12 @@ export interface Config {
   /** `IDBIND_WORKERS` (default: available cores): worker threads for bulk cryptography. */
   readonly workers: number;
   /**
+   * `IDBIND_IMPORT_CHUNK_KIB` (default 512, 16 to 65,536): the size of the pieces of a file an
+   * import reads, prepares and commits at once (one batch each). Smaller commits more often and
+   * holds less memory per batch in flight; larger is faster (issue 2 benchmark: 512).
+   */
+  readonly importChunkBytes: number;
+  /**
    * `IDBIND_OUTBOUND_ALLOW_LOOPBACK` (`1` to allow, `0` not to; default: allowed in demo mode only): whether
    * webhook and SMS-gateway URLs may resolve to loopback addresses, and use plain http to those
    * (never to any other host). Private and link-local addresses are refused always (DESIGN.md
@@ -582,6 +588,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     publicUrl,
     logLevel,
     workers: intFrom(env, 'IDBIND_WORKERS', Math.max(1, availableParallelism()), 1, 64),
+    importChunkBytes: intFrom(env, 'IDBIND_IMPORT_CHUNK_KIB', 512, 16, 65_536) * 1024,
     outboundAllowLoopback: switchFrom(env, 'IDBIND_OUTBOUND_ALLOW_LOOPBACK') ?? options.mode === 'demo',
     verification: Object.freeze({
       simChangeWindowHours: intFrom(env, 'IDBIND_SIM_CHANGE_WINDOW_HOURS', 72, 0, 24 * 365),
