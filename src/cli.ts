@@ -52,6 +52,20 @@ function isExpected(e: unknown): e is Error {
   return e instanceof AppError || e instanceof ConfigError || (e instanceof Error && /Error$/.test(e.name) && e.name !== 'Error' && e.name !== 'TypeError');
 }
 
+/**
+ * The `--json` code of the expected failures that are not the error catalogue's (README "CLI"): a
+ * stable code a script can branch on, never an internal class name. Any other expected failure is
+ * `FAILED`, its message saying what.
+ */
+const CLI_FAILURE_CODES: Record<string, string> = {
+  ConfigError: 'CONFIG_INVALID',
+  MasterKeyConfigError: 'CONFIG_INVALID',
+  KeyRingError: 'KEY_RING_UNAVAILABLE',
+  MigrationError: 'MIGRATIONS_INVALID',
+  EmbeddedServerError: 'EMBEDDED_SERVER_FAILED',
+  HubStartError: 'START_REFUSED',
+};
+
 const DATABASE_FAILURES: Record<string, string> = {
   ECONNREFUSED: 'connection refused', ENOTFOUND: 'the host name does not resolve', EAI_AGAIN: 'the host name does not resolve',
   ETIMEDOUT: 'the connection timed out', EHOSTUNREACH: 'the host is unreachable', ECONNRESET: 'the connection was reset',
@@ -116,7 +130,7 @@ export async function main(argv: string[], ctx: CommandContext = { stdout: proce
     }
     if (isExpected(e)) {
       ctx.stderr.write(`idbind ${name}: ${e instanceof AppError ? `${e.code}: ` : ''}${e.message}\n`);
-      failure(e instanceof AppError ? e.code : e instanceof ConfigError ? 'CONFIG_INVALID' : e.name, e.message);
+      failure(e instanceof AppError ? e.code : CLI_FAILURE_CODES[e.name] ?? 'FAILED', e.message);
       return EXIT_FAILURE;
     }
     const unreachable = databaseUnreachable(e, ctx.env);

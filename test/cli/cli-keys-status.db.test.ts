@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, randomMasterKey, type TestDatabase } from '../support/database.ts';
@@ -48,5 +48,17 @@ describe('idbind keys status', () => {
     const json = keysStatus(other.key, true);
     expect(json.status).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ error: expect.stringContaining(db.master.id), master_keys: expect.arrayContaining([expect.objectContaining({ id: db.master.id, configured: false })]) });
+  });
+
+  it('other commands fail with --json code KEY_RING_UNAVAILABLE then, not an internal class name', () => {
+    const file = join(dir, 'p.csv');
+    writeFileSync(file, 'personal_id,full_name,birth_date,sex,status\n');
+    const { PATH, HOME } = process.env;
+    const r = spawnSync(process.execPath, [BIN, 'import', 'population', file, '--json'], {
+      env: { PATH, HOME, DATABASE_URL: db.url, IDBIND_MASTER_KEY: randomMasterKey().key.toString('base64'), IDBIND_DATA_DIR: dir },
+      encoding: 'utf8', timeout: 60_000,
+    });
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'KEY_RING_UNAVAILABLE', message: expect.stringContaining('not configured') } });
   });
 });
