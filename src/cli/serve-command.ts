@@ -5,7 +5,10 @@
  * Ctrl-C closes the server, then stops the embedded database cleanly.
  */
 import { parseArgs } from 'node:util';
+import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DEMO_SECRET_FILES } from '../kernel/config/config.ts';
 import { leaveShutdownSignalsToCaller } from '../kernel/db/embedded-server.ts';
 import { HubStartError, openHub } from '../hub.ts';
 import { buildServer } from '../server.ts';
@@ -29,6 +32,18 @@ Options:
   -h, --help     this help
 
 Production mode requires IDBIND_MASTER_KEY (or _KEYS / _KEY_FILE) and IDBIND_ADMIN_TOKEN.`;
+
+/** Removes the demo secret files written into `dataDir` after `sinceMs` (by this process's start). */
+function removeSecretsGeneratedSince(dataDir: string, sinceMs: number): void {
+  for (const name of DEMO_SECRET_FILES) {
+    const file = join(dataDir, name);
+    try {
+      if (statSync(file).mtimeMs >= sinceMs) rmSync(file, { force: true });
+    } catch {
+      // Not there: nothing to remove.
+    }
+  }
+}
 
 /** Why a listen failed, for the address errors an operator fixes by configuration. */
 const LISTEN_FAILURES: Record<string, string> = {
@@ -77,6 +92,9 @@ export const serveCommand: Command = {
       // demo's session endpoint, which hands out the admin token.
       const recorded = await claimDeploymentMode(hub.pool, mode);
       if (recorded === 'production' && mode === 'demo') {
+        // The demo's secrets this start generated go too: left behind, they made a production
+        // data directory look like a demo's, and the CLI then offered the demo key for it.
+        removeSecretsGeneratedSince(hub.config.dataDir, performance.timeOrigin);
         throw new HubStartError('the database is a production one (first served without --demo, or holding registry data or providers without the demo platforms): --demo would add demo platforms and demo endpoints to it; serve it without --demo, or run the demo on a new database');
       }
       if (mode === 'production') {
@@ -112,7 +130,9 @@ export const serveCommand: Command = {
         for (const p of platforms) ctx.stdout.write(`  ${p.name.padEnd(15)} ${p.kind.padEnd(9)} ${p.api_key}\n`);
         const rps = DEMO_RELYING_PARTIES.filter((d) => platforms.some((p) => p.name === d.name && p.oidc_client_id));
         if (rps.length > 0) ctx.stdout.write(`"Sign in with idbind" as a demo platform: ${rps.map((d) => `${url}/demo/rp/${d.slug}/start`).join(' , ')}\n`);
-        if (numbers.length > 0) ctx.stdout.write(`demo numbers that can verify: ${numbers.join(', ')} (codes appear at ${url}/v1/dev/sms-outbox?to=NUMBER)\n`);
+        // The outbox exists only without a gateway (IDBIND_SMS_URL sends the codes for real).
+        const codesAt = hub.config.sms.url ? 'codes go to the SMS gateway of IDBIND_SMS_URL' : `codes appear at ${url}/v1/dev/sms-outbox?to=NUMBER`;
+        if (numbers.length > 0) ctx.stdout.write(`demo numbers that can verify: ${numbers.join(', ')} (${codesAt})\n`);
         // Where the generated admin token is (never the token: a terminal's scrollback and a CI log
         // keep what is printed), for the admin API walkthroughs (docs/carriers.md).
         if ((ctx.env.IDBIND_ADMIN_TOKEN ?? '') === '') ctx.stdout.write(`admin API token (Authorization: Bearer ...): in ${join(hub.config.dataDir, 'demo-admin.token')}\n`);

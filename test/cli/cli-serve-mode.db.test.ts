@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -28,10 +28,10 @@ afterAll(() => {
 });
 
 /** Runs `idbind serve [--demo]` until it runs (then SIGTERM) or fails; its exit status and output. */
-async function serve(databaseUrl: string, demo: boolean): Promise<{ status: number | null; stdout: string; stderr: string }> {
+async function serve(databaseUrl: string, demo: boolean, env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const { PATH, HOME } = process.env;
   const child = spawn(process.execPath, [BIN, 'serve', ...(demo ? ['--demo'] : []), '--port', '0'], {
-    env: { PATH, HOME, DATABASE_URL: databaseUrl, IDBIND_DATA_DIR: join(dir, randomBytes(4).toString('hex')), IDBIND_WORKERS: '1', IDBIND_MASTER_KEY: masterKey, IDBIND_ADMIN_TOKEN: randomBytes(32).toString('base64url') },
+    env: { PATH, HOME, DATABASE_URL: databaseUrl, IDBIND_DATA_DIR: join(dir, randomBytes(4).toString('hex')), IDBIND_WORKERS: '1', IDBIND_MASTER_KEY: masterKey, IDBIND_ADMIN_TOKEN: randomBytes(32).toString('base64url'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -50,7 +50,9 @@ describe('the mode a database is served in', () => {
     try {
       const first = await serve(db.url, false);
       expect(first.stdout, first.stderr).toContain('is running');
-      const demo = await serve(db.url, true);
+      // A data directory of its own, no keys given: demo mode would generate its secrets there.
+      const demoDir = join(dir, 'refused-demo');
+      const demo = await serve(db.url, true, { IDBIND_DATA_DIR: demoDir, IDBIND_MASTER_KEY: '', IDBIND_ADMIN_TOKEN: '' });
       expect(demo.status).toBe(1);
       expect(demo.stdout).not.toContain('is running');
       expect(demo.stderr).toMatch(/^idbind serve: the database is a production one .*--demo would add demo platforms/m);
@@ -59,6 +61,8 @@ describe('the mode a database is served in', () => {
       const providers = await db.pool.query('SELECT name FROM providers WHERE name = ANY($1::text[])', [DEMO_PLATFORM_NAMES]);
       expect(providers.rows).toEqual([]);
       expect((await db.pool.query('SELECT mode FROM deployment_mode')).rows).toEqual([{ mode: 'production' }]);
+      // Nothing of a demo left in the refused start's data directory (which the CLI would then take for a demo's).
+      expect(existsSync(demoDir) ? readdirSync(demoDir).filter((f) => f.startsWith('demo-')) : []).toEqual([]);
       // Production mode keeps serving it.
       expect((await serve(db.url, false)).stdout).toContain('is running');
     } finally {

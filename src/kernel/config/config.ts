@@ -326,6 +326,12 @@ function trustProxyFrom(raw: string | undefined): Config['trustProxy'] {
   return Object.freeze(entries);
 }
 
+/**
+ * The secrets demo mode generates into the data directory on its first start (the master key, the
+ * admin token, the test eID's client secret).
+ */
+export const DEMO_SECRET_FILES = ['demo-master.key', 'demo-admin.token', 'demo-eid-client.secret'] as const;
+
 function writeSecretFile(path: string, content: string): void {
   writeFileSync(path, content, { mode: 0o600 });
   chmodSync(path, 0o600);
