@@ -9,7 +9,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { absentBodyIsEmpty, optionalBodyInDocument } from '../kernel/http/optional-body.ts';
 import { PROBLEM_RETRY_SCHEMA, PROBLEM_SCHEMA } from '../kernel/http/problem.ts';
 import { withLocation } from '../kernel/http/responses.ts';
-import { idempotencyKeyOf, requestHash, runIdempotent } from '../kernel/http/idempotency.ts';
+import { idempotencyKeyOf, runIdempotent } from '../kernel/http/idempotency.ts';
 import { providerGuard, providerOf } from '../providers/provider-auth.ts';
 import { ACCOUNT_REF_PATTERN } from '../bindings/binding-service.ts';
 import { confirmCode, getVerification, parsePhone, resendCode, startVerification, type StartedVerification, type VerificationDeps } from './verification-service.ts';
@@ -91,7 +91,7 @@ export async function verificationRoutes(app: FastifyInstance, deps: Verificatio
     const provider = providerOf(req);
     const key = idempotencyKeyOf(req.headers['idempotency-key']);
     const answer = await runIdempotent<StartedVerification>(
-      deps.pool, { providerId: provider.id, key, route: 'POST /v1/verifications', hash: requestHash('POST /v1/verifications', req.body) },
+      deps.pool, { providerId: provider.id, key, route: 'POST /v1/verifications', body: req.body, keys: (await deps.ring()).blindIndex },
       async () => ({ status: 201, body: await startVerification(deps, provider, { accountRef: req.body.account_ref, phone: req.body.phone, clientIp: req.body.client_ip ?? req.ip }) }),
     );
     if (answer.replayed) reply.header('Idempotent-Replayed', 'true');

@@ -1,6 +1,6 @@
 /**
  * What the hub echoes of a caller's own values, found by the end-to-end emission scan
- * (test/cli/privacy-emissions.db.test.ts): a personal value a platform puts where the hub
+ * (test/cli/privacy-emissions.test.ts): a personal value a platform puts where the hub
  * expects an opaque identifier (an account ref, a verification id, an unknown path, an
  * Idempotency-Key) is still a personal value, and the hub cannot tell which are (request-log.ts:
  * "a route cannot say in advance which of its parameters are personal"). So: the request log

@@ -14,7 +14,9 @@ export type BlindIndexDomain =
   | 'person.digest'
   | 'subscription.msisdn'
   | 'subscription.digest'
-  | 'subscription_event.digest';
+  | 'subscription_event.digest'
+  | 'idempotency.key'
+  | 'idempotency.request';
 
 const BLOCK = 64; // SHA-256's block size (RFC 2104 section 2: B = 64)
 const DIGEST = 32;

@@ -51,7 +51,9 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return sendProblem(reply, problemOf('NOT_FOUND', 404, HTTP_ERRORS.NOT_FOUND.title, `${request.method} ${request.url.split('?')[0]}`));
+  // Not the path asked for: a client may have put a personal value in it (a number in place of an
+  // account ref), and a problem document must not repeat one (DESIGN.md invariant 2).
+  return sendProblem(reply, problemOf('NOT_FOUND', 404, HTTP_ERRORS.NOT_FOUND.title, `no ${request.method} route at this path`));
 }
 
 /** Schema of a problem document's body. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loggableUrl } from './request-log.ts';
+import { loggablePath, loggableUrl } from './request-log.ts';
 
 describe('loggableUrl', () => {
   it('keeps a URL without a query string as it is', () => {
@@ -18,5 +18,15 @@ describe('loggableUrl', () => {
   it('drops an empty query string', () => {
     expect(loggableUrl('/healthz?')).toBe('/healthz');
     expect(loggableUrl('/healthz?&&')).toBe('/healthz');
+  });
+});
+
+describe('loggablePath', () => {
+  it('logs a route with parameters as its pattern, one without as its path, and no route by its first two segments', () => {
+    expect(loggablePath('/v1/accounts/0912345678?x=1', { url: '/v1/accounts/:account_ref', hasParams: true })).toBe('/v1/accounts/:account_ref?x=[Redacted]');
+    expect(loggablePath('/v1/meta', { url: '/v1/meta', hasParams: false })).toBe('/v1/meta');
+    expect(loggablePath('/v1/nowhere/079190000123/0912345678', undefined)).toBe('/v1/nowhere/[Redacted]');
+    expect(loggablePath('/v1/nowhere?phone=%2B84912345678', undefined)).toBe('/v1/nowhere?phone=[Redacted]');
+    expect(loggablePath('/', undefined)).toBe('/');
   });
 });

@@ -12,6 +12,10 @@
  * phone number in any written form, a personal ID number, a name, a birth date, a one-time code,
  * an API key, a webhook secret or a pseudonym (each only where it is the answer to its caller:
  * a confirm's reply, a webhook body, the SMS gateway, the demo's printed banner).
+ *
+ * Named `.test.ts`, not `.db.test.ts`: it never uses DATABASE_URL (the hub's own embedded
+ * PostgreSQL, as an operator runs it, whose files it scans), so CI's second pass against the system
+ * PostgreSQL 15 would only run it again as it is.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
