@@ -7,16 +7,15 @@
  * demo directory (providers-command.ts, and the hint of config.ts), so only `serve` is tested.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { serveOnce } from '../support/serve.ts';
 import { openHub } from '../../src/hub.ts';
 import { ensureDemoPlatforms } from '../../src/demo/demo-platforms.ts';
 
-const BIN = new URL('../../bin/idbind.js', import.meta.url).pathname;
 let db: TestDatabase;
 let dir: string;
 
@@ -36,22 +35,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs `idbind serve` (production) until it runs or fails; returns its exit status and output. */
-async function serve(env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const { PATH, HOME } = process.env;
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
-    env: { PATH, HOME, DATABASE_URL: db.url, IDBIND_DATA_DIR: dir, IDBIND_WORKERS: '1', IDBIND_ADMIN_TOKEN: randomBytes(32).toString('base64url'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  for (let i = 0; i < 600 && !stdout.includes('Press Ctrl-C to stop.') && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
-  if (child.exitCode === null) child.kill('SIGTERM');
-  return { status: await exited, stdout, stderr };
-}
+/** Runs `idbind serve` (production) on the test's database and data directory until it runs or fails. */
+const serve = (env: NodeJS.ProcessEnv) =>
+  serveOnce({ DATABASE_URL: db.url, IDBIND_DATA_DIR: dir, IDBIND_WORKERS: '1', IDBIND_ADMIN_TOKEN: randomBytes(32).toString('base64url'), ...env });
 
 describe('idbind serve (production) on a demo data directory', () => {
   it("refuses a database that holds the demo's platforms, whose API keys are in the demo's files, whatever the master key", async () => {

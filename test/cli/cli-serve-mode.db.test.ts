@@ -6,17 +6,16 @@
  * database served before the marker existed is tested on the function itself.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase } from '../support/database.ts';
+import { serveOnce } from '../support/serve.ts';
 import { claimDeploymentMode } from '../../src/demo/deployment-mode.ts';
 import { createProvider } from '../../src/providers/provider-service.ts';
 import { DEMO_PLATFORM_NAMES } from '../../src/demo/demo-platforms.ts';
 
-const BIN = new URL('../../bin/idbind.js', import.meta.url).pathname;
 let dir: string;
 const masterKey = randomBytes(32).toString('base64');
 
@@ -27,22 +26,11 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs `idbind serve [--demo]` until it runs (then SIGTERM) or fails; its exit status and output. */
-async function serve(databaseUrl: string, demo: boolean, env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const { PATH, HOME } = process.env;
-  const child = spawn(process.execPath, [BIN, 'serve', ...(demo ? ['--demo'] : []), '--port', '0'], {
-    env: { PATH, HOME, DATABASE_URL: databaseUrl, IDBIND_DATA_DIR: join(dir, randomBytes(4).toString('hex')), IDBIND_WORKERS: '1', IDBIND_MASTER_KEY: masterKey, IDBIND_ADMIN_TOKEN: randomBytes(32).toString('base64url'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  for (let i = 0; i < 600 && !stdout.includes('Press Ctrl-C to stop.') && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
-  if (child.exitCode === null) child.kill('SIGTERM');
-  return { status: await exited, stdout, stderr };
-}
+/** Runs `idbind serve [--demo]` on `databaseUrl` until it runs (then SIGTERM) or fails. */
+const serve = (databaseUrl: string, demo: boolean, env: NodeJS.ProcessEnv = {}) => serveOnce({
+  DATABASE_URL: databaseUrl, IDBIND_DATA_DIR: join(dir, randomBytes(4).toString('hex')), IDBIND_WORKERS: '1', IDBIND_MASTER_KEY: masterKey,
+  IDBIND_ADMIN_TOKEN: randomBytes(32).toString('base64url'), ...env,
+}, demo ? ['--demo'] : []);
 
 describe('the mode a database is served in', () => {
   it('refuses --demo on a database first served in production, in one line, and changes nothing in it', async () => {

@@ -1,0 +1,29 @@
+/**
+ * `idbind serve` as an operator runs it: the real binary in a child process, until it prints that
+ * it runs (then stopped with SIGTERM) or fails on its own. For the CLI tests of startup refusals
+ * and warnings (test/cli/cli-serve-*.db.test.ts).
+ */
+import { spawn } from 'node:child_process';
+
+const BIN = new URL('../../bin/idbind.js', import.meta.url).pathname;
+
+export interface ServedOnce {
+  /** Exit status: 0 after a start and SIGTERM, 1 for a refused start. */
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `idbind serve --port 0 [args]` with only PATH and HOME from this process plus `env`. */
+export async function serveOnce(env: NodeJS.ProcessEnv, args: readonly string[] = []): Promise<ServedOnce> {
+  const { PATH, HOME } = process.env;
+  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], { env: { PATH, HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  for (let i = 0; i < 600 && !stdout.includes('Press Ctrl-C to stop.') && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+  if (child.exitCode === null) child.kill('SIGTERM');
+  return { status: await exited, stdout, stderr };
+}
