@@ -539,6 +539,10 @@ async function main(): Promise<number> {
   // the import filled: analysing the empty outbox tables now would plan the webhook claims for an
   // empty queue (docs/benchmarks.md "Issue 3").
   await runSql(url, 'ANALYZE persons, subscriptions');
+  // This scratch database is a demo's, registry included: recorded before its first `serve`, which
+  // would otherwise take a database holding a registry and no demo platform for a production one
+  // and refuse --demo (migration 0031, src/demo/deployment-mode.ts).
+  await runSql(url, `INSERT INTO deployment_mode (mode) VALUES ('demo') ON CONFLICT DO NOTHING`);
 
   log('starting the hub: idbind serve --demo --port 0');
   const profileDir = join(workDir, 'profile');
