@@ -120,21 +120,21 @@ export interface IdempotencyScope {
 
 /** Runs `work` once per (provider, key); see the module comment. */
 export async function runIdempotent<T>(pool: pg.Pool, scope: IdempotencyScope, work: () => Promise<{ status: number; body: T }>): Promise<StoredAnswer<T>> {
-  const current = scope.keys[0];
-  if (!current) throw new Error('runIdempotent: no blind-index key');
-  const stored = storedKey(scope.providerId, scope.key, current);
-  // Every form the record may be stored under, with the fingerprint in that form.
+  if (scope.keys.length === 0) throw new Error('runIdempotent: no blind-index key');
+  // Every form the record may be stored under, with the fingerprint in that form; the first (the
+  // current version's) is the one a new record takes.
   const forms = [
     ...scope.keys.map((k) => ({ key: storedKey(scope.providerId, scope.key, k), hash: () => requestHash(scope.route, scope.body, k) })),
     { key: scope.key, hash: () => legacyRequestHash(scope.route, scope.body) },
   ];
+  const stored = forms[0]!.key;
   // Claimed under the current version unless a form of another version (or the legacy one) holds it.
   const inserted = await pool.query({
     name: 'idempotency_key_claim',
     text: `INSERT INTO idempotency_keys (provider_id, key, route, request_hash)
            SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM idempotency_keys WHERE provider_id = $1 AND key = ANY($5::text[]))
            ON CONFLICT DO NOTHING`,
-    values: [scope.providerId, stored, scope.route, requestHash(scope.route, scope.body, current), forms.slice(1).map((f) => f.key)],
+    values: [scope.providerId, stored, scope.route, forms[0]!.hash(), forms.slice(1).map((f) => f.key)],
   });
   if (inserted.rowCount === 0) {
     const r = await pool.query<{ key: string; route: string; request_hash: Buffer; status_code: number | null; response: T; created_at: Date }>(
