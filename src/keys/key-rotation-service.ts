@@ -64,11 +64,13 @@ export async function keyStatus(pool: pg.Pool, masterKeys: readonly MasterKey[])
   const describe = (p: KeyPurpose) => keys.rows.filter((k) => k.purpose === p).map((k) => ({
     version: k.version, state: k.state, master_key_id: k.master_key_id, rows: rowsFor(p, k.version),
     created_at: k.created_at.toISOString(), retired_at: k.retired_at?.toISOString() ?? null,
+    // Blind-index versions only (a data key has no name rule).
+    ...(p === 'blind_index' ? { name_rule: k.name_rule } : {}),
   }));
   return {
     master_keys: [...ids].map((id) => ({ id, configured: masterKeys.some((m) => m.id === id), current: masterKeys[0]?.id === id, wraps: wrapCount.get(id) ?? 0 })),
     data_keys: describe('data'),
-    blind_index_keys: describe('blind_index').map((k) => ({ ...k, name_rule: keys.rows.find((r) => r.purpose === 'blind_index' && r.version === k.version)?.name_rule ?? null })),
+    blind_index_keys: describe('blind_index') as KeyStatus['blind_index_keys'],
     pending: {
       reencrypt_rows: usage.filter((u) => u.kind === 'data' && u.version !== current('data')).reduce((a, u) => a + u.rows, 0),
       reindex_rows: usage.filter((u) => u.kind === 'blind_index' && u.table !== 'verification_codes' && u.version !== current('blind_index')).reduce((a, u) => a + u.rows, 0),
