@@ -14,7 +14,7 @@ import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { openSubscriptionNumber } from '../registry/row-crypto.ts';
 import { recordBatchAccess } from '../access/access-records.ts';
 import type { Provider } from '../providers/provider-service.ts';
-import { openActionList } from '../registry/reconciliation/reconciliation-service.ts';
+import { checkActionList, openActionList } from '../registry/reconciliation/reconciliation-service.ts';
 import { CarrierError } from './carrier-errors.ts';
 import { latestCompletedRun } from './carrier-repository.ts';
 
@@ -37,6 +37,18 @@ async function holderReports(pool: pg.Pool, carrierId: number): Promise<{ id: st
     [carrierId],
   );
   return r.rows;
+}
+
+/**
+ * Which list a download would be (the latest completed run, the carrier), after the download's
+ * checks, without opening a number: what a HEAD request answers, recording no access.
+ */
+export async function describeLatestActionList(pool: pg.Pool, provider: Provider): Promise<{ runId: string; carrier: string }> {
+  if (provider.carrier === null || provider.carrierId === null) throw new CarrierError('ACTION_LIST_NOT_AVAILABLE');
+  const runId = await latestCompletedRun(pool);
+  if (!runId) throw new CarrierError('ACTION_LIST_NOT_AVAILABLE', 'no reconciliation run has completed yet');
+  await checkActionList(pool, runId, provider.carrier);
+  return { runId, carrier: provider.carrier };
 }
 
 export async function openLatestActionList(pool: pg.Pool, ring: KeyRing, provider: Provider): Promise<CarrierActionList> {

@@ -377,6 +377,15 @@ describe('the latest action list', () => {
     expect(theirs.body).toBe('msisdn,category\n+84901000002,NO_HOLDER\n');
     const access = await hub.pool.query(`SELECT run_id FROM access_records WHERE purpose = 'action_list_export' AND actor = $1`, [`provider:${viettel.provider.id}`]);
     expect(access.rows).toEqual([{ run_id: run.runId }]);
+
+    // HEAD answers the download's headers and opens no number: no access recorded for it.
+    const head = await app.inject({ method: 'HEAD', url: '/v1/carrier/action-list', headers: viettel.auth });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['reconciliation-run-id']).toBe(run.runId);
+    expect(head.headers['content-disposition']).toBe(`attachment; filename="viettel-${run.runId}.csv"`);
+    expect(head.body).toBe('');
+    const after = await hub.pool.query(`SELECT run_id FROM access_records WHERE purpose = 'action_list_export' AND actor = $1`, [`provider:${viettel.provider.id}`]);
+    expect(after.rows).toEqual([{ run_id: run.runId }]);
   });
 });
 

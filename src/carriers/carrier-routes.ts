@@ -23,7 +23,7 @@ import { providerGuard, providerOf } from '../providers/provider-auth.ts';
 import {
   acceptUpload, getJob, listJobs, openJobRejects, recoverCarrierJobs, DEFAULT_UPLOAD_LIMIT_BYTES, type CarrierJobDeps, type JobKind, type UploadFormat,
 } from './carrier-jobs.ts';
-import { openLatestActionList } from './carrier-action-list.ts';
+import { describeLatestActionList, openLatestActionList } from './carrier-action-list.ts';
 
 export interface CarrierRouteDeps {
   pool: pg.Pool;
@@ -196,6 +196,14 @@ export async function carrierRoutes(app: FastifyInstance, deps: CarrierRouteDeps
         },
       },
     }, async (request, reply) => {
+      // HEAD (Fastify answers it with this GET's handler) runs the checks and opens no number, so
+      // it records no access.
+      if (request.method === 'HEAD') {
+        const head = await describeLatestActionList(deps.pool, providerOf(request));
+        reply.header('Reconciliation-Run-Id', head.runId);
+        reply.header('Content-Disposition', `attachment; filename="${head.carrier}-${head.runId}.csv"`);
+        return reply.type('text/csv; charset=utf-8').send('');
+      }
       // The checks run before the first byte, so an error is still a problem document.
       const list = await openLatestActionList(deps.pool, await deps.ring(), providerOf(request));
       reply.header('Reconciliation-Run-Id', list.runId);

@@ -143,6 +143,19 @@ describe('registry statistics and reconciliation over the admin API', () => {
 
     const unknown = await hub.app.inject({ url: `/v1/admin/reconciliations/${run_id}/action-lists/nocarrier`, headers: auth });
     expect(unknown.json()).toMatchObject({ status: 404, code: 'CARRIER_NOT_FOUND' });
+
+    // HEAD runs the download's checks and answers its headers, opening no number: no access
+    // recorded for it (the GET above was recorded once).
+    const exports = async () => (await hub.hub.pool.query(`SELECT count(*)::int AS n FROM access_records WHERE purpose = 'action_list_export' AND run_id = $1`, [run_id])).rows[0].n;
+    const recorded = await exports();
+    expect(recorded).toBe(1);
+    const head = await hub.app.inject({ method: 'HEAD', url: `/v1/admin/reconciliations/${run_id}/action-lists/viettel`, headers: auth });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['content-disposition']).toBe(`attachment; filename="viettel-${run_id}.csv"`);
+    expect(head.body).toBe('');
+    const headUnknown = await hub.app.inject({ method: 'HEAD', url: `/v1/admin/reconciliations/${run_id}/action-lists/nocarrier`, headers: auth });
+    expect(headUnknown.statusCode).toBe(404);
+    expect(await exports()).toBe(recorded);
   });
 
   it('answers 409 RECONCILIATION_ALREADY_RUNNING while a run holds the lock', async () => {

@@ -191,17 +191,27 @@ export async function listRuns(pool: pg.Pool, limit = 50): Promise<repo.RunSumma
 }
 
 /**
+ * The checks of an action list's download without opening it (the carrier's id when it can be
+ * downloaded): what a HEAD request answers. It records no access, since no number is read
+ * (DESIGN.md invariant 4 records the accesses to a person's data, not requests that read none).
+ */
+export async function checkActionList(pool: pg.Pool, runId: string, carrier: string): Promise<number> {
+  const run = await getRun(pool, runId);
+  if (run.status !== 'completed') throw new RegistryError('RECONCILIATION_NOT_COMPLETED');
+  if (run.results_pruned_at !== null) throw new RegistryError('RECONCILIATION_RESULTS_PRUNED');
+  const carrierId = await findCarrier(pool, carrier);
+  if (carrierId === undefined) throw new RegistryError('CARRIER_NOT_FOUND');
+  return carrierId;
+}
+
+/**
  * One carrier's action list of a completed run (`msisdn,category`: nothing else personal), as CSV
  * text in pieces, in constant memory. The checks (run completed, carrier known) happen before the
  * first piece, so a caller can still answer an error. The export is recorded as one access entry
  * before any number is opened, so a download cut short is recorded too.
  */
 export async function openActionList(pool: pg.Pool, ring: KeyRing, runId: string, carrier: string, actor: string): Promise<AsyncGenerator<string>> {
-  const run = await getRun(pool, runId);
-  if (run.status !== 'completed') throw new RegistryError('RECONCILIATION_NOT_COMPLETED');
-  if (run.results_pruned_at !== null) throw new RegistryError('RECONCILIATION_RESULTS_PRUNED');
-  const carrierId = await findCarrier(pool, carrier);
-  if (carrierId === undefined) throw new RegistryError('CARRIER_NOT_FOUND');
+  const carrierId = await checkActionList(pool, runId, carrier);
   const listed = await pool.query<{ n: string }>('SELECT count(*) AS n FROM reconciliation_results WHERE run_id = $1 AND carrier_id = $2', [runId, carrierId]);
   await recordBatchAccess(pool, { purpose: 'action_list_export', actor, runId, detail: { carrier, rows: Number(listed.rows[0]!.n) } });
   return (async function* () {
