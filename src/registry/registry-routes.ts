@@ -113,16 +113,17 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
       response: { 200: csvResponse('The action list: msisdn,category'), ...errors, 410: PROBLEM_SCHEMA },
     },
   }, async (req, reply) => {
-    reply.header('Content-Disposition', `attachment; filename="${req.params.carrier}-${req.params.run_id}.csv"`);
+    const attachment = `attachment; filename="${req.params.carrier}-${req.params.run_id}.csv"`;
     // HEAD (Fastify answers it with this GET's handler) runs the checks and opens no number, so
     // it records no access.
     if (req.method === 'HEAD') {
       await checkActionList(deps.pool, req.params.run_id, req.params.carrier);
-      return reply.type('text/csv; charset=utf-8').send('');
+      return reply.header('Content-Disposition', attachment).type('text/csv; charset=utf-8').send('');
     }
-    // The checks run before the first byte, so an error is still a problem document; then the
-    // list streams in constant memory.
+    // The checks run before the first byte, so an error is still a problem document (without the
+    // attachment header); then the list streams in constant memory.
     const pieces = await openActionList(deps.pool, await deps.ring(), req.params.run_id, req.params.carrier, 'admin-api');
+    reply.header('Content-Disposition', attachment);
     // A stream bypasses response serialization; the schema only documents the body.
     return reply.type('text/csv; charset=utf-8').send(Readable.from(pieces) as unknown as string);
   });

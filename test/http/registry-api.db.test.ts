@@ -143,6 +143,8 @@ describe('registry statistics and reconciliation over the admin API', () => {
 
     const unknown = await hub.app.inject({ url: `/v1/admin/reconciliations/${run_id}/action-lists/nocarrier`, headers: auth });
     expect(unknown.json()).toMatchObject({ status: 404, code: 'CARRIER_NOT_FOUND' });
+    // A refusal is a problem document to read, not a file to save.
+    expect(unknown.headers['content-disposition']).toBeUndefined();
 
     // HEAD runs the download's checks and answers its headers, opening no number: no access
     // recorded for it (the GET above was recorded once).
@@ -155,6 +157,7 @@ describe('registry statistics and reconciliation over the admin API', () => {
     expect(head.body).toBe('');
     const headUnknown = await hub.app.inject({ method: 'HEAD', url: `/v1/admin/reconciliations/${run_id}/action-lists/nocarrier`, headers: auth });
     expect(headUnknown.statusCode).toBe(404);
+    expect(headUnknown.headers['content-disposition']).toBeUndefined();
     expect(await exports()).toBe(recorded);
   });
 
