@@ -31,12 +31,19 @@ export type RevocationReason = 'terminated' | 'holder_changed' | 'ported_out' | 
 
 const LIVE = `('verified', 'needs_reverification')`;
 
-async function transition(db: Db, where: string, ids: readonly string[], status: 'revoked' | 'needs_reverification', reason: string, type: AccountEventType, fromStatuses: string): Promise<number> {
+/**
+ * One statement: the accounts matched move to `status` with their events (outbox). `also` adds
+ * conditions (and `from` relations) that PostgreSQL checks again on the account's latest version
+ * should a concurrent change of it commit first (READ COMMITTED's re-check of an updated row).
+ */
+async function transition(db: Db, where: string, ids: readonly string[], status: 'revoked' | 'needs_reverification', reason: string, type: AccountEventType, fromStatuses: string,
+  also: { from: string; where: string } = { from: '', where: '' }): Promise<number> {
   if (ids.length === 0) return 0;
   const r = await db.query<{ n: string }>(
     `WITH changed AS (
        UPDATE accounts a SET status = $2, status_reason = $3, sequence = a.sequence + 1, status_since = now()
-       WHERE ${where} = ANY($1::uuid[]) AND a.status IN ${fromStatuses}
+       ${also.from}
+       WHERE ${where} = ANY($1::uuid[]) AND a.status IN ${fromStatuses} ${also.where}
        RETURNING a.*
      ),${outboxCtes('$4')}
      SELECT count(*) AS n FROM changed`,
@@ -55,9 +62,21 @@ export function revokeBindingsOfPersons(db: Db, personIds: readonly string[], re
   return transition(db, 'a.person_id', personIds, 'revoked', reason, 'account.revoked', LIVE);
 }
 
-/** Verified bindings made through these subscriptions need re-verification (SIM change). */
-export function flagBindingsOfSubscriptionsForReverification(db: Db, subscriptionIds: readonly string[]): Promise<number> {
-  return transition(db, 'a.subscription_id', subscriptionIds, 'needs_reverification', 'sim_changed', 'account.needs_reverification', `('verified')`);
+/**
+ * Verified bindings made through these subscriptions whose SIM changed after the binding's
+ * verification, or up to {@link REVERIFY_WINDOW_HOURS} before it, need re-verification. The rule
+ * is each binding's own, not the number's: a SIM change reported late (a full file, weeks after
+ * it happened) concerns the bindings made before it, not one made through the same number once
+ * the change had left the window, which the number would have passed even had it been known. A
+ * binding re-verified (or re-bound through another number) while this runs is judged on its new
+ * verification.
+ */
+export function flagBindingsOfSimChangedSubscriptions(db: Db, subscriptionIds: readonly string[]): Promise<number> {
+  return transition(db, 'a.subscription_id', subscriptionIds, 'needs_reverification', 'sim_changed', 'account.needs_reverification', `('verified')`, {
+    from: 'FROM subscriptions s',
+    where: `AND s.id = a.subscription_id AND s.status <> 'terminated'
+            AND s.sim_changed_at > a.verified_at - make_interval(hours => ${REVERIFY_WINDOW_HOURS})`,
+  });
 }
 
 /**
@@ -96,7 +115,9 @@ export async function applyRegistryStateToBindings(db: Db, touched: { subscripti
       }
     }
     for (const [reason, ids] of byReason) await revokeBindingsOfSubscriptions(db, [...new Set(ids)], reason as Exclude<RevocationReason, 'deceased'>);
-    await flagBindingsOfSubscriptionsForReverification(db, [...new Set(flag)]);
+    // The rule again, per binding, in the statement (flagBindingsOfSimChangedSubscriptions): of the
+    // number's verified bindings, only those its SIM change concerns.
+    await flagBindingsOfSimChangedSubscriptions(db, [...new Set(flag)]);
   }
   const persons = touched.personIds ?? [];
   if (persons.length > 0) {
