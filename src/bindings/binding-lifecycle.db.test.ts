@@ -277,3 +277,89 @@ describe('a confirmation racing the termination or SIM change of its number', ()
     });
   }
 });
+
+/**
+ * One person (the fixture's adult) with three numbers, accounts at two platforms, an eID binding,
+ * and a minor's account they consented to as guardian; then, in turn, a SIM change, a
+ * re-verification through another number, two terminations and the person's death. Runs last: the
+ * person is dead at the end.
+ */
+describe('one person, several numbers, platforms and methods, through successive changes', () => {
+  const H = ['a1', 'a2', 'a3', 'e', 'm'];
+  const Q = ['q2', 'u3'];
+  const statuses = async () => ({ ...(await platformReads(hooked, H)), ...Object.fromEntries(Object.entries(await platformReads(quiet, Q)).map(([k, v]) => [`q:${k}`, v])) });
+  const seq = async (p: Provider, ref: string) => (await account(p, ref)).sequence;
+
+  it('moves each binding made through the number or of the person, once, and nothing else', async () => {
+    await verify(hooked, 'a1', N.adult);
+    await verify(hooked, 'a2', N.adult2);
+    await verify(quiet, 'q2', N.adult2);
+    await verify(hooked, 'a3', N.adult3);
+    await verify(quiet, 'u3', N.adult3);
+    await bindWithoutNumber(hooked, 'e', PEOPLE.adult);
+    await bindMinor(hooked, 'm');
+    await unbindAccount(db.pool, quiet, 'u3'); // closed by its platform
+    // Cached before any change: the reads below must not be served these.
+    expect(await statuses()).toEqual({ a1: 'verified', a2: 'verified', a3: 'verified', e: 'verified', m: 'verified', 'q:q2': 'verified', 'q:u3': 'unverified' });
+    expect(await statuses()).toEqual({ a1: 'verified', a2: 'verified', a3: 'verified', e: 'verified', m: 'verified', 'q:q2': 'verified', 'q:u3': 'unverified' });
+
+    // A SIM change of the second number: its two bindings only; not the eID binding, not the other numbers'.
+    await applyDeltas([delta('sim_changed', N.adult2, hoursAgo(0.01))]);
+    expect(await statuses()).toEqual({
+      a1: 'verified', a2: 'needs_reverification', a3: 'verified', e: 'verified', m: 'verified', 'q:q2': 'needs_reverification', 'q:u3': 'unverified',
+    });
+    await expectLastEvent(hooked, 'a2', 'needs_reverification', 2);
+    await expectLastEvent(quiet, 'q2', 'needs_reverification', 2);
+    for (const r of ['a1', 'a3', 'e', 'm']) expect(await seq(hooked, r), r).toBe(1);
+    expect(await personView(PEOPLE.adult)).toMatchObject({ 'h:a2': 'needs_reverification/sim_changed', 'q:q2': 'needs_reverification/sim_changed', 'h:e': 'verified/verified' });
+
+    // Re-verification of a2, through the first number (the second is inside its SIM-change window).
+    await verify(hooked, 'a2', N.adult);
+    expect(await statuses()).toMatchObject({ a2: 'verified' });
+    await expectLastEvent(hooked, 'a2', 'verified', 3);
+
+    // The second number terminated: q2 (needing re-verification) is revoked; a2, re-verified
+    // through another number since, is not the number's any more.
+    await applyDeltas([delta('terminated', N.adult2, hoursAgo(0.005))]);
+    expect(await statuses()).toMatchObject({ a2: 'verified', 'q:q2': 'revoked' });
+    await expectLastEvent(quiet, 'q2', 'revoked', 3);
+    expect(await seq(hooked, 'a2')).toBe(3);
+
+    // The third number terminated: a3 revoked; u3, unbound by its platform, stays unbound, no event.
+    await applyDeltas([delta('terminated', N.adult3, hoursAgo(0.005))]);
+    expect(await statuses()).toMatchObject({ a3: 'revoked', 'q:u3': 'unverified' });
+    await expectLastEvent(hooked, 'a3', 'revoked', 2);
+    expect(await account(quiet, 'u3')).toMatchObject({ status: 'unbound', status_reason: 'account_closed', sequence: 2 });
+    expect((await events(quiet, 'u3')).map((e) => e.type)).toEqual(['account.verified', 'account.unbound']);
+
+    // The person dies: every live binding of theirs is revoked, whatever the method; those already
+    // revoked or unbound do not move again. The minor's account is the minor's, made through the
+    // minor's number: the guardian's death does not revoke it (the platform learns nothing of the
+    // guardian, invariant 1), and it stays a minor's account.
+    await recordDeath(PEOPLE.adult, 'Nguyễn Văn An', '1990-05-01', 'M');
+    expect(await statuses()).toEqual({ a1: 'revoked', a2: 'revoked', a3: 'revoked', e: 'revoked', m: 'verified', 'q:q2': 'revoked', 'q:u3': 'unverified' });
+    await expectLastEvent(hooked, 'a1', 'revoked', 2);
+    await expectLastEvent(hooked, 'a2', 'revoked', 4);
+    await expectLastEvent(hooked, 'e', 'revoked', 2);
+    expect(await seq(hooked, 'a3')).toBe(2);
+    expect(await seq(quiet, 'q2')).toBe(3);
+    expect(await seq(quiet, 'u3')).toBe(2);
+    expect(await account(hooked, 'm')).toEqual({ status: 'verified', status_reason: 'verified', sequence: 1 });
+    expect((await getAccountStatus(db.pool, hooked, 'm', cache)).minor).toBe(true);
+
+    // The person's own view keeps each reason (the earlier tests' accounts of this person too);
+    // the platform's reads above carried none.
+    expect(await personView(PEOPLE.adult)).toMatchObject({
+      'h:a1': 'revoked/deceased', 'h:a2': 'revoked/deceased', 'h:a3': 'revoked/terminated', 'h:e': 'revoked/deceased',
+      'q:q2': 'revoked/terminated', 'q:u3': 'unbound/account_closed',
+    });
+    // The regulator's statistics read the history: one row per change, with its reason.
+    const history = await db.pool.query<{ ref: string; reasons: string[] }>(
+      `SELECT a.account_ref AS ref, array_agg(c.reason ORDER BY c.sequence) AS reasons FROM account_changes c JOIN accounts a ON a.id = c.account_id
+       WHERE a.provider_id = $1 AND a.account_ref = ANY($2::text[]) GROUP BY a.account_ref ORDER BY a.account_ref`, [hooked.id, ['a2', 'a3']]);
+    expect(history.rows).toEqual([
+      { ref: 'a2', reasons: ['verified', 'sim_changed', 'verified', 'deceased'] },
+      { ref: 'a3', reasons: ['verified', 'terminated'] },
+    ]);
+  });
+});
