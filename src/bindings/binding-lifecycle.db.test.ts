@@ -363,3 +363,39 @@ describe('one person, several numbers, platforms and methods, through successive
     ]);
   });
 });
+
+/**
+ * The SIM-change window is configuration (IDBIND_SIM_CHANGE_WINDOW_HOURS, up to a year): a number
+ * whose SIM changed within it verifies no one. The lifecycle judges a SIM change reported late
+ * with its own constant (binding-lifecycle.ts REVERIFY_WINDOW_HOURS, 72 h), not the configured
+ * window: with a longer window, a binding made through a number the configured window refuses
+ * (had the change been known) stays verified once the change is reported (fail open); with a
+ * shorter one, a binding made legitimately after the window keeps being flagged by any later
+ * touch of the number. Not fixed here: the lifecycle is called by the import (import-service.ts)
+ * and the CLI's delta command (src/cli/import-command.ts), which do not have the configuration
+ * to pass; the fix is to carry `simChangeWindowHours` from the configuration through
+ * ImportOptions and ApplyEventsOptions to applyRegistryStateToBindings. Remove `.fails` then.
+ */
+describe('a SIM-change window configured longer than 72 hours', () => {
+  let longBed: VerificationTestbed;
+  beforeAll(async () => {
+    longBed = await openVerificationTestbed('Long Window Net', { IDBIND_SIM_CHANGE_WINDOW_HOURS: '168', IDBIND_LIMIT_NUMBER_PER_HOUR: '1000' });
+  });
+  afterAll(async () => longBed?.close());
+
+  it.fails('flags a binding whose number changed SIM, reported late, within the configured window before the verification', async () => {
+    const d = longBed.deps;
+    const s = await startVerification(d, longBed.provider, { accountRef: 'long-window', phone: many(6), clientIp: '127.0.0.1' });
+    const code = (await readOutbox(longBed.db.pool, longBed.db.ring, many(6))).at(-1)!.text.match(/\b\d{6}\b/)![0];
+    await confirmCode(d, longBed.provider, s.id, code);
+    const path = join(longBed.dir, 'long-window.ndjson');
+    writeFileSync(path, JSON.stringify(delta('sim_changed', many(6), hoursAgo(100))) + '\n');
+    expect(await applySubscriptionEvents({ pool: longBed.db.pool, ring: longBed.db.ring, carrier: 'vinaphone', path, rejectsPath: `${path}.r` }))
+      .toMatchObject({ accepted: 1 });
+    // The number itself is now refused under the configured window: the binding made through it must not stay verified.
+    const again = startVerification(d, longBed.provider, { accountRef: 'long-window-2', phone: many(6), clientIp: '127.0.0.1' });
+    await expect(again).rejects.toMatchObject({ code: 'NUMBER_NOT_ELIGIBLE' });
+    const r = await longBed.db.pool.query(`SELECT status FROM accounts WHERE provider_id = $1 AND account_ref = 'long-window'`, [longBed.provider.id]);
+    expect(r.rows).toEqual([{ status: 'needs_reverification' }]);
+  });
+});
