@@ -366,15 +366,10 @@ describe('one person, several numbers, platforms and methods, through successive
 
 /**
  * The SIM-change window is configuration (IDBIND_SIM_CHANGE_WINDOW_HOURS, up to a year): a number
- * whose SIM changed within it verifies no one. The lifecycle judges a SIM change reported late
- * with its own constant (binding-lifecycle.ts REVERIFY_WINDOW_HOURS, 72 h), not the configured
- * window: with a longer window, a binding made through a number the configured window refuses
- * (had the change been known) stays verified once the change is reported (fail open); with a
- * shorter one, a binding made legitimately after the window keeps being flagged by any later
- * touch of the number. Not fixed here: the lifecycle is called by the import (import-service.ts)
- * and the CLI's delta command (src/cli/import-command.ts), which do not have the configuration
- * to pass; the fix is to carry `simChangeWindowHours` from the configuration through
- * ImportOptions and ApplyEventsOptions to applyRegistryStateToBindings. Remove `.fails` then.
+ * whose SIM changed within it verifies no one. A SIM change reported late is judged by the same
+ * window, given to the delta's run (the carrier API's jobs pass the hub's): with a longer window,
+ * a binding made through a number the window refuses (had the change been known) must not stay
+ * verified once the change is reported (it did, judged by a 72-hour constant).
  */
 describe('a SIM-change window configured longer than 72 hours', () => {
   let longBed: VerificationTestbed;
@@ -383,14 +378,16 @@ describe('a SIM-change window configured longer than 72 hours', () => {
   });
   afterAll(async () => longBed?.close());
 
-  it.fails('flags a binding whose number changed SIM, reported late, within the configured window before the verification', async () => {
+  it('flags a binding whose number changed SIM, reported late, within the configured window before the verification', async () => {
     const d = longBed.deps;
     const s = await startVerification(d, longBed.provider, { accountRef: 'long-window', phone: many(6), clientIp: '127.0.0.1' });
     const code = (await readOutbox(longBed.db.pool, longBed.db.ring, many(6))).at(-1)!.text.match(/\b\d{6}\b/)![0];
     await confirmCode(d, longBed.provider, s.id, code);
     const path = join(longBed.dir, 'long-window.ndjson');
     writeFileSync(path, JSON.stringify(delta('sim_changed', many(6), hoursAgo(100))) + '\n');
-    expect(await applySubscriptionEvents({ pool: longBed.db.pool, ring: longBed.db.ring, carrier: 'vinaphone', path, rejectsPath: `${path}.r` }))
+    expect(await applySubscriptionEvents({
+      pool: longBed.db.pool, ring: longBed.db.ring, carrier: 'vinaphone', path, rejectsPath: `${path}.r`, simChangeWindowHours: d.config.simChangeWindowHours,
+    }))
       .toMatchObject({ accepted: 1 });
     // The number itself is now refused under the configured window: the binding made through it must not stay verified.
     const again = startVerification(d, longBed.provider, { accountRef: 'long-window-2', phone: many(6), clientIp: '127.0.0.1' });

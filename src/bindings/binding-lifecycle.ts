@@ -23,7 +23,10 @@ type Db = pg.Pool | pg.PoolClient;
  * A SIM change reported up to this long before a binding's verification also flags it: the
  * change may have been made between the code being sent and confirmed, and reported late by the
  * carrier (a number swapped within the eligibility window must not stay verified). The default
- * eligibility window (IDBIND_SIM_CHANGE_WINDOW_HOURS).
+ * eligibility window (IDBIND_SIM_CHANGE_WINDOW_HOURS); callers that have the configuration pass
+ * the configured one (`simChangeWindowHours`), so that the lifecycle and the eligibility agree: a
+ * longer window must flag what the number would have been refused for, a shorter one must not
+ * flag a binding the number was eligible for.
  */
 export const REVERIFY_WINDOW_HOURS = 72;
 
@@ -71,11 +74,11 @@ export function revokeBindingsOfPersons(db: Db, personIds: readonly string[], re
  * binding re-verified (or re-bound through another number) while this runs is judged on its new
  * verification.
  */
-export function flagBindingsOfSimChangedSubscriptions(db: Db, subscriptionIds: readonly string[]): Promise<number> {
+export function flagBindingsOfSimChangedSubscriptions(db: Db, subscriptionIds: readonly string[], windowHours = REVERIFY_WINDOW_HOURS): Promise<number> {
   return transition(db, 'a.subscription_id', subscriptionIds, 'needs_reverification', 'sim_changed', 'account.needs_reverification', `('verified')`, {
     from: 'FROM subscriptions s',
     where: `AND s.id = a.subscription_id AND s.status <> 'terminated'
-            AND s.sim_changed_at > a.verified_at - make_interval(hours => ${REVERIFY_WINDOW_HOURS})`,
+            AND s.sim_changed_at > a.verified_at - make_interval(hours => ${windowHours})`,
   });
 }
 
@@ -92,9 +95,13 @@ export function flagBindingsOfContestedSubscriptions(db: Db, subscriptionIds: re
 /**
  * After a batch of registry updates: applies the rules to the subscriptions and persons it
  * touched, from their stored state (a terminated subscription revokes; a SIM changed after the
- * binding was verified flags; a deceased person revokes). Cheap when nothing is bound to them.
+ * binding was verified, or within the SIM-change window before it, flags; a deceased person
+ * revokes). Cheap when nothing is bound to them. `simChangeWindowHours`: the configured window
+ * (default {@link REVERIFY_WINDOW_HOURS}).
  */
-export async function applyRegistryStateToBindings(db: Db, touched: { subscriptionIds?: readonly string[]; personIds?: readonly string[] }): Promise<void> {
+export async function applyRegistryStateToBindings(db: Db, touched: { subscriptionIds?: readonly string[]; personIds?: readonly string[] },
+  simChangeWindowHours: number = REVERIFY_WINDOW_HOURS): Promise<void> {
+  if (!Number.isInteger(simChangeWindowHours) || simChangeWindowHours < 0) throw new RangeError('simChangeWindowHours: a non-negative integer');
   const subs = touched.subscriptionIds ?? [];
   if (subs.length > 0) {
     const r = await db.query<{ id: string; status: string; ended_reason: string | null; sim_changed_at: Date | null; verified_at: Date | null; account_status: string }>(
@@ -110,14 +117,14 @@ export async function applyRegistryStateToBindings(db: Db, touched: { subscripti
         const reason = row.ended_reason === 'holder_changed' || row.ended_reason === 'ported_out' ? row.ended_reason : 'terminated';
         byReason.set(reason, [...(byReason.get(reason) ?? []), row.id]);
       } else if (row.account_status === 'verified' && row.sim_changed_at && row.verified_at
-        && row.sim_changed_at.getTime() > row.verified_at.getTime() - REVERIFY_WINDOW_HOURS * 3_600_000) {
+        && row.sim_changed_at.getTime() > row.verified_at.getTime() - simChangeWindowHours * 3_600_000) {
         flag.push(row.id);
       }
     }
     for (const [reason, ids] of byReason) await revokeBindingsOfSubscriptions(db, [...new Set(ids)], reason as Exclude<RevocationReason, 'deceased'>);
     // The rule again, per binding, in the statement (flagBindingsOfSimChangedSubscriptions): of the
     // number's verified bindings, only those its SIM change concerns.
-    await flagBindingsOfSimChangedSubscriptions(db, [...new Set(flag)]);
+    await flagBindingsOfSimChangedSubscriptions(db, [...new Set(flag)], simChangeWindowHours);
   }
   const persons = touched.personIds ?? [];
   if (persons.length > 0) {
