@@ -84,6 +84,8 @@ export function flagBindingsOfSubscriptionsForReverification(db: Db, subscriptio
  * verification.
  */
 export function flagBindingsOfSimChangedSubscriptions(db: Db, subscriptionIds: readonly string[], windowHours = REVERIFY_WINDOW_HOURS): Promise<number> {
+  // Written into the statement: an integer only (the configuration's IDBIND_SIM_CHANGE_WINDOW_HOURS is).
+  if (!Number.isInteger(windowHours) || windowHours < 0) throw new RangeError('windowHours: a non-negative integer');
   return transition(db, 'a.subscription_id', subscriptionIds, 'needs_reverification', 'sim_changed', 'account.needs_reverification', `('verified')`, {
     from: 'FROM subscriptions s',
     where: `AND s.id = a.subscription_id AND s.status <> 'terminated'
@@ -110,7 +112,6 @@ export function flagBindingsOfContestedSubscriptions(db: Db, subscriptionIds: re
  */
 export async function applyRegistryStateToBindings(db: Db, touched: { subscriptionIds?: readonly string[]; personIds?: readonly string[] },
   simChangeWindowHours: number = REVERIFY_WINDOW_HOURS): Promise<void> {
-  if (!Number.isInteger(simChangeWindowHours) || simChangeWindowHours < 0) throw new RangeError('simChangeWindowHours: a non-negative integer');
   const subs = touched.subscriptionIds ?? [];
   if (subs.length > 0) {
     const r = await db.query<{ id: string; status: string; ended_reason: string | null; sim_changed_at: Date | null; verified_at: Date | null; account_status: string }>(
