@@ -23,7 +23,10 @@ type Db = pg.Pool | pg.PoolClient;
  * A SIM change reported up to this long before a binding's verification also flags it: the
  * change may have been made between the code being sent and confirmed, and reported late by the
  * carrier (a number swapped within the eligibility window must not stay verified). The default
- * eligibility window (IDBIND_SIM_CHANGE_WINDOW_HOURS).
+ * eligibility window (IDBIND_SIM_CHANGE_WINDOW_HOURS); callers that have the configuration pass
+ * the configured one (`simChangeWindowHours`), so that the lifecycle and the eligibility agree: a
+ * longer window must flag what the number would have been refused for, a shorter one must not
+ * flag a binding the number was eligible for.
  */
 export const REVERIFY_WINDOW_HOURS = 72;
 
@@ -31,12 +34,19 @@ export type RevocationReason = 'terminated' | 'holder_changed' | 'ported_out' | 
 
 const LIVE = `('verified', 'needs_reverification')`;
 
-async function transition(db: Db, where: string, ids: readonly string[], status: 'revoked' | 'needs_reverification', reason: string, type: AccountEventType, fromStatuses: string): Promise<number> {
+/**
+ * One statement: the accounts matched move to `status` with their events (outbox). `also` adds
+ * conditions (and `from` relations) that PostgreSQL checks again on the account's latest version
+ * should a concurrent change of it commit first (READ COMMITTED's re-check of an updated row).
+ */
+async function transition(db: Db, where: string, ids: readonly string[], status: 'revoked' | 'needs_reverification', reason: string, type: AccountEventType, fromStatuses: string,
+  also: { from: string; where: string } = { from: '', where: '' }): Promise<number> {
   if (ids.length === 0) return 0;
   const r = await db.query<{ n: string }>(
     `WITH changed AS (
        UPDATE accounts a SET status = $2, status_reason = $3, sequence = a.sequence + 1, status_since = now()
-       WHERE ${where} = ANY($1::uuid[]) AND a.status IN ${fromStatuses}
+       ${also.from}
+       WHERE ${where} = ANY($1::uuid[]) AND a.status IN ${fromStatuses} ${also.where}
        RETURNING a.*
      ),${outboxCtes('$4')}
      SELECT count(*) AS n FROM changed`,
@@ -55,9 +65,32 @@ export function revokeBindingsOfPersons(db: Db, personIds: readonly string[], re
   return transition(db, 'a.person_id', personIds, 'revoked', reason, 'account.revoked', LIVE);
 }
 
-/** Verified bindings made through these subscriptions need re-verification (SIM change). */
+/**
+ * Every verified binding made through these subscriptions needs re-verification, whatever their
+ * verification times (a SIM change the caller has judged for all of them). The registry's rules
+ * use {@link flagBindingsOfSimChangedSubscriptions}, which judges each binding.
+ */
 export function flagBindingsOfSubscriptionsForReverification(db: Db, subscriptionIds: readonly string[]): Promise<number> {
   return transition(db, 'a.subscription_id', subscriptionIds, 'needs_reverification', 'sim_changed', 'account.needs_reverification', `('verified')`);
+}
+
+/**
+ * Verified bindings made through these subscriptions whose SIM changed after the binding's
+ * verification, or up to {@link REVERIFY_WINDOW_HOURS} before it, need re-verification. The rule
+ * is each binding's own, not the number's: a SIM change reported late (a full file, weeks after
+ * it happened) concerns the bindings made before it, not one made through the same number once
+ * the change had left the window, which the number would have passed even had it been known. A
+ * binding re-verified (or re-bound through another number) while this runs is judged on its new
+ * verification.
+ */
+export function flagBindingsOfSimChangedSubscriptions(db: Db, subscriptionIds: readonly string[], windowHours = REVERIFY_WINDOW_HOURS): Promise<number> {
+  // Written into the statement: an integer only (the configuration's IDBIND_SIM_CHANGE_WINDOW_HOURS is).
+  if (!Number.isInteger(windowHours) || windowHours < 0) throw new RangeError('windowHours: a non-negative integer');
+  return transition(db, 'a.subscription_id', subscriptionIds, 'needs_reverification', 'sim_changed', 'account.needs_reverification', `('verified')`, {
+    from: 'FROM subscriptions s',
+    where: `AND s.id = a.subscription_id AND s.status <> 'terminated'
+            AND s.sim_changed_at > a.verified_at - make_interval(hours => ${windowHours})`,
+  });
 }
 
 /**
@@ -73,9 +106,12 @@ export function flagBindingsOfContestedSubscriptions(db: Db, subscriptionIds: re
 /**
  * After a batch of registry updates: applies the rules to the subscriptions and persons it
  * touched, from their stored state (a terminated subscription revokes; a SIM changed after the
- * binding was verified flags; a deceased person revokes). Cheap when nothing is bound to them.
+ * binding was verified, or within the SIM-change window before it, flags; a deceased person
+ * revokes). Cheap when nothing is bound to them. `simChangeWindowHours`: the configured window
+ * (default {@link REVERIFY_WINDOW_HOURS}).
  */
-export async function applyRegistryStateToBindings(db: Db, touched: { subscriptionIds?: readonly string[]; personIds?: readonly string[] }): Promise<void> {
+export async function applyRegistryStateToBindings(db: Db, touched: { subscriptionIds?: readonly string[]; personIds?: readonly string[] },
+  simChangeWindowHours: number = REVERIFY_WINDOW_HOURS): Promise<void> {
   const subs = touched.subscriptionIds ?? [];
   if (subs.length > 0) {
     const r = await db.query<{ id: string; status: string; ended_reason: string | null; sim_changed_at: Date | null; verified_at: Date | null; account_status: string }>(
@@ -91,12 +127,14 @@ export async function applyRegistryStateToBindings(db: Db, touched: { subscripti
         const reason = row.ended_reason === 'holder_changed' || row.ended_reason === 'ported_out' ? row.ended_reason : 'terminated';
         byReason.set(reason, [...(byReason.get(reason) ?? []), row.id]);
       } else if (row.account_status === 'verified' && row.sim_changed_at && row.verified_at
-        && row.sim_changed_at.getTime() > row.verified_at.getTime() - REVERIFY_WINDOW_HOURS * 3_600_000) {
+        && row.sim_changed_at.getTime() > row.verified_at.getTime() - simChangeWindowHours * 3_600_000) {
         flag.push(row.id);
       }
     }
     for (const [reason, ids] of byReason) await revokeBindingsOfSubscriptions(db, [...new Set(ids)], reason as Exclude<RevocationReason, 'deceased'>);
-    await flagBindingsOfSubscriptionsForReverification(db, [...new Set(flag)]);
+    // The rule again, per binding, in the statement (flagBindingsOfSimChangedSubscriptions): of the
+    // number's verified bindings, only those its SIM change concerns.
+    await flagBindingsOfSimChangedSubscriptions(db, [...new Set(flag)], simChangeWindowHours);
   }
   const persons = touched.personIds ?? [];
   if (persons.length > 0) {

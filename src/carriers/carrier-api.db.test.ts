@@ -89,7 +89,8 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'idbind-carriers-'));
   hub = await openHub({
     mode: 'production',
-    env: { DATABASE_URL: db.url, IDBIND_DATA_DIR: dataDir, IDBIND_MASTER_KEY: randomBytes(32).toString('base64'), IDBIND_WORKERS: '2' },
+    // A SIM-change window longer than the default: the delta job judges a late SIM change by the hub's.
+    env: { DATABASE_URL: db.url, IDBIND_DATA_DIR: dataDir, IDBIND_MASTER_KEY: randomBytes(32).toString('base64'), IDBIND_WORKERS: '2', IDBIND_SIM_CHANGE_WINDOW_HOURS: '168' },
   });
   const pop = join(dataDir, 'population.csv');
   writeFileSync(pop, ['personal_id,full_name,birth_date,sex,status', ...people.map((p) => `${p.pid},${p.name},${p.birth},M,alive`)].join('\n') + '\n');
@@ -199,6 +200,26 @@ describe('uploads run as jobs, through the import code of the CLI', () => {
     expect((await app.inject({ url: job.rejects, headers: viettel.auth })).body).toBe('line,field,code\n2,msisdn,NO_LIVE_SUBSCRIPTION\n');
     const account = await hub.pool.query(`SELECT status, status_reason FROM accounts WHERE provider_id = $1`, [platform.id]);
     expect(account.rows).toEqual([{ status: 'revoked', status_reason: 'terminated' }]);
+  });
+
+  it('judges a SIM change reported late by the hub\'s configured SIM-change window (168 h here), not the 72-hour default', async () => {
+    const platform = (await createProvider(hub.pool, await hub.ring(), { allowLoopback: true }, { name: 'Window Platform', kind: 'platform' })).provider;
+    const [sub] = await findLiveSubscriptionsByMsisdn(hub.pool, await hub.ring(), '+84961000004');
+    const personId = (await findPersonIdByPersonalId(hub.pool, await hub.ring(), people[3]!.pid))!;
+    const client = await hub.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await bindAccountInTransaction(client, platform, { accountRef: 'acct-w', personId, subscriptionId: sub!.id, method: 'phone', level: 'low', viaVerification: randomUUID() });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    // 100 hours before the binding: outside 72 h, inside the hub's 168 h (the number would have been refused).
+    const at = new Date(Date.now() - 100 * 3_600_000).toISOString();
+    const r = await upload(viettel, '/v1/carrier/deltas', ndjson([{ event_id: 'w-1', type: 'sim_changed', msisdn: '0961000004', at }]), 'application/x-ndjson');
+    expect(await settled(viettel, r.json().job_id)).toMatchObject({ status: 'completed', summary: { accepted: 1 } });
+    const account = await hub.pool.query(`SELECT status, status_reason FROM accounts WHERE provider_id = $1`, [platform.id]);
+    expect(account.rows).toEqual([{ status: 'needs_reverification', status_reason: 'sim_changed' }]);
   });
 
   it('takes an upload larger than the server-wide 1 MiB body limit', async () => {

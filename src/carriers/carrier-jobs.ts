@@ -60,7 +60,8 @@ const HEAD_BYTES = 64 * 1024;
 export interface CarrierJobDeps {
   pool: pg.Pool;
   ring: () => Promise<KeyRing>;
-  config: Pick<Config, 'dataDir' | 'workers'>;
+  /** `verification`: its SIM-change window, which the bindings' lifecycle applies to a delta's SIM changes (the hub's; 72 h without it). */
+  config: Pick<Config, 'dataDir' | 'workers'> & { verification?: Pick<Config['verification'], 'simChangeWindowHours'> };
   /** Background work the server waits for on shutdown. */
   track: (work: Promise<unknown>) => void;
   /** Largest upload accepted, in bytes (default DEFAULT_UPLOAD_LIMIT_BYTES). */
@@ -389,7 +390,7 @@ async function runClaimedJob(deps: CarrierJobDeps, jobId: string): Promise<void>
     };
     const summary: ImportSummary = job.kind === 'subscriptions'
       ? await importRegistry({ ...common, kind: 'subscriptions', workers: deps.config.workers })
-      : await applySubscriptionEvents(common);
+      : await applySubscriptionEvents({ ...common, simChangeWindowHours: deps.config.verification?.simChangeWindowHours });
     await progress.flush();
     await repo.completeJob(deps.pool, job.id, summary.run_id, { accepted: summary.accepted, unchanged: summary.unchanged, rejected: summary.rejected });
   } catch (e) {

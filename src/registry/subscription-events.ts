@@ -262,6 +262,11 @@ export interface ApplyEventsOptions {
   sha256?: string;
   /** As ImportOptions.onRunStarted. */
   onRunStarted?: (run: { runId: string; resumedAfterLine: number }) => Promise<void> | void;
+  /**
+   * The configured SIM-change window (IDBIND_SIM_CHANGE_WINDOW_HOURS; default 72): a SIM change
+   * reported late flags the bindings verified within it after the change (binding-lifecycle.ts).
+   */
+  simChangeWindowHours?: number;
 }
 
 export async function applySubscriptionEvents(options: ApplyEventsOptions): Promise<ImportSummary> {
@@ -309,7 +314,7 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
     const commit = async () => {
       // The batch's bindings move on with its registry changes, in its transaction (DESIGN.md
       // invariant 7), from the state the batch leaves: a SIM change then a termination revokes.
-      if (touched.length > 0) await applyRegistryStateToBindings(client, { subscriptionIds: [...new Set(touched)] });
+      if (touched.length > 0) await applyRegistryStateToBindings(client, { subscriptionIds: [...new Set(touched)] }, options.simChangeWindowHours);
       touched = [];
       await repo.insertRejects(client, currentRunId, rejects);
       await repo.advanceRun(client, currentRunId, { checkpointLine: lastLine, rowsRead: counters.rows, accepted: counters.accepted, unchanged: counters.unchanged, rejected: rejects.length });
