@@ -179,10 +179,13 @@ describe('event cursors', () => {
     // The database's transaction id counts every write of the hub, other platforms' included: two
     // cursors holding it would tell a platform how much the others did in between.
     const cursor = new Set<string>();
-    const first = await pollAll(probe, 1, undefined);
+    const before = await pollAll(probe, 0);
+    await verify(probe, 'cursor-1', many(10));
+    const first = await pollAll(probe, 1, before.cursor);
     await verify(honest, 'busy-1', many(9));
-    await hub.app.inject({ method: 'DELETE', url: '/v1/accounts/pair-p2', headers: probe.auth });
+    expect((await hub.app.inject({ method: 'DELETE', url: '/v1/accounts/cursor-1', headers: probe.auth })).statusCode).toBe(204);
     const second = await pollAll(probe, 1, first.cursor);
+    expect(second.events.map((e) => e.type)).toEqual(['account.unbound']);
     for (const page of [first, second]) {
       const { rows } = await hub.hub.pool.query<{ txid: string }>('SELECT txid::text FROM events WHERE id = $1', [page.events.at(-1)!.id]);
       const fields = Buffer.from(page.cursor, 'base64url').toString('utf8').split('|');
@@ -190,11 +193,17 @@ describe('event cursors', () => {
       cursor.add(page.cursor);
     }
     expect(cursor.size).toBe(2);
+    // A cursor of the earlier form (`e1|<txid>|<event id>`), stored by a poller, still resumes.
+    const firstId = first.events.at(-1)!.id;
+    const { rows } = await hub.hub.pool.query<{ txid: string }>('SELECT txid::text FROM events WHERE id = $1', [firstId]);
+    const legacy = Buffer.from(`e1|${rows[0]!.txid}|${firstId}`, 'utf8').toString('base64url');
+    expect((await pollAll(probe, 1, legacy)).events.map((e) => e.type)).toEqual(['account.unbound']);
     // The cursor still resumes where it stopped, and an empty page keeps it.
     expect(await poll(probe, second.cursor)).toEqual({ events: [], next_cursor: second.cursor });
   });
 
   it("refuse a cursor naming another platform's event as they refuse one naming no event", async () => {
+    await verify(honest, 'cursor-h', many(11));
     const theirs = await pollAll(honest, 1);
     const made = Buffer.from(`e2|${randomUUID()}`, 'utf8').toString('base64url');
     const a = await hub.app.inject({ url: `/v1/events?after=${theirs.cursor}`, headers: probe.auth });
