@@ -259,3 +259,26 @@ describe('@idbind/sdk given an id that is a URL dot segment', () => {
     expect(sent).toEqual([]);
   });
 });
+
+describe('a confirm repeated after its answer was lost', () => {
+  it('answers ACCOUNT_LIMIT_REACHED again, as GUARDIAN_REQUIRED and NUMBER_NOT_ELIGIBLE are answered again, not VERIFICATION_COMPLETED', async () => {
+    const strict = await createPlatform('Strict Two', { limits: { accounts_per_person: 1 } });
+    // Both started before either is confirmed: the limit refuses the second at its confirmation.
+    const first = await start(strict, 'lost-1', '+84912000022');
+    const firstCode = await lastCode('+84912000022');
+    const second = await start(strict, 'lost-2', '+84912000023');
+    const secondCode = await lastCode('+84912000023');
+    expect((await confirm(strict, first.json().id, firstCode)).statusCode).toBe(200);
+    const refused = await confirm(strict, second.json().id, secondCode);
+    expect(refused.statusCode, refused.body).toBe(409);
+    expect(refused.json().code).toBe('ACCOUNT_LIMIT_REACHED');
+    // The platform never saw that answer (a timeout), and repeats the confirmation.
+    const repeated = await confirm(strict, second.json().id, secondCode);
+    expect(repeated.statusCode, repeated.body).toBe(409);
+    expect(repeated.json().code).toBe('ACCOUNT_LIMIT_REACHED');
+    // The minor's and the right code's other endings are repeated as they were first answered.
+    const minor = await start(strict, 'lost-minor', N.minor);
+    const minorCode = await lastCode(N.minor);
+    for (let i = 0; i < 2; i++) expect((await confirm(strict, minor.json().id, minorCode)).json().code).toBe('GUARDIAN_REQUIRED');
+  });
+});
