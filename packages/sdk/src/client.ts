@@ -28,7 +28,7 @@ export const BULK_JSON_MAX = 10_000;
 export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
 
 export interface RetryOptions {
-  /** Further tries after the first (default 2). 0 turns retries off. */
+  /** Further tries after the first (default 2). 0 turns retries off. Every number here must be finite (a TypeError otherwise). */
   retries?: number;
   /** Wait before the first retry, doubled each time, with jitter (default 250 ms). */
   minDelayMs?: number;
@@ -71,6 +71,15 @@ function randomUuid(): string {
   return globalThis.crypto.randomUUID();
 }
 
+/**
+ * A numeric option, checked: a NaN (`Number(process.env.UNSET)`) or infinite one would retry
+ * forever (`i >= NaN` is never true) or not wait between tries, calling the hub in a tight loop.
+ */
+function finite(name: string, value: number, min = 0): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) throw new TypeError(`${name}: a finite number${min === 0 ? ', at least 0' : ''}`);
+  return value;
+}
+
 export class IdbindClient {
   readonly baseUrl: string;
   readonly #apiKey: string;
@@ -88,10 +97,10 @@ export class IdbindClient {
     this.#apiKey = options.apiKey;
     // Bound: a browser's fetch throws "Illegal invocation" when called as a method of another object.
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#retries = Math.max(0, options.retry?.retries ?? 2);
-    this.#minDelayMs = options.retry?.minDelayMs ?? 250;
-    this.#maxDelayMs = options.retry?.maxDelayMs ?? 5_000;
+    this.#timeoutMs = finite('timeoutMs', options.timeoutMs ?? 30_000);
+    this.#retries = Math.max(0, finite('retry.retries', options.retry?.retries ?? 2, -Infinity));
+    this.#minDelayMs = finite('retry.minDelayMs', options.retry?.minDelayMs ?? 250);
+    this.#maxDelayMs = finite('retry.maxDelayMs', options.retry?.maxDelayMs ?? 5_000);
   }
 
   // ---- Verification -----------------------------------------------------------------------
