@@ -282,3 +282,30 @@ describe('a confirm repeated after its answer was lost', () => {
     for (let i = 0; i < 2; i++) expect((await confirm(strict, minor.json().id, minorCode)).json().code).toBe('GUARDIAN_REQUIRED');
   });
 });
+
+// Residual, not fixed: the per-number budgets (5 starts an hour, 10 a day, 15 typed codes a day)
+// are shared by every provider (issue 3 "Abuse"; docs/platforms.md "Limits": "Per hub"). So one
+// platform's answers tell it of the number's use at other platforms, and one platform (or anyone
+// typing wrong codes into its sign-up form) can stop the person verifying anywhere until midnight.
+// A per-provider share of each (as `number_prefix_share` is for ranges) would bound both; it
+// changes the limits the issue sets, so it is left to its owner. These fail until then.
+describe('per-number budgets shared by every platform', () => {
+  it.fails("a platform's first start for a number does not depend on other platforms' starts for it", async () => {
+    for (let i = 0; i < 5; i++) expect((await start(honest, `shared-${i}`, many(12))).statusCode).toBe(201);
+    const first = await start(probe, 'shared-probe', many(12));
+    // Today: 429 RATE_LIMITED with limit "number": the probe learns of five starts elsewhere this hour.
+    expect(first.statusCode, first.body).toBe(201);
+  });
+
+  it.fails('a platform typing wrong codes cannot stop the person confirming at another platform', async () => {
+    for (let v = 0; v < 3; v++) {
+      const s = await start(probe, `burn-${v}`, many(13));
+      expect(s.statusCode, s.body).toBe(201);
+      for (let i = 0; i < 5; i++) await confirm(probe, s.json().id, '000000');
+    }
+    const s = await start(honest, 'burn-honest', many(13));
+    const c = await confirm(honest, s.json().id, await lastCode(many(13)));
+    // Today: 409 TOO_MANY_ATTEMPTS ("too many codes typed for this number today") until midnight in Vietnam.
+    expect(c.statusCode, c.body).toBe(200);
+  });
+});
