@@ -361,6 +361,16 @@ export interface EventRow {
   payload: EventPayload;
 }
 
+/** The transaction id of one of the provider's events (where an events cursor resumes); undefined when it has none with this id. */
+export async function eventTxid(db: Db, providerId: string, eventId: string): Promise<string | undefined> {
+  const r = await db.query<{ txid: string }>({
+    name: 'event_txid',
+    text: 'SELECT txid::text AS txid FROM events WHERE id = $1 AND provider_id = $2',
+    values: [eventId, providerId],
+  });
+  return r.rows[0]?.txid;
+}
+
 /**
  * The provider's events after the cursor (txid, id), oldest first, only those written by
  * transactions older than every transaction still running (pg_snapshot_xmin): no event can

@@ -137,21 +137,45 @@ export async function sendTestEvent(pool: pg.Pool, providerId: string): Promise<
 const START = { txid: '0', id: '00000000-0000-0000-0000-000000000000' };
 
 /**
+ * An events cursor names the last event served (`e2|<event id>`), and the hub reads that event's
+ * position (its transaction id) itself. The position is not in the cursor: a transaction id counts
+ * every write of the hub, so two cursors holding it would tell a platform how much every other
+ * platform did between two of its events (issue 3: a provider sees only its own accounts,
+ * verifications and events). Cursors of the earlier form (`e1|<txid>|<event id>`) are still read,
+ * so a poller that stored one resumes where it stopped.
+ */
+async function eventsPosition(pool: pg.Pool, providerId: string, cursor: string): Promise<{ txid: string; id: string }> {
+  const parts = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8').split('|') : [];
+  if (parts[0] === 'e1') {
+    const [txid, id] = decodeCursor('e1', cursor, /^\d{1,20}$/);
+    return { txid, id };
+  }
+  if (parts.length !== 2 || parts[0] !== 'e2' || !UUID.test(parts[1]!)) throw new WebhookError('WEBHOOK_CURSOR_INVALID');
+  if (parts[1] === START.id) return START;
+  // Another provider's event is not found either: its cursor is refused as a made-up one is.
+  const txid = await repo.eventTxid(pool, providerId, parts[1]!);
+  if (txid === undefined) throw new WebhookError('WEBHOOK_CURSOR_INVALID');
+  return { txid, id: parts[1]! };
+}
+
+/**
  * The provider's events after a cursor, oldest first, for receivers that poll or recover after
  * an outage. `next_cursor` is always given: the position after this page (the same cursor when
  * the page is empty), to be passed as `after` next time.
  */
 export async function eventsAfter(pool: pg.Pool, providerId: string, q: { after?: string; limit?: number }) {
   const limit = q.limit ?? 100;
-  let after = START;
-  if (q.after) {
-    const [txid, id] = decodeCursor('e1', q.after, /^\d{1,20}$/);
-    after = { txid, id };
-  }
+  const after = q.after ? await eventsPosition(pool, providerId, q.after) : START;
   const rows = await repo.listEventsAfter(pool, providerId, after, limit);
   const last = rows[rows.length - 1];
-  return {
-    events: rows.map((r) => r.payload),
-    next_cursor: last ? encodeCursor('e1', last.txid, last.id) : encodeCursor('e1', after.txid, after.id),
-  };
+  let next: string;
+  if (last) next = encodeEventsCursor(last.id);
+  // An empty page keeps the position as it was given (an earlier form's cursor in its own form).
+  else if (q.after && after !== START && !Buffer.from(q.after, 'base64url').toString('utf8').startsWith('e2|')) next = encodeCursor('e1', after.txid, after.id);
+  else next = encodeEventsCursor(after.id);
+  return { events: rows.map((r) => r.payload), next_cursor: next };
+}
+
+function encodeEventsCursor(eventId: string): string {
+  return Buffer.from(`e2|${eventId}`, 'utf8').toString('base64url');
 }

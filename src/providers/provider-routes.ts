@@ -29,7 +29,9 @@ const Limits = Type.Object({
   sms_per_day: Type.Integer({ minimum: 1 }),
   accounts_per_person: Type.Integer({ minimum: 1 }),
 });
-const LimitsInput = Type.Partial(Limits);
+// A member it does not know is refused, not ignored: a misspelt limit (`accountsPerPerson`) would
+// otherwise leave the default in force while the regulator believes it set (DESIGN.md invariant 5).
+const LimitsInput = Type.Partial(Limits, { additionalProperties: false });
 
 export const ProviderSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),

@@ -331,12 +331,15 @@ export async function getVerification(deps: VerificationDeps, provider: Provider
 }
 
 /** The error for a verification that cannot take a code any more. */
-function closedError(row: repo.VerificationRow, maxAttempts: number): VerificationError {
+function closedError(row: repo.VerificationRow, maxAttempts: number): VerificationError | BindingError {
   if (row.status === 'verified') return new VerificationError('VERIFICATION_COMPLETED');
   if (row.status === 'guardian_required') return new VerificationError('GUARDIAN_REQUIRED');
   if (row.status === 'expired' || isExpired(row)) return new VerificationError('CODE_EXPIRED');
   if ((row.status === 'failed' && row.failure === 'too_many_attempts') || row.attempts >= maxAttempts) return new VerificationError('TOO_MANY_ATTEMPTS');
   if (row.status === 'failed' && (row.failure === 'not_eligible_at_confirm' || row.failure === 'not_eligible_at_resend')) return new VerificationError('NUMBER_NOT_ELIGIBLE');
+  // The person proved the number before the limit refused the binding (bindAccount), so the
+  // precise answer is theirs to see, again for a confirmation repeated after its answer was lost.
+  if (row.status === 'failed' && row.failure === 'account_limit') return new BindingError('ACCOUNT_LIMIT_REACHED', 'the person has reached the accounts-per-person limit');
   return new VerificationError('VERIFICATION_COMPLETED');
 }
 

@@ -11,7 +11,7 @@
  * client changes are never repeated (a repeated replay could send the event once more; a
  * repeated client creation would answer without its secret).
  */
-import { IdbindError } from './errors.js';
+import { IdbindError, type IdbindErrorCode } from './errors.js';
 import { isBulkLineError, ndjsonBody, readNdjson } from './ndjson.js';
 import type {
   ActionListDownload, CarrierJob, CarrierJobAccepted, CarrierUploadBody, CarrierUploadFormat,
@@ -28,7 +28,7 @@ export const BULK_JSON_MAX = 10_000;
 export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
 
 export interface RetryOptions {
-  /** Further tries after the first (default 2). 0 turns retries off. */
+  /** Further tries after the first (default 2). 0 turns retries off. Every number here must be finite (a TypeError otherwise). */
   retries?: number;
   /** Wait before the first retry, doubled each time, with jitter (default 250 ms). */
   minDelayMs?: number;
@@ -71,6 +71,15 @@ function randomUuid(): string {
   return globalThis.crypto.randomUUID();
 }
 
+/**
+ * A numeric option, checked: a NaN (`Number(process.env.UNSET)`) or infinite one would retry
+ * forever (`i >= NaN` is never true) or not wait between tries, calling the hub in a tight loop.
+ */
+function finite(name: string, value: number, min = 0): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) throw new TypeError(`${name}: a finite number${min === 0 ? ', at least 0' : ''}`);
+  return value;
+}
+
 export class IdbindClient {
   readonly baseUrl: string;
   readonly #apiKey: string;
@@ -88,10 +97,10 @@ export class IdbindClient {
     this.#apiKey = options.apiKey;
     // Bound: a browser's fetch throws "Illegal invocation" when called as a method of another object.
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#retries = Math.max(0, options.retry?.retries ?? 2);
-    this.#minDelayMs = options.retry?.minDelayMs ?? 250;
-    this.#maxDelayMs = options.retry?.maxDelayMs ?? 5_000;
+    this.#timeoutMs = finite('timeoutMs', options.timeoutMs ?? 30_000);
+    this.#retries = Math.max(0, finite('retry.retries', options.retry?.retries ?? 2, -Infinity));
+    this.#minDelayMs = finite('retry.minDelayMs', options.retry?.minDelayMs ?? 250);
+    this.#maxDelayMs = finite('retry.maxDelayMs', options.retry?.maxDelayMs ?? 5_000);
   }
 
   // ---- Verification -----------------------------------------------------------------------
@@ -116,16 +125,16 @@ export class IdbindClient {
 
   /** `GET /v1/verifications/{id}`: a verification and, once verified, its result (to recover a lost answer). */
   getVerification(id: string): Promise<Verification> {
-    return this.#withRetry(() => this.#json<Verification>({ method: 'GET', path: `/v1/verifications/${encodeURIComponent(id)}` }), transient);
+    return this.#withRetry(() => this.#json<Verification>({ method: 'GET', path: `/v1/verifications/${idSegment(id, 'VERIFICATION_NOT_FOUND')}` }), transient);
   }
 
   /**
    * `POST /v1/verifications/{id}/resend`: a new code, at most 3 per verification, 30 s apart
    * (`RESEND_TOO_SOON` with `retry_after`, `RESEND_LIMIT_REACHED`). Wrong-code attempts are not reset.
    */
-  resendCode(id: string, options: ResendCodeOptions = {}): Promise<StartedVerification> {
+  async resendCode(id: string, options: ResendCodeOptions = {}): Promise<StartedVerification> {
     return this.#json<StartedVerification>({
-      method: 'POST', path: `/v1/verifications/${encodeURIComponent(id)}/resend`,
+      method: 'POST', path: `/v1/verifications/${idSegment(id, 'VERIFICATION_NOT_FOUND')}/resend`,
       ...(options.clientIp !== undefined ? { json: { client_ip: options.clientIp } } : {}),
     });
   }
@@ -137,7 +146,7 @@ export class IdbindClient {
    */
   async confirmCode(id: string, code: string): Promise<BindResult> {
     try {
-      return await this.#json<BindResult>({ method: 'POST', path: `/v1/verifications/${encodeURIComponent(id)}/confirm`, json: { code } });
+      return await this.#json<BindResult>({ method: 'POST', path: `/v1/verifications/${idSegment(id, 'VERIFICATION_NOT_FOUND')}/confirm`, json: { code } });
     } catch (error) {
       if (!transient(error)) throw error;
       // The answer was lost, not necessarily the confirmation: the verification tells which.
@@ -319,7 +328,7 @@ export class IdbindClient {
    */
   getWebhookDelivery(eventId: string): Promise<WebhookDeliveryDetail> {
     return this.#withRetry(
-      () => this.#json<WebhookDeliveryDetail>({ method: 'GET', path: `/v1/webhooks/deliveries/${encodeURIComponent(eventId)}` }),
+      () => this.#json<WebhookDeliveryDetail>({ method: 'GET', path: `/v1/webhooks/deliveries/${idSegment(eventId, 'WEBHOOK_DELIVERY_NOT_FOUND')}` }),
       transient,
     );
   }
@@ -346,8 +355,8 @@ export class IdbindClient {
    * endpoint answered 410 Gone: set the URL again first) when there is nowhere to send it.
    * Never repeated.
    */
-  replayWebhookDelivery(eventId: string): Promise<ReplayedWebhookDelivery> {
-    return this.#json<ReplayedWebhookDelivery>({ method: 'POST', path: `/v1/webhooks/deliveries/${encodeURIComponent(eventId)}/replay` });
+  async replayWebhookDelivery(eventId: string): Promise<ReplayedWebhookDelivery> {
+    return this.#json<ReplayedWebhookDelivery>({ method: 'POST', path: `/v1/webhooks/deliveries/${idSegment(eventId, 'WEBHOOK_DELIVERY_NOT_FOUND')}/replay` });
   }
 
   /**
@@ -389,12 +398,12 @@ export class IdbindClient {
 
   /** `GET /v1/carrier/jobs/{id}`: status, progress (`bytes_done` of `bytes_total`), summary, error; `CARRIER_JOB_NOT_FOUND` (404). */
   getCarrierJob(jobId: string): Promise<CarrierJob> {
-    return this.#withRetry(() => this.#json<CarrierJob>({ method: 'GET', path: `/v1/carrier/jobs/${encodeURIComponent(jobId)}` }), transient);
+    return this.#withRetry(() => this.#json<CarrierJob>({ method: 'GET', path: `/v1/carrier/jobs/${idSegment(jobId, 'CARRIER_JOB_NOT_FOUND')}` }), transient);
   }
 
   /** `GET /v1/carrier/jobs/{id}/rejects`: the rejected rows as a CSV stream (`line,field,code`; never a value). */
   async getCarrierJobRejects(jobId: string): Promise<ReadableStream<Uint8Array>> {
-    const response = await this.#withRetry(() => this.#download(`/v1/carrier/jobs/${encodeURIComponent(jobId)}/rejects`), transient);
+    const response = await this.#withRetry(() => this.#download(`/v1/carrier/jobs/${idSegment(jobId, 'CARRIER_JOB_NOT_FOUND')}/rejects`), transient);
     return bodyOf(response);
   }
 
@@ -541,6 +550,19 @@ function refuseDotSegment(accountRef: string): void {
       detail: `"${accountRef}" is a URL dot segment, which no URL can carry; account refs are 1 to 128 characters of A-Za-z0-9._:- other than "." and ".."`,
     });
   }
+}
+
+/**
+ * An id (a verification's, an event's, a job's) as one path segment. `.` and `..` are no id the
+ * hub gives, and no URL can carry them (refuseDotSegment): `/v1/webhooks/deliveries/../replay`
+ * would ask for `/v1/webhooks/replay`, the bulk replay. Such an id is refused here, unsent, with
+ * the code the hub answers for an id it does not know, so that a caller branching on it is right.
+ */
+function idSegment(id: string, notFound: IdbindErrorCode): string {
+  if (id === '.' || id === '..') {
+    throw new IdbindError({ code: notFound, status: 0, title: 'Not an id the hub gives', detail: `"${id}" is a URL dot segment, which no URL can carry; nothing was sent` });
+  }
+  return encodeURIComponent(id);
 }
 
 function bodyOf(response: Response): ReadableStream<Uint8Array> {

@@ -30,6 +30,8 @@ export type WebhookVerificationCode =
   | 'SIGNATURE_MISMATCH'
   /** A secret given to the verifier is not `whsec_<base64>` of at least 24 bytes (a configuration error). */
   | 'SECRET_INVALID'
+  /** `toleranceSeconds` is not a finite number of at least 0, or `now` is not a valid time (a configuration error). */
+  | 'OPTIONS_INVALID'
   /** The signature matched but the body is not an event (a bug, not an attack). */
   | 'PAYLOAD_INVALID'
   /** The signature matched, the event is of a type this SDK does not know: acknowledge it (2xx) and ignore it. */
@@ -62,7 +64,7 @@ export interface VerifyWebhookOptions {
   headers: WebhookHeaders;
   /** The raw body, exactly as received. */
   body: string | Uint8Array | ArrayBuffer;
-  /** How far `webhook-timestamp` may be from now, in seconds (default 300, as the spec's reference libraries). */
+  /** How far `webhook-timestamp` may be from now, in seconds (default 300, as the spec's reference libraries); a finite number, at least 0. */
   toleranceSeconds?: number;
   /** Now (default the clock), for tests. */
   now?: Date | number;
@@ -173,6 +175,10 @@ export async function verifyWebhook(options: VerifyWebhookOptions): Promise<Webh
 
   const nowMs = options.now === undefined ? Date.now() : typeof options.now === 'number' ? options.now : options.now.getTime();
   const tolerance = options.toleranceSeconds ?? 300;
+  // Fail closed: compared with NaN (a tolerance read from an unset variable, an invalid Date) or
+  // Infinity, every timestamp would pass, and a captured delivery could be replayed at any time.
+  if (!Number.isFinite(tolerance) || tolerance < 0) throw new WebhookVerificationError('OPTIONS_INVALID', 'toleranceSeconds must be a finite number of seconds, at least 0');
+  if (!Number.isFinite(nowMs)) throw new WebhookVerificationError('OPTIONS_INVALID', 'now must be a valid time');
   if (Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) > tolerance) {
     throw new WebhookVerificationError('TIMESTAMP_OUT_OF_TOLERANCE', `webhook-timestamp is more than ${tolerance} s from now`);
   }
