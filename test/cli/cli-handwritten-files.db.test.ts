@@ -331,3 +331,33 @@ describe('the online limit on a hand-written file: ties on registered_at, termin
     ]);
   });
 });
+
+describe('hand-written CSV quoting and header placement', () => {
+  // A person typing CSV puts a space after each comma; unquoted values are trimmed, and a quoted
+  // one (a name with a comma, or quoted out of habit) was rejected as MALFORMED_ROW for the space
+  // before its opening quote, the whole header refused as "not well-formed CSV" for the same.
+  it('takes spaces or tabs around a quoted field, as around an unquoted one; a quote inside a value is still malformed', async () => {
+    const path = file('spaced-quotes.csv', [
+      '"personal_id", "full_name", "birth_date", sex, status',
+      '001090000042, "Mai Văn Năm", 1990-01-01, M, alive',
+      '"001090000043" ,\t"Mai Văn Sáu"\t, 1990-01-01 , M , alive ',
+      '001090000044, Mai "Văn" Bảy, 1990-01-01, M, alive',
+      '001090000045, "Mai Văn" Tám, 1990-01-01, M, alive',
+    ].join('\n') + '\n');
+    const r = importJson(['population', path]);
+    expect(r.stderr).toBe('');
+    expect(r.summary).toMatchObject({ accepted: 2, unchanged: 0, rejected: 2 });
+    expect(r.status).toBe(3);
+    expect(rejectsOf(r.summary.rejects_file)).toEqual(['4,*,MALFORMED_ROW', '5,*,MALFORMED_ROW']);
+    const people = await storedPeople();
+    expect(people.filter((p) => ['001090000042', '001090000043'].includes(p.personalId)).map((p) => p.fullName)).toEqual(['Mai Văn Năm', 'Mai Văn Sáu']);
+  });
+
+  it('says a CSV file whose first line is blank has no header on line 1, not that it is empty', () => {
+    const r = idbind(['import', 'population', file('blank-first-line.csv', '\r\npersonal_id,full_name,birth_date,sex,status\r\n001090000041,Mai Văn Bốn,1990-01-01,M,alive\r\n')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/IMPORT_FORMAT_INVALID/);
+    expect(r.stderr).not.toMatch(/file is empty/);
+    expect(r.stderr).toMatch(/line 1 is blank/);
+  });
+});
