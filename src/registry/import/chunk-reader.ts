@@ -157,7 +157,13 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
     const headerBytes = cut === -1 ? carry : carry.subarray(0, cut);
     checkHeaderEncoding(headerBytes);
     let headerText = headerBytes.toString('utf8').replace(/^\uFEFF/, '').replace(/\r?\n$/, '');
-    if (headerText.trim() === '') throw new SourceFormatError('the file is empty: a CSV file starts with a header row');
+    if (headerText.trim() === '') {
+      // A blank line before the header is not an empty file (the carriers' upload check reads
+      // line 1 as the header too, so the header is not looked for further down).
+      throw new SourceFormatError(cut === -1 || carry.subarray(cut).toString('utf8').trim() === ''
+        ? 'the file is empty: a CSV file starts with a header row'
+        : 'line 1 is blank: a CSV file starts with its header row on line 1');
+    }
     headerText = headerText.replace(/\r$/, '');
     const columns = parseCsvFields(headerText);
     if (!columns) throw new SourceFormatError('the header row is not well-formed CSV');
