@@ -384,3 +384,17 @@ describe('names with an apostrophe typed as a typographic one', () => {
     expect(run.by_carrier.gmobile).toEqual({ NO_HOLDER: 0, HOLDER_NOT_FOUND: 0, HOLDER_DECEASED: 0, HOLDER_DATA_MISMATCH: 0, ONLINE_BEYOND_LIMIT: 0 });
   });
 });
+
+describe('header rows as spreadsheets save them', () => {
+  // Refused either way (exit 1): the message must say what is wrong, not send the engineer looking
+  // for a missing header row.
+  it('names a trailing comma (an empty column name) and lines ended by CR alone for what they are', () => {
+    const trailing = idbind(['import', 'population', file('trailing-comma.csv', 'personal_id,full_name,birth_date,sex,status,\r\n001090000051,Mai Văn Một,1990-01-01,M,alive,\r\n')]);
+    expect(trailing.status).toBe(1);
+    expect(trailing.stderr).toMatch(/IMPORT_FORMAT_INVALID.*no name.*position 6/);
+    const classicMac = idbind(['import', 'population', file('classic-mac.csv', 'personal_id,full_name,birth_date,sex,status\r001090000052,Mai Văn Hai,1990-01-01,M,alive\r')]);
+    expect(classicMac.status).toBe(1);
+    expect(classicMac.stderr).toMatch(/IMPORT_FORMAT_INVALID.*carriage return/);
+    expect(classicMac.stderr).not.toContain('001090000052');
+  });
+});
