@@ -72,8 +72,18 @@ const CHUNK_BYTES = 512 * 1024;
 const MAX_CARRY = 16 * 1024 * 1024;
 
 export function checkHeader(header: string[], fields: readonly string[], required: readonly string[]): void {
+  // Two ways spreadsheets save a header that were told "is the header row missing?": lines ended by
+  // a carriage return alone (an old Mac export: the whole file is one line, its first row glued to
+  // the last column's name), and a comma after the last column (an empty name).
+  if (header.some((h) => h.includes('\r'))) {
+    throw new SourceFormatError('the lines end in a carriage return alone (an old Mac export); save the file with LF or CRLF line ends');
+  }
   // Positions, never names: a file without a header would otherwise echo its first row's values.
   const unknown = header.map((h, i) => (fields.includes(h) ? -1 : i + 1)).filter((i) => i > 0);
+  // Only empty names unknown: a header (a row without one has values the format does not name).
+  if (unknown.length > 0 && unknown.every((i) => header[i - 1] === '')) {
+    throw new SourceFormatError(`the header has a column with no name at position ${unknown.join(', ')} (a comma after the last column?)`);
+  }
   if (unknown.length > 0) {
     throw new SourceFormatError(`the header has unknown column(s) at position(s) ${unknown.join(', ')} (expected names: ${fields.join(', ')}; is the header row missing?)`);
   }
