@@ -398,3 +398,25 @@ describe('header rows as spreadsheets save them', () => {
     expect(classicMac.stderr).not.toContain('001090000052');
   });
 });
+
+describe('times as a database exports them', () => {
+  // PostgreSQL writes a timestamptz as `2024-01-05 08:00:00+07` (ISO 8601 allows an offset of
+  // hours alone); a carrier's engineer exporting the subscriber table with COPY gets that form.
+  it('takes an offset of hours alone (+07, -05), and stores the instant it names', async () => {
+    const path = file('reddi.csv', [
+      'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status,sim_changed_at,device_changed_at',
+      `0559000001,${AN},Nguyễn Văn An,1990-05-01,store,2024-01-05 08:00:00+07,active,2024-02-01 10:30:00.123456+07,2024-02-02T00:00:00-05`,
+      `0559000002,${AN},Nguyễn Văn An,1990-05-01,store,2024-01-05 08:00:00+7,active,,`,
+      `0559000003,${AN},Nguyễn Văn An,1990-05-01,store,2024-01-05 08:00:00+07:,active,,`,
+    ].join('\n') + '\n');
+    const r = importJson(['subscriptions', '--carrier', 'reddi', path]);
+    expect(rejectsOf(r.summary.rejects_file)).toEqual(['3,registered_at,DATE_INVALID', '4,registered_at,DATE_INVALID']);
+    expect(r.summary).toMatchObject({ accepted: 1, rejected: 2 });
+    const stored = await db.pool.query<{ registered_at: Date; sim_changed_at: Date; device_changed_at: Date }>(
+      `SELECT registered_at, sim_changed_at, device_changed_at FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id WHERE c.slug = 'reddi'`,
+    );
+    expect(stored.rows.map((x) => [x.registered_at.toISOString(), x.sim_changed_at.toISOString(), x.device_changed_at.toISOString()])).toEqual([
+      ['2024-01-05T01:00:00.000Z', '2024-02-01T03:30:00.123Z', '2024-02-02T05:00:00.000Z'],
+    ]);
+  });
+});
