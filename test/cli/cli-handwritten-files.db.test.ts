@@ -420,3 +420,23 @@ describe('times as a database exports them', () => {
     ]);
   });
 });
+
+describe('an NDJSON population file written by hand', () => {
+  it('ignores a byte-order mark, reads CRLF and blank lines, numbers rejects by physical line, and takes null as empty', async () => {
+    const lines = [
+      '{"personal_id":"001090000061","full_name":"Mai Văn Một","birth_date":"1990-01-01","sex":"M","status":"alive","died_on":null}',
+      '',
+      '  {"status":"alive","sex":"F","birth_date":"1990-12-31","full_name":"Mai Thị Hai","personal_id":"001190000062"}  ',
+      '{"personal_id":"001090000063","full_name":"Mai Văn Ba","birth_date":"1990-01-01","sex":"M","status":"Alive"}',
+      '{"personal_id":1090000064,"full_name":"Mai Văn Bốn","birth_date":"1990-01-01","sex":"M","status":"alive"}',
+      '{"personal_id":"001090000065","full_name":"Mai Văn Năm","birth_date":"1990-01-01","sex":"M","status":"alive"},',
+      '{"personal_id":"001090000061","full_name":"Mai Văn Một","birth_date":"1990-01-01","sex":"M","status":"alive"}',
+    ];
+    const r = importJson(['population', file('people.ndjson', '\uFEFF' + lines.join('\r\n'))]);
+    expect(r.status).toBe(3);
+    expect(r.summary).toMatchObject({ accepted: 2, rejected: 4 });
+    expect(rejectsOf(r.summary.rejects_file)).toEqual(['4,status,STATUS_UNKNOWN', '5,personal_id,MALFORMED_ROW', '6,*,MALFORMED_ROW', '7,personal_id,DUPLICATE_KEY']);
+    const people = (await storedPeople()).filter((p) => /^00[01][19]0{5}6\d$/.test(p.personalId));
+    expect(people.map((p) => [p.personalId, p.fullName, p.sex])).toEqual([['001090000061', 'Mai Văn Một', 'M'], ['001190000062', 'Mai Thị Hai', 'F']]);
+  });
+});
