@@ -440,3 +440,17 @@ describe('an NDJSON population file written by hand', () => {
     expect(people.map((p) => [p.personalId, p.fullName, p.sex])).toEqual([['001090000061', 'Mai Văn Một', 'M'], ['001190000062', 'Mai Thị Hai', 'F']]);
   });
 });
+
+describe('a file name ending in upper case', () => {
+  // Windows and older export tools write PEOPLE.CSV; the format is chosen by the ending, and .CSV
+  // is no other format than .csv.
+  it('chooses the format by the ending in any case', () => {
+    const csv = importJson(['population', file('PEOPLE.CSV', 'personal_id,full_name,birth_date,sex,status\r\n001090000071,Mai Văn Bảy,1990-01-01,M,alive\r\n')]);
+    expect(csv.status).toBe(0);
+    expect(csv.summary).toMatchObject({ accepted: 1, rejected: 0 });
+    const ndjson = importJson(['population', file('People.NDJSON', '{"personal_id":"001090000072","full_name":"Mai Văn Tám","birth_date":"1990-01-01","sex":"M","status":"alive"}\n')]);
+    expect(ndjson.status).toBe(0);
+    expect(ndjson.summary).toMatchObject({ accepted: 1, rejected: 0 });
+    expect(idbind(['import', 'population', file('people.txt', 'personal_id\n')]).status).toBe(1);
+  });
+});
