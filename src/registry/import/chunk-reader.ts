@@ -40,9 +40,11 @@ export function inputFileSize(path: string): number {
   return st.size;
 }
 
+/** The format named by the file name's ending, in any case (Windows tools write PEOPLE.CSV). */
 export function formatOf(path: string): SourceFormat {
-  if (path.endsWith('.csv')) return 'csv';
-  if (path.endsWith('.ndjson')) return 'ndjson';
+  const name = path.toLowerCase();
+  if (name.endsWith('.csv')) return 'csv';
+  if (name.endsWith('.ndjson')) return 'ndjson';
   throw new SourceFormatError('the file name must end in .csv or .ndjson (the format is chosen by it)');
 }
 
