@@ -441,6 +441,20 @@ describe('an NDJSON population file written by hand', () => {
   });
 });
 
+describe('a spreadsheet saved with another separator', () => {
+  // Excel on Windows with Vietnamese regional settings (decimal comma) separates CSV columns with
+  // ';'; a tab-separated export saved as .csv is the other common one. Refused either way (exit 1),
+  // with the reason, not "unknown column at position 1, is the header row missing?".
+  it('names the separator it found', () => {
+    for (const [name, sep, word] of [['semicolons.csv', ';', 'semicolon'], ['tabs.csv', '\t', 'tab']] as const) {
+      const header = ['personal_id', 'full_name', 'birth_date', 'sex', 'status'].join(sep);
+      const r = idbind(['import', 'population', file(name, `${header}\r\n${['001090000081', 'Mai Văn Chín', '1990-01-01', 'M', 'alive'].join(sep)}\r\n`)]);
+      expect(r.status, name).toBe(1);
+      expect(r.stderr, name).toMatch(new RegExp(`IMPORT_FORMAT_INVALID.*separated by ${word}s`));
+    }
+  });
+});
+
 describe('a file name ending in upper case', () => {
   // Windows and older export tools write PEOPLE.CSV; the format is chosen by the ending, and .CSV
   // is no other format than .csv.
