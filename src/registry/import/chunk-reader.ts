@@ -80,6 +80,16 @@ export function checkHeader(header: string[], fields: readonly string[], require
   if (header.some((h) => h.includes('\r'))) {
     throw new SourceFormatError('the lines end in a carriage return alone (an old Mac export); save the file with LF or CRLF line ends');
   }
+  // Excel with Vietnamese regional settings (decimal comma) separates columns with ';', and a
+  // tab-separated export is often saved as .csv: one column, whose parts are the format's names.
+  if (header.length === 1) {
+    for (const [separator, word] of [[';', 'semicolons'], ['\t', 'tabs']] as const) {
+      const parts = header[0]!.split(separator).map((h) => h.trim());
+      if (parts.length > 1 && parts.every((h) => fields.includes(h))) {
+        throw new SourceFormatError(`the columns are separated by ${word}; registry CSV files separate them by commas`);
+      }
+    }
+  }
   // Positions, never names: a file without a header would otherwise echo its first row's values.
   const unknown = header.map((h, i) => (fields.includes(h) ? -1 : i + 1)).filter((i) => i > 0);
   // Only empty names unknown: a header (a row without one has values the format does not name).
