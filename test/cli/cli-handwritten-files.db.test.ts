@@ -67,6 +67,18 @@ async function storedPeople(): Promise<{ personalId: string; fullName: string; b
   }).sort((a, b) => a.personalId.localeCompare(b.personalId));
 }
 
+/** A carrier's stored subscriptions, opened: number, holder's ID, name and birth date, and the row's channel, times and status. */
+async function storedSubscriptions(carrier: string): Promise<string[][]> {
+  const r = await keyRing();
+  const rows = await db.pool.query<{ id: string; sealed: Buffer; dek_version: number; channel: string; registered_at: Date; status: string }>(
+    `SELECT s.id, s.sealed, s.dek_version, s.channel, s.registered_at, s.status FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id WHERE c.slug = $1`, [carrier],
+  );
+  return rows.rows.map((row) => [
+    ...openRecord(dataKeyFor(r, row.dek_version), row.sealed, associatedData('subscriptions', 'sealed', row.id)),
+    row.channel, row.registered_at.toISOString(), row.status,
+  ]).sort((a, b) => a[0]!.localeCompare(b[0]!));
+}
+
 beforeAll(async () => {
   db = await createTestDatabase({ migrate: false });
   dir = mkdtempSync(join(tmpdir(), 'idbind-handwritten-'));
@@ -271,6 +283,16 @@ describe("a carrier's subscriber file written by hand, and its reconciliation", 
     const stored = await db.pool.query<{ status: string; channel: string; n: string }>(
       `SELECT status, channel, count(*) AS n FROM subscriptions s JOIN carriers c ON c.id = s.carrier_id WHERE c.slug = 'viettel' GROUP BY 1, 2 ORDER BY 1, 2`,
     );
+    // Numbers in E.164 whatever form they were written in; values trimmed; names in NFC as written.
+    const opened = await storedSubscriptions('viettel');
+    expect(opened.slice(0, 5)).toEqual([
+      ['+84912345601', AN, 'NGUYEN VAN AN', '1990-05-01', 'store', '2023-12-31T17:00:00.000Z', 'active'],
+      ['+84912345602', AN, 'Nguyễn Văn An', '1990-05-01', 'online', '2024-01-02T01:00:00.000Z', 'active'],
+      ['+84912345603', AN, 'nguyễn văn an', '1990-05-01', 'online', '2024-01-03T01:00:00.000Z', 'active'],
+      ['+84912345604', AN, 'Nguyễn Văn An', '1990-05-01', 'online', '2024-01-04T01:00:00.000Z', 'active'],
+      ['+84912345612', BE, 'Trần Thị Bé'.normalize('NFC'), '1990-01-31', 'vneid', '2024-01-04T17:00:00.000Z', 'active'],
+    ]);
+    expect(opened.map((o) => o[0])).toEqual(['01', '02', '03', '04', '12', '14', '15', '19', '20', '21', '22', '23'].map((n) => `+849123456${n}`));
     expect(stored.rows.map((x) => `${x.status}/${x.channel}/${x.n}`)).toEqual([
       'active/online/4', 'active/store/5', 'active/vneid/1', 'blocked_outgoing/store/1', 'terminated/store/1',
     ]);
