@@ -19,6 +19,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { deriveMasterKeyId } from '../../src/kernel/crypto/master-keys.ts';
 import { dataKeyFor, loadKeyRing, type KeyRing } from '../../src/kernel/crypto/key-ring.ts';
 import { associatedData, openRecord } from '../../src/kernel/crypto/envelope.ts';
+import { checkUploadStart } from '../../src/carriers/carrier-jobs.ts';
 
 const BIN = new URL('../../bin/idbind.js', import.meta.url).pathname;
 let db: TestDatabase;
@@ -381,6 +382,10 @@ describe('hand-written CSV quoting and header placement', () => {
     expect(r.stderr).toMatch(/IMPORT_FORMAT_INVALID/);
     expect(r.stderr).not.toMatch(/file is empty/);
     expect(r.stderr).toMatch(/line 1 is blank/);
+    // The carriers' upload check reads line 1 as the header through the same checkHeader.
+    const upload = `\r\n${SUBSCRIPTION_HEADER}\r\n0912345601,,,,store,2024-01-01,active,,\r\n`;
+    expect(() => checkUploadStart(Buffer.from(upload), true, 'csv')).toThrow(/line 1 is blank/);
+    expect(() => checkUploadStart(Buffer.from(`${SUBSCRIPTION_HEADER},\r\n`), true, 'csv')).toThrow(/no name at position 10/);
   });
 });
 
