@@ -504,3 +504,28 @@ describe('a file name ending in upper case', () => {
     expect(r.summary.accepted + r.summary.rejected).toBe(1);
   });
 });
+
+describe('a file whose content is not the format its name says', () => {
+  // The carriers' upload check refuses these whole (carrier-jobs.ts checkUploadStart), and
+  // docs/formats.md says the CLI and the API apply the same rules. The CLI rejected a JSON array
+  // or a pretty-printed object line by line as MALFORMED_ROW (exit 3, nothing taken), and a JSON
+  // file named .csv as having unknown columns.
+  it('refuses a JSON array, a CSV or a UTF-16 file named .ndjson, and JSON named .csv, as the API does (exit 1)', () => {
+    const person = { personal_id: '001090000091', full_name: 'Mai Văn Mười', birth_date: '1990-01-01', sex: 'M', status: 'alive' };
+    const cases: [string, string | Buffer, RegExp][] = [
+      ['array.ndjson', JSON.stringify([person], null, 2) + '\n', /not NDJSON/],
+      ['csv-named.ndjson', 'personal_id,full_name,birth_date,sex,status\n001090000091,Mai Văn Mười,1990-01-01,M,alive\n', /not NDJSON/],
+      ['utf16.ndjson', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(JSON.stringify(person) + '\n', 'utf16le')]), /UTF-16/],
+      ['json-named.csv', '\uFEFF' + JSON.stringify(person) + '\n', /JSON, not CSV/],
+    ];
+    for (const [name, content, message] of cases) {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      const r = idbind(['import', 'population', path]);
+      expect(r.status, name).toBe(1);
+      expect(r.stderr, name).toMatch(/IMPORT_FORMAT_INVALID/);
+      expect(r.stderr, name).toMatch(message);
+      expect(r.stderr).not.toContain('001090000091');
+    }
+  });
+});
