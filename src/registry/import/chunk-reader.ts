@@ -128,6 +128,18 @@ export function checkHeaderEncoding(headerBytes: Uint8Array): void {
   if (why !== undefined) throw new SourceFormatError(`the header row is not UTF-8 text${why ? ` (${why})` : ''}: registry files are UTF-8`);
 }
 
+/** How much of a file's start the NDJSON check reads for the marks of another encoding. */
+const HEAD_BYTES = 64 * 1024;
+
+/** The offset of the first byte that is neither a UTF-8 byte-order mark nor blank; -1 if none yet. */
+function firstContentByte(buf: Uint8Array): number {
+  // Less than a byte-order mark read: wait for more (a stream may hand out a byte at a time).
+  if (buf.length < 3 && buf[0] === 0xef) return -1;
+  let i = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+  while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d || buf[i] === 0x0a)) i++;
+  return i < buf.length ? i : -1;
+}
+
 /** The offset just after the last (or, with `first`, the first) line break in `buf`; -1 if there is none. */
 function cutAfterLine(buf: Uint8Array, first = false): number {
   const i = first ? buf.indexOf(0x0a) : buf.lastIndexOf(0x0a);
@@ -170,6 +182,22 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
   /** Bytes of the source handed out so far: the header, then every chunk yielded. */
   let offset = 0;
   let header: string[] = [];
+  if (format === 'ndjson') {
+    // A file that cannot be NDJSON is refused whole, as the carriers' upload check refuses such a
+    // body (carrier-jobs.ts checkUploadStart; docs/formats.md: the same rules): compressed or
+    // UTF-16, or not starting with an object (a JSON array, a pretty-printed object's `[`, a CSV
+    // file named .ndjson). Read line by line, each was a column of MALFORMED_ROW, nothing taken.
+    let first = firstContentByte(carry);
+    while (first === -1 && !eof && carry.length <= MAX_CARRY) {
+      await pull();
+      first = firstContentByte(carry);
+    }
+    const why = notUtf8Text(carry.subarray(0, HEAD_BYTES), false);
+    if (why) throw new SourceFormatError(`the file is not UTF-8 text (${why}): registry files are UTF-8`);
+    if (first !== -1 && carry[first] !== 0x7b /* { */) {
+      throw new SourceFormatError('the file is not NDJSON (one JSON object per line, each starting with {); a CSV file is named .csv');
+    }
+  }
   if (format === 'csv') {
     // The header: the first line.
     let cut = -1;
@@ -181,6 +209,8 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
     const headerBytes = cut === -1 ? carry : carry.subarray(0, cut);
     checkHeaderEncoding(headerBytes);
     let headerText = headerBytes.toString('utf8').replace(/^\uFEFF/, '').replace(/\r?\n$/, '');
+    // As the carriers' upload check: JSON is not a header row with unknown columns.
+    if (/^\s*[{[]/.test(headerText)) throw new SourceFormatError('the file is JSON, not CSV; an NDJSON file is named .ndjson');
     if (headerText.trim() === '') {
       // A blank line before the header is not an empty file (the carriers' upload check reads
       // line 1 as the header too, so the header is not looked for further down).
