@@ -74,9 +74,9 @@ const CHUNK_BYTES = 512 * 1024;
 const MAX_CARRY = 16 * 1024 * 1024;
 
 export function checkHeader(header: string[], fields: readonly string[], required: readonly string[]): void {
-  // Two ways spreadsheets save a header that were told "is the header row missing?": lines ended by
-  // a carriage return alone (an old Mac export: the whole file is one line, its first row glued to
-  // the last column's name), and a comma after the last column (an empty name).
+  // Headers as spreadsheets save them, which were told "is the header row missing?": lines ended
+  // by a carriage return alone (an old Mac export: the whole file is one line, its first row glued
+  // to the last column's name), another separator, a blank line 1, a comma after the last column.
   if (header.some((h) => h.includes('\r'))) {
     throw new SourceFormatError('the lines end in a carriage return alone (an old Mac export); save the file with LF or CRLF line ends');
   }
