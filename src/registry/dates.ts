@@ -12,8 +12,12 @@
 
 /** `YYYY-MM-DD`. */
 export const DATE_DEFINITION = /^(\d{4})-(\d{2})-(\d{2})$/;
-/** A date, optionally a time (seconds and a fraction optional), optionally an offset. */
-export const DATE_TIME_DEFINITION = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+/**
+ * A date, optionally a time (seconds and a fraction optional), optionally an offset: `Z`, or
+ * hours and minutes (`+07:00`, `+0700`), or hours alone (`+07`, ISO 8601's `±hh`: PostgreSQL
+ * exports a timestamptz as `2024-01-05 08:00:00+07`, and was rejected as DATE_INVALID).
+ */
+export const DATE_TIME_DEFINITION = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
 
 const VIETNAM_OFFSET_MINUTES = 7 * 60;
 const DASH = 0x2d;
@@ -142,9 +146,14 @@ export function parseInstantMs(s: string): number | undefined {
     if (c === 0x5a /* Z */ && at + 1 === s.length) offsetMinutes = 0;
     else if (c === 0x2b /* + */ || c === DASH) {
       const oh = digitsAt(s, at + 1, 2);
-      const colon = s.charCodeAt(at + 3) === COLON ? 1 : 0;
-      const om = digitsAt(s, at + 3 + colon, 2);
-      if (oh < 0 || om < 0 || at + 5 + colon !== s.length) return undefined;
+      if (oh < 0) return undefined;
+      let om = 0;
+      if (at + 3 !== s.length) {
+        // Minutes, after an optional colon; without them the offset ends after its hours.
+        const colon = s.charCodeAt(at + 3) === COLON ? 1 : 0;
+        om = digitsAt(s, at + 3 + colon, 2);
+        if (om < 0 || at + 5 + colon !== s.length) return undefined;
+      }
       if (oh > 14 || om > 59) return undefined;
       offsetMinutes = (c === DASH ? -1 : 1) * (oh * 60 + om);
     } else return undefined;

@@ -64,13 +64,14 @@ describe('name keys', () => {
 
   it('fall back to the definitions for decomposed marks, tabs, other spaces and other scripts', () => {
     const random = seeded(11);
-    const extra = ['\u0301', '\u0323', '\t', '\u00a0', '\u3000', 'Ω', 'ß', 'İ', 'ǅ', '\u1e9b', '-', "'"];
+    const extra = ['\u0301', '\u0323', '\t', '\u00a0', '\u3000', 'Ω', 'ß', 'İ', 'ǅ', '\u1e9b', '-', "'", '\u2019', '\u02bc'];
     for (let i = 0; i < 20_000; i++) {
       const s = randomName(random, extra);
       expect(nameMatchKey(s, 2)).toBe(nameMatchKeySlow(s, 2));
       expect(canonicalName(s)).toBe(canonicalNameSlow(s));
     }
     expect(canonicalName('Nguye\u0302\u0303n')).toBe('Nguyễn');
+    expect(canonicalName('H\u2019Hen Niê')).toBe("H'Hen Niê");
     expect(nameMatchKey('Nguye\u0302\u0303n\tVa\u0306n', 2)).toBe('nguyen van');
   });
 });

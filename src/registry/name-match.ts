@@ -42,9 +42,17 @@ export function nameMatchKeySlow(name: string, rule: NameRule): string {
     .trim();
 }
 
-/** The definition: NFC, single spaces, trimmed. */
+/**
+ * Apostrophes as typed: ’ (U+2019) and ‘ (U+2018), which word processors and spreadsheets put for
+ * ' as it is typed, and ʼ (U+02BC). Names of the Central Highlands hold one ("H'Hen Niê"): a
+ * population row typed so was rejected (NAME_INVALID), and a carrier's ’ against the registry's '
+ * was a HOLDER_DATA_MISMATCH. Stored as ', so both sides' match indexes agree under any name rule.
+ */
+const TYPED_APOSTROPHES = /[\u2018\u2019\u02bc]/g;
+
+/** The definition: NFC, typed apostrophes as ', single spaces, trimmed. */
 export function canonicalNameSlow(name: string): string {
-  return name.normalize('NFC').replace(/\s+/g, ' ').trim();
+  return name.normalize('NFC').replace(TYPED_APOSTROPHES, "'").replace(/\s+/g, ' ').trim();
 }
 
 // Unicode normalisation was a tenth of an import worker's time per row (issue 2 benchmark). A name
@@ -87,7 +95,7 @@ export function nameMatchKey(name: string, rule: NameRule): string {
   return out;
 }
 
-/** A stored name: NFC, single spaces. */
+/** A stored name: NFC, typed apostrophes as ', single spaces. */
 export function canonicalName(name: string): string {
   for (let i = 0; i < name.length; i++) {
     const cp = name.charCodeAt(i);

@@ -40,9 +40,11 @@ export function inputFileSize(path: string): number {
   return st.size;
 }
 
+/** The format named by the file name's ending, in any case (Windows tools write PEOPLE.CSV). */
 export function formatOf(path: string): SourceFormat {
-  if (path.endsWith('.csv')) return 'csv';
-  if (path.endsWith('.ndjson')) return 'ndjson';
+  const name = path.toLowerCase();
+  if (name.endsWith('.csv')) return 'csv';
+  if (name.endsWith('.ndjson')) return 'ndjson';
   throw new SourceFormatError('the file name must end in .csv or .ndjson (the format is chosen by it)');
 }
 
@@ -72,8 +74,30 @@ const CHUNK_BYTES = 512 * 1024;
 const MAX_CARRY = 16 * 1024 * 1024;
 
 export function checkHeader(header: string[], fields: readonly string[], required: readonly string[]): void {
+  // Headers as spreadsheets save them, which were told "is the header row missing?": lines ended
+  // by a carriage return alone (an old Mac export: the whole file is one line, its first row glued
+  // to the last column's name), another separator, a blank line 1, a comma after the last column.
+  if (header.some((h) => h.includes('\r'))) {
+    throw new SourceFormatError('the lines end in a carriage return alone (an old Mac export); save the file with LF or CRLF line ends');
+  }
+  // Excel with Vietnamese regional settings (decimal comma) separates columns with ';', and a
+  // tab-separated export is often saved as .csv: one column, whose parts are the format's names.
+  if (header.length === 1) {
+    for (const [separator, word] of [[';', 'semicolons'], ['\t', 'tabs']] as const) {
+      const parts = header[0]!.split(separator).map((h) => h.trim());
+      if (parts.length > 1 && parts.every((h) => fields.includes(h))) {
+        throw new SourceFormatError(`the columns are separated by ${word}; registry CSV files separate them by commas`);
+      }
+    }
+  }
   // Positions, never names: a file without a header would otherwise echo its first row's values.
   const unknown = header.map((h, i) => (fields.includes(h) ? -1 : i + 1)).filter((i) => i > 0);
+  // A blank line 1 (the carriers' upload check reads it as the header).
+  if (header.every((h) => h === '')) throw new SourceFormatError('line 1 is blank: a CSV file starts with its header row on line 1');
+  // Only empty names unknown: a header (a row without one has values the format does not name).
+  if (unknown.length > 0 && unknown.every((i) => header[i - 1] === '')) {
+    throw new SourceFormatError(`the header has a column with no name at position ${unknown.join(', ')} (a comma after the last column?)`);
+  }
   if (unknown.length > 0) {
     throw new SourceFormatError(`the header has unknown column(s) at position(s) ${unknown.join(', ')} (expected names: ${fields.join(', ')}; is the header row missing?)`);
   }
@@ -102,6 +126,18 @@ export function notUtf8Text(bytes: Uint8Array, strict: boolean): string | undefi
 export function checkHeaderEncoding(headerBytes: Uint8Array): void {
   const why = notUtf8Text(headerBytes, true);
   if (why !== undefined) throw new SourceFormatError(`the header row is not UTF-8 text${why ? ` (${why})` : ''}: registry files are UTF-8`);
+}
+
+/** How much of a file's start the NDJSON check reads for the marks of another encoding. */
+const HEAD_BYTES = 64 * 1024;
+
+/** The offset of the first byte that is neither a UTF-8 byte-order mark nor blank; -1 if none yet. */
+function firstContentByte(buf: Uint8Array): number {
+  // Less than a byte-order mark read: wait for more (a stream may hand out a byte at a time).
+  if (buf.length < 3 && buf[0] === 0xef) return -1;
+  let i = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+  while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d || buf[i] === 0x0a)) i++;
+  return i < buf.length ? i : -1;
 }
 
 /** The offset just after the last (or, with `first`, the first) line break in `buf`; -1 if there is none. */
@@ -146,6 +182,22 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
   /** Bytes of the source handed out so far: the header, then every chunk yielded. */
   let offset = 0;
   let header: string[] = [];
+  if (format === 'ndjson') {
+    // A file that cannot be NDJSON is refused whole, as the carriers' upload check refuses such a
+    // body (carrier-jobs.ts checkUploadStart; docs/formats.md: the same rules): compressed or
+    // UTF-16, or not starting with an object (a JSON array, a pretty-printed object's `[`, a CSV
+    // file named .ndjson). Read line by line, each was a column of MALFORMED_ROW, nothing taken.
+    let first = firstContentByte(carry);
+    while (first === -1 && !eof && carry.length <= MAX_CARRY) {
+      await pull();
+      first = firstContentByte(carry);
+    }
+    const why = notUtf8Text(carry.subarray(0, HEAD_BYTES), false);
+    if (why) throw new SourceFormatError(`the file is not UTF-8 text (${why}): registry files are UTF-8`);
+    if (first !== -1 && carry[first] !== 0x7b /* { */) {
+      throw new SourceFormatError('the file is not NDJSON (one JSON object per line, each starting with {); a CSV file is named .csv');
+    }
+  }
   if (format === 'csv') {
     // The header: the first line.
     let cut = -1;
@@ -157,7 +209,15 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
     const headerBytes = cut === -1 ? carry : carry.subarray(0, cut);
     checkHeaderEncoding(headerBytes);
     let headerText = headerBytes.toString('utf8').replace(/^\uFEFF/, '').replace(/\r?\n$/, '');
-    if (headerText.trim() === '') throw new SourceFormatError('the file is empty: a CSV file starts with a header row');
+    // As the carriers' upload check: JSON is not a header row with unknown columns.
+    if (/^\s*[{[]/.test(headerText)) throw new SourceFormatError('the file is JSON, not CSV; an NDJSON file is named .ndjson');
+    if (headerText.trim() === '') {
+      // A blank line before the header is not an empty file (the carriers' upload check reads
+      // line 1 as the header too, so the header is not looked for further down).
+      throw new SourceFormatError(cut === -1 || carry.subarray(cut).toString('utf8').trim() === ''
+        ? 'the file is empty: a CSV file starts with a header row'
+        : 'line 1 is blank: a CSV file starts with its header row on line 1');
+    }
     headerText = headerText.replace(/\r$/, '');
     const columns = parseCsvFields(headerText);
     if (!columns) throw new SourceFormatError('the header row is not well-formed CSV');

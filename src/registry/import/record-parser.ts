@@ -25,11 +25,18 @@ import type { SourceItem } from './import-protocol.ts';
 
 export type SourceFormat = 'csv' | 'ndjson';
 
-/** The fields of one CSV record, or undefined when it is not well-formed RFC 4180. */
+/**
+ * The fields of one CSV record, or undefined when it is not well-formed RFC 4180.
+ *
+ * Spaces and tabs around a quoted field are ignored (csv-parse `trim`), as they are around an
+ * unquoted one (every value is trimmed: registry-rows.ts): a hand-written file puts a space after
+ * each comma, and `001, "Nguyễn Văn An"` was a MALFORMED_ROW (and such a header row refused) for
+ * the space before the quote. A quote anywhere else in a field is still malformed.
+ */
 export function parseCsvFields(raw: string): string[] | undefined {
   if (!raw.includes('"')) return raw.split(',');
   try {
-    const records = parse(raw, { relax_column_count: true, bom: false }) as string[][];
+    const records = parse(raw, { relax_column_count: true, bom: false, trim: true }) as string[][];
     return records.length === 1 ? records[0] : undefined;
   } catch {
     return undefined;
