@@ -396,13 +396,8 @@ describe('a SIM-change window configured longer than 72 hours', () => {
     expect(r.rows).toEqual([{ status: 'needs_reverification' }]);
   });
 
-  /**
-   * The same through a full file (CLI or carrier API): importRegistry calls the lifecycle without
-   * the window (import-service.ts, not this change's file; ImportOptions needs a
-   * `simChangeWindowHours` passed to applyRegistryStateToBindings, and the CLI's import command
-   * and carrier-jobs.ts then pass the configuration's). Remove `.fails` then.
-   */
-  it.fails('a full file reporting that SIM change does the same', async () => {
+  /** The same through a full file (CLI or carrier API): ImportOptions.simChangeWindowHours. */
+  it('a full file reporting that SIM change does the same', async () => {
     const d = longBed.deps;
     const s = await startVerification(d, longBed.provider, { accountRef: 'long-window-file', phone: many(7), clientIp: '127.0.0.1' });
     const code = (await readOutbox(longBed.db.pool, longBed.db.ring, many(7))).at(-1)!.text.match(/\b\d{6}\b/)![0];
@@ -412,7 +407,8 @@ describe('a SIM-change window configured longer than 72 hours', () => {
       'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status,sim_changed_at,device_changed_at',
       `${many(7)},${PEOPLE.adult},Nguyen Van An,1990-05-01,store,2020-01-01T00:00:00Z,active,${hoursAgo(100)},`,
     ].join('\n') + '\n');
-    expect(await importRegistry({ pool: longBed.db.pool, ring: longBed.db.ring, kind: 'subscriptions', carrier: 'vinaphone', path, rejectsPath: `${path}.r`, workers: 1 }))
+    expect(await importRegistry({ pool: longBed.db.pool, ring: longBed.db.ring, kind: 'subscriptions', carrier: 'vinaphone', path, rejectsPath: `${path}.r`, workers: 1,
+      simChangeWindowHours: d.config.simChangeWindowHours }))
       .toMatchObject({ accepted: 1, rejected: 0 });
     const r = await longBed.db.pool.query(`SELECT status FROM accounts WHERE provider_id = $1 AND account_ref = 'long-window-file'`, [longBed.provider.id]);
     expect(r.rows).toEqual([{ status: 'needs_reverification' }]);

@@ -222,6 +222,31 @@ describe('uploads run as jobs, through the import code of the CLI', () => {
     expect(account.rows).toEqual([{ status: 'needs_reverification', status_reason: 'sim_changed' }]);
   });
 
+  it('judges a SIM change a full file reports late by the same window', async () => {
+    const itel = await carrier('iTel Window', 'itel-window');
+    const header = 'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status,sim_changed_at';
+    const line = (simChangedAt: string) => `0873000001,${people[0]!.pid},${people[0]!.name},${people[0]!.birth},store,2021-01-01,active,${simChangedAt}`;
+    const first = await upload(itel, '/v1/carrier/registry', `${header}\n${line('')}\n`, 'text/csv');
+    expect(await settled(itel, first.json().job_id)).toMatchObject({ status: 'completed', summary: { accepted: 1 } });
+    const platform = (await createProvider(hub.pool, await hub.ring(), { allowLoopback: true }, { name: 'Window File Platform', kind: 'platform' })).provider;
+    const [sub] = await findLiveSubscriptionsByMsisdn(hub.pool, await hub.ring(), '+84873000001');
+    const personId = (await findPersonIdByPersonalId(hub.pool, await hub.ring(), people[0]!.pid))!;
+    const client = await hub.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await bindAccountInTransaction(client, platform, { accountRef: 'acct-wf', personId, subscriptionId: sub!.id, method: 'phone', level: 'low', viaVerification: randomUUID() });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    // The file again, now reporting a SIM change 100 hours before the binding: inside the hub's 168 h.
+    const at = new Date(Date.now() - 100 * 3_600_000).toISOString();
+    const again = await upload(itel, '/v1/carrier/registry', `${header}\n${line(at)}\n`, 'text/csv');
+    expect(await settled(itel, again.json().job_id)).toMatchObject({ status: 'completed', summary: { accepted: 1 } });
+    const account = await hub.pool.query(`SELECT status, status_reason FROM accounts WHERE provider_id = $1`, [platform.id]);
+    expect(account.rows).toEqual([{ status: 'needs_reverification', status_reason: 'sim_changed' }]);
+  });
+
   it('takes an upload larger than the server-wide 1 MiB body limit', async () => {
     const body = H + '\n' + `${row('0241234567', 0)}\n`.repeat(20_000);
     expect(Buffer.byteLength(body)).toBeGreaterThan(1024 * 1024);

@@ -389,7 +389,7 @@ async function runClaimedJob(deps: CarrierJobDeps, jobId: string): Promise<void>
       onRunStarted: (run: { runId: string }) => repo.setImportRun(deps.pool, job.id, run.runId),
     };
     const summary: ImportSummary = job.kind === 'subscriptions'
-      ? await importRegistry({ ...common, kind: 'subscriptions', workers: deps.config.workers })
+      ? await importRegistry({ ...common, kind: 'subscriptions', workers: deps.config.workers, simChangeWindowHours: deps.config.verification?.simChangeWindowHours })
       : await applySubscriptionEvents({ ...common, simChangeWindowHours: deps.config.verification?.simChangeWindowHours });
     await progress.flush();
     await repo.completeJob(deps.pool, job.id, summary.run_id, { accepted: summary.accepted, unchanged: summary.unchanged, rejected: summary.rejected });

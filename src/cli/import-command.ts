@@ -104,10 +104,13 @@ export const importCommand: Command = {
       const rejectsPath = values.rejects ? resolve(ctx.cwd, values.rejects) : defaultRejectsPath(hub.config.dataDir, { kind, carrier: values.carrier }, path);
       checkRejectsPath(rejectsPath, path);
       summary = what === 'subscription-events'
-        ? await applySubscriptionEvents({ pool: hub.pool, ring, carrier: values.carrier!, path, rejectsPath, onProgress })
+        ? await applySubscriptionEvents({
+          pool: hub.pool, ring, carrier: values.carrier!, path, rejectsPath, onProgress, simChangeWindowHours: hub.config.verification.simChangeWindowHours,
+        })
         : await importRegistry({
           pool: hub.pool, ring, kind: what === 'population' ? 'population' : 'subscriptions', carrier: values.carrier, path, rejectsPath,
           workers: hub.config.workers, chunkBytes: hub.config.importChunkBytes, onProgress, correctDeaths: values['correct-deaths'] === true,
+          simChangeWindowHours: hub.config.verification.simChangeWindowHours,
         });
     } finally {
       bar.finish();

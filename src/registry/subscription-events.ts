@@ -271,7 +271,8 @@ export interface ApplyEventsOptions {
 
 export async function applySubscriptionEvents(options: ApplyEventsOptions): Promise<ImportSummary> {
   const { pool, ring } = options;
-  if (!options.path.endsWith('.ndjson')) throw new RegistryError('IMPORT_FORMAT_INVALID', 'delta files are NDJSON: the file name must end in .ndjson');
+  // The ending in any case, as the registry files' (chunk-reader.ts formatOf): EVENTS.NDJSON is NDJSON.
+  if (!options.path.toLowerCase().endsWith('.ndjson')) throw new RegistryError('IMPORT_FORMAT_INVALID', 'delta files are NDJSON: the file name must end in .ndjson');
   const totalBytes = inputFileSize(options.path);
   const sha256 = options.sha256 ?? (await fileSha256(options.path));
   const batchSize = options.batchSize ?? 500;

@@ -495,9 +495,7 @@ describe('a file name ending in upper case', () => {
     expect(idbind(['import', 'population', file('people.txt', 'personal_id\n')]).status).toBe(1);
   });
 
-  // Not fixed here: src/registry/subscription-events.ts (another helper's file) checks the ending
-  // itself, case-sensitively, before the shared reader's formatOf. Passes once it defers to formatOf.
-  it.fails('takes a delta file named EVENTS.NDJSON as NDJSON too', () => {
+  it('takes a delta file named EVENTS.NDJSON as NDJSON too', () => {
     const r = importJson(['subscription-events', '--carrier', 'viettel', file('EVENTS.NDJSON', '{"event_id":"hand-1","type":"blocked_outgoing","msisdn":"0912345601","at":"2024-06-01T08:00:00+07:00"}\n')]);
     expect(r.stderr).not.toMatch(/must end in \.ndjson/);
     // Read and applied or refused by the number's state: either way, its one line was read.

@@ -57,6 +57,12 @@ export interface ImportOptions {
    * held verify whoever holds them now. A correction is a deliberate act.
    */
   correctDeaths?: boolean;
+  /**
+   * Subscriptions only: the configured SIM-change window (IDBIND_SIM_CHANGE_WINDOW_HOURS; default
+   * 72). A SIM change a full file reports late flags the bindings verified within it after the
+   * change (binding-lifecycle.ts), as the eligibility check would have refused them.
+   */
+  simChangeWindowHours?: number;
 }
 
 export async function fileSha256(path: string): Promise<string> {
@@ -223,7 +229,7 @@ function sameHolder(row: Buffer | null, stored: Buffer | null): boolean {
  * made for those only.
  */
 async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: string, carrierId: number, view: BatchView, notAfterMs: number,
-  firstImport: { terminated: KeyFilter; probeAll: boolean } | undefined): Promise<BatchOutcome> {
+  firstImport: { terminated: KeyFilter; probeAll: boolean } | undefined, simChangeWindowHours: number | undefined): Promise<BatchOutcome> {
   const rejects: RowReject[] = [];
   const { keep: unique, hex: hexKeys, packed } = firstOccurrences(view, 'msisdn', rejects);
   const probed = !firstImport || firstImport.probeAll
@@ -354,7 +360,7 @@ async function mergeSubscriptions(client: pg.PoolClient, ring: KeyRing, runId: s
   // a new holder or a termination revokes them, a SIM changed after the binding flags them. The
   // rules read the rows as just stored; new rows cannot have bindings, so a first import skips this.
   if (ended.length > 0 || updates.length > 0) {
-    await applyRegistryStateToBindings(client, { subscriptionIds: [...ended.map((e) => e.id), ...updates.map((u) => u.id)] });
+    await applyRegistryStateToBindings(client, { subscriptionIds: [...ended.map((e) => e.id), ...updates.map((u) => u.id)] }, simChangeWindowHours);
   }
   await repo.insertSeen(client, runId, [...unchangedKeys, ...refusedKeys]);
   return { accepted: fresh.length + updates.length, unchanged: unchangedKeys.length, rejects, foundStored: existing.size > 0 };
@@ -412,7 +418,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
       try {
         const outcome = kind === 'population'
           ? await mergePersons(client, ring, currentRunId, view, today, probeAll, options.correctDeaths === true)
-          : await mergeSubscriptions(client, ring, currentRunId, carrierId!, view, notAfterMs, terminatedFilter && { terminated: terminatedFilter, probeAll });
+          : await mergeSubscriptions(client, ring, currentRunId, carrierId!, view, notAfterMs, terminatedFilter && { terminated: terminatedFilter, probeAll }, options.simChangeWindowHours);
         const rejects = [...view.result.rejects, ...outcome.rejects];
         await repo.insertRejects(client, currentRunId, rejects);
         await repo.advanceRun(client, currentRunId, {
