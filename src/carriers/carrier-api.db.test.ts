@@ -453,7 +453,10 @@ describe('a restart loses no job', () => {
         if (++batches === 1) throw new Error('killed');
       },
     })).rejects.toThrow('killed');
-    const partial = await hub.pool.query(`UPDATE import_runs SET status = 'running' WHERE status = 'failed' RETURNING id, checkpoint_line::int AS line`);
+    // This file's run: an earlier test's failed run (another file) must not be taken for it.
+    const partial = await hub.pool.query(`UPDATE import_runs SET status = 'running' WHERE status = 'failed' AND source_sha256 = $1 RETURNING id, checkpoint_line::int AS line`,
+      [createHash('sha256').update(csv).digest('hex')]);
+    expect(partial.rows).toHaveLength(1);
     expect(partial.rows[0].line).toBeGreaterThan(1);
     await hub.pool.query(
       `INSERT INTO carrier_jobs (id, provider_id, kind, format, status, bytes_total, upload_name, source_sha256, uploaded_at, started_at, import_run_id)
@@ -505,6 +508,11 @@ describe('receiveUpload', () => {
         for await (const c of openSealedUpload(path, await hub.ring(), 'job-2')) void c;
       })()).rejects.toThrow();
       await expect(receiveUpload(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), join(dir, 'v.csv'), 1024, uploadSealer(await hub.ring(), 'job-3'))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+      // Refused once its file is closed: the caller's deletion is final (the stream opens the file
+      // asynchronously, and created it after a deletion made on the rejection).
+      rmSync(join(dir, 'v.csv'), { force: true });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(join(dir, 'v.csv'))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

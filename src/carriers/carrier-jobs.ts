@@ -170,7 +170,7 @@ export interface ReceivedUpload {
  * way. Past `limitBytes` it stops reading and fails with PAYLOAD_TOO_LARGE; after `idleMs` without
  * a byte from the client (not counting the waits for the disk) it fails with REQUEST_INVALID; the
  * body is left to the server to discard (the route closes the connection), never buffered. The
- * caller deletes the file on failure.
+ * caller deletes the file on failure: the promise settles once the file is closed.
  */
 export function receiveUpload(body: Readable, path: string, limitBytes: number, sealer: UploadSealer, idleMs = DEFAULT_UPLOAD_IDLE_TIMEOUT_MS): Promise<ReceivedUpload> {
   return new Promise<ReceivedUpload>((resolve, reject) => {
@@ -194,8 +194,12 @@ export function receiveUpload(body: Readable, path: string, limitBytes: number, 
       settled = true;
       body.off('data', onData);
       body.resume();
+      // Answered once the file is closed: the stream opens it asynchronously, so a file deleted by
+      // the caller on the rejection could otherwise be created after the deletion and left behind
+      // (found by the test suite: its directory not empty, an upload refused at once).
       out.destroy();
-      reject(e);
+      if (out.closed) reject(e);
+      else out.once('close', () => reject(e));
     };
     const onData = (chunk: Buffer) => {
       bytes += chunk.length;
