@@ -53,7 +53,11 @@ async function serve(): Promise<Served> {
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // The signal that ended it, if one did, is added to the output (a failed assertion shows it).
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => {
+    if (signal) out += `\n[exited on ${signal}]`;
+    resolve(code);
+  }));
   for (let i = 0; i < 1200 && !out.includes('Press Ctrl-C to stop.'); i++) {
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
@@ -115,7 +119,7 @@ describe('idbind serve stopped with Ctrl-C', () => {
     process.kill(-served.child.pid!, 'SIGINT');
     await new Promise((r) => setTimeout(r, 20));
     process.kill(-served.child.pid!, 'SIGINT');
-    expect(await served.exited).toBe(130);
+    expect(await served.exited, served.out()).toBe(130);
     expect(served.out()).toContain('stopping at once');
     expect(await postmasterGone(pid), served.out()).toBe(true);
     // The data directory is fit for the next start.
