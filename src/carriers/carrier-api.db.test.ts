@@ -429,6 +429,7 @@ describe('the latest action list', () => {
     expect(head.statusCode).toBe(200);
     expect(head.headers['reconciliation-run-id']).toBe(run.runId);
     expect(head.headers['content-disposition']).toBe(`attachment; filename="viettel-${run.runId}.csv"`);
+    expect(head.headers['content-length']).toBeUndefined();
     expect(head.body).toBe('');
     const after = await hub.pool.query(`SELECT run_id FROM access_records WHERE purpose = 'action_list_export' AND actor = $1`, [`provider:${viettel.provider.id}`]);
     expect(after.rows).toEqual([{ run_id: run.runId }]);

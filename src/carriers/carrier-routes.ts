@@ -202,7 +202,8 @@ export async function carrierRoutes(app: FastifyInstance, deps: CarrierRouteDeps
         const head = await describeLatestActionList(deps.pool, providerOf(request));
         reply.header('Reconciliation-Run-Id', head.runId);
         reply.header('Content-Disposition', `attachment; filename="${head.carrier}-${head.runId}.csv"`);
-        return reply.type('text/csv; charset=utf-8').send('');
+        // An empty stream, as the GET's: no Content-Length claiming the list is empty.
+        return reply.type('text/csv; charset=utf-8').send(Readable.from([]) as unknown as string);
       }
       // The checks run before the first byte, so an error is still a problem document.
       const list = await openLatestActionList(deps.pool, await deps.ring(), providerOf(request));

@@ -118,7 +118,8 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
     // it records no access.
     if (req.method === 'HEAD') {
       await checkActionList(deps.pool, req.params.run_id, req.params.carrier);
-      return reply.header('Content-Disposition', attachment).type('text/csv; charset=utf-8').send('');
+      // An empty stream, as the GET's: no Content-Length claiming the list is empty.
+      return reply.header('Content-Disposition', attachment).type('text/csv; charset=utf-8').send(Readable.from([]) as unknown as string);
     }
     // The checks run before the first byte, so an error is still a problem document (without the
     // attachment header); then the list streams in constant memory.
