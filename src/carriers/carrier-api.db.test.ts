@@ -82,6 +82,23 @@ async function settled(c: Carrier, id: string, via = app) {
   throw new Error('the job did not finish');
 }
 
+/** Binds an account of the platform to the person through the number's live subscription, as a phone verification does. */
+async function bindThroughNumber(platform: Provider, accountRef: string, msisdn: string, personalId: string): Promise<void> {
+  const [sub] = await findLiveSubscriptionsByMsisdn(hub.pool, await hub.ring(), msisdn);
+  const personId = (await findPersonIdByPersonalId(hub.pool, await hub.ring(), personalId))!;
+  const client = await hub.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await bindAccountInTransaction(client, platform, { accountRef, personId, subscriptionId: sub!.id, method: 'phone', level: 'low', viaVerification: randomUUID() });
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK');
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
 const ndjson = (events: Record<string, string>[]) => events.map((e) => JSON.stringify(e)).join('\n') + '\n';
 
 beforeAll(async () => {
@@ -179,16 +196,7 @@ describe('uploads run as jobs, through the import code of the CLI', () => {
 
   it('applies a delta file, with the bindings made through its numbers following them', async () => {
     const platform = (await createProvider(hub.pool, await hub.ring(), { allowLoopback: true }, { name: 'Bound Platform', kind: 'platform' })).provider;
-    const [sub] = await findLiveSubscriptionsByMsisdn(hub.pool, await hub.ring(), '+84961000001');
-    const personId = (await findPersonIdByPersonalId(hub.pool, await hub.ring(), people[0]!.pid))!;
-    const client = await hub.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await bindAccountInTransaction(client, platform, { accountRef: 'acct-1', personId, subscriptionId: sub!.id, method: 'phone', level: 'low', viaVerification: randomUUID() });
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+    await bindThroughNumber(platform, 'acct-1', '+84961000001', people[0]!.pid);
     const at = new Date(Date.now() + 1000).toISOString();
     const r = await upload(viettel, '/v1/carrier/deltas', ndjson([
       { event_id: 'd-1', type: 'terminated', msisdn: '0961000001', at },
@@ -204,16 +212,7 @@ describe('uploads run as jobs, through the import code of the CLI', () => {
 
   it('judges a SIM change reported late by the hub\'s configured SIM-change window (168 h here), not the 72-hour default', async () => {
     const platform = (await createProvider(hub.pool, await hub.ring(), { allowLoopback: true }, { name: 'Window Platform', kind: 'platform' })).provider;
-    const [sub] = await findLiveSubscriptionsByMsisdn(hub.pool, await hub.ring(), '+84961000004');
-    const personId = (await findPersonIdByPersonalId(hub.pool, await hub.ring(), people[3]!.pid))!;
-    const client = await hub.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await bindAccountInTransaction(client, platform, { accountRef: 'acct-w', personId, subscriptionId: sub!.id, method: 'phone', level: 'low', viaVerification: randomUUID() });
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+    await bindThroughNumber(platform, 'acct-w', '+84961000004', people[3]!.pid);
     // 100 hours before the binding: outside 72 h, inside the hub's 168 h (the number would have been refused).
     const at = new Date(Date.now() - 100 * 3_600_000).toISOString();
     const r = await upload(viettel, '/v1/carrier/deltas', ndjson([{ event_id: 'w-1', type: 'sim_changed', msisdn: '0961000004', at }]), 'application/x-ndjson');
@@ -229,16 +228,7 @@ describe('uploads run as jobs, through the import code of the CLI', () => {
     const first = await upload(itel, '/v1/carrier/registry', `${header}\n${line('')}\n`, 'text/csv');
     expect(await settled(itel, first.json().job_id)).toMatchObject({ status: 'completed', summary: { accepted: 1 } });
     const platform = (await createProvider(hub.pool, await hub.ring(), { allowLoopback: true }, { name: 'Window File Platform', kind: 'platform' })).provider;
-    const [sub] = await findLiveSubscriptionsByMsisdn(hub.pool, await hub.ring(), '+84873000001');
-    const personId = (await findPersonIdByPersonalId(hub.pool, await hub.ring(), people[0]!.pid))!;
-    const client = await hub.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await bindAccountInTransaction(client, platform, { accountRef: 'acct-wf', personId, subscriptionId: sub!.id, method: 'phone', level: 'low', viaVerification: randomUUID() });
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+    await bindThroughNumber(platform, 'acct-wf', '+84873000001', people[0]!.pid);
     // The file again, now reporting a SIM change 100 hours before the binding: inside the hub's 168 h.
     const at = new Date(Date.now() - 100 * 3_600_000).toISOString();
     const again = await upload(itel, '/v1/carrier/registry', `${header}\n${line(at)}\n`, 'text/csv');

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHub, type TestHub } from '../support/hub.ts';
+import { createTestPlatform, startTestHub, type TestHub, type TestPlatform } from '../support/hub.ts';
 import { many, N, seedVerificationRegistry } from '../support/verification-fixture.ts';
 import { startReconciliation } from '../../src/registry/reconciliation/reconciliation-service.ts';
 import { flagBindingsOfSubscriptionsForReverification, revokeBindingsOfSubscriptions } from '../../src/bindings/binding-lifecycle.ts';
@@ -14,18 +14,8 @@ import { flagBindingsOfSubscriptionsForReverification, revokeBindingsOfSubscript
 let hub: TestHub;
 let admin: Record<string, string>;
 
-interface Platform {
-  id: string;
-  key: string;
-  auth: Record<string, string>;
-}
-
-async function createPlatform(name: string, extra: Record<string, unknown> = {}): Promise<Platform> {
-  const r = await hub.app.inject({ method: 'POST', url: '/v1/admin/providers', headers: admin, payload: { name, kind: 'platform', ...extra } });
-  expect(r.statusCode, r.body).toBe(201);
-  const body = r.json();
-  return { id: body.provider.id, key: body.api_key, auth: { authorization: `Bearer ${body.api_key}` } };
-}
+type Platform = TestPlatform;
+const createPlatform = (name: string, extra: Record<string, unknown> = {}): Promise<Platform> => createTestPlatform(hub, name, extra);
 
 let zalo: Platform;
 let other: Platform;

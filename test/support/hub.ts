@@ -95,3 +95,20 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     },
   };
 }
+
+/** A platform created through the admin API, with its API key as a bearer header. */
+export interface TestPlatform {
+  id: string;
+  key: string;
+  auth: Record<string, string>;
+}
+
+/** Creates a platform through the admin API (`POST /v1/admin/providers`); `extra` adds members to its body. */
+export async function createTestPlatform(hub: TestHub, name: string, extra: Record<string, unknown> = {}): Promise<TestPlatform> {
+  const r = await hub.app.inject({
+    method: 'POST', url: '/v1/admin/providers', headers: { authorization: `Bearer ${hub.adminToken}` }, payload: { name, kind: 'platform', ...extra },
+  });
+  if (r.statusCode !== 201) throw new Error(`creating platform ${name}: ${r.statusCode} ${r.body}`);
+  const body = r.json();
+  return { id: body.provider.id, key: body.api_key, auth: { authorization: `Bearer ${body.api_key}` } };
+}
