@@ -550,3 +550,24 @@ describe('deltas and full files, more orders', () => {
     expect(await rows('+84916000003')).toEqual([['active', null]]);
   });
 });
+
+describe('a delta file refused whole', () => {
+  it('starts no run, and leaves the carrier\'s interrupted run resumable, as a registry file refused whole does', async () => {
+    const carrier = 'refusedwhole';
+    // An interrupted delta run of this carrier (its first line committed, then the process died).
+    const good = join(dir, 'refused-whole-good.ndjson');
+    writeFileSync(good, [
+      { event_id: 'rw-1', type: 'unblocked', msisdn: '0912888001', at: '2025-03-06T09:00:00+07:00' },
+      { event_id: 'rw-2', type: 'unblocked', msisdn: '0912888002', at: '2025-03-06T09:00:00+07:00' },
+    ].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const first = await applyEvents(good, carrier);
+    await db.pool.query(`UPDATE import_runs SET status = 'failed', checkpoint_line = 1 WHERE id = $1`, [first.run_id]);
+    const runs = async () => (await db.pool.query<{ id: string; status: string }>(
+      `SELECT r.id, r.status FROM import_runs r JOIN carriers c ON c.id = r.carrier_id WHERE c.slug = $1 ORDER BY r.started_at`, [carrier])).rows;
+    const before = await runs();
+    // A CSV file named .ndjson: refused whole (chunk-reader.ts).
+    const wrong = write('refused-whole-wrong.ndjson', ['event_id,type,msisdn,at', 'rw-3,unblocked,0912888003,2025-03-06T09:00:00+07:00']);
+    await expect(applyEvents(wrong, carrier)).rejects.toMatchObject({ code: 'IMPORT_FORMAT_INVALID' });
+    expect(await runs()).toEqual(before);
+  });
+});

@@ -276,6 +276,9 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
   const totalBytes = inputFileSize(options.path);
   const sha256 = options.sha256 ?? (await fileSha256(options.path));
   const batchSize = options.batchSize ?? 500;
+  // Opening checks the file's start: a file refused whole (not NDJSON) never starts a run, nor
+  // abandons the carrier's interrupted one, as in importRegistry.
+  const chunked = await openChunkedSource({ path: options.path, open: options.open, fields: EVENT_FIELDS, required: [] });
   const client = await pool.connect();
   let runId: string | undefined;
   try {
@@ -285,7 +288,6 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
     const { resumedAfter, progress } = run;
     const notAfterMs = latestAcceptedTime();
     await options.onRunStarted?.({ runId, resumedAfterLine: resumedAfter });
-    const chunked = await openChunkedSource({ path: options.path, open: options.open, fields: EVENT_FIELDS, required: [] });
     // Deltas are applied one by one in file order, so they are parsed here rather than in workers.
     const decoder = new TextDecoder('utf-8');
     /**

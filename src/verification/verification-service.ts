@@ -335,11 +335,13 @@ function closedError(row: repo.VerificationRow, maxAttempts: number): Verificati
   if (row.status === 'verified') return new VerificationError('VERIFICATION_COMPLETED');
   if (row.status === 'guardian_required') return new VerificationError('GUARDIAN_REQUIRED');
   if (row.status === 'expired' || isExpired(row)) return new VerificationError('CODE_EXPIRED');
-  if ((row.status === 'failed' && row.failure === 'too_many_attempts') || row.attempts >= maxAttempts) return new VerificationError('TOO_MANY_ATTEMPTS');
+  // A failure's own answer before the spent attempts: the right code may have been the last
+  // attempt allowed, and a repeated confirmation then gets the answer the first one got.
   if (row.status === 'failed' && (row.failure === 'not_eligible_at_confirm' || row.failure === 'not_eligible_at_resend')) return new VerificationError('NUMBER_NOT_ELIGIBLE');
   // The person proved the number before the limit refused the binding (bindAccount), so the
   // precise answer is theirs to see, again for a confirmation repeated after its answer was lost.
   if (row.status === 'failed' && row.failure === 'account_limit') return new BindingError('ACCOUNT_LIMIT_REACHED', 'the person has reached the accounts-per-person limit');
+  if ((row.status === 'failed' && row.failure === 'too_many_attempts') || row.attempts >= maxAttempts) return new VerificationError('TOO_MANY_ATTEMPTS');
   return new VerificationError('VERIFICATION_COMPLETED');
 }
 

@@ -273,6 +273,25 @@ describe('a confirm repeated after its answer was lost', () => {
   });
 });
 
+describe('a confirm repeated after its answer was lost, the right code typed last', () => {
+  it('answers ACCOUNT_LIMIT_REACHED again when the right code was the last attempt allowed, not TOO_MANY_ATTEMPTS', async () => {
+    const strict = await createPlatform('Strict Four', { limits: { accounts_per_person: 1 } });
+    const first = await start(strict, 'last-1', many(16));
+    const firstCode = await lastCode(many(16));
+    const second = await start(strict, 'last-2', many(17));
+    const secondCode = await lastCode(many(17));
+    expect((await confirm(strict, first.json().id, firstCode)).statusCode).toBe(200);
+    // Four wrong codes, then the right one: the fifth and last attempt proves the number.
+    for (let i = 0; i < 4; i++) expect((await confirm(strict, second.json().id, wrong(secondCode))).json().code).toBe('CODE_INVALID');
+    const refused = await confirm(strict, second.json().id, secondCode);
+    expect(refused.statusCode, refused.body).toBe(409);
+    expect(refused.json().code).toBe('ACCOUNT_LIMIT_REACHED');
+    const repeated = await confirm(strict, second.json().id, secondCode);
+    expect(repeated.statusCode, repeated.body).toBe(409);
+    expect(repeated.json().code).toBe('ACCOUNT_LIMIT_REACHED');
+  });
+});
+
 // Residual, not fixed: the per-number budgets (5 starts an hour, 10 a day, 15 typed codes a day)
 // are shared by every provider (issue 3 "Abuse"; docs/platforms.md "Limits": "Per hub"). So one
 // platform's answers tell it of the number's use at other platforms, and one platform (or anyone

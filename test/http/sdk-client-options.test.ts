@@ -39,3 +39,30 @@ describe('IdbindClient options that are not numbers', () => {
     expect(() => new IdbindClient({ baseUrl: 'http://127.0.0.1:9', apiKey: 'idbk_x', retry: { retries: 0 } })).not.toThrow();
   });
 });
+
+describe('IdbindClient ids refused before sending', () => {
+  it.each([
+    ['getVerification', (c: IdbindClient) => c.getVerification('..')],
+    ['confirmCode', (c: IdbindClient) => c.confirmCode('..', '123456')],
+    ['getWebhookDelivery', (c: IdbindClient) => c.getWebhookDelivery('.')],
+    ['getCarrierJob', (c: IdbindClient) => c.getCarrierJob('..')],
+  ])('%s: a dot segment is refused at once, not retried as if the hub were unreachable', async (_what, call) => {
+    let calls = 0;
+    const fetch: FetchFunction = async () => {
+      calls++;
+      return new Response('{}', { status: 200, headers: { 'content-type': 'application/json' } });
+    };
+    // Retries that would wait minutes: a refusal retried as transient never settles within the race.
+    const client = new IdbindClient({ baseUrl: 'http://127.0.0.1:9', apiKey: 'idbk_x', fetch, retry: { retries: 2, minDelayMs: 600_000, maxDelayMs: 600_000 } });
+    const original = Math.random;
+    Math.random = () => 0.99;
+    try {
+      const settled = call(client).then(() => 'resolved', (e: unknown) => (e instanceof IdbindError ? e.code : 'other'));
+      const pending = new Promise<string>((resolve) => setTimeout(() => resolve('still pending'), 500));
+      expect(await Promise.race([settled, pending])).toMatch(/_NOT_FOUND$/);
+    } finally {
+      Math.random = original;
+    }
+    expect(calls).toBe(0);
+  });
+});

@@ -124,8 +124,10 @@ export class IdbindClient {
   }
 
   /** `GET /v1/verifications/{id}`: a verification and, once verified, its result (to recover a lost answer). */
-  getVerification(id: string): Promise<Verification> {
-    return this.#withRetry(() => this.#json<Verification>({ method: 'GET', path: `/v1/verifications/${idSegment(id, 'VERIFICATION_NOT_FOUND')}` }), transient);
+  async getVerification(id: string): Promise<Verification> {
+    // The id is checked once, before the first try: a refusal is not a transient failure to retry.
+    const path = `/v1/verifications/${idSegment(id, 'VERIFICATION_NOT_FOUND')}`;
+    return this.#withRetry(() => this.#json<Verification>({ method: 'GET', path }), transient);
   }
 
   /**
@@ -145,8 +147,9 @@ export class IdbindClient {
    * under 16 is `GUARDIAN_REQUIRED` and is not bound.
    */
   async confirmCode(id: string, code: string): Promise<BindResult> {
+    const path = `/v1/verifications/${idSegment(id, 'VERIFICATION_NOT_FOUND')}/confirm`;
     try {
-      return await this.#json<BindResult>({ method: 'POST', path: `/v1/verifications/${idSegment(id, 'VERIFICATION_NOT_FOUND')}/confirm`, json: { code } });
+      return await this.#json<BindResult>({ method: 'POST', path, json: { code } });
     } catch (error) {
       if (!transient(error)) throw error;
       // The answer was lost, not necessarily the confirmation: the verification tells which.
@@ -326,11 +329,9 @@ export class IdbindClient {
    * log (each try's status code or error, and duration). `WEBHOOK_DELIVERY_NOT_FOUND` (404) for an
    * id that is not one of your deliveries (another provider's event is "not found" too).
    */
-  getWebhookDelivery(eventId: string): Promise<WebhookDeliveryDetail> {
-    return this.#withRetry(
-      () => this.#json<WebhookDeliveryDetail>({ method: 'GET', path: `/v1/webhooks/deliveries/${idSegment(eventId, 'WEBHOOK_DELIVERY_NOT_FOUND')}` }),
-      transient,
-    );
+  async getWebhookDelivery(eventId: string): Promise<WebhookDeliveryDetail> {
+    const path = `/v1/webhooks/deliveries/${idSegment(eventId, 'WEBHOOK_DELIVERY_NOT_FOUND')}`;
+    return this.#withRetry(() => this.#json<WebhookDeliveryDetail>({ method: 'GET', path }), transient);
   }
 
   /**
@@ -397,13 +398,15 @@ export class IdbindClient {
   }
 
   /** `GET /v1/carrier/jobs/{id}`: status, progress (`bytes_done` of `bytes_total`), summary, error; `CARRIER_JOB_NOT_FOUND` (404). */
-  getCarrierJob(jobId: string): Promise<CarrierJob> {
-    return this.#withRetry(() => this.#json<CarrierJob>({ method: 'GET', path: `/v1/carrier/jobs/${idSegment(jobId, 'CARRIER_JOB_NOT_FOUND')}` }), transient);
+  async getCarrierJob(jobId: string): Promise<CarrierJob> {
+    const path = `/v1/carrier/jobs/${idSegment(jobId, 'CARRIER_JOB_NOT_FOUND')}`;
+    return this.#withRetry(() => this.#json<CarrierJob>({ method: 'GET', path }), transient);
   }
 
   /** `GET /v1/carrier/jobs/{id}/rejects`: the rejected rows as a CSV stream (`line,field,code`; never a value). */
   async getCarrierJobRejects(jobId: string): Promise<ReadableStream<Uint8Array>> {
-    const response = await this.#withRetry(() => this.#download(`/v1/carrier/jobs/${idSegment(jobId, 'CARRIER_JOB_NOT_FOUND')}/rejects`), transient);
+    const path = `/v1/carrier/jobs/${idSegment(jobId, 'CARRIER_JOB_NOT_FOUND')}/rejects`;
+    const response = await this.#withRetry(() => this.#download(path), transient);
     return bodyOf(response);
   }
 
