@@ -44,11 +44,17 @@ export function nameMatchKeySlow(name: string, rule: NameRule): string {
 
 /**
  * Apostrophes as typed: ’ (U+2019) and ‘ (U+2018), which word processors and spreadsheets put for
- * ' as it is typed, and ʼ (U+02BC). Names of the Central Highlands hold one ("H'Hen Niê"): a
- * population row typed so was rejected (NAME_INVALID), and a carrier's ’ against the registry's '
- * was a HOLDER_DATA_MISMATCH. Stored as ', so both sides' match indexes agree under any name rule.
+ * ' as it is typed. Names of the Central Highlands hold one ("H'Hen Niê"): a population row typed
+ * so was rejected (NAME_INVALID), and a carrier's ’ against the registry's ' was a
+ * HOLDER_DATA_MISMATCH. Stored as ', so both sides' match indexes agree under any name rule.
+ *
+ * Not ʼ (U+02BC): Unicode counts it a letter, so names holding it were taken and stored as typed,
+ * their match indexes with it; storing it as ' now would make every such person's match index
+ * differ from their carriers' until both files were imported again (junk-SIM flags for correctly
+ * registered people meanwhile). Matching it with ' is a name rule's change (a new rule, adopted
+ * by a blind-index rotation that re-indexes everything: docs/keys.md).
  */
-const TYPED_APOSTROPHES = /[\u2018\u2019\u02bc]/g;
+const TYPED_APOSTROPHES = /[\u2018\u2019]/g;
 
 /** The definition: NFC, typed apostrophes as ', single spaces, trimmed. */
 export function canonicalNameSlow(name: string): string {

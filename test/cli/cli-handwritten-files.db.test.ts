@@ -394,7 +394,7 @@ describe('names with an apostrophe typed as a typographic one', () => {
   // word processors and spreadsheets turn into ’ (U+2019) as it is typed. The population file's
   // row was rejected (NAME_INVALID: only ' is a name's character), and a carrier's ’ against the
   // registry's ' was a HOLDER_DATA_MISMATCH: a junk SIM for a correctly registered person.
-  it('stores ’ and ʼ as the apostrophe they stand for, so the person is taken and the carrier\'s spelling matches', async () => {
+  it('stores ’ as the apostrophe it stands for, so the person is taken and the carrier\'s spelling matches', async () => {
     const H = '066192000001'; // Đắk Lắk, a woman born in 1992
     const pop = importJson(['population', file('highlands.csv', `personal_id,full_name,birth_date,sex,status\n${H},H\u2019Hen Niê,1992-03-01,F,alive\n`)]);
     expect(pop.summary).toMatchObject({ accepted: 1, rejected: 0 });
@@ -404,9 +404,8 @@ describe('names with an apostrophe typed as a typographic one', () => {
       'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status',
       `0991000001,${H},H'Hen Niê,1992-03-01,store,2024-01-01,active`,
       `0991000002,${H},H\u2019HEN NIE,1992-03-01,store,2024-01-01,active`,
-      `0991000003,${H},H\u02BCHen Niê,1992-03-01,store,2024-01-01,active`,
     ].join('\n') + '\n')]);
-    expect(subs.summary).toMatchObject({ accepted: 3, rejected: 0 });
+    expect(subs.summary).toMatchObject({ accepted: 2, rejected: 0 });
     const run = JSON.parse(idbind(['reconcile', '--json']).stdout);
     expect(run.by_carrier.gmobile).toEqual({ NO_HOLDER: 0, HOLDER_NOT_FOUND: 0, HOLDER_DECEASED: 0, HOLDER_DATA_MISMATCH: 0, ONLINE_BEYOND_LIMIT: 0 });
   });
