@@ -14,7 +14,9 @@ export const VERIFICATION_ERRORS = defineErrors({
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   SMS_BUDGET_EXHAUSTED: { status: 429, title: "The provider's daily SMS budget is spent" },
   RESEND_TOO_SOON: { status: 429, title: 'Wait before asking for another code' },
-  RESEND_LIMIT_REACHED: { status: 429, title: 'No more codes for this verification: start a new one' },
+  // 409 as TOO_MANY_ATTEMPTS: the verification's state refuses it for good, and a 429 (with no
+  // Retry-After) tells generic HTTP clients to try again later.
+  RESEND_LIMIT_REACHED: { status: 409, title: 'No more codes for this verification: start a new one' },
   SMS_GATEWAY_UNAVAILABLE: { status: 503, title: 'The SMS gateway is not available' },
 });
 

@@ -152,7 +152,9 @@ describe('resends', () => {
       await resendCode(d, p, started.id, { clientIp: '10.1.0.4' });
     }
     await waitOutResendInterval(started.id);
-    await expect(resendCode(d, p, started.id, { clientIp: '10.1.0.4' })).rejects.toMatchObject({ code: 'RESEND_LIMIT_REACHED' });
+    // 409, not 429: the verification's state refuses it, and no wait changes that (a 429 tells
+    // generic HTTP clients to try again later).
+    await expect(resendCode(d, p, started.id, { clientIp: '10.1.0.4' })).rejects.toMatchObject({ code: 'RESEND_LIMIT_REACHED', status: 409 });
     expect(received.get(many(12))).toHaveLength(3);
   });
 
