@@ -386,6 +386,8 @@ describe('hand-written CSV quoting and header placement', () => {
     const upload = `\r\n${SUBSCRIPTION_HEADER}\r\n0912345601,,,,store,2024-01-01,active,,\r\n`;
     expect(() => checkUploadStart(Buffer.from(upload), true, 'csv')).toThrow(/line 1 is blank/);
     expect(() => checkUploadStart(Buffer.from(`${SUBSCRIPTION_HEADER},\r\n`), true, 'csv')).toThrow(/no name at position 10/);
+    // A line of commas alone is not blank: a header whose names were left out.
+    expect(() => checkUploadStart(Buffer.from(',,,,\r\n0912345601,,,,\r\n'), true, 'csv')).toThrow(/no column names/);
   });
 });
 

@@ -93,7 +93,12 @@ export function checkHeader(header: string[], fields: readonly string[], require
   // Positions, never names: a file without a header would otherwise echo its first row's values.
   const unknown = header.map((h, i) => (fields.includes(h) ? -1 : i + 1)).filter((i) => i > 0);
   // A blank line 1 (the carriers' upload check reads it as the header).
-  if (header.every((h) => h === '')) throw new SourceFormatError('line 1 is blank: a CSV file starts with its header row on line 1');
+  if (header.every((h) => h === '')) {
+    // Commas alone are not a blank line: the names were left out.
+    throw new SourceFormatError(header.length > 1
+      ? 'the header row has no column names (commas alone): a CSV file starts with its header row on line 1'
+      : 'line 1 is blank: a CSV file starts with its header row on line 1');
+  }
   // Only empty names unknown: a header (a row without one has values the format does not name).
   if (unknown.length > 0 && unknown.every((i) => header[i - 1] === '')) {
     throw new SourceFormatError(`the header has a column with no name at position ${unknown.join(', ')} (a comma after the last column?)`);
