@@ -83,7 +83,13 @@ function readRegistry(genDir: string, carriers: string[]): Registry {
 const significant = (msisdn: string) => msisdn.replace(/^(\+84|84|0)/, '');
 
 /** A needle: a value that must not appear, and what it is. */
-interface Needle { value: string; kind: string; digits?: boolean }
+/**
+ * `digits`: found inside any run of digits (spaces, dots or dashes between them allowed), as a
+ * number is written. `token`: found only as a whole run of digits of its own length: a one-time
+ * code is 6 digits, which every long run of digits holds by chance (a log's response time
+ * 13.619200999997702 holds twelve), and a code is written whole, as the SMS text writes it.
+ */
+interface Needle { value: string; kind: string; digits?: boolean; token?: boolean }
 function registryNeedles(reg: Registry): Needle[] {
   const needles: Needle[] = [];
   for (const p of reg.people) {
@@ -144,10 +150,11 @@ function leaks(emissions: Emission[], needles: Needle[]): string[] {
   expect(needles.every((n) => typeof n.value === 'string' && n.value.length >= 6), 'every needle is a value').toBe(true);
   const unique = [...new Map(needles.map((n) => [`${n.kind}:${n.value}`, n])).values()];
   const digits = unique.filter((n) => n.digits);
+  const tokens = unique.filter((n) => n.token);
   const sizes = [...new Set(digits.map((n) => n.value.length))];
   // Names and secrets, grouped by their first word (a family name, or a key's prefix): one search per group.
   const byWord = new Map<string, Needle[]>();
-  for (const n of unique.filter((x) => !x.digits)) {
+  for (const n of unique.filter((x) => !x.digits && !x.token)) {
     const word = fold(n.value).split(' ')[0]!.slice(0, 24);
     byWord.set(word, [...(byWord.get(word) ?? []), n]);
   }
@@ -162,6 +169,10 @@ function leaks(emissions: Emission[], needles: Needle[]): string[] {
     const hit = (n: Needle, at: number, context: string) => found.push(`${e.source}: ${n.kind} ${JSON.stringify(n.value)} in …${JSON.stringify(context)}…`);
     for (const n of digits) {
       const at = hay.findDigits(n.value);
+      if (at >= 0) hit(n, at, text.slice(Math.max(0, at - 80), at + n.value.length + 80));
+    }
+    for (const n of tokens) {
+      const at = text.search(new RegExp(`(?<!\\d)${n.value}(?!\\d)`));
       if (at >= 0) hit(n, at, text.slice(Math.max(0, at - 80), at + n.value.length + 80));
     }
     for (const [word, group] of byWord) {
@@ -302,6 +313,14 @@ describe('the scan itself', () => {
     // Shorter digit runs and a partial name are not hits (a longer run holding the value is, on purpose).
     expect(leaks([{ source: 't', text: '91234567 07919000012 Nguyễn Văn, idbk_abc' }], needles)).toEqual([]);
   });
+
+  it('finds a one-time code written whole, not inside a longer run of digits', () => {
+    const code: Needle[] = [{ value: '689009', kind: 'one-time code', token: true }];
+    for (const text of ['Ma xac thuc 689009 cho Sen Social', '{"code":"689009"}', 'code=689009&']) {
+      expect(leaks([{ source: 't', text }], code), text).toHaveLength(1);
+    }
+    expect(leaks([{ source: 't', text: '"responseTime":13.6890091 "time":1795577689009 id 16890090' }], code)).toEqual([]);
+  });
 });
 
 describe('what the hub and the CLI emit', () => {
@@ -402,7 +421,7 @@ describe('what the hub and the CLI emit', () => {
       expect(start.status, start.body).toBe(201);
       for (let i = 0; i < 100 && smsCodes().length === before; i++) await new Promise((r) => setTimeout(r, 20));
       const code = smsCodes().at(-1)!;
-      codes.push({ value: code, kind: 'one-time code', digits: true });
+      codes.push({ value: code, kind: 'one-time code', token: true });
       return { id: start.json.id as string, code };
     };
 
@@ -556,8 +575,13 @@ describe('what the hub and the CLI emit', () => {
       const dump: Emission[] = [];
       for (const { tablename } of tables.rows) {
         const rows = await client.query<{ r: string }>(`SELECT t::text AS r FROM "${tablename}" t`);
-        // bytea as hex is skipped: 9 digits turn up by chance in ciphertext hex.
-        dump.push({ source: `table ${tablename}`, text: rows.rows.map((x) => x.r).join('\n').replace(/\\\\x[0-9a-f]+|\\x[0-9a-f]+/g, '') });
+        // bytea as hex is skipped: 9 digits turn up by chance in ciphertext hex. So are the
+        // fractions of timestamps: their 6 digits of microseconds matched a one-time code by
+        // chance (a key version created at 04:07:27.689009 against the code 689009).
+        dump.push({
+          source: `table ${tablename}`,
+          text: rows.rows.map((x) => x.r).join('\n').replace(/\\\\x[0-9a-f]+|\\x[0-9a-f]+/g, '').replace(/(\d{2}:\d{2}:\d{2})\.\d{1,6}/g, '$1'),
+        });
       }
       expect(dump.length).toBeGreaterThan(20);
       expect(leaks(dump, [...registryNeedles(reg), ...codes, ...secrets, ...pseudonymsInClear()])).toEqual([]);
@@ -611,7 +635,7 @@ describe('what a demo hub emits (its own fresh data directory)', () => {
         expect(start.status, start.body).toBe(201);
         const outbox = await (await fetch(`${demo.url}/v1/dev/sms-outbox?to=${encodeURIComponent(phone)}`)).json() as { text: string }[];
         const code = /\d{6}/.exec(outbox.at(-1)!.text)![0];
-        demoCodes.push({ value: code, kind: 'one-time code', digits: true });
+        demoCodes.push({ value: code, kind: 'one-time code', token: true });
         await api('POST', `/v1/verifications/${start.json.id as string}/confirm`, { key, body: { code: String((Number(code) + 7) % 1_000_000).padStart(6, '0') } });
         const ok = await api('POST', `/v1/verifications/${start.json.id as string}/confirm`, { key, body: { code } });
         expect(ok.status, ok.body).toBe(200);
