@@ -53,10 +53,10 @@ afterAll(async () => {
   await bed?.close();
 });
 
-/** A real phone verification: start, the code from the demo outbox, confirm. */
-async function verify(provider: Provider, ref: string, phone: string, d: VerificationDeps = deps): Promise<void> {
+/** A real phone verification: start, the code from the demo outbox (of `outbox`'s database), confirm. */
+async function verify(provider: Provider, ref: string, phone: string, d: VerificationDeps = deps, outbox: Pick<TestDatabase, 'pool' | 'ring'> = db): Promise<void> {
   const s = await startVerification(d, provider, { accountRef: ref, phone, clientIp: '127.0.0.1' });
-  const code = (await readOutbox(db.pool, db.ring, phone)).at(-1)!.text.match(/\b\d{6}\b/)![0];
+  const code = (await readOutbox(outbox.pool, outbox.ring, phone)).at(-1)!.text.match(/\b\d{6}\b/)![0];
   await confirmCode(d, provider, s.id, code);
 }
 
@@ -380,9 +380,7 @@ describe('a SIM-change window configured longer than 72 hours', () => {
 
   it('flags a binding whose number changed SIM, reported late, within the configured window before the verification', async () => {
     const d = longBed.deps;
-    const s = await startVerification(d, longBed.provider, { accountRef: 'long-window', phone: many(6), clientIp: '127.0.0.1' });
-    const code = (await readOutbox(longBed.db.pool, longBed.db.ring, many(6))).at(-1)!.text.match(/\b\d{6}\b/)![0];
-    await confirmCode(d, longBed.provider, s.id, code);
+    await verify(longBed.provider, 'long-window', many(6), d, longBed.db);
     const path = join(longBed.dir, 'long-window.ndjson');
     writeFileSync(path, JSON.stringify(delta('sim_changed', many(6), hoursAgo(100))) + '\n');
     expect(await applySubscriptionEvents({
@@ -399,9 +397,7 @@ describe('a SIM-change window configured longer than 72 hours', () => {
   /** The same through a full file (CLI or carrier API): ImportOptions.simChangeWindowHours. */
   it('a full file reporting that SIM change does the same', async () => {
     const d = longBed.deps;
-    const s = await startVerification(d, longBed.provider, { accountRef: 'long-window-file', phone: many(7), clientIp: '127.0.0.1' });
-    const code = (await readOutbox(longBed.db.pool, longBed.db.ring, many(7))).at(-1)!.text.match(/\b\d{6}\b/)![0];
-    await confirmCode(d, longBed.provider, s.id, code);
+    await verify(longBed.provider, 'long-window-file', many(7), d, longBed.db);
     const path = join(longBed.dir, 'long-window.csv');
     writeFileSync(path, [
       'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status,sim_changed_at,device_changed_at',

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPlatform, startTestHub, type TestHub, type TestPlatform } from '../support/hub.ts';
+import { createTestPlatform, followEvents, startTestHub, type TestHub, type TestPlatform } from '../support/hub.ts';
 import { many, N, seedVerificationRegistry } from '../support/verification-fixture.ts';
 import { IdbindClient, IdbindError } from '../../packages/sdk/src/index.ts';
 
@@ -151,19 +151,7 @@ describe('event cursors', () => {
     return r.json() as { events: { id: string; type: string }[]; next_cursor: string };
   }
 
-  /** Follows the cursor until `want` events came back (the poll waits for older transactions to end). */
-  async function pollAll(p: Platform, want: number, after?: string) {
-    const out: { id: string; type: string }[] = [];
-    let cursor = after;
-    const deadline = Date.now() + 20_000;
-    while (out.length < want && Date.now() < deadline) {
-      const page = await poll(p, cursor);
-      out.push(...page.events);
-      cursor = page.next_cursor;
-      if (page.events.length === 0) await new Promise((r) => setTimeout(r, 50));
-    }
-    return { events: out, cursor: cursor! };
-  }
+  const pollAll = (p: Platform, want: number, after?: string) => followEvents((cursor) => poll(p, cursor), want, after);
 
   it("carry no hub-wide counter: a platform cannot measure other platforms' activity between two of its events", async () => {
     // The database's transaction id counts every write of the hub, other platforms' included: two
@@ -250,20 +238,30 @@ describe('@idbind/sdk given an id that is a URL dot segment', () => {
   });
 });
 
+/**
+ * Two verifications of one person (the registry's numbers `a` and `b`) at a platform whose limit is
+ * one account per person, both started before the first is confirmed and that confirmed: the
+ * second's right code is then refused by the limit. Answers the second and its code.
+ */
+async function secondOfTwoAtLimitOne(name: string, refs: [string, string], numbers: [string, string]) {
+  const strict = await createPlatform(name, { limits: { accounts_per_person: 1 } });
+  const first = await start(strict, refs[0], numbers[0]);
+  const firstCode = await lastCode(numbers[0]);
+  const second = await start(strict, refs[1], numbers[1]);
+  const secondCode = await lastCode(numbers[1]);
+  expect((await confirm(strict, first.json().id, firstCode)).statusCode).toBe(200);
+  return { strict, secondId: second.json().id as string, secondCode };
+}
+
 describe('a confirm repeated after its answer was lost', () => {
   it('answers ACCOUNT_LIMIT_REACHED again, as GUARDIAN_REQUIRED and NUMBER_NOT_ELIGIBLE are answered again, not VERIFICATION_COMPLETED', async () => {
-    const strict = await createPlatform('Strict Two', { limits: { accounts_per_person: 1 } });
     // Both started before either is confirmed: the limit refuses the second at its confirmation.
-    const first = await start(strict, 'lost-1', '+84912000022');
-    const firstCode = await lastCode('+84912000022');
-    const second = await start(strict, 'lost-2', '+84912000023');
-    const secondCode = await lastCode('+84912000023');
-    expect((await confirm(strict, first.json().id, firstCode)).statusCode).toBe(200);
-    const refused = await confirm(strict, second.json().id, secondCode);
+    const { strict, secondId, secondCode } = await secondOfTwoAtLimitOne('Strict Two', ['lost-1', 'lost-2'], ['+84912000022', '+84912000023']);
+    const refused = await confirm(strict, secondId, secondCode);
     expect(refused.statusCode, refused.body).toBe(409);
     expect(refused.json().code).toBe('ACCOUNT_LIMIT_REACHED');
     // The platform never saw that answer (a timeout), and repeats the confirmation.
-    const repeated = await confirm(strict, second.json().id, secondCode);
+    const repeated = await confirm(strict, secondId, secondCode);
     expect(repeated.statusCode, repeated.body).toBe(409);
     expect(repeated.json().code).toBe('ACCOUNT_LIMIT_REACHED');
     // The minor's and the right code's other endings are repeated as they were first answered.
@@ -275,18 +273,13 @@ describe('a confirm repeated after its answer was lost', () => {
 
 describe('a confirm repeated after its answer was lost, the right code typed last', () => {
   it('answers ACCOUNT_LIMIT_REACHED again when the right code was the last attempt allowed, not TOO_MANY_ATTEMPTS', async () => {
-    const strict = await createPlatform('Strict Four', { limits: { accounts_per_person: 1 } });
-    const first = await start(strict, 'last-1', many(16));
-    const firstCode = await lastCode(many(16));
-    const second = await start(strict, 'last-2', many(17));
-    const secondCode = await lastCode(many(17));
-    expect((await confirm(strict, first.json().id, firstCode)).statusCode).toBe(200);
+    const { strict, secondId, secondCode } = await secondOfTwoAtLimitOne('Strict Four', ['last-1', 'last-2'], [many(16), many(17)]);
     // Four wrong codes, then the right one: the fifth and last attempt proves the number.
-    for (let i = 0; i < 4; i++) expect((await confirm(strict, second.json().id, wrong(secondCode))).json().code).toBe('CODE_INVALID');
-    const refused = await confirm(strict, second.json().id, secondCode);
+    for (let i = 0; i < 4; i++) expect((await confirm(strict, secondId, wrong(secondCode))).json().code).toBe('CODE_INVALID');
+    const refused = await confirm(strict, secondId, secondCode);
     expect(refused.statusCode, refused.body).toBe(409);
     expect(refused.json().code).toBe('ACCOUNT_LIMIT_REACHED');
-    const repeated = await confirm(strict, second.json().id, secondCode);
+    const repeated = await confirm(strict, secondId, secondCode);
     expect(repeated.statusCode, repeated.body).toBe(409);
     expect(repeated.json().code).toBe('ACCOUNT_LIMIT_REACHED');
   });

@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
-import { startTestHub, type TestHub } from '../support/hub.ts';
+import { followEvents, startTestHub, type TestHub } from '../support/hub.ts';
 import { errorHandler, notFoundHandler } from '../../src/kernel/http/problem.ts';
 import { decorateProviderRequest } from '../../src/providers/provider-auth.ts';
 import { createProvider } from '../../src/providers/provider-service.ts';
@@ -289,19 +289,7 @@ describe('polling events', () => {
     return res.json() as { events: { id: string; type: string; sequence?: number }[]; next_cursor: string };
   }
 
-  /** Follows the cursor until `want` events came back (other test files' transactions may hold the horizon back briefly). */
-  async function pollAll(p: { key: string }, want: number, after?: string) {
-    const out: { id: string; type: string; sequence?: number }[] = [];
-    let cursor = after;
-    const deadline = Date.now() + 20_000;
-    while (out.length < want && Date.now() < deadline) {
-      const page = await poll(p, cursor);
-      out.push(...page.events);
-      cursor = page.next_cursor;
-      if (page.events.length === 0) await new Promise((r) => setTimeout(r, 50));
-    }
-    return { events: out, cursor: cursor! };
-  }
+  const pollAll = (p: { key: string }, want: number, after?: string) => followEvents((cursor) => poll(p, cursor), want, after);
 
   it("serves only the provider's own events, in pages, and a cursor that resumes where it stopped", async () => {
     const p = await platform(recA.url);

@@ -112,3 +112,21 @@ export async function createTestPlatform(hub: TestHub, name: string, extra: Reco
   const body = r.json();
   return { id: body.provider.id, key: body.api_key, auth: { authorization: `Bearer ${body.api_key}` } };
 }
+
+/**
+ * Follows an events cursor (`GET /v1/events`, through `page`) until `want` events came back or 20 s
+ * passed: a poll serves an event only once every older transaction has ended, so events of other
+ * test files' transactions may come a moment late.
+ */
+export async function followEvents<E>(page: (after?: string) => Promise<{ events: E[]; next_cursor: string }>, want: number, after?: string): Promise<{ events: E[]; cursor: string }> {
+  const out: E[] = [];
+  let cursor = after;
+  const deadline = Date.now() + 20_000;
+  while (out.length < want && Date.now() < deadline) {
+    const answer = await page(cursor);
+    out.push(...answer.events);
+    cursor = answer.next_cursor;
+    if (answer.events.length === 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  return { events: out, cursor: cursor! };
+}
