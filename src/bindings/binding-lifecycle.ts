@@ -114,8 +114,8 @@ export async function applyRegistryStateToBindings(db: Db, touched: { subscripti
   simChangeWindowHours: number = REVERIFY_WINDOW_HOURS): Promise<void> {
   const subs = touched.subscriptionIds ?? [];
   if (subs.length > 0) {
-    const r = await db.query<{ id: string; status: string; ended_reason: string | null; sim_changed_at: Date | null; verified_at: Date | null; account_status: string }>(
-      `SELECT s.id, s.status, s.ended_reason, s.sim_changed_at, a.verified_at, a.status AS account_status
+    const r = await db.query<{ id: string; status: string; ended_reason: string | null; sim_changed_at: Date | null; account_status: string }>(
+      `SELECT s.id, s.status, s.ended_reason, s.sim_changed_at, a.status AS account_status
        FROM accounts a JOIN subscriptions s ON s.id = a.subscription_id
        WHERE a.subscription_id = ANY($1::uuid[]) AND a.status IN ${LIVE}`,
       [subs],
@@ -126,14 +126,13 @@ export async function applyRegistryStateToBindings(db: Db, touched: { subscripti
       if (row.status === 'terminated') {
         const reason = row.ended_reason === 'holder_changed' || row.ended_reason === 'ported_out' ? row.ended_reason : 'terminated';
         byReason.set(reason, [...(byReason.get(reason) ?? []), row.id]);
-      } else if (row.account_status === 'verified' && row.sim_changed_at && row.verified_at
-        && row.sim_changed_at.getTime() > row.verified_at.getTime() - simChangeWindowHours * 3_600_000) {
+      } else if (row.account_status === 'verified' && row.sim_changed_at) {
         flag.push(row.id);
       }
     }
     for (const [reason, ids] of byReason) await revokeBindingsOfSubscriptions(db, [...new Set(ids)], reason as Exclude<RevocationReason, 'deceased'>);
-    // The rule again, per binding, in the statement (flagBindingsOfSimChangedSubscriptions): of the
-    // number's verified bindings, only those its SIM change concerns.
+    // The statement applies the rule to each binding (flagBindingsOfSimChangedSubscriptions): of
+    // the number's verified bindings, only those its SIM change concerns.
     await flagBindingsOfSimChangedSubscriptions(db, [...new Set(flag)], simChangeWindowHours);
   }
   const persons = touched.personIds ?? [];
