@@ -66,15 +66,6 @@ export function revokeBindingsOfPersons(db: Db, personIds: readonly string[], re
 }
 
 /**
- * Every verified binding made through these subscriptions needs re-verification, whatever their
- * verification times (a SIM change the caller has judged for all of them). The registry's rules
- * use {@link flagBindingsOfSimChangedSubscriptions}, which judges each binding.
- */
-export function flagBindingsOfSubscriptionsForReverification(db: Db, subscriptionIds: readonly string[]): Promise<number> {
-  return transition(db, 'a.subscription_id', subscriptionIds, 'needs_reverification', 'sim_changed', 'account.needs_reverification', `('verified')`);
-}
-
-/**
  * Verified bindings made through these subscriptions whose SIM changed after the binding's
  * verification, or up to {@link REVERIFY_WINDOW_HOURS} before it, need re-verification. The rule
  * is each binding's own, not the number's: a SIM change reported late (a full file, weeks after

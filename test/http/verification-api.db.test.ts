@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, startTestHub, type TestHub, type TestPlatform } from '../support/hub.ts';
 import { many, N, seedVerificationRegistry } from '../support/verification-fixture.ts';
 import { startReconciliation } from '../../src/registry/reconciliation/reconciliation-service.ts';
-import { flagBindingsOfSubscriptionsForReverification, revokeBindingsOfSubscriptions } from '../../src/bindings/binding-lifecycle.ts';
+import { flagBindingsOfSimChangedSubscriptions, revokeBindingsOfSubscriptions } from '../../src/bindings/binding-lifecycle.ts';
 
 let hub: TestHub;
 let admin: Record<string, string>;
@@ -439,7 +439,8 @@ describe('account events agree with the status read', () => {
 
     // The registry's changes (a SIM change, then a termination) through binding-lifecycle, on another connection, as an import makes them.
     const sub = (await hub.hub.pool.query<{ subscription_id: string }>(`SELECT subscription_id FROM accounts WHERE provider_id = $1 AND account_ref = 'agree-1'`, [zalo.id])).rows[0]!.subscription_id;
-    await flagBindingsOfSubscriptionsForReverification(hub.hub.pool, [sub]);
+    await hub.hub.pool.query('UPDATE subscriptions SET sim_changed_at = now() WHERE id = $1', [sub]);
+    await flagBindingsOfSimChangedSubscriptions(hub.hub.pool, [sub]);
     const flagged = await eventAndStatus(zalo, 'agree-1');
     expect(flagged.type).toBe('account.needs_reverification');
     expect(flagged.event).toEqual(flagged.status);
