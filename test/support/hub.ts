@@ -114,15 +114,22 @@ export async function createTestPlatform(hub: TestHub, name: string, extra: Reco
 }
 
 /**
- * Follows an events cursor (`GET /v1/events`, through `page`) until `want` events came back or 20 s
- * passed: a poll serves an event only once every older transaction has ended, so events of other
- * test files' transactions may come a moment late.
+ * Follows an events cursor (`GET /v1/events`, through `page`) until `want` events came back (or
+ * `want` holds of the events so far) or 20 s passed: a poll serves an event only once every older
+ * transaction has ended, so events of other test files' transactions may come a moment late, and so
+ * may a platform's own earlier events: a test that starts from no cursor on a platform that already
+ * has events waits for the event it is about, not for a count.
  */
-export async function followEvents<E>(page: (after?: string) => Promise<{ events: E[]; next_cursor: string }>, want: number, after?: string): Promise<{ events: E[]; cursor: string }> {
+export async function followEvents<E>(
+  page: (after?: string) => Promise<{ events: E[]; next_cursor: string }>,
+  want: number | ((events: E[]) => boolean),
+  after?: string,
+): Promise<{ events: E[]; cursor: string }> {
   const out: E[] = [];
   let cursor = after;
   const deadline = Date.now() + 20_000;
-  while (out.length < want && Date.now() < deadline) {
+  const done = typeof want === 'number' ? () => out.length >= want : () => want(out);
+  while (!done() && Date.now() < deadline) {
     const answer = await page(cursor);
     out.push(...answer.events);
     cursor = answer.next_cursor;
