@@ -22,6 +22,8 @@ import { createProvider, type Provider } from '../providers/provider-service.ts'
 import { readOutbox } from '../verification/sms/sms-outbox.ts';
 import { confirmCode, startVerification, type VerificationDeps } from '../verification/verification-service.ts';
 import { accountsOfPerson } from '../citizen/citizen-repository.ts';
+import { associatedData, openRecord } from '../kernel/crypto/envelope.ts';
+import { dataKeyFor } from '../kernel/crypto/key-ring.ts';
 import { AccountStatusCache } from './account-status-cache.ts';
 import { bindAccountInTransaction, getAccountStatus, getAccountStatuses, unbindAccount, type AccountStatusView } from './binding-service.ts';
 
@@ -200,6 +202,40 @@ describe('a SIM change reported late moves only the bindings it concerns', () =>
       .toMatchObject({ accepted: 1, rejected: 0 });
     expect(await account(hooked, 'file-old')).toMatchObject({ status: 'needs_reverification', sequence: 2 });
     expect(await account(quiet, 'file-new')).toEqual({ status: 'verified', status_reason: 'verified', sequence: 1 });
+  });
+});
+
+describe('a holder change naming the number\'s own holder', () => {
+  // A carrier re-registering its subscriber (a re-KYC at a store, a corrected name) may report it
+  // as `holder_changed` with the same personal ID. The number did not change hands: as a full
+  // file's row of the same holder (import-service.ts sameHolder), it corrects the holder's data in
+  // place and revokes nothing (revoking would end the person's accounts for a data correction).
+  it('keeps the subscription and its bindings, and takes the corrected data and channel', async () => {
+    await verify(hooked, 'rekyc', many(8));
+    const [before] = await findLiveSubscriptionsByMsisdn(db.pool, db.ring, many(8));
+    await applyDeltas([{
+      ...delta('holder_changed', many(8), hoursAgo(2)), holder_personal_id: PEOPLE.adult, holder_full_name: 'Nguyễn Văn An',
+      holder_birth_date: '1990-05-01', channel: 'vneid',
+    }]);
+    const live = await findLiveSubscriptionsByMsisdn(db.pool, db.ring, many(8));
+    expect(live.map((s) => s.id)).toEqual([before!.id]);
+    const { rows } = await db.pool.query(
+      `SELECT status, channel, ended_reason, registered_at = $2::timestamptz AS registration_kept, last_event_at IS NOT NULL AS event_recorded
+         FROM subscriptions WHERE msisdn_bidx = (SELECT msisdn_bidx FROM subscriptions WHERE id = $1)`, [before!.id, '2020-01-01T00:00:00Z']);
+    expect(rows).toEqual([{ status: 'active', channel: 'vneid', ended_reason: null, registration_kept: true, event_recorded: true }]);
+    const sealed = (await db.pool.query('SELECT sealed, dek_version FROM subscriptions WHERE id = $1', [before!.id])).rows[0];
+    expect(openRecord(dataKeyFor(db.ring, sealed.dek_version), sealed.sealed, associatedData('subscriptions', 'sealed', before!.id)))
+      .toEqual([many(8), PEOPLE.adult, 'Nguyễn Văn An', '1990-05-01']);
+    expect(await account(hooked, 'rekyc')).toEqual({ status: 'verified', status_reason: 'verified', sequence: 1 });
+    expect(await platformReads(hooked, ['rekyc'])).toEqual({ rekyc: 'verified' });
+    // The number still verifies its holder, and another holder's change still ends it.
+    await verify(quiet, 'rekyc-after', many(8));
+    expect(await account(quiet, 'rekyc-after')).toMatchObject({ status: 'verified' });
+    await applyDeltas([{
+      ...delta('holder_changed', many(8), hoursAgo(1)), holder_personal_id: PEOPLE.adultB, holder_full_name: 'Pham Minh Duc', holder_birth_date: '2005-01-01',
+    }]);
+    expect(await account(hooked, 'rekyc')).toEqual({ status: 'revoked', status_reason: 'holder_changed', sequence: 2 });
+    expect(await account(quiet, 'rekyc-after')).toMatchObject({ status: 'revoked', status_reason: 'holder_changed' });
   });
 });
 

@@ -309,6 +309,23 @@ describe('deltas older than a termination', () => {
       .toEqual([['2024-01-01', '2024-04-01', 'terminated', 'holder_changed'], ['2024-04-01', '2024-05-01', 'terminated', 'holder_changed'], ['2024-05-01', null, 'active', null]]);
   });
 
+  it("takes a holder change naming the number's own holder as a correction in place, late or not, never as a new subscription", async () => {
+    // The number did not change hands (a re-registration of the same person): no subscription
+    // ends, live or in the history, and the record of the event is kept as applied or stale.
+    const number = '0913000014';
+    const s = await apply(events([
+      { event_id: 'own-r', type: 'registered', msisdn: number, at: '2024-01-01T10:00:00', ...A },
+      { event_id: 'own-h1', type: 'holder_changed', msisdn: number, at: '2024-02-01T10:00:00', ...A, holder_full_name: 'Võ Thị Hòa', channel: 'vneid' },
+      { event_id: 'own-h2', type: 'holder_changed', msisdn: number, at: '2024-04-01T10:00:00', ...B },
+      { event_id: 'own-h3', type: 'holder_changed', msisdn: number, at: '2024-03-01T10:00:00', ...A }, // late, of the first holder
+    ]));
+    expect(s).toMatchObject({ accepted: 4, rejected: 0 });
+    const rows = await numberRows('+84913000014');
+    expect(rows.map((r) => [r.registered_at.toISOString().slice(0, 10), r.ended_at?.toISOString().slice(0, 10) ?? null, r.status, r.ended_reason]))
+      .toEqual([['2024-01-01', '2024-04-01', 'terminated', 'holder_changed'], ['2024-04-01', null, 'active', null]]);
+    expect((await history('+84913000014', carrier)).map((h) => h.channel)).toEqual(['vneid', 'store']);
+  });
+
   it('counts a port-in as a SIM change at its time (a new SIM at the new carrier), a registration not', async () => {
     const s = await apply(events([
       { event_id: 'pi-1', type: 'ported_in', msisdn: '0913000012', at: '2024-06-01T10:00:00', ...A },

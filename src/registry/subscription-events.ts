@@ -17,7 +17,7 @@ import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { normaliseVietnameseMobile } from './phone-number.ts';
 import { isWellFormedPersonalId } from './personal-id.ts';
 import { canonicalName } from './name-match.ts';
-import { parseCalendarDate } from './dates.ts';
+import { isoInstant, parseCalendarDate } from './dates.ts';
 import { CHANNELS, hasControlCharacter, latestAcceptedTime, parsePastInstant, type Channel, type SubscriptionRow } from './registry-rows.ts';
 import { msisdnIndex, sealSubscription, subscriptionIndexes } from './row-crypto.ts';
 import type { RejectCode, RowReject } from './reject-codes.ts';
@@ -91,6 +91,9 @@ function eventSealedFields(e: SubscriptionEvent): string[] {
 interface NumberRow {
   id: string;
   status: string;
+  holder_bidx: Buffer | null;
+  sim_changed_at: Date | null;
+  device_changed_at: Date | null;
   registered_at: Date;
   last_event_at: Date | null;
   ended_at: Date | null;
@@ -127,11 +130,7 @@ function heldAt(history: readonly NumberRow[], at: number): string | null {
  */
 async function insertSubscriptionFromEvent(client: pg.PoolClient, ring: KeyRing, carrierId: number, e: SubscriptionEvent, runId: string,
   ended?: { at: Date; reason: string | null }): Promise<string> {
-  const row: SubscriptionRow = {
-    msisdn: e.msisdn, holderPersonalId: e.holderPersonalId, holderFullName: e.holderFullName, holderBirthDate: e.holderBirthDate,
-    channel: e.channel as Channel, registeredAt: e.at, status: ended ? 'terminated' : 'active',
-    simChangedAt: e.type === 'ported_in' ? e.at : '', deviceChangedAt: '',
-  };
+  const row = eventRow(e, ended ? 'terminated' : 'active');
   const id = uuidv7();
   const ix = subscriptionIndexes(ring.currentBlindIndex, row);
   await client.query(
@@ -143,6 +142,47 @@ async function insertSubscriptionFromEvent(client: pg.PoolClient, ring: KeyRing,
       row.simChangedAt || null, ended?.at ?? null, ended ? (ended.reason ?? 'terminated') : null],
   );
   return id;
+}
+
+/**
+ * Whether a holder change names the subscription's own holder: the same personal ID (blind index),
+ * or none on both, the rule of a full file's row (import-service.ts sameHolder). The subscription
+ * was found by the current blind-index key, so its holder index is under that key too.
+ */
+function namesHolderOf(ring: KeyRing, e: SubscriptionEvent, s: NumberRow): boolean {
+  const named = e.holderPersonalId === '' ? null : subscriptionIndexes(ring.currentBlindIndex, eventRow(e, 'active')).holderBidx;
+  return named === null || s.holder_bidx === null ? named === s.holder_bidx : named.equals(s.holder_bidx);
+}
+
+function eventRow(e: SubscriptionEvent, status: SubscriptionRow['status']): SubscriptionRow {
+  return {
+    msisdn: e.msisdn, holderPersonalId: e.holderPersonalId, holderFullName: e.holderFullName, holderBirthDate: e.holderBirthDate,
+    channel: e.channel as Channel, registeredAt: e.at, status, simChangedAt: e.type === 'ported_in' ? e.at : '', deviceChangedAt: '',
+  };
+}
+
+/**
+ * A holder change naming the live subscription's own holder: the number did not change hands (a
+ * carrier re-registering its subscriber, at a store or through VNeID, or correcting the name or
+ * birth date). As a full file's row of the same holder does, it corrects the holder's data and
+ * channel in place and keeps the subscription, its registration, state and history, and the
+ * bindings made through it; ending it would revoke the person's accounts for a correction (issue 2
+ * "Deltas": a change of holder is a new subscription of a new holder; this is none). Reconciliation
+ * compares the corrected data with the population registry, and the verification's checks read it.
+ */
+async function correctHolderInPlace(client: pg.PoolClient, ring: KeyRing, live: NumberRow, e: SubscriptionEvent): Promise<void> {
+  const row: SubscriptionRow = {
+    ...eventRow(e, live.status as SubscriptionRow['status']), registeredAt: isoInstant(live.registered_at.getTime()),
+    simChangedAt: live.sim_changed_at ? isoInstant(live.sim_changed_at.getTime()) : '', deviceChangedAt: live.device_changed_at ? isoInstant(live.device_changed_at.getTime()) : '',
+  };
+  const ix = subscriptionIndexes(ring.currentBlindIndex, row);
+  await client.query(
+    `UPDATE subscriptions SET holder_bidx = $2, holder_match_bidx = $3, digest = $4, bidx_version = $5, sealed = $6, dek_version = $7,
+       channel = $8, last_event_at = greatest(last_event_at, $9), updated_at = now()
+     WHERE id = $1`,
+    [live.id, ix.holderBidx, ix.holderMatchBidx, ix.digest, ring.currentBlindIndex.version, sealSubscription(ring.currentData, live.id, row),
+      ring.currentData.version, row.channel, e.at],
+  );
 }
 
 /**
@@ -162,7 +202,7 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
   // Every subscription ever held of the number at the carrier (a handful): subscriptions of one
   // number follow each other, so the newest registration is the latest one, and at most one is live.
   const r = await client.query<NumberRow>(
-    `SELECT id, status, registered_at, last_event_at, ended_at, ended_reason FROM subscriptions
+    `SELECT id, status, holder_bidx, sim_changed_at, device_changed_at, registered_at, last_event_at, ended_at, ended_reason FROM subscriptions
      WHERE carrier_id = $1 AND msisdn_bidx = $2 ORDER BY registered_at DESC, id DESC FOR UPDATE`,
     [carrierId, bidx],
   );
@@ -198,7 +238,7 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
     // (issue 2: "keep the history, never merge the two"). That holder's subscription is inserted,
     // already ended as the one it interrupts ended, and takes what was reported after its start.
     const held = r.rows.find((h) => h.registered_at.getTime() < at);
-    if (e.type === 'holder_changed' && held?.ended_at && held.ended_at.getTime() > at) {
+    if (e.type === 'holder_changed' && held?.ended_at && held.ended_at.getTime() > at && !namesHolderOf(ring, e, held)) {
       const id = await insertSubscriptionFromEvent(client, ring, carrierId, e, runId, { at: held.ended_at, reason: held.ended_reason });
       await client.query(`UPDATE subscriptions SET ended_at = $2, ended_reason = 'holder_changed', updated_at = now() WHERE id = $1`, [held.id, e.at]);
       await repo.handOverLaterChanges(client, held.id, id, e.at);
@@ -218,6 +258,10 @@ async function applyEvent(client: pg.PoolClient, ring: KeyRing, carrierId: numbe
     }
     case 'holder_changed': {
       if (!live) return { kind: 'rejected', code: 'NO_LIVE_SUBSCRIPTION', field: 'msisdn' };
+      if (namesHolderOf(ring, e, live)) {
+        await correctHolderInPlace(client, ring, live, e);
+        return { kind: 'applied', subscriptionId: live.id };
+      }
       await repo.endSubscriptions(client, [live.id], 'holder_changed', e.at);
       const id = await insertSubscriptionFromEvent(client, ring, carrierId, e, runId);
       if (newestOf(live) > at) await repo.handOverLaterChanges(client, live.id, id, e.at);
