@@ -323,7 +323,13 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
   // Opening checks the file's start: a file refused whole (not NDJSON) never starts a run, nor
   // abandons the carrier's interrupted one, as in importRegistry.
   const chunked = await openChunkedSource({ path: options.path, open: options.open, fields: EVENT_FIELDS, required: [] });
-  const client = await pool.connect();
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (e) {
+    chunked.close();
+    throw e;
+  }
   let runId: string | undefined;
   try {
     const carrierId = await repo.findOrCreateCarrier(client, options.carrier);
@@ -449,6 +455,7 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
     await failImportRun(client, runId, e);
     throw e;
   } finally {
+    chunked.close();
     await releaseImportLocks(client);
     client.release();
   }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { descriptorsOpenOn, settledDescriptorsOpenOn } from '../../../test/support/file-descriptors.ts';
 import { openChunkedSource } from './chunk-reader.ts';
 import { parseChunk } from './record-parser.ts';
 
@@ -70,5 +71,36 @@ describe('a CSV header that is not UTF-8', () => {
     const path = join(dir, 'bom.csv');
     writeFileSync(path, '\uFEFFa,b\n1,x\n');
     expect((await openChunkedSource({ path, fields: ['a', 'b'], required: ['a', 'b'] })).header).toEqual(['a', 'b']);
+  });
+});
+
+describe('the file descriptor of a source', () => {
+  const many = ['a,b', ...Array.from({ length: 5000 }, (_, i) => `${i},x`)].join('\n') + '\n';
+
+  // A hub imports carriers' uploads one after another for months: a descriptor left open by each
+  // refused or interrupted file runs it out of descriptors.
+  it('is closed when the file is refused whole at its header', async () => {
+    const path = join(dir, 'fd-refused.csv');
+    writeFileSync(path, `a;b\n${many}`);
+    await expect(openChunkedSource({ path, fields, required: fields, chunkBytes: 256 })).rejects.toThrow(/;/);
+    expect(await settledDescriptorsOpenOn(path)).toBe(0);
+  });
+
+  it('is closed by close() when no chunk was read (the run failed to start), and by a reader that stops early', async () => {
+    const path = join(dir, 'fd-early.csv');
+    writeFileSync(path, many);
+    const unread = await openChunkedSource({ path, fields, required: fields, chunkBytes: 256 });
+    expect(descriptorsOpenOn(path)).toBe(1);
+    unread.close();
+    unread.close(); // idempotent
+    expect(await settledDescriptorsOpenOn(path)).toBe(0);
+    const partly = await openChunkedSource({ path, fields, required: fields, chunkBytes: 256 });
+    for await (const chunk of partly.chunks) if (chunk.startLine > 1) break;
+    expect(await settledDescriptorsOpenOn(path)).toBe(0);
+    const whole = await openChunkedSource({ path, fields, required: fields, chunkBytes: 256 });
+    let lines = 0;
+    for await (const chunk of whole.chunks) lines = chunk.endLine;
+    expect(lines).toBe(5001);
+    expect(await settledDescriptorsOpenOn(path)).toBe(0);
   });
 });

@@ -67,6 +67,12 @@ export interface ChunkedSource {
   /** CSV: the header's columns (checked against the format). NDJSON: empty. */
   header: string[];
   chunks: AsyncGenerator<Chunk>;
+  /**
+   * Closes the file (or the caller's stream): a run that stops before reading to the end (a
+   * failure, another import holding the lock, a refused row) must not keep its descriptor open
+   * in a long-running hub, where carriers' uploads are imported one after another. Idempotent.
+   */
+  close(): void;
 }
 
 const CHUNK_BYTES = 512 * 1024;
@@ -170,6 +176,20 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
   const format = formatOf(options.path);
   const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
   const stream = options.open ? options.open() : createReadStream(options.path, { highWaterMark: 256 * 1024 });
+  const close = () => {
+    const s = stream as NodeJS.ReadableStream & { destroy?: () => void; destroyed?: boolean };
+    if (!s.destroyed) s.destroy?.();
+  };
+  try {
+    return await readHeader(stream, options, format, chunkBytes, close);
+  } catch (e) {
+    // A file refused whole (its header, its encoding): nothing reads it further.
+    close();
+    throw e;
+  }
+}
+
+async function readHeader(stream: NodeJS.ReadableStream, options: ReadChunksOptions, format: SourceFormat, chunkBytes: number, close: () => void): Promise<ChunkedSource> {
   const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let carry: Buffer = Buffer.alloc(0);
   let eof = false;
@@ -234,6 +254,15 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
   }
 
   async function* chunks(): AsyncGenerator<Chunk> {
+    // A consumer that stops early (return() from its for-await, or an error) closes the file here.
+    try {
+      yield* chunksFromHere();
+    } finally {
+      close();
+    }
+  }
+
+  async function* chunksFromHere(): AsyncGenerator<Chunk> {
     for (;;) {
       while (carry.length < chunkBytes && !eof) await pull();
       if (carry.length === 0 && eof) return;
@@ -256,5 +285,5 @@ export async function openChunkedSource(options: ReadChunksOptions): Promise<Chu
     }
   }
 
-  return { format, header, chunks: chunks() };
+  return { format, header, chunks: chunks(), close };
 }

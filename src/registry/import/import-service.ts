@@ -380,7 +380,13 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
     required: kind === 'population' ? POPULATION_REQUIRED : SUBSCRIPTION_REQUIRED,
     chunkBytes: options.chunkBytes,
   });
-  const client = await pool.connect();
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (e) {
+    source.close();
+    throw e;
+  }
   let runId: string | undefined;
   let workers: ImportWorkerPool | undefined;
   try {
@@ -489,6 +495,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
     await failImportRun(client, runId, e);
     throw e;
   } finally {
+    source.close();
     await workers?.close();
     await releaseImportLocks(client);
     client.release();
