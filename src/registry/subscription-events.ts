@@ -26,7 +26,7 @@ import { parseChunk } from './import/record-parser.ts';
 import type { SourceItem } from './import/import-protocol.ts';
 import * as repo from './import/import-repository.ts';
 import { fileSha256 } from './import/import-service.ts';
-import { beginImportRun, completeImportRun, failImportRun, releaseImportLocks, type ImportProgress, type ImportSummary } from './import/import-runs.ts';
+import { beginImportRun, completeImportRun, connectForRun, failImportRun, releaseImportLocks, type ImportProgress, type ImportSummary } from './import/import-runs.ts';
 import { RegistryError } from './registry-errors.ts';
 import { applyRegistryStateToBindings, flagBindingsOfContestedSubscriptions } from '../bindings/binding-lifecycle.ts';
 
@@ -323,13 +323,7 @@ export async function applySubscriptionEvents(options: ApplyEventsOptions): Prom
   // Opening checks the file's start: a file refused whole (not NDJSON) never starts a run, nor
   // abandons the carrier's interrupted one, as in importRegistry.
   const chunked = await openChunkedSource({ path: options.path, open: options.open, fields: EVENT_FIELDS, required: [] });
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (e) {
-    chunked.close();
-    throw e;
-  }
+  const client = await connectForRun(pool, chunked);
   let runId: string | undefined;
   try {
     const carrierId = await repo.findOrCreateCarrier(client, options.carrier);

@@ -155,6 +155,19 @@ export async function failImportRun(client: pg.PoolClient, runId: string | undef
   if (runId) await repo.failRun(client, runId, e instanceof RegistryError ? e.code : (e as Error).name).catch(() => undefined);
 }
 
+/**
+ * The run's connection, for a source already opened (its header checked): a source whose run
+ * cannot even connect is closed here, as the run's `finally` closes it afterwards.
+ */
+export async function connectForRun(pool: pg.Pool, source: { close(): void }): Promise<pg.PoolClient> {
+  try {
+    return await pool.connect();
+  } catch (e) {
+    source.close();
+    throw e;
+  }
+}
+
 export async function releaseImportLocks(client: pg.PoolClient): Promise<void> {
   // Session advisory locks end with the session: release them before the connection is reused.
   await client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);

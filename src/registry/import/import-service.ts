@@ -26,7 +26,7 @@ import { INDEX_BYTES, type RegistryKind, type SourceItem, type WorkerResult } fr
 import { KeyFilter } from './key-filter.ts';
 import * as repo from './import-repository.ts';
 import { applyRegistryStateToBindings, flagBindingsOfContestedSubscriptions, revokeBindingsOfPersons } from '../../bindings/binding-lifecycle.ts';
-import { beginImportRun, completeImportRun, failImportRun, releaseImportLocks, type ImportProgress, type ImportSummary } from './import-runs.ts';
+import { beginImportRun, completeImportRun, connectForRun, failImportRun, releaseImportLocks, type ImportProgress, type ImportSummary } from './import-runs.ts';
 
 export type { ImportProgress, ImportSummary } from './import-runs.ts';
 
@@ -380,13 +380,7 @@ export async function importRegistry(options: ImportOptions): Promise<ImportSumm
     required: kind === 'population' ? POPULATION_REQUIRED : SUBSCRIPTION_REQUIRED,
     chunkBytes: options.chunkBytes,
   });
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (e) {
-    source.close();
-    throw e;
-  }
+  const client = await connectForRun(pool, source);
   let runId: string | undefined;
   let workers: ImportWorkerPool | undefined;
   try {
