@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
@@ -328,6 +328,22 @@ describe('refusals', () => {
     expect(open.rows[0].n).toBe(0);
   });
 
+  it('answers an announced oversize upload at once, before a byte of it arrives, and creates no job', async () => {
+    // A client announcing more than the limit is refused from its Content-Length: reading (and
+    // sealing to disk) up to the limit first would cost the hub the bytes, and the carrier its
+    // one open job, for an upload bound to fail.
+    const body = new PassThrough(); // sends nothing
+    const jobsBefore = (await hub.pool.query('SELECT count(*)::int AS n FROM carrier_jobs')).rows[0].n;
+    const answer = app.inject({
+      method: 'POST', url: '/v1/carrier/registry', headers: { ...viettel.auth, 'content-type': 'text/csv', 'content-length': String(LIMIT + 1) }, payload: body,
+    });
+    const r = await Promise.race([answer, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 5_000))]);
+    body.end();
+    expect(r === 'waiting' ? r : r.statusCode).toBe(413);
+    expect((await answer).json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect((await hub.pool.query('SELECT count(*)::int AS n FROM carrier_jobs')).rows[0].n).toBe(jobsBefore);
+  });
+
   it('takes one job per carrier at a time (409 naming the open job); other carriers are not held up', async () => {
     const openId = randomUUID();
     await hub.pool.query(`INSERT INTO carrier_jobs (id, provider_id, kind, status, bytes_total) VALUES ($1, $2, 'subscriptions', 'running', 0)`, [openId, viettel.provider.id]);
@@ -498,7 +514,10 @@ describe('receiveUpload', () => {
       await expect((async () => {
         for await (const c of openSealedUpload(path, await hub.ring(), 'job-2')) void c;
       })()).rejects.toThrow();
-      await expect(receiveUpload(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), join(dir, 'v.csv'), 1024, uploadSealer(await hub.ring(), 'job-3'))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+      // "At most" the limit: a body of exactly the limit is taken, one byte more is not.
+      expect(await receiveUpload(Readable.from([Buffer.alloc(600, 0x61), Buffer.alloc(424, 0x61)]), join(dir, 'exact.csv'), 1024, uploadSealer(await hub.ring(), 'job-4')))
+        .toMatchObject({ bytes: 1024 });
+      await expect(receiveUpload(Readable.from([Buffer.alloc(600), Buffer.alloc(425)]), join(dir, 'v.csv'), 1024, uploadSealer(await hub.ring(), 'job-3'))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
       // Refused once its file is closed: the caller's deletion is final (the stream opens the file
       // asynchronously, and created it after a deletion made on the rejection).
       rmSync(join(dir, 'v.csv'), { force: true });
