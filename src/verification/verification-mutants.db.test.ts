@@ -12,6 +12,7 @@ import { N, PEOPLE, many, openVerificationTestbed, type VerificationTestbed } fr
 import { importRegistry } from '../registry/import/import-service.ts';
 import { startReconciliation } from '../registry/reconciliation/reconciliation-service.ts';
 import { vietnamToday } from '../registry/registry-rows.ts';
+import { createProvider } from '../providers/provider-service.ts';
 import { readOutbox } from './sms/sms-outbox.ts';
 import { confirmCode, getVerification, resendCode, startVerification } from './verification-service.ts';
 
@@ -155,6 +156,22 @@ describe('one-time codes', () => {
     const again = await started('budget-2', many(3));
     await expect(confirmCode(bed.deps, bed.provider, again.id, again.code)).rejects.toMatchObject({ code: 'TOO_MANY_ATTEMPTS' });
     expect((await getVerification(bed.deps, bed.provider, again.id)).attempts_remaining).toBe(5);
+  });
+});
+
+describe("a resend within the provider's daily SMS budget", () => {
+  // Kills: the resend's SMS budget refusal skipped (verification-service.ts resendCode
+  // `if ('refused' in budget) throw`); the budget was tested on starts only.
+  it('answers SMS_BUDGET_EXHAUSTED once the budget is spent, sends nothing, and the code already sent still confirms', async () => {
+    const tight = (await createProvider(bed.db.pool, bed.db.ring, { allowLoopback: false }, {
+      name: 'Mutant Tight Net', kind: 'platform', limits: { smsPerDay: 1, accountsPerPerson: 100 },
+    })).provider;
+    const s = await startVerification(bed.deps, tight, { accountRef: 'budget-resend', phone: many(5), clientIp: '127.0.0.1' });
+    const code = await lastCode(many(5));
+    await bed.db.pool.query(`UPDATE verifications SET last_sent_at = now() - interval '31 seconds' WHERE id = $1`, [s.id]);
+    await expect(resendCode(bed.deps, tight, s.id, { clientIp: '127.0.0.1' })).rejects.toMatchObject({ code: 'SMS_BUDGET_EXHAUSTED' });
+    expect(await readOutbox(bed.db.pool, bed.db.ring, many(5))).toHaveLength(1);
+    await expect(confirmCode(bed.deps, tight, s.id, code)).resolves.toMatchObject({ status: 'verified' });
   });
 });
 
