@@ -59,7 +59,8 @@ const POPULATION_HEADER = 'personal_id,full_name,birth_date,sex,status,died_on,g
 
 beforeAll(async () => {
   // A budget of typed codes per number small enough to reach in a test (default 15 a day).
-  bed = await openVerificationTestbed('Mutant Net', { IDBIND_LIMIT_NUMBER_ATTEMPTS_PER_DAY: '3' });
+  // The hourly limit of starts per number raised so that the daily one (10) can be reached.
+  bed = await openVerificationTestbed('Mutant Net', { IDBIND_LIMIT_NUMBER_ATTEMPTS_PER_DAY: '3', IDBIND_LIMIT_NUMBER_PER_HOUR: '100' });
   const today = vietnamToday();
   SIXTEEN_TODAY.birth = yearsBefore(today, 16);
   SIXTEEN_TOMORROW.birth = yearsBefore(dayAfter(today), 16);
@@ -172,6 +173,17 @@ describe("a resend within the provider's daily SMS budget", () => {
     await expect(resendCode(bed.deps, tight, s.id, { clientIp: '127.0.0.1' })).rejects.toMatchObject({ code: 'SMS_BUDGET_EXHAUSTED' });
     expect(await readOutbox(bed.db.pool, bed.db.ring, many(5))).toHaveLength(1);
     await expect(confirmCode(bed.deps, tight, s.id, code)).resolves.toMatchObject({ status: 'verified' });
+  });
+});
+
+describe("a number's daily limit of starts", () => {
+  // Kills: IDBIND_LIMIT_NUMBER_PER_DAY's default 10 -> 11 (the hourly limit of 5 answered first in every other test).
+  it('takes 10 starts of one number a day, then answers RATE_LIMITED (number) and sends nothing', async () => {
+    const phone = many(6);
+    for (let i = 0; i < 10; i++) await startVerification(bed.deps, bed.provider, { accountRef: `per-day-${i}`, phone, clientIp: '127.0.0.1' });
+    await expect(startVerification(bed.deps, bed.provider, { accountRef: 'per-day-10', phone, clientIp: '127.0.0.1' }))
+      .rejects.toMatchObject({ code: 'RATE_LIMITED', extensions: { limit: 'number' } });
+    expect(await readOutbox(bed.db.pool, bed.db.ring, phone)).toHaveLength(10);
   });
 });
 
