@@ -57,6 +57,11 @@ describe('outbound HTTP', () => {
     for (const a of ['::7f00:1', '64:ff9b:1::a00:1', '2002:a00:1::1', '::ffff:10.0.0.1']) expect(forbiddenAddressReason(a, { allowLoopback: false }), a).toBeDefined();
   });
 
+  it('refuses site-local (fec0::/10, deprecated but still routed inside some networks) and Teredo (2001::/32, an obfuscated IPv4 inside), and takes global unicast', () => {
+    for (const a of ['fec0::1', 'feff:ffff::1', '2001:0:4136:e378:8000:63bf:3fff:fdd2', '2001::1']) expect(forbiddenAddressReason(a, { allowLoopback: false }), a).toBeDefined();
+    for (const a of ['2001:4860:4860::8888', '2606:4700:4700::1111', 'fe00::1']) expect(forbiddenAddressReason(a, { allowLoopback: false }), a).toBeUndefined();
+  });
+
   it('refuses URLs that are not https outside tests, or carry credentials', async () => {
     await expect(validateOutboundUrl('http://example.com/', { allowLoopback: false })).rejects.toThrow(/https/);
     await expect(validateOutboundUrl('https://a:b@example.com/', { allowLoopback: false })).rejects.toThrow(/credentials/);

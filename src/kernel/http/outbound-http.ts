@@ -38,9 +38,12 @@ for (const [net, prefix] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24],
   ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) FORBIDDEN.addSubnet(net, prefix, 'ipv4');
-// IPv6: unspecified and IPv4-compatible (::/96), unique local, link-local, multicast, NAT64
-// (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16), which embed IPv4 addresses.
-for (const [net, prefix] of [['::', 96], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['2002::', 16]] as const) {
+// IPv6: unspecified and IPv4-compatible (::/96), unique local, link-local, site-local (fec0::/10:
+// deprecated by RFC 3879, still routed inside networks that used it), multicast, NAT64
+// (64:ff9b::/96, 64:ff9b:1::/48), 6to4 (2002::/16) and Teredo (2001::/32), which embed IPv4 addresses.
+for (const [net, prefix] of [
+  ['::', 96], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['2002::', 16], ['2001::', 32],
+] as const) {
   FORBIDDEN.addSubnet(net, prefix, 'ipv6');
 }
 const LOOPBACK = new BlockList();
