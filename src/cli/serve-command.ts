@@ -144,8 +144,19 @@ export const serveCommand: Command = {
       throw e;
     }
     const running = app;
+    // A second Ctrl-C (or SIGTERM) while stopping ends the process at once (exit status 130): the
+    // embedded server, in a process group of its own (embedded-server.ts), is then sent its fast
+    // shutdown as this process exits, instead of outliving it as Node's default action would let it.
+    const now = () => {
+      ctx.stderr.write('stopping at once\n');
+      process.exit(130);
+    };
     await new Promise<void>((resolve) => {
       const stop = () => {
+        // The second signal's listeners first: with no listener left, even for an instant, Node
+        // restores the default action, and a second Ctrl-C then would kill the process outright.
+        process.once('SIGINT', now);
+        process.once('SIGTERM', now);
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
         resolve();
@@ -156,15 +167,6 @@ export const serveCommand: Command = {
       leaveShutdownSignalsToCaller();
     });
     ctx.stderr.write('stopping...\n');
-    // A second Ctrl-C (or SIGTERM) while stopping ends the process at once (exit status 130): the
-    // embedded server, in a process group of its own (embedded-server.ts), is then sent its fast
-    // shutdown as this process exits, instead of outliving it as Node's default action would let it.
-    const now = () => {
-      ctx.stderr.write('stopping at once\n');
-      process.exit(130);
-    };
-    process.once('SIGINT', now);
-    process.once('SIGTERM', now);
     await running.close();
     await hub.close();
     process.off('SIGINT', now);
