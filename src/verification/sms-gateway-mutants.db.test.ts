@@ -30,6 +30,7 @@ beforeAll(async () => {
     req.resume();
     req.on('end', () => {
       asked.push(req.url ?? '');
+      if (req.url === '/drop') return void req.socket.destroy(); // took it, then no answer
       if (req.url === '/sms') {
         // "Moved": the gateway did not take the message here.
         res.statusCode = 302;
@@ -65,6 +66,11 @@ async function count(bucketLike: string): Promise<number> {
   return r.rows[0]!.n;
 }
 
+async function prefixSent(prefix: string): Promise<number> {
+  const r = await db.pool.query<{ n: number }>('SELECT coalesce(sum(sent), 0)::int AS n FROM sms_prefix_stats WHERE prefix = $1', [prefix]);
+  return r.rows[0]!.n;
+}
+
 async function closedPortUrl(): Promise<string> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -96,5 +102,15 @@ describe('the HTTP SMS gateway', () => {
     expect(e.message).not.toMatch(/may have been sent/);
     expect(await count('verify:number-%')).toBe(numberBefore);
     expect(await count(`sms:provider:${p.id}`)).toBe(0);
+  });
+
+  it("counts a code the gateway may have sent (it took the request, then no answer) as sent for the number's range (SMS pumping)", async () => {
+    const port = (receiver.address() as { port: number }).port;
+    const p = await platform('Dropped Net');
+    const before = await prefixSent('+84912');
+    const e = await startVerification(deps(`http://127.0.0.1:${port}/drop`), p, { accountRef: 'dropped-1', phone: many(5), clientIp: '10.9.0.3' }).catch((x: unknown) => x) as Error;
+    expect(e).toMatchObject({ code: 'SMS_GATEWAY_UNAVAILABLE' });
+    expect(e.message).toMatch(/may have been sent/);
+    expect(await prefixSent('+84912')).toBe(before + 1);
   });
 });

@@ -7,8 +7,11 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
+import { N, openVerificationTestbed } from '../../test/support/verification-fixture.ts';
 import { createMetrics } from '../kernel/metrics.ts';
+import { readOutbox } from './sms/sms-outbox.ts';
 import { runVerificationMaintenance } from './verification-maintenance.ts';
+import { confirmCodeIdentity, startVerification } from './verification-service.ts';
 import { SMS_PUMPING_MAX_CONFIRM_RATE, SMS_PUMPING_MIN_SENT } from './verification-stats.ts';
 
 let db: TestDatabase;
@@ -68,5 +71,20 @@ describe('the SMS-pumping rule', () => {
     await db.pool.query(`UPDATE sms_prefix_stats SET confirmed = 70 WHERE prefix = '+84908'`);
     expect((await runVerificationMaintenance(db.pool, metrics, quiet)).suspects).toEqual([]);
     expect(await metrics.registry.metrics()).not.toContain('idbind_sms_pumping_suspected{prefix="+84908"} 1');
+  });
+});
+
+describe("the hosted flow's confirmation (confirmCodeIdentity)", () => {
+  it("counts the right code as confirmed for the number's range, as the API's confirmation does", async () => {
+    const bed = await openVerificationTestbed('Hosted Pumping Net');
+    try {
+      const s = await startVerification(bed.deps, bed.provider, { accountRef: 'hosted-1', phone: N.adult, clientIp: '10.4.0.1' });
+      const code = (await readOutbox(bed.db.pool, bed.db.ring, N.adult)).at(-1)!.text.match(/\b\d{6}\b/)![0];
+      await confirmCodeIdentity(bed.deps, bed.provider, s.id, code);
+      const r = await bed.db.pool.query('SELECT sum(sent)::int AS sent, sum(confirmed)::int AS confirmed FROM sms_prefix_stats WHERE prefix = $1', ['+84912']);
+      expect(r.rows).toEqual([{ sent: 1, confirmed: 1 }]);
+    } finally {
+      await bed.close();
+    }
   });
 });
