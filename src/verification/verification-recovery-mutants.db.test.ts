@@ -43,4 +43,11 @@ describe('a verified verification read again', () => {
     expect(JSON.stringify(old)).not.toContain(second.bound.pseudonym);
     expect((await getVerification(bed.deps, bed.provider, second.id)).result).toEqual(second.bound);
   });
+
+  it('answers a code past its 5 minutes as expired before the sweep has marked it', async () => {
+    const s = await startVerification(bed.deps, bed.provider, { accountRef: 'recover-3', phone: N.adult2, clientIp: '10.5.0.1' });
+    expect((await getVerification(bed.deps, bed.provider, s.id)).status).toBe('code_sent');
+    await bed.db.pool.query(`UPDATE verifications SET code_expires_at = now() - interval '1 second' WHERE id = $1`, [s.id]);
+    expect((await getVerification(bed.deps, bed.provider, s.id)).status).toBe('expired');
+  });
 });

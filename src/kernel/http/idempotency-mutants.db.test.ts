@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { createProvider } from '../../providers/provider-service.ts';
 import { AppError } from '../errors.ts';
-import { pruneIdempotencyKeys, runIdempotent } from './idempotency.ts';
+import { idempotencyKeyOf, pruneIdempotencyKeys, runIdempotent } from './idempotency.ts';
 
 let db: TestDatabase;
 let providerId: string;
@@ -64,5 +64,12 @@ describe('idempotency keys', () => {
     await expect(runIdempotent(db.pool, scope, refuse)).rejects.toMatchObject({ code: 'NUMBER_NOT_ELIGIBLE', status: 422 });
     await expect(runIdempotent(db.pool, scope, refuse)).rejects.toMatchObject({ code: 'NUMBER_NOT_ELIGIBLE', status: 422 });
     expect(runs).toBe(1);
+  });
+
+  it('take 1 to 255 visible ASCII characters as the key, and refuse 256 or a space', () => {
+    const longest = '!' + 'k'.repeat(253) + '~';
+    expect(idempotencyKeyOf(longest)).toBe(longest);
+    expect(idempotencyKeyOf('x')).toBe('x');
+    for (const bad of ['k'.repeat(256), 'a b', '', undefined]) expect(() => idempotencyKeyOf(bad), String(bad)).toThrow(expect.objectContaining({ code: 'IDEMPOTENCY_KEY_REQUIRED' }));
   });
 });
