@@ -54,6 +54,15 @@ describe('idbind providers create', () => {
   });
 });
 
+describe('a carrier named for a platform', () => {
+  it('is refused with PROVIDER_INVALID, and nothing is created', async () => {
+    const r = await hub.app.inject({ method: 'POST', url: '/v1/admin/providers', headers: admin, payload: { name: 'Carrier Platform Net', kind: 'platform', carrier: 'viettel' } });
+    expect(r.statusCode, r.body).toBe(422);
+    expect(r.json().code).toBe('PROVIDER_INVALID');
+    expect((await hub.hub.pool.query(`SELECT 1 FROM providers WHERE name = 'Carrier Platform Net'`)).rows).toEqual([]);
+  });
+});
+
 describe('a provider created without limits', () => {
   it('gets 600 verifications a minute, 100,000 SMS a day and 5 accounts per person', async () => {
     const r = await hub.app.inject({ method: 'POST', url: '/v1/admin/providers', headers: admin, payload: { name: 'Default Limits Net', kind: 'platform' } });
