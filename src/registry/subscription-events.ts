@@ -19,7 +19,7 @@ import { isWellFormedPersonalId } from './personal-id.ts';
 import { canonicalName } from './name-match.ts';
 import { isoInstant, parseCalendarDate } from './dates.ts';
 import { CHANNELS, hasControlCharacter, latestAcceptedTime, parsePastInstant, type Channel, type SubscriptionRow } from './registry-rows.ts';
-import { msisdnIndex, sealSubscription, subscriptionIndexes } from './row-crypto.ts';
+import { msisdnIndex, personalIdIndex, sealSubscription, subscriptionIndexes } from './row-crypto.ts';
 import type { RejectCode, RowReject } from './reject-codes.ts';
 import { inputFileSize, openChunkedSource } from './import/chunk-reader.ts';
 import { parseChunk } from './import/record-parser.ts';
@@ -150,7 +150,7 @@ async function insertSubscriptionFromEvent(client: pg.PoolClient, ring: KeyRing,
  * was found by the current blind-index key, so its holder index is under that key too.
  */
 function namesHolderOf(ring: KeyRing, e: SubscriptionEvent, s: NumberRow): boolean {
-  const named = e.holderPersonalId === '' ? null : subscriptionIndexes(ring.currentBlindIndex, eventRow(e, 'active')).holderBidx;
+  const named = e.holderPersonalId === '' ? null : personalIdIndex(ring.currentBlindIndex.key, e.holderPersonalId);
   return named === null || s.holder_bidx === null ? named === s.holder_bidx : named.equals(s.holder_bidx);
 }
 

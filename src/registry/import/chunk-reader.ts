@@ -256,32 +256,28 @@ async function readHeader(stream: NodeJS.ReadableStream, options: ReadChunksOpti
   async function* chunks(): AsyncGenerator<Chunk> {
     // A consumer that stops early (return() from its for-await, or an error) closes the file here.
     try {
-      yield* chunksFromHere();
+      for (;;) {
+        while (carry.length < chunkBytes && !eof) await pull();
+        if (carry.length === 0 && eof) return;
+        let cut = eof ? carry.length : cutAfterLine(carry);
+        while (cut === -1 && !eof) {
+          // A line longer than a chunk: read on, up to a bound.
+          if (carry.length > MAX_CARRY) throw new SourceFormatError(`line ${line} is longer than ${MAX_CARRY / 1024 / 1024} MiB`);
+          await pull();
+          cut = eof ? carry.length : cutAfterLine(carry);
+        }
+        // Copy into a buffer of its own, so it can be transferred to a worker.
+        const bytes = new Uint8Array(cut);
+        bytes.set(carry.subarray(0, cut));
+        carry = carry.subarray(cut);
+        const breaks = countLines(bytes);
+        const endLine = line + breaks - (bytes[bytes.length - 1] === 0x0a ? 1 : 0);
+        offset += cut;
+        yield { startLine: line, endLine, bytes, endByte: offset };
+        line += breaks;
+      }
     } finally {
       close();
-    }
-  }
-
-  async function* chunksFromHere(): AsyncGenerator<Chunk> {
-    for (;;) {
-      while (carry.length < chunkBytes && !eof) await pull();
-      if (carry.length === 0 && eof) return;
-      let cut = eof ? carry.length : cutAfterLine(carry);
-      while (cut === -1 && !eof) {
-        // A line longer than a chunk: read on, up to a bound.
-        if (carry.length > MAX_CARRY) throw new SourceFormatError(`line ${line} is longer than ${MAX_CARRY / 1024 / 1024} MiB`);
-        await pull();
-        cut = eof ? carry.length : cutAfterLine(carry);
-      }
-      // Copy into a buffer of its own, so it can be transferred to a worker.
-      const bytes = new Uint8Array(cut);
-      bytes.set(carry.subarray(0, cut));
-      carry = carry.subarray(cut);
-      const breaks = countLines(bytes);
-      const endLine = line + breaks - (bytes[bytes.length - 1] === 0x0a ? 1 : 0);
-      offset += cut;
-      yield { startLine: line, endLine, bytes, endByte: offset };
-      line += breaks;
     }
   }
 
