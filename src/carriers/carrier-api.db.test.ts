@@ -74,7 +74,9 @@ const upload = (c: Carrier, path: '/v1/carrier/registry' | '/v1/carrier/deltas',
 
 async function settled(c: Carrier, id: string, via = app) {
   for (let i = 0; i < 400; i++) {
-    await Promise.all([...pending]);
+    // Until no tracked work is left: work may start more (the recovery starts each job it
+    // resumes), and a job reads `completed` a moment before its run deletes the upload.
+    while (pending.size > 0) await Promise.all([...pending]);
     const job = (await via.inject({ url: `/v1/carrier/jobs/${id}`, headers: c.auth })).json();
     if (job.status === 'completed' || job.status === 'failed') return job;
     await new Promise((r) => setTimeout(r, 50));

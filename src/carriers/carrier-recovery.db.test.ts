@@ -40,7 +40,8 @@ const depsOf = (dataDir: string): CarrierJobDeps => ({ pool: hub.pool, ring: () 
 
 async function settled(p: Provider, id: string) {
   for (let i = 0; i < 200; i++) {
-    await Promise.all([...pending]);
+    // Until no tracked work is left: work may start more (the recovery starts each job it resumes).
+    while (pending.size > 0) await Promise.all([...pending]);
     const job = await getJob(hub.pool, p, id);
     if (job.status === 'completed' || job.status === 'failed') return job;
     await new Promise((r) => setTimeout(r, 50));
