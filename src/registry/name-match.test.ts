@@ -48,13 +48,26 @@ describe('name keys', () => {
     expect(nameMatchKey('Nguyễn Thị Lan', 1)).toBe(nameMatchKey('Nguyễn Thị Lan', 2)); // plain Vietnamese: alike under both
     expect(nameMatchKey('\u00d0ẶNG THỊ HOA', 1)).toBe('ðang thi hoa');
     expect(nameMatchKey('ＮＧＵＹＥＮ', 1)).toBe('ｎｇｕｙｅｎ');
-    expect(() => nameMatchKey('An', 3 as never)).toThrow(RangeError);
+    expect(() => nameMatchKey('An', 4 as never)).toThrow(RangeError);
   });
 
-  it('under each rule, the fast path equals the definition, Ð, ð and full-width letters included', () => {
+  it('rule 3 folds ʼ (U+02BC, the modifier letter apostrophe) as \'; rules 1 and 2 did not', () => {
+    // Names of the Central Highlands ("H'Hen Niê"): a registry or a carrier that writes the
+    // apostrophe as the letter ʼ, against the other's ', is the same name.
+    expect(nameMatchKey('H\u02bcHen Niê', 3)).toBe("h'hen nie");
+    expect(nameMatchKey("H'HEN NIÊ", 3)).toBe(nameMatchKey('H\u02bcHen Niê', 3));
+    expect(nameMatchKey('H\u02bcHen Niê', 2)).not.toBe(nameMatchKey("H'Hen Niê", 2));
+    expect(nameMatchKey('H\u02bcHen Niê', 1)).not.toBe(nameMatchKey("H'Hen Niê", 1));
+    // Everything rule 2 folds, rule 3 folds alike; and it is still a different name without one.
+    expect(nameMatchKey('\u00d0ẶNG ＴＨＩ HOA', 3)).toBe(nameMatchKey('Đặng Thị Hoa', 3));
+    expect(nameMatchKey('H\u02bcHen Niê', 3)).not.toBe(nameMatchKey('Hen Niê', 3));
+    expect(nameMatchKey('H\u02bcHen Niê', 3)).not.toBe(nameMatchKey('H Hen Niê', 3));
+  });
+
+  it('under each rule, the fast path equals the definition, Ð, ð, full-width letters and apostrophes included', () => {
     const random = seeded(13);
-    const extra = ['\u00d0', '\u00f0', 'Ｎ', 'ｇ', '\uff21', '\u0301', '\u00a0', 'ﬁ'];
-    for (const rule of [1, 2] as const) {
+    const extra = ['\u00d0', '\u00f0', 'Ｎ', 'ｇ', '\uff21', '\u0301', '\u00a0', 'ﬁ', "'", '\u02bc'];
+    for (const rule of [1, 2, 3] as const) {
       for (let i = 0; i < 10_000; i++) {
         const s = randomName(random, extra);
         expect(nameMatchKey(s, rule)).toBe(nameMatchKeySlow(s, rule));

@@ -10,17 +10,35 @@
  * a rotation (`idbind keys rotate --blind-index`) re-indexes every row under it (docs/keys.md).
  *
  * - Rule 1: NFD, marks removed, đ/Đ as d, lower case, single spaces, trimmed.
- * - Rule 2 (CURRENT_NAME_RULE): rule 1 with compatibility decomposition (NFKD: full-width
- *   "ＮＧＵＹＥＮ" and other compatibility forms are their plain letters) and Ð/ð (U+00D0/U+00F0,
- *   the Icelandic eth, which looks exactly like Đ and which legacy code-page conversions and some
- *   keyboards write for it) as d. Under rule 1 such a holder never matched the registry's "Đ" and
- *   was reported as HOLDER_DATA_MISMATCH: a junk SIM for a real, correctly registered person.
+ * - Rule 2: rule 1 with compatibility decomposition (NFKD: full-width "ＮＧＵＹＥＮ" and other
+ *   compatibility forms are their plain letters) and Ð/ð (U+00D0/U+00F0, the Icelandic eth, which
+ *   looks exactly like Đ and which legacy code-page conversions and some keyboards write for it)
+ *   as d. Under rule 1 such a holder never matched the registry's "Đ" and was reported as
+ *   HOLDER_DATA_MISMATCH: a junk SIM for a real, correctly registered person.
+ * - Rule 3 (CURRENT_NAME_RULE): rule 2 with ʼ (U+02BC, the modifier letter apostrophe) as '.
+ *   Names of the Central Highlands hold an apostrophe ("H'Hen Niê"), and Unicode recommends ʼ for
+ *   one that is part of a word, so a registry or a carrier system may write either; under rules 1
+ *   and 2 "HʼHen Niê" against "H'Hen Niê" was HOLDER_DATA_MISMATCH, the same harm as above. Stored
+ *   names keep ʼ as typed (canonicalName): only the match index folds it.
  */
 import { CURRENT_NAME_RULE, type NameRule } from '../kernel/crypto/key-ring.ts';
 
 export { CURRENT_NAME_RULE, type NameRule };
 
 const COMBINING_MARKS = /\p{M}+/gu;
+
+/** What each rule folds that the rule before it did not, as `idbind keys status` tells an operator. */
+export const NAME_RULE_ADDITIONS: Readonly<Record<Exclude<NameRule, 1>, readonly string[]>> = {
+  2: ['Ð', 'full-width letters'],
+  3: ["ʼ as '"],
+};
+
+/** What moving from rule `from` to rule `to` folds in addition, in words ("Ð, full-width letters and ʼ as '"). */
+export function nameRuleAdditions(from: NameRule, to: NameRule): string {
+  const items: string[] = [];
+  for (let r = from + 1; r <= to; r++) items.push(...NAME_RULE_ADDITIONS[r as Exclude<NameRule, 1>]);
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
+}
 
 /** The definitions of the rules above. */
 export function nameMatchKeySlow(name: string, rule: NameRule): string {
@@ -33,13 +51,14 @@ export function nameMatchKeySlow(name: string, rule: NameRule): string {
       .replace(/\s+/g, ' ')
       .trim();
   }
-  return name
+  const rule2 = name
     .normalize('NFKD')
     .replace(COMBINING_MARKS, '')
     .replace(/[đĐðÐ]/g, 'd')
     .toLowerCase()
     .replace(/\s+/g, ' ')
     .trim();
+  return rule === 2 ? rule2 : rule2.replace(/\u02bc/g, "'");
 }
 
 /**
@@ -51,8 +70,8 @@ export function nameMatchKeySlow(name: string, rule: NameRule): string {
  * Not ʼ (U+02BC): Unicode counts it a letter, so names holding it were taken and stored as typed,
  * their match indexes with it; storing it as ' now would make every such person's match index
  * differ from their carriers' until both files were imported again (junk-SIM flags for correctly
- * registered people meanwhile). Matching it with ' is a name rule's change (a new rule, adopted
- * by a blind-index rotation that re-indexes everything: docs/keys.md).
+ * registered people meanwhile). It matches ' from name rule 3 on, in the match index only (a new
+ * rule, adopted by a blind-index rotation that re-indexes everything: docs/keys.md).
  */
 const TYPED_APOSTROPHES = /[\u2018\u2019]/g;
 
@@ -67,13 +86,13 @@ export function canonicalNameSlow(name: string): string {
 // alone, and such a string is already NFC. So each letter's result is computed once, here, from
 // the definitions above, and any other character (a combining mark, a tab, another script) sends
 // the whole name through the definitions. Equivalence is tested in name-match.test.ts.
-const FOLDS = { 1: new Map<number, string>(), 2: new Map<number, string>() } satisfies Record<NameRule, Map<number, string>>;
+const FOLDS = { 1: new Map<number, string>(), 2: new Map<number, string>(), 3: new Map<number, string>() } satisfies Record<NameRule, Map<number, string>>;
 const NFC_STABLE = new Set<number>();
 for (const [from, to] of [[0x41, 0x5a], [0x61, 0x7a], [0xc0, 0x24f], [0x1e00, 0x1eff]] as const) {
   for (let cp = from; cp <= to; cp++) {
     const ch = String.fromCodePoint(cp);
     if (ch.normalize('NFC') === ch) NFC_STABLE.add(cp);
-    for (const rule of [1, 2] as const) {
+    for (const rule of [1, 2, 3] as const) {
       const folded = nameMatchKeySlow(ch, rule);
       if (/^[a-z]$/.test(folded) && ch.normalize('NFC') === ch) FOLDS[rule].set(cp, folded);
     }

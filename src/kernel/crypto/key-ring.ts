@@ -21,8 +21,8 @@ export interface VersionedKey {
  * (`key_versions.name_rule`), so that every match index of one version compares with every other;
  * a new version takes CURRENT_NAME_RULE, and re-indexing under it applies the new rule to every row.
  */
-export type NameRule = 1 | 2;
-export const CURRENT_NAME_RULE: NameRule = 2;
+export type NameRule = 1 | 2 | 3;
+export const CURRENT_NAME_RULE: NameRule = 3;
 
 export interface BlindIndexKey extends VersionedKey {
   /** The name rule of this version's match indexes. */
@@ -104,7 +104,7 @@ export async function loadKeyRing(pool: pg.Pool, masterKeys: readonly MasterKey[
     } else {
       // Fail closed on a rule this code does not know (a key made by a newer hub): folding names by
       // another rule would make every holder of that version look mismatched (DESIGN.md invariant 5).
-      if (row.name_rule !== 1 && row.name_rule !== 2) {
+      if (row.name_rule !== 1 && row.name_rule !== 2 && row.name_rule !== 3) {
         throw new KeyRingError(`blind-index key v${row.version} uses name rule ${String(row.name_rule)}, which this version of idbind does not know; upgrade idbind`);
       }
       const vk: BlindIndexKey = { version: row.version, key, nameRule: row.name_rule };

@@ -1,9 +1,11 @@
 /**
  * The name rule of a blind-index key version (name-match.ts, migration 0030): a holder written with
  * Ð (U+00D0, the eth that looks exactly like Đ) or with full-width letters is the registry's person
- * under rule 2, and was HOLDER_DATA_MISMATCH under rule 1. A database whose keys were made under
- * rule 1 keeps folding by rule 1 (a person and a subscription compare under one rule) until a
- * blind-index rotation re-indexes every row under a version of rule 2.
+ * under rule 2, and was HOLDER_DATA_MISMATCH under rule 1; one written with ʼ (U+02BC) where the
+ * registry has ' is the registry's person under rule 3, and was HOLDER_DATA_MISMATCH under rules 1
+ * and 2. A database whose keys were made under an older rule keeps folding by it (a person and a
+ * subscription compare under one rule) until a blind-index rotation re-indexes every row under a
+ * version of the latest rule.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -22,6 +24,7 @@ let db: TestDatabase;
 let dir: string;
 const id = (n: number) => composePersonalId('001', 1980, 'F', n);
 const ETH = '\u00d0'; // Ð, not Đ (U+0110)
+const MODIFIER_APOSTROPHE = '\u02bc'; // ʼ, a letter to Unicode, not ' (U+0027)
 
 beforeEach(async () => {
   db = await createTestDatabase();
@@ -32,6 +35,7 @@ beforeEach(async () => {
     `${id(2)},Nguyễn Thị Lan,1980-02-02,F,alive`,
     // A registry name itself written with Ð: its own subscription must match it under both rules.
     `${id(3)},${ETH}ỗ Thị Mai,1980-03-03,F,alive`,
+    `${id(4)},H'Hen Niê,1980-04-04,F,alive`,
   ].join('\n') + '\n');
   const H = 'msisdn,holder_personal_id,holder_full_name,holder_birth_date,channel,registered_at,status';
   writeFileSync(join(dir, 'viettel.csv'), [
@@ -41,6 +45,7 @@ beforeEach(async () => {
     `0961000003,${id(3)},${ETH}ỗ Thị Mai,1980-03-03,store,2024-01-01T08:00:00,active`,
     // Still a different person's name under rule 2: Ð folds to d, not to anything else.
     `0961000004,${id(1)},${ETH}ặng Thị Hoà Bình,1980-01-01,store,2024-01-01T08:00:00,active`,
+    `0961000005,${id(4)},H${MODIFIER_APOSTROPHE}HEN NIÊ,1980-04-04,store,2024-01-01T08:00:00,active`,
   ].join('\n') + '\n');
 });
 afterEach(async () => {
@@ -71,12 +76,12 @@ async function mismatches(ring: KeyRing): Promise<number> {
 }
 
 describe('the name rule of a blind-index key version', () => {
-  it('a new database folds Ð and full-width letters (rule 2): only the different name is a mismatch', async () => {
-    expect(db.ring.currentBlindIndex.nameRule).toBe(2);
+  it('a new database folds Ð, full-width letters and ʼ (rule 3): only the different name is a mismatch', async () => {
+    expect(db.ring.currentBlindIndex.nameRule).toBe(3);
     await importBoth(db.ring);
     expect(await mismatches(db.ring)).toBe(1);
     const status = await keyStatus(db.pool, [db.master]);
-    expect(status.blind_index_keys).toEqual([expect.objectContaining({ version: 1, state: 'current', name_rule: 2 })]);
+    expect(status.blind_index_keys).toEqual([expect.objectContaining({ version: 1, state: 'current', name_rule: 3 })]);
   });
 
   it('migration 0030 gives the blind-index keys that exist rule 1, and data keys none', async () => {
@@ -91,33 +96,37 @@ describe('the name rule of a blind-index key version', () => {
       .rejects.toMatchObject({ constraint: 'key_versions_name_rule' });
   });
 
-  it('a database on rule 1 folds as before, consistently, until a blind-index rotation moves every row to rule 2', async () => {
-    await db.pool.query(`UPDATE key_versions SET name_rule = 1 WHERE purpose = 'blind_index'`);
+  // Rule 1: Ð, full-width letters and ʼ differ from the registry's letters (the identical Ð name
+  // matches). Rule 2: only ʼ does. Either way, one more: the different name.
+  it.each([
+    { rule: 1, before: 4, adds: 'Ð, full-width letters and ʼ as \'' },
+    { rule: 2, before: 2, adds: 'ʼ as \'' },
+  ])('a database on rule $rule folds as before, consistently, until a blind-index rotation moves every row to rule 3', async ({ rule, before: mismatchedBefore, adds }) => {
+    await db.pool.query(`UPDATE key_versions SET name_rule = $1 WHERE purpose = 'blind_index'`, [rule]);
     const old = await loadKeyRing(db.pool, [db.master]);
-    expect(old.currentBlindIndex.nameRule).toBe(1);
+    expect(old.currentBlindIndex.nameRule).toBe(rule);
     await importBoth(old);
-    // Ð and full-width differ from the registry's letters under rule 1; the identical Ð name matches.
-    expect(await mismatches(old)).toBe(3);
+    expect(await mismatches(old)).toBe(mismatchedBefore);
     const before = keysStatus();
-    expect(before).toMatch(/v1 current .*name rule 1/);
-    expect(before).toContain('names are matched by rule 1; `idbind keys rotate --blind-index` applies rule 2');
+    expect(before).toMatch(new RegExp(`v1 current .*name rule ${rule}`));
+    expect(before).toContain(`names are matched by rule ${rule}; \`idbind keys rotate --blind-index\` applies rule 3 (${adds}; docs/keys.md "Name rules")`);
 
     expect(await addKeyVersion(db.pool, db.master, 'blind_index')).toBe(2);
     const ring = await loadKeyRing(db.pool, [db.master]);
-    expect(ring.currentBlindIndex).toMatchObject({ version: 2, nameRule: 2 });
-    expect(ring.blindIndex.map((k) => [k.version, k.nameRule])).toEqual([[2, 2], [1, 1]]);
+    expect(ring.currentBlindIndex).toMatchObject({ version: 2, nameRule: 3 });
+    expect(ring.blindIndex.map((k) => [k.version, k.nameRule])).toEqual([[2, 3], [1, rule]]);
     const status = await keyStatus(db.pool, [db.master]);
-    expect(status.blind_index_keys.map((k) => [k.version, k.name_rule])).toEqual([[1, 1], [2, 2]]);
+    expect(status.blind_index_keys.map((k) => [k.version, k.name_rule])).toEqual([[1, rule], [2, 3]]);
     await completeKeyWork(db.pool, ring, 'test', undefined, { retireGraceMs: 0 });
     expect(await mismatches(ring)).toBe(1);
     const after = keysStatus();
-    expect(after).toMatch(/v2 current .*name rule 2/);
+    expect(after).toMatch(/v2 current .*name rule 3/);
     expect(after).not.toContain('names are matched by rule');
   });
 
   it('a key ring refuses a blind-index version of a rule this code does not know (fail closed)', async () => {
     await db.pool.query('ALTER TABLE key_versions DROP CONSTRAINT key_versions_name_rule');
-    await db.pool.query(`UPDATE key_versions SET name_rule = 3 WHERE purpose = 'blind_index'`);
-    await expect(loadKeyRing(db.pool, [db.master])).rejects.toThrow(/name rule 3, which this version of idbind does not know/);
+    await db.pool.query(`UPDATE key_versions SET name_rule = 4 WHERE purpose = 'blind_index'`);
+    await expect(loadKeyRing(db.pool, [db.master])).rejects.toThrow(/name rule 4, which this version of idbind does not know/);
   });
 });
