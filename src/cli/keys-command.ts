@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { openHub } from '../hub.ts';
 import { addKeyVersion, completeKeyWork, keyStatus, retirementGraceLeft, rotateMasterKey } from '../keys/key-rotation-service.ts';
 import { KeyRingError, type NameRule } from '../kernel/crypto/key-ring.ts';
-import { nameRuleAdditions } from '../registry/name-match.ts';
+import { nameRuleUpgradeNotice } from '../registry/name-match.ts';
 import { createProgressBar, formatCount } from './progress.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command } from './command.ts';
 
@@ -87,9 +87,8 @@ export const keysCommand: Command = {
         // A version made before the latest name rule (migration 0030) keeps folding names its way
         // until a rotation re-indexes every row under a new version (docs/keys.md "Name rules").
         const current = s.blind_index_keys.find((k) => k.state === 'current');
-        if (current?.name_rule && current.name_rule < s.latest_name_rule) {
-          lines.push(`names are matched by rule ${current.name_rule}; \`idbind keys rotate --blind-index\` applies rule ${s.latest_name_rule} (${nameRuleAdditions(current.name_rule as NameRule, s.latest_name_rule)}; docs/keys.md "Name rules")`);
-        }
+        const notice = current?.name_rule ? nameRuleUpgradeNotice(current.name_rule as NameRule) : undefined;
+        if (notice) lines.push(notice);
         if (ringError) {
           lines.push(`error: ${ringError}`);
           out(lines.join('\n') + '\n', { ...s, error: ringError });

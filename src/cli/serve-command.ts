@@ -16,6 +16,7 @@ import { keepDemoRegistryPrivate, registryIsEmpty, seedDemoRegistry } from '../d
 import { claimDeploymentMode } from '../demo/deployment-mode.ts';
 import { DEMO_PLATFORM_NAMES, DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
 import { smsTemplateWarning } from '../verification/sms/sms-text.ts';
+import { nameRuleUpgradeNotice } from '../registry/name-match.ts';
 import { EXIT_OK, UsageError, type Command } from './command.ts';
 
 const HELP = `Usage: idbind serve [--demo] [--host HOST] [--port PORT]
@@ -109,6 +110,10 @@ export const serveCommand: Command = {
         }
       }
       const ring = await hub.ring();
+      // Once per start, as `idbind keys status` says it: on an older name rule some correctly
+      // registered holders stay HOLDER_DATA_MISMATCH until a blind-index rotation (docs/keys.md).
+      const nameRuleNotice = nameRuleUpgradeNotice(ring.currentBlindIndex.nameRule);
+      if (nameRuleNotice) log(`warning: ${nameRuleNotice}`);
       if (mode === 'demo' && (await registryIsEmpty(hub.pool))) {
         await seedDemoRegistry({ pool: hub.pool, ring, dataDir: hub.config.dataDir, workers: hub.config.workers, log });
       }

@@ -28,16 +28,26 @@ export { CURRENT_NAME_RULE, type NameRule };
 const COMBINING_MARKS = /\p{M}+/gu;
 
 /** What each rule folds that the rule before it did not, as `idbind keys status` tells an operator. */
-export const NAME_RULE_ADDITIONS: Readonly<Record<Exclude<NameRule, 1>, readonly string[]>> = {
+const NAME_RULE_ADDITIONS: Readonly<Record<Exclude<NameRule, 1>, readonly string[]>> = {
   2: ['Ð', 'full-width letters'],
   3: ["ʼ as '"],
 };
 
 /** What moving from rule `from` to rule `to` folds in addition, in words ("Ð, full-width letters and ʼ as '"). */
-export function nameRuleAdditions(from: NameRule, to: NameRule): string {
+function nameRuleAdditions(from: NameRule, to: NameRule): string {
   const items: string[] = [];
   for (let r = from + 1; r <= to; r++) items.push(...NAME_RULE_ADDITIONS[r as Exclude<NameRule, 1>]);
   return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
+}
+
+/**
+ * What `idbind keys status` and `idbind serve` tell an operator whose current blind-index key
+ * version folds names by an older rule than CURRENT_NAME_RULE (a database upgraded from it keeps
+ * its rule until a blind-index rotation: docs/keys.md "Name rules"); undefined when it is the latest.
+ */
+export function nameRuleUpgradeNotice(current: NameRule): string | undefined {
+  if (current >= CURRENT_NAME_RULE) return undefined;
+  return `names are matched by rule ${current}; \`idbind keys rotate --blind-index\` applies rule ${CURRENT_NAME_RULE} (${nameRuleAdditions(current, CURRENT_NAME_RULE)}; docs/keys.md "Name rules")`;
 }
 
 /** The definitions of the rules above. */
