@@ -91,3 +91,38 @@ describe('name keys', () => {
     expect(nameMatchKey('Nguye\u0302\u0303n\tVa\u0306n', 2)).toBe('nguyen van');
   });
 });
+
+describe('false-positive review of the name rule (the forms a registry or a carrier writes for one name)', () => {
+  // Pinned: forms that already compare equal under rule 3 (tone placement, decomposed marks in any
+  // order, other spaces, case, repeated spaces). Each would be a HOLDER_DATA_MISMATCH, a junk SIM
+  // of a correctly registered person, should it regress.
+  it.each([
+    ['Hoà', 'Hòa'], // old and new tone placement
+    ['Thuý', 'Thúy'],
+    ['Nguye\u0302\u0301n Văn An', 'Nguyến Văn An'], // decomposed, circumflex then acute
+    ['Nguye\u0301\u0302n Văn An', 'Nguyến Văn An'], // decomposed, the marks in the other order
+    ['\u00a0Nguyễn\u00a0Văn\u202fAn\u3000', 'NGUYEN VAN AN'], // no-break, narrow and ideographic spaces, leading and trailing
+    ['Nguyễn Văn An\ufeff', 'Nguyễn Văn An'], // a byte-order mark left at the end of a field
+    ['NGUYỄN  VĂN   AN', 'nguyễn văn an'],
+    ['Ư Ơ Ă Â Ê Ô Đ', 'u o a a e o d'],
+  ])('%j matches %j', (a, b) => {
+    expect(nameMatchKey(a, 3)).toBe(nameMatchKey(b, 3));
+    expect(nameMatchKeySlow(a, 3)).toBe(nameMatchKeySlow(b, 3));
+  });
+
+  // Residual, the owner's call (a new name rule, adopted by a blind-index rotation: docs/keys.md
+  // "Name rules"). A carrier's name holding an invisible default-ignorable character (zero-width
+  // space U+200B, soft hyphen U+00AD, word joiner U+2060: left by copying from a web page or a
+  // word processor) beside the real letters is the registry's name on screen, but its match index
+  // differs, so the holder's SIM is HOLDER_DATA_MISMATCH. The population registry refuses such names
+  // (NAME_INVALID); a carrier's are taken as written. Unicode's caseless matching of identifiers
+  // (NFKC_Casefold) removes default-ignorable code points, so folding them away arguably is the
+  // issue's "Unicode normalisation, case folding"; not done here because it needs a rule 4 and a
+  // rotation of every deployed database's blind indexes. Hurts: a correctly registered person whose
+  // carrier's system kept such a character (their SIM is flagged and blocked, they cannot verify).
+  it.fails('an invisible zero-width space, soft hyphen or word joiner in a carrier\'s name matches the registry\'s name', () => {
+    for (const invisible of ['\u200b', '\u00ad', '\u2060']) {
+      expect(nameMatchKey(`Nguyễn Văn An${invisible}`, 3)).toBe(nameMatchKey('Nguyễn Văn An', 3));
+    }
+  });
+});

@@ -32,8 +32,16 @@ describe('the number lookup', () => {
 
     const key = (await db.pool.query<{ k: Buffer }>('SELECT msisdn_bidx AS k FROM subscriptions WHERE carrier_id = $1 LIMIT 1', [fresh])).rows[0]!.k;
     const nodes = await explainNodes(db.pool, ELIGIBILITY_CANDIDATE_SQL, [[key]], 'ANALYZE');
-    const scans = nodes.filter((n) => n['Relation Name'] === 'subscriptions');
-    expect(scans.map((n) => n['Node Type'])).not.toContain('Seq Scan');
+    // The number's probes (alias s); the holder's live subscriptions (alias o) are counted only for a
+    // flagged online number (reconciliation-repository.ts junkFlagStandsSql), through the holder index.
+    const all = nodes.filter((n) => n['Relation Name'] === 'subscriptions');
+    expect(all.map((n) => n['Node Type'])).not.toContain('Seq Scan');
+    const scans = all.filter((n) => n['Alias'] === 's');
+    expect(scans.length).toBeGreaterThan(0);
+    for (const count of all.filter((n) => n['Alias'] !== 's')) {
+      expect(count['Alias']).toBe('o');
+      expect(count['Index Cond']).toMatch(/holder_bidx = s\.holder_bidx/);
+    }
     for (const scan of scans) {
       expect(scan['Index Cond']).toMatch(/msisdn_bidx = ANY/);
       // Nothing read and thrown away: the number is an index condition, not a filter.

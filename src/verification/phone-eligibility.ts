@@ -10,7 +10,7 @@
  */
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { msisdnIndex } from '../registry/row-crypto.ts';
-import { LATEST_COMPLETED_RUN_SQL } from '../registry/reconciliation/reconciliation-repository.ts';
+import { junkFlagStandsSql } from '../registry/reconciliation/reconciliation-repository.ts';
 
 export const INELIGIBILITY_REASONS = [
   'no_subscription', 'number_contested', 'subscription_not_active', 'no_holder', 'holder_not_found', 'holder_deceased',
@@ -41,7 +41,8 @@ export interface EligibilityCandidate {
 /**
  * The live subscriptions of a number (blind indexes of every key version: `$1`) at any carrier
  * (the carrier is whichever file holds it), their holder in the population registry, and whether
- * the latest completed reconciliation put them in a junk-SIM category; the one that decides first.
+ * the latest completed reconciliation put them in a junk-SIM category whose cause still stands
+ * (reconciliation-repository.ts junkFlagStandsSql); the one that decides first.
  * One probe of the (carrier, number) index per carrier: the registries have no index led by the
  * number alone (it would slow every import), and without the carrier the planner scanned the
  * whole index (docs/benchmarks.md, issue 3).
@@ -68,9 +69,7 @@ export interface EligibilityCandidate {
 export const ELIGIBILITY_CANDIDATE_SQL = `SELECT s.id, s.status, s.holder_bidx, s.sim_changed_at, s.device_changed_at, p.id AS person_id, p.status AS person_status,
              s.holder_match_bidx IS DISTINCT FROM p.match_bidx AS mismatched,
              first_value(s.holder_bidx) OVER holders IS DISTINCT FROM last_value(s.holder_bidx) OVER holders AS contested,
-             EXISTS (SELECT 1 FROM reconciliation_results rr
-                     WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
-                       AND rr.subscription_id = s.id) AS flagged
+             ${junkFlagStandsSql('s')} AS flagged
            FROM carriers c
            JOIN LATERAL (SELECT * FROM subscriptions s WHERE s.carrier_id = c.id AND s.msisdn_bidx = ANY(((SELECT $1::bytea[]))::bytea[]) AND s.status <> 'terminated') s ON true
            LEFT JOIN persons p ON p.pid_bidx = s.holder_bidx

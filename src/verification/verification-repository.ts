@@ -1,7 +1,7 @@
 /** SQL of verification sessions, their statistics and the SMS-pumping counters. */
 import type pg from 'pg';
 import { hitSql, windowStartSql, type HitRow } from '../kernel/db/rate-counters.ts';
-import { LATEST_COMPLETED_RUN_SQL } from '../registry/reconciliation/reconciliation-repository.ts';
+import { junkFlagStandsSql } from '../registry/reconciliation/reconciliation-repository.ts';
 import { otherLiveAccountsSql } from '../bindings/binding-repository.ts';
 import { liveElsewhereUnderAnotherHolderSql } from '../registry/registry-lookup.ts';
 import { ELIGIBILITY_CANDIDATE_SQL, type EligibilityCandidate } from './phone-eligibility.ts';
@@ -102,7 +102,7 @@ const CONSUME_CODE_SQL = `UPDATE verifications SET consumed_at = now() WHERE id 
  * The verification's holder ($3) if still eligible through its subscription ($2), share-locked:
  * the same living holder, the subscription active, its holder's name and birth date those of the
  * registry (phone-eligibility.ts `mismatched`), no SIM or device change in the last $4 hours, no
- * junk-SIM category in the latest reconciliation, and the number live at no other carrier under
+ * junk-SIM category of the latest reconciliation that still stands (junkFlagStandsSql), and the number live at no other carrier under
  * another holder (`contested`: a port-in committed between the start and the confirmation). `from` adds relations to the FROM list.
  */
 function eligibleHolderSql(from = '', p = { subscription: '$2', person: '$3', hours: '$4' }, lock = true): string {
@@ -110,9 +110,7 @@ function eligibleHolderSql(from = '', p = { subscription: '$2', person: '$3', ho
              WHERE s.id = ${p.subscription} AND s.status = 'active' AND p.id = ${p.person} AND p.status = 'alive' AND s.holder_match_bidx IS NOT DISTINCT FROM p.match_bidx
                AND (s.sim_changed_at IS NULL OR s.sim_changed_at <= now() - make_interval(hours => ${p.hours}))
                AND (s.device_changed_at IS NULL OR s.device_changed_at <= now() - make_interval(hours => ${p.hours}))
-               AND NOT EXISTS (SELECT 1 FROM reconciliation_results rr
-                               WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL})
-                                 AND rr.subscription_id = s.id)
+               AND NOT ${junkFlagStandsSql('s')}
                AND NOT ${liveElsewhereUnderAnotherHolderSql('s')}
              ${lock ? 'FOR SHARE OF s, p' : ''}`;
 }

@@ -5,6 +5,40 @@ import type pg from 'pg';
 export const LATEST_COMPLETED_RUN_SQL = `SELECT id FROM reconciliation_runs WHERE status = 'completed' ORDER BY finished_at DESC NULLS LAST LIMIT 1`;
 import { CATEGORIES, ONLINE_REGISTRATION_LIMIT, zeroCounts, type Category, type CategoryCounts } from './categories.ts';
 
+/**
+ * SQL: whether the junk-SIM flag the latest completed run gave the subscription `s` (an alias of
+ * `subscriptions`) still stands, for the verification's checks (issue 3: "not in a reconciliation
+ * category"), which test the other categories on the live data beside it.
+ *
+ * A run's flag is a snapshot: the registries may have removed its cause since, and until the next
+ * run (days, at national scale) the flag refused a correctly registered person (false-positive
+ * review, false-positive-review.db.test.ts): a carrier correcting a typo in the holder's name or
+ * birth date, a death recorded in error corrected (`--correct-deaths`), or the holder ending one
+ * of four online numbers. The categories are facts about the data (issue 2 "Reconciliation
+ * categories"), so:
+ * - NO_HOLDER, HOLDER_NOT_FOUND, HOLDER_DECEASED and HOLDER_DATA_MISMATCH are exactly the
+ *   verification's live checks (holder, person found, alive, `mismatched`), which decide them on
+ *   today's data; their flag adds nothing once those pass.
+ * - ONLINE_BEYOND_LIMIT, which the live checks do not test (and which the run may not have given a
+ *   subscription it put in an earlier category), stands for a flagged `online` subscription unless
+ *   its holder now has at most ONLINE_REGISTRATION_LIMIT live subscriptions at the carrier
+ *   registered at or before it: then its position is within the limit whatever the tie-break by
+ *   number. Anything else keeps the flag (fail closed), as does a blind-index rotation in progress
+ *   (a holder's rows may be indexed under two versions, and counted short).
+ * Evaluated in this order (CASE), so that only a flagged online subscription costs the count, one
+ * probe of the holder index.
+ */
+export function junkFlagStandsSql(s: string): string {
+  return `CASE WHEN ${s}.channel <> 'online' THEN false
+            WHEN NOT EXISTS (SELECT 1 FROM reconciliation_results rr
+                             WHERE rr.run_id = (${LATEST_COMPLETED_RUN_SQL}) AND rr.subscription_id = ${s}.id) THEN false
+            WHEN EXISTS (SELECT 1 FROM key_versions k WHERE k.purpose = 'blind_index' AND k.state = 'previous') THEN true
+            ELSE (SELECT count(*) FROM subscriptions o
+                  WHERE o.holder_bidx = ${s}.holder_bidx AND o.status <> 'terminated' AND o.carrier_id = ${s}.carrier_id
+                    AND o.registered_at <= ${s}.registered_at) > ${ONLINE_REGISTRATION_LIMIT}
+          END`;
+}
+
 export const LOCK_RECONCILIATION = 72_028;
 
 export async function tryLockReconciliation(client: pg.PoolClient): Promise<boolean> {
