@@ -15,22 +15,29 @@
  *   looks exactly like Đ and which legacy code-page conversions and some keyboards write for it)
  *   as d. Under rule 1 such a holder never matched the registry's "Đ" and was reported as
  *   HOLDER_DATA_MISMATCH: a junk SIM for a real, correctly registered person.
- * - Rule 3 (CURRENT_NAME_RULE): rule 2 with ʼ (U+02BC, the modifier letter apostrophe) as '.
- *   Names of the Central Highlands hold an apostrophe ("H'Hen Niê"), and Unicode recommends ʼ for
- *   one that is part of a word, so a registry or a carrier system may write either; under rules 1
- *   and 2 "HʼHen Niê" against "H'Hen Niê" was HOLDER_DATA_MISMATCH, the same harm as above. Stored
- *   names keep ʼ as typed (canonicalName): only the match index folds it.
+ * - Rule 3 (CURRENT_NAME_RULE): rule 2 with ʼ (U+02BC, the modifier letter apostrophe) as ', and
+ *   default-ignorable code points (zero-width space U+200B, soft hyphen U+00AD, word joiner U+2060,
+ *   bidirectional marks...) removed before spaces are collapsed. Names of the Central Highlands
+ *   hold an apostrophe ("H'Hen Niê"), and Unicode recommends ʼ for one that is part of a word, so
+ *   a registry or a carrier system may write either; and an invisible character copied from a web
+ *   page or a word processor stays in a carrier's name (the population file refuses such names, a
+ *   carrier's are taken as written). Under rules 1 and 2 either made a correctly registered
+ *   holder HOLDER_DATA_MISMATCH, the same harm as above. Removing default-ignorables is what
+ *   Unicode's caseless matching of identifiers does (NFKC_Casefold, UAX #31 / Unicode 3.13), so
+ *   it is the issue's "Unicode normalisation, case folding". Stored names keep both as typed
+ *   (canonicalName): only the match index folds them.
  */
 import { CURRENT_NAME_RULE, type NameRule } from '../kernel/crypto/key-ring.ts';
 
 export { CURRENT_NAME_RULE, type NameRule };
 
 const COMBINING_MARKS = /\p{M}+/gu;
+const DEFAULT_IGNORABLES = /\p{Default_Ignorable_Code_Point}+/gu;
 
 /** What each rule folds that the rule before it did not, as `idbind keys status` tells an operator. */
 const NAME_RULE_ADDITIONS: Readonly<Record<Exclude<NameRule, 1>, readonly string[]>> = {
   2: ['Ð', 'full-width letters'],
-  3: ["ʼ as '"],
+  3: ["ʼ as '", 'invisible characters ignored'],
 };
 
 /** What moving from rule `from` to rule `to` folds in addition, in words ("Ð, full-width letters and ʼ as '"). */
@@ -61,14 +68,14 @@ export function nameMatchKeySlow(name: string, rule: NameRule): string {
       .replace(/\s+/g, ' ')
       .trim();
   }
-  const rule2 = name
-    .normalize('NFKD')
+  const decomposed = name.normalize('NFKD');
+  // Rule 3: removed before spaces are collapsed, so that "An\u200b " ends as "an", not "an ".
+  return (rule === 2 ? decomposed : decomposed.replace(DEFAULT_IGNORABLES, '').replace(/\u02bc/g, "'"))
     .replace(COMBINING_MARKS, '')
     .replace(/[đĐðÐ]/g, 'd')
     .toLowerCase()
     .replace(/\s+/g, ' ')
     .trim();
-  return rule === 2 ? rule2 : rule2.replace(/\u02bc/g, "'");
 }
 
 /**

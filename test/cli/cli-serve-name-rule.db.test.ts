@@ -2,7 +2,7 @@
  * `idbind serve` says once at start when the current blind-index key version folds names by an
  * older rule than this code's latest (docs/keys.md "Name rules"): a database upgraded from it keeps
  * that rule until `idbind keys rotate --blind-index`, and meanwhile holders whose names differ only
- * by what the newer rule folds (Ð, full-width letters, ʼ) are reported as HOLDER_DATA_MISMATCH.
+ * by what the newer rule folds (Ð, full-width letters, ʼ, invisible characters) are reported as HOLDER_DATA_MISMATCH.
  * Without the start's warning an operator learnt it only from `idbind keys status`. The real binary
  * in a child process.
  */
@@ -48,8 +48,8 @@ describe('idbind serve and the name rule of the current blind-index key', () => 
   }, 60_000);
 
   it.each([
-    { rule: 1, adds: "Ð, full-width letters and ʼ as '" },
-    { rule: 2, adds: "ʼ as '" },
+    { rule: 1, adds: "Ð, full-width letters, ʼ as ' and invisible characters ignored" },
+    { rule: 2, adds: "ʼ as ' and invisible characters ignored" },
   ])('warns once on a database still on rule $rule, naming the rotation that applies the latest', async ({ rule, adds }) => {
     await db.pool.query(`UPDATE key_versions SET name_rule = $1 WHERE purpose = 'blind_index'`, [rule]);
     expect(ruleLines(await servedStderr())).toEqual([
