@@ -40,7 +40,7 @@ const NAME_RULE_ADDITIONS: Readonly<Record<Exclude<NameRule, 1>, readonly string
   3: ["ʼ as '", 'invisible characters ignored'],
 };
 
-/** What moving from rule `from` to rule `to` folds in addition, in words ("Ð, full-width letters and ʼ as '"). */
+/** What moving from rule `from` to rule `to` folds in addition, in words ("ʼ as ' and invisible characters ignored"). */
 function nameRuleAdditions(from: NameRule, to: NameRule): string {
   const items: string[] = [];
   for (let r = from + 1; r <= to; r++) items.push(...NAME_RULE_ADDITIONS[r as Exclude<NameRule, 1>]);
