@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { openHub } from '../hub.ts';
 import { addKeyVersion, completeKeyWork, keyStatus, retirementGraceLeft, rotateMasterKey } from '../keys/key-rotation-service.ts';
-import { KeyRingError, type NameRule } from '../kernel/crypto/key-ring.ts';
+import { KeyRingError } from '../kernel/crypto/key-ring.ts';
 import { nameRuleUpgradeNotice } from '../registry/name-match.ts';
 import { createProgressBar, formatCount } from './progress.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command } from './command.ts';
@@ -87,7 +87,7 @@ export const keysCommand: Command = {
         // A version made before the latest name rule (migration 0030) keeps folding names its way
         // until a rotation re-indexes every row under a new version (docs/keys.md "Name rules").
         const current = s.blind_index_keys.find((k) => k.state === 'current');
-        const notice = current?.name_rule ? nameRuleUpgradeNotice(current.name_rule as NameRule) : undefined;
+        const notice = current?.name_rule ? nameRuleUpgradeNotice(current.name_rule) : undefined;
         if (notice) lines.push(notice);
         if (ringError) {
           lines.push(`error: ${ringError}`);

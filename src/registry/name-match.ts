@@ -40,21 +40,22 @@ const NAME_RULE_ADDITIONS: Readonly<Record<Exclude<NameRule, 1>, readonly string
   3: ["ʼ as '", 'invisible characters ignored'],
 };
 
-/** What moving from rule `from` to rule `to` folds in addition, in words ("ʼ as ' and invisible characters ignored"). */
-function nameRuleAdditions(from: NameRule, to: NameRule): string {
+/** What moving from rule `from` (older) to CURRENT_NAME_RULE folds in addition, in words ("ʼ as ' and invisible characters ignored"). */
+function nameRuleAdditions(from: number): string {
   const items: string[] = [];
-  for (let r = from + 1; r <= to; r++) items.push(...NAME_RULE_ADDITIONS[r as Exclude<NameRule, 1>]);
+  for (let r = from + 1; r <= CURRENT_NAME_RULE; r++) items.push(...NAME_RULE_ADDITIONS[r as Exclude<NameRule, 1>]);
   return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
 }
 
 /**
  * What `idbind keys status` and `idbind serve` tell an operator whose current blind-index key
  * version folds names by an older rule than CURRENT_NAME_RULE (a database upgraded from it keeps
- * its rule until a blind-index rotation: docs/keys.md "Name rules"); undefined when it is the latest.
+ * its rule until a blind-index rotation: docs/keys.md "Name rules"); undefined when it is the latest
+ * (or a rule this code does not know, which the key ring refuses with its own error).
  */
-export function nameRuleUpgradeNotice(current: NameRule): string | undefined {
-  if (current >= CURRENT_NAME_RULE) return undefined;
-  return `names are matched by rule ${current}; \`idbind keys rotate --blind-index\` applies rule ${CURRENT_NAME_RULE} (${nameRuleAdditions(current, CURRENT_NAME_RULE)}; docs/keys.md "Name rules")`;
+export function nameRuleUpgradeNotice(current: number): string | undefined {
+  if (!(current >= 1 && current < CURRENT_NAME_RULE)) return undefined;
+  return `names are matched by rule ${current}; \`idbind keys rotate --blind-index\` applies rule ${CURRENT_NAME_RULE} (${nameRuleAdditions(current)}; docs/keys.md "Name rules")`;
 }
 
 /** The definitions of the rules above. */

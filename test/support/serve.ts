@@ -27,3 +27,15 @@ export async function serveOnce(env: NodeJS.ProcessEnv, args: readonly string[] 
   if (child.exitCode === null) child.kill('SIGTERM');
   return { status: await exited, stdout, stderr };
 }
+
+/**
+ * The stderr of `idbind serve --port 0` that started (printed that it runs) and stopped cleanly on
+ * SIGTERM; throws with its output otherwise. For the tests of what a start warns about.
+ */
+export async function stderrOfServedStart(env: NodeJS.ProcessEnv): Promise<string> {
+  const out = await serveOnce(env);
+  if (!out.stdout.includes('is running') || out.status !== 0) {
+    throw new Error(`idbind serve did not run and stop cleanly (exit ${String(out.status)}):\n${out.stdout}\n${out.stderr}`);
+  }
+  return out.stderr;
+}
