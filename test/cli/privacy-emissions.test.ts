@@ -614,9 +614,10 @@ describe('what the hub and the CLI emit', () => {
 });
 
 /**
- * The code in the newest message of a demo outbox that holds one. A failure says what the outbox
- * answered, with every digit masked (a code is not printed): the CI run at 5d17e93 once found no
- * code in the newest message, which no run since has reproduced.
+ * The code in the newest message of a demo outbox (issue 3's interface: newest last, the code the
+ * only 6-digit number of its text). A failure says what the outbox answered, every digit masked
+ * (a code is not printed): the CI run at 5d17e93 once found no code in the newest message, which
+ * no run here has reproduced since.
  */
 async function newestDemoCode(base: string, phone: string): Promise<string> {
   const res = await fetch(`${base}/v1/dev/sms-outbox?to=${encodeURIComponent(phone)}`);
@@ -624,7 +625,7 @@ async function newestDemoCode(base: string, phone: string): Promise<string> {
   let messages: unknown;
   try { messages = JSON.parse(body); } catch { /* reported below */ }
   const texts = Array.isArray(messages) ? messages.map((m) => String((m as { text?: unknown }).text)) : [];
-  const code = texts.map((t) => /\d{6}/.exec(t)?.[0]).filter((c) => c !== undefined).at(-1);
+  const code = texts.length > 0 ? /\d{6}/.exec(texts.at(-1)!)?.[0] : undefined;
   if (code === undefined) throw new Error(`no code in the demo outbox: HTTP ${res.status}, ${texts.length} message(s): ${body.replace(/\d/g, '#').slice(0, 2000)}`);
   return code;
 }
