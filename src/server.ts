@@ -32,7 +32,7 @@ import { httpSmsGateway, type SmsGateway } from './verification/sms/sms-gateway.
 import { outboxSmsGateway } from './verification/sms/sms-outbox.ts';
 import { runVerificationMaintenance } from './verification/verification-maintenance.ts';
 import { VerificationStatsBuffer } from './verification/verification-stats-buffer.ts';
-import { demoEligibleNumbers, ensureDemoPlatforms } from './demo/demo-platforms.ts';
+import { DEMO_NUMBERS_OFFERED, demoEligibleNumbers, ensureDemoPlatforms } from './demo/demo-platforms.ts';
 import { carrierRoutes } from './carriers/carrier-routes.ts';
 import { startWebhookDispatcher } from './events/webhook-dispatcher.ts';
 import { webhookRoutes } from './events/webhook-routes.ts';
@@ -239,7 +239,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       return {
         admin_token: hub.config.adminToken,
         platforms: platforms.map((p) => ({ id: p.id, name: p.name, kind: p.kind, profile: p.profile, api_key: p.api_key })),
-        sample_numbers: await demoEligibleNumbers(hub.pool, ring, 3),
+        sample_numbers: await demoEligibleNumbers(hub.pool, ring, DEMO_NUMBERS_OFFERED),
       };
     });
   }

@@ -14,7 +14,7 @@ import { HubStartError, openHub } from '../hub.ts';
 import { buildServer } from '../server.ts';
 import { keepDemoRegistryPrivate, registryIsEmpty, seedDemoRegistry } from '../demo/demo-seed.ts';
 import { claimDeploymentMode } from '../demo/deployment-mode.ts';
-import { DEMO_PLATFORM_NAMES, DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
+import { DEMO_NUMBERS_OFFERED, DEMO_PLATFORM_NAMES, DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
 import { smsTemplateWarning } from '../verification/sms/sms-text.ts';
 import { nameRuleUpgradeNotice } from '../registry/name-match.ts';
 import { EXIT_OK, UsageError, type Command } from './command.ts';
@@ -123,7 +123,7 @@ export const serveCommand: Command = {
       let numbers: string[] = [];
       if (mode === 'demo') {
         platforms = await ensureDemoPlatforms(hub.pool, ring, hub.config.dataDir, hub.config.publicUrl);
-        numbers = await demoEligibleNumbers(hub.pool, ring, 3);
+        numbers = await demoEligibleNumbers(hub.pool, ring, DEMO_NUMBERS_OFFERED);
       }
       app = await buildServer(hub, { logger: { level: hub.config.logLevel } });
       const address = await listen(app, hub.config.host, hub.config.port);

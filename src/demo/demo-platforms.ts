@@ -156,8 +156,22 @@ export async function ensureDemoPlatforms(pool: pg.Pool, ring: KeyRing, dataDir:
   return out;
 }
 
-/** Up to `n` synthetic numbers that can verify an account right now (demo mode only). */
-export async function demoEligibleNumbers(pool: pg.Pool, ring: KeyRing, n: number): Promise<string[]> {
+/** How many numbers a demo start prints, and the demo's session answers, as able to verify. */
+export const DEMO_NUMBERS_OFFERED = 3;
+
+/** A live number of the demo registry that can verify an account now, with its holder. */
+export interface DemoHolding {
+  number: string;
+  personId: string;
+  subscriptionId: string;
+}
+
+/**
+ * Up to `n` numbers that can verify an account right now (demo mode only), one per person, all of
+ * persons without any account: an adult holder, alive, of an active subscription matching the
+ * population registry, with no SIM or device change in 72 hours and no junk-SIM flag.
+ */
+async function demoEligibleHoldings(pool: pg.Pool, ring: KeyRing, n: number): Promise<DemoHolding[]> {
   const r = await pool.query<{ id: string; sealed: Buffer; dek_version: number; person_id: string; p_sealed: Buffer; p_dek: number }>(
     `SELECT s.id, s.sealed, s.dek_version, p.id AS person_id, p.sealed AS p_sealed, p.dek_version AS p_dek
      FROM subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
@@ -171,12 +185,31 @@ export async function demoEligibleNumbers(pool: pg.Pool, ring: KeyRing, n: numbe
     [n * 4],
   );
   const today = vietnamToday();
-  const numbers: string[] = [];
+  const out: DemoHolding[] = [];
   for (const row of r.rows) {
+    if (out.some((h) => h.personId === row.person_id)) continue;
     const person = personFromSealedFields(openRecord(dataKeyFor(ring, row.p_dek), row.p_sealed, associatedData('persons', 'sealed', row.person_id)), 'alive');
     if (ageOn(person.birthDate, today) < 18) continue;
-    numbers.push(openSubscriptionNumber(ring, row));
-    if (numbers.length >= n) break;
+    out.push({ number: openSubscriptionNumber(ring, row), personId: row.person_id, subscriptionId: row.id });
+    if (out.length >= n) break;
   }
-  return numbers;
+  return out;
+}
+
+/** Up to `n` synthetic numbers that can verify an account right now (demo mode only), of `n` different persons. */
+export async function demoEligibleNumbers(pool: pg.Pool, ring: KeyRing, n: number): Promise<string[]> {
+  return (await demoEligibleHoldings(pool, ring, n)).map((h) => h.number);
+}
+
+/**
+ * The holding the demo's completed disclosure binds and notifies (src/disclosure/demo-disclosure.ts):
+ * one after the numbers offered, of a person who holds none of them. The disclosure is seeded in
+ * the background once the start has printed its numbers; the first number offered, used before,
+ * then had the disclosure's SMS notice arrive after the code a walkthrough asked for (the newest
+ * message is the code, issue 3), and verifying it bound the disclosed person. An offered number
+ * bound meanwhile only moves later holdings forward, never an offered one past the offered count.
+ */
+export async function demoDisclosureHolding(pool: pg.Pool, ring: KeyRing): Promise<DemoHolding | undefined> {
+  const holdings = await demoEligibleHoldings(pool, ring, DEMO_NUMBERS_OFFERED + 1);
+  return holdings[DEMO_NUMBERS_OFFERED];
 }

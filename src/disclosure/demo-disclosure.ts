@@ -9,10 +9,9 @@ import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { inTransaction } from '../kernel/db/pool.ts';
 import { bindAccountInTransaction } from '../bindings/binding-service.ts';
-import { demoEligibleNumbers } from '../demo/demo-platforms.ts';
+import { demoDisclosureHolding } from '../demo/demo-platforms.ts';
 import { findProviderByName } from '../providers/provider-repository.ts';
 import { providerFromRow } from '../providers/provider-service.ts';
-import { findLiveSubscriptionsByMsisdn } from '../registry/registry-lookup.ts';
 import type { DemoOfficials } from '../officials/demo-officials.ts';
 import { approveRequest, submitRequest, type DisclosureDeps } from './disclosure-service.ts';
 
@@ -23,12 +22,10 @@ export async function ensureDemoDisclosure(deps: DisclosureDeps, ring: KeyRing, 
   const row = await findProviderByName(deps.pool, 'Sen Social');
   if (!row) return undefined;
   const platform = providerFromRow(row);
-  const [number] = await demoEligibleNumbers(deps.pool, ring, 1);
-  if (!number) return undefined;
-  const [sub] = await findLiveSubscriptionsByMsisdn(deps.pool, ring, number);
-  const person = sub ? (await deps.pool.query<{ id: string }>('SELECT id FROM persons WHERE pid_bidx = $1', [sub.holder_bidx])).rows[0] : undefined;
-  if (!sub || !person) return undefined;
-  await bind(deps.pool, platform, person.id, sub.id);
+  // Never a person of the numbers the start offers for the walkthrough (demoDisclosureHolding).
+  const holding = await demoDisclosureHolding(deps.pool, ring);
+  if (!holding) return undefined;
+  await bind(deps.pool, platform, holding.personId, holding.subscriptionId);
   const filed = await submitRequest(deps, officials.requester, {
     providerId: platform.id, accountRef: DEMO_DISCLOSED_ACCOUNT, asks: ['identity', 'history'],
     legalBasis: 'Bộ luật Tố tụng hình sự 2015, Điều 88 (demo)', caseReference: 'DEMO-2026-001',

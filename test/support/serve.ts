@@ -16,6 +16,20 @@ export interface ServedOnce {
 
 /** Runs `idbind serve --port 0 [args]` with only PATH and HOME from this process plus `env`. */
 export async function serveOnce(env: NodeJS.ProcessEnv, args: readonly string[] = []): Promise<ServedOnce> {
+  return serveDuring(env, args, async () => undefined);
+}
+
+/** What a running hub printed: its URL (the banner's "web app" line) and its stdout so far. */
+export interface RunningHub {
+  url: string;
+  stdout: string;
+}
+
+/**
+ * As {@link serveOnce}, with `during` run against the hub once it runs, before the SIGTERM. A
+ * failure of `during` is thrown after the hub has stopped; `during` is not run when the start fails.
+ */
+export async function serveDuring(env: NodeJS.ProcessEnv, args: readonly string[], during: (hub: RunningHub) => Promise<void>): Promise<ServedOnce> {
   const { PATH, HOME } = process.env;
   const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], { env: { PATH, HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -24,8 +38,19 @@ export async function serveOnce(env: NodeJS.ProcessEnv, args: readonly string[] 
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   for (let i = 0; i < 600 && !stdout.includes('Press Ctrl-C to stop.') && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+  let failure: unknown;
+  const url = /web app:\s+(http:\/\/\S+?)\/?\n/.exec(stdout)?.[1];
+  if (child.exitCode === null && url && stdout.includes('Press Ctrl-C to stop.')) {
+    try {
+      await during({ url, stdout });
+    } catch (e) {
+      failure = e;
+    }
+  }
   if (child.exitCode === null) child.kill('SIGTERM');
-  return { status: await exited, stdout, stderr };
+  const status = await exited;
+  if (failure !== undefined) throw failure;
+  return { status, stdout, stderr };
 }
 
 /**
