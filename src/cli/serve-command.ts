@@ -13,7 +13,7 @@ import { DEMO_SECRET_FILES } from '../kernel/config/config.ts';
 import { leaveShutdownSignalsToCaller } from '../kernel/db/embedded-server.ts';
 import { HubStartError, openHub } from '../hub.ts';
 import { buildServer } from '../server.ts';
-import { keepDemoRegistryPrivate, registryIsEmpty, seedDemoRegistry } from '../demo/demo-seed.ts';
+import { demoRegistryNeedsSeeding, keepDemoRegistryPrivate, seedDemoRegistry } from '../demo/demo-seed.ts';
 import { claimDeploymentMode } from '../demo/deployment-mode.ts';
 import { DEMO_NUMBERS_OFFERED, DEMO_PLATFORM_NAMES, DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
 import { smsTemplateWarning } from '../verification/sms/sms-text.ts';
@@ -142,7 +142,7 @@ export const serveCommand: Command = {
       // registered holders stay HOLDER_DATA_MISMATCH until a blind-index rotation (docs/keys.md).
       const nameRuleNotice = nameRuleUpgradeNotice(ring.currentBlindIndex.nameRule);
       if (nameRuleNotice) log(`warning: ${nameRuleNotice}`);
-      if (mode === 'demo' && (await registryIsEmpty(hub.pool))) {
+      if (mode === 'demo' && (await demoRegistryNeedsSeeding(hub.pool))) {
         await seedDemoRegistry({ pool: hub.pool, ring, dataDir: hub.config.dataDir, workers: hub.config.workers, log });
       }
       // A data directory seeded by an earlier version kept its demo registry files readable by all.
