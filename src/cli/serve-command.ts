@@ -6,13 +6,14 @@
  */
 import { parseArgs } from 'node:util';
 import { rmSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEMO_SECRET_FILES } from '../kernel/config/config.ts';
 import { leaveShutdownSignalsToCaller } from '../kernel/db/embedded-server.ts';
 import { HubStartError, openHub } from '../hub.ts';
 import { buildServer } from '../server.ts';
-import { keepDemoRegistryPrivate, registryIsEmpty, seedDemoRegistry } from '../demo/demo-seed.ts';
+import { demoRegistryNeedsSeeding, keepDemoRegistryPrivate, seedDemoRegistry } from '../demo/demo-seed.ts';
 import { claimDeploymentMode } from '../demo/deployment-mode.ts';
 import { DEMO_NUMBERS_OFFERED, DEMO_PLATFORM_NAMES, DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
 import { smsTemplateWarning } from '../verification/sms/sms-text.ts';
@@ -54,6 +55,29 @@ const LISTEN_FAILURES: Record<string, string> = {
   ENOTFOUND: 'the host name does not resolve (IDBIND_HOST)',
 };
 
+/**
+ * A port free on `host` now, for `--port 0` (undefined when none can be had: the listen then
+ * reports why). The public URL, built before the listen from IDBIND_HOST and IDBIND_PORT when
+ * IDBIND_PUBLIC_URL is unset, names the OpenID issuer and every redirect URI (the demo platforms',
+ * the portal's): with the 0 in it they named a port nothing listens on, and the banner's "Sign in
+ * with idbind" links failed. Another process may take the port before the listen: that start then
+ * fails with EADDRINUSE, saying so, rather than running with a public URL that reaches nothing.
+ */
+async function freePort(host: string): Promise<number | undefined> {
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen({ host, port: 0 }, resolve);
+    });
+    return (probe.address() as AddressInfo).port;
+  } catch {
+    return undefined;
+  } finally {
+    await new Promise((resolve) => probe.close(resolve));
+  }
+}
+
 /** Listens, or fails with one line naming the address and the setting (issue 2: a clear error). */
 async function listen(app: Awaited<ReturnType<typeof buildServer>>, host: string, port: number): Promise<string> {
   try {
@@ -79,7 +103,11 @@ export const serveCommand: Command = {
     }
     if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
     if (values.port !== undefined && !/^\d{1,5}$/.test(values.port)) throw new UsageError('--port must be a number');
-    const env = { ...ctx.env, ...(values.host ? { IDBIND_HOST: values.host } : {}), ...(values.port ? { IDBIND_PORT: values.port } : {}) };
+    const env: NodeJS.ProcessEnv = { ...ctx.env, ...(values.host ? { IDBIND_HOST: values.host } : {}), ...(values.port ? { IDBIND_PORT: values.port } : {}) };
+    if (/^0+$/.test(env.IDBIND_PORT ?? '') && (env.IDBIND_PUBLIC_URL ?? '') === '') {
+      const port = await freePort(env.IDBIND_HOST || '127.0.0.1');
+      if (port !== undefined) env.IDBIND_PORT = String(port);
+    }
     const mode = values.demo ? 'demo' : 'production';
     const log = (m: string) => ctx.stderr.write(`${m}\n`);
     const hub = await openHub({ mode, env, cwd: ctx.cwd, requireAdminToken: true, refuseDemoMasterKey: mode === 'production', log: (m) => log(`warning: ${m}`) });
@@ -114,7 +142,7 @@ export const serveCommand: Command = {
       // registered holders stay HOLDER_DATA_MISMATCH until a blind-index rotation (docs/keys.md).
       const nameRuleNotice = nameRuleUpgradeNotice(ring.currentBlindIndex.nameRule);
       if (nameRuleNotice) log(`warning: ${nameRuleNotice}`);
-      if (mode === 'demo' && (await registryIsEmpty(hub.pool))) {
+      if (mode === 'demo' && (await demoRegistryNeedsSeeding(hub.pool))) {
         await seedDemoRegistry({ pool: hub.pool, ring, dataDir: hub.config.dataDir, workers: hub.config.workers, log });
       }
       // A data directory seeded by an earlier version kept its demo registry files readable by all.

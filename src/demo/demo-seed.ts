@@ -1,6 +1,6 @@
 /**
  * Demo data (issue 2: "on first start generates a synthetic demo registry"). Only in demo mode,
- * only into an empty registry: a synthetic population and carrier files from the project's own
+ * only into an empty registry (or one a seeding stopped half-way: demoRegistryNeedsSeeding): a synthetic population and carrier files from the project's own
  * generator, imported through the same pipeline as real files, then two reconciliation runs with
  * the carriers fixing part of their junk in between, so the dashboard shows a trend.
  *
@@ -54,9 +54,15 @@ export interface DemoSeedOptions {
   log?: (line: string) => void;
 }
 
-export async function registryIsEmpty(pool: pg.Pool): Promise<boolean> {
-  const r = await pool.query<{ empty: boolean }>('SELECT NOT EXISTS (SELECT 1 FROM persons) AND NOT EXISTS (SELECT 1 FROM subscriptions) AS empty');
-  return r.rows[0]!.empty;
+/**
+ * Whether a demo start has the registry to seed: empty, or holding what a seeding stopped half-way
+ * left (no reconciliation run completed yet; the seeding's imports and fixes are idempotent, so it
+ * runs again over it). A Ctrl-C during the first start's seeding used to leave a demo that every
+ * later start took as seeded: part of the population and no subscription, no number to verify.
+ */
+export async function demoRegistryNeedsSeeding(pool: pg.Pool): Promise<boolean> {
+  const r = await pool.query<{ seeded: boolean }>("SELECT EXISTS (SELECT 1 FROM reconciliation_runs WHERE status = 'completed') AS seeded");
+  return !r.rows[0]!.seeded;
 }
 
 export async function seedDemoRegistry(options: DemoSeedOptions): Promise<{ runs: string[] }> {

@@ -5,7 +5,7 @@
  * one request through filing, approval by the procuracy and release, exactly as officials would.
  * Idempotent: nothing is done when a request exists.
  */
-import type pg from 'pg';
+import pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { inTransaction } from '../kernel/db/pool.ts';
 import { bindAccountInTransaction } from '../bindings/binding-service.ts';
@@ -17,8 +17,30 @@ import { approveRequest, submitRequest, type DisclosureDeps } from './disclosure
 
 export const DEMO_DISCLOSED_ACCOUNT = 'demo-disclosed-account';
 
+/** The advisory lock under which the demo disclosure is seeded (arbitrary, constant; see carrier-jobs.ts for its neighbours). */
+const LOCK_DEMO_DISCLOSURE = 72_030;
+
 export async function ensureDemoDisclosure(deps: DisclosureDeps, ring: KeyRing, officials: DemoOfficials): Promise<string | undefined> {
   if ((await deps.pool.query('SELECT 1 FROM disclosure_requests LIMIT 1')).rows.length > 0) return undefined;
+  // The start seeds in the background while the web app's first GET /v1/demo/session (or another
+  // tab's, or another hub's) seeds too: each saw no request and filed one of its own, so the demo
+  // showed several disclosures of the one account. One seeder at a time, checking again under the
+  // lock; the lock is held on a connection of its own, not the pool's, whose connections the
+  // seeding needs while others wait.
+  const lock = new pg.Client({ ...deps.pool.options, application_name: deps.pool.options.application_name ?? 'idbind-demo-disclosure' });
+  lock.on('error', () => undefined);
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock($1, 0)', [LOCK_DEMO_DISCLOSURE]);
+    if ((await deps.pool.query('SELECT 1 FROM disclosure_requests LIMIT 1')).rows.length > 0) return undefined;
+    return await seed(deps, ring, officials);
+  } finally {
+    // Ending the session releases its lock.
+    await lock.end().catch(() => undefined);
+  }
+}
+
+async function seed(deps: DisclosureDeps, ring: KeyRing, officials: DemoOfficials): Promise<string | undefined> {
   const row = await findProviderByName(deps.pool, 'Sen Social');
   if (!row) return undefined;
   const platform = providerFromRow(row);
