@@ -1,8 +1,9 @@
 /**
  * Demo data (issue 2: "on first start generates a synthetic demo registry"). Only in demo mode,
- * only into an empty registry (or one a seeding stopped half-way: demoRegistryNeedsSeeding): a synthetic population and carrier files from the project's own
- * generator, imported through the same pipeline as real files, then two reconciliation runs with
- * the carriers fixing part of their junk in between, so the dashboard shows a trend.
+ * only into an empty registry, or one a seeding stopped half-way (demoRegistryNeedsSeeding): a
+ * synthetic population and carrier files from the project's own generator, imported through the
+ * same pipeline as real files, then two reconciliation runs with the carriers fixing part of their
+ * junk in between, so the dashboard shows a trend.
  *
  * The generated files stay in DATA_DIR/demo-registry/ (the files the demo imported, the carriers'
  * fixes and the first run's action lists; the hub does not read them again). They are synthetic,
