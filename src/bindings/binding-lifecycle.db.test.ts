@@ -48,7 +48,7 @@ beforeAll(async () => {
   quiet = (await createProvider(db.pool, db.ring, { allowLoopback: true }, { name: 'Quiet Forum', kind: 'platform', limits: { accountsPerPerson: 100 } })).provider;
   cache = new AccountStatusCache({ maxEntries: 1000, maxAgeMs: 10 * 60_000, newClient: () => new pg.Client({ connectionString: db.url }) });
   cache.start();
-  expect(await cache.waitUntilListening(5_000)).toBe(true);
+  expect(await cache.waitUntilListening(30_000)).toBe(true);
 });
 afterAll(async () => {
   await cache?.close();
