@@ -165,10 +165,11 @@ describe('a gateway that takes the message and never answers', () => {
     mode = 'hang';
     const t0 = Date.now();
     await expect(startVerification(d, p, { accountRef: 'hang', phone: many(8), clientIp: '10.2.0.7' })).rejects.toMatchObject({ code: 'SMS_GATEWAY_UNAVAILABLE' });
-    expect(Date.now() - t0).toBeLessThan(5000);
+    // The 300 ms timeout, not the default 10 s, with room for a loaded machine.
+    expect(Date.now() - t0).toBeLessThan(8000);
     expect(received.get(many(8))).toHaveLength(1);
     expect(await count(`sms:provider:${p.id}`)).toBe(1);
-    expect(d.logged.map((l) => l.fields.cause)).toEqual([expect.stringMatching(/no answer/)]);
+    expect(d.logged.map((l) => l.fields.cause)).toEqual([expect.stringMatching(/no answer within 300 ms/)]);
     mode = 204;
   });
 });
