@@ -53,8 +53,8 @@ describe('two status caches on one database', () => {
     const [a, b] = [newCache(true, 'idbind-coherence-a'), newCache(false, 'idbind-coherence-b')];
     a.start();
     b.start();
-    expect(await a.waitUntilListening(5_000)).toBe(true);
-    expect(await b.waitUntilListening(5_000)).toBe(true);
+    expect(await a.waitUntilListening(30_000)).toBe(true);
+    expect(await b.waitUntilListening(30_000)).toBe(true);
     let stop = false;
     const hot = refs.slice(0, 40);
     // Readers on both caches, racing with every write (misses in flight when commits land).

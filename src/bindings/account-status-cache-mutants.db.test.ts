@@ -71,7 +71,7 @@ function newCache(options: Partial<AccountStatusCacheOptions> = {}) {
   };
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
@@ -107,7 +107,7 @@ describe('account status cache: bulk reads', () => {
   it('stores the misses of a bulk read: read again, they are hits answering what the database answers', async () => {
     const t = newCache();
     t.cache.start();
-    expect(await t.cache.waitUntilListening(5_000)).toBe(true);
+    expect(await t.cache.waitUntilListening(30_000)).toBe(true);
     const [a, b] = [ref('bulk-store'), ref('bulk-store')];
     await insertAccounts([a, b]);
     await t.cache.sync();
@@ -122,7 +122,7 @@ describe('account status cache: bulk reads', () => {
   it("bypasses the cache for a bulk read during this process's barrier, however late the commit's notification comes", async () => {
     const t = newCache();
     t.cache.start();
-    await t.cache.waitUntilListening(5_000);
+    await t.cache.waitUntilListening(30_000);
     const [a, b] = [ref('bulk-sync'), ref('one-sync')];
     await insertAccounts([a, b]);
     await t.cache.sync();
@@ -149,7 +149,7 @@ describe('account status cache: maximum age counted from the start of the query 
   it('a miss whose query took longer than the maximum age is not served again', async () => {
     const t = newCache({ maxAgeMs: 400 });
     t.cache.start();
-    await t.cache.waitUntilListening(5_000);
+    await t.cache.waitUntilListening(30_000);
     const a = ref('slow-miss');
     await insertAccounts([a]);
     await t.cache.sync();
@@ -175,7 +175,7 @@ describe('account status cache: maximum age counted from the start of the query 
     } as unknown as Pick<pg.Pool, 'query'>;
     const t = newCache({ maxAgeMs: 400, prefill: { db: slowDb } });
     t.cache.start();
-    await until('the prefill ended', () => !t.cache.isPrefilling && t.cache.lastPrefill !== undefined, 10_000);
+    await until('the prefill ended', () => !t.cache.isPrefilling && t.cache.lastPrefill !== undefined, 30_000);
     expect(t.cache.lastPrefill).toMatchObject({ outcome: 'full' });
     expect(t.cache.lastPrefill!.stored).toBeGreaterThan(0);
     const misses = await t.misses();
@@ -199,11 +199,11 @@ describe('account status cache: eviction at maxEntries', () => {
     } as unknown as Pick<pg.Pool, 'query'>;
     const t = newCache({ maxEntries: 3, prefill: { db: gatedDb } });
     t.cache.start();
-    await t.cache.waitUntilListening(5_000);
+    await t.cache.waitUntilListening(30_000);
     await getAccountStatus(db.pool, platform, m, t.cache); // stored by a read: the most recently used
     expect(t.cache.size).toBe(1);
     release();
-    await until('the prefill ended', () => !t.cache.isPrefilling && t.cache.lastPrefill !== undefined, 10_000);
+    await until('the prefill ended', () => !t.cache.isPrefilling && t.cache.lastPrefill !== undefined, 30_000);
     expect(t.cache.lastPrefill).toMatchObject({ outcome: 'full', stored: 2 });
     await getAccountStatus(db.pool, platform, n, t.cache); // a miss in a full cache: one entry goes
     expect(t.cache.size).toBe(3);
@@ -219,7 +219,7 @@ describe('account status cache: a listener connection that dies silently', () =>
     // the partition would bypass the first read and leave nothing cached to find stale).
     const t = newCache({ pingIntervalMs: 50, pingTimeoutMs: 1_500, reconnectMinMs: 60_000 });
     t.cache.start();
-    await t.cache.waitUntilListening(5_000);
+    await t.cache.waitUntilListening(30_000);
     const a = ref('partition');
     await insertAccounts([a]);
     await t.cache.sync();
@@ -230,7 +230,7 @@ describe('account status cache: a listener connection that dies silently', () =>
     silent.hold();
     silent.hangPings = true;
     await revoke(a);
-    await until('the stale entry is no longer served', async () => (await getAccountStatus(db.pool, platform, a, t.cache)).status === 'revoked', 10_000);
+    await until('the stale entry is no longer served', async () => (await getAccountStatus(db.pool, platform, a, t.cache)).status === 'revoked', 30_000);
     expect(t.cache.isListening).toBe(false);
     expect(t.cache.size).toBe(0);
     const bypasses = await t.bypasses();

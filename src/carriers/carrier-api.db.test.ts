@@ -73,7 +73,7 @@ const upload = (c: Carrier, path: '/v1/carrier/registry' | '/v1/carrier/deltas',
   via.inject({ method: 'POST', url: path, headers: { ...c.auth, 'content-type': contentType }, payload: body });
 
 async function settled(c: Carrier, id: string, via = app) {
-  for (let i = 0; i < 400; i++) {
+  for (const end = Date.now() + 60_000; Date.now() < end;) {
     // Until no tracked work is left: work may start more (the recovery starts each job it
     // resumes), and a job reads `completed` a moment before its run deletes the upload.
     while (pending.size > 0) await Promise.all([...pending]);
@@ -265,7 +265,7 @@ describe('uploads run as jobs, through the import code of the CLI', () => {
       const r = await upload(viettel, '/v1/carrier/deltas', body, 'application/x-ndjson');
       const id = r.json().job_id;
       let job = (await app.inject({ url: `/v1/carrier/jobs/${id}`, headers: viettel.auth })).json();
-      for (let i = 0; i < 200 && job.summary?.accepted !== 500; i++) {
+      for (const end = Date.now() + 60_000; job.summary?.accepted !== 500 && Date.now() < end;) {
         await new Promise((res) => setTimeout(res, 25));
         job = (await app.inject({ url: `/v1/carrier/jobs/${id}`, headers: viettel.auth })).json();
       }
@@ -339,7 +339,9 @@ describe('refusals', () => {
     const answer = app.inject({
       method: 'POST', url: '/v1/carrier/registry', headers: { ...viettel.auth, 'content-type': 'text/csv', 'content-length': String(LIMIT + 1) }, payload: body,
     });
-    const r = await Promise.race([answer, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 5_000))]);
+    // Without the answer the upload would wait for bytes until its idle timeout (5 min): 30 s tells
+    // the two apart on a loaded machine.
+    const r = await Promise.race([answer, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 30_000))]);
     body.end();
     expect(r === 'waiting' ? r : r.statusCode).toBe(413);
     expect((await answer).json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });

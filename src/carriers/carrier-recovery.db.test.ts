@@ -39,7 +39,7 @@ const row = (msisdn: string, i: number) => `${msisdn},${people[i]!.pid},${people
 const depsOf = (dataDir: string): CarrierJobDeps => ({ pool: hub.pool, ring: () => hub.ring(), config: { ...hub.config, dataDir }, track });
 
 async function settled(p: Provider, id: string) {
-  for (let i = 0; i < 200; i++) {
+  for (const end = Date.now() + 60_000; Date.now() < end;) {
     // Until no tracked work is left: work may start more (the recovery starts each job it resumes).
     while (pending.size > 0) await Promise.all([...pending]);
     const job = await getJob(hub.pool, p, id);
@@ -78,7 +78,7 @@ describe('carrier job recovery', () => {
     const accepted = acceptUpload(depsOf(dirA), viettel, { kind: 'subscriptions', format: 'csv', body });
     // Wait until hub A has opened the job.
     let jobId: string | undefined;
-    for (let i = 0; i < 100 && !jobId; i++) {
+    for (const end = Date.now() + 60_000; !jobId && Date.now() < end;) {
       jobId = (await hub.pool.query<{ id: string }>(`SELECT id FROM carrier_jobs WHERE provider_id = $1 AND status = 'queued'`, [viettel.id])).rows[0]?.id;
       if (!jobId) await new Promise((r) => setTimeout(r, 10));
     }

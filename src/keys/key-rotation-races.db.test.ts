@@ -173,7 +173,7 @@ describe('key rotation racing other work', () => {
       await binding.query('BEGIN');
       await binding.query('SELECT id FROM subscriptions FOR SHARE');
       const pass = completePendingReindex(db!.pool, ring, undefined, { skipLocked: true });
-      const first = await Promise.race([pass, new Promise((r) => setTimeout(() => r('waiting'), 10_000))]);
+      const first = await Promise.race([pass, new Promise((r) => setTimeout(() => r('waiting'), 30_000))]);
       expect(first).not.toBe('waiting');
       // Nothing of the batch moved: the person stays with its subscription on v1.
       const v = await db!.pool.query<{ v: number }>('SELECT bidx_version AS v FROM persons UNION ALL SELECT bidx_version FROM subscriptions');

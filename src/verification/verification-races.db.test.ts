@@ -186,9 +186,9 @@ describe('confirming a code while another carrier ports the number in for anothe
   });
 });
 
-/** Resolves once some backend of the test database waits for a row lock (or after 5 s). */
+/** Resolves once some backend of the test database waits for a row lock (or after 30 s). */
 async function waitForLockWait(): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  for (const end = Date.now() + 30_000; Date.now() < end;) {
     const r = await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
     if (r.rows.length > 0) return;
     await new Promise((res) => setTimeout(res, 50));

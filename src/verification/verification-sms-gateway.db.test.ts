@@ -165,10 +165,11 @@ describe('a gateway that takes the message and never answers', () => {
     mode = 'hang';
     const t0 = Date.now();
     await expect(startVerification(d, p, { accountRef: 'hang', phone: many(8), clientIp: '10.2.0.7' })).rejects.toMatchObject({ code: 'SMS_GATEWAY_UNAVAILABLE' });
-    expect(Date.now() - t0).toBeLessThan(5000);
+    // The 300 ms timeout, not the default 10 s, with room for a loaded machine.
+    expect(Date.now() - t0).toBeLessThan(8000);
     expect(received.get(many(8))).toHaveLength(1);
     expect(await count(`sms:provider:${p.id}`)).toBe(1);
-    expect(d.logged.map((l) => l.fields.cause)).toEqual([expect.stringMatching(/no answer/)]);
+    expect(d.logged.map((l) => l.fields.cause)).toEqual([expect.stringMatching(/no answer within 300 ms/)]);
     mode = 204;
   });
 });
@@ -238,8 +239,9 @@ describe('parallel starts and resends into one number range, across two processe
       const env = { IDBIND_LIMIT_PREFIX_PER_MINUTE: '6', IDBIND_LIMIT_PREFIX_SHARE_PERCENT: '100', IDBIND_LIMIT_NUMBER_PER_HOUR: '1000', IDBIND_LIMIT_NUMBER_PER_DAY: '1000' };
       const procs = [{ ...deps(env, own.pool), ring: async () => own.ring }, { ...deps(env, ownOther), ring: async () => own.ring }];
       const p = (await createProvider(own.pool, own.ring, { allowLoopback: false }, { name: 'Range Race Net', kind: 'platform', limits: { accountsPerPerson: 100 } })).provider;
+      // All in one minute window: not within 10 s of its end (a loaded machine may take seconds over the 29 requests).
       const left = 60_000 - (Date.now() % 60_000);
-      if (left < 5000) await new Promise((r) => setTimeout(r, left + 100));
+      if (left < 10_000) await new Promise((r) => setTimeout(r, left + 100));
       mode = 204;
       const phones = [0, 1, 2].map((i) => many(i));
       const before = phones.reduce((n, ph) => n + (received.get(ph)?.length ?? 0), 0);

@@ -87,7 +87,7 @@ async function signInAs(page: Page, hub: TestHub, official: DemoOfficial): Promi
 /** Opens `path` of the console and waits for the request pages inside the officials' layout. */
 async function openConsole(page: Page, hub: TestHub, path: string): Promise<void> {
   await page.goto(`${hub.url}${path}`);
-  await page.getByTestId('authority-requests').getByTestId('requests-pages').waitFor({ timeout: 30_000 });
+  await page.getByTestId('authority-requests').getByTestId('requests-pages').waitFor({ timeout: 60_000 });
 }
 
 describe.skipIf(skipBrowser)('authority console: disclosure requests, and the transparency report (demo mode)', () => {
@@ -174,7 +174,7 @@ describe.skipIf(skipBrowser)('authority console: disclosure requests, and the tr
 
     await page.getByTestId('reasons').fill('The account sent repeated threats to a named person; the identity is needed to summon its holder.');
     await page.getByTestId('submit-request').click();
-    await page.waitForURL(/\/authority\/requests\/[0-9a-f-]{36}$/, { timeout: 15_000 });
+    await page.waitForURL(/\/authority\/requests\/[0-9a-f-]{36}$/, { timeout: 60_000 });
     requestId = new URL(page.url()).pathname.split('/').pop()!;
     const detail = page.getByTestId('request-detail');
     await detail.waitFor();
@@ -213,7 +213,7 @@ describe.skipIf(skipBrowser)('authority console: disclosure requests, and the tr
     expect(await activeTestId(page)).toBe('approve-confirm-button');
     await page.keyboard.press('Enter');
     const detail = page.getByTestId('request-detail');
-    await expect.poll(() => detail.getAttribute('data-status'), { timeout: 15_000 }).toBe('released');
+    await expect.poll(() => detail.getAttribute('data-status'), { timeout: 60_000 }).toBe('released');
     expect(await page.getByTestId('fact-approver').textContent()).toBe(procuracyApprover.authority.name);
     expect(await page.getByTestId('request-announcement').textContent()).not.toBe('');
     expect(await page.getByTestId('approve').count()).toBe(0);
@@ -227,7 +227,7 @@ describe.skipIf(skipBrowser)('authority console: disclosure requests, and the tr
     await page.getByTestId('viewing-recorded').waitFor();
     expect(await page.getByTestId('release').count()).toBe(0); // nothing fetched before the official asks
     await page.getByTestId('show-release').click();
-    await page.getByTestId('release-identity').waitFor({ timeout: 15_000 });
+    await page.getByTestId('release-identity').waitFor({ timeout: 60_000 });
     expect((await page.getByTestId('identity-full-name').textContent())?.trim().length).toBeGreaterThan(0);
     expect(await page.getByTestId('identity-personal-id').textContent()).toMatch(/^\d{12}$/);
     expect(await page.getByTestId('identity-birth-date').textContent()).toMatch(/^\d{2}\/\d{2}\/\d{4}$/);
@@ -264,7 +264,7 @@ describe.skipIf(skipBrowser)('authority console: disclosure requests, and the tr
     expect(await page.getByTestId('ask-history').isChecked()).toBe(false);
     expect(await page.getByTestId('ask-history').isDisabled()).toBe(true);
     await page.getByTestId('submit-request').click();
-    await page.waitForURL(/\/authority\/requests\/[0-9a-f-]{36}$/, { timeout: 15_000 });
+    await page.waitForURL(/\/authority\/requests\/[0-9a-f-]{36}$/, { timeout: 60_000 });
     emergencyId = new URL(page.url()).pathname.split('/').pop()!;
     await page.getByTestId('request-detail').waitFor();
     await page.getByTestId('flag-emergency').waitFor();
@@ -279,7 +279,7 @@ describe.skipIf(skipBrowser)('authority console: disclosure requests, and the tr
     expect(await page.getByTestId('request-detail').getAttribute('data-status')).toBe('submitted');
     await page.getByTestId('reject-reasons').fill('No threat to life is shown: an ordinary request is the way.');
     await page.getByTestId('reject-submit').click();
-    await expect.poll(() => page.getByTestId('request-detail').getAttribute('data-status'), { timeout: 15_000 }).toBe('rejected');
+    await expect.poll(() => page.getByTestId('request-detail').getAttribute('data-status'), { timeout: 60_000 }).toBe('rejected');
 
     await signInAs(page, hub, requester);
     await openConsole(page, hub, `/authority/requests/${emergencyId}`);
@@ -290,7 +290,7 @@ describe.skipIf(skipBrowser)('authority console: disclosure requests, and the tr
   it('/transparency counts the requests and shows the signed checkpoint, in Vietnamese and English', async () => {
     await page.goto(`${hub.url}/transparency`);
     const report = page.getByTestId('report');
-    await expect.poll(() => report.getAttribute('data-state'), { timeout: 15_000 }).toBe('ready');
+    await expect.poll(() => report.getAttribute('data-state'), { timeout: 60_000 }).toBe('ready');
     const after = await getJson<Report>(hub, '/v1/transparency/report');
     expect(after.totals.requests).toBe(before.totals.requests + 2);
     expect(after.totals.approved).toBe(before.totals.approved + 1);

@@ -104,13 +104,13 @@ describe.skipIf(skipBrowser)('authority console with passkeys (production mode)'
   it('enrols a passkey from the invitation link, by keyboard, and is signed in', async () => {
     expect(invitationUrl.startsWith(`${hub.url}/authority/enrol#`)).toBe(true);
     await page.goto(invitationUrl);
-    await page.getByTestId('authority-enrol').waitFor({ timeout: 30_000 });
+    await page.getByTestId('authority-enrol').waitFor({ timeout: 60_000 });
     // The token leaves the address bar at once.
     expect(new URL(page.url()).hash).toBe('');
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Đăng ký khóa truy cập');
     await tabTo(page, 'enrol-passkey');
     await page.keyboard.press('Enter');
-    await page.getByTestId('enrol-done').waitFor({ timeout: 15_000 });
+    await page.getByTestId('enrol-done').waitFor({ timeout: 60_000 });
     expect(await page.getByTestId('enrol-done').textContent()).toContain('Kiểm sát viên Đỗ Thị Lan');
     const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
     expect(credentials).toHaveLength(1);
@@ -129,7 +129,7 @@ describe.skipIf(skipBrowser)('authority console with passkeys (production mode)'
     const other = await browser.newPage();
     await other.goto(invitationUrl);
     await other.getByTestId('enrol-passkey').click();
-    await other.getByTestId('enrol-error').waitFor({ timeout: 15_000 });
+    await other.getByTestId('enrol-error').waitFor({ timeout: 60_000 });
     expect(await other.getByTestId('enrol-error').textContent()).toContain('INVITATION_INVALID');
     await other.close();
   });
@@ -143,7 +143,7 @@ describe.skipIf(skipBrowser)('authority console with passkeys (production mode)'
 
     await tabTo(page, 'passkey-sign-in');
     await page.keyboard.press('Enter');
-    await page.getByTestId('authority-page').waitFor({ timeout: 15_000 });
+    await page.getByTestId('authority-page').waitFor({ timeout: 60_000 });
     const me = await page.evaluate(async () => (await fetch('/v1/authority/me')).json());
     expect(me).toMatchObject({ id: officialId, name: 'Kiểm sát viên Đỗ Thị Lan', authority: { kind: 'procuracy' }, roles: ['approver', 'auditor'] });
     expect(await page.getByTestId('official-authority').textContent()).toContain(me.authority.name);
@@ -171,9 +171,9 @@ describe.skipIf(skipBrowser)('authority console with passkeys (production mode)'
     const status = await page.evaluate(async () => (await fetch('/v1/authority/me')).status);
     expect(status).toBe(401);
     await page.reload();
-    await page.getByTestId('authority-sign-in').waitFor({ timeout: 15_000 });
+    await page.getByTestId('authority-sign-in').waitFor({ timeout: 60_000 });
     await page.getByTestId('passkey-sign-in').click();
-    await page.getByTestId('authority-sign-in-error').waitFor({ timeout: 15_000 });
+    await page.getByTestId('authority-sign-in-error').waitFor({ timeout: 60_000 });
     expect(await page.getByTestId('authority-sign-in-error').textContent()).toContain('OFFICIAL_DEACTIVATED');
     expect(await page.getByTestId('authority-page').count()).toBe(0);
   });
@@ -199,11 +199,11 @@ describe.skipIf(skipBrowser)('authority console, demo mode', () => {
   it('offers "Demo: sign in as ..." for the demo officials, linked from the navigation', async () => {
     await page.goto(`${hub.url}/platform`);
     await page.getByRole('navigation').getByRole('link', { name: 'Cổng cơ quan có thẩm quyền' }).click();
-    await page.getByTestId('demo-officials').waitFor({ timeout: 30_000 });
+    await page.getByTestId('demo-officials').waitFor({ timeout: 60_000 });
     const buttons = page.getByTestId('demo-officials').getByRole('button');
     expect(await buttons.count()).toBe(5);
     await page.getByRole('button', { name: 'Demo: đăng nhập với tư cách Kiểm sát viên Trần Thu Hà' }).click();
-    await page.getByTestId('authority-page').waitFor({ timeout: 15_000 });
+    await page.getByTestId('authority-page').waitFor({ timeout: 60_000 });
     expect(await page.getByTestId('official-authority').textContent()).toContain('Viện kiểm sát nhân dân TP Hà Nội (demo)');
     await page.screenshot({ path: `${SCREENSHOTS}/authority-demo.png`, fullPage: true });
   });

@@ -93,7 +93,7 @@ describe.skipIf(skipBrowser)('citizen portal, demo mode', () => {
   }
 
   async function stage(name: string): Promise<void> {
-    await page.locator(`[data-testid="verify-stage"][data-stage="${name}"]`).waitFor({ timeout: 20_000 });
+    await page.locator(`[data-testid="verify-stage"][data-stage="${name}"]`).waitFor({ timeout: 60_000 });
   }
 
   beforeAll(async () => {
@@ -144,7 +144,7 @@ describe.skipIf(skipBrowser)('citizen portal, demo mode', () => {
 
   it('signed out: offers the phone and the national eID, in Vietnamese, at 360 px', async () => {
     await page.goto(`${url}/citizen`);
-    await page.getByTestId('citizen-signed-out').waitFor({ timeout: 20_000 });
+    await page.getByTestId('citizen-signed-out').waitFor({ timeout: 60_000 });
     expect(await page.evaluate(() => document.documentElement.lang)).toBe('vi');
     expect(await page.getByTestId('citizen-sign-in-phone').textContent()).toBe('Đăng nhập bằng điện thoại');
     expect(await page.getByTestId('citizen-sign-in-eid').textContent()).toBe('Đăng nhập bằng định danh điện tử');
@@ -166,7 +166,7 @@ describe.skipIf(skipBrowser)('citizen portal, demo mode', () => {
     await tabTo(page, 'verify-code');
     await page.keyboard.type(await lastCode(N.adult));
     await page.keyboard.press('Enter');
-    await page.getByTestId('citizen-heading').waitFor({ timeout: 20_000 });
+    await page.getByTestId('citizen-heading').waitFor({ timeout: 60_000 });
     expect(new URL(page.url()).pathname).toBe('/citizen');
     expect(await page.getByTestId('citizen-level').getAttribute('data-level')).toBe('low');
 
@@ -210,7 +210,7 @@ describe.skipIf(skipBrowser)('citizen portal, demo mode', () => {
     await page.getByLabel(/Guardian of/).check();
     await page.locator(`input[name="acr"][value="${EIDAS_LOA.substantial}"]`).check();
     await page.getByRole('button', { name: /Sign in/ }).click();
-    await page.getByTestId('citizen-heading').waitFor({ timeout: 20_000 });
+    await page.getByTestId('citizen-heading').waitFor({ timeout: 60_000 });
     expect(await page.getByTestId('citizen-level').getAttribute('data-level')).toBe('substantial');
 
     await page.getByTestId('citizen-disclosures').waitFor();

@@ -26,11 +26,11 @@ async function adminJson<T>(hub: TestHub, path: string, init: RequestInit = {}):
 }
 
 async function waitForFigures(page: Page): Promise<void> {
-  await page.locator('[data-testid="registries-page"][data-loaded="true"]').waitFor({ timeout: 30_000 });
+  await page.locator('[data-testid="registries-page"][data-loaded="true"]').waitFor({ timeout: 60_000 });
 }
 
 async function text(page: Page, testId: string): Promise<string> {
-  return ((await page.getByTestId(testId).textContent({ timeout: 10_000 })) ?? '').trim();
+  return ((await page.getByTestId(testId).textContent({ timeout: 60_000 })) ?? '').trim();
 }
 
 /** A date and time as the Vietnamese page writes it (web/src/i18n/i18n.tsx): day/month/year 24-hour, Vietnam time. */
@@ -72,7 +72,7 @@ describe.skipIf(skipBrowser)('failure states of the web app (demo mode)', () => 
       await page.goto(hub.url);
       await waitForFigures(page);
       const notice = page.getByTestId('newest-run-failed');
-      await notice.waitFor({ timeout: 10_000 });
+      await notice.waitFor({ timeout: 60_000 });
       const said = (await notice.textContent()) ?? '';
       expect(said).toContain('Lần đối soát bắt đầu lúc');
       expect(said).toContain(viDateTime(failedRun.started_at.toISOString()));
@@ -110,14 +110,14 @@ describe.skipIf(skipBrowser)('failure states of the web app (demo mode)', () => 
       expect(started.status).toBe(202);
       await page.getByTestId('start-reconciliation').click();
       const error = page.getByTestId('reconciliation-error');
-      await error.waitFor({ timeout: 10_000 });
+      await error.waitFor({ timeout: 60_000 });
       const said = (await error.textContent()) ?? '';
       expect(said).toContain('Không thể bắt đầu đối soát.');
       expect(said).toContain('Đang có một lần đối soát khác chạy');
       // The hub's English title is not on the Vietnamese page; the code is, for support.
       expect(said).not.toContain('A reconciliation is already running');
       expect(said).toContain('RECONCILIATION_ALREADY_RUNNING');
-      await page.locator('[data-testid="reconciliation-control"][data-state="running"]').waitFor({ timeout: 10_000 });
+      await page.locator('[data-testid="reconciliation-control"][data-state="running"]').waitFor({ timeout: 60_000 });
     } finally {
       await blocker.query('COMMIT');
       blocker.release();
@@ -133,7 +133,7 @@ describe.skipIf(skipBrowser)('failure states of the web app (demo mode)', () => 
     try {
       await page.goto(hub.url);
       const error = page.getByTestId('load-error');
-      await error.waitFor({ timeout: 30_000 });
+      await error.waitFor({ timeout: 60_000 });
       const said = (await error.textContent()) ?? '';
       expect(said).toContain('Không tải được số liệu.');
       expect(said).not.toContain('Internal error');
@@ -150,7 +150,7 @@ describe.skipIf(skipBrowser)('failure states of the web app (demo mode)', () => 
   it('keeps the platform console signed in when the hub cannot check the key on a reload, with a retry', async () => {
     await page.goto(new URL('/platform', hub.url).href);
     await page.getByTestId('demo-platform-sen-social').click();
-    await page.getByTestId('platform-page').waitFor({ timeout: 15_000 });
+    await page.getByTestId('platform-page').waitFor({ timeout: 60_000 });
     const kept = await page.evaluate(() => sessionStorage.getItem('idbind.platformApiKey'));
     expect(kept).toMatch(/^idbk_/);
 
@@ -160,7 +160,7 @@ describe.skipIf(skipBrowser)('failure states of the web app (demo mode)', () => 
     try {
       await page.reload();
       const error = page.getByTestId('platform-session-error');
-      await error.waitFor({ timeout: 15_000 });
+      await error.waitFor({ timeout: 60_000 });
       // Not the sign-in form, as if the person had been signed out: the key is still kept.
       expect(await page.getByTestId('platform-sign-in').count()).toBe(0);
       expect(await page.evaluate(() => sessionStorage.getItem('idbind.platformApiKey'))).toBe(kept);
@@ -169,7 +169,7 @@ describe.skipIf(skipBrowser)('failure states of the web app (demo mode)', () => 
       await page.unroute('**/v1/provider');
     }
     await page.getByTestId('platform-session-error').getByRole('button', { name: 'Thử lại' }).click();
-    await page.getByTestId('platform-page').waitFor({ timeout: 15_000 });
+    await page.getByTestId('platform-page').waitFor({ timeout: 60_000 });
     expect(await text(page, 'provider-name')).toBe('Sen Social');
     expect(browser.pageErrors).toEqual([]);
   });

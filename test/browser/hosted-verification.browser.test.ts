@@ -57,7 +57,7 @@ async function tabTo(page: Page, testId: string, max = 15): Promise<void> {
 /** Waits for the stage `name`; on a timeout, says where the page is instead (stage, error code, URL). */
 async function stage(page: Page, name: string): Promise<void> {
   try {
-    await page.locator(`[data-testid="verify-stage"][data-stage="${name}"]`).waitFor({ timeout: 20_000 });
+    await page.locator(`[data-testid="verify-stage"][data-stage="${name}"]`).waitFor({ timeout: 60_000 });
   } catch (error) {
     const at = await page.evaluate(() => ({
       stage: document.querySelector('[data-testid="verify-stage"]')?.getAttribute('data-stage') ?? null,
@@ -118,7 +118,7 @@ describe.skipIf(skipBrowser)('hosted verification pages, demo mode', () => {
           error: document.querySelector('[data-testid="verify-error"]')?.getAttribute('data-code') ?? null,
           text: document.body?.innerText.slice(0, 200) ?? '',
         })).then((at) => reject(new Error(`the platform was not reached: at ${JSON.stringify(at)} on ${page.url()}`)), reject);
-      }, 20_000);
+      }, 60_000);
     })]).finally(() => clearTimeout(timer));
     await page.unroute('https://platform.example/**');
     return { callback, tokens: await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, idTokenExpected: true }) };
@@ -158,7 +158,7 @@ describe.skipIf(skipBrowser)('hosted verification pages, demo mode', () => {
     await page.getByTestId('demo-platform-sen-social').click();
     const section = page.getByTestId('oidc-section');
     // The demo platforms are OpenID clients already (redirect URI ${publicUrl}/demo/rp/sen-social/callback).
-    await page.locator('[data-testid="oidc-section"][data-state="ready"]').waitFor({ timeout: 20_000 });
+    await page.locator('[data-testid="oidc-section"][data-state="ready"]').waitFor({ timeout: 60_000 });
     await section.scrollIntoViewIfNeeded();
 
     // A redirect URI the hub refuses: the error is shown with the hub's reason, at the field.

@@ -84,11 +84,11 @@ async function completedRuns(hub: Hub): Promise<(Run & { categories: Counts; by_
 
 /** Waits until the page has loaded its figures (and is not reloading them). */
 async function waitForFigures(page: Page): Promise<void> {
-  await page.locator('[data-testid="registries-page"][data-loaded="true"]').waitFor({ timeout: 30_000 });
+  await page.locator('[data-testid="registries-page"][data-loaded="true"]').waitFor({ timeout: 60_000 });
 }
 
 async function text(page: Page, testId: string): Promise<string> {
-  const value = await page.getByTestId(testId).textContent({ timeout: 5_000 });
+  const value = await page.getByTestId(testId).textContent({ timeout: 30_000 });
   return (value ?? '').trim();
 }
 
@@ -230,7 +230,7 @@ describe.skipIf(skipBrowser)('registries page, demo mode', () => {
       await blocker.query('LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE');
       await page.getByTestId('start-reconciliation').click();
       // The language chosen in an earlier test (Vietnamese) is still on.
-      await page.getByTestId('reconciliation-step').filter({ hasText: 'Bước 2/4: phân loại từng thuê bao chưa chấm dứt.' }).waitFor({ timeout: 30_000 });
+      await page.getByTestId('reconciliation-step').filter({ hasText: 'Bước 2/4: phân loại từng thuê bao chưa chấm dứt.' }).waitFor({ timeout: 60_000 });
     } finally {
       await blocker.query('COMMIT');
       blocker.release();
@@ -282,11 +282,11 @@ describe.skipIf(skipBrowser)('registries page, production mode: the regulator st
     // Enrolment signs in; sign out to start from the registries page.
     await page.goto(o.invitation_url);
     await page.getByTestId('enrol-passkey').click();
-    await page.getByTestId('enrol-done').waitFor({ timeout: 15_000 });
+    await page.getByTestId('enrol-done').waitFor({ timeout: 60_000 });
     await page.evaluate(async () => fetch('/v1/authority/sign-out', { method: 'POST' }));
 
     await page.goto(new URL('/registries', hub.url).href);
-    await page.getByTestId('staff-sign-in').waitFor({ timeout: 30_000 });
+    await page.getByTestId('staff-sign-in').waitFor({ timeout: 60_000 });
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Đăng nhập dành cho cán bộ cơ quan quản lý');
     expect(await page.getByTestId('admin-token-input').count()).toBe(0);
     expect(await page.getByTestId('registries-page').count()).toBe(0);
@@ -318,10 +318,10 @@ describe.skipIf(skipBrowser)('registries page, production mode: the regulator st
     await waitForFigures(page);
     await adminPost(hub, `/v1/admin/officials/${staffId}/deactivate`);
     await page.reload();
-    await page.getByTestId('staff-sign-in').waitFor({ timeout: 30_000 });
+    await page.getByTestId('staff-sign-in').waitFor({ timeout: 60_000 });
     expect(await page.getByTestId('registries-page').count()).toBe(0);
     await page.getByTestId('passkey-sign-in').click();
-    await page.getByTestId('authority-sign-in-error').waitFor({ timeout: 15_000 });
+    await page.getByTestId('authority-sign-in-error').waitFor({ timeout: 60_000 });
     expect(await page.getByTestId('authority-sign-in-error').textContent()).toContain('OFFICIAL_DEACTIVATED');
     expect(await page.getByTestId('registries-page').count()).toBe(0);
   });
@@ -335,7 +335,7 @@ describe.skipIf(skipBrowser)('registries page, production mode: the regulator st
     const [name, value] = (await openOfficialSession(hub.hub.pool, o.official.id)).split('=') as [string, string];
     await page.context().addCookies([{ name, value, url: hub.url, httpOnly: true, sameSite: 'Strict' }]);
     await page.goto(new URL('/registries', hub.url).href);
-    await page.getByTestId('sign-in-error').waitFor({ timeout: 30_000 });
+    await page.getByTestId('sign-in-error').waitFor({ timeout: 60_000 });
     expect(await text(page, 'sign-in-error')).toContain('Đại úy Vũ Văn Nam đã đăng nhập nhưng không phải quản trị viên của cơ quan quản lý');
     expect(await page.getByTestId('sign-in-error').getAttribute('role')).toBe('alert');
     expect(await page.getByTestId('registries-page').count()).toBe(0);

@@ -185,7 +185,7 @@ describe('an import killed with SIGKILL', () => {
     await db.pool.query('TRUNCATE persons, import_runs, import_rejects, import_seen, reconciliation_runs, reconciliation_results, access_records, subscription_events, subscriptions CASCADE');
     const child = spawn(process.execPath, [BIN, 'import', 'population', join(out, 'population.csv'), '--json'], { env, stdio: 'ignore' });
     let checkpoint = 0;
-    for (let i = 0; i < 600 && checkpoint === 0; i++) {
+    for (const end = Date.now() + 120_000; checkpoint === 0 && Date.now() < end;) {
       await new Promise((r) => setTimeout(r, 50));
       const r = await db.pool.query(`SELECT coalesce(max(checkpoint_line), 0)::int AS c FROM import_runs WHERE status = 'running'`);
       checkpoint = r.rows[0].c;

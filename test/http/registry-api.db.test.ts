@@ -109,7 +109,7 @@ describe('registry statistics and reconciliation over the admin API', () => {
       run_id = start.json().run_id;
       expect(start.headers.location).toBe(`/v1/admin/reconciliations/${run_id}`);
       let held = (await hub.app.inject({ url: `/v1/admin/reconciliations/${run_id}`, headers: auth })).json();
-      for (let i = 0; i < 200 && held.step?.code !== 'classifying'; i++) {
+      for (const end = Date.now() + 60_000; held.step?.code !== 'classifying' && Date.now() < end;) {
         await new Promise((r) => setTimeout(r, 50));
         held = (await hub.app.inject({ url: `/v1/admin/reconciliations/${run_id}`, headers: auth })).json();
       }
@@ -119,7 +119,7 @@ describe('registry statistics and reconciliation over the admin API', () => {
       blocker.release();
     }
     let run = (await hub.app.inject({ url: `/v1/admin/reconciliations/${run_id}`, headers: auth })).json();
-    for (let i = 0; i < 100 && run.status === 'running'; i++) {
+    for (const end = Date.now() + 60_000; run.status === 'running' && Date.now() < end;) {
       await new Promise((r) => setTimeout(r, 100));
       run = (await hub.app.inject({ url: `/v1/admin/reconciliations/${run_id}`, headers: auth })).json();
     }
@@ -194,7 +194,7 @@ describe('reconciliation retention (IDBIND_RECONCILIATION_KEEP_RUNS)', () => {
     expect(first).toMatchObject({ status: 'completed', results_pruned_at: null });
     const { run_id } = (await kept.app.inject({ method: 'POST', url: '/v1/admin/reconciliations', headers: keptAuth })).json();
     let old = await getRun(first.run_id);
-    for (let i = 0; i < 100 && old.results_pruned_at === null; i++) {
+    for (const end = Date.now() + 60_000; old.results_pruned_at === null && Date.now() < end;) {
       await new Promise((r) => setTimeout(r, 100));
       old = await getRun(first.run_id);
     }

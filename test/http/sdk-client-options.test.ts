@@ -56,11 +56,14 @@ describe('IdbindClient ids refused before sending', () => {
     const client = new IdbindClient({ baseUrl: 'http://127.0.0.1:9', apiKey: 'idbk_x', fetch, retry: { retries: 2, minDelayMs: 600_000, maxDelayMs: 600_000 } });
     const original = Math.random;
     Math.random = () => 0.99;
+    let timer: NodeJS.Timeout | undefined;
     try {
       const settled = call(client).then(() => 'resolved', (e: unknown) => (e instanceof IdbindError ? e.code : 'other'));
-      const pending = new Promise<string>((resolve) => setTimeout(() => resolve('still pending'), 500));
+      // 10 s: a retry would wait 10 min; a loaded machine may take more than a moment to refuse.
+      const pending = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still pending'), 10_000)));
       expect(await Promise.race([settled, pending])).toMatch(/_NOT_FOUND$/);
     } finally {
+      clearTimeout(timer);
       Math.random = original;
     }
     expect(calls).toBe(0);

@@ -127,7 +127,8 @@ export async function followEvents<E>(
 ): Promise<{ events: E[]; cursor: string }> {
   const out: E[] = [];
   let cursor = after;
-  const deadline = Date.now() + 20_000;
+  // Up to 60 s: on a loaded machine another file's long transaction (an import) can hold the feed back that long.
+  const deadline = Date.now() + 60_000;
   const done = typeof want === 'number' ? () => out.length >= want : () => want(out);
   while (!done() && Date.now() < deadline) {
     const answer = await page(cursor);

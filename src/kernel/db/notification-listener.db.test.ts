@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 afterAll(async () => db.drop());
 
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+async function until(what: string, check: () => boolean, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -38,7 +38,7 @@ describe('NotificationListener', () => {
     });
     expect(listener.client).toBeUndefined();
     listener.start();
-    expect(await listener.waitUntilUp(5_000)).toBe(true);
+    expect(await listener.waitUntilUp(30_000)).toBe(true);
     expect(events).toEqual(['up:true']);
 
     await db.pool.query(`SELECT pg_notify('idbind_test_channel', 'a b'), pg_notify('idbind_other_channel', 'not this')`);
@@ -80,7 +80,7 @@ describe('NotificationListener', () => {
       reconnectMinMs: 10,
     });
     listener.start();
-    expect(await listener.waitUntilUp(5_000)).toBe(true);
+    expect(await listener.waitUntilUp(30_000)).toBe(true);
     expect(attempts).toBe(3);
     await listener.close();
   });

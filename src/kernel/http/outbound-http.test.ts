@@ -31,7 +31,8 @@ describe('outbound HTTP', () => {
       const t0 = Date.now();
       // The status arrived in time: it is the answer, though the body never ends.
       await expect(postOutbound(new URL(`http://127.0.0.1:${port}/`), '{}', {}, { allowLoopback: true }, 600)).resolves.toMatchObject({ status: 200 });
-      expect(Date.now() - t0).toBeLessThan(2000);
+      // Well under the default deadline (10 s), with room for a loaded machine.
+      expect(Date.now() - t0).toBeLessThan(8000);
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
