@@ -142,7 +142,7 @@ export const serveCommand: Command = {
       // registered holders stay HOLDER_DATA_MISMATCH until a blind-index rotation (docs/keys.md).
       const nameRuleNotice = nameRuleUpgradeNotice(ring.currentBlindIndex.nameRule);
       if (nameRuleNotice) log(`warning: ${nameRuleNotice}`);
-      if (mode === 'demo' && (await demoRegistryNeedsSeeding(hub.pool))) {
+      if (mode === 'demo' && (await demoRegistryNeedsSeeding(hub.pool, hub.config.dataDir))) {
         await seedDemoRegistry({ pool: hub.pool, ring, dataDir: hub.config.dataDir, workers: hub.config.workers, log });
       }
       // A data directory seeded by an earlier version kept its demo registry files readable by all.

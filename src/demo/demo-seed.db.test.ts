@@ -9,7 +9,9 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, syml
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
-import { demoRegistryDir, keepDemoRegistryPrivate, seedDemoRegistry } from './demo-seed.ts';
+import { demoRegistryDir, demoRegistryNeedsSeeding, keepDemoRegistryPrivate, seedDemoRegistry } from './demo-seed.ts';
+import { DEFAULT_AS_OF, generateRegistry } from '../registry/generator/generate-registry.ts';
+import { importRegistry } from '../registry/import/import-service.ts';
 
 let db: TestDatabase;
 let dataDir: string;
@@ -73,4 +75,28 @@ describe('the demo registry directory', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('whether a demo start seeds the registry', () => {
+  it("seeds an empty registry and one its own stopped seeding left, never a registry imported otherwise (the platform bench's)", async () => {
+    const other = await createTestDatabase();
+    const dir = mkdtempSync(join(tmpdir(), 'idbind-demo-needs-'));
+    try {
+      expect(await demoRegistryNeedsSeeding(other.pool, dir)).toBe(true);
+      // A registry imported with `idbind import` (the platform bench serves --demo on one), never reconciled.
+      const files = join(dir, 'imported');
+      const { report } = await generateRegistry({ people: 50, subscriptions: 60, seed: 7, asOf: DEFAULT_AS_OF, outDir: files, format: 'csv', terminatedRate: 0, rates: { NO_HOLDER: 0, HOLDER_NOT_FOUND: 0, HOLDER_DATA_MISMATCH: 0, HOLDER_DECEASED: 0, ONLINE_BEYOND_LIMIT: 0 } });
+      await importRegistry({ pool: other.pool, ring: other.ring, kind: 'population', path: report.files.population, rejectsPath: join(dir, 'rejects.csv'), workers: 1 });
+      expect(await demoRegistryNeedsSeeding(other.pool, dir)).toBe(false);
+      // The same, with the demo's generated files beside it: a demo seeding stopped before its first reconciliation.
+      mkdirSync(demoRegistryDir(dir), { recursive: true });
+      writeFileSync(join(demoRegistryDir(dir), 'population.csv'), 'personal_id\n');
+      expect(await demoRegistryNeedsSeeding(other.pool, dir)).toBe(true);
+    } finally {
+      await other.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The first test's demo, seeded to the end.
+    expect(await demoRegistryNeedsSeeding(db.pool, dataDir)).toBe(false);
+  }, 120_000);
 });

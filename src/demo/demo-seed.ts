@@ -10,7 +10,7 @@
  * but they are a plaintext registry of the shape real data has, so they are kept like the files
  * the hub writes for real data: the directory 0700, every file 0600 (kernel/private-file.ts).
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
@@ -57,13 +57,19 @@ export interface DemoSeedOptions {
 
 /**
  * Whether a demo start has the registry to seed: empty, or holding what a seeding stopped half-way
- * left (no reconciliation run completed yet; the seeding's imports and fixes are idempotent, so it
- * runs again over it). A Ctrl-C during the first start's seeding used to leave a demo that every
- * later start took as seeded: part of the population and no subscription, no number to verify.
+ * left: the demo's generated files in the data directory and no reconciliation run completed yet
+ * (the seeding's imports and fixes are idempotent, so it runs again over it). A Ctrl-C during the
+ * first start's seeding used to leave a demo that every later start took as seeded: part of the
+ * population and no subscription, no number to verify. A registry imported otherwise and never
+ * reconciled (the platform bench serves --demo on one, bench/platform/run.ts) is not the demo's.
  */
-export async function demoRegistryNeedsSeeding(pool: pg.Pool): Promise<boolean> {
-  const r = await pool.query<{ seeded: boolean }>("SELECT EXISTS (SELECT 1 FROM reconciliation_runs WHERE status = 'completed') AS seeded");
-  return !r.rows[0]!.seeded;
+export async function demoRegistryNeedsSeeding(pool: pg.Pool, dataDir: string): Promise<boolean> {
+  const r = await pool.query<{ empty: boolean; reconciled: boolean }>(
+    `SELECT NOT EXISTS (SELECT 1 FROM persons) AND NOT EXISTS (SELECT 1 FROM subscriptions) AS empty,
+            EXISTS (SELECT 1 FROM reconciliation_runs WHERE status = 'completed') AS reconciled`,
+  );
+  const { empty, reconciled } = r.rows[0]!;
+  return empty || (!reconciled && existsSync(join(demoRegistryDir(dataDir), 'population.csv')));
 }
 
 export async function seedDemoRegistry(options: DemoSeedOptions): Promise<{ runs: string[] }> {
