@@ -36,26 +36,26 @@ export class VerificationStatsBuffer {
     if (outcomes.size === 0 && prefixes.size === 0) return;
     this.outcomes = new Map();
     this.prefixes = new Map();
+    const o = [...outcomes].map(([k, n]) => [...k.split('\u0000'), n] as [string, string, string, number]);
+    const p = [...prefixes].map(([k, n]) => [...k.split('\u0000'), n] as [string, string, number]);
     try {
-      if (outcomes.size > 0) {
-        const rows = [...outcomes].map(([k, n]) => [...k.split('\u0000'), n] as [string, string, string, number]);
-        await this.pool.query(
-          `INSERT INTO verification_stats AS vs (provider_id, day, outcome, reason, count)
+      // One statement for both tables, so a flush is written whole or not at all: the counts of a
+      // failed one are put back below, and with two statements the first table's would have been
+      // written and then counted again at the next flush.
+      await this.pool.query(
+        `WITH outcomes AS (
+           INSERT INTO verification_stats AS vs (provider_id, day, outcome, reason, count)
            SELECT p, (now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, o, r, n FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[]) AS t(p, o, r, n)
-           ON CONFLICT (provider_id, day, outcome, reason) DO UPDATE SET count = vs.count + EXCLUDED.count`,
-          [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2]), rows.map((r) => r[3])],
-        );
-      }
-      if (prefixes.size > 0) {
-        const rows = [...prefixes].map(([k, n]) => [...k.split('\u0000'), n] as [string, string, number]);
-        await this.pool.query(
-          `INSERT INTO sms_prefix_stats AS s (prefix, hour, sent, confirmed)
+           ON CONFLICT (provider_id, day, outcome, reason) DO UPDATE SET count = vs.count + EXCLUDED.count
+         ), ranges AS (
+           INSERT INTO sms_prefix_stats AS s (prefix, hour, sent, confirmed)
            SELECT p, date_trunc('hour', now()), coalesce(sum(n) FILTER (WHERE c = 'sent'), 0), coalesce(sum(n) FILTER (WHERE c = 'confirmed'), 0)
-           FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(p, c, n) GROUP BY p
-           ON CONFLICT (prefix, hour) DO UPDATE SET sent = s.sent + EXCLUDED.sent, confirmed = s.confirmed + EXCLUDED.confirmed`,
-          [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2])],
-        );
-      }
+           FROM unnest($5::text[], $6::text[], $7::bigint[]) AS t(p, c, n) GROUP BY p
+           ON CONFLICT (prefix, hour) DO UPDATE SET sent = s.sent + EXCLUDED.sent, confirmed = s.confirmed + EXCLUDED.confirmed
+         )
+         SELECT 1`,
+        [o.map((r) => r[0]), o.map((r) => r[1]), o.map((r) => r[2]), o.map((r) => r[3]), p.map((r) => r[0]), p.map((r) => r[1]), p.map((r) => r[2])],
+      );
     } catch (e) {
       // Put the counts back, to be written with the next flush.
       for (const [k, n] of outcomes) this.outcomes.set(k, (this.outcomes.get(k) ?? 0) + n);
