@@ -121,6 +121,18 @@ function trustProxyOption(trust: Hub['config']['trustProxy']): boolean | string[
 // outside it they must be absent, a 404, not a page that looks like them (issue 2).
 const API_PREFIXES = ['/v1/', '/oidc/', '/log/', '/openapi.json', '/docs/', '/healthz', '/readyz', '/metrics', '/demo/', '/dev/'];
 
+const demoSeedings = new WeakMap<FastifyInstance, Promise<void>>();
+
+/**
+ * Settles once a demo server's background seeding (the demo officials and its one completed
+ * disclosure) has ended, seeded or warned about; at once outside demo mode. `idbind serve --demo`
+ * waits for it before its banner says the hub runs: the seeding binds a person of the registry
+ * and notifies them, and the authority console, the log and the report are empty until it ends.
+ */
+export function demoDataSeeded(app: FastifyInstance): Promise<void> {
+  return demoSeedings.get(app) ?? Promise.resolve();
+}
+
 export async function buildServer(hub: Hub, options: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger === undefined || options.logger === false
@@ -370,7 +382,11 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     const officials = await ensureDemoAuthorities(hub.pool, ring, hub.config.publicUrl);
     if (transparencyLog) await ensureDemoDisclosure(disclosure, ring, officials);
   }
-  if (hub.config.mode === 'demo') track(seedDemoDisclosure().catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'demo disclosure not seeded')));
+  if (hub.config.mode === 'demo') {
+    const seeding = seedDemoDisclosure().catch((e: unknown) => app.log.warn({ err: { name: (e as Error).name } }, 'demo disclosure not seeded'));
+    track(seeding);
+    demoSeedings.set(app, seeding);
+  }
   // The hosted verification pages' API and the national eID broker's callback (issue 4).
   const eid = hub.config.eid
     ? createEidBroker({ pool: hub.pool, ring: () => hub.ring(), config: hub.config.eid, redirectUri: `${hub.config.publicUrl}${EID_CALLBACK_PATH}` })

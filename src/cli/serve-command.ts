@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { DEMO_SECRET_FILES } from '../kernel/config/config.ts';
 import { leaveShutdownSignalsToCaller } from '../kernel/db/embedded-server.ts';
 import { HubStartError, openHub } from '../hub.ts';
-import { buildServer } from '../server.ts';
+import { buildServer, demoDataSeeded } from '../server.ts';
 import { demoRegistryNeedsSeeding, keepDemoRegistryPrivate, seedDemoRegistry } from '../demo/demo-seed.ts';
 import { claimDeploymentMode } from '../demo/deployment-mode.ts';
 import { DEMO_NUMBERS_OFFERED, DEMO_PLATFORM_NAMES, DEMO_RELYING_PARTIES, demoEligibleNumbers, ensureDemoPlatforms, type DemoPlatform } from '../demo/demo-platforms.ts';
@@ -155,6 +155,8 @@ export const serveCommand: Command = {
       }
       app = await buildServer(hub, { logger: { level: hub.config.logLevel } });
       const address = await listen(app, hub.config.host, hub.config.port);
+      // The demo's data is all there when the banner says the hub runs (server.ts demoDataSeeded).
+      await demoDataSeeded(app);
       const url = hub.config.publicUrl.endsWith(`:${hub.config.port}`) && hub.config.port === 0 ? address : hub.config.publicUrl;
       ctx.stdout.write(`idbind ${mode === 'demo' ? '(demo mode) ' : ''}is running\n  web app:       ${url}/\n  API reference: ${url}/docs/api\n  OpenAPI:       ${url}/openapi.json\n`);
       if (platforms.length > 0) {

@@ -56,6 +56,9 @@ describe('idbind serve --demo: the numbers it offers for the walkthrough', () =>
       const key = /Sen Social\s+platform\s+(idbk_\S+)/.exec(stdout)![1]!;
       const numbers = /demo numbers that can verify: ([^(]+) \(/.exec(stdout)![1]!.split(', ');
       expect(numbers).toHaveLength(3);
+      // The banner comes once the demo's disclosure is filed and approved (server.ts demoDataSeeded).
+      const filed = await db.pool.query<{ status: string }>('SELECT status FROM disclosure_requests');
+      expect(filed.rows.map((r) => r.status)).toEqual([expect.stringMatching(/^(approved|released)$/)]);
       await noticeSent();
       const disclosed = await call(url, 'GET', `/v1/accounts/${DEMO_DISCLOSED_ACCOUNT}`, key);
       expect(disclosed.status).toBe(200);
