@@ -22,8 +22,9 @@ const LOCK_DEMO_DISCLOSURE = 72_030;
 
 export async function ensureDemoDisclosure(deps: DisclosureDeps, ring: KeyRing, officials: DemoOfficials): Promise<string | undefined> {
   if ((await deps.pool.query('SELECT 1 FROM disclosure_requests LIMIT 1')).rows.length > 0) return undefined;
-  // The start seeds in the background while the web app's first GET /v1/demo/session (or another
-  // tab's, or another hub's) seeds too: each saw no request and filed one of its own, so the demo
+  // The start seeds it (before its banner, server.ts demoDataSeeded), and so does every GET
+  // /v1/demo/session (the web app's first call: a tab left open from an earlier run, another hub
+  // process on the same database). Each saw no request and filed one of its own, so the demo
   // showed several disclosures of the one account. One seeder at a time, checking again under the
   // lock; the lock is held on a connection of its own, not the pool's, whose connections the
   // seeding needs while others wait.
