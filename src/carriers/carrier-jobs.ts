@@ -25,7 +25,8 @@ import { chmodSync, createWriteStream, existsSync, mkdirSync, readdirSync } from
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import pg from 'pg';
+import type pg from 'pg';
+import { holdAdvisoryLock, type AdvisoryLockHold } from '../kernel/db/advisory-lock.ts';
 import type { Config } from '../kernel/config/config.ts';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { AppError } from '../kernel/errors.ts';
@@ -82,39 +83,15 @@ export function uploadsDir(dataDir: string): string {
 export const LOCK_CARRIER_JOB = 72_029;
 
 /** A job's advisory lock held on a connection of its own (not the pool's: an upload may take minutes). */
-export interface JobHold {
-  release(): Promise<void>;
-}
+export type JobHold = AdvisoryLockHold;
 
 /**
  * Takes the job's lock: waits for it with `wait` (a job just created, whose key only a hash
  * collision could hold), else answers undefined when another session holds it (a live hub
  * process is receiving or running the job).
  */
-export async function holdJob(pool: pg.Pool, jobId: string, wait = false): Promise<JobHold | undefined> {
-  const client = new pg.Client({ ...pool.options, application_name: pool.options.application_name ?? 'idbind-carrier-job' });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    const r = await client.query<{ ok: boolean }>(
-      wait ? 'SELECT pg_advisory_lock($1, hashtext($2)) IS NOT NULL AS ok' : 'SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_CARRIER_JOB, jobId]);
-    if (!r.rows[0]!.ok) {
-      await client.end();
-      return undefined;
-    }
-  } catch (e) {
-    await client.end().catch(() => undefined);
-    throw e;
-  }
-  let released = false;
-  return {
-    async release() {
-      if (released) return;
-      released = true;
-      // Ending the session releases its locks.
-      await client.end().catch(() => undefined);
-    },
-  };
+export function holdJob(pool: pg.Pool, jobId: string, wait = false): Promise<JobHold | undefined> {
+  return holdAdvisoryLock(pool, LOCK_CARRIER_JOB, jobId, { wait, applicationName: 'idbind-carrier-job' });
 }
 
 // ---- views ----

@@ -5,7 +5,8 @@
  * one request through filing, approval by the procuracy and release, exactly as officials would.
  * Idempotent: nothing is done when a request exists.
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { holdAdvisoryLock } from '../kernel/db/advisory-lock.ts';
 import type { KeyRing } from '../kernel/crypto/key-ring.ts';
 import { inTransaction } from '../kernel/db/pool.ts';
 import { bindAccountInTransaction } from '../bindings/binding-service.ts';
@@ -28,16 +29,12 @@ export async function ensureDemoDisclosure(deps: DisclosureDeps, ring: KeyRing, 
   // showed several disclosures of the one account. One seeder at a time, checking again under the
   // lock; the lock is held on a connection of its own, not the pool's, whose connections the
   // seeding needs while others wait.
-  const lock = new pg.Client({ ...deps.pool.options, application_name: deps.pool.options.application_name ?? 'idbind-demo-disclosure' });
-  lock.on('error', () => undefined);
-  await lock.connect();
+  const lock = (await holdAdvisoryLock(deps.pool, LOCK_DEMO_DISCLOSURE, 0, { wait: true, applicationName: 'idbind-demo-disclosure' }))!;
   try {
-    await lock.query('SELECT pg_advisory_lock($1, 0)', [LOCK_DEMO_DISCLOSURE]);
     if ((await deps.pool.query('SELECT 1 FROM disclosure_requests LIMIT 1')).rows.length > 0) return undefined;
     return await seed(deps, ring, officials);
   } finally {
-    // Ending the session releases its lock.
-    await lock.end().catch(() => undefined);
+    await lock.release();
   }
 }
 

@@ -102,8 +102,9 @@ const CONSUME_CODE_SQL = `UPDATE verifications SET consumed_at = now() WHERE id 
  * The verification's holder ($3) if still eligible through its subscription ($2), share-locked:
  * the same living holder, the subscription active, its holder's name and birth date those of the
  * registry (phone-eligibility.ts `mismatched`), no SIM or device change in the last $4 hours, no
- * junk-SIM category of the latest reconciliation that still stands (junkFlagStandsSql), and the number live at no other carrier under
- * another holder (`contested`: a port-in committed between the start and the confirmation). `from` adds relations to the FROM list.
+ * junk-SIM category of the latest reconciliation that still stands (junkFlagStandsSql), and the
+ * number live at no other carrier under another holder (`contested`: a port-in committed between
+ * the start and the confirmation). `from` adds relations to the FROM list.
  */
 function eligibleHolderSql(from = '', p = { subscription: '$2', person: '$3', hours: '$4' }, lock = true): string {
   return `SELECT p.sealed, p.dek_version FROM ${from}subscriptions s JOIN persons p ON p.pid_bidx = s.holder_bidx
