@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { openHub } from '../hub.ts';
 import { addKeyVersion, completeKeyWork, keyStatus, retirementGraceLeft, rotateMasterKey } from '../keys/key-rotation-service.ts';
 import { KeyRingError } from '../kernel/crypto/key-ring.ts';
+import { MasterKeyConfigError } from '../kernel/crypto/master-keys.ts';
 import { nameRuleUpgradeNotice } from '../registry/name-match.ts';
 import { createProgressBar, formatCount } from './progress.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command } from './command.ts';
@@ -57,13 +58,15 @@ export const keysCommand: Command = {
     const out = (human: string, json: unknown) => ctx.stdout.write(values.json ? JSON.stringify(json) + '\n' : human);
     try {
       if (sub === 'status') {
-        // The diagnostic still answers when the key ring does not load (a key wrapped by a master
-        // key missing from configuration): it shows which, instead of failing before it could.
+        // The diagnostic still answers when the key ring does not load: a key wrapped by a master
+        // key missing from configuration, or by one configured under its id with other bytes (the
+        // unwrap fails, MasterKeyConfigError: the configuration itself was read before the ring
+        // loads). It shows which, instead of failing before it could.
         let ringError: string | undefined;
         try {
           await hub.ring();
         } catch (e) {
-          if (!(e instanceof KeyRingError)) throw e;
+          if (!(e instanceof KeyRingError || e instanceof MasterKeyConfigError)) throw e;
           ringError = e.message;
         }
         const s = await keyStatus(hub.pool, hub.config.masterKeys);
@@ -91,7 +94,8 @@ export const keysCommand: Command = {
         if (notice) lines.push(notice);
         if (ringError) {
           lines.push(`error: ${ringError}`);
-          out(lines.join('\n') + '\n', { ...s, error: ringError });
+          // The code README "The CLI" gives a stored key the configured master keys cannot open.
+          out(lines.join('\n') + '\n', { ...s, error: { code: 'KEY_RING_UNAVAILABLE', message: ringError } });
           return EXIT_FAILURE;
         }
         out(lines.join('\n') + '\n', s);
