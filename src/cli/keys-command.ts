@@ -33,6 +33,15 @@ Options:
   --json        machine-readable output
   -h, --help    this help`;
 
+/**
+ * What wraps a key version, for the status lines. A retired version's wrapped key is deleted
+ * (docs/keys.md): it said "wrapped by" the master key it had, which the operator is told to remove.
+ */
+function wrapping(k: { state: string; master_key_id: string | null }): string {
+  if (k.state === 'retired') return ', destroyed';
+  return k.master_key_id ? `, wrapped by ${k.master_key_id}` : '';
+}
+
 export const keysCommand: Command = {
   name: 'keys',
   help: HELP,
@@ -74,9 +83,9 @@ export const keysCommand: Command = {
           'master keys:',
           ...s.master_keys.map((m) => `  ${m.id}${m.current ? ' (current)' : ''}${m.configured ? '' : ' NOT CONFIGURED'}: wraps ${m.wraps} key(s)${m.wraps === 0 && !m.current ? ' — may be removed from configuration' : ''}`),
           'data keys:',
-          ...s.data_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${k.master_key_id ? `, wrapped by ${k.master_key_id}` : ''}`),
+          ...s.data_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${wrapping(k)}`),
           'blind-index keys:',
-          ...s.blind_index_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${k.master_key_id ? `, wrapped by ${k.master_key_id}` : ''}${k.name_rule ? `, name rule ${k.name_rule}` : ''}`),
+          ...s.blind_index_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${wrapping(k)}${k.name_rule ? `, name rule ${k.name_rule}` : ''}`),
           `pending: ${formatCount(s.pending.reencrypt_rows)} rows to re-encrypt, ${formatCount(s.pending.reindex_rows)} to re-index`,
         ];
         // What keeps a replaced version although no row needs re-encrypting or re-indexing
