@@ -2,13 +2,15 @@
  * `idbind generate`: writes a synthetic population and carrier registry with junk subscriptions
  * planted at known rates (issue 2, "idbind generate"; DESIGN.md "Synthetic data only"). Thin: it
  * parses arguments and calls src/registry/generator/generate-registry.ts, which says what is
- * planted and how. Deterministic for a given --seed and --as-of; it never reads the clock for data.
+ * planted and how. Deterministic for a given --seed and --as-of; it never reads the clock for data
+ * (only to refuse an --as-of after today, whose files the import would reject).
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { EXIT_OK, UsageError, type Command, type CommandContext } from './command.ts';
 import { createProgressBar, formatCount } from './progress.ts';
 import { CARRIER_SLUGS } from '../registry/generator/carrier-prefixes.ts';
+import { vietnamToday } from '../registry/registry-rows.ts';
 import {
   DEFAULT_AS_OF,
   DEFAULT_JUNK_RATE,
@@ -53,7 +55,8 @@ Options:
                                     (each case takes 4 subscriptions of one holder)
   --terminated-rate R               terminated subscriptions (default ${DEFAULT_TERMINATED_RATE}; never junk)
   --seed S                          seed, an integer from 0 to 4294967295 (default ${DEFAULT_SEED})
-  --as-of YYYY-MM-DD                the date the registry describes (default ${DEFAULT_AS_OF})
+  --as-of YYYY-MM-DD                the date the registry describes, at the latest today (default
+                                    ${DEFAULT_AS_OF})
   --format csv|ndjson               file format (default csv)
   --json                            print what was planted as one JSON object
   -h, --help                        this help
@@ -150,6 +153,14 @@ export const generateCommand: Command = {
     const terminatedRate = rate('terminated-rate', v['terminated-rate'], DEFAULT_TERMINATED_RATE);
     const seed = integer('seed', v.seed, DEFAULT_SEED);
     const asOf = v['as-of'] ?? DEFAULT_AS_OF;
+    // Its people are born and its numbers registered up to that day, and the import refuses birth
+    // dates after today and registry times more than a day ahead of the clock (docs/formats.md):
+    // the files of a later day were rejected by the hundred, and "a reconciliation of the
+    // imported files finds exactly these counts" did not hold.
+    const today = vietnamToday();
+    if (/^\d{4}-\d{2}-\d{2}$/.test(asOf) && asOf > today) {
+      throw new UsageError(`--as-of ${asOf} is after today (${today}, Vietnam time): the import refuses birth dates and registry times in the future`);
+    }
     const format = v.format ?? 'csv';
     if (format !== 'csv' && format !== 'ndjson') throw new UsageError(`--format must be csv or ndjson, got '${format}'`);
     const outDir = resolve(ctx.cwd, v.out);

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { openHub } from '../hub.ts';
 import { addKeyVersion, completeKeyWork, keyStatus, retirementGraceLeft, rotateMasterKey } from '../keys/key-rotation-service.ts';
 import { KeyRingError } from '../kernel/crypto/key-ring.ts';
+import { MasterKeyConfigError } from '../kernel/crypto/master-keys.ts';
 import { nameRuleUpgradeNotice } from '../registry/name-match.ts';
 import { createProgressBar, formatCount } from './progress.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command } from './command.ts';
@@ -32,6 +33,15 @@ Options:
   --json        machine-readable output
   -h, --help    this help`;
 
+/**
+ * What wraps a key version, for the status lines. A retired version's wrapped key is deleted
+ * (docs/keys.md): it said "wrapped by" the master key it had, which the operator is told to remove.
+ */
+function wrapping(k: { state: string; master_key_id: string | null }): string {
+  if (k.state === 'retired') return ', destroyed';
+  return k.master_key_id ? `, wrapped by ${k.master_key_id}` : '';
+}
+
 export const keysCommand: Command = {
   name: 'keys',
   help: HELP,
@@ -57,13 +67,15 @@ export const keysCommand: Command = {
     const out = (human: string, json: unknown) => ctx.stdout.write(values.json ? JSON.stringify(json) + '\n' : human);
     try {
       if (sub === 'status') {
-        // The diagnostic still answers when the key ring does not load (a key wrapped by a master
-        // key missing from configuration): it shows which, instead of failing before it could.
+        // The diagnostic still answers when the key ring does not load: a key wrapped by a master
+        // key missing from configuration, or by one configured under its id with other bytes (the
+        // unwrap fails, MasterKeyConfigError: the configuration itself was read before the ring
+        // loads). It shows which, instead of failing before it could.
         let ringError: string | undefined;
         try {
           await hub.ring();
         } catch (e) {
-          if (!(e instanceof KeyRingError)) throw e;
+          if (!(e instanceof KeyRingError || e instanceof MasterKeyConfigError)) throw e;
           ringError = e.message;
         }
         const s = await keyStatus(hub.pool, hub.config.masterKeys);
@@ -71,9 +83,9 @@ export const keysCommand: Command = {
           'master keys:',
           ...s.master_keys.map((m) => `  ${m.id}${m.current ? ' (current)' : ''}${m.configured ? '' : ' NOT CONFIGURED'}: wraps ${m.wraps} key(s)${m.wraps === 0 && !m.current ? ' — may be removed from configuration' : ''}`),
           'data keys:',
-          ...s.data_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${k.master_key_id ? `, wrapped by ${k.master_key_id}` : ''}`),
+          ...s.data_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${wrapping(k)}`),
           'blind-index keys:',
-          ...s.blind_index_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${k.master_key_id ? `, wrapped by ${k.master_key_id}` : ''}${k.name_rule ? `, name rule ${k.name_rule}` : ''}`),
+          ...s.blind_index_keys.map((k) => `  v${k.version} ${k.state.padEnd(8)} ${formatCount(k.rows)} rows${wrapping(k)}${k.name_rule ? `, name rule ${k.name_rule}` : ''}`),
           `pending: ${formatCount(s.pending.reencrypt_rows)} rows to re-encrypt, ${formatCount(s.pending.reindex_rows)} to re-index`,
         ];
         // What keeps a replaced version although no row needs re-encrypting or re-indexing
@@ -91,7 +103,8 @@ export const keysCommand: Command = {
         if (notice) lines.push(notice);
         if (ringError) {
           lines.push(`error: ${ringError}`);
-          out(lines.join('\n') + '\n', { ...s, error: ringError });
+          // The code README "The CLI" gives a stored key the configured master keys cannot open.
+          out(lines.join('\n') + '\n', { ...s, error: { code: 'KEY_RING_UNAVAILABLE', message: ringError } });
           return EXIT_FAILURE;
         }
         out(lines.join('\n') + '\n', s);

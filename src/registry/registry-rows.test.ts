@@ -118,4 +118,10 @@ describe('subscription rows: one precise reject code per problem', () => {
     const v = validateSubscriptionRecord({ ...sub, holder_personal_id: '', holder_full_name: '', holder_birth_date: '' }, NOT_AFTER);
     expect(v.ok && v.row).toMatchObject({ msisdn: '+84961234567', holderPersonalId: '', registeredAt: '2024-01-01T01:00:00.000Z' });
   });
+
+  it("takes a holder's birth date after today as the carrier has it, like a wrong name (docs/formats.md: reconciliation reports it)", () => {
+    const v = validateSubscriptionRecord({ ...sub, holder_birth_date: '2099-01-01' }, NOT_AFTER);
+    expect(v.ok && v.row).toMatchObject({ holderBirthDate: '2099-01-01' });
+    expect(validateSubscriptionRecord({ ...sub, holder_birth_date: '1899-12-31' }, NOT_AFTER)).toEqual({ ok: false, field: 'holder_birth_date', code: 'DATE_INVALID' });
+  });
 });

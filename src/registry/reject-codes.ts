@@ -11,7 +11,7 @@ export const REJECT_CODES = {
   PERSONAL_ID_INVALID: 'not 12 digits, or an unknown province code',
   PERSONAL_ID_CONTRADICTS_BIRTH_DATE: 'the century and year digits do not encode the birth date',
   PERSONAL_ID_CONTRADICTS_SEX: 'the century/sex digit does not encode the sex',
-  DATE_INVALID: 'not a valid date (YYYY-MM-DD) or ISO 8601 time; or a birth date after today, or a carrier\'s time more than a day ahead of the hub\'s clock',
+  DATE_INVALID: 'not a valid date (YYYY-MM-DD) or ISO 8601 time; or a person\'s birth date (population) after today, or a carrier\'s time more than a day ahead of the hub\'s clock',
   DIED_ON_INCONSISTENT: 'died_on given for a living person, or before the birth date, or in the future',
   NAME_INVALID: 'empty, longer than 200 characters, or containing characters a name cannot hold',
   SEX_INVALID: 'sex is not M or F',

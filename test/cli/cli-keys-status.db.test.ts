@@ -23,10 +23,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function keysStatus(masterKey: Buffer, json = false) {
+function keysStatus(masterKey: Buffer | string, json = false) {
   const { PATH, HOME } = process.env;
+  // A Buffer is one key (IDBIND_MASTER_KEY); a string is IDBIND_MASTER_KEYS ("id:base64,...").
+  const keys = typeof masterKey === 'string' ? { IDBIND_MASTER_KEYS: masterKey } : { IDBIND_MASTER_KEY: masterKey.toString('base64') };
   return spawnSync(process.execPath, [BIN, 'keys', 'status', ...(json ? ['--json'] : [])], {
-    env: { PATH, HOME, DATABASE_URL: db.url, IDBIND_MASTER_KEY: masterKey.toString('base64'), IDBIND_DATA_DIR: dir },
+    env: { PATH, HOME, DATABASE_URL: db.url, ...keys, IDBIND_DATA_DIR: dir },
     encoding: 'utf8', timeout: 60_000,
   });
 }
@@ -47,7 +49,28 @@ describe('idbind keys status', () => {
     expect(r.stdout).toMatch(/^error: .*not configured/m);
     const json = keysStatus(other.key, true);
     expect(json.status).toBe(1);
-    expect(JSON.parse(json.stdout)).toMatchObject({ error: expect.stringContaining(db.master.id), master_keys: expect.arrayContaining([expect.objectContaining({ id: db.master.id, configured: false })]) });
+    // README "The CLI": with --json, a command that fails prints {"error": {"code", "message"}}.
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      error: { code: 'KEY_RING_UNAVAILABLE', message: expect.stringContaining(db.master.id) },
+      master_keys: expect.arrayContaining([expect.objectContaining({ id: db.master.id, configured: false })]),
+    });
+  });
+
+  it('still answers when the master key configured under the right id is the wrong key (a pasted secret of another key)', () => {
+    // The operator's first question then is which keys are stored and what wraps them: the
+    // diagnostic failed before it could say, as if the configuration were unreadable.
+    const wrong = `${db.master.id}:${randomMasterKey().key.toString('base64')}`;
+    const r = keysStatus(wrong);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`${db.master.id} (current): wraps 2 key(s)`);
+    expect(r.stdout).toMatch(/^data keys:$/m);
+    expect(r.stdout).toMatch(/^error: master key .* cannot unwrap/m);
+    const json = keysStatus(wrong, true);
+    expect(json.status).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      error: { code: 'KEY_RING_UNAVAILABLE', message: expect.stringContaining('not the one it was wrapped with') },
+      master_keys: [expect.objectContaining({ id: db.master.id, configured: true, wraps: 2 })],
+    });
   });
 
   it('other commands fail with --json code KEY_RING_UNAVAILABLE then, not an internal class name', () => {

@@ -284,6 +284,10 @@ describe('idbind keys rotate', () => {
     expect(status.status, status.stderr).toBe(0);
     expect(status.stdout).toContain('next-2026 (current): wraps 2 key(s)\n');
     expect(status.stdout).toContain(`${deriveMasterKeyId(masterKey)}: wraps 0 key(s) — may be removed from configuration\n`);
+    // The retired versions' wrapped keys are deleted (docs/keys.md): they are no longer "wrapped by"
+    // the old master key, which the operator is told may be removed.
+    expect(status.stdout).toMatch(/^ {2}v1 retired +0 rows, destroyed$/m);
+    expect(status.stdout).not.toContain(`wrapped by ${deriveMasterKeyId(masterKey)}`);
     const json = idbind(['keys', 'rotate', '--master', '--json'], { IDBIND_MASTER_KEY: '', IDBIND_MASTER_KEYS: `next-2026:${next.toString('base64')}` });
     expect(json.status).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'MASTER_KEY_NOT_NEW' } });

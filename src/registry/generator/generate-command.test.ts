@@ -12,6 +12,7 @@ import { EXIT_OK, EXIT_USAGE, UsageError, type CommandContext } from '../../cli/
 import { generateCommand } from '../../cli/generate-command.ts';
 import { CARRIER_SLUGS } from './carrier-prefixes.ts';
 import { JUNK_CATEGORIES, type GenerateReport } from './generate-registry.ts';
+import { vietnamToday } from '../registry-rows.ts';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -22,6 +23,11 @@ function tempDir(): string {
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
+
+/** Tomorrow in Vietnam time (the import's "today", registry-rows.ts vietnamToday), YYYY-MM-DD. */
+function dayAfterToday(): string {
+  return new Date(Date.parse(`${vietnamToday()}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+}
 
 interface Captured {
   ctx: CommandContext;
@@ -85,6 +91,11 @@ describe('idbind generate', () => {
     expect(String(first.registered_at) < '2025-07-01').toBe(true);
   });
 
+  it('takes today (Vietnam time) as --as-of, the latest day a registry the hub imports can describe', async () => {
+    const c = capture();
+    expect(await generateCommand.run(['--people', '200', '--subscriptions', '200', '--as-of', vietnamToday(), '--out', 'today', '--json'], c.ctx)).toBe(EXIT_OK);
+  });
+
   it('prints a short human summary without --json', async () => {
     const c = capture();
     expect(await generateCommand.run(['--people', '500', '--subscriptions', '500', '--out', 'h'], c.ctx)).toBe(EXIT_OK);
@@ -125,6 +136,10 @@ describe('idbind generate', () => {
     ['a negative rate', ['--people', '10', '--subscriptions', '10', '--terminated-rate=-0.1', '--out', 'x'], /fraction from 0 to 1/],
     ['an unknown format', ['--people', '10', '--subscriptions', '10', '--format', 'xml', '--out', 'x'], /csv or ndjson/],
     ['an impossible as-of date', ['--people', '10', '--subscriptions', '10', '--as-of', '2026-02-30', '--out', 'x'], /as-of/],
+    // The import refuses birth dates after today and registry times more than a day ahead of the
+    // clock (docs/formats.md): a registry of a later day made files it rejected by the hundred,
+    // and the help's "a reconciliation of the imported files finds exactly these counts" was false.
+    ['an as-of date after today', ['--people', '10', '--subscriptions', '10', '--as-of', dayAfterToday(), '--out', 'x'], /as-of .*after today/],
     ['a seed out of range', ['--people', '10', '--subscriptions', '10', '--seed', '4294967296', '--out', 'x'], /seed/],
     ['an unknown option', ['--people', '10', '--subscriptions', '10', '--out', 'x', '--junk', '0.1'], /Unknown option/],
     ['a positional argument', ['--people', '10', '--subscriptions', '10', '--out', 'x', 'extra'], /positional/],

@@ -4,7 +4,7 @@
  * that an independent, straightforward implementation of the five reconciliation rules of issue 2
  * ("Rules", in their authoritative order) finds exactly, per carrier.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -446,6 +446,29 @@ describe('rates', () => {
     expect(population.length).toBe(1);
     expect(subscriptions.length).toBe(0);
     expect(report.minors).toBe(0);
+  });
+});
+
+describe('file modes', () => {
+  it('writes every file owner-only (0600), also over an existing 0644 file, whatever the umask', async () => {
+    // Synthetic, but a plaintext registry of the shape real data has (valid personal ID numbers,
+    // names, real prefixes; a generated ID may be a real person's): the demo already kept its copy
+    // 0600 by chmod after the generator (src/demo/demo-seed.ts); files of `idbind generate` were 0644.
+    const dir = tempDir();
+    const old = join(dir, 'population.csv');
+    writeFileSync(old, 'stale\n');
+    chmodSync(old, 0o644);
+    const fresh = join(dir, 'new-dir');
+    const previous = process.umask(0o022);
+    try {
+      for (const outDir of [dir, fresh]) {
+        const { report } = await generateRegistry(options({ people: 200, subscriptions: 200, rates: rates(0.01), outDir }));
+        for (const file of Object.values(report.files)) expect((statSync(file).mode & 0o777).toString(8), file).toBe('600');
+      }
+      expect((statSync(fresh).mode & 0o777).toString(8)).toBe('700');
+    } finally {
+      process.umask(previous);
+    }
   });
 });
 

@@ -927,7 +927,7 @@ function formatRow(format: OutputFormat, columns: readonly string[], row: Readon
   return `${JSON.stringify(object)}\n`;
 }
 
-/** A buffered file written through a temporary name and renamed into place once complete. */
+/** A buffered file written through a temporary name (mode 0600) and renamed into place once complete. */
 class RowFile {
   private readonly stream: WriteStream;
   private readonly partial: string;
@@ -937,7 +937,12 @@ class RowFile {
 
   constructor(readonly path: string) {
     this.partial = `${path}.partial`;
-    this.stream = createWriteStream(this.partial, { encoding: 'utf8' });
+    // Owner-only from its first byte (0600, created afresh: `mode` applies only to a new file, so
+    // a partial left by an interrupted run is removed first): synthetic, but a plaintext registry
+    // of the shape real data has, as the demo keeps its copy (src/demo/demo-seed.ts). The rename
+    // keeps the mode, so the file it replaces, whatever its mode, is replaced whole.
+    rmSync(this.partial, { force: true });
+    this.stream = createWriteStream(this.partial, { encoding: 'utf8', mode: 0o600, flags: 'wx' });
     this.stream.on('error', (e) => {
       this.error ??= e;
     });
@@ -989,7 +994,7 @@ export async function generateRegistry(options: GenerateOptions): Promise<Genera
   const plan = planRegistry(options);
   const outDir = resolve(options.outDir);
   if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new GenerateArgumentError(`${outDir} exists and is not a directory`);
-  mkdirSync(outDir, { recursive: true });
+  mkdirSync(outDir, { recursive: true, mode: 0o700 }); // an existing directory keeps its mode
   const ext = options.format;
   const paths = { population: join(outDir, `population.${ext}`) } as Record<'population' | CarrierSlug, string>;
   for (const slug of CARRIER_SLUGS) paths[slug] = join(outDir, `${slug}.${ext}`);
