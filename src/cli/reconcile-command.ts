@@ -30,7 +30,8 @@ shown on stderr as it starts, with the time the run has taken so far.
 
 Options:
   --json          print {"run_id","subscriptions","categories","by_carrier","compared_to_previous"}
-                  (and "pruned_runs" when retention ran)
+                  (and "action_lists", {"<carrier>": "<file>"}, with --out; "pruned_runs" when
+                  retention ran)
   --out DIR       write one action list per carrier, DIR/<carrier>.csv ("msisdn,category"; mode 0600)
   --keep-runs N   after the run, delete the per-subscription results of all but the N most recent
                   completed runs (default: IDBIND_RECONCILIATION_KEEP_RUNS; unset keeps them all);
