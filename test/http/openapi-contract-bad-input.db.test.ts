@@ -44,3 +44,12 @@ describe('400 REQUEST_INVALID is documented where it is answered', () => {
     }
   });
 });
+
+describe('bulk status as JSON', () => {
+  it('refuses a member beside account_refs, as its documented schema (additionalProperties: false) and every other route do', async () => {
+    const r = await hub.app.inject({ method: 'POST', url: '/v1/accounts/status', headers: provider.auth, payload: { account_refs: ['a-1'], account_ref: 'a-2' } });
+    check('POST', '/v1/accounts/status', r);
+    const body = contract.operation('POST', '/v1/accounts/status')!.requestBody!.content!['application/json']!.schema as { additionalProperties?: boolean };
+    expect(body.additionalProperties).toBe(false);
+  });
+});
