@@ -426,13 +426,7 @@ export class IdbindClient {
   #upload(path: string, body: CarrierUploadBody, format: CarrierUploadFormat, timeoutMs: number | undefined): Promise<CarrierJobAccepted> {
     const contentType = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8';
     const call: Call = { method: 'POST', path, headers: { 'content-type': contentType } };
-    return this.#send(call, body as BodyInit, async (response) => {
-      try {
-        return (await response.json()) as CarrierJobAccepted;
-      } catch (cause) {
-        throw new IdbindError({ code: 'UNEXPECTED_RESPONSE', status: response.status, title: 'The answer is not JSON', cause });
-      }
-    }, true, new AbortController(), timeoutMs ?? 0);
+    return this.#send(call, body as BodyInit, async (response) => (await readJson(response)) as CarrierJobAccepted, true, new AbortController(), timeoutMs ?? 0);
   }
 
   /** One GET whose body the caller streams (a CSV): the timeout covers the headers only. */
@@ -464,11 +458,7 @@ export class IdbindClient {
   #json<T>(call: Call): Promise<T> {
     return this.#send(call, call.json === undefined ? undefined : JSON.stringify(call.json), async (response) => {
       if (response.status === 204) return null as T;
-      try {
-        return (await response.json()) as T;
-      } catch (cause) {
-        throw new IdbindError({ code: 'UNEXPECTED_RESPONSE', status: response.status, title: 'The answer is not JSON', cause });
-      }
+      return (await readJson(response)) as T;
     });
   }
 
@@ -500,9 +490,9 @@ export class IdbindClient {
       timedOut = true;
       controller.abort();
     }, timeoutMs) : undefined;
-    const failed = (cause: unknown) => timedOut
+    const failed = (cause: unknown, title = 'The hub could not be reached') => timedOut
       ? new IdbindError({ code: 'TIMEOUT', status: 0, title: `No answer within ${timeoutMs} ms`, detail: where, cause })
-      : new IdbindError({ code: 'NETWORK_ERROR', status: 0, title: 'The hub could not be reached', detail: where, cause });
+      : new IdbindError({ code: 'NETWORK_ERROR', status: 0, title, detail: where, cause });
     const init: RequestInit & { duplex?: 'half' } = { method: call.method, headers, body, signal: controller.signal };
     // A streamed request body needs half duplex (Fetch standard, "duplex"); Node refuses it otherwise.
     if (body instanceof ReadableStream) init.duplex = 'half';
@@ -533,6 +523,9 @@ export class IdbindClient {
         return await read(response);
       } catch (cause) {
         if (timedOut) throw failed(cause);
+        // Not the hub's answer but its loss: the connection was cut while the body was read (a
+        // read is then repeated, as after any network error).
+        if (!(cause instanceof IdbindError)) throw failed(cause, CUT_TITLE);
         throw cause;
       }
     } finally {
@@ -566,6 +559,23 @@ function idSegment(id: string, notFound: IdbindErrorCode): string {
     throw new IdbindError({ code: notFound, status: 0, title: 'Not an id the hub gives', detail: `"${id}" is a URL dot segment, which no URL can carry; nothing was sent` });
   }
   return encodeURIComponent(id);
+}
+
+/** The title of a NETWORK_ERROR whose answer began but was cut before its end. */
+const CUT_TITLE = 'The connection was cut before the whole answer arrived';
+
+/**
+ * The body as JSON. A body read whole that is not JSON is UNEXPECTED_RESPONSE; a body whose
+ * reading failed (the connection cut mid-way) throws that failure as it is, for the caller to
+ * answer NETWORK_ERROR (#send), which is transient, so that a read is repeated.
+ */
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new IdbindError({ code: 'UNEXPECTED_RESPONSE', status: response.status, title: 'The answer is not JSON', cause });
+  }
 }
 
 function bodyOf(response: Response): ReadableStream<Uint8Array> {
