@@ -111,7 +111,7 @@ export async function providerAdminRoutes(app: FastifyInstance, deps: ProviderRo
   r.get('/v1/admin/providers/:id', {
     schema: {
       tags: ['providers'], summary: 'One provider', security: adminSecurity, params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
-      response: { 200: ProviderSchema, 401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA },
+      response: { 200: ProviderSchema, 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA },
     },
   }, async (req) => providerView(await getProvider(deps.pool, req.params.id)));
 

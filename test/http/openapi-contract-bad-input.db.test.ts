@@ -53,3 +53,12 @@ describe('bulk status as JSON', () => {
     expect(body.additionalProperties).toBe(false);
   });
 });
+
+describe('path parameters longer than their schema allows', () => {
+  const long = 'a'.repeat(65);
+  it('one delivery and its replay; one provider (the admin\'s)', async () => {
+    check('GET', '/v1/webhooks/deliveries/{event_id}', await hub.app.inject({ url: `/v1/webhooks/deliveries/${long}`, headers: provider.auth }));
+    check('POST', '/v1/webhooks/deliveries/{event_id}/replay', await hub.app.inject({ method: 'POST', url: `/v1/webhooks/deliveries/${long}/replay`, headers: provider.auth }));
+    check('GET', '/v1/admin/providers/{id}', await hub.app.inject({ url: `/v1/admin/providers/${long}`, headers: admin }));
+  });
+});
