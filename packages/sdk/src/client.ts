@@ -29,11 +29,11 @@ export type FetchFunction = (input: string, init: RequestInit) => Promise<Respon
 
 export interface RetryOptions {
   /** Further tries after the first (default 2). 0 turns retries off. Every number here must be finite (a TypeError otherwise). */
-  retries?: number;
+  retries?: number | undefined;
   /** Wait before the first retry, doubled each time, with jitter (default 250 ms). */
-  minDelayMs?: number;
+  minDelayMs?: number | undefined;
   /** Longest wait between tries (default 5,000 ms). A `retry_after` longer than this is not waited for. */
-  maxDelayMs?: number;
+  maxDelayMs?: number | undefined;
 }
 
 export interface IdbindClientOptions {
@@ -42,10 +42,10 @@ export interface IdbindClientOptions {
   /** The provider's API key (`idbk_...`), sent as `Authorization: Bearer`. */
   apiKey: string;
   /** Replaces the global fetch (default `globalThis.fetch`). */
-  fetch?: FetchFunction;
+  fetch?: FetchFunction | undefined;
   /** Per try: how long to wait for the whole answer (default 30,000 ms). Streams: for the headers. */
-  timeoutMs?: number;
-  retry?: RetryOptions;
+  timeoutMs?: number | undefined;
+  retry?: RetryOptions | undefined;
 }
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -274,7 +274,7 @@ export class IdbindClient {
   }
 
   /** `GET /v1/provider/verification-stats`: started, confirmed and failed by reason, per day (Vietnam time). */
-  verificationStats(options: { days?: number } = {}): Promise<VerificationStats> {
+  verificationStats(options: { days?: number | undefined } = {}): Promise<VerificationStats> {
     return this.#withRetry(
       () => this.#json<VerificationStats>({ method: 'GET', path: '/v1/provider/verification-stats', query: { days: options.days } }),
       transient,
@@ -383,17 +383,17 @@ export class IdbindClient {
    * 2 GiB); pass `timeoutMs` to bound it. Never repeated (a stream cannot be read twice; upload
    * the file again, and its import resumes after the last committed batch).
    */
-  uploadRegistry(body: CarrierUploadBody, options: { format: CarrierUploadFormat; timeoutMs?: number }): Promise<CarrierJobAccepted> {
+  uploadRegistry(body: CarrierUploadBody, options: { format: CarrierUploadFormat; timeoutMs?: number | undefined }): Promise<CarrierJobAccepted> {
     return this.#upload('/v1/carrier/registry', body, options.format, options.timeoutMs);
   }
 
   /** `POST /v1/carrier/deltas`: a delta file of subscription events (NDJSON), processed as a job; as {@link uploadRegistry}. */
-  uploadDeltas(body: CarrierUploadBody, options: { timeoutMs?: number } = {}): Promise<CarrierJobAccepted> {
+  uploadDeltas(body: CarrierUploadBody, options: { timeoutMs?: number | undefined } = {}): Promise<CarrierJobAccepted> {
     return this.#upload('/v1/carrier/deltas', body, 'ndjson', options.timeoutMs);
   }
 
   /** `GET /v1/carrier/jobs`: the carrier's jobs, newest first (1 to 500, hub default 50). */
-  listCarrierJobs(options: { limit?: number } = {}): Promise<{ jobs: CarrierJob[] }> {
+  listCarrierJobs(options: { limit?: number | undefined } = {}): Promise<{ jobs: CarrierJob[] }> {
     return this.#withRetry(() => this.#json<{ jobs: CarrierJob[] }>({ method: 'GET', path: '/v1/carrier/jobs', query: { limit: options.limit } }), transient);
   }
 
