@@ -187,9 +187,13 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
       return reply.type('application/x-ndjson').send(stream as unknown as string);
     }
     const refs = (body as { account_refs?: unknown } | null)?.account_refs;
-    if (!Array.isArray(refs) || refs.length === 0 || !refs.every((x) => typeof x === 'string' && isAccountRef(x))) {
+    if (!Array.isArray(refs) || refs.length === 0) {
       throw new HttpError('REQUEST_INVALID', `body.account_refs: an array of 1 or more account refs (${ACCOUNT_REF_PATTERN})`);
     }
+    // Which one, as schema validation says it elsewhere (body.<member>.<index>): among 10,000 refs
+    // the platform could not find it otherwise. Never the value: it may be personal data.
+    const bad = refs.findIndex((x) => typeof x !== 'string' || !isAccountRef(x));
+    if (bad !== -1) throw new HttpError('REQUEST_INVALID', `body.account_refs.${bad}: not an account ref (${ACCOUNT_REF_PATTERN})`);
     // As BulkJsonBody documents (additionalProperties: false): a misspelt or unknown member is
     // refused, not ignored (invariant 5).
     const others = Object.keys(body as object).filter((k) => k !== 'account_refs');

@@ -62,3 +62,14 @@ describe('path parameters longer than their schema allows', () => {
     check('GET', '/v1/admin/providers/{id}', await hub.app.inject({ url: `/v1/admin/providers/${long}`, headers: admin }));
   });
 });
+
+describe('bulk status as JSON, one bad ref among many', () => {
+  it('names the position of the first bad ref, as schema validation does elsewhere (body.<member>.<index>), without repeating its value', async () => {
+    const refs = Array.from({ length: 5000 }, (_, i) => `ok-${i}`);
+    refs[3721] = 'user 42@example.com';
+    const r = await hub.app.inject({ method: 'POST', url: '/v1/accounts/status', headers: provider.auth, payload: { account_refs: refs } });
+    check('POST', '/v1/accounts/status', r);
+    expect(r.json().detail).toMatch(/^body\.account_refs\.3721: /);
+    expect(r.body).not.toContain('example.com');
+  });
+});
