@@ -460,8 +460,8 @@ async function checkTypedCode(deps: VerificationDeps, provider: Provider, id: st
     const row = await loadOwn(deps, provider, id);
     if (row.status !== 'code_sent' || row.consumed_at) throw closedError(row, max);
     if (isExpired(row)) {
-      await repo.finishVerification(deps.pool, row.id, 'expired', 'expired');
-      await outcome(deps, provider, 'expired');
+      // Counted by whoever ends it: here, or the expiry sweep (verification-maintenance.ts).
+      if (await repo.finishVerification(deps.pool, row.id, 'expired', 'expired')) await outcome(deps, provider, 'expired');
       throw new VerificationError('CODE_EXPIRED');
     }
     // Open by this clock, not by the database's (its code had just expired there), or the
