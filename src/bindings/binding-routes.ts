@@ -187,9 +187,17 @@ export async function bindingRoutes(app: FastifyInstance, deps: BindingRouteDeps
       return reply.type('application/x-ndjson').send(stream as unknown as string);
     }
     const refs = (body as { account_refs?: unknown } | null)?.account_refs;
-    if (!Array.isArray(refs) || refs.length === 0 || !refs.every((x) => typeof x === 'string' && isAccountRef(x))) {
+    if (!Array.isArray(refs) || refs.length === 0) {
       throw new HttpError('REQUEST_INVALID', `body.account_refs: an array of 1 or more account refs (${ACCOUNT_REF_PATTERN})`);
     }
+    // Which one, as schema validation says it elsewhere (body.<member>.<index>): among 10,000 refs
+    // the platform could not find it otherwise. Never the value: it may be personal data.
+    const bad = refs.findIndex((x) => typeof x !== 'string' || !isAccountRef(x));
+    if (bad !== -1) throw new HttpError('REQUEST_INVALID', `body.account_refs.${bad}: not an account ref (${ACCOUNT_REF_PATTERN})`);
+    // As BulkJsonBody documents (additionalProperties: false): a misspelt or unknown member is
+    // refused, not ignored (invariant 5).
+    const others = Object.keys(body as object).filter((k) => k !== 'account_refs');
+    if (others.length > 0) throw new HttpError('REQUEST_INVALID', 'body: must NOT have additional properties');
     if (refs.length > BULK_JSON_MAX) throw new BindingError('BULK_TOO_LARGE', `${refs.length} refs; at most ${BULK_JSON_MAX} as JSON`);
     return { accounts: await getAccountStatuses(deps.pool, provider, refs as string[], deps.statusCache) };
   });

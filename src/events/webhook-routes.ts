@@ -84,7 +84,8 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
       tags, security, summary: 'One delivery, its event and every attempt (status code, error, duration)', params: EventIdParams,
       response: {
         200: Type.Object({ ...DeliverySchema.properties, event: EventSchema, attempt_log: Type.Array(AttemptSchema) }),
-        401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA,
+        // 400: an event_id longer than EventIdParams allows (REQUEST_INVALID).
+        400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA,
       },
     },
   }, async (req) => getDelivery(deps.pool, providerOf(req).id, req.params.event_id));
@@ -92,7 +93,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
   r.post('/v1/webhooks/deliveries/:event_id/replay', {
     schema: {
       tags, security, summary: 'Re-queue one delivery (a dead one too) with a fresh retry schedule; the webhook-id stays the same', params: EventIdParams,
-      response: { 202: Type.Object({ event_id: Type.String(), status: Type.Literal('pending') }), 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA },
+      response: { 202: Type.Object({ event_id: Type.String(), status: Type.Literal('pending') }), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA, 409: PROBLEM_SCHEMA },
     },
   }, async (req, reply) => {
     const out = await replayDelivery(deps.pool, providerOf(req).id, req.params.event_id);

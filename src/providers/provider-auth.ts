@@ -4,7 +4,7 @@
  * service call takes it from there, so a provider only ever reaches its own accounts,
  * verifications and events.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { authenticateApiKey, type Provider } from './provider-service.ts';
 import { ProviderError } from './provider-errors.ts';
@@ -19,11 +19,26 @@ export function decorateProviderRequest(app: FastifyInstance): void {
   if (!app.hasRequestDecorator('provider')) app.decorateRequest('provider', null);
 }
 
+/**
+ * `Authorization: Bearer <key>`. The scheme is a case-insensitive token followed by one or more
+ * spaces (RFC 9110 section 11.1 and 11.4; RFC 6750 section 2.1): `bearer idbk_...`, as several
+ * HTTP clients send it, is the same header.
+ */
+const BEARER = /^bearer +([\x21-\x7e]+)$/i;
+
 export function providerGuard(pool: pg.Pool, kinds?: readonly Provider['kind'][]) {
-  return async (request: FastifyRequest): Promise<void> => {
-    const m = /^Bearer ([\x21-\x7e]+)$/.exec(request.headers.authorization ?? '');
-    if (!m) throw new ProviderError('API_KEY_INVALID');
-    const provider = await authenticateApiKey(pool, m[1]!);
+  return async (request: FastifyRequest, reply?: FastifyReply): Promise<void> => {
+    let provider: Provider;
+    try {
+      const m = BEARER.exec(request.headers.authorization ?? '');
+      if (!m) throw new ProviderError('API_KEY_INVALID');
+      provider = await authenticateApiKey(pool, m[1]!);
+    } catch (e) {
+      // A 401 names the scheme that would be taken (RFC 9110 section 15.5.2: it MUST carry a
+      // challenge; RFC 6750 section 3).
+      if (e instanceof ProviderError && e.status === 401) reply?.header('WWW-Authenticate', 'Bearer');
+      throw e;
+    }
     if (kinds && !kinds.includes(provider.kind)) throw new ProviderError('PROVIDER_KIND_FORBIDDEN', `for ${kinds.join(' or ')} providers`);
     request.provider = provider;
   };

@@ -111,7 +111,7 @@ export async function providerAdminRoutes(app: FastifyInstance, deps: ProviderRo
   r.get('/v1/admin/providers/:id', {
     schema: {
       tags: ['providers'], summary: 'One provider', security: adminSecurity, params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
-      response: { 200: ProviderSchema, 401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA },
+      response: { 200: ProviderSchema, 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA },
     },
   }, async (req) => providerView(await getProvider(deps.pool, req.params.id)));
 
@@ -132,7 +132,7 @@ export async function providerAdminRoutes(app: FastifyInstance, deps: ProviderRo
     schema: {
       tags: ['providers'], summary: "Issue a new API key for a provider (e.g. a lost key); the old ones expire after the overlap", security: adminSecurity,
       params: Type.Object({ id: Type.String({ maxLength: 64 }) }), body: Overlap,
-      response: { 201: Type.Object({ api_key: Type.String(), previous_keys_expire_at: Type.Union([Type.String(), Type.Null()]) }), 401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA },
+      response: { 201: Type.Object({ api_key: Type.String(), previous_keys_expire_at: Type.Union([Type.String(), Type.Null()]) }), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 404: PROBLEM_SCHEMA },
     },
     ...optionalOverlap,
   }, async (req, reply) => {
@@ -176,7 +176,7 @@ export async function providerSelfRoutes(app: FastifyInstance, deps: ProviderRou
     onRequest: currentKeyGuard,
     schema: {
       tags: ['provider console'], summary: 'Rotate the API key: a new key, the old ones kept for the overlap', security: providerSecurity, body: Overlap,
-      response: { 201: Type.Object({ api_key: Type.String(), previous_keys_expire_at: Type.Union([Type.String(), Type.Null()]) }), 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
+      response: { 201: Type.Object({ api_key: Type.String(), previous_keys_expire_at: Type.Union([Type.String(), Type.Null()]) }), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
     },
     ...optionalOverlap,
   }, async (req, reply) => {
@@ -188,7 +188,7 @@ export async function providerSelfRoutes(app: FastifyInstance, deps: ProviderRou
     onRequest: currentKeyGuard,
     schema: {
       tags: ['provider console'], summary: 'Rotate the webhook secret: deliveries are signed with both during the overlap', security: providerSecurity, body: Overlap,
-      response: { 201: Type.Object({ webhook_secret: Type.String(), previous_secrets_expire_at: Type.Union([Type.String(), Type.Null()]) }), 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
+      response: { 201: Type.Object({ webhook_secret: Type.String(), previous_secrets_expire_at: Type.Union([Type.String(), Type.Null()]) }), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
     },
     ...optionalOverlap,
   }, async (req, reply) => {

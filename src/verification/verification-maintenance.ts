@@ -19,9 +19,23 @@ import { SMS_PUMPING_MAX_CONFIRM_RATE, SMS_PUMPING_MIN_SENT } from './verificati
 export const EXPIRE_VERIFICATIONS_SQL = `UPDATE verifications SET status = 'expired', failure = 'expired', completed_at = now(), sealed = NULL, dek_version = NULL
   WHERE completed_at IS NULL AND status = 'code_sent' AND code_expires_at <= now()`;
 
+/**
+ * The sweep and its count in the providers' statistics (`expired`, as a confirmation that finds a
+ * code expired counts it), in one statement: an expiry counts once, whole or not at all, and only
+ * when this statement is the one that ends the verification (a confirmation that ended it first
+ * has counted it; verification-service.ts).
+ */
+const EXPIRE_AND_COUNT_SQL = `WITH expired AS (${EXPIRE_VERIFICATIONS_SQL} RETURNING provider_id),
+  counted AS (
+    INSERT INTO verification_stats AS vs (provider_id, day, outcome, reason, count)
+    SELECT provider_id, (now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, 'expired', '', count(*) FROM expired GROUP BY provider_id
+    ON CONFLICT (provider_id, day, outcome, reason) DO UPDATE SET count = vs.count + EXCLUDED.count
+  )
+  SELECT count(*)::int AS n FROM expired`;
+
 export async function expireVerifications(pool: pg.Pool): Promise<number> {
-  const r = await pool.query(EXPIRE_VERIFICATIONS_SQL);
-  return r.rowCount ?? 0;
+  const r = await pool.query<{ n: number }>(EXPIRE_AND_COUNT_SQL);
+  return r.rows[0]!.n;
 }
 
 export interface MaintenanceResult {

@@ -252,12 +252,14 @@ export async function findVerification(db: Db, providerId: string, id: string): 
   return r.rows[0];
 }
 
-export async function finishVerification(db: Db, id: string, status: VerificationStatus, failure: string | null, accountId: string | null = null): Promise<void> {
-  await db.query({
+/** Ends an open verification; false when it was no longer open (another request or the expiry sweep ended it first). */
+export async function finishVerification(db: Db, id: string, status: VerificationStatus, failure: string | null, accountId: string | null = null): Promise<boolean> {
+  const r = await db.query({
     name: 'finish_verification',
     text: FINISH_VERIFICATION_SQL,
     values: [id, status, failure, accountId],
   });
+  return (r.rowCount ?? 0) > 0;
 }
 
 /** A new code for the same session: the attempt count is kept (a resend never resets it). */

@@ -140,7 +140,7 @@ export async function verificationStatsRoutes(app: FastifyInstance, deps: { pool
     schema: {
       tags: ['provider console'], summary: 'Verifications started, confirmed and failed by reason, per day (Vietnam time)', security,
       querystring: Type.Object({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366, default: 30 })) }),
-      response: { 200: Type.Object({ days: Type.Array(DayStatsSchema) }), 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
+      response: { 200: Type.Object({ days: Type.Array(DayStatsSchema) }), 400: PROBLEM_SCHEMA, 401: PROBLEM_SCHEMA, 403: PROBLEM_SCHEMA },
     },
   }, async (req) => {
     await deps.stats?.flush();
@@ -161,6 +161,7 @@ export async function verificationAdminRoutes(app: FastifyInstance, deps: { pool
           days: Type.Array(DayStatsSchema),
           sms_pumping_suspects: Type.Array(Type.Object({ prefix: Type.String(), sent: Type.Integer(), confirmed: Type.Integer() })),
         }),
+        400: PROBLEM_SCHEMA,
         401: PROBLEM_SCHEMA,
       },
     },

@@ -81,7 +81,9 @@ export interface VerificationView {
   result?: Omit<BindResult, 'account_id'>;
 }
 
-const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// A UUID, in either case: UUIDs are case-insensitive on input (RFC 9562 section 4), and a
+// platform may store the id where it comes back in upper case.
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Accepts common separators in the number a person typed (spaces, dots, dashes, parentheses). */
 export function parsePhone(input: string): string {
@@ -301,7 +303,7 @@ export async function startVerification(
 }
 
 async function loadOwn(deps: VerificationDeps, provider: Provider, id: string): Promise<repo.VerificationRow> {
-  const row = ID.test(id) ? await repo.findVerification(deps.pool, provider.id, id) : undefined;
+  const row = ID.test(id) ? await repo.findVerification(deps.pool, provider.id, id.toLowerCase()) : undefined;
   if (!row) throw new VerificationError('VERIFICATION_NOT_FOUND');
   return row;
 }
@@ -446,7 +448,7 @@ async function checkTypedCode(deps: VerificationDeps, provider: Provider, id: st
   // counted while the verification can take a code, then the attempt counted before the check
   // only if that budget holds (one conditional update: many parallel guesses get at most `max`
   // evaluated).
-  const attempt = await repo.countAttemptWithinBudget(deps.pool, provider.id, id, max, deps.config.numberAttemptsPerDay);
+  const attempt = await repo.countAttemptWithinBudget(deps.pool, provider.id, id.toLowerCase(), max, deps.config.numberAttemptsPerDay);
   if (attempt.otp && attempt.otp.count > deps.config.numberAttemptsPerDay) {
     throw new VerificationError('TOO_MANY_ATTEMPTS', 'too many codes typed for this number today', {
       retry_after: Math.max(1, Math.ceil(86_400 - attempt.otp.elapsed)),
@@ -458,8 +460,8 @@ async function checkTypedCode(deps: VerificationDeps, provider: Provider, id: st
     const row = await loadOwn(deps, provider, id);
     if (row.status !== 'code_sent' || row.consumed_at) throw closedError(row, max);
     if (isExpired(row)) {
-      await repo.finishVerification(deps.pool, row.id, 'expired', 'expired');
-      await outcome(deps, provider, 'expired');
+      // Counted by whoever ends it: here, or the expiry sweep (verification-maintenance.ts).
+      if (await repo.finishVerification(deps.pool, row.id, 'expired', 'expired')) await outcome(deps, provider, 'expired');
       throw new VerificationError('CODE_EXPIRED');
     }
     // Open by this clock, not by the database's (its code had just expired there), or the

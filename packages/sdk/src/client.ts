@@ -29,11 +29,11 @@ export type FetchFunction = (input: string, init: RequestInit) => Promise<Respon
 
 export interface RetryOptions {
   /** Further tries after the first (default 2). 0 turns retries off. Every number here must be finite (a TypeError otherwise). */
-  retries?: number;
+  retries?: number | undefined;
   /** Wait before the first retry, doubled each time, with jitter (default 250 ms). */
-  minDelayMs?: number;
+  minDelayMs?: number | undefined;
   /** Longest wait between tries (default 5,000 ms). A `retry_after` longer than this is not waited for. */
-  maxDelayMs?: number;
+  maxDelayMs?: number | undefined;
 }
 
 export interface IdbindClientOptions {
@@ -42,10 +42,10 @@ export interface IdbindClientOptions {
   /** The provider's API key (`idbk_...`), sent as `Authorization: Bearer`. */
   apiKey: string;
   /** Replaces the global fetch (default `globalThis.fetch`). */
-  fetch?: FetchFunction;
+  fetch?: FetchFunction | undefined;
   /** Per try: how long to wait for the whole answer (default 30,000 ms). Streams: for the headers. */
-  timeoutMs?: number;
-  retry?: RetryOptions;
+  timeoutMs?: number | undefined;
+  retry?: RetryOptions | undefined;
 }
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -274,7 +274,7 @@ export class IdbindClient {
   }
 
   /** `GET /v1/provider/verification-stats`: started, confirmed and failed by reason, per day (Vietnam time). */
-  verificationStats(options: { days?: number } = {}): Promise<VerificationStats> {
+  verificationStats(options: { days?: number | undefined } = {}): Promise<VerificationStats> {
     return this.#withRetry(
       () => this.#json<VerificationStats>({ method: 'GET', path: '/v1/provider/verification-stats', query: { days: options.days } }),
       transient,
@@ -383,17 +383,17 @@ export class IdbindClient {
    * 2 GiB); pass `timeoutMs` to bound it. Never repeated (a stream cannot be read twice; upload
    * the file again, and its import resumes after the last committed batch).
    */
-  uploadRegistry(body: CarrierUploadBody, options: { format: CarrierUploadFormat; timeoutMs?: number }): Promise<CarrierJobAccepted> {
+  uploadRegistry(body: CarrierUploadBody, options: { format: CarrierUploadFormat; timeoutMs?: number | undefined }): Promise<CarrierJobAccepted> {
     return this.#upload('/v1/carrier/registry', body, options.format, options.timeoutMs);
   }
 
   /** `POST /v1/carrier/deltas`: a delta file of subscription events (NDJSON), processed as a job; as {@link uploadRegistry}. */
-  uploadDeltas(body: CarrierUploadBody, options: { timeoutMs?: number } = {}): Promise<CarrierJobAccepted> {
+  uploadDeltas(body: CarrierUploadBody, options: { timeoutMs?: number | undefined } = {}): Promise<CarrierJobAccepted> {
     return this.#upload('/v1/carrier/deltas', body, 'ndjson', options.timeoutMs);
   }
 
   /** `GET /v1/carrier/jobs`: the carrier's jobs, newest first (1 to 500, hub default 50). */
-  listCarrierJobs(options: { limit?: number } = {}): Promise<{ jobs: CarrierJob[] }> {
+  listCarrierJobs(options: { limit?: number | undefined } = {}): Promise<{ jobs: CarrierJob[] }> {
     return this.#withRetry(() => this.#json<{ jobs: CarrierJob[] }>({ method: 'GET', path: '/v1/carrier/jobs', query: { limit: options.limit } }), transient);
   }
 
@@ -426,13 +426,7 @@ export class IdbindClient {
   #upload(path: string, body: CarrierUploadBody, format: CarrierUploadFormat, timeoutMs: number | undefined): Promise<CarrierJobAccepted> {
     const contentType = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8';
     const call: Call = { method: 'POST', path, headers: { 'content-type': contentType } };
-    return this.#send(call, body as BodyInit, async (response) => {
-      try {
-        return (await response.json()) as CarrierJobAccepted;
-      } catch (cause) {
-        throw new IdbindError({ code: 'UNEXPECTED_RESPONSE', status: response.status, title: 'The answer is not JSON', cause });
-      }
-    }, true, new AbortController(), timeoutMs ?? 0);
+    return this.#send(call, body as BodyInit, async (response) => (await readJson(response)) as CarrierJobAccepted, true, new AbortController(), timeoutMs ?? 0);
   }
 
   /** One GET whose body the caller streams (a CSV): the timeout covers the headers only. */
@@ -464,11 +458,7 @@ export class IdbindClient {
   #json<T>(call: Call): Promise<T> {
     return this.#send(call, call.json === undefined ? undefined : JSON.stringify(call.json), async (response) => {
       if (response.status === 204) return null as T;
-      try {
-        return (await response.json()) as T;
-      } catch (cause) {
-        throw new IdbindError({ code: 'UNEXPECTED_RESPONSE', status: response.status, title: 'The answer is not JSON', cause });
-      }
+      return (await readJson(response)) as T;
     });
   }
 
@@ -500,9 +490,9 @@ export class IdbindClient {
       timedOut = true;
       controller.abort();
     }, timeoutMs) : undefined;
-    const failed = (cause: unknown) => timedOut
+    const failed = (cause: unknown, title = 'The hub could not be reached') => timedOut
       ? new IdbindError({ code: 'TIMEOUT', status: 0, title: `No answer within ${timeoutMs} ms`, detail: where, cause })
-      : new IdbindError({ code: 'NETWORK_ERROR', status: 0, title: 'The hub could not be reached', detail: where, cause });
+      : new IdbindError({ code: 'NETWORK_ERROR', status: 0, title, detail: where, cause });
     const init: RequestInit & { duplex?: 'half' } = { method: call.method, headers, body, signal: controller.signal };
     // A streamed request body needs half duplex (Fetch standard, "duplex"); Node refuses it otherwise.
     if (body instanceof ReadableStream) init.duplex = 'half';
@@ -533,6 +523,9 @@ export class IdbindClient {
         return await read(response);
       } catch (cause) {
         if (timedOut) throw failed(cause);
+        // Not the hub's answer but its loss: the connection was cut while the body was read (a
+        // read is then repeated, as after any network error).
+        if (!(cause instanceof IdbindError)) throw failed(cause, CUT_TITLE);
         throw cause;
       }
     } finally {
@@ -566,6 +559,23 @@ function idSegment(id: string, notFound: IdbindErrorCode): string {
     throw new IdbindError({ code: notFound, status: 0, title: 'Not an id the hub gives', detail: `"${id}" is a URL dot segment, which no URL can carry; nothing was sent` });
   }
   return encodeURIComponent(id);
+}
+
+/** The title of a NETWORK_ERROR whose answer began but was cut before its end. */
+const CUT_TITLE = 'The connection was cut before the whole answer arrived';
+
+/**
+ * The body as JSON. A body read whole that is not JSON is UNEXPECTED_RESPONSE; a body whose
+ * reading failed (the connection cut mid-way) throws that failure as it is, for the caller to
+ * answer NETWORK_ERROR (#send), which is transient, so that a read is repeated.
+ */
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new IdbindError({ code: 'UNEXPECTED_RESPONSE', status: response.status, title: 'The answer is not JSON', cause });
+  }
 }
 
 function bodyOf(response: Response): ReadableStream<Uint8Array> {

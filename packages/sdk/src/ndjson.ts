@@ -60,7 +60,14 @@ export async function* readNdjson<T>(response: Response): AsyncGenerator<T, void
   let finished = false;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (cause) {
+        // The connection was cut mid-stream: a failure of the network, typed as every other.
+        throw new IdbindError({ code: 'NETWORK_ERROR', status: 0, title: 'The connection was cut before the whole answer arrived', detail: `after line ${lineNo}`, cause });
+      }
+      const { done, value } = chunk;
       buffered += done ? decoder.decode() : decoder.decode(value, { stream: true });
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? ''; // the last piece may be a partial line

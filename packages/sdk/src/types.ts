@@ -28,19 +28,19 @@ export interface StartVerificationInput {
    * first answer and sends no second SMS. Generated (a random UUID) when absent; pass your own to
    * make retries across process restarts safe too.
    */
-  idempotencyKey?: string;
+  idempotencyKey?: string | undefined;
   /**
    * The person's IP address as your server saw it (IPv4 or IPv6). The hub's per-IP limit then
    * applies to each person rather than to your server's address. Only counted, as a keyed hash;
    * never stored.
    */
-  clientIp?: string;
+  clientIp?: string | undefined;
 }
 
 /** Options of {@link IdbindClient.resendCode}. */
 export interface ResendCodeOptions {
   /** As {@link StartVerificationInput.clientIp}. */
-  clientIp?: string;
+  clientIp?: string | undefined;
 }
 
 /** `POST /v1/verifications` and `POST /v1/verifications/{id}/resend`: a code is on its way. */
@@ -160,7 +160,7 @@ export interface RotatedWebhookSecret {
 /** Options of a credential rotation. */
 export interface RotationOptions {
   /** How long the previous credential keeps working, in seconds (hub default 86,400; 0 ends it now). */
-  overlapSeconds?: number;
+  overlapSeconds?: number | undefined;
 }
 
 /** How the platform's backend authenticates at the token endpoint. */
@@ -193,13 +193,13 @@ export interface OidcClient {
  */
 export interface OidcClientSettings {
   /** 1 to 20 absolute https URLs, without fragment or credentials. */
-  redirectUris?: string[];
+  redirectUris?: string[] | undefined;
   /** Pushed authorization requests (RFC 9126) only. */
-  requirePar?: boolean;
-  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  requirePar?: boolean | undefined;
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod | undefined;
   /** Needed for `private_key_jwt`; null removes them. */
-  jwks?: PublicJwks | null;
-  refreshTokens?: boolean;
+  jwks?: PublicJwks | null | undefined;
+  refreshTokens?: boolean | undefined;
 }
 
 /** `POST /v1/provider/oidc-client/secret`: the new client secret, shown this once; the old one stopped. */
@@ -256,9 +256,9 @@ export interface WebhookDeliveryPage {
 }
 
 export interface ListDeliveriesOptions {
-  status?: DeliveryStatus;
-  limit?: number;
-  cursor?: string;
+  status?: DeliveryStatus | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
 }
 
 /** One try of a delivery, in {@link WebhookDeliveryDetail.attempt_log}. */
@@ -292,9 +292,9 @@ export interface EventPage {
 
 export interface ListEventsOptions {
   /** The `next_cursor` of the previous page; absent for the first event you have. */
-  after?: string;
+  after?: string | undefined;
   /** 1 to 1,000 events per page (hub default 100). */
-  limit?: number;
+  limit?: number | undefined;
 }
 
 /** `POST /v1/webhooks/deliveries/{event_id}/replay`: the delivery is due again at once. */
@@ -309,11 +309,11 @@ export interface ReplayedWebhookDelivery {
  * `since` is needed unless `status` is given; `until` needs `since`.
  */
 export interface WebhookReplaySelection {
-  status?: 'dead';
+  status?: 'dead' | undefined;
   /** RFC 3339 date-time, or a Date. */
-  since?: Date | string;
+  since?: Date | string | undefined;
   /** RFC 3339 date-time, or a Date; after `since`. */
-  until?: Date | string;
+  until?: Date | string | undefined;
 }
 
 /** `POST /v1/webhooks/replay`. */

@@ -58,16 +58,16 @@ export type WebhookHeaders = Headers | Record<string, string | string[] | undefi
 
 export interface VerifyWebhookOptions {
   /** The `whsec_...` secret of GET /v1/provider/webhook-secret. */
-  secret?: string;
+  secret?: string | undefined;
   /** Several secrets, e.g. old and new while you roll a rotation out: a match with any one is enough. */
-  secrets?: readonly string[];
+  secrets?: readonly string[] | undefined;
   headers: WebhookHeaders;
   /** The raw body, exactly as received. */
   body: string | Uint8Array | ArrayBuffer;
   /** How far `webhook-timestamp` may be from now, in seconds (default 300, as the spec's reference libraries); a finite number, at least 0. */
-  toleranceSeconds?: number;
+  toleranceSeconds?: number | undefined;
   /** Now (default the clock), for tests. */
-  now?: Date | number;
+  now?: Date | number | undefined;
 }
 
 function header(headers: WebhookHeaders, name: string): string | undefined {
