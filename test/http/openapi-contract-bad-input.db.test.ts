@@ -73,3 +73,22 @@ describe('bulk status as JSON, one bad ref among many', () => {
     expect(r.body).not.toContain('example.com');
   });
 });
+
+describe('a body the hub cannot parse', () => {
+  // The detail said the web framework's internal name (FST_ERR_CTP_INVALID_JSON_BODY): a platform
+  // developer reading the problem could not tell what was wrong with the request.
+  it('names what is wrong in words, not the framework\'s error code, and never repeats the body', async () => {
+    const cases: [string, string, RegExp][] = [
+      ['{"account_ref": "a-1", "phone": "+8490 0000 ', 'application/json', /^body: not valid JSON/],
+      ['', 'application/json', /^body: empty/],
+      ['{"account_ref": "a-1", "__proto__": {"x": 1}}', 'application/json', /^body: not valid JSON .* or a member named __proto__/],
+    ];
+    for (const [payload, type, detail] of cases) {
+      const r = await hub.app.inject({ method: 'POST', url: '/v1/verifications', headers: { ...provider.auth, 'content-type': type, 'idempotency-key': 'k-parse' }, payload });
+      check('POST', '/v1/verifications', r);
+      const problem = JSON.parse(r.body) as { detail?: string };
+      expect(problem.detail).toMatch(detail);
+      expect(problem.detail).not.toMatch(/FST_|8490/);
+    }
+  });
+});

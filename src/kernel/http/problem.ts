@@ -44,10 +44,29 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
   if (fe.statusCode === 413) return sendProblem(reply, problemOf('PAYLOAD_TOO_LARGE', 413, HTTP_ERRORS.PAYLOAD_TOO_LARGE.title));
   if (fe.statusCode === 415) return sendProblem(reply, problemOf('UNSUPPORTED_MEDIA_TYPE', 415, HTTP_ERRORS.UNSUPPORTED_MEDIA_TYPE.title));
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return sendProblem(reply, problemOf('REQUEST_INVALID', 400, HTTP_ERRORS.REQUEST_INVALID.title, fe.code));
+    return sendProblem(reply, problemOf('REQUEST_INVALID', 400, HTTP_ERRORS.REQUEST_INVALID.title, unreadableRequestDetail(fe.code)));
   }
   request.log.error({ err: { name: error.name, code: fe.code } }, 'unhandled error');
   return sendProblem(reply, problemOf('INTERNAL', 500, HTTP_ERRORS.INTERNAL.title));
+}
+
+/**
+ * What the web framework's refusal of a request it could not read means, in words: its own error
+ * names (FST_ERR_CTP_...) told a platform's developer nothing. Never the body itself, which may
+ * hold personal data (invariant 2).
+ */
+const UNREADABLE_REQUEST: Readonly<Record<string, string>> = {
+  // The framework's JSON parser gives one error for both (secure-json-parse's prototype poisoning
+  // guard, onProtoPoisoning 'error').
+  FST_ERR_CTP_INVALID_JSON_BODY: 'body: not valid JSON (RFC 8259) although Content-Type says JSON, or a member named __proto__ or constructor, which is refused',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'body: empty, although Content-Type says JSON (send {} or no Content-Type)',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the body',
+  FST_ERR_CTP_INVALID_TYPE: 'Content-Type: not a media type',
+  FST_ERR_CTP_EMPTY_TYPE: 'Content-Type: empty',
+};
+
+function unreadableRequestDetail(code: string | undefined): string {
+  return (code && UNREADABLE_REQUEST[code]) ?? 'the request could not be read';
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
