@@ -43,8 +43,11 @@ export interface MaintenanceResult {
   suspects: string[];
 }
 
-export async function runVerificationMaintenance(pool: pg.Pool, metrics: Pick<Metrics, 'smsPumpingSuspected'> | undefined, warn: (msg: string, fields: Record<string, unknown>) => void): Promise<MaintenanceResult> {
+export async function runVerificationMaintenance(pool: pg.Pool, metrics: Pick<Metrics, 'smsPumpingSuspected' | 'verificationOutcomes'> | undefined,
+  warn: (msg: string, fields: Record<string, unknown>) => void): Promise<MaintenanceResult> {
   const expired = await expireVerifications(pool);
+  // The outcomes metric counts an expiry where the statistics do: whoever ends the verification.
+  if (expired > 0) metrics?.verificationOutcomes.inc({ outcome: 'expired' }, expired);
   await pruneRateCounters(pool);
   await pruneIdempotencyKeys(pool);
   const suspects = await suspiciousPrefixes(pool, 1, SMS_PUMPING_MIN_SENT, SMS_PUMPING_MAX_CONFIRM_RATE);
