@@ -6,7 +6,6 @@ import { parseArgs } from 'node:util';
 import { openHub } from '../hub.ts';
 import { addKeyVersion, completeKeyWork, keyStatus, retirementGraceLeft, rotateMasterKey } from '../keys/key-rotation-service.ts';
 import { KeyRingError } from '../kernel/crypto/key-ring.ts';
-import { MasterKeyConfigError } from '../kernel/crypto/master-keys.ts';
 import { nameRuleUpgradeNotice } from '../registry/name-match.ts';
 import { createProgressBar, formatCount } from './progress.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command } from './command.ts';
@@ -69,13 +68,13 @@ export const keysCommand: Command = {
       if (sub === 'status') {
         // The diagnostic still answers when the key ring does not load: a key wrapped by a master
         // key missing from configuration, or by one configured under its id with other bytes (the
-        // unwrap fails, MasterKeyConfigError: the configuration itself was read before the ring
-        // loads). It shows which, instead of failing before it could.
+        // unwrap fails; both KeyRingError, as for every other command: the configuration itself
+        // was read before the ring loads). It shows which, instead of failing before it could.
         let ringError: string | undefined;
         try {
           await hub.ring();
         } catch (e) {
-          if (!(e instanceof KeyRingError || e instanceof MasterKeyConfigError)) throw e;
+          if (!(e instanceof KeyRingError)) throw e;
           ringError = e.message;
         }
         const s = await keyStatus(hub.pool, hub.config.masterKeys);

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,5 +84,35 @@ describe('idbind keys status', () => {
     });
     expect(r.status).toBe(1);
     expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'KEY_RING_UNAVAILABLE', message: expect.stringContaining('not configured') } });
+  });
+
+  it('other commands fail with KEY_RING_UNAVAILABLE too when the key under the right id is the wrong key, not CONFIG_INVALID', () => {
+    // README "The CLI": KEY_RING_UNAVAILABLE "when a stored key cannot be opened with the
+    // configured master keys". The configuration is well formed: only the stored keys say the
+    // key is not theirs, so CONFIG_INVALID sent the operator to check its syntax.
+    const file = join(dir, 'p.csv');
+    writeFileSync(file, 'personal_id,full_name,birth_date,sex,status\n');
+    const { PATH, HOME } = process.env;
+    const wrong = `${db.master.id}:${randomMasterKey().key.toString('base64')}`;
+    for (const args of [['import', 'population', file, '--json'], ['reconcile', '--json'], ['keys', 'resume', '--json']]) {
+      const r = spawnSync(process.execPath, [BIN, ...args], {
+        env: { PATH, HOME, DATABASE_URL: db.url, IDBIND_MASTER_KEYS: wrong, IDBIND_DATA_DIR: dir },
+        encoding: 'utf8', timeout: 60_000,
+      });
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(JSON.parse(r.stdout), args.join(' ')).toEqual({
+        error: { code: 'KEY_RING_UNAVAILABLE', message: expect.stringMatching(new RegExp(`^master key ${db.master.id} cannot unwrap .*: the configured key is not the one it was wrapped with$`)) },
+      });
+    }
+  });
+
+  it('names IDBIND_MASTER_KEY, not an entry of a list, when that one key has the wrong length', () => {
+    const { PATH, HOME } = process.env;
+    const r = spawnSync(process.execPath, [BIN, 'reconcile', '--json'], {
+      env: { PATH, HOME, DATABASE_URL: db.url, IDBIND_MASTER_KEY: randomBytes(16).toString('base64'), IDBIND_DATA_DIR: dir },
+      encoding: 'utf8', timeout: 60_000,
+    });
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'CONFIG_INVALID', message: 'IDBIND_MASTER_KEY must be 32 bytes (got 16)' } });
   });
 });

@@ -6,7 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { unwrapKey, wrapKey, type MasterKey } from './master-keys.ts';
+import { KeyRingError, unwrapKey, wrapKey, type MasterKey } from './master-keys.ts';
+
+/** Declared with unwrapKey, which throws it too. */
+export { KeyRingError };
 
 export type KeyPurpose = 'data' | 'blind_index';
 
@@ -38,12 +41,6 @@ export interface KeyRing {
   readonly blindIndex: readonly BlindIndexKey[];
 }
 
-export class KeyRingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'KeyRingError';
-  }
-}
 
 export function wrapLabel(purpose: KeyPurpose, version: number): string {
   return `${purpose}/v${version}`;

@@ -13,10 +13,25 @@ export interface MasterKey {
   readonly key: Buffer;
 }
 
+/** The master-key configuration is malformed (CLI code CONFIG_INVALID). */
 export class MasterKeyConfigError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'MasterKeyConfigError';
+  }
+}
+
+/**
+ * The key ring cannot be loaded: a stored key is wrapped by a master key that is not configured,
+ * or by one configured under its id with other bytes (CLI code KEY_RING_UNAVAILABLE, README "The
+ * CLI"). Declared here, below key-ring.ts (which re-exports it), because unwrapKey throws it: a
+ * well-formed key that does not open a stored key is no configuration error, and was reported
+ * as one (CONFIG_INVALID) by every command but `keys status`.
+ */
+export class KeyRingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeyRingError';
   }
 }
 
@@ -46,16 +61,18 @@ export function parseMasterKeys(spec: string, source: string): MasterKey[] {
   if (entries.length === 0) throw new MasterKeyConfigError(`${source} is empty`);
   const keys: MasterKey[] = [];
   for (const [i, entry] of entries.entries()) {
+    // "entry N" only where there is a list: one key (IDBIND_MASTER_KEY) is named by its variable.
+    const label = entries.length === 1 ? source : `${source} entry ${i + 1}`;
     const colon = entry.indexOf(':');
     if (colon === -1) {
-      const key = decodeKey(entry, `${source} entry ${i + 1}`);
+      const key = decodeKey(entry, label);
       keys.push({ id: deriveMasterKeyId(key), key });
     } else {
       const id = entry.slice(0, colon);
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
-        throw new MasterKeyConfigError(`${source} entry ${i + 1} has an invalid id (letters, digits, . _ -)`);
+        throw new MasterKeyConfigError(`${label} has an invalid id (letters, digits, . _ -)`);
       }
-      keys.push({ id, key: decodeKey(entry.slice(colon + 1), `${source} entry ${i + 1}`) });
+      keys.push({ id, key: decodeKey(entry.slice(colon + 1), label) });
     }
   }
   const ids = new Set(keys.map((k) => k.id));
@@ -83,6 +100,6 @@ export function unwrapKey(master: MasterKey, wrapped: Buffer, label: string): Bu
   try {
     return Buffer.concat([decipher.update(wrapped.subarray(12, wrapped.length - 16)), decipher.final()]);
   } catch {
-    throw new MasterKeyConfigError(`master key ${master.id} cannot unwrap ${label}: the configured key is not the one it was wrapped with`);
+    throw new KeyRingError(`master key ${master.id} cannot unwrap ${label}: the configured key is not the one it was wrapped with`);
   }
 }

