@@ -29,6 +29,13 @@ describe('configuration fails closed', () => {
     expect(() => loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEYS: `a:${key()},a:${key()}` } })).toThrow(/twice/);
   });
 
+  it('refuses a list in IDBIND_MASTER_KEY, which holds one key, instead of keeping its first key', () => {
+    // The rest were dropped without a word: the keys they wrap would fail later, at the first
+    // read, far from the configuration that caused it.
+    expect(() => loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: `${key()},${key()}`, IDBIND_DATA_DIR: dir() } }))
+      .toThrow(/IDBIND_MASTER_KEY holds one key \(got 2\): give a list as IDBIND_MASTER_KEYS/);
+  });
+
   it('refuses a malformed public URL, log level or loopback switch, naming the variable', () => {
     const prod = (env: NodeJS.ProcessEnv) => () => loadConfig({ mode: 'production', env: { IDBIND_MASTER_KEY: key(), IDBIND_DATA_DIR: dir(), ...env } });
     expect(prod({ IDBIND_PUBLIC_URL: 'not a url' })).toThrow(/IDBIND_PUBLIC_URL/);

@@ -341,7 +341,12 @@ function loadMasterKeys(env: NodeJS.ProcessEnv, mode: Mode, dataDir: string, war
   const sources = ['IDBIND_MASTER_KEY', 'IDBIND_MASTER_KEYS', 'IDBIND_MASTER_KEY_FILE'].filter((n) => (env[n] ?? '') !== '');
   if (sources.length > 1) throw new ConfigError(`set only one of ${sources.join(', ')}`);
   try {
-    if (env.IDBIND_MASTER_KEY) return parseMasterKeys(env.IDBIND_MASTER_KEY, 'IDBIND_MASTER_KEY').slice(0, 1);
+    if (env.IDBIND_MASTER_KEY) {
+      const keys = parseMasterKeys(env.IDBIND_MASTER_KEY, 'IDBIND_MASTER_KEY');
+      // One key (docs/keys.md): a list here kept its first key and dropped the others silently.
+      if (keys.length > 1) throw new ConfigError(`IDBIND_MASTER_KEY holds one key (got ${keys.length}): give a list as IDBIND_MASTER_KEYS`);
+      return keys;
+    }
     if (env.IDBIND_MASTER_KEYS) return parseMasterKeys(env.IDBIND_MASTER_KEYS, 'IDBIND_MASTER_KEYS');
     if (env.IDBIND_MASTER_KEY_FILE) {
       const file = env.IDBIND_MASTER_KEY_FILE;
