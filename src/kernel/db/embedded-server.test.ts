@@ -265,6 +265,23 @@ describe('embedded PostgreSQL', () => {
     await s.stop();
   }, 120_000);
 
+  it('breaks a lock naming this very process that this process does not hold (a restarted container reuses pids)', async () => {
+    // A container killed during a start and restarted on the same volume often gives the new
+    // process the pid of the old one: the lock's holder then looks alive, and every start
+    // waited its 90 s and failed.
+    const sub = mkdtempSync(join(dir, 'own-pid-'));
+    chmodSync(sub, 0o755);
+    const lock = join(sub, 'pg.lock');
+    writeFileSync(lock, `${process.pid}\n`);
+    const s = await startEmbeddedServer({ dataDir: sub, waitMs: 5_000 });
+    try {
+      expect(s.owned).toBe(true);
+      expect(existsSync(lock)).toBe(false);
+    } finally {
+      await s.stop();
+    }
+  }, 120_000);
+
   it('gives up, naming the data directory, on a server that neither answers nor exits', async () => {
     const sub = mkdtempSync(join(dir, 'stuck-'));
     chmodSync(sub, 0o755);

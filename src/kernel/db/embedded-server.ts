@@ -221,6 +221,14 @@ function sleep(ms: number): Promise<void> {
 const WAIT_MS = 90_000;
 
 /**
+ * The data-directory locks this process holds now (two starts in one process wait for each
+ * other). Per thread, as module state is: the hub and the CLI start the server from their main
+ * thread only (the import's workers do cryptography), so a lock naming this pid that is not in
+ * this set is an earlier process's.
+ */
+const LOCKS_HELD_HERE = new Set<string>();
+
+/**
  * Takes the data directory's lock, `pg.lock` holding the pid of its holder (created exclusively),
  * waiting up to `waitMs` for its holder; returns its release. A lock whose holder is gone (a
  * process killed while starting or stopping the server) is broken. Released at exit as well, so a
@@ -232,8 +240,10 @@ async function lockDataDir(dataDir: string, waitMs = WAIT_MS): Promise<() => voi
   for (;;) {
     try {
       writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      LOCKS_HELD_HERE.add(file);
       const release = () => {
         process.off('exit', release);
+        LOCKS_HELD_HERE.delete(file);
         rmSync(file, { force: true });
       };
       process.on('exit', release);
@@ -241,9 +251,12 @@ async function lockDataDir(dataDir: string, waitMs = WAIT_MS): Promise<() => voi
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    // An empty file is a lock being written (its pid follows at once): held, not stale.
+    // An empty file is a lock being written (its pid follows at once): held, not stale. One that
+    // names this process, which does not hold it, was left by an earlier process with the same
+    // pid (a container restarted on the same volume numbers its processes alike).
     const holder = readOwnerPid(file);
-    if (holder !== undefined && !isAlive(holder)) {
+    const stale = holder !== undefined && (holder === process.pid ? !LOCKS_HELD_HERE.has(file) : !isAlive(holder));
+    if (stale) {
       breakStaleLock(file, holder);
       continue;
     }
