@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, chmodSync, statSync, readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, chmodSync, statSync, readFileSync, readdirSync, existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -279,6 +279,29 @@ describe('embedded PostgreSQL', () => {
       expect(existsSync(lock)).toBe(false);
     } finally {
       await s.stop();
+    }
+  }, 120_000);
+
+  it('breaks a lock naming a live process that started after the lock was written (its pid handed out again)', async () => {
+    // A container killed during a start and restarted on the same volume hands the dead
+    // holder's pid to whatever process starts there: every start waited its 90 s and failed.
+    const sub = mkdtempSync(join(dir, 'reused-pid-'));
+    chmodSync(sub, 0o755);
+    const lock = join(sub, 'pg.lock');
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      writeFileSync(lock, `${other.pid}\n`);
+      const anHourAgo = new Date(Date.now() - 3_600_000);
+      utimesSync(lock, anHourAgo, anHourAgo);
+      const s = await startEmbeddedServer({ dataDir: sub, waitMs: 5_000 });
+      try {
+        expect(s.owned).toBe(true);
+        expect(existsSync(lock)).toBe(false);
+      } finally {
+        await s.stop();
+      }
+    } finally {
+      other.kill('SIGKILL');
     }
   }, 120_000);
 

@@ -253,9 +253,10 @@ async function lockDataDir(dataDir: string, waitMs = WAIT_MS): Promise<() => voi
     }
     // An empty file is a lock being written (its pid follows at once): held, not stale. One that
     // names this process, which does not hold it, was left by an earlier process with the same
-    // pid (a container restarted on the same volume numbers its processes alike).
+    // pid (a container restarted on the same volume numbers its processes alike), as is one
+    // naming a live process that started after it was written (that pid handed out again).
     const holder = readOwnerPid(file);
-    const stale = holder !== undefined && (holder === process.pid ? !LOCKS_HELD_HERE.has(file) : !isAlive(holder));
+    const stale = holder !== undefined && (holder === process.pid ? !LOCKS_HELD_HERE.has(file) : !isAlive(holder) || startedAfter(holder, file));
     if (stale) {
       breakStaleLock(file, holder);
       continue;
@@ -264,6 +265,24 @@ async function lockDataDir(dataDir: string, waitMs = WAIT_MS): Promise<() => voi
       throw new EmbeddedServerError(`the embedded PostgreSQL of data directory ${dataDir} has been starting or stopping for ${waitMs / 1000} s under process ${holder ?? '(pid not written yet)'} (${file}): if no idbind process runs on that data directory, remove that file`);
     }
     await sleep(50);
+  }
+}
+
+/**
+ * Whether process `pid` started after `file` was last written, so did not write it: its start
+ * from /proc (clock ticks since boot, USER_HZ = 100, plus the boot time), 2 s of slack for the
+ * boot time's whole seconds. False where the system cannot tell (no /proc) or the file has gone.
+ */
+function startedAfter(pid: number, file: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command (field 2) is in parentheses and may hold spaces; starttime is field 22.
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    if (!Number.isFinite(startTicks) || !Number.isFinite(bootSeconds)) return false;
+    return bootSeconds * 1000 + startTicks * 10 > statSync(file).mtimeMs + 2_000;
+  } catch {
+    return false;
   }
 }
 
