@@ -15,6 +15,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A data directory of its own for one test, traversable by the postgres user (run as root). */
+function newDataDir(prefix: string): string {
+  const sub = mkdtempSync(join(dir, prefix));
+  chmodSync(sub, 0o755);
+  return sub;
+}
+
 function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -83,8 +90,7 @@ describe('embedded PostgreSQL', () => {
   });
 
   it('starts after a crash whose postmaster.pid names a pid another process has since taken (a reboot, a container restart)', async () => {
-    const sub = mkdtempSync(join(dir, 'stale-'));
-    chmodSync(sub, 0o755);
+    const sub = newDataDir('stale-');
     const pidFile = join(sub, 'pg', 'postmaster.pid');
     const first = await startEmbeddedServer({ dataDir: sub });
     await query(first.url, 'CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)');
@@ -114,8 +120,7 @@ describe('embedded PostgreSQL', () => {
   function runOwner(mode: 'leave' | 'default', ready: (url: string, sub: string) => Promise<void> = async () => undefined, ctrlC = false) {
     const child = fileURLToPath(new URL('../../../test/support/embedded-shutdown-child.ts', import.meta.url));
     return new Promise<{ out: string; sub: string }>((resolve, reject) => {
-      const sub = mkdtempSync(join(dir, `shutdown-${mode}-`));
-      chmodSync(sub, 0o755);
+      const sub = newDataDir(`shutdown-${mode}-`);
       const p = spawn(process.execPath, ['--import', 'tsx', child, sub, mode], { stdio: ['ignore', 'pipe', 'inherit'], detached: ctrlC });
       let out = '';
       let signalled = false;
@@ -205,8 +210,7 @@ describe('embedded PostgreSQL', () => {
     // second one's start ran at once. The arriving start read a postmaster.pid that was about to
     // go, and either failed ("names process N, which does not answer on port P") or shared a
     // server whose owner, not counting it yet, stopped it under it.
-    const sub = mkdtempSync(join(dir, 'arriving-'));
-    chmodSync(sub, 0o755);
+    const sub = newDataDir('arriving-');
     const owner = await startEmbeddedServer({ dataDir: sub });
     const stopping = owner.stop();
     const arriving = await startEmbeddedServer({ dataDir: sub });
@@ -223,8 +227,7 @@ describe('embedded PostgreSQL', () => {
   it('is shared by a start that arrives while its owner decides to stop it, and left running for it', async () => {
     // The arriving process adopts the server; the owner's stop, counting the idbind processes
     // still connected, must count it from the moment it adopted, not from its first query.
-    const sub = mkdtempSync(join(dir, 'sharing-'));
-    chmodSync(sub, 0o755);
+    const sub = newDataDir('sharing-');
     const owner = await startEmbeddedServer({ dataDir: sub });
     const arriving = startEmbeddedServer({ dataDir: sub });
     await new Promise((r) => setImmediate(r));
@@ -243,8 +246,7 @@ describe('embedded PostgreSQL', () => {
   }, 120_000);
 
   it('breaks the lock of a process killed while it started or stopped the server, and waits boundedly for a live one', async () => {
-    const sub = mkdtempSync(join(dir, 'lock-'));
-    chmodSync(sub, 0o755);
+    const sub = newDataDir('lock-');
     const lock = join(sub, 'pg.lock');
     // A holder that has exited (kill -9 during a start): its lock is broken.
     const gone = spawn('true', { stdio: 'ignore' });
@@ -269,8 +271,7 @@ describe('embedded PostgreSQL', () => {
     // A container killed during a start and restarted on the same volume often gives the new
     // process the pid of the old one: the lock's holder then looks alive, and every start
     // waited its 90 s and failed.
-    const sub = mkdtempSync(join(dir, 'own-pid-'));
-    chmodSync(sub, 0o755);
+    const sub = newDataDir('own-pid-');
     const lock = join(sub, 'pg.lock');
     writeFileSync(lock, `${process.pid}\n`);
     const s = await startEmbeddedServer({ dataDir: sub, waitMs: 5_000 });
@@ -285,8 +286,7 @@ describe('embedded PostgreSQL', () => {
   it('breaks a lock naming a live process that started after the lock was written (its pid handed out again)', async () => {
     // A container killed during a start and restarted on the same volume hands the dead
     // holder's pid to whatever process starts there: every start waited its 90 s and failed.
-    const sub = mkdtempSync(join(dir, 'reused-pid-'));
-    chmodSync(sub, 0o755);
+    const sub = newDataDir('reused-pid-');
     const lock = join(sub, 'pg.lock');
     const other = spawn('sleep', ['60'], { stdio: 'ignore' });
     try {
@@ -335,8 +335,7 @@ describe('embedded PostgreSQL', () => {
    */
   async function killedDuringInitdb(whole: 'group' | 'process'): Promise<string> {
     const child = fileURLToPath(new URL('../../../test/support/embedded-shutdown-child.ts', import.meta.url));
-    const sub = mkdtempSync(join(dir, `initdb-killed-${whole}-`));
-    chmodSync(sub, 0o755);
+    const sub = newDataDir(`initdb-killed-${whole}-`);
     const p = spawn(process.execPath, ['--import', 'tsx', child, sub, 'default'], { stdio: 'ignore', detached: true });
     const exited = new Promise((r) => p.once('exit', r));
     const deadline = Date.now() + 60_000;
@@ -379,8 +378,7 @@ describe('embedded PostgreSQL', () => {
   }
 
   it('gives up, naming the data directory, on a server that neither answers nor exits', async () => {
-    const sub = mkdtempSync(join(dir, 'stuck-'));
-    chmodSync(sub, 0o755);
+    const sub = newDataDir('stuck-');
     const owner = await startEmbeddedServer({ dataDir: sub });
     const pid = Number(readFileSync(join(sub, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
     process.kill(pid, 'SIGSTOP');
