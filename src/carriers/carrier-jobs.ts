@@ -107,6 +107,8 @@ export interface JobView {
   summary: repo.JobSummary | null;
   error: { code: string; title: string } | null;
   created_at: string;
+  /** When its file had arrived whole and was stored; null while it is still arriving. */
+  uploaded_at: string | null;
   started_at: string | null;
   finished_at: string | null;
   location: string;
@@ -121,7 +123,7 @@ export function jobView(j: repo.JobRow): JobView {
     job_id: j.id, kind: j.kind, format: j.format, status: j.status,
     bytes_total: Number(j.bytes_total), bytes_done: Number(j.bytes_done), summary: j.summary,
     error: j.error ? { code: j.error, title: TITLES[j.error]?.title ?? HTTP_ERRORS.INTERNAL.title } : null,
-    created_at: j.created_at.toISOString(), started_at: j.started_at?.toISOString() ?? null, finished_at: j.finished_at?.toISOString() ?? null,
+    created_at: j.created_at.toISOString(), uploaded_at: j.uploaded_at?.toISOString() ?? null, started_at: j.started_at?.toISOString() ?? null, finished_at: j.finished_at?.toISOString() ?? null,
     location, rejects: `${location}/rejects`,
   };
 }

@@ -224,6 +224,29 @@ describe('uploads cut off or left hanging', () => {
   });
 });
 
+describe('a job whose file is still arriving', () => {
+  it('says so: uploaded_at is null until the whole file is stored, then the time it was', async () => {
+    // A carrier polling its jobs during a long upload saw `queued` with bytes_total 0, the same as
+    // an empty file waiting for its turn.
+    const c = await carrier();
+    const body = new PassThrough();
+    body.write(H + '\n' + row('0965000011', 0) + '\n');
+    const answer = upload(c, '/v1/carrier/registry', body, { 'content-type': 'text/csv' });
+    let arriving: { job_id: string; status: string; uploaded_at: string | null } | undefined;
+    for (const end = Date.now() + 30_000; !arriving && Date.now() < end;) {
+      arriving = (await app.inject({ url: '/v1/carrier/jobs?limit=1', headers: c.auth })).json().jobs[0];
+      if (!arriving) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(arriving).toMatchObject({ status: 'queued', uploaded_at: null });
+    body.end(row('0965000012', 1) + '\n');
+    const r = await answer;
+    expect(r.statusCode, r.body).toBe(202);
+    const done = await settled(c, r.json().job_id);
+    expect(done).toMatchObject({ status: 'completed', uploaded_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/) });
+    expect(Date.parse(done.uploaded_at)).toBeLessThanOrEqual(Date.parse(done.started_at));
+  });
+});
+
 describe('one carrier, one job; two carriers, two jobs', () => {
   it('takes exactly one of two uploads sent at once for one carrier, and both for two carriers', async () => {
     const [a, b] = [await carrier(), await carrier()];

@@ -49,6 +49,9 @@ export const CarrierJobSchema = Type.Object({
   summary: Type.Union([Summary, Type.Null()], { description: 'Rows accepted, unchanged and rejected: so far while running, the totals once completed' }),
   error: Type.Union([Type.Object({ code: Type.String(), title: Type.String() }), Type.Null()], { description: 'Why a failed job failed (a code of docs/errors.md)' }),
   created_at: Type.String({ format: 'date-time' }),
+  uploaded_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'When the file had arrived whole and was stored; null while it is still arriving (bytes_total is then 0)',
+  }),
   started_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   finished_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   location: Type.String(),

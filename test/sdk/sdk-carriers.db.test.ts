@@ -68,7 +68,7 @@ describe('carriers through the SDK', () => {
     first = accepted.job_id;
     expect(await finished(viettel, first)).toMatchObject({
       kind: 'subscriptions', format: 'csv', status: 'completed', bytes_total: Buffer.byteLength(CSV), bytes_done: Buffer.byteLength(CSV),
-      summary: { accepted: 2, unchanged: 0, rejected: 1 }, error: null,
+      summary: { accepted: 2, unchanged: 0, rejected: 1 }, error: null, uploaded_at: expect.any(String),
     });
     expect(await text(await viettel.getCarrierJobRejects(first))).toBe('line,field,code\n4,msisdn,NOT_VIETNAMESE_MOBILE\n');
   });

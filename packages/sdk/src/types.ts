@@ -386,6 +386,8 @@ export interface CarrierJob {
   /** Why a failed job failed (a code of the hub's docs/errors.md). */
   error: { code: string; title: string } | null;
   created_at: string;
+  /** When the file had arrived whole; null while it is still arriving (`bytes_total` is then 0). */
+  uploaded_at: string | null;
   started_at: string | null;
   finished_at: string | null;
   location: string;
