@@ -92,3 +92,18 @@ describe('a body the hub cannot parse', () => {
     }
   });
 });
+
+describe('a value outside a choice', () => {
+  // A union answered with its first branch's complaint ("must be equal to constant"), which named
+  // neither the choices nor, for an address, that both IPv4 and IPv6 are taken.
+  it('names the choices a member takes, never the value sent', async () => {
+    const bad = await hub.app.inject({ method: 'PATCH', url: `/v1/admin/providers/${provider.id}`, headers: admin, payload: { status: 'paused' } });
+    check('PATCH', '/v1/admin/providers/{id}', bad);
+    expect(JSON.parse(bad.body).detail).toBe("body.status: must be one of 'active', 'disabled'");
+    const ip = await hub.app.inject({
+      method: 'POST', url: '/v1/verifications', headers: { ...provider.auth, 'idempotency-key': 'k-ip' }, payload: { account_ref: 'a-1', phone: '+84912345678', client_ip: 'not-an-address' },
+    });
+    check('POST', '/v1/verifications', ip);
+    expect(JSON.parse(ip.body).detail).toBe('body.client_ip: must match format "ipv4" or "ipv6"');
+  });
+});

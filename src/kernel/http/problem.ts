@@ -39,7 +39,7 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
     // Which field failed and why, never the value sent.
     const first = fe.validation[0];
     const where = first?.instancePath ? `${fe.validationContext ?? 'body'}${first.instancePath.replace(/\//g, '.')}` : (fe.validationContext ?? 'request');
-    return sendProblem(reply, problemOf('REQUEST_INVALID', 400, HTTP_ERRORS.REQUEST_INVALID.title, `${where}: ${first?.message ?? 'invalid'}`));
+    return sendProblem(reply, problemOf('REQUEST_INVALID', 400, HTTP_ERRORS.REQUEST_INVALID.title, `${where}: ${choiceMessage(fe.validation, first?.instancePath) ?? first?.message ?? 'invalid'}`));
   }
   if (fe.statusCode === 413) return sendProblem(reply, problemOf('PAYLOAD_TOO_LARGE', 413, HTTP_ERRORS.PAYLOAD_TOO_LARGE.title));
   if (fe.statusCode === 415) return sendProblem(reply, problemOf('UNSUPPORTED_MEDIA_TYPE', 415, HTTP_ERRORS.UNSUPPORTED_MEDIA_TYPE.title));
@@ -48,6 +48,27 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
   }
   request.log.error({ err: { name: error.name, code: fe.code } }, 'unhandled error');
   return sendProblem(reply, problemOf('INTERNAL', 500, HTTP_ERRORS.INTERNAL.title));
+}
+
+type ValidationIssue = NonNullable<FastifyError['validation']>[number];
+
+/**
+ * A member that takes one of several forms (a union: TypeBox's anyOf) fails every branch, and its
+ * first branch's complaint ("must be equal to constant") named neither the choices nor the other
+ * forms. When every branch at that member is a constant or a format, say them all: they come from
+ * the schema, never from the value sent.
+ */
+function choiceMessage(issues: readonly ValidationIssue[], path: string | undefined): string | undefined {
+  const here = issues.filter((i) => i.instancePath === path);
+  if (!here.some((i) => i.keyword === 'anyOf')) return undefined;
+  const branches = here.filter((i) => i.keyword !== 'anyOf');
+  if (branches.length > 0 && branches.every((i) => i.keyword === 'const')) {
+    return `must be one of ${branches.map((i) => `'${String((i.params as { allowedValue?: unknown }).allowedValue)}'`).join(', ')}`;
+  }
+  if (branches.length > 0 && branches.every((i) => i.keyword === 'format')) {
+    return `must match format ${branches.map((i) => `"${String((i.params as { format?: unknown }).format)}"`).join(' or ')}`;
+  }
+  return undefined;
 }
 
 /**
