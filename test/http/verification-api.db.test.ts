@@ -232,6 +232,9 @@ describe('idempotency keys', () => {
     const b = await start(zalo, 'idem-3', N.deceased, key);
     expect(a.json().code).toBe('NUMBER_NOT_ELIGIBLE');
     expect(b.json()).toEqual(a.json());
+    // Marked as a replay like a replayed success, so a platform can tell the retry ran nothing.
+    expect(a.headers['idempotent-replayed']).toBeUndefined();
+    expect(b.headers['idempotent-replayed']).toBe('true');
   });
 });
 

@@ -159,7 +159,7 @@ export async function runIdempotent<T>(pool: pg.Pool, scope: IdempotencyScope, w
       throw new IdempotencyError('IDEMPOTENCY_KEY_IN_USE');
     }
     const problem = (row.response as { __problem?: StoredProblem } | null)?.__problem;
-    if (problem) throw new AppError(problem.code, { status: row.status_code, title: problem.title }, problem.detail ?? undefined, { ...problem.extensions });
+    if (problem) throw new ReplayedRefusal(problem.code, { status: row.status_code, title: problem.title }, problem.detail ?? undefined, { ...problem.extensions });
     return { status: row.status_code, body: row.response, replayed: true };
   }
   let answer: { status: number; body: T };
@@ -182,6 +182,14 @@ export async function runIdempotent<T>(pool: pg.Pool, scope: IdempotencyScope, w
     values: [scope.providerId, stored, answer.status, JSON.stringify(answer.body)],
   });
   return { ...answer, replayed: false };
+}
+
+/**
+ * A stored refusal answered again: the error handler marks it `Idempotent-Replayed: true`, as a
+ * replayed success is, so a platform can tell the retry ran nothing (docs/platforms.md).
+ */
+export class ReplayedRefusal extends AppError {
+  readonly idempotentReplayed = true;
 }
 
 export async function pruneIdempotencyKeys(pool: pg.Pool): Promise<number> {

@@ -29,6 +29,8 @@ export function sendProblem(reply: FastifyReply, problem: ProblemDocument): Fast
 
 export function errorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof AppError) {
+    // A refusal stored under an Idempotency-Key, answered again (idempotency.ts ReplayedRefusal).
+    if ((error as { idempotentReplayed?: unknown }).idempotentReplayed === true) reply.header('Idempotent-Replayed', 'true');
     // RFC 9110 10.2.3: rate limits and budgets say when to come back.
     const retry = error.extensions.retry_after;
     if (typeof retry === 'number' && (error.status === 429 || error.status === 503)) reply.header('Retry-After', String(retry));
