@@ -77,6 +77,15 @@ async function sendTestEvent(page: Page): Promise<string> {
   return eventId!;
 }
 
+/** The console's three totals (started, confirmed, failed) and the API's, over the console's default 30 days. */
+async function statsShownAndServed(page: Page, hub: TestHub, apiKey: string): Promise<{ shown: string[]; served: string[] }> {
+  const { body } = await json<{ days: { started: number; confirmed: number; failed: Record<string, number> }[] }>(hub, '/v1/provider/verification-stats?days=30', apiKey);
+  const sum = (pick: (d: (typeof body.days)[number]) => number) => String(body.days.reduce((n, d) => n + pick(d), 0));
+  const served = [sum((d) => d.started), sum((d) => d.confirmed), sum((d) => Object.values(d.failed).reduce((a, b) => a + b, 0))];
+  const shown = await Promise.all(['stats-started', 'stats-confirmed', 'stats-failed'].map((id) => text(page, id)));
+  return { shown, served };
+}
+
 async function activeTestId(page: Page): Promise<string | null> {
   return page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? null);
 }
@@ -243,6 +252,8 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     expect(await error.getAttribute('data-code')).toBe('CODE_INVALID');
     expect(await error.getAttribute('role')).toBe('alert');
     expect(await error.textContent()).toContain('Mã không đúng. Còn 4 lần thử.');
+    // The statistics count the wrong code at once (failed by reason), as the API does.
+    await expect.poll(async () => { const s = await statsShownAndServed(page, hub, senSocialKey); return s.shown.join() === s.served.join(); }, { timeout: 5000 }).toBe(true);
     // The right code still works after a wrong one.
     await page.getByTestId('use-demo-code').click();
     await page.getByTestId('try-confirm').click();
@@ -257,6 +268,8 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     expect(await page.getByTestId('try-error').getAttribute('data-code')).toBe('NUMBER_NOT_ELIGIBLE');
     expect(await text(page, 'try-error')).toContain('Không thể dùng số này để xác thực tài khoản.');
     expect(await page.getByTestId('try-sent').count()).toBe(0);
+    // ... and the refused start too (started, and failed as not eligible).
+    await expect.poll(async () => { const s = await statsShownAndServed(page, hub, senSocialKey); return s.shown.join() === s.served.join(); }, { timeout: 5000 }).toBe(true);
 
     // A malformed account reference is caught before anything is sent.
     await page.getByTestId('try-account-ref').fill('not valid!');
