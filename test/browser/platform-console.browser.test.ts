@@ -278,6 +278,30 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     expect(await activeTestId(page)).toBe('try-account-ref');
   });
 
+  it('never shows one period\'s statistics under another period after a failed load, and offers a retry', async () => {
+    const stats = page.getByTestId('verification-stats');
+    await page.route('**/v1/provider/verification-stats**', (route) => route.abort('connectionrefused'));
+    try {
+      // By keyboard: the period choice down to 7 days; its load fails.
+      await page.getByTestId('stats-period').focus();
+      await page.keyboard.press('ArrowUp');
+      expect(await page.getByTestId('stats-period').inputValue()).toBe('7');
+      await stats.getByRole('alert').waitFor();
+      // The 30 days' totals are not left on screen as if they were the 7 days'.
+      expect(await page.getByTestId('stats-started').count()).toBe(0);
+    } finally {
+      await page.unroute('**/v1/provider/verification-stats**');
+    }
+    await stats.getByRole('button', { name: 'Thử lại' }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid="verification-stats"][data-loaded="true"]').waitFor();
+    expect(await stats.getByRole('alert').count()).toBe(0);
+    const { body } = await json<{ days: { started: number }[] }>(hub, '/v1/provider/verification-stats?days=7', senSocialKey);
+    expect(await text(page, 'stats-started')).toBe(String(body.days.reduce((n, d) => n + d.started, 0)));
+    await page.getByTestId('stats-period').selectOption('30');
+    await page.locator('[data-testid="verification-stats"][data-loaded="true"]').waitFor();
+  });
+
   it('sets the webhook URL, shows the secret, sends a test event and shows its delivery in the log', async () => {
     const url = page.getByTestId('webhook-url');
     await url.fill('http://10.1.2.3/hooks');
