@@ -320,13 +320,20 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     await page.getByText('Đã lưu địa chỉ webhook.').waitFor();
     expect((await json<{ provider: { webhook_url: string } }>(hub, '/v1/provider', senSocialKey)).body.provider.webhook_url).toBe(receiver.url);
 
-    await page.getByTestId('show-secret').click();
+    // By keyboard: the focus goes to the secret shown, not to the page's body.
+    await page.getByTestId('show-secret').focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('webhook-secret').waitFor();
+    expect(await activeTestId(page)).toBe('webhook-secret');
     webhookSecret = await page.getByTestId('webhook-secret').inputValue();
     expect(webhookSecret).toMatch(/^whsec_/);
     expect((await json<{ secrets: string[] }>(hub, '/v1/provider/webhook-secret', senSocialKey)).body.secrets[0]).toBe(webhookSecret);
 
-    await page.getByTestId('send-test-event').click();
+    // By keyboard: the button keeps the focus while the event is queued and after.
+    await page.getByTestId('send-test-event').focus();
+    await page.keyboard.press('Enter');
     const eventId = await page.getByTestId('test-event-result').locator('code').textContent();
+    expect(await activeTestId(page)).toBe('send-test-event');
     expect(eventId).toMatch(/^[0-9a-f-]{36}$/);
     // The log shows the delivery once the dispatcher has made it.
     await expect.poll(async () => {
@@ -515,6 +522,8 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     await page.keyboard.press('Enter');
     const fresh = await page.getByTestId('new-key-value').inputValue();
     expect(fresh).toMatch(/^idbk_[A-Za-z0-9_-]{43}$/);
+    // The confirmation is gone: the focus is back on the rotate button, not on the page's body.
+    expect(await activeTestId(page)).toBe('rotate-key');
     expect(before).toBeGreaterThanOrEqual(1);
 
     expect((await json<unknown>(hub, '/v1/provider', senSocialKey)).status).toBe(401);
