@@ -259,6 +259,33 @@ describe.skipIf(skipBrowser)('registries page, demo mode', () => {
     expect(await focused()).toBe('Làm mới');
     expect(browser.pageErrors).toEqual([]);
   });
+
+  it('keeps every table caption readable inside its box when the table itself scrolls sideways', async () => {
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.reload();
+    await waitForFigures(page);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    const boxes = await page.evaluate(() =>
+      [...document.querySelectorAll('.table-scroll')].map((box) => {
+        const caption = box.querySelector('caption')!;
+        const b = box.getBoundingClientRect();
+        const c = caption.getBoundingClientRect();
+        return { caption: caption.textContent, fits: c.left >= b.left - 1 && c.right <= b.right + 1 && caption.scrollWidth <= caption.clientWidth + 1 };
+      }),
+    );
+    expect(boxes.length).toBeGreaterThanOrEqual(4);
+    // A caption as wide as its table would be cut at the box's edge ("... theo nhà mạn").
+    expect(boxes.filter((b) => !b.fits)).toEqual([]);
+    // Scrolled sideways, the caption stays in view.
+    const latest = page.locator('.table-scroll', { has: page.getByTestId('latest-table') });
+    await latest.evaluate((box) => { box.scrollLeft = box.scrollWidth; });
+    const stays = await latest.evaluate((box) => {
+      const b = box.getBoundingClientRect();
+      const c = box.querySelector('caption')!.getBoundingClientRect();
+      return c.left >= b.left - 1 && c.right <= b.right + 1;
+    });
+    expect(stays).toBe(true);
+  });
 });
 
 describe.skipIf(skipBrowser)('registries page, production mode: the regulator staff sign in with a passkey', () => {
