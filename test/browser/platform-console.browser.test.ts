@@ -77,6 +77,15 @@ async function sendTestEvent(page: Page): Promise<string> {
   return eventId!;
 }
 
+/** The console's three totals (started, confirmed, failed) and the API's, over the console's default 30 days. */
+async function statsShownAndServed(page: Page, hub: TestHub, apiKey: string): Promise<{ shown: string[]; served: string[] }> {
+  const { body } = await json<{ days: { started: number; confirmed: number; failed: Record<string, number> }[] }>(hub, '/v1/provider/verification-stats?days=30', apiKey);
+  const sum = (pick: (d: (typeof body.days)[number]) => number) => String(body.days.reduce((n, d) => n + pick(d), 0));
+  const served = [sum((d) => d.started), sum((d) => d.confirmed), sum((d) => Object.values(d.failed).reduce((a, b) => a + b, 0))];
+  const shown = await Promise.all(['stats-started', 'stats-confirmed', 'stats-failed'].map((id) => text(page, id)));
+  return { shown, served };
+}
+
 async function activeTestId(page: Page): Promise<string | null> {
   return page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? null);
 }
@@ -243,6 +252,8 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     expect(await error.getAttribute('data-code')).toBe('CODE_INVALID');
     expect(await error.getAttribute('role')).toBe('alert');
     expect(await error.textContent()).toContain('Mã không đúng. Còn 4 lần thử.');
+    // The statistics count the wrong code at once (failed by reason), as the API does.
+    await expect.poll(async () => { const s = await statsShownAndServed(page, hub, senSocialKey); return s.shown.join() === s.served.join(); }, { timeout: 5000 }).toBe(true);
     // The right code still works after a wrong one.
     await page.getByTestId('use-demo-code').click();
     await page.getByTestId('try-confirm').click();
@@ -257,12 +268,38 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     expect(await page.getByTestId('try-error').getAttribute('data-code')).toBe('NUMBER_NOT_ELIGIBLE');
     expect(await text(page, 'try-error')).toContain('Không thể dùng số này để xác thực tài khoản.');
     expect(await page.getByTestId('try-sent').count()).toBe(0);
+    // ... and the refused start too (started, and failed as not eligible).
+    await expect.poll(async () => { const s = await statsShownAndServed(page, hub, senSocialKey); return s.shown.join() === s.served.join(); }, { timeout: 5000 }).toBe(true);
 
     // A malformed account reference is caught before anything is sent.
     await page.getByTestId('try-account-ref').fill('not valid!');
     await page.getByTestId('try-start').click();
     expect(await page.getByTestId('try-account-ref').getAttribute('aria-invalid')).toBe('true');
     expect(await activeTestId(page)).toBe('try-account-ref');
+  });
+
+  it('never shows one period\'s statistics under another period after a failed load, and offers a retry', async () => {
+    const stats = page.getByTestId('verification-stats');
+    await page.route('**/v1/provider/verification-stats**', (route) => route.abort('connectionrefused'));
+    try {
+      // By keyboard: the period choice down to 7 days; its load fails.
+      await page.getByTestId('stats-period').focus();
+      await page.keyboard.press('ArrowUp');
+      expect(await page.getByTestId('stats-period').inputValue()).toBe('7');
+      await stats.getByRole('alert').waitFor();
+      // The 30 days' totals are not left on screen as if they were the 7 days'.
+      expect(await page.getByTestId('stats-started').count()).toBe(0);
+    } finally {
+      await page.unroute('**/v1/provider/verification-stats**');
+    }
+    await stats.getByRole('button', { name: 'Thử lại' }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid="verification-stats"][data-loaded="true"]').waitFor();
+    expect(await stats.getByRole('alert').count()).toBe(0);
+    const { body } = await json<{ days: { started: number }[] }>(hub, '/v1/provider/verification-stats?days=7', senSocialKey);
+    expect(await text(page, 'stats-started')).toBe(String(body.days.reduce((n, d) => n + d.started, 0)));
+    await page.getByTestId('stats-period').selectOption('30');
+    await page.locator('[data-testid="verification-stats"][data-loaded="true"]').waitFor();
   });
 
   it('sets the webhook URL, shows the secret, sends a test event and shows its delivery in the log', async () => {
@@ -283,13 +320,20 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     await page.getByText('Đã lưu địa chỉ webhook.').waitFor();
     expect((await json<{ provider: { webhook_url: string } }>(hub, '/v1/provider', senSocialKey)).body.provider.webhook_url).toBe(receiver.url);
 
-    await page.getByTestId('show-secret').click();
+    // By keyboard: the focus goes to the secret shown, not to the page's body.
+    await page.getByTestId('show-secret').focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('webhook-secret').waitFor();
+    expect(await activeTestId(page)).toBe('webhook-secret');
     webhookSecret = await page.getByTestId('webhook-secret').inputValue();
     expect(webhookSecret).toMatch(/^whsec_/);
     expect((await json<{ secrets: string[] }>(hub, '/v1/provider/webhook-secret', senSocialKey)).body.secrets[0]).toBe(webhookSecret);
 
-    await page.getByTestId('send-test-event').click();
+    // By keyboard: the button keeps the focus while the event is queued and after.
+    await page.getByTestId('send-test-event').focus();
+    await page.keyboard.press('Enter');
     const eventId = await page.getByTestId('test-event-result').locator('code').textContent();
+    expect(await activeTestId(page)).toBe('send-test-event');
     expect(eventId).toMatch(/^[0-9a-f-]{36}$/);
     // The log shows the delivery once the dispatcher has made it.
     await expect.poll(async () => {
@@ -478,6 +522,8 @@ describe.skipIf(skipBrowser)('platform console, demo mode', () => {
     await page.keyboard.press('Enter');
     const fresh = await page.getByTestId('new-key-value').inputValue();
     expect(fresh).toMatch(/^idbk_[A-Za-z0-9_-]{43}$/);
+    // The confirmation is gone: the focus is back on the rotate button, not on the page's body.
+    expect(await activeTestId(page)).toBe('rotate-key');
     expect(before).toBeGreaterThanOrEqual(1);
 
     expect((await json<unknown>(hub, '/v1/provider', senSocialKey)).status).toBe(401);

@@ -209,7 +209,11 @@ describe.skipIf(skipBrowser)('registries page, demo mode', () => {
       await adminGet(hub, `/v1/admin/reconciliations/${latest!.run_id}/action-lists/${carrier}`)
     ).text();
 
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId(`download-${carrier}`).click()]);
+    // By keyboard: the button keeps the focus while the file is fetched and after (a disabled
+    // button would drop it to the page's body, losing a keyboard or screen-reader user's place).
+    await page.getByTestId(`download-${carrier}`).focus();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.testid)).toBe(`download-${carrier}`);
     expect(download.suggestedFilename()).toMatch(/\.csv$/);
     const path = await download.path();
     const csv = readFileSync(path, 'utf8');
@@ -228,9 +232,13 @@ describe.skipIf(skipBrowser)('registries page, demo mode', () => {
     try {
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE');
-      await page.getByTestId('start-reconciliation').click();
+      // By keyboard; the button keeps the focus while the run goes on (marked aria-disabled).
+      await page.getByTestId('start-reconciliation').focus();
+      await page.keyboard.press('Enter');
       // The language chosen in an earlier test (Vietnamese) is still on.
       await page.getByTestId('reconciliation-step').filter({ hasText: 'Bước 2/4: phân loại từng thuê bao chưa chấm dứt.' }).waitFor({ timeout: 60_000 });
+      expect(await page.getByTestId('start-reconciliation').getAttribute('aria-disabled')).toBe('true');
+      expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.testid)).toBe('start-reconciliation');
     } finally {
       await blocker.query('COMMIT');
       blocker.release();
@@ -242,7 +250,41 @@ describe.skipIf(skipBrowser)('registries page, demo mode', () => {
     expect(after.length).toBe(before.length + 1);
     expect(await text(page, 'trend-run-count')).toBe(viNumber.format(after.length));
     expect(await text(page, 'latest-run-id')).toBe(after[0]!.run_id);
+    const focused = () => page.evaluate(() => { const e = document.activeElement as HTMLElement | null; return e?.dataset.testid ?? e?.textContent ?? null; });
+    expect(await focused()).toBe('start-reconciliation');
+    // Refresh by keyboard keeps the focus on Refresh too.
+    await page.getByRole('button', { name: 'Làm mới' }).focus();
+    await page.keyboard.press('Enter');
+    await waitForFigures(page);
+    expect(await focused()).toBe('Làm mới');
     expect(browser.pageErrors).toEqual([]);
+  });
+
+  it('keeps every table caption readable inside its box when the table itself scrolls sideways', async () => {
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.reload();
+    await waitForFigures(page);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    const boxes = await page.evaluate(() =>
+      [...document.querySelectorAll('.table-scroll')].map((box) => {
+        const caption = box.querySelector('caption')!;
+        const b = box.getBoundingClientRect();
+        const c = caption.getBoundingClientRect();
+        return { caption: caption.textContent, fits: c.left >= b.left - 1 && c.right <= b.right + 1 && caption.scrollWidth <= caption.clientWidth + 1 };
+      }),
+    );
+    expect(boxes.length).toBeGreaterThanOrEqual(4);
+    // A caption as wide as its table would be cut at the box's edge ("... theo nhà mạn").
+    expect(boxes.filter((b) => !b.fits)).toEqual([]);
+    // Scrolled sideways, the caption stays in view.
+    const latest = page.locator('.table-scroll', { has: page.getByTestId('latest-table') });
+    await latest.evaluate((box) => { box.scrollLeft = box.scrollWidth; });
+    const stays = await latest.evaluate((box) => {
+      const b = box.getBoundingClientRect();
+      const c = box.querySelector('caption')!.getBoundingClientRect();
+      return c.left >= b.left - 1 && c.right <= b.right + 1;
+    });
+    expect(stays).toBe(true);
   });
 });
 

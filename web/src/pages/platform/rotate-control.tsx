@@ -60,6 +60,8 @@ export function RotateControl({ action, warning, overlapLabel, busy, onRotate, t
               onClick={() => {
                 setConfirming(false);
                 onRotate(overlap);
+                // The confirmation goes away: the focus goes back to the first button, as on Cancel.
+                window.setTimeout(() => startButton.current?.focus(), 0);
               }}
               data-testid={`${testId}-confirm`}
             >
@@ -78,7 +80,8 @@ export function RotateControl({ action, warning, overlapLabel, busy, onRotate, t
           </div>
         </div>
       ) : (
-        <button ref={startButton} type="button" className="button" disabled={busy} aria-busy={busy} onClick={() => setConfirming(true)} data-testid={testId}>
+        // aria-disabled, not disabled, while the rotation runs: it keeps the focus given back above.
+        <button ref={startButton} type="button" className="button" aria-disabled={busy} aria-busy={busy} onClick={() => busy || setConfirming(true)} data-testid={testId}>
           {busy ? k.rotating : action}
         </button>
       )}

@@ -3,7 +3,7 @@
  * read-only field rather than plain text so that it can be selected whole by keyboard when the
  * clipboard is not available, and `hidden` renders it as dots until the person asks to see it.
  */
-import { useId, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { useI18n } from '../../i18n/i18n.tsx';
 
 interface SecretBoxProps {
@@ -11,16 +11,23 @@ interface SecretBoxProps {
   value: string;
   /** Starts masked, with a Show/Hide toggle. */
   hidden?: boolean;
+  /** Takes the keyboard focus when it appears (it replaces the button that asked for it). */
+  focusOnMount?: boolean;
   testId?: string;
 }
 
-export function SecretBox({ label, value, hidden = false, testId }: SecretBoxProps) {
+export function SecretBox({ label, value, hidden = false, focusOnMount = false, testId }: SecretBoxProps) {
   const { t } = useI18n();
   const k = t.platform;
   const id = useId();
   const field = useRef<HTMLInputElement>(null);
   const [shown, setShown] = useState(!hidden);
   const [copied, setCopied] = useState<'yes' | 'failed' | null>(null);
+
+  useEffect(() => {
+    if (focusOnMount) field.current?.focus();
+    // On mount only: a later change of value (a rotation) does not move the focus.
+  }, []);
 
   const copy = async () => {
     try {

@@ -42,7 +42,7 @@ interface TryVerificationProps {
   demo: boolean;
   sampleNumbers: string[];
   onError(error: unknown): void;
-  /** Called after a verification changed the figures (statistics). */
+  /** Called after a call that may have changed the figures (statistics): a success or a failure. */
   onChange(): void;
 }
 
@@ -85,6 +85,8 @@ export function TryVerification({ client, demo, sampleNumbers, onError, onChange
   const fail = (context: string, failure: unknown) => {
     setError({ context, error: failure });
     onError(failure);
+    // A refused start, a wrong code or a rate limit is counted too (failed, by reason).
+    onChange();
   };
 
   const readOutbox = async (to: string) => {

@@ -48,7 +48,9 @@ export function VerificationStats({ client, generation, onError }: { client: Idb
   const k = t.platform;
   const ids = { heading: useId(), period: useId(), lineTitle: useId(), lineDesc: useId(), barTitle: useId(), barDesc: useId() };
   const [period, setPeriod] = useState<number>(30);
-  const [days, setDays] = useState<VerificationStatsDay[] | null>(null);
+  /** The last figures read, with the period they cover: another period's are never shown as this one's. */
+  const [loaded, setLoaded] = useState<{ period: number; days: VerificationStatsDay[] } | null>(null);
+  const days = loaded?.period === period ? loaded.days : null;
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);
 
@@ -56,7 +58,7 @@ export function VerificationStats({ client, generation, onError }: { client: Idb
     setLoading(true);
     try {
       const stats = await client.verificationStats({ days: period });
-      setDays(stats.days);
+      setLoaded({ period, days: stats.days });
       setError(null);
     } catch (failure) {
       setError(failure);
@@ -107,7 +109,17 @@ export function VerificationStats({ client, generation, onError }: { client: Idb
         </div>
       </div>
       <p className="hint">{k.statsIntro}</p>
-      {error ? <ConsoleError context={t.loadFailed} error={error} /> : null}
+      {error ? (
+        <ConsoleError
+          context={t.loadFailed}
+          error={error}
+          action={
+            <button type="button" className="button" onClick={() => void load()}>
+              {t.retry}
+            </button>
+          }
+        />
+      ) : null}
       {days === null ? (
         error ? null : <p className="loading">{t.loading}</p>
       ) : (

@@ -326,7 +326,8 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
       <p className="hint">{k.secretIntro}</p>
       {secrets ? (
         <>
-          {secrets[0] ? <SecretBox label={k.secretCurrent} value={secrets[0]} hidden testId="webhook-secret" /> : null}
+          {/* Takes the focus from the "Show the signing secret" button it replaces. */}
+          {secrets[0] ? <SecretBox label={k.secretCurrent} value={secrets[0]} hidden focusOnMount testId="webhook-secret" /> : null}
           {secrets.length > 1 ? <p className="hint">{k.secretsInOverlap(secrets.length - 1)}</p> : null}
         </>
       ) : (
@@ -344,7 +345,8 @@ export function WebhookSettings({ client, provider, updateProvider, onError }: W
 
       <h3 className="spaced">{k.testEventTitle}</h3>
       <p className="hint">{k.testEventIntro}</p>
-      <button type="button" className="button" disabled={testBusy} aria-busy={testBusy} onClick={() => void sendTest()} data-testid="send-test-event">
+      {/* aria-disabled, not disabled: a disabled button drops the keyboard focus to the page's body. */}
+      <button type="button" className="button" aria-disabled={testBusy} aria-busy={testBusy} onClick={() => void (testBusy || sendTest())} data-testid="send-test-event">
         {testBusy ? k.sendingTestEvent : k.sendTestEvent}
       </button>
       <div role="status" data-testid="test-event-result">

@@ -58,8 +58,9 @@ export function Downloads({ api, run }: { api: AdminApi; run: CompletedRun | nul
                   <button
                     type="button"
                     className="button"
-                    onClick={() => void download(slug)}
-                    disabled={s.state === 'busy'}
+                    // aria-disabled, not disabled: the button keeps the keyboard focus while the file is fetched.
+                    onClick={() => void (s.state === 'busy' || download(slug))}
+                    aria-disabled={s.state === 'busy'}
                     aria-busy={s.state === 'busy'}
                     data-testid={`download-${slug}`}
                   >

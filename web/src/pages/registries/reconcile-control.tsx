@@ -138,8 +138,9 @@ export function ReconcileControl({ api, running, onFinished }: ReconcileControlP
       <button
         type="button"
         className="button primary"
-        onClick={() => void start()}
-        disabled={starting || tracking !== null}
+        // aria-disabled, not disabled: the button keeps the keyboard focus while the run goes on.
+        onClick={() => void (starting || tracking !== null || start())}
+        aria-disabled={starting || tracking !== null}
         data-testid="start-reconciliation"
       >
         {starting ? t.startingRun : t.startRun}

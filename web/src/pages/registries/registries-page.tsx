@@ -50,7 +50,8 @@ export function RegistriesPage() {
     <div className="page" data-testid="registries-page" aria-busy={data.loading} data-loaded={loaded && !data.loading}>
       <div className="page-heading">
         <h1 data-testid="page-heading">{t.registriesTitle}</h1>
-        <button type="button" className="button subtle" onClick={data.reload} disabled={data.loading}>
+        {/* aria-disabled, not disabled: a disabled button drops the keyboard focus to the page's body. */}
+        <button type="button" className="button subtle" onClick={() => data.loading || data.reload()} aria-disabled={data.loading}>
           {t.refresh}
         </button>
       </div>
