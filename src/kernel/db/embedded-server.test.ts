@@ -22,6 +22,17 @@ function newDataDir(prefix: string): string {
   return sub;
 }
 
+/** The start owns a server that answers; once stopped, no postmaster is left on its data directory. */
+async function expectOwnedAnsweringThenStopped(s: EmbeddedServer, sub: string): Promise<void> {
+  try {
+    expect(s.owned).toBe(true);
+    expect((await query(s.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
+  } finally {
+    await s.stop();
+  }
+  expect(existsSync(join(sub, 'pg', 'postmaster.pid'))).toBe(false);
+}
+
 function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -215,13 +226,7 @@ describe('embedded PostgreSQL', () => {
     const stopping = owner.stop();
     const arriving = await startEmbeddedServer({ dataDir: sub });
     await stopping;
-    try {
-      expect(arriving.owned).toBe(true);
-      expect((await query(arriving.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
-    } finally {
-      await arriving.stop();
-    }
-    expect(existsSync(join(sub, 'pg', 'postmaster.pid'))).toBe(false);
+    await expectOwnedAnsweringThenStopped(arriving, sub);
   }, 120_000);
 
   it('is shared by a start that arrives while its owner decides to stop it, and left running for it', async () => {
@@ -361,14 +366,7 @@ describe('embedded PostgreSQL', () => {
       // next start run the server beside its orphaned initdb ("lock file postmaster.pid already exists").
       const sub = await killedDuringInitdb(whole);
       try {
-        const s = await startEmbeddedServer({ dataDir: sub, waitMs: 20_000 });
-        try {
-          expect(s.owned).toBe(true);
-          expect((await query(s.url, 'SELECT 1 AS ok')).rows[0].ok).toBe(1);
-        } finally {
-          await s.stop();
-        }
-        expect(existsSync(join(sub, 'pg', 'postmaster.pid'))).toBe(false);
+        await expectOwnedAnsweringThenStopped(await startEmbeddedServer({ dataDir: sub, waitMs: 20_000 }), sub);
         expect(existsSync(join(sub, 'pg.lock'))).toBe(false);
       } finally {
         for (const pid of initdbsUnder(sub)) process.kill(pid, 'SIGKILL');

@@ -188,9 +188,7 @@ export async function runIdempotent<T>(pool: pg.Pool, scope: IdempotencyScope, w
  * A stored refusal answered again: the error handler marks it `Idempotent-Replayed: true`, as a
  * replayed success is, so a platform can tell the retry ran nothing (docs/platforms.md).
  */
-export class ReplayedRefusal extends AppError {
-  readonly idempotentReplayed = true;
-}
+export class ReplayedRefusal extends AppError {}
 
 export async function pruneIdempotencyKeys(pool: pg.Pool): Promise<number> {
   const r = await pool.query(`DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'`);

@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
 import { HTTP_ERRORS } from './http-errors.ts';
+import { ReplayedRefusal } from './idempotency.ts';
 
 export const PROBLEM_TYPE_BASE = 'https://idbind.example/docs/errors#';
 
@@ -30,7 +31,7 @@ export function sendProblem(reply: FastifyReply, problem: ProblemDocument): Fast
 export function errorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof AppError) {
     // A refusal stored under an Idempotency-Key, answered again (idempotency.ts ReplayedRefusal).
-    if ((error as { idempotentReplayed?: unknown }).idempotentReplayed === true) reply.header('Idempotent-Replayed', 'true');
+    if (error instanceof ReplayedRefusal) reply.header('Idempotent-Replayed', 'true');
     // RFC 9110 10.2.3: rate limits and budgets say when to come back.
     const retry = error.extensions.retry_after;
     if (typeof retry === 'number' && (error.status === 429 || error.status === 503)) reply.header('Retry-After', String(retry));
